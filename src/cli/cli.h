@@ -1,0 +1,17 @@
+/* cli.h — the subcommands of `mcdc` and their shared exit codes. */
+#ifndef MCDC_CLI_H
+#define MCDC_CLI_H
+
+/* 0 = success; 1 = the work failed (e.g. a message did not decode);
+ * 2 = the command could not start: bad flags, bad config, unreachable server. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,418 @@
+/* decode.c — see decode.h. */
+#include "source/decode.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* ---- header --------------------------------------------------------------
+ * protobuf-c can only unpack whole messages, and unpacking the outer message
+ * as common.MsgHeader would copy every other field (megabytes of vectors) into
+ * its unknown-field list just to read two varints. So the header is read
+ * here, by walking the tags until field 1. */
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Skips one field body of the given wire type. */
+static int skip_field(const uint8_t **p, const uint8_t *end, unsigned wt) {
+    uint64_t n;
+    switch (wt) {
+    case 0: return read_varint(p, end, &n);
+    case 1: n = 8; break;
+    case 2: if (read_varint(p, end, &n)) return -1; break;
+    case 5: n = 4; break;
+    default: return -1;
+    }
+    if ((uint64_t)(end - *p) < n) return -1;
+    *p += n;
+    return 0;
+}
+
+int decode_header(const uint8_t *data, size_t len, int32_t *msg_type, uint64_t *ts, mcdc_err *err) {
+    const uint8_t *p = data, *end = data + len;
+    while (p < end) {
+        uint64_t tag;
+        if (read_varint(&p, end, &tag)) break;
+        unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
+        if (field == 1 && wt == 2) {
+            uint64_t n;
+            if (read_varint(&p, end, &n) || (uint64_t)(end - p) < n) break;
+            const uint8_t *q = p, *qend = p + n;
+            uint64_t type = 0, stamp = 0;
+            while (q < qend) {
+                uint64_t t2, v;
+                if (read_varint(&q, qend, &t2)) return mcdc_errf(err, MCDC_EDECODE, "message header (MsgBase) is truncated");
+                unsigned f2 = (unsigned)(t2 >> 3), w2 = (unsigned)(t2 & 7);
+                if ((f2 == 1 || f2 == 3) && w2 == 0) {
+                    if (read_varint(&q, qend, &v)) return mcdc_errf(err, MCDC_EDECODE, "message header (MsgBase) is truncated");
+                    if (f2 == 1) type = v; else stamp = v;
+                } else if (skip_field(&q, qend, w2)) {
+                    return mcdc_errf(err, MCDC_EDECODE, "message header (MsgBase) is malformed");
+                }
+            }
+            *msg_type = (int32_t)type;
+            *ts = stamp;
+            return 0;
+        }
+        if (skip_field(&p, end, wt)) break;
+    }
+    return mcdc_errf(err, MCDC_EDECODE, "no message header (field 1 MsgBase) in %zu bytes", len);
+}
+
+/* ---- the message types we understand ------------------------------------ */
+
+typedef struct type_entry {
+    int32_t msg_type;
+    change_kind kind;
+    const char *name;
+    const ProtobufCMessageDescriptor *desc;
+} type_entry;
+
+/* MsgType numbers: spec/mq-messages.md §5. The DML channel carries msgpb
+ * messages; the replicate channel carries the original milvuspb requests. */
+static const type_entry TYPES[] = {
+    {100, CHANGE_CREATE_COLLECTION, "CreateCollection", &milvus__proto__msg__create_collection_request__descriptor},
+    {101, CHANGE_DROP_COLLECTION, "DropCollection", &milvus__proto__msg__drop_collection_request__descriptor},
+    {106, CHANGE_LOAD_COLLECTION, "LoadCollection", &milvus__proto__milvus__load_collection_request__descriptor},
+    {107, CHANGE_RELEASE_COLLECTION, "ReleaseCollection", &milvus__proto__milvus__release_collection_request__descriptor},
+    {200, CHANGE_CREATE_PARTITION, "CreatePartition", &milvus__proto__msg__create_partition_request__descriptor},
+    {201, CHANGE_DROP_PARTITION, "DropPartition", &milvus__proto__msg__drop_partition_request__descriptor},
+    {205, CHANGE_LOAD_PARTITIONS, "LoadPartitions", &milvus__proto__milvus__load_partitions_request__descriptor},
+    {206, CHANGE_RELEASE_PARTITIONS, "ReleasePartitions", &milvus__proto__milvus__release_partitions_request__descriptor},
+    {300, CHANGE_CREATE_INDEX, "CreateIndex", &milvus__proto__milvus__create_index_request__descriptor},
+    {302, CHANGE_DROP_INDEX, "DropIndex", &milvus__proto__milvus__drop_index_request__descriptor},
+    {400, CHANGE_INSERT, "Insert", &milvus__proto__msg__insert_request__descriptor},
+    {401, CHANGE_DELETE, "Delete", &milvus__proto__msg__delete_request__descriptor},
+    {402, CHANGE_FLUSH, "Flush", &milvus__proto__milvus__flush_request__descriptor},
+    {1200, CHANGE_TIMETICK, "TimeTick", &milvus__proto__msg__time_tick_msg__descriptor},
+    {1801, CHANGE_CREATE_DATABASE, "CreateDatabase", &milvus__proto__milvus__create_database_request__descriptor},
+    {1802, CHANGE_DROP_DATABASE, "DropDatabase", &milvus__proto__milvus__drop_database_request__descriptor},
+};
+#define NTYPES (sizeof TYPES / sizeof TYPES[0])
+
+static const char *KIND_NAMES[CHANGE_KIND_COUNT] = {
+    [CHANGE_INSERT] = "insert",
+    [CHANGE_DELETE] = "delete",
+    [CHANGE_TIMETICK] = "timetick",
+    [CHANGE_CREATE_COLLECTION] = "create_collection",
+    [CHANGE_DROP_COLLECTION] = "drop_collection",
+    [CHANGE_CREATE_PARTITION] = "create_partition",
+    [CHANGE_DROP_PARTITION] = "drop_partition",
+    [CHANGE_CREATE_INDEX] = "create_index",
+    [CHANGE_DROP_INDEX] = "drop_index",
+    [CHANGE_LOAD_COLLECTION] = "load_collection",
+    [CHANGE_RELEASE_COLLECTION] = "release_collection",
+    [CHANGE_LOAD_PARTITIONS] = "load_partitions",
+    [CHANGE_RELEASE_PARTITIONS] = "release_partitions",
+    [CHANGE_FLUSH] = "flush",
+    [CHANGE_CREATE_DATABASE] = "create_database",
+    [CHANGE_DROP_DATABASE] = "drop_database",
+};
+
+const char *change_kind_name(change_kind k) {
+    return (k >= 0 && k < CHANGE_KIND_COUNT) ? KIND_NAMES[k] : "unknown";
+}
+
+const char *change_msg_type_name(int32_t msg_type) {
+    for (size_t i = 0; i < NTYPES; i++)
+        if (TYPES[i].msg_type == msg_type) return TYPES[i].name;
+    return NULL;
+}
+
+Milvus__Proto__Msg__InsertRequest *change_insert(const change *c) {
+    return c->kind == CHANGE_INSERT ? (Milvus__Proto__Msg__InsertRequest *)c->msg : NULL;
+}
+
+Milvus__Proto__Msg__DeleteRequest *change_delete(const change *c) {
+    return c->kind == CHANGE_DELETE ? (Milvus__Proto__Msg__DeleteRequest *)c->msg : NULL;
+}
+
+Milvus__Proto__Msg__CreateCollectionRequest *change_create_collection(const change *c) {
+    return c->kind == CHANGE_CREATE_COLLECTION ? (Milvus__Proto__Msg__CreateCollectionRequest *)c->msg : NULL;
+}
+
+void change_free(change *c) {
+    if (!c) return;
+    if (c->msg) protobuf_c_message_free_unpacked(c->msg, NULL);
+    if (c->schema) milvus__proto__schema__collection_schema__free_unpacked(c->schema, NULL);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- shape checks ---------------------------------------------------------- */
+
+size_t change_ids_count(const Milvus__Proto__Schema__IDs *ids) {
+    if (!ids) return 0;
+    switch (ids->id_field_case) {
+    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID: return ids->int_id ? ids->int_id->n_data : 0;
+    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID: return ids->str_id ? ids->str_id->n_data : 0;
+    default: return 0;
+    }
+}
+
+#define N_OF(arr) ((arr) ? (long)(arr)->n_data : 0L)
+
+static long scalar_rows(const Milvus__Proto__Schema__ScalarField *s) {
+    if (!s) return 0;
+    switch (s->data_case) {
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BOOL_DATA: return N_OF(s->bool_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA: return N_OF(s->int_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA: return N_OF(s->long_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_FLOAT_DATA: return N_OF(s->float_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA: return N_OF(s->double_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA: return N_OF(s->string_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BYTES_DATA: return N_OF(s->bytes_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_ARRAY_DATA: return N_OF(s->array_data);
+    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_JSON_DATA: return N_OF(s->json_data);
+    default: return 0; /* an empty column carries no oneof at all */
+    }
+}
+
+long change_column_rows(const Milvus__Proto__Schema__FieldData *f, mcdc_err *err) {
+    if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS) return scalar_rows(f->scalars);
+    if (f->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS) return 0;
+
+    const Milvus__Proto__Schema__VectorField *v = f->vectors;
+    if (!v || v->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA__NOT_SET) return 0;
+    if (v->dim <= 0)
+        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' has dim %" PRId64, f->field_name, v->dim);
+    uint64_t dim = (uint64_t)v->dim, units, per_row;
+    switch (v->data_case) {
+    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR:
+        units = v->float_vector ? v->float_vector->n_data : 0;
+        per_row = dim;
+        break;
+    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR:
+        if (dim % 8)
+            return mcdc_errf(err, MCDC_EDECODE, "binary vector field '%s' has dim %" PRIu64 ", not a multiple of 8", f->field_name, dim);
+        units = v->binary_vector.len;
+        per_row = dim / 8;
+        break;
+    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR:
+        units = v->float16_vector.len;
+        per_row = dim * 2;
+        break;
+    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR:
+        units = v->bfloat16_vector.len;
+        per_row = dim * 2;
+        break;
+    default:
+        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' has unknown data case %d", f->field_name, (int)v->data_case);
+    }
+    if (units % per_row)
+        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' holds %" PRIu64 " values, not a multiple of %" PRIu64 " per row",
+                         f->field_name, units, per_row);
+    return (long)(units / per_row);
+}
+
+static int check_insert(change *c, mcdc_err *err) {
+    Milvus__Proto__Msg__InsertRequest *m = (Milvus__Proto__Msg__InsertRequest *)c->msg;
+    if (m->version != MILVUS__PROTO__MSG__INSERT_DATA_VERSION__ColumnBased || m->n_row_data)
+        return mcdc_errf(err, MCDC_EDECODE, "row-based insert (version %d, %zu row blobs) is not supported; Milvus 2.3 writes column-based inserts",
+                         (int)m->version, m->n_row_data);
+    if (m->n_timestamps != m->num_rows)
+        return mcdc_errf(err, MCDC_EDECODE, "insert has num_rows %" PRIu64 " but %zu timestamps", m->num_rows, m->n_timestamps);
+    if (m->n_fields_data == 0 && m->num_rows)
+        return mcdc_errf(err, MCDC_EDECODE, "insert of %" PRIu64 " rows has no columns", m->num_rows);
+    for (size_t i = 0; i < m->n_fields_data; i++) {
+        const Milvus__Proto__Schema__FieldData *f = m->fields_data[i];
+        long rows = change_column_rows(f, err);
+        if (rows < 0) return -1;
+        if ((uint64_t)rows != m->num_rows)
+            return mcdc_errf(err, MCDC_EDECODE, "insert column '%s' (field %" PRId64 ") holds %ld rows but num_rows is %" PRIu64,
+                             f->field_name, f->field_id, rows, m->num_rows);
+    }
+    c->num_rows = (size_t)m->num_rows;
+    c->shard_name = m->shard_name;
+    c->db_name = m->db_name;
+    c->collection_name = m->collection_name;
+    c->partition_name = m->partition_name;
+    c->db_id = m->db_id;
+    c->collection_id = m->collection_id;
+    c->partition_id = m->partition_id;
+    return 0;
+}
+
+static int check_delete(change *c, mcdc_err *err) {
+    Milvus__Proto__Msg__DeleteRequest *m = (Milvus__Proto__Msg__DeleteRequest *)c->msg;
+    if (m->num_rows < 0)
+        return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64, m->num_rows);
+    /* Field 12 is the current form; field 9 is what older writers used
+     * (spec/mq-messages.md §7). Normalise to field 12 so readers look in one place. */
+    size_t keys;
+    if (m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) {
+        keys = change_ids_count(m->primary_keys);
+    } else {
+        keys = m->n_int64_primary_keys;
+    }
+    if (keys != (uint64_t)m->num_rows)
+        return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu primary keys", m->num_rows, keys);
+    if (m->n_timestamps != (size_t)m->num_rows)
+        return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu timestamps", m->num_rows, m->n_timestamps);
+    c->num_rows = (size_t)m->num_rows;
+    c->shard_name = m->shard_name;
+    c->db_name = m->db_name;
+    c->collection_name = m->collection_name;
+    c->partition_name = m->partition_name;
+    c->db_id = m->db_id;
+    c->collection_id = m->collection_id;
+    c->partition_id = m->partition_id;
+    return 0;
+}
+
+static int check_create_collection(change *c, mcdc_err *err) {
+    Milvus__Proto__Msg__CreateCollectionRequest *m = (Milvus__Proto__Msg__CreateCollectionRequest *)c->msg;
+    c->schema = milvus__proto__schema__collection_schema__unpack(NULL, m->schema.len, m->schema.data);
+    if (!c->schema)
+        return mcdc_errf(err, MCDC_EDECODE, "create collection %" PRId64 ": schema (%zu bytes) does not decode as CollectionSchema",
+                         m->collection_id, m->schema.len);
+    if (c->schema->n_fields == 0)
+        return mcdc_errf(err, MCDC_EDECODE, "create collection %" PRId64 ": schema has no fields", m->collection_id);
+    c->collection_id = m->collection_id;
+    c->db_id = m->db_id;
+    c->db_name = m->db_name;
+    /* Rootcoord leaves collectionName empty and puts the name in the schema
+     * (spec/mq-messages.md §8). */
+    c->collection_name = m->collection_name[0] ? m->collection_name : c->schema->name;
+    c->partition_name = m->partition_name;
+    return 0;
+}
+
+static void fill_names(change *c) {
+    switch (c->kind) {
+    case CHANGE_DROP_COLLECTION: {
+        Milvus__Proto__Msg__DropCollectionRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        c->db_id = m->db_id;
+        c->collection_id = m->collection_id;
+        break;
+    }
+    case CHANGE_CREATE_PARTITION:
+    case CHANGE_DROP_PARTITION: {
+        /* Create and Drop share one layout (spec/mq-messages.md §7). */
+        Milvus__Proto__Msg__DropPartitionRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        c->partition_name = m->partition_name;
+        c->db_id = m->db_id;
+        c->collection_id = m->collection_id;
+        c->partition_id = m->partition_id;
+        break;
+    }
+    case CHANGE_CREATE_INDEX: {
+        Milvus__Proto__Milvus__CreateIndexRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_DROP_INDEX: {
+        Milvus__Proto__Milvus__DropIndexRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_LOAD_COLLECTION: {
+        Milvus__Proto__Milvus__LoadCollectionRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_RELEASE_COLLECTION: {
+        Milvus__Proto__Milvus__ReleaseCollectionRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_LOAD_PARTITIONS: {
+        Milvus__Proto__Milvus__LoadPartitionsRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_RELEASE_PARTITIONS: {
+        Milvus__Proto__Milvus__ReleasePartitionsRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        c->collection_name = m->collection_name;
+        break;
+    }
+    case CHANGE_FLUSH: {
+        Milvus__Proto__Milvus__FlushRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        break;
+    }
+    case CHANGE_CREATE_DATABASE: {
+        Milvus__Proto__Milvus__CreateDatabaseRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        break;
+    }
+    case CHANGE_DROP_DATABASE: {
+        Milvus__Proto__Milvus__DropDatabaseRequest *m = (void *)c->msg;
+        c->db_name = m->db_name;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Every message type we read has `MsgBase msg_base = 1`; find it through the
+ * descriptor rather than assume where protoc-c put it in the struct. */
+static const Milvus__Proto__Common__MsgBase *msg_base_of(const ProtobufCMessage *m) {
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
+    return *(Milvus__Proto__Common__MsgBase *const *)((const char *)m + fd->offset);
+}
+
+int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err) {
+    memset(out, 0, sizeof *out);
+    int32_t msg_type;
+    uint64_t ts;
+    if (decode_header(data, len, &msg_type, &ts, err)) return -1;
+
+    const type_entry *t = NULL;
+    for (size_t i = 0; i < NTYPES; i++) {
+        if (TYPES[i].msg_type == msg_type) {
+            t = &TYPES[i];
+            break;
+        }
+    }
+    if (!t) return mcdc_errf(err, MCDC_EDECODE, "unknown message type %d (%zu bytes)", msg_type, len);
+
+    ProtobufCMessage *m = protobuf_c_message_unpack(t->desc, NULL, len, data);
+    if (!m) return mcdc_errf(err, MCDC_EDECODE, "%s message (%zu bytes) does not decode as %s", t->name, len, t->desc->name);
+
+    const Milvus__Proto__Common__MsgBase *mb = msg_base_of(m);
+    out->kind = t->kind;
+    out->msg_type = msg_type;
+    out->msg = m;
+    out->ts = ts;
+    out->db_name = out->collection_name = out->partition_name = out->shard_name = "";
+    if (mb) {
+        out->msg_id = mb->msg_id;
+        out->source_id = mb->source_id;
+    }
+
+    int rc = 0;
+    switch (t->kind) {
+    case CHANGE_INSERT: rc = check_insert(out, err); break;
+    case CHANGE_DELETE: rc = check_delete(out, err); break;
+    case CHANGE_CREATE_COLLECTION: rc = check_create_collection(out, err); break;
+    default: fill_names(out); break;
+    }
+    if (rc) {
+        mcdc_err_prefix(err, "%s message (msgID %" PRId64 ", ts %" PRIu64 ")", t->name, out->msg_id, ts);
+        change_free(out);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* decode.h — bytes of one MQ message → one typed change.
+ *
+ * Every Milvus message starts with `common.MsgBase base = 1`; we read that
+ * header first to learn the type, then decode the whole payload as the
+ * concrete message (spec/mq-messages.md §4), then check that it is whole:
+ * every column holds num_rows values, a Delete has as many keys as rows. A
+ * message that fails any of this is an MCDC_EDECODE error that says why —
+ * callers add channel and position and stop; nothing is ever skipped here. */
+#ifndef MCDC_DECODE_H
+#define MCDC_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "source/change.h"
+
+int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err);
+
+/* Only the header: type and timestamp, without decoding the body. Cheap, so a
+ * reader can skip TimeTicks and other collections' messages early. */
+int decode_header(const uint8_t *data, size_t len, int32_t *msg_type, uint64_t *ts, mcdc_err *err);
+
+#endif

@@ -1,0 +1,137 @@
+/* test_base.c — the base module: error values, buffer growth, backoff bounds,
+ * hybrid timestamps, log level parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/backoff.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+
+static int fails_with_context(mcdc_err *err) {
+    if (mcdc_errf(err, MCDC_EDECODE, "column '%s' holds %d rows", "vec", 3) != -1) return 0;
+    mcdc_err_prefix(err, "channel %s offset %d", "by-dev-rootcoord-dml_0", 42);
+    return -1;
+}
+
+static void test_error_value_and_prefix(void **state) {
+    (void)state;
+    mcdc_err err = {0};
+    assert_int_equal(fails_with_context(&err), -1);
+    assert_int_equal(err.code, MCDC_EDECODE);
+    assert_string_equal(err.msg, "channel by-dev-rootcoord-dml_0 offset 42: column 'vec' holds 3 rows");
+    assert_string_equal(mcdc_code_name(err.code), "decode");
+    mcdc_err_clear(&err);
+    assert_int_equal(err.code, MCDC_OK);
+    assert_string_equal(err.msg, "");
+    /* A NULL err is allowed: the caller only wanted the return value. */
+    assert_int_equal(mcdc_errf(NULL, MCDC_EINVAL, "x"), -1);
+}
+
+static void test_error_message_is_truncated_not_overflowed(void **state) {
+    (void)state;
+    mcdc_err err;
+    char big[2 * MCDC_ERR_MSG_MAX];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    mcdc_errf(&err, MCDC_EINVAL, "%s", big);
+    assert_int_equal(strlen(err.msg), MCDC_ERR_MSG_MAX - 1);
+    mcdc_err_prefix(&err, "ctx");
+    assert_int_equal(strlen(err.msg), MCDC_ERR_MSG_MAX - 1);
+    assert_memory_equal(err.msg, "ctx: aaa", 8);
+}
+
+static void test_transient_codes(void **state) {
+    (void)state;
+    assert_true(mcdc_err_is_transient(MCDC_EUNAVAIL));
+    assert_true(mcdc_err_is_transient(MCDC_ETIMEOUT));
+    assert_true(mcdc_err_is_transient(MCDC_ERATELIMIT));
+    assert_false(mcdc_err_is_transient(MCDC_EDECODE));
+    assert_false(mcdc_err_is_transient(MCDC_EREMOTE));
+    assert_false(mcdc_err_is_transient(MCDC_EINVAL));
+}
+
+static void test_buf_grows_and_terminates(void **state) {
+    (void)state;
+    mcdc_buf b = MCDC_BUF_INIT;
+    for (int i = 0; i < 1000; i++) mcdc_buf_printf(&b, "%d,", i);
+    assert_true(b.cap >= b.len + 1);
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    assert_int_equal(b.data[b.len - 1], ',');
+    mcdc_buf_append(&b, "xyz", 3);
+    assert_string_equal(mcdc_buf_cstr(&b) + b.len - 3, "xyz");
+    size_t cap = b.cap;
+    mcdc_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.cap, cap);
+    assert_string_equal(mcdc_buf_cstr(&b), "");
+    mcdc_buf_putc(&b, 0);
+    assert_int_equal(b.len, 1);
+    mcdc_buf_free(&b);
+    assert_null(b.data);
+}
+
+static void test_backoff_grows_within_bounds(void **state) {
+    (void)state;
+    mcdc_backoff bo;
+    mcdc_backoff_init(&bo, 100, 5000);
+    uint32_t prev_hi = 0;
+    for (int i = 0; i < 20; i++) {
+        uint64_t d = 100;
+        for (int k = 0; k < i && d < 5000; k++) d *= 2;
+        if (d > 5000) d = 5000;
+        uint32_t got = mcdc_backoff_next(&bo);
+        assert_in_range(got, d / 2, d);
+        if (i > 10) assert_true(got >= 2500); /* capped, never shrinks back while failing */
+        prev_hi = got;
+    }
+    (void)prev_hi;
+    mcdc_backoff_reset(&bo);
+    assert_in_range(mcdc_backoff_next(&bo), 50, 100);
+}
+
+static void test_hybrid_ts(void **state) {
+    (void)state;
+    /* A real TimeTick value from Milvus 2.3.5 (fixtures): 2026-11-24. */
+    uint64_t ts = mcdc_ts_compose(1763980000123ULL, 7);
+    assert_int_equal(mcdc_ts_physical_ms(ts), 1763980000123ULL);
+    assert_int_equal(mcdc_ts_logical(ts), 7);
+    assert_int_equal(ts >> 18, 1763980000123ULL);
+    uint64_t a = mcdc_now_mono_ms();
+    mcdc_sleep_ms(5);
+    assert_true(mcdc_now_mono_ms() >= a + 5);
+}
+
+static void test_log_levels(void **state) {
+    (void)state;
+    mcdc_log_level l;
+    assert_int_equal(mcdc_log_parse_level("debug", &l), 0);
+    assert_int_equal(l, MCDC_LOG_DEBUG);
+    assert_int_equal(mcdc_log_parse_level("WARN", &l), 0);
+    assert_int_equal(l, MCDC_LOG_WARN);
+    assert_int_equal(mcdc_log_parse_level("verbose", &l), -1);
+    assert_int_equal(mcdc_log_parse_level(NULL, &l), -1);
+    mcdc_log_set_level(MCDC_LOG_ERROR);
+    assert_int_equal(mcdc_log_get_level(), MCDC_LOG_ERROR);
+    log_info("not printed at level error");
+    mcdc_log_set_level(MCDC_LOG_INFO);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_value_and_prefix),
+        cmocka_unit_test(test_error_message_is_truncated_not_overflowed),
+        cmocka_unit_test(test_transient_codes),
+        cmocka_unit_test(test_buf_grows_and_terminates),
+        cmocka_unit_test(test_backoff_grows_within_bounds),
+        cmocka_unit_test(test_hybrid_ts),
+        cmocka_unit_test(test_log_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
