@@ -43,7 +43,8 @@ typedef struct change {
     change_kind kind;
     int32_t msg_type;    /* common.MsgType as on the wire */
     int64_t msg_id;      /* MsgBase.msgID: unique per DML message (spec §9.1) */
-    uint64_t ts;         /* MsgBase.timestamp, hybrid (timestamps.md §1) */
+    uint64_t ts;         /* hybrid (timestamps.md §1): MsgBase.timestamp, or for
+                          * Insert/Delete the largest row timestamp (decode.c) */
     int64_t source_id;
 
     /* What it applies to. Ids are 0 and names "" when the message does not

@@ -214,6 +214,18 @@ long change_column_rows(const Milvus__Proto__Schema__FieldData *f, mcdc_err *err
     return (long)(units / per_row);
 }
 
+/* Milvus orders DML by the rows' timestamps, not by MsgBase.timestamp: its
+ * reader sets a message's EndTs to the largest of them, and an Upsert's
+ * Insert half leaves MsgBase.timestamp at 0 (seen on 2.3.5; fixture
+ * upsert_insert.bin). So that is the ts we report. */
+static uint64_t end_ts(const uint64_t *ts, size_t n, uint64_t fallback) {
+    if (n == 0) return fallback;
+    uint64_t m = ts[0];
+    for (size_t i = 1; i < n; i++)
+        if (ts[i] > m) m = ts[i];
+    return m;
+}
+
 static int check_insert(change *c, mcdc_err *err) {
     Milvus__Proto__Msg__InsertRequest *m = (Milvus__Proto__Msg__InsertRequest *)c->msg;
     if (m->version != MILVUS__PROTO__MSG__INSERT_DATA_VERSION__ColumnBased || m->n_row_data)
@@ -232,6 +244,7 @@ static int check_insert(change *c, mcdc_err *err) {
                              f->field_name, f->field_id, rows, m->num_rows);
     }
     c->num_rows = (size_t)m->num_rows;
+    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
     c->shard_name = m->shard_name;
     c->db_name = m->db_name;
     c->collection_name = m->collection_name;
@@ -259,6 +272,7 @@ static int check_delete(change *c, mcdc_err *err) {
     if (m->n_timestamps != (size_t)m->num_rows)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu timestamps", m->num_rows, m->n_timestamps);
     c->num_rows = (size_t)m->num_rows;
+    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
     c->shard_name = m->shard_name;
     c->db_name = m->db_name;
     c->collection_name = m->collection_name;

@@ -1,0 +1,604 @@
+/* catalog.c — see catalog.h. */
+#include "source/catalog.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/idmap.h"
+#include "base/log.h"
+#include "etcd_meta.pb-c.h"
+
+/* SuffixSnapshot writes this value instead of deleting (spec/etcd-meta.md §3). */
+static const uint8_t TOMBSTONE[] = {0xE2, 0x9B, 0xBC};
+
+typedef struct alias_rec {
+    int64_t db_id;
+    char *name;
+    int64_t coll_id;
+    struct alias_rec *next;
+} alias_rec;
+
+/* What etcd says about one collection id; any of its parts may come first. */
+typedef struct coll_rec {
+    int64_t id;
+    int64_t db_id;
+    Milvus__Proto__Etcd__CollectionInfo *info;    /* NULL until its key is seen */
+    bool gone;                                    /* its key was deleted/tombstoned */
+    idmap fields;                                 /* field id -> FieldSchema* */
+    idmap parts;                                  /* partition id -> PartitionInfo* */
+    catalog_coll *snap;                           /* cached, rebuilt after a change */
+} coll_rec;
+
+struct catalog {
+    etcd_client *etcd;
+    char *prefix;                                 /* "<root>/meta/root-coord/" */
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    idmap colls;                                  /* id -> coll_rec* */
+    idmap dbs;                                    /* id -> char* name (live only) */
+    alias_rec *aliases;
+    int64_t revision;
+    etcd_watch *watch;
+    pthread_t thread;
+    _Atomic bool stop;
+    char last_error[MCDC_ERR_MSG_MAX];
+};
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+static void snap_free(catalog_coll *s) {
+    free(s->name);
+    free(s->db_name);
+    if (s->schema) milvus__proto__schema__collection_schema__free_unpacked(s->schema, NULL);
+    for (size_t i = 0; i < s->n_partitions; i++) free(s->partitions[i].name);
+    free(s->partitions);
+    for (size_t i = 0; i < s->n_channels; i++) {
+        free(s->vchannels[i]);
+        free(s->pchannels[i]);
+    }
+    free(s->vchannels);
+    free(s->pchannels);
+    for (size_t i = 0; i < s->n_aliases; i++) free(s->aliases[i]);
+    free(s->aliases);
+    free(s);
+}
+
+void catalog_release(catalog_coll *cc) {
+    if (cc && atomic_fetch_sub_explicit((_Atomic int *)&cc->refs, 1, memory_order_acq_rel) == 1) snap_free(cc);
+}
+
+static catalog_coll *snap_ref(catalog_coll *cc) {
+    atomic_fetch_add_explicit((_Atomic int *)&cc->refs, 1, memory_order_relaxed);
+    return cc;
+}
+
+static int cmp_field(const void *a, const void *b) {
+    const Milvus__Proto__Schema__FieldSchema *x = *(Milvus__Proto__Schema__FieldSchema *const *)a;
+    const Milvus__Proto__Schema__FieldSchema *y = *(Milvus__Proto__Schema__FieldSchema *const *)b;
+    /* user fields (>= 100) in id order first, system fields after, as Milvus lists them */
+    int64_t kx = x->field_id < 100 ? x->field_id + INT64_MAX / 2 : x->field_id;
+    int64_t ky = y->field_id < 100 ? y->field_id + INT64_MAX / 2 : y->field_id;
+    return kx < ky ? -1 : kx > ky;
+}
+
+static int cmp_part(const void *a, const void *b) {
+    const catalog_partition *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Called with the lock held. */
+static catalog_coll *build_snap(catalog *c, coll_rec *r) {
+    catalog_coll *s = mcdc_xcalloc(1, sizeof *s);
+    s->refs = 1;
+    s->id = r->id;
+    s->db_id = r->db_id;
+    s->revision = c->revision;
+    Milvus__Proto__Etcd__CollectionInfo *info = r->info;
+    const char *dbn = idmap_get(&c->dbs, r->db_id);
+    s->db_name = mcdc_xstrdup(dbn ? dbn : (r->db_id == 1 || r->db_id == 0 ? "default" : ""));
+    s->state = r->gone ? CATALOG_DROPPED : (info ? (int)info->state : CATALOG_CREATING);
+
+    /* The schema: pack a CollectionSchema that borrows the stored fields, then
+     * unpack it, which yields one self-contained copy the snapshot owns. */
+    Milvus__Proto__Schema__CollectionSchema tmp = MILVUS__PROTO__SCHEMA__COLLECTION_SCHEMA__INIT;
+    if (info && info->schema) {
+        tmp.name = info->schema->name;
+        tmp.description = info->schema->description;
+        tmp.auto_id = info->schema->auto_id;
+        tmp.enable_dynamic_field = info->schema->enable_dynamic_field;
+    }
+    size_t nf = idmap_count(&r->fields);
+    Milvus__Proto__Schema__FieldSchema **fields = mcdc_xcalloc(nf ? nf : 1, sizeof *fields);
+    size_t k = 0;
+    void *v;
+    for (size_t it = 0; idmap_next(&r->fields, &it, NULL, &v);) fields[k++] = v;
+    qsort(fields, k, sizeof *fields, cmp_field);
+    tmp.n_fields = k;
+    tmp.fields = fields;
+    size_t len = milvus__proto__schema__collection_schema__get_packed_size(&tmp);
+    uint8_t *bytes = mcdc_xmalloc(len ? len : 1);
+    milvus__proto__schema__collection_schema__pack(&tmp, bytes);
+    s->schema = milvus__proto__schema__collection_schema__unpack(NULL, len, bytes);
+    free(bytes);
+    free(fields);
+    s->name = mcdc_xstrdup(s->schema && s->schema->name ? s->schema->name : "");
+    for (size_t i = 0; s->schema && i < s->schema->n_fields; i++)
+        if (s->schema->fields[i]->is_primary_key) s->pk = s->schema->fields[i];
+
+    if (info) {
+        s->create_ts = info->create_time;
+        s->shards_num = info->shards_num;
+        s->consistency_level = (int)info->consistency_level;
+        size_t nc = info->n_virtual_channel_names < info->n_physical_channel_names ? info->n_virtual_channel_names
+                                                                                      : info->n_physical_channel_names;
+        s->n_channels = nc;
+        s->vchannels = mcdc_xcalloc(nc ? nc : 1, sizeof(char *));
+        s->pchannels = mcdc_xcalloc(nc ? nc : 1, sizeof(char *));
+        for (size_t i = 0; i < nc; i++) {
+            s->vchannels[i] = mcdc_xstrdup(info->virtual_channel_names[i]);
+            s->pchannels[i] = mcdc_xstrdup(info->physical_channel_names[i]);
+        }
+    }
+
+    size_t np = idmap_count(&r->parts);
+    s->partitions = mcdc_xcalloc(np ? np : 1, sizeof *s->partitions);
+    for (size_t it = 0; idmap_next(&r->parts, &it, NULL, &v);) {
+        Milvus__Proto__Etcd__PartitionInfo *p = v;
+        catalog_partition *cp = &s->partitions[s->n_partitions++];
+        cp->id = p->partition_id;
+        cp->name = mcdc_xstrdup(p->partition_name);
+        cp->created_ts = p->partition_created_timestamp;
+        cp->state = (int)p->state;
+    }
+    qsort(s->partitions, s->n_partitions, sizeof *s->partitions, cmp_part);
+
+    for (alias_rec *a = c->aliases; a; a = a->next) {
+        if (a->coll_id != r->id) continue;
+        s->aliases = mcdc_xrealloc(s->aliases, (s->n_aliases + 1) * sizeof(char *));
+        s->aliases[s->n_aliases++] = mcdc_xstrdup(a->name);
+    }
+    return s;
+}
+
+static void invalidate(coll_rec *r) {
+    if (r->snap) {
+        catalog_release(r->snap);
+        r->snap = NULL;
+    }
+}
+
+/* ---- applying keys ----------------------------------------------------------- */
+
+static coll_rec *rec_for(catalog *c, int64_t id) {
+    coll_rec *r = idmap_get(&c->colls, id);
+    if (!r) {
+        r = mcdc_xcalloc(1, sizeof *r);
+        r->id = id;
+        r->db_id = 1;
+        idmap_put(&c->colls, id, r);
+    }
+    return r;
+}
+
+static bool parse_id(const char *s, size_t n, int64_t *out) {
+    if (n == 0 || n > 19) return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Splits "a/b/c" into at most 6 parts; returns the count. */
+static size_t split(const char *key, size_t len, const char **parts, size_t *lens) {
+    size_t n = 0, start = 0;
+    for (size_t i = 0; i <= len && n < 6; i++) {
+        if (i == len || key[i] == '/') {
+            parts[n] = key + start;
+            lens[n] = i - start;
+            n++;
+            start = i + 1;
+        }
+    }
+    return n;
+}
+
+static bool is(const char *p, size_t n, const char *lit) { return strlen(lit) == n && memcmp(p, lit, n) == 0; }
+
+static void drop_alias(catalog *c, int64_t db_id, const char *name, size_t name_len) {
+    for (alias_rec **pp = &c->aliases; *pp; pp = &(*pp)->next) {
+        alias_rec *a = *pp;
+        if (a->db_id == db_id && strlen(a->name) == name_len && memcmp(a->name, name, name_len) == 0) {
+            coll_rec *r = idmap_get(&c->colls, a->coll_id);
+            if (r) invalidate(r);
+            *pp = a->next;
+            free(a->name);
+            free(a);
+            return;
+        }
+    }
+}
+
+/* Applies one key (value NULL = deleted). Unknown or undecodable keys are
+ * logged and left out: they are Milvus's business (RBAC, legacy 2.1 aliases),
+ * and a catalog that refused to load over them would stop replication of data
+ * that is fine. The keys we do read are checked. */
+static void apply_key(catalog *c, const char *key, size_t key_len, const uint8_t *val, size_t val_len) {
+    size_t plen = strlen(c->prefix);
+    if (key_len <= plen || memcmp(key, c->prefix, plen) != 0) return;
+    const char *rel = key + plen;
+    size_t rel_len = key_len - plen;
+    if (val && val_len == sizeof TOMBSTONE && memcmp(val, TOMBSTONE, sizeof TOMBSTONE) == 0) val = NULL;
+
+    const char *p[6];
+    size_t l[6];
+    size_t n = split(rel, rel_len, p, l);
+    int64_t a, b;
+
+    if (n == 4 && is(p[0], l[0], "database") && is(p[1], l[1], "collection-info") && parse_id(p[2], l[2], &a) &&
+        parse_id(p[3], l[3], &b)) {
+        goto collection; /* a = db id, b = collection id */
+    }
+    if (n == 2 && is(p[0], l[0], "collection") && parse_id(p[1], l[1], &b)) {
+        a = 0; /* legacy layout: no database, i.e. default */
+        goto collection;
+    }
+    if (n == 3 && is(p[0], l[0], "fields") && parse_id(p[1], l[1], &a) && parse_id(p[2], l[2], &b)) {
+        coll_rec *r = rec_for(c, a);
+        Milvus__Proto__Schema__FieldSchema *f =
+            val ? milvus__proto__schema__field_schema__unpack(NULL, val_len, val) : NULL;
+        if (val && !f) {
+            log_warn("catalog: %.*s does not decode as FieldSchema; field left out", (int)key_len, key);
+            return;
+        }
+        Milvus__Proto__Schema__FieldSchema *old = f ? idmap_put(&r->fields, b, f) : idmap_del(&r->fields, b);
+        if (old) milvus__proto__schema__field_schema__free_unpacked(old, NULL);
+        invalidate(r);
+        return;
+    }
+    if (n == 3 && is(p[0], l[0], "partitions") && parse_id(p[1], l[1], &a) && parse_id(p[2], l[2], &b)) {
+        coll_rec *r = rec_for(c, a);
+        Milvus__Proto__Etcd__PartitionInfo *pi = val ? milvus__proto__etcd__partition_info__unpack(NULL, val_len, val) : NULL;
+        if (val && !pi) {
+            log_warn("catalog: %.*s does not decode as PartitionInfo; partition left out", (int)key_len, key);
+            return;
+        }
+        Milvus__Proto__Etcd__PartitionInfo *old = pi ? idmap_put(&r->parts, b, pi) : idmap_del(&r->parts, b);
+        if (old) milvus__proto__etcd__partition_info__free_unpacked(old, NULL);
+        invalidate(r);
+        return;
+    }
+    if (n == 3 && is(p[0], l[0], "database") && is(p[1], l[1], "db-info") && parse_id(p[2], l[2], &a)) {
+        char *old;
+        Milvus__Proto__Etcd__DatabaseInfo *di = val ? milvus__proto__etcd__database_info__unpack(NULL, val_len, val) : NULL;
+        if (val && !di) {
+            log_warn("catalog: %.*s does not decode as DatabaseInfo", (int)key_len, key);
+            return;
+        }
+        /* Dropping and Dropped databases are gone for a reader. */
+        if (di && di->state != MILVUS__PROTO__ETCD__DATABASE_STATE__DatabaseDropping &&
+            di->state != MILVUS__PROTO__ETCD__DATABASE_STATE__DatabaseDropped)
+            old = idmap_put(&c->dbs, a, mcdc_xstrdup(di->name));
+        else
+            old = idmap_del(&c->dbs, a);
+        free(old);
+        if (di) milvus__proto__etcd__database_info__free_unpacked(di, NULL);
+        return;
+    }
+    if ((n == 4 && is(p[0], l[0], "database") && is(p[1], l[1], "aliases") && parse_id(p[2], l[2], &a)) ||
+        (n == 2 && is(p[0], l[0], "aliases"))) {
+        if (n == 2) a = 1; /* legacy alias key: default database */
+        const char *name = p[n - 1];
+        size_t name_len = l[n - 1];
+        drop_alias(c, a, name, name_len);
+        if (!val) return;
+        Milvus__Proto__Etcd__AliasInfo *ai = milvus__proto__etcd__alias_info__unpack(NULL, val_len, val);
+        if (!ai) {
+            log_warn("catalog: %.*s does not decode as AliasInfo", (int)key_len, key);
+            return;
+        }
+        if (ai->state == MILVUS__PROTO__ETCD__ALIAS_STATE__AliasCreated) {
+            alias_rec *ar = mcdc_xcalloc(1, sizeof *ar);
+            ar->db_id = a;
+            ar->name = mcdc_xstrdup(ai->alias_name[0] ? ai->alias_name : "");
+            ar->coll_id = ai->collection_id;
+            ar->next = c->aliases;
+            c->aliases = ar;
+            invalidate(rec_for(c, ai->collection_id));
+        }
+        milvus__proto__etcd__alias_info__free_unpacked(ai, NULL);
+        return;
+    }
+    return;
+
+collection: {
+    coll_rec *r = rec_for(c, b);
+    if (!val) {
+        /* A legacy-layout delete must not erase what the db layout says. */
+        if (a == 0 && r->info && r->db_id != 0 && r->db_id != 1) return;
+        r->gone = true;
+        invalidate(r);
+        return;
+    }
+    Milvus__Proto__Etcd__CollectionInfo *ci = milvus__proto__etcd__collection_info__unpack(NULL, val_len, val);
+    if (!ci) {
+        log_warn("catalog: %.*s does not decode as CollectionInfo; collection left out", (int)key_len, key);
+        return;
+    }
+    if (r->info) milvus__proto__etcd__collection_info__free_unpacked(r->info, NULL);
+    r->info = ci;
+    r->gone = false;
+    r->db_id = a ? a : (ci->db_id ? ci->db_id : 1);
+    invalidate(r);
+    pthread_cond_broadcast(&c->changed);
+}
+}
+
+/* ---- load and follow --------------------------------------------------------- */
+
+static int load_fn(void *ud, const etcd_kv *kv) {
+    catalog *c = ud;
+    apply_key(c, kv->key, kv->key_len, kv->value, kv->value_len);
+    return 0;
+}
+
+static void free_recs(catalog *c) {
+    void *v;
+    for (size_t it = 0; idmap_next(&c->colls, &it, NULL, &v);) {
+        coll_rec *r = v;
+        invalidate(r);
+        void *f;
+        for (size_t j = 0; idmap_next(&r->fields, &j, NULL, &f);)
+            milvus__proto__schema__field_schema__free_unpacked(f, NULL);
+        for (size_t j = 0; idmap_next(&r->parts, &j, NULL, &f);)
+            milvus__proto__etcd__partition_info__free_unpacked(f, NULL);
+        idmap_free(&r->fields);
+        idmap_free(&r->parts);
+        if (r->info) milvus__proto__etcd__collection_info__free_unpacked(r->info, NULL);
+        free(r);
+    }
+    idmap_free(&c->colls);
+    for (size_t it = 0; idmap_next(&c->dbs, &it, NULL, &v);) free(v);
+    idmap_free(&c->dbs);
+    while (c->aliases) {
+        alias_rec *a = c->aliases;
+        c->aliases = a->next;
+        free(a->name);
+        free(a);
+    }
+}
+
+/* (Re)loads everything at one revision and opens the watch right after it. */
+static int load(catalog *c, mcdc_err *err) {
+    int64_t rev = 0;
+    pthread_mutex_lock(&c->mu);
+    /* After a compaction we start over: anything we knew may have changed.
+     * Dropped collections survive the reload as long as the range still has
+     * them; ids the range lacks are kept as dropped so old WAL stays nameable. */
+    void *v;
+    for (size_t it = 0; idmap_next(&c->colls, &it, NULL, &v);) {
+        coll_rec *r = v;
+        r->gone = true;
+        invalidate(r);
+    }
+    int rc = etcd_range_prefix(c->etcd, c->prefix, 0, load_fn, c, &rev, err);
+    if (rc == 0) c->revision = rev;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        mcdc_err_prefix(err, "loading the source catalog under %s", c->prefix);
+        return -1;
+    }
+    if (c->watch) etcd_watch_close(c->watch);
+    c->watch = etcd_watch_open(c->etcd, c->prefix, rev + 1, false, err);
+    if (!c->watch) {
+        mcdc_err_prefix(err, "watching the source catalog under %s", c->prefix);
+        return -1;
+    }
+    return 0;
+}
+
+static void *follow(void *arg) {
+    catalog *c = arg;
+    mcdc_err err;
+    while (!atomic_load(&c->stop)) {
+        const etcd_event *ev;
+        int n = etcd_watch_next(c->watch, &ev, 500, &err);
+        if (n < 0) {
+            if (atomic_load(&c->stop)) break;
+            if (etcd_watch_compacted(c->watch)) {
+                log_warn("catalog: watch revision compacted at %" PRId64 "; reloading", etcd_watch_compacted(c->watch));
+            } else {
+                log_warn("catalog: watch ended: %s; reopening", err.msg);
+            }
+            pthread_mutex_lock(&c->mu);
+            snprintf(c->last_error, sizeof c->last_error, "%s", err.msg);
+            pthread_mutex_unlock(&c->mu);
+            while (!atomic_load(&c->stop) && load(c, &err)) {
+                pthread_mutex_lock(&c->mu);
+                snprintf(c->last_error, sizeof c->last_error, "%s", err.msg);
+                pthread_mutex_unlock(&c->mu);
+                mcdc_sleep_ms(1000);
+            }
+            continue;
+        }
+        if (n == 0) continue;
+        pthread_mutex_lock(&c->mu);
+        for (int i = 0; i < n; i++) {
+            const etcd_event *e = &ev[i];
+            apply_key(c, e->kv.key, e->kv.key_len, e->type == ETCD_PUT ? e->kv.value : NULL,
+                      e->type == ETCD_PUT ? e->kv.value_len : 0);
+            if (e->kv.mod_revision > c->revision) c->revision = e->kv.mod_revision;
+        }
+        c->last_error[0] = '\0';
+        pthread_cond_broadcast(&c->changed);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return NULL;
+}
+
+catalog *catalog_open(etcd_client *etcd, const char *root_path, mcdc_err *err) {
+    catalog *c = mcdc_xcalloc(1, sizeof *c);
+    c->etcd = etcd;
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "%s/meta/root-coord/", root_path);
+    c->prefix = mcdc_xstrdup(mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->changed, NULL);
+    if (load(c, err)) {
+        catalog_close(c);
+        return NULL;
+    }
+    if (pthread_create(&c->thread, NULL, follow, c) != 0) {
+        mcdc_errf(err, MCDC_EINTERNAL, "catalog: cannot start the watch thread");
+        catalog_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void catalog_close(catalog *c) {
+    if (!c) return;
+    atomic_store(&c->stop, true);
+    if (c->watch) etcd_watch_cancel(c->watch);
+    if (c->thread) pthread_join(c->thread, NULL);
+    if (c->watch) etcd_watch_close(c->watch);
+    free_recs(c);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->changed);
+    free(c->prefix);
+    free(c);
+}
+
+/* ---- lookups ----------------------------------------------------------------- */
+
+static catalog_coll *snap_of(catalog *c, coll_rec *r) {
+    if (!r->snap) r->snap = build_snap(c, r);
+    return snap_ref(r->snap);
+}
+
+catalog_coll *catalog_get(catalog *c, int64_t id) {
+    pthread_mutex_lock(&c->mu);
+    coll_rec *r = idmap_get(&c->colls, id);
+    catalog_coll *s = (r && (r->info || r->gone)) ? snap_of(c, r) : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+static bool live(const coll_rec *r) {
+    return r->info && !r->gone && ((int)r->info->state == CATALOG_CREATED || (int)r->info->state == CATALOG_CREATING);
+}
+
+static int64_t db_id_of(catalog *c, const char *db) {
+    if (!db || !db[0]) db = "default";
+    void *v;
+    int64_t id;
+    for (size_t it = 0; idmap_next(&c->dbs, &it, &id, &v);)
+        if (strcmp(v, db) == 0) return id;
+    /* A fresh Milvus may not have written db-info for "default" yet. */
+    return strcmp(db, "default") == 0 ? 1 : -1;
+}
+
+catalog_coll *catalog_find(catalog *c, const char *db, const char *name) {
+    pthread_mutex_lock(&c->mu);
+    int64_t dbid = db_id_of(c, db);
+    catalog_coll *s = NULL;
+    void *v;
+    for (size_t it = 0; !s && idmap_next(&c->colls, &it, NULL, &v);) {
+        coll_rec *r = v;
+        if (live(r) && r->db_id == dbid && r->info->schema && strcmp(r->info->schema->name, name) == 0) s = snap_of(c, r);
+    }
+    for (alias_rec *a = c->aliases; !s && a; a = a->next) {
+        if (a->db_id == dbid && strcmp(a->name, name) == 0) {
+            coll_rec *r = idmap_get(&c->colls, a->coll_id);
+            if (r && live(r)) s = snap_of(c, r);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+size_t catalog_list(catalog *c, const char *db, catalog_coll ***out) {
+    pthread_mutex_lock(&c->mu);
+    int64_t dbid = (db && db[0]) ? db_id_of(c, db) : -2;
+    size_t n = 0, cap = idmap_count(&c->colls);
+    catalog_coll **list = mcdc_xcalloc(cap ? cap : 1, sizeof *list);
+    void *v;
+    for (size_t it = 0; idmap_next(&c->colls, &it, NULL, &v);) {
+        coll_rec *r = v;
+        if (live(r) && (dbid == -2 || r->db_id == dbid)) list[n++] = snap_of(c, r);
+    }
+    pthread_mutex_unlock(&c->mu);
+    *out = list;
+    return n;
+}
+
+void catalog_release_list(catalog_coll **list, size_t n) {
+    for (size_t i = 0; i < n; i++) catalog_release(list[i]);
+    free(list);
+}
+
+const char *catalog_db_name(catalog *c, int64_t db_id, char *buf, size_t cap) {
+    pthread_mutex_lock(&c->mu);
+    const char *n = idmap_get(&c->dbs, db_id);
+    snprintf(buf, cap, "%s", n ? n : (db_id == 1 || db_id == 0 ? "default" : ""));
+    pthread_mutex_unlock(&c->mu);
+    return buf;
+}
+
+bool catalog_has_db(catalog *c, const char *db) {
+    pthread_mutex_lock(&c->mu);
+    bool ok = db_id_of(c, db) >= 0;
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+int64_t catalog_revision(catalog *c) {
+    pthread_mutex_lock(&c->mu);
+    int64_t r = c->revision;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+bool catalog_wait_collection(catalog *c, int64_t id, uint32_t timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    bool ok;
+    for (;;) {
+        coll_rec *r = idmap_get(&c->colls, id);
+        ok = r && r->info && (r->gone || (int)r->info->state != CATALOG_CREATING);
+        if (ok) break;
+        if (pthread_cond_timedwait(&c->changed, &c->mu, &until) != 0) break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+void catalog_last_error(catalog *c, char *buf, size_t cap) {
+    pthread_mutex_lock(&c->mu);
+    snprintf(buf, cap, "%s", c->last_error);
+    pthread_mutex_unlock(&c->mu);
+}
+
+const catalog_partition *catalog_partition_by_id(const catalog_coll *cc, int64_t partition_id) {
+    for (size_t i = 0; i < cc->n_partitions; i++)
+        if (cc->partitions[i].id == partition_id) return &cc->partitions[i];
+    return NULL;
+}

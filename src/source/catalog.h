@@ -1,0 +1,95 @@
+/* catalog.h — the source Milvus's metadata, read from its etcd and kept current.
+ *
+ * Databases, collections (both key layouts), their fields, partitions and
+ * aliases, under <root>/meta/root-coord/ (spec/etcd-meta.md §2). Loaded once
+ * with a Range, then followed with a Watch from the next revision, so the
+ * catalog is always a consistent etcd revision. Snapshot keys are ignored and
+ * tombstone values count as deletions (§3). States: a collection without a
+ * state field is Created; Dropping means dropped for a reader (§4.1, §6).
+ *
+ * Collections are never forgotten while the process runs: the WAL still holds
+ * messages of dropped collections, and a reader behind the etcd state must
+ * still be able to name them. Lookups hand out immutable, reference-counted
+ * snapshots, so a reader never sees a collection half-updated. */
+#ifndef MCDC_CATALOG_H
+#define MCDC_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "etcd/etcd.h"
+#include "schema.pb-c.h"
+
+/* CollectionState / PartitionState values (spec/etcd-meta.md §4.1). */
+enum { CATALOG_CREATED = 0, CATALOG_CREATING = 1, CATALOG_DROPPING = 2, CATALOG_DROPPED = 3 };
+
+typedef struct catalog_partition {
+    int64_t id;
+    char *name;
+    uint64_t created_ts;
+    int state;
+} catalog_partition;
+
+typedef struct catalog_coll {
+    int refs;                           /* atomic; catalog_release */
+    int64_t id;
+    int64_t db_id;
+    char *name;
+    char *db_name;
+    int state;                          /* CATALOG_*; DROPPED once its key is gone */
+    uint64_t create_ts;
+    int32_t shards_num;
+    int consistency_level;
+    /* Every field as stored, system fields (RowID 0, Timestamp 1) and $meta
+     * included; name, description and enable_dynamic_field from the
+     * collection. Owned. */
+    Milvus__Proto__Schema__CollectionSchema *schema;
+    const Milvus__Proto__Schema__FieldSchema *pk;   /* into schema; NULL until fields arrive */
+    catalog_partition *partitions;
+    size_t n_partitions;
+    char **vchannels;                   /* shard i: vchannels[i] on pchannels[i] */
+    char **pchannels;
+    size_t n_channels;
+    char **aliases;
+    size_t n_aliases;
+    int64_t revision;                   /* etcd revision this snapshot reflects */
+} catalog_coll;
+
+typedef struct catalog catalog;
+
+/* Loads everything under <root_path>/meta/root-coord/ and starts following it
+ * on a background thread. */
+catalog *catalog_open(etcd_client *etcd, const char *root_path, mcdc_err *err);
+void catalog_close(catalog *c);
+
+/* NULL when the id was never seen. The caller releases the snapshot. */
+catalog_coll *catalog_get(catalog *c, int64_t collection_id);
+/* By database and collection name (or alias); only live (not dropped)
+ * collections. db NULL or "" = "default". */
+catalog_coll *catalog_find(catalog *c, const char *db, const char *name);
+void catalog_release(catalog_coll *cc);
+
+/* Every live collection (state Created, Creating), optionally of one db. The
+ * array and its snapshots are released with catalog_release_list. */
+size_t catalog_list(catalog *c, const char *db, catalog_coll ***out);
+void catalog_release_list(catalog_coll **list, size_t n);
+
+/* Name of a database id into buf ("" if unknown); whether a db name exists. */
+const char *catalog_db_name(catalog *c, int64_t db_id, char *buf, size_t cap);
+bool catalog_has_db(catalog *c, const char *db);
+
+/* The revision the catalog reflects; waits (up to timeout_ms) until it
+ * reflects at least `revision`, or until collection `id` is known with state
+ * Created, so a reader that saw a WAL message first can let etcd catch up. */
+int64_t catalog_revision(catalog *c);
+bool catalog_wait_collection(catalog *c, int64_t collection_id, uint32_t timeout_ms);
+
+/* The last watch trouble (etcd down...), or "" — the catalog retries by itself. */
+void catalog_last_error(catalog *c, char *buf, size_t cap);
+
+/* A partition of a snapshot by id, or NULL. */
+const catalog_partition *catalog_partition_by_id(const catalog_coll *cc, int64_t partition_id);
+
+#endif
