@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 static const cli_command COMMANDS[] = {
+    {"dump", "print the changes in the source's write-ahead log as JSON lines", cmd_dump},
     {"version", "print the version", cmd_version},
 };
 

@@ -119,6 +119,7 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     case MQ_START_EARLIEST: p->offset = RD_KAFKA_OFFSET_BEGINNING; break;
     case MQ_START_LATEST: p->offset = RD_KAFKA_OFFSET_END; break;
     case MQ_START_AT: p->offset = mq_kafka_offset(&start->at); break;
+    case MQ_START_AFTER: p->offset = mq_kafka_offset(&start->at) + 1; break;
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
@@ -134,6 +135,31 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     r->rk = rk;
     r->last_offset = -1;
     return (mq_reader *)r;
+}
+
+static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists,
+                               uint32_t timeout_ms, mcdc_err *err) {
+    rd_kafka_conf_t *conf = make_conf(cfg, channel, err);
+    if (!conf) return -1;
+    char why[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return mcdc_errf(err, MCDC_EINVAL, "kafka client: %s", why);
+    }
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, channel, 0, &lo, &hi, (int)timeout_ms);
+    rd_kafka_destroy(rk);
+    *exists = false;
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+        return 0;
+    if (e) return mcdc_errf(err, MCDC_EUNAVAIL, "kafka %s: end of channel: %s", channel, rd_kafka_err2str(e));
+    if (hi > 0) {
+        mq_kafka_msgid(hi - 1, out);
+        *exists = true;
+    }
+    return 0;
 }
 
 static int kafka_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
@@ -252,4 +278,5 @@ const mq_driver mq_kafka_driver = {
     .parse = kafka_parse,
     .cmp = kafka_cmp,
     .probe = kafka_probe,
+    .last_position = kafka_last_position,
 };

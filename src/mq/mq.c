@@ -26,6 +26,13 @@ int mq_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
     return d->probe(cfg, timeout_ms, err);
 }
 
+int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
+                     mcdc_err *err) {
+    const mq_driver *d = find(cfg->type);
+    if (!d) return mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka)", cfg->type ? cfg->type : "");
+    return d->last_position(cfg, channel, out, exists, timeout_ms, err);
+}
+
 #define BASE(r) ((struct mq_reader_base *)(r))
 
 mq_result mq_next(mq_reader *r, mq_message *msg, uint32_t timeout_ms, mcdc_err *err) {

@@ -29,6 +29,7 @@ typedef enum mq_start_kind {
     MQ_START_EARLIEST,
     MQ_START_LATEST,      /* only what is written after opening */
     MQ_START_AT,          /* at (inclusive) the given msgID */
+    MQ_START_AFTER,       /* right after the given msgID: how a checkpoint resumes */
 } mq_start_kind;
 
 typedef struct mq_start {
@@ -86,6 +87,13 @@ const char *mq_last_transient_error(mq_reader *r);
 
 const char *mq_channel(const mq_reader *r);
 
+/* The msgID of the last message now in the channel; *exists = false when the
+ * channel is empty or has no topic yet (then "after the end" = earliest).
+ * Used to pin "latest" to a concrete position when a task is created, so a
+ * restart before the first checkpoint does not jump ahead and lose data. */
+int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
+                     mcdc_err *err);
+
 /* Asks the queue for its metadata: an unreachable or misconfigured queue is
  * an MCDC_EUNAVAIL/MCDC_EINVAL error here, before any reader waits on it. */
 int mq_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err);
@@ -109,6 +117,8 @@ typedef struct mq_driver {
     int (*parse)(const char *text, mq_msgid *out, mcdc_err *err);
     int (*cmp)(const mq_msgid *a, const mq_msgid *b);
     int (*probe)(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err);
+    int (*last_position)(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
+                         mcdc_err *err);
 } mq_driver;
 
 /* Every reader starts with this header so mq.c can find its driver. */
