@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 static const cli_command COMMANDS[] = {
+    {"serve", "run the replication service (task API, tasks) from a YAML config", cmd_serve},
     {"dump", "print the changes in the source's write-ahead log as JSON lines", cmd_dump},
     {"version", "print the version", cmd_version},
 };

@@ -1,0 +1,585 @@
+/* channel_worker.c — see channel_worker.h. */
+#include "pipeline/channel_worker.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/backoff.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/idmap.h"
+#include "base/log.h"
+#include "pipeline/task.h"
+#include "source/decode.h"
+#include "target/applier.h"
+
+#define COVERED ((void *)1)
+#define NOT_COVERED ((void *)2)
+#define MAX_PENDING 64
+#define IDLE_CHECKPOINT_MS 1000
+/* How long a DML message may wait for etcd to describe its collection. A
+ * create that failed on the source leaves a CreateCollection in the WAL but
+ * never a Created record (spec/etcd-meta.md §6), so the wait must end. */
+#define CATALOG_WAIT_MS 30000
+
+struct channel_worker {
+    task *t;
+    char *channel;
+    bool replicate;
+    pthread_t thread;
+    bool started;
+
+    pthread_mutex_t mu;        /* guards ckpt/ckpt_ts for readers on other threads */
+    mq_msgid ckpt;             /* len 0 = nothing done yet: start at the earliest */
+    uint64_t ckpt_ts;
+    _Atomic uint64_t tick;
+    _Atomic uint64_t tick_seen_ms;
+
+    /* Owned by the worker thread. */
+    mq_reader *reader;
+    applier *ap;
+    mq_msgid intent;           /* replay window end, from the store at start */
+    mq_msgid done;             /* last message fully handled */
+    uint64_t done_ts;
+    bool dirty;                /* done moved past the saved checkpoint */
+    uint64_t saved_mono_ms;
+    mq_msgid intent_saved;     /* last intent written, to write it once per message */
+    idmap covered;
+    change pending[MAX_PENDING]; /* inserts that may be the first half of an upsert */
+    mq_msgid pending_id[MAX_PENDING];
+    size_t n_pending;
+    mcdc_backoff bo;
+};
+
+static bool should_stop(const channel_worker *w) { return atomic_load(&w->t->stopping); }
+
+const char *channel_worker_channel(const channel_worker *w) { return w->channel; }
+bool channel_worker_is_replicate(const channel_worker *w) { return w->replicate; }
+
+uint64_t channel_worker_tick(const channel_worker *w, uint64_t *seen_mono_ms) {
+    if (seen_mono_ms) *seen_mono_ms = atomic_load(&w->tick_seen_ms);
+    return atomic_load(&w->tick);
+}
+
+void channel_worker_checkpoint(const channel_worker *w, mq_msgid *id, uint64_t *ts) {
+    pthread_mutex_lock((pthread_mutex_t *)&w->mu);
+    *id = w->ckpt;
+    *ts = w->ckpt_ts;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
+}
+
+static const char *mqtype(const channel_worker *w) { return w->t->env->mq.type; }
+
+static int cmp_id(const channel_worker *w, const mq_msgid *a, const mq_msgid *b) {
+    if (a->len == 0 || b->len == 0) return (int)(a->len != 0) - (int)(b->len != 0);
+    return mq_msgid_cmp(mqtype(w), a, b);
+}
+
+/* ---- positions ------------------------------------------------------------------- */
+
+static int save_checkpoint(channel_worker *w, mcdc_err *err) {
+    if (!w->dirty) return 0;
+    if (store_checkpoint_save(w->t->env->store, w->t->id, w->channel, &w->done, w->done_ts, err)) return -1;
+    pthread_mutex_lock(&w->mu);
+    w->ckpt = w->done;
+    w->ckpt_ts = w->done_ts;
+    pthread_mutex_unlock(&w->mu);
+    w->dirty = false;
+    w->saved_mono_ms = mcdc_now_mono_ms();
+    return 0;
+}
+
+static void mark_done(channel_worker *w, const mq_msgid *id, uint64_t ts) {
+    w->done = *id;
+    if (ts > w->done_ts) w->done_ts = ts;
+    w->dirty = true;
+}
+
+/* A store failure is not the target's fault and not the data's: retry it like
+ * any transient error, because a position we cannot save must not move. */
+static int save_with_retry(channel_worker *w, bool intent_of, const mq_msgid *id, uint64_t ts) {
+    mcdc_err err;
+    for (;;) {
+        int rc = intent_of ? store_intent_save(w->t->env->store, w->t->id, w->channel, id, ts, &err)
+                           : save_checkpoint(w, &err);
+        if (rc == 0) {
+            mcdc_backoff_reset(&w->bo);
+            return 0;
+        }
+        task_set_last_error(w->t, err.msg);
+        log_warn("task %s channel %s: %s (retrying)", w->t->id, w->channel, err.msg);
+        if (should_stop(w)) return -1;
+        mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+    }
+}
+
+typedef struct pos_lookup {
+    const char *channel;
+    store_position found;
+    bool ok;
+} pos_lookup;
+
+static int find_position(void *ud, const store_position *p) {
+    pos_lookup *l = ud;
+    if (strcmp(p->channel, l->channel) == 0) {
+        l->found = *p;
+        l->ok = true;
+    }
+    return 0;
+}
+
+/* ---- coverage ----------------------------------------------------------------------- */
+
+/* The catalog snapshot of a DML message's collection, waiting for etcd to
+ * catch up when the WAL is ahead of it. NULL: the collection is unknown. */
+static bool described(const catalog_coll *cc) {
+    if (!cc) return false;
+    if (cc->state == CATALOG_DROPPING || cc->state == CATALOG_DROPPED) return true;
+    return cc->state == CATALOG_CREATED && cc->pk;
+}
+
+static catalog_coll *collection_of(channel_worker *w, int64_t id) {
+    catalog *cat = w->t->env->catalog;
+    catalog_coll *cc = catalog_get(cat, id);
+    if (described(cc) || idmap_get(&w->covered, id) == NOT_COVERED) return cc;
+    catalog_release(cc);
+    uint64_t until = mcdc_now_mono_ms() + CATALOG_WAIT_MS;
+    while (!should_stop(w) && mcdc_now_mono_ms() < until) {
+        catalog_wait_collection(cat, id, 500);
+        cc = catalog_get(cat, id);
+        if (described(cc)) return cc;
+        catalog_release(cc);
+    }
+    cc = catalog_get(cat, id);
+    if (!described(cc)) {
+        log_warn("task %s channel %s: etcd does not describe collection %" PRId64 " after %d s; its changes are not "
+                 "replicated (a create that failed on the source leaves this)",
+                 w->t->id, w->channel, id, CATALOG_WAIT_MS / 1000);
+        idmap_put(&w->covered, id, NOT_COVERED);
+        catalog_release(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+static bool covers(channel_worker *w, const catalog_coll *cc) {
+    if (!described(cc)) return false;
+    void *v = idmap_get(&w->covered, cc->id);
+    if (v) return v == COVERED;
+    bool yes = task_spec_covers(&w->t->spec, cc->db_name, cc->name);
+    idmap_put(&w->covered, cc->id, yes ? COVERED : NOT_COVERED);
+    return yes;
+}
+
+/* ---- applying ----------------------------------------------------------------------- */
+
+typedef enum { APPLY_OK = 0, APPLY_STOPPED = -1 } apply_rc;
+
+static bool source_gone(channel_worker *w, int64_t coll_id) {
+    catalog_coll *cc = catalog_get(w->t->env->catalog, coll_id);
+    bool gone = !cc || cc->state == CATALOG_DROPPING || cc->state == CATALOG_DROPPED;
+    catalog_release(cc);
+    return gone;
+}
+
+/* Applies one DML-channel change with the retry policy: transient errors are
+ * retried forever (visible as last_error), "not found" on a collection the
+ * source has dropped meanwhile is fine (its data is gone there too), anything
+ * else pauses the task. */
+static apply_rc apply_one(channel_worker *w, const change *c, const mq_msgid *id, const catalog_coll *cc, bool as_upsert) {
+    if (cmp_id(w, id, &w->intent_saved) > 0) {
+        if (save_with_retry(w, true, id, c->ts)) return APPLY_STOPPED;
+        w->intent_saved = *id;
+    }
+    mcdc_err err;
+    for (;;) {
+        int rc = applier_apply(w->ap, c, cc, as_upsert, &err);
+        if (rc == 0) break;
+        if (err.code == MCDC_ENOTFOUND && source_gone(w, c->collection_id)) {
+            log_info("task %s: %s skipped, source collection %" PRId64 " is dropped: %s", w->t->id,
+                     change_kind_name(c->kind), c->collection_id, err.msg);
+            break;
+        }
+        if (!mcdc_err_is_transient(err.code)) {
+            char pos[64] = "";
+            mq_msgid_format(mqtype(w), id, pos, sizeof pos);
+            char why[2 * MCDC_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, err.msg);
+            task_pause_on_error(w->t, why);
+            return APPLY_STOPPED;
+        }
+        task_set_last_error(w->t, err.msg);
+        log_warn("task %s channel %s: %s (retrying)", w->t->id, w->channel, err.msg);
+        if (should_stop(w)) return APPLY_STOPPED;
+        mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+    }
+    mcdc_backoff_reset(&w->bo);
+    task_set_last_error(w->t, "");
+    switch (c->kind) {
+    case CHANGE_INSERT: atomic_fetch_add(as_upsert ? &w->t->upserted : &w->t->inserted, c->num_rows); break;
+    case CHANGE_DELETE: atomic_fetch_add(&w->t->deleted, c->num_rows); break;
+    default: atomic_fetch_add(&w->t->ddl, 1); break;
+    }
+    return APPLY_OK;
+}
+
+static bool in_replay_window(channel_worker *w, const mq_msgid *id) {
+    return w->intent.len && cmp_id(w, id, &w->intent) <= 0;
+}
+
+static void clear_pending(channel_worker *w) {
+    for (size_t i = 0; i < w->n_pending; i++) change_free(&w->pending[i]);
+    w->n_pending = 0;
+}
+
+/* Applies the held inserts: as upserts when a Delete of the same ts paired
+ * with them, else as inserts (upserts inside the replay window). */
+static apply_rc flush_pending(channel_worker *w, bool paired) {
+    const mq_msgid *ids = w->pending_id;
+    for (size_t i = 0; i < w->n_pending; i++) {
+        change *c = &w->pending[i];
+        catalog_coll *cc = collection_of(w, c->collection_id);
+        if (!cc) {
+            clear_pending(w);
+            return APPLY_OK;
+        }
+        apply_rc rc = apply_one(w, c, &ids[i], cc, paired || in_replay_window(w, &ids[i]));
+        catalog_release(cc);
+        if (rc != APPLY_OK) return rc;
+    }
+    if (w->n_pending) mark_done(w, &ids[w->n_pending - 1], w->pending[w->n_pending - 1].ts);
+    clear_pending(w);
+    return APPLY_OK;
+}
+
+/* ---- the DML channel ------------------------------------------------------------------ */
+
+/* Handles one decoded change of a DML channel. Returns APPLY_STOPPED when
+ * the worker must stop (paused or shutting down). */
+static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
+    if (c->kind == CHANGE_TIMETICK) {
+        if (flush_pending(w, false)) return APPLY_STOPPED;
+        atomic_store(&w->tick, c->ts);
+        atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+        mark_done(w, id, c->ts);
+        return APPLY_OK;
+    }
+    catalog_coll *cc = c->collection_id ? collection_of(w, c->collection_id) : NULL;
+    if (!cc || !covers(w, cc)) {
+        if (!cc) log_debug("task %s channel %s: %s of unknown collection %" PRId64 " not replicated", w->t->id, w->channel,
+                           change_kind_name(c->kind), c->collection_id);
+        catalog_release(cc);
+        /* Not ours: nothing to apply. The checkpoint may pass it, but not a
+         * held insert of ours. */
+        if (w->n_pending == 0) mark_done(w, id, 0);
+        return APPLY_OK;
+    }
+
+    apply_rc rc = APPLY_OK;
+    if (c->kind == CHANGE_INSERT) {
+        bool same = w->n_pending && w->pending[0].ts == c->ts && w->pending[0].collection_id == c->collection_id &&
+                    w->n_pending < MAX_PENDING;
+        if (!same && (rc = flush_pending(w, false))) goto out;
+        /* Held until the next message says whether it is half of an upsert. */
+        w->pending[w->n_pending] = *c;
+        w->pending_id[w->n_pending] = *id;
+        w->n_pending++;
+        memset(c, 0, sizeof *c);
+        catalog_release(cc);
+        return APPLY_OK;
+    }
+    if (c->kind == CHANGE_DELETE && w->n_pending && w->pending[0].ts == c->ts &&
+        w->pending[0].collection_id == c->collection_id) {
+        /* The source's Upsert: Insert(s) and a Delete with one ts. Replaying
+         * them as an insert then a delete would delete the new rows (the
+         * target gives each call a newer ts), so send the rows as an upsert,
+         * which replaces the old ones — the Delete is its other half. */
+        if ((rc = flush_pending(w, true))) goto out;
+        mark_done(w, id, c->ts);
+        goto out;
+    }
+    if ((rc = flush_pending(w, false))) goto out;
+    if ((rc = apply_one(w, c, id, cc, false))) goto out;
+    if (c->kind == CHANGE_DROP_COLLECTION) idmap_del(&w->covered, c->collection_id);
+    mark_done(w, id, c->ts);
+    /* The position only moves after the target acknowledged (design.md §2). */
+    if (save_with_retry(w, false, NULL, 0)) rc = APPLY_STOPPED;
+out:
+    catalog_release(cc);
+    return rc;
+}
+
+/* After the held inserts were applied by a later message, that message's
+ * position is the new "done". */
+static apply_rc after_message(channel_worker *w, const mq_msgid *id, uint64_t ts) {
+    if (w->n_pending == 0) {
+        if (cmp_id(w, id, &w->done) > 0) mark_done(w, id, ts);
+        if (w->dirty && w->intent_saved.len && cmp_id(w, &w->done, &w->intent_saved) >= 0) {
+            /* Everything sent is acknowledged: persist now, not in a second. */
+            if (save_with_retry(w, false, NULL, 0)) return APPLY_STOPPED;
+            w->intent_saved = w->done;
+        } else if (w->dirty && mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS) {
+            if (save_with_retry(w, false, NULL, 0)) return APPLY_STOPPED;
+        }
+    }
+    return APPLY_OK;
+}
+
+/* Existing covered collections whose shards are on this channel get their
+ * target collection now, before any write arrives for them. */
+static apply_rc ensure_existing(channel_worker *w) {
+    catalog_coll **list;
+    size_t n = catalog_list(w->t->env->catalog, NULL, &list);
+    apply_rc rc = APPLY_OK;
+    for (size_t i = 0; i < n && rc == APPLY_OK; i++) {
+        catalog_coll *cc = list[i];
+        bool here = false;
+        for (size_t k = 0; k < cc->n_channels; k++)
+            if (strcmp(cc->pchannels[k], w->channel) == 0) here = true;
+        if (!here || !covers(w, cc) || cc->state != CATALOG_CREATED) continue;
+        mcdc_err err;
+        for (;;) {
+            if (applier_ensure_collection(w->ap, cc, &err) == 0) break;
+            if (!mcdc_err_is_transient(err.code)) {
+                char why[2 * MCDC_ERR_MSG_MAX];
+                snprintf(why, sizeof why, "creating target collection for %s.%s: %s", cc->db_name, cc->name, err.msg);
+                task_pause_on_error(w->t, why);
+                rc = APPLY_STOPPED;
+                break;
+            }
+            task_set_last_error(w->t, err.msg);
+            if (should_stop(w)) {
+                rc = APPLY_STOPPED;
+                break;
+            }
+            mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+        }
+    }
+    catalog_release_list(list, n);
+    return rc;
+}
+
+/* ---- the replicate channel ------------------------------------------------------------- */
+
+/* Index, load and flush requests must not overtake the DML they follow: a
+ * CreateIndex applied before the collection exists on the target fails. So a
+ * request with ts T waits until every DML channel has applied up to T. */
+static apply_rc wait_for_watermark(channel_worker *w, uint64_t ts) {
+    while (!should_stop(w)) {
+        uint64_t wm = task_watermark(w->t);
+        if (wm == UINT64_MAX || wm >= ts) return APPLY_OK;
+        mcdc_sleep_ms(50);
+    }
+    return APPLY_STOPPED;
+}
+
+static bool request_covered(channel_worker *w, const change *c) {
+    const char *db = c->db_name[0] ? c->db_name : "default";
+    const task_spec *s = &w->t->spec;
+    switch (c->kind) {
+    case CHANGE_CREATE_DATABASE:
+    case CHANGE_DROP_DATABASE:
+        /* Only a task that owns the whole database may drop it on the target. */
+        if (task_spec_covers(s, db, "*")) return true;
+        if (c->kind == CHANGE_DROP_DATABASE) return false;
+        for (size_t i = 0; i < s->n_collections; i++)
+            if (strcmp(s->collections[i].db, db) == 0) return true;
+        return false;
+    case CHANGE_FLUSH: {
+        const Milvus__Proto__Milvus__FlushRequest *f = (const void *)c->msg;
+        for (size_t i = 0; i < f->n_collection_names; i++)
+            if (task_spec_covers(s, db, f->collection_names[i])) return true;
+        return false;
+    }
+    default: return task_spec_covers(s, db, c->collection_name);
+    }
+}
+
+static apply_rc handle_request(channel_worker *w, change *c, const mq_msgid *id) {
+    if (!request_covered(w, c)) {
+        mark_done(w, id, 0);
+        return APPLY_OK;
+    }
+    if (wait_for_watermark(w, c->ts)) return APPLY_STOPPED;
+    mcdc_err err;
+    /* A collection-scoped request needs the target collection; it exists if
+     * the collection was written to, but an index can come first. */
+    if (c->collection_name[0]) {
+        catalog_coll *cc = catalog_find(w->t->env->catalog, c->db_name[0] ? c->db_name : "default", c->collection_name);
+        if (!cc) {
+            log_info("task %s: %s of %s.%s skipped: the collection no longer exists on the source", w->t->id,
+                     change_kind_name(c->kind), c->db_name, c->collection_name);
+            mark_done(w, id, c->ts);
+            return APPLY_OK;
+        }
+        while (applier_ensure_collection(w->ap, cc, &err)) {
+            if (!mcdc_err_is_transient(err.code) || should_stop(w)) break;
+            task_set_last_error(w->t, err.msg);
+            mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+        }
+        catalog_release(cc);
+    }
+    if (save_with_retry(w, true, id, c->ts)) return APPLY_STOPPED;
+    for (;;) {
+        if (applier_replay(w->ap, c, &err) == 0) break;
+        if (!mcdc_err_is_transient(err.code)) {
+            char pos[64] = "";
+            mq_msgid_format(mqtype(w), id, pos, sizeof pos);
+            char why[2 * MCDC_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, err.msg);
+            task_pause_on_error(w->t, why);
+            return APPLY_STOPPED;
+        }
+        task_set_last_error(w->t, err.msg);
+        if (should_stop(w)) return APPLY_STOPPED;
+        mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+    }
+    mcdc_backoff_reset(&w->bo);
+    task_set_last_error(w->t, "");
+    atomic_fetch_add(&w->t->ddl, 1);
+    mark_done(w, id, c->ts);
+    return save_with_retry(w, false, NULL, 0) ? APPLY_STOPPED : APPLY_OK;
+}
+
+/* ---- the loop ------------------------------------------------------------------------- */
+
+static bool take_skip(channel_worker *w, const mq_msgid *id) {
+    task *t = w->t;
+    bool skip = false;
+    pthread_mutex_lock(&t->mu);
+    if (t->skip_channel[0] && strcmp(t->skip_channel, w->channel) == 0 && cmp_id(w, id, &t->skip_id) == 0) {
+        skip = true;
+        t->skip_channel[0] = '\0';
+    }
+    pthread_mutex_unlock(&t->mu);
+    return skip;
+}
+
+static void pause_at(channel_worker *w, const mq_msgid *id, const char *what) {
+    char pos[64] = "";
+    mq_msgid_format(mqtype(w), id, pos, sizeof pos);
+    char why[2 * MCDC_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, what);
+    task_pause_on_error(w->t, why);
+}
+
+static void *run(void *arg) {
+    channel_worker *w = arg;
+    mcdc_err err;
+    mq_start start = {.kind = MQ_START_EARLIEST};
+    if (w->ckpt.len) {
+        start.kind = MQ_START_AFTER;
+        start.at = w->ckpt;
+    }
+    w->reader = mq_open(&w->t->env->mq, w->channel, &start, &err);
+    if (!w->reader) {
+        char why[2 * MCDC_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "channel %s: %s", w->channel, err.msg);
+        task_pause_on_error(w->t, why);
+        return NULL;
+    }
+    if (!w->replicate && ensure_existing(w)) return NULL;
+
+    while (!should_stop(w)) {
+        mq_message m;
+        mq_result r = mq_next(w->reader, &m, 200, &err);
+        if (r == MQ_ERROR) {
+            char why[2 * MCDC_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "channel %s: %s", w->channel, err.msg);
+            task_pause_on_error(w->t, why);
+            break;
+        }
+        if (r != MQ_MESSAGE) {
+            if (flush_pending(w, false)) break;
+            const char *trouble = mq_last_transient_error(w->reader);
+            if (trouble && r == MQ_NONE) task_set_last_error(w->t, trouble);
+            if (w->dirty && mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS &&
+                save_with_retry(w, false, NULL, 0))
+                break;
+            continue;
+        }
+        mq_msgid id = m.id;
+        atomic_fetch_add(&w->t->messages, 1);
+        if (take_skip(w, &id)) {
+            log_warn("task %s channel %s: skipping one message at the operator's request", w->t->id, w->channel);
+            if (flush_pending(w, false)) break;
+            mark_done(w, &id, 0);
+            if (save_with_retry(w, false, NULL, 0)) break;
+            continue;
+        }
+        change c;
+        if (decode_change(m.payload, m.len, &c, &err)) {
+            /* Never skipped: the task stops here, the checkpoint stays before
+             * it, and an operator decides (maintenance skip_message). */
+            if (flush_pending(w, false) == APPLY_OK) save_with_retry(w, false, NULL, 0);
+            pause_at(w, &id, err.msg);
+            break;
+        }
+        uint64_t ts = c.ts;
+        apply_rc rc = w->replicate ? handle_request(w, &c, &id) : handle_dml(w, &c, &id);
+        change_free(&c);
+        if (rc || after_message(w, &id, ts)) break;
+    }
+    clear_pending(w);
+    mcdc_err ignored;
+    if (w->dirty) save_checkpoint(w, &ignored);
+    return NULL;
+}
+
+channel_worker *channel_worker_start(task *t, const char *channel, bool replicate, mcdc_err *err) {
+    channel_worker *w = mcdc_xcalloc(1, sizeof *w);
+    w->t = t;
+    w->channel = mcdc_xstrdup(channel);
+    w->replicate = replicate;
+    pthread_mutex_init(&w->mu, NULL);
+    mcdc_backoff_init(&w->bo, 100, t->env->retry_max_ms ? t->env->retry_max_ms : 30000);
+
+    pos_lookup l = {.channel = channel};
+    if (store_position_each(t->env->store, t->id, find_position, &l, err)) goto fail;
+    if (l.ok) {
+        w->ckpt = l.found.checkpoint;
+        w->ckpt_ts = l.found.checkpoint_ts;
+        w->done = w->ckpt;
+        w->done_ts = w->ckpt_ts;
+        /* Only an intent beyond the checkpoint marks a replay window. */
+        if (l.found.intent.len && (!w->ckpt.len || cmp_id(w, &l.found.intent, &w->ckpt) > 0)) w->intent = l.found.intent;
+        w->intent_saved = w->intent.len ? w->intent : w->ckpt;
+    }
+    w->saved_mono_ms = mcdc_now_mono_ms();
+
+    task_target *tt = &t->spec.target;
+    milvus_config mc = {.address = tt->address,
+                        .tls = tt->tls,
+                        .username = tt->username,
+                        .password = tt->password,
+                        .api_key = tt->api_key,
+                        .timeout_ms = (uint32_t)(tt->connect_timeout_s > 0 ? tt->connect_timeout_s * 1000 : 30000)};
+    if (!(w->ap = applier_open(&t->spec, &mc, err))) goto fail;
+    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+        mcdc_errf(err, MCDC_EINTERNAL, "cannot start a thread for channel %s", channel);
+        goto fail;
+    }
+    w->started = true;
+    return w;
+fail:
+    applier_close(w->ap);
+    free(w->channel);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return NULL;
+}
+
+void channel_worker_stop(channel_worker *w) {
+    if (!w) return;
+    if (w->started) pthread_join(w->thread, NULL);
+    if (w->reader) mq_close(w->reader);
+    applier_close(w->ap);
+    idmap_free(&w->covered);
+    free(w->channel);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}

@@ -1,0 +1,319 @@
+/* task.c — see task.h. */
+#include "pipeline/task.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base64.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "pipeline/channel_worker.h"
+#include "source/change_json.h"
+
+/* A DML channel counts for the watermark while its ticks keep coming; one
+ * whose last collection was dropped stops ticking (timestamps.md §2). */
+#define TICK_FRESH_MS 3000
+
+const char *task_state_name(task_state s) {
+    switch (s) {
+    case TASK_INITIAL: return "Initial";
+    case TASK_RUNNING: return "Running";
+    case TASK_PAUSED: return "Paused";
+    }
+    return "Unknown";
+}
+
+size_t task_channels(const task_env *env, char ***out) {
+    size_t n = (size_t)env->dml_channels + 1;
+    char **list = mcdc_xcalloc(n, sizeof(char *));
+    mcdc_buf b = MCDC_BUF_INIT;
+    for (int i = 0; i < env->dml_channels; i++) {
+        mcdc_buf_reset(&b);
+        mcdc_buf_printf(&b, "%s-rootcoord-dml_%d", env->channel_prefix, i);
+        list[i] = mcdc_xstrdup(mcdc_buf_cstr(&b));
+    }
+    mcdc_buf_reset(&b);
+    mcdc_buf_printf(&b, "%s-replicate-msg", env->channel_prefix);
+    list[n - 1] = mcdc_xstrdup(mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    *out = list;
+    return n;
+}
+
+static void free_list(char **l, size_t n) {
+    for (size_t i = 0; i < n; i++) free(l[i]);
+    free(l);
+}
+
+task *task_new(char *id, task_spec *spec, const task_env *env, task_state state, const char *reason) {
+    task *t = mcdc_xcalloc(1, sizeof *t);
+    t->id = id;
+    t->spec = *spec;
+    memset(spec, 0, sizeof *spec);
+    t->env = env;
+    t->state = state;
+    snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
+    pthread_mutex_init(&t->mu, NULL);
+    return t;
+}
+
+void task_stop(task *t) {
+    atomic_store(&t->stopping, true);
+    for (size_t i = 0; i < t->n_workers; i++) channel_worker_stop(t->workers[i]);
+    free(t->workers);
+    t->workers = NULL;
+    t->n_workers = 0;
+}
+
+void task_free(task *t) {
+    if (!t) return;
+    task_stop(t);
+    task_spec_free(&t->spec);
+    pthread_mutex_destroy(&t->mu);
+    free(t->id);
+    free(t);
+}
+
+int task_start(task *t, mcdc_err *err) {
+    task_stop(t);
+    atomic_store(&t->stopping, false);
+    char **chans;
+    size_t n = task_channels(t->env, &chans);
+    t->workers = mcdc_xcalloc(n, sizeof *t->workers);
+    for (size_t i = 0; i < n; i++) {
+        channel_worker *w = channel_worker_start(t, chans[i], i == n - 1, err);
+        if (!w) {
+            mcdc_err_prefix(err, "task %s", t->id);
+            free_list(chans, n);
+            task_stop(t);
+            return -1;
+        }
+        t->workers[t->n_workers++] = w;
+    }
+    free_list(chans, n);
+    pthread_mutex_lock(&t->mu);
+    t->state = TASK_RUNNING;
+    t->reason[0] = '\0';
+    pthread_mutex_unlock(&t->mu);
+    log_info("task %s: running on %zu channels", t->id, n);
+    return 0;
+}
+
+void task_pause_on_error(task *t, const char *reason) {
+    pthread_mutex_lock(&t->mu);
+    bool first = t->state != TASK_PAUSED;
+    t->state = TASK_PAUSED;
+    if (first) snprintf(t->reason, sizeof t->reason, "%s", reason);
+    pthread_mutex_unlock(&t->mu);
+    atomic_store(&t->stopping, true);
+    if (!first) return;
+    log_error("task %s paused: %s", t->id, reason);
+    mcdc_err err;
+    if (store_task_update(t->env->store, t->id, TASK_PAUSED, reason, &err))
+        log_error("task %s: could not record the pause: %s", t->id, err.msg);
+}
+
+void task_set_last_error(task *t, const char *msg) {
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->last_error, sizeof t->last_error, "%s", msg);
+    pthread_mutex_unlock(&t->mu);
+}
+
+uint64_t task_watermark(task *t) {
+    uint64_t now = mcdc_now_mono_ms(), wm = UINT64_MAX, best = 0;
+    for (size_t i = 0; i < t->n_workers; i++) {
+        channel_worker *w = t->workers[i];
+        if (channel_worker_is_replicate(w)) continue;
+        uint64_t seen, tick = channel_worker_tick(w, &seen);
+        if (tick > best) best = tick;
+        if (!tick || now - seen > TICK_FRESH_MS) continue;
+        if (tick < wm) wm = tick;
+    }
+    /* No channel ticking: no collection lives on the source, nothing can be
+     * behind; report the last tick seen anywhere (UINT64_MAX if none). */
+    return wm != UINT64_MAX ? wm : (best ? best : UINT64_MAX);
+}
+
+/* ---- first positions ----------------------------------------------------------------- */
+
+/* Where a channel starts: explicit position, else the earliest start position
+ * of a covered collection that asked for use_start_position, else the end of
+ * the channel now. Stored as "the last message already handled". */
+typedef struct start_choice {
+    bool from_earliest;  /* before everything in the channel */
+    bool have;           /* `after` is meaningful */
+    mq_msgid after;
+} start_choice;
+
+/* "Start at X inclusive" is "after the message before X". For Kafka that is
+ * offset X-1; offset 0 means from the earliest. */
+static void choose_at(start_choice *c, const mq_msgid *at) {
+    int64_t off = mq_kafka_offset(at);
+    if (off <= 0) {
+        c->from_earliest = true;
+        c->have = false;
+        return;
+    }
+    if (c->from_earliest) return;
+    mq_msgid before;
+    mq_kafka_msgid(off - 1, &before);
+    if (!c->have || mq_kafka_offset(&before) < mq_kafka_offset(&c->after)) {
+        c->after = before;
+        c->have = true;
+    }
+}
+
+/* Position text: a Kafka offset, or milvus-cdc's base64 MsgPosition. */
+static int parse_position(const task *t, const char *text, mq_msgid *out, mcdc_err *err) {
+    mcdc_err ignored;
+    if (mq_msgid_parse(t->env->mq.type, text, out, &ignored) == 0) return 0;
+    uint8_t *raw;
+    long len = mcdc_base64_decode(text, &raw);
+    if (len > 0) {
+        Milvus__Proto__Msg__MsgPosition *p = milvus__proto__msg__msg_position__unpack(NULL, (size_t)len, raw);
+        if (p && p->msg_id.len > 0 && p->msg_id.len <= MQ_MSGID_MAX) {
+            memcpy(out->bytes, p->msg_id.data, p->msg_id.len);
+            out->len = p->msg_id.len;
+            milvus__proto__msg__msg_position__free_unpacked(p, NULL);
+            free(raw);
+            return 0;
+        }
+        if (p) milvus__proto__msg__msg_position__free_unpacked(p, NULL);
+    }
+    free(raw);
+    return mcdc_errf(err, MCDC_EINVAL, "position '%s' is neither a %s position nor a base64 MsgPosition", text,
+                     t->env->mq.type);
+}
+
+static const char *pchannel_of(const char *name, char *buf, size_t cap) {
+    /* A vchannel is "<pchannel>_<collectionID>v<shard>" (mq-messages.md §1). */
+    snprintf(buf, cap, "%s", name);
+    char *v = strrchr(buf, '_');
+    if (v && strchr(v, 'v') && strstr(buf, "-rootcoord-dml_") && v > strstr(buf, "-rootcoord-dml_") + 14) *v = '\0';
+    return buf;
+}
+
+int task_init_positions(task *t, mcdc_err *err) {
+    char **chans;
+    size_t n = task_channels(t->env, &chans);
+    start_choice *choice = mcdc_xcalloc(n, sizeof *choice);
+    int rc = 0;
+    char buf[512];
+
+    /* use_start_position: from the collection's CreateCollection message on
+     * each of its channels (CollectionInfo.start_positions, etcd-meta.md §4.2). */
+    for (size_t i = 0; i < t->spec.n_collections; i++) {
+        const task_collection *tc = &t->spec.collections[i];
+        if (!tc->use_start_position) continue;
+        catalog_coll **list;
+        size_t nl = catalog_list(t->env->catalog, tc->db, &list);
+        for (size_t k = 0; k < nl; k++) {
+            if (strcmp(tc->name, "*") && strcmp(tc->name, list[k]->name)) continue;
+            for (size_t c = 0; c < n; c++) {
+                for (size_t s = 0; s < list[k]->n_channels; s++)
+                    if (strcmp(list[k]->pchannels[s], chans[c]) == 0) choice[c].from_earliest = true;
+            }
+        }
+        catalog_release_list(list, nl);
+    }
+    /* Explicit positions, top-level and per collection (vchannel or pchannel keys). */
+    for (size_t i = 0; i <= t->spec.n_collections && rc == 0; i++) {
+        const task_kv *kv = i == t->spec.n_collections ? t->spec.positions : t->spec.collections[i].positions;
+        size_t nkv = i == t->spec.n_collections ? t->spec.n_positions : t->spec.collections[i].n_positions;
+        for (size_t k = 0; k < nkv && rc == 0; k++) {
+            const char *pch = pchannel_of(kv[k].key, buf, sizeof buf);
+            size_t c;
+            for (c = 0; c < n; c++)
+                if (strcmp(chans[c], pch) == 0) break;
+            if (c == n) {
+                rc = mcdc_errf(err, MCDC_EINVAL, "positions: '%s' is not a channel this task reads", kv[k].key);
+                break;
+            }
+            mq_msgid at;
+            if ((rc = parse_position(t, kv[k].value, &at, err))) break;
+            choose_at(&choice[c], &at);
+        }
+    }
+    /* Everything else: the end of the channel now. */
+    for (size_t c = 0; c < n && rc == 0; c++) {
+        if (choice[c].from_earliest || choice[c].have) continue;
+        bool exists;
+        if ((rc = mq_last_position(&t->env->mq, chans[c], &choice[c].after, &exists, 10000, err))) break;
+        choice[c].have = exists;
+        /* An empty channel: everything that will come is new. */
+        if (!exists) choice[c].from_earliest = true;
+    }
+    for (size_t c = 0; c < n && rc == 0; c++) {
+        mq_msgid none = {.len = 0};
+        const mq_msgid *p = choice[c].have && !choice[c].from_earliest ? &choice[c].after : &none;
+        rc = store_checkpoint_save(t->env->store, t->id, chans[c], p, 0, err);
+    }
+    free(choice);
+    free_list(chans, n);
+    return rc;
+}
+
+/* ---- views ----------------------------------------------------------------------------- */
+
+json_t *task_to_json(task *t) {
+    json_t *j = task_spec_to_json(&t->spec, false);
+    pthread_mutex_lock(&t->mu);
+    json_object_set_new(j, "task_id", json_string(t->id));
+    json_object_set_new(j, "state", json_string(task_state_name(t->state)));
+    if (t->reason[0]) json_object_set_new(j, "reason", json_string(t->reason));
+    json_object_set_new(j, "last_error", json_string(t->last_error));
+    pthread_mutex_unlock(&t->mu);
+    uint64_t wm = t->n_workers ? task_watermark(t) : 0;
+    if (wm && wm != UINT64_MAX) {
+        char wall[32];
+        change_ts_wall(wm, wall);
+        json_t *w = json_object();
+        json_object_set_new(w, "ts", json_integer((json_int_t)wm));
+        json_object_set_new(w, "time", json_string(wall));
+        json_object_set_new(j, "watermark", w);
+        int64_t lag_ms = (int64_t)mcdc_now_wall_ms() - (int64_t)mcdc_ts_physical_ms(wm);
+        json_object_set_new(j, "lag_seconds", json_real(lag_ms > 0 ? lag_ms / 1000.0 : 0.0));
+    }
+    json_t *a = json_object();
+    json_object_set_new(a, "inserted_rows", json_integer((json_int_t)atomic_load(&t->inserted)));
+    json_object_set_new(a, "upserted_rows", json_integer((json_int_t)atomic_load(&t->upserted)));
+    json_object_set_new(a, "deleted_rows", json_integer((json_int_t)atomic_load(&t->deleted)));
+    json_object_set_new(a, "ddl", json_integer((json_int_t)atomic_load(&t->ddl)));
+    json_object_set_new(a, "messages", json_integer((json_int_t)atomic_load(&t->messages)));
+    json_object_set_new(j, "applied", a);
+    return j;
+}
+
+typedef struct pos_ctx {
+    const task *t;
+    json_t *list;
+} pos_ctx;
+
+static int pos_json(void *ud, const store_position *p) {
+    pos_ctx *c = ud;
+    char text[64] = "";
+    if (p->checkpoint.len) mq_msgid_format(c->t->env->mq.type, &p->checkpoint, text, sizeof text);
+    char *b64 = mcdc_base64_encode(p->checkpoint.bytes, p->checkpoint.len);
+    json_t *o = json_object();
+    json_object_set_new(o, "channel_name", json_string(p->channel));
+    json_object_set_new(o, "position", json_string(p->checkpoint.len ? text : "earliest"));
+    json_object_set_new(o, "msg_id", json_string(b64));
+    json_object_set_new(o, "tt", json_integer((json_int_t)p->checkpoint_ts));
+    json_object_set_new(o, "time", json_integer((json_int_t)mcdc_ts_physical_ms(p->checkpoint_ts)));
+    json_array_append_new(c->list, o);
+    free(b64);
+    return 0;
+}
+
+json_t *task_positions_json(task *t) {
+    pos_ctx c = {t, json_array()};
+    mcdc_err err;
+    if (store_position_each(t->env->store, t->id, pos_json, &c, &err))
+        log_warn("task %s: reading positions: %s", t->id, err.msg);
+    json_t *o = json_object();
+    json_object_set_new(o, "positions", c.list);
+    return o;
+}

@@ -1,0 +1,88 @@
+/* task.h — one replication task at run time: a source, a target, a filter.
+ *
+ * A task runs one channel_worker thread per source channel it reads (every
+ * DML channel, so collections created later are followed from their
+ * creation, plus the replicate channel for index/load/flush/database
+ * requests). Each worker applies its channel in order and checkpoints it
+ * (channel_worker.h). The task holds what the API shows: state, the reason it
+ * is paused, the last transient error while it retries, the watermark.
+ *
+ * Pausing is the only way a task stops on its own, and only for errors that
+ * will not heal (a message that does not decode, a target that refuses the
+ * schema); everything else is retried with backoff, forever. */
+#ifndef MCDC_TASK_H
+#define MCDC_TASK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "mq/mq.h"
+#include "pipeline/task_manager.h"
+#include "pipeline/task_spec.h"
+#include "source/catalog.h"
+#include "store/store.h"
+
+typedef struct channel_worker channel_worker;
+
+/* What every task of one mcdc process shares: the source and the store. */
+typedef struct task_env {
+    catalog *catalog;
+    store *store;
+    mq_config mq;
+    char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
+    int dml_channels;
+    uint32_t batch_rows;
+    uint32_t retry_max_ms;
+} task_env;
+
+typedef struct task {
+    char *id;
+    task_spec spec;
+    const task_env *env;
+
+    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
+    task_state state;
+    char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
+    char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
+    char skip_channel[256];            /* maintenance: skip this one message on resume */
+    mq_msgid skip_id;
+
+    channel_worker **workers;
+    size_t n_workers;
+    _Atomic bool stopping;
+
+    _Atomic uint64_t inserted, upserted, deleted, ddl, messages;
+} task;
+
+task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);
+void task_free(task *t);               /* stops it first */
+
+/* Starts the workers (state Running) / stops them (state stays as set). */
+int task_start(task *t, mcdc_err *err);
+void task_stop(task *t);
+
+/* Called by a worker that hit an error that will not heal: records the
+ * reason, persists state Paused, and asks every worker to stop. */
+void task_pause_on_error(task *t, const char *reason);
+void task_set_last_error(task *t, const char *msg);
+
+/* The watermark: every source change with ts <= it, on every channel the
+ * task reads, has been applied (timestamps.md §4). 0 until known. */
+uint64_t task_watermark(task *t);
+
+/* Resolves where each channel starts for a new task and stores it as the
+ * first checkpoint (so a restart before any data never skips ahead). */
+int task_init_positions(task *t, mcdc_err *err);
+
+json_t *task_to_json(task *t);
+json_t *task_positions_json(task *t);
+
+/* The channels a task reads. */
+size_t task_channels(const task_env *env, char ***out);
+
+#endif

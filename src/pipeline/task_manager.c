@@ -1,0 +1,298 @@
+/* task_manager.c — see task_manager.h. Tasks live in memory and in the store;
+ * the store is the truth across restarts: on open, every task is loaded and
+ * the ones that were running start again from their checkpoints. */
+#include "pipeline/task_manager.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "pipeline/task.h"
+#include "pipeline/task_manager_int.h"
+#include "target/milvus_client.h"
+
+struct task_manager {
+    task_env env;
+    /* One lock for the task list and every state change: API calls are rare,
+     * and serialising them makes create/delete races on one id impossible. */
+    pthread_mutex_t mu;
+    task **tasks;
+    size_t n;
+};
+
+static task *find(task_manager *tm, const char *id) {
+    for (size_t i = 0; i < tm->n; i++)
+        if (strcmp(tm->tasks[i]->id, id) == 0) return tm->tasks[i];
+    return NULL;
+}
+
+static void add(task_manager *tm, task *t) {
+    tm->tasks = mcdc_xrealloc(tm->tasks, (tm->n + 1) * sizeof *tm->tasks);
+    tm->tasks[tm->n++] = t;
+}
+
+static void remove_task(task_manager *tm, task *t) {
+    for (size_t i = 0; i < tm->n; i++) {
+        if (tm->tasks[i] == t) {
+            memmove(&tm->tasks[i], &tm->tasks[i + 1], (tm->n - i - 1) * sizeof *tm->tasks);
+            tm->n--;
+            return;
+        }
+    }
+}
+
+typedef struct load_ctx {
+    task_manager *tm;
+    int failures;
+} load_ctx;
+
+static int load_one(void *ud, const store_task *st) {
+    load_ctx *lc = ud;
+    mcdc_err err;
+    json_t *j = json_loads(st->spec_json, 0, NULL);
+    task_spec spec;
+    if (!j || task_spec_from_json(j, &spec, &err)) {
+        log_error("store: task %s has an unreadable spec (%s); left out", st->id, j ? err.msg : "bad JSON");
+        json_decref(j);
+        lc->failures++;
+        return 0;
+    }
+    json_decref(j);
+    task *t = task_new(mcdc_xstrdup(st->id), &spec, &lc->tm->env, (task_state)st->state, st->reason);
+    add(lc->tm, t);
+    if (t->state == TASK_RUNNING && task_start(t, &err)) {
+        log_error("task %s: could not start again: %s", t->id, err.msg);
+        task_pause_on_error(t, err.msg);
+    }
+    return 0;
+}
+
+task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
+    task_manager *tm = mcdc_xcalloc(1, sizeof *tm);
+    tm->env = *env;
+    pthread_mutex_init(&tm->mu, NULL);
+    load_ctx lc = {tm, 0};
+    pthread_mutex_lock(&tm->mu);
+    int rc = store_task_each(env->store, load_one, &lc, err);
+    pthread_mutex_unlock(&tm->mu);
+    if (rc) {
+        task_manager_close(tm);
+        return NULL;
+    }
+    log_info("task manager: %zu task(s) loaded", tm->n);
+    return tm;
+}
+
+void task_manager_close(task_manager *tm) {
+    if (!tm) return;
+    /* Signal every task first so they wind down in parallel, then join. */
+    for (size_t i = 0; i < tm->n; i++) atomic_store(&tm->tasks[i]->stopping, true);
+    for (size_t i = 0; i < tm->n; i++) task_free(tm->tasks[i]);
+    free(tm->tasks);
+    pthread_mutex_destroy(&tm->mu);
+    free(tm);
+}
+
+/* The target must answer before a task is stored: a typo in the address is
+ * the user's error to see now, not a task that retries forever. */
+static int check_target(const task_spec *s, mcdc_err *err) {
+    milvus_config mc = {.address = s->target.address,
+                        .tls = s->target.tls,
+                        .username = s->target.username,
+                        .password = s->target.password,
+                        .api_key = s->target.api_key,
+                        .timeout_ms = (uint32_t)(s->target.connect_timeout_s > 0 ? s->target.connect_timeout_s * 1000 : 10000)};
+    milvus_client *c = milvus_open(&mc, err);
+    if (!c) {
+        mcdc_err_prefix(err, "target Milvus %s", s->target.address);
+        return -1;
+    }
+    milvus_close(c);
+    return 0;
+}
+
+int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int rc = -1;
+    task *t = NULL;
+    if (find(tm, spec->id)) {
+        mcdc_errf(err, MCDC_EEXIST, "task '%s' already exists", spec->id);
+        goto out;
+    }
+    if (check_target(spec, err)) goto out;
+    json_t *j = task_spec_to_json(spec, true);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    store_task st = {.id = spec->id, .spec_json = text, .state = TASK_INITIAL, .reason = ""};
+    rc = store_task_put_new(tm->env.store, &st, err);
+    free(text);
+    if (rc) goto out;
+    t = task_new(mcdc_xstrdup(spec->id), spec, &tm->env, TASK_INITIAL, "");
+    if ((rc = task_init_positions(t, err))) {
+        mcdc_err ignored;
+        store_task_delete(tm->env.store, t->id, &ignored);
+        task_free(t);
+        goto out;
+    }
+    add(tm, t);
+    if (!t->spec.disable_auto_start) {
+        if ((rc = task_start(t, err)) == 0) rc = store_task_update(tm->env.store, t->id, TASK_RUNNING, "", err);
+        if (rc) {
+            /* Created but not running: keep it, paused with the reason. */
+            task_pause_on_error(t, err->msg);
+            rc = 0;
+        }
+    }
+    *task_id = mcdc_xstrdup(t->id);
+    log_info("task %s created (%s)", t->id, task_state_name(t->state));
+out:
+    if (!t) task_spec_free(spec);
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    int rc;
+    if (!t) {
+        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    } else if ((rc = store_task_delete(tm->env.store, id, err)) == 0) {
+        remove_task(tm, t);
+        task_free(t);
+        log_info("task %s deleted", id);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    int rc = 0;
+    if (!t) {
+        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    } else {
+        task_stop(t);
+        pthread_mutex_lock(&t->mu);
+        t->state = TASK_PAUSED;
+        snprintf(t->reason, sizeof t->reason, "paused by request");
+        pthread_mutex_unlock(&t->mu);
+        rc = store_task_update(tm->env.store, id, TASK_PAUSED, "paused by request", err);
+        log_info("task %s paused by request", id);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    int rc = 0;
+    if (!t) {
+        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    } else if ((rc = task_start(t, err)) == 0) {
+        rc = store_task_update(tm->env.store, id, TASK_RUNNING, "", err);
+        log_info("task %s resumed", id);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+json_t *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    json_t *j = t ? task_to_json(t) : NULL;
+    pthread_mutex_unlock(&tm->mu);
+    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    return j;
+}
+
+json_t *task_manager_list(task_manager *tm) {
+    json_t *a = json_array();
+    pthread_mutex_lock(&tm->mu);
+    for (size_t i = 0; i < tm->n; i++) json_array_append_new(a, task_to_json(tm->tasks[i]));
+    pthread_mutex_unlock(&tm->mu);
+    return a;
+}
+
+json_t *task_manager_positions(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    json_t *j = t ? task_positions_json(t) : NULL;
+    pthread_mutex_unlock(&tm->mu);
+    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    return j;
+}
+
+/* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}:
+ * the one way past a message that does not decode. It names the exact message
+ * (the pause reason gives channel and position), so nothing else is skipped;
+ * the task skips it when it is resumed. */
+json_t *task_manager_maintenance(task_manager *tm, const json_t *req, mcdc_err *err) {
+    const char *op = json_string_value(json_object_get(req, "operation"));
+    const json_t *params = json_object_get(req, "params");
+    if (!op) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance: 'operation' (a string) is required; known: skip_message");
+        return NULL;
+    }
+    if (strcmp(op, "skip_message") != 0) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance: unknown operation '%s'; known: skip_message", op);
+        return NULL;
+    }
+    const char *id = json_string_value(json_object_get(params, "task_id"));
+    const char *channel = json_string_value(json_object_get(params, "channel"));
+    const char *position = json_string_value(json_object_get(params, "position"));
+    if (!id || !channel || !position) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance skip_message: params.task_id, params.channel and params.position (strings) are required");
+        return NULL;
+    }
+    mq_msgid at;
+    if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return NULL;
+    pthread_mutex_lock(&tm->mu);
+    task *t = find(tm, id);
+    json_t *reply = NULL;
+    if (!t) {
+        mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    } else {
+        pthread_mutex_lock(&t->mu);
+        snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
+        t->skip_id = at;
+        pthread_mutex_unlock(&t->mu);
+        log_warn("task %s: operator asked to skip the message at %s position %s", id, channel, position);
+        reply = json_pack("{s:s, s:s}", "state", "ok", "message", "the message is skipped when the task resumes");
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return reply;
+}
+
+void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
+    mcdc_buf_printf(out, "# HELP mcdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE mcdc_task_state gauge\n");
+    pthread_mutex_lock(&tm->mu);
+    for (size_t i = 0; i < tm->n; i++)
+        mcdc_buf_printf(out, "mcdc_task_state{task_id=\"%s\"} %d\n", tm->tasks[i]->id, (int)tm->tasks[i]->state);
+    mcdc_buf_printf(out, "# HELP mcdc_task_lag_seconds Now minus the task's watermark.\n# TYPE mcdc_task_lag_seconds gauge\n");
+    for (size_t i = 0; i < tm->n; i++) {
+        task *t = tm->tasks[i];
+        uint64_t wm = t->n_workers ? task_watermark(t) : 0;
+        if (!wm || wm == UINT64_MAX) continue;
+        double lag = ((double)mcdc_now_wall_ms() - (double)mcdc_ts_physical_ms(wm)) / 1000.0;
+        mcdc_buf_printf(out, "mcdc_task_lag_seconds{task_id=\"%s\"} %.3f\n", t->id, lag < 0 ? 0 : lag);
+    }
+    mcdc_buf_printf(out, "# HELP mcdc_applied_rows_total Rows applied to the target.\n# TYPE mcdc_applied_rows_total counter\n");
+    for (size_t i = 0; i < tm->n; i++) {
+        task *t = tm->tasks[i];
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"insert\"} %" PRIu64 "\n", t->id, atomic_load(&t->inserted));
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"upsert\"} %" PRIu64 "\n", t->id, atomic_load(&t->upserted));
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"delete\"} %" PRIu64 "\n", t->id, atomic_load(&t->deleted));
+    }
+    mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
+    for (size_t i = 0; i < tm->n; i++)
+        mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->messages));
+    pthread_mutex_unlock(&tm->mu);
+}

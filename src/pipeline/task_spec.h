@@ -1,0 +1,90 @@
+/* task_spec.h — what a user asked a task to do, parsed from the milvus-cdc
+ * `create` request and stored as JSON.
+ *
+ * Same JSON names as zilliztech/milvus-cdc (server/model/request/create.go,
+ * server/model/common.go) so existing clients work unchanged:
+ *   {"task_id": "...",                       optional; generated when absent
+ *    "milvus_connect_param": {"uri": "http://h:19530", "token": "user:pass",
+ *                             "host": "h", "port": 19530, "enable_tls": false,
+ *                             "username": "u", "password": "p", "connect_timeout": 10,
+ *                             "ignore_partition": false},
+ *    "collection_infos": [{"name": "*" | "coll", "positions": {"vchannel": "pos"},
+ *                          "use_start_position": false}],
+ *    "db_collections": {"db": [{"name": ...}, ...]},   several dbs (ours: any number)
+ *    "name_mapping": [{"source_db": "a", "target_db": "b",
+ *                      "collection_mapping": {"src": "dst"}}],
+ *    "positions": {"channel": "pos"},               start positions by pchannel
+ *    "disable_auto_start": false}
+ * Unknown keys of milvus-cdc that mcdc does not need (kafka_connect_param,
+ * rpc_channel_info, extra_info, buffer_config) are accepted and ignored;
+ * other unknown keys are refused, so a typo never silently changes meaning. */
+#ifndef MCDC_TASK_SPEC_H
+#define MCDC_TASK_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "base/error.h"
+
+typedef struct task_kv {
+    char *key;
+    char *value;
+} task_kv;
+
+typedef struct task_target {
+    char *address;        /* "host:port", derived from uri or host+port */
+    bool tls;             /* uri https:// or enable_tls */
+    char *username;       /* from token "user:pass" or username/password; secret */
+    char *password;       /* secret */
+    char *api_key;        /* a token without ':' (milvus-grpc.md §4); secret */
+    int connect_timeout_s;
+    bool ignore_partition;
+} task_target;
+
+typedef struct task_collection {
+    char *db;             /* "default" when given through collection_infos */
+    char *name;           /* a collection name, or "*" for every collection of db */
+    bool use_start_position;
+    task_kv *positions;   /* vchannel or pchannel -> position text */
+    size_t n_positions;
+} task_collection;
+
+typedef struct task_name_map {
+    char *source_db;
+    char *target_db;
+    task_kv *collections; /* source name -> target name */
+    size_t n_collections;
+} task_name_map;
+
+typedef struct task_spec {
+    char *id;
+    task_target target;
+    task_collection *collections;
+    size_t n_collections;
+    task_name_map *mappings;
+    size_t n_mappings;
+    task_kv *positions;   /* pchannel -> position text */
+    size_t n_positions;
+    bool disable_auto_start;
+} task_spec;
+
+/* Parses and validates request_data of a create request. Every problem is an
+ * MCDC_EINVAL error naming the key ("milvus_connect_param.port: want an
+ * integer from 1 to 65535"). */
+int task_spec_from_json(const json_t *request_data, task_spec *out, mcdc_err *err);
+
+/* The JSON form. with_secrets=true is for the store only; replies to users
+ * never carry passwords or tokens (they show "***"). */
+json_t *task_spec_to_json(const task_spec *s, bool with_secrets);
+
+/* Target name of a source (db, collection) after name_mapping. */
+void task_spec_map_name(const task_spec *s, const char *db, const char *coll, const char **tdb, const char **tcoll);
+
+/* Whether the task covers a source collection. */
+bool task_spec_covers(const task_spec *s, const char *db, const char *coll);
+
+void task_spec_free(task_spec *s);
+
+#endif

@@ -1,0 +1,555 @@
+/* config.c — loads mcdc.yaml (config.h) with libyaml's document loader and
+ * walks it against a table of known keys per mapping, so that every value is
+ * checked where it stands and every error can point at its line. */
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "base/buf.h"
+
+#define PATH_CAP 128
+
+typedef struct ctx {
+    const char *file;
+    yaml_document_t *doc;
+    mcdc_config *cfg;
+    mcdc_err *err;
+} ctx;
+
+/* A key's parser gets its value node and its full path ("source.etcd.endpoints"). */
+typedef int (*key_fn)(ctx *c, yaml_node_t *v, const char *path);
+
+typedef struct key_def {
+    const char *name;
+    key_fn parse;
+} key_def;
+
+static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+
+__attribute__((format(printf, 4, 5))) static int fail(ctx *c, const yaml_node_t *n, const char *path,
+                                                      const char *fmt, ...) {
+    char what[MCDC_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (path && path[0]) return mcdc_errf(c->err, MCDC_EINVAL, "%s:%d: %s: %s", c->file, line_of(n), path, what);
+    return mcdc_errf(c->err, MCDC_EINVAL, "%s:%d: %s", c->file, line_of(n), what);
+}
+
+static void path_key(char *dst, const char *parent, const char *key) {
+    size_t n = 0;
+    const char *parts[3] = {parent, parent[0] ? "." : "", key};
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && n + 1 < PATH_CAP; p++) dst[n++] = *p;
+    dst[n] = '\0';
+}
+
+static void set_str(char **dst, const char *value) {
+    free(*dst);
+    *dst = mcdc_xstrdup(value);
+}
+
+/* ---- scalars ------------------------------------------------------------- */
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+/* `key:` with nothing after it, or ~ / null: keep the default. */
+static bool is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    const char *s = scalar(n);
+    return !s[0] || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+           strcmp(s, "NULL") == 0;
+}
+
+static int get_string(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE) return fail(c, v, path, "want a string");
+    if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, path, "holds a NUL character");
+    set_str(dst, scalar(v));
+    return 0;
+}
+
+static int get_nonempty(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE || !scalar(v)[0]) return fail(c, v, path, "want a non-empty string");
+    return get_string(c, v, path, dst);
+}
+
+static int get_int(ctx *c, yaml_node_t *v, const char *path, long long lo, long long hi, long long *out) {
+    if (is_null(v)) return 0;
+    const char *s = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (v->type != YAML_SCALAR_NODE || !s[0] || *end || errno || n < lo || n > hi || isspace((unsigned char)s[0]))
+        return fail(c, v, path, "want an integer from %lld to %lld", lo, hi);
+    *out = n;
+    return 0;
+}
+
+/* ---- addresses ----------------------------------------------------------- */
+
+static bool host_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_'; }
+
+/* "host:port" or "[v6]:port". An empty host is allowed only when want_host
+ * is false (":8444" = every interface). *host may be NULL. */
+static bool split_hostport(const char *s, bool want_host, long min_port, char **host, long *port) {
+    const char *colon, *h = s;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return false;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+        for (size_t i = 0; i < hlen; i++)
+            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.') return false;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) return false;
+        hlen = (size_t)(colon - s);
+        for (size_t i = 0; i < hlen; i++)
+            if (!host_char(s[i])) return false;
+    }
+    if (hlen == 0 && want_host) return false;
+    const char *p = colon + 1;
+    if (!p[0] || strlen(p) > 5) return false;
+    long n = 0;
+    for (; *p; p++) {
+        if (!isdigit((unsigned char)*p)) return false;
+        n = n * 10 + (*p - '0');
+    }
+    if (n < min_port || n > 65535) return false;
+    if (host) {
+        *host = mcdc_xmalloc(hlen + 1);
+        memcpy(*host, h, hlen);
+        (*host)[hlen] = '\0';
+    }
+    *port = n;
+    return true;
+}
+
+/* A comma-separated list of host:port, as librdkafka takes it. */
+static bool hostport_list(const char *s) {
+    if (!s[0]) return false;
+    char *copy = mcdc_xstrdup(s), *save = NULL;
+    bool ok = true;
+    for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+        long port;
+        while (*tok == ' ') tok++;
+        ok = split_hostport(tok, true, 1, NULL, &port);
+    }
+    free(copy);
+    return ok;
+}
+
+/* ---- mappings ------------------------------------------------------------ */
+
+static size_t edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return SIZE_MAX;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int unknown_key(ctx *c, const yaml_node_t *k, const char *path, const key_def *keys, size_t n) {
+    const char *name = scalar(k);
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(name, keys[i].name);
+        if (d < best_d) best_d = d, best = keys[i].name;
+    }
+    /* Close enough to be a typo: at most 2 edits, and fewer than half the word. */
+    if (best && best_d <= 2 && best_d * 2 < strlen(best))
+        return fail(c, k, path, "unknown key '%s' (did you mean '%s'?)", name, best);
+    mcdc_buf b = MCDC_BUF_INIT;
+    for (size_t i = 0; i < n; i++) mcdc_buf_printf(&b, "%s%s", i ? ", " : "", keys[i].name);
+    int rc = fail(c, k, path, "unknown key '%s' (known keys: %s)", name, mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    return rc;
+}
+
+static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *keys, size_t n) {
+    if (is_null(m)) return 0;
+    if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
+    int seen_line[16] = {0};
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
+        size_t i = 0;
+        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
+        if (i == n) return unknown_key(c, k, path, keys, n);
+        char child[PATH_CAP];
+        path_key(child, path, keys[i].name);
+        if (i < 16 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
+        if (i < 16) seen_line[i] = line_of(k);
+        if (keys[i].parse(c, v, child)) return -1;
+    }
+    return 0;
+}
+
+#define WALK(c, v, path, keys) walk_map(c, v, path, keys, sizeof keys / sizeof keys[0])
+
+/* ---- the keys ------------------------------------------------------------ */
+
+static int k_listen(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    char *host = NULL;
+    long port;
+    if (v->type != YAML_SCALAR_NODE || !split_hostport(scalar(v), false, 0, &host, &port))
+        return fail(c, v, path, "want host:port, e.g. 127.0.0.1:8444 (or :8444 for every interface)");
+    if (!host[0]) set_str(&host, "0.0.0.0");
+    free(c->cfg->listen_host);
+    c->cfg->listen_host = host;
+    c->cfg->listen_port = (uint16_t)port;
+    return 0;
+}
+
+static int k_api_token(ctx *c, yaml_node_t *v, const char *path) { return get_string(c, v, path, &c->cfg->api_token); }
+
+static int k_max_body(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = (long long)c->cfg->max_body_bytes;
+    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
+    c->cfg->max_body_bytes = (size_t)n;
+    return 0;
+}
+
+static int k_log_level(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE || mcdc_log_parse_level(scalar(v), &c->cfg->log_level) != 0)
+        return fail(c, v, path, "want debug, info, warn or error");
+    return 0;
+}
+
+static int k_store_type(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE || strcmp(scalar(v), "sqlite") != 0)
+        return fail(c, v, path, "want sqlite (the only store so far)");
+    return 0;
+}
+
+static int k_store_path(ctx *c, yaml_node_t *v, const char *path) {
+    return get_nonempty(c, v, path, &c->cfg->store.path);
+}
+
+static const key_def STORE_KEYS[] = {{"type", k_store_type}, {"path", k_store_path}};
+static int k_store(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, STORE_KEYS); }
+
+static int k_etcd_endpoints(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    static const char WANT[] = "want a list of host:port, e.g. [127.0.0.1:2379]";
+    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.start == v->data.sequence.items.top)
+        return fail(c, v, path, WANT);
+    mcdc_buf b = MCDC_BUF_INIT;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+        const char *s = e->type == YAML_SCALAR_NODE ? scalar(e) : "";
+        /* milvus-cdc's config writes endpoints as URLs. */
+        if (strncmp(s, "http://", 7) == 0) s += 7;
+        else if (strncmp(s, "https://", 8) == 0) {
+            mcdc_buf_free(&b);
+            return fail(c, e, path, "TLS to etcd is not supported yet; use host:port");
+        }
+        long port;
+        if (!split_hostport(s, true, 1, NULL, &port)) {
+            mcdc_buf_free(&b);
+            return fail(c, e, path, WANT);
+        }
+        mcdc_buf_printf(&b, "%s%s", b.len ? "," : "", s);
+    }
+    set_str(&c->cfg->source.etcd.endpoints, mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    return 0;
+}
+
+static int k_etcd_root(ctx *c, yaml_node_t *v, const char *path) {
+    return get_nonempty(c, v, path, &c->cfg->source.etcd.root_path);
+}
+static int k_etcd_user(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.etcd.username);
+}
+static int k_etcd_password(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.etcd.password);
+}
+
+static const key_def ETCD_KEYS[] = {
+    {"endpoints", k_etcd_endpoints}, {"root_path", k_etcd_root}, {"username", k_etcd_user}, {"password", k_etcd_password}};
+
+static int k_etcd(ctx *c, yaml_node_t *v, const char *path) {
+    if (WALK(c, v, path, ETCD_KEYS)) return -1;
+    if (!c->cfg->source.etcd.username[0] != !c->cfg->source.etcd.password[0]) {
+        char child[PATH_CAP];
+        path_key(child, path, c->cfg->source.etcd.username[0] ? "password" : "username");
+        return fail(c, v, child, "missing; username and password go together");
+    }
+    return 0;
+}
+
+static int k_mq_type(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "pulsar") == 0)
+        return fail(c, v, path, "pulsar is not supported yet; want kafka");
+    if (v->type != YAML_SCALAR_NODE || strcmp(scalar(v), "kafka") != 0) return fail(c, v, path, "want kafka");
+    return 0;
+}
+
+static int k_kafka_address(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE || !hostport_list(scalar(v)))
+        return fail(c, v, path, "want host:port[,host:port...], e.g. 127.0.0.1:9092");
+    set_str(&c->cfg->source.mq.kafka.address, scalar(v));
+    return 0;
+}
+
+/* Upper-cases a value out of a closed list, so the rest of mcdc compares one spelling. */
+static int get_choice(ctx *c, yaml_node_t *v, const char *path, const char *const *choices, const char *want,
+                      char **dst) {
+    if (is_null(v)) return 0;
+    if (v->type == YAML_SCALAR_NODE) {
+        if (!scalar(v)[0]) {
+            set_str(dst, "");
+            return 0;
+        }
+        for (const char *const *ch = choices; *ch; ch++)
+            if (strcasecmp(scalar(v), *ch) == 0) {
+                set_str(dst, *ch);
+                return 0;
+            }
+    }
+    return fail(c, v, path, "want %s", want);
+}
+
+static int k_kafka_protocol(ctx *c, yaml_node_t *v, const char *path) {
+    static const char *const P[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+    return get_choice(c, v, path, P, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+                      &c->cfg->source.mq.kafka.security_protocol);
+}
+static int k_kafka_mechanism(ctx *c, yaml_node_t *v, const char *path) {
+    static const char *const M[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER", NULL};
+    return get_choice(c, v, path, M, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER",
+                      &c->cfg->source.mq.kafka.sasl_mechanism);
+}
+static int k_kafka_user(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.kafka.sasl_username);
+}
+static int k_kafka_password(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.kafka.sasl_password);
+}
+static int k_kafka_ca(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.kafka.ssl_ca_location);
+}
+
+static const key_def KAFKA_KEYS[] = {{"address", k_kafka_address},
+                                     {"security_protocol", k_kafka_protocol},
+                                     {"sasl_mechanism", k_kafka_mechanism},
+                                     {"sasl_username", k_kafka_user},
+                                     {"sasl_password", k_kafka_password},
+                                     {"ssl_ca_location", k_kafka_ca}};
+
+static int k_kafka(ctx *c, yaml_node_t *v, const char *path) {
+    if (WALK(c, v, path, KAFKA_KEYS)) return -1;
+    mcdc_config_kafka *k = &c->cfg->source.mq.kafka;
+    bool sasl = strncmp(k->security_protocol, "SASL_", 5) == 0;
+    char child[PATH_CAP];
+    if (sasl && !k->sasl_mechanism[0]) {
+        path_key(child, path, "sasl_mechanism");
+        return fail(c, v, child, "missing; %s needs one (PLAIN, SCRAM-SHA-256, ...)", k->security_protocol);
+    }
+    if (!sasl && (k->sasl_mechanism[0] || k->sasl_username[0] || k->sasl_password[0])) {
+        path_key(child, path, "security_protocol");
+        return fail(c, v, child, "SASL settings are given but the protocol is %s; want SASL_PLAINTEXT or SASL_SSL",
+                    k->security_protocol);
+    }
+    return 0;
+}
+
+static const key_def MQ_KEYS[] = {{"type", k_mq_type}, {"kafka", k_kafka}};
+static int k_mq(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, MQ_KEYS); }
+
+static int k_channel_prefix(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.channel_prefix);
+}
+
+static int k_dml_channels(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = c->cfg->source.dml_channels;
+    if (get_int(c, v, path, 1, 1024, &n)) return -1;
+    c->cfg->source.dml_channels = (int)n;
+    return 0;
+}
+
+static const key_def SOURCE_KEYS[] = {
+    {"etcd", k_etcd}, {"mq", k_mq}, {"channel_prefix", k_channel_prefix}, {"dml_channels", k_dml_channels}};
+static int k_source(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, SOURCE_KEYS); }
+
+static int k_batch_rows(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = c->cfg->apply.batch_rows;
+    if (get_int(c, v, path, 1, 1000000, &n)) return -1;
+    c->cfg->apply.batch_rows = (uint32_t)n;
+    return 0;
+}
+static int k_batch_bytes(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = (long long)c->cfg->apply.batch_bytes;
+    /* Milvus refuses a request over its gRPC receive limit (64 MiB by default). */
+    if (get_int(c, v, path, 1024, 64LL << 20, &n)) return -1;
+    c->cfg->apply.batch_bytes = (size_t)n;
+    return 0;
+}
+static int k_retry_max(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = c->cfg->apply.retry_max_ms;
+    if (get_int(c, v, path, 10, 3600000, &n)) return -1;
+    c->cfg->apply.retry_max_ms = (uint32_t)n;
+    return 0;
+}
+
+static const key_def APPLY_KEYS[] = {
+    {"batch_rows", k_batch_rows}, {"batch_bytes", k_batch_bytes}, {"retry_max_ms", k_retry_max}};
+static int k_apply(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, APPLY_KEYS); }
+
+static const key_def TOP_KEYS[] = {{"listen", k_listen},       {"api_token", k_api_token}, {"max_body_bytes", k_max_body},
+                                   {"log_level", k_log_level}, {"store", k_store},         {"source", k_source},
+                                   {"apply", k_apply}};
+
+/* ---- load ---------------------------------------------------------------- */
+
+void mcdc_config_defaults(mcdc_config *out) {
+    memset(out, 0, sizeof *out);
+    out->listen_host = mcdc_xstrdup("127.0.0.1");
+    out->listen_port = 8444;
+    out->api_token = mcdc_xstrdup("");
+    out->max_body_bytes = 1024 * 1024;
+    out->log_level = MCDC_LOG_INFO;
+    out->store.type = mcdc_xstrdup("sqlite");
+    out->store.path = mcdc_xstrdup("mcdc.db");
+    out->source.etcd.endpoints = mcdc_xstrdup("127.0.0.1:2379");
+    out->source.etcd.root_path = mcdc_xstrdup("by-dev");
+    out->source.etcd.username = mcdc_xstrdup("");
+    out->source.etcd.password = mcdc_xstrdup("");
+    out->source.mq.type = mcdc_xstrdup("kafka");
+    mcdc_config_kafka *k = &out->source.mq.kafka;
+    k->address = mcdc_xstrdup("127.0.0.1:9092");
+    k->security_protocol = mcdc_xstrdup("PLAINTEXT");
+    k->sasl_mechanism = mcdc_xstrdup("");
+    k->sasl_username = mcdc_xstrdup("");
+    k->sasl_password = mcdc_xstrdup("");
+    k->ssl_ca_location = mcdc_xstrdup("");
+    out->source.channel_prefix = mcdc_xstrdup("");
+    out->source.dml_channels = 16;
+    out->apply.batch_rows = 5000;
+    out->apply.batch_bytes = 8 * 1024 * 1024;
+    out->apply.retry_max_ms = 30000;
+}
+
+int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err) {
+    mcdc_config_defaults(out);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        mcdc_config_free(out);
+        return mcdc_errf(err, MCDC_ENOMEM, "%s: cannot start the YAML parser", name);
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        /* Where the broken construct began (the context) is where the
+         * mistake usually is; the problem mark is often the next line. */
+        const yaml_mark_t *mark = parser.context ? &parser.context_mark : &parser.problem_mark;
+        size_t line = (parser.error == YAML_READER_ERROR ? 0 : mark->line) + 1;
+        mcdc_errf(err, MCDC_EINVAL, "%s:%zu: YAML syntax: %s%s%s%s", name, line,
+                  parser.problem ? parser.problem : "unreadable", parser.context ? " (" : "",
+                  parser.context ? parser.context : "", parser.context ? ")" : "");
+        yaml_parser_delete(&parser);
+        mcdc_config_free(out);
+        return -1;
+    }
+    ctx c = {name, &doc, out, err};
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) {
+        if (root->type != YAML_MAPPING_NODE && !is_null(root))
+            rc = fail(&c, root, "", "want a mapping of keys (listen, store, source, ...)");
+        else rc = WALK(&c, root, "", TOP_KEYS);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc) {
+        mcdc_config_free(out);
+        return -1;
+    }
+    /* Milvus names its channels after msgChannel.chanNamePrefix.cluster,
+     * which is rootPath unless someone changed it. */
+    if (!out->source.channel_prefix[0]) set_str(&out->source.channel_prefix, out->source.etcd.root_path);
+    return 0;
+}
+
+int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return mcdc_errf(err, MCDC_EIO, "%s: cannot open the config file: %s", path, strerror(errno));
+    mcdc_buf b = MCDC_BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
+    bool bad_read = ferror(f);
+    fclose(f);
+    if (bad_read) {
+        mcdc_buf_free(&b);
+        return mcdc_errf(err, MCDC_EIO, "%s: cannot read the config file", path);
+    }
+    int rc = mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
+    /* The text may hold passwords. */
+    if (b.data) memset(b.data, 0, b.len);
+    mcdc_buf_free(&b);
+    return rc;
+}
+
+static void free_secret(char *s) {
+    if (s) memset(s, 0, strlen(s));
+    free(s);
+}
+
+void mcdc_config_free(mcdc_config *c) {
+    if (!c) return;
+    free(c->listen_host);
+    free_secret(c->api_token);
+    free(c->store.type);
+    free(c->store.path);
+    free(c->source.etcd.endpoints);
+    free(c->source.etcd.root_path);
+    free(c->source.etcd.username);
+    free_secret(c->source.etcd.password);
+    free(c->source.mq.type);
+    mcdc_config_kafka *k = &c->source.mq.kafka;
+    free(k->address);
+    free(k->security_protocol);
+    free(k->sasl_mechanism);
+    free(k->sasl_username);
+    free_secret(k->sasl_password);
+    free(k->ssl_ca_location);
+    free(c->source.channel_prefix);
+    memset(c, 0, sizeof *c);
+}

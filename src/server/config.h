@@ -1,0 +1,75 @@
+/* config.h — the YAML configuration of `mcdc serve -c mcdc.yaml`.
+ *
+ * docs/config.md describes every key; mcdc.example.yaml is a working file.
+ * A missing key takes its default; an unknown key is refused (a typo must
+ * not silently fall back to a default). Every error names the file, the
+ * line and the key path: "mcdc.yaml:7: source.etcd.endpoints: want a list
+ * of host:port". */
+#ifndef MCDC_CONFIG_H
+#define MCDC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+/* Every string is malloc'd and never NULL ("" when unset). */
+typedef struct mcdc_config_kafka {
+    char *address;            /* bootstrap servers "host:port[,host:port...]"; "127.0.0.1:9092" */
+    char *security_protocol;  /* PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL */
+    char *sasl_mechanism;     /* PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...; "" unless SASL */
+    char *sasl_username;
+    char *sasl_password;      /* secret */
+    char *ssl_ca_location;    /* CA file; "" = system default */
+} mcdc_config_kafka;
+
+typedef struct mcdc_config {
+    /* HTTP API (http.h) */
+    char *listen_host;        /* "127.0.0.1"; "" in the file (":8444") becomes "0.0.0.0" */
+    uint16_t listen_port;     /* 8444, milvus-cdc's; 0 = any free port */
+    char *api_token;          /* "" = no authentication; secret */
+    size_t max_body_bytes;    /* 1048576 */
+    mcdc_log_level log_level; /* info */
+
+    struct {
+        char *type;           /* "sqlite" */
+        char *path;           /* "mcdc.db" */
+    } store;
+
+    struct {
+        struct {
+            char *endpoints;  /* "host:port[,host:port...]", as etcd_config wants it */
+            char *root_path;  /* "by-dev" (etcd.rootPath of the source Milvus) */
+            char *username;   /* "" = no auth */
+            char *password;   /* secret */
+        } etcd;
+        struct {
+            char *type;       /* "kafka" */
+            mcdc_config_kafka kafka;
+        } mq;
+        char *channel_prefix; /* msgChannel.chanNamePrefix.cluster; defaults to etcd.root_path */
+        int dml_channels;     /* rootCoord.dmlChannelNum; 16 */
+    } source;
+
+    struct {
+        uint32_t batch_rows;  /* 5000 */
+        size_t batch_bytes;   /* 8388608 */
+        uint32_t retry_max_ms;/* 30000: longest wait between retries */
+    } apply;
+} mcdc_config;
+
+/* Fills *out with the defaults above. */
+void mcdc_config_defaults(mcdc_config *out);
+
+/* Defaults, then the file. On failure *out holds nothing to free and err
+ * says what and where (MCDC_EIO for an unreadable file, MCDC_EINVAL for
+ * bad content). */
+int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err);
+
+/* The same from text in memory; name is what messages call it. */
+int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err);
+
+void mcdc_config_free(mcdc_config *c);
+
+#endif

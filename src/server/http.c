@@ -1,0 +1,592 @@
+/* http.c — the HTTP API of http.h on libmicrohttpd: routing, authentication,
+ * the body limit, milvus-cdc's request envelope, the mapping from mcdc_err
+ * codes to HTTP statuses, and the Prometheus page. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+/* Idle seconds before a silent client is dropped; a handler that waits for
+ * the target does not count as idle. */
+#define CONN_TIMEOUT_S 60
+#define CONN_LIMIT 64
+/* How far past max_body_bytes a chunked body is read (and dropped) so that
+ * its client still gets a 413, before the connection is simply closed. */
+#define DROP_FACTOR 16
+
+static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",    "resume",
+                                            "get",    "list",   "position", "maintenance"};
+enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, N_TYPES };
+#define T_UNKNOWN N_TYPES
+#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance"
+
+/* milvus-cdc's request_status label values. */
+static const char *const STATUS_NAMES[] = {"total", "success", "fail", "invalid_method", "unmarshal_error"};
+enum { S_TOTAL, S_SUCCESS, S_FAIL, S_INVALID_METHOD, S_UNMARSHAL_ERROR, N_STATUS };
+
+/* milvus-cdc's milvus_cdc_request_latency buckets, in milliseconds. */
+static const unsigned LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
+#define N_BUCKETS (sizeof LATENCY_BUCKETS_MS / sizeof LATENCY_BUCKETS_MS[0])
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    task_manager *tm;
+    char *token;               /* NULL = no authentication */
+    size_t max_body;
+    uint16_t port;
+    uint64_t started_wall_ms;
+    atomic_ullong requests[N_TYPES + 1][N_STATUS];
+    atomic_ullong latency_bucket[N_TYPES][N_BUCKETS];
+    atomic_ullong latency_count[N_TYPES];
+    atomic_ullong latency_sum_us[N_TYPES];
+};
+
+typedef enum route { ROUTE_CDC, ROUTE_HEALTHZ, ROUTE_METRICS } route;
+
+/* One request's state across libmicrohttpd's calls to the handler. */
+typedef struct request {
+    route route;
+    bool replied;       /* a response is queued; the rest of the body is dropped */
+    bool too_large;     /* a body without Content-Length passed the limit */
+    size_t dropped;     /* bytes of such a body thrown away */
+    mcdc_buf body;
+    uint64_t start_ns;
+} request;
+
+static void count(http_server *s, int type, int status) { atomic_fetch_add(&s->requests[type][status], 1); }
+
+/* ---- replies ------------------------------------------------------------- */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype, const char *text,
+                                 size_t len, const char *hname, const char *hvalue) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (hname) MHD_add_response_header(r, hname, hvalue);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Takes doc. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *doc, const char *hname,
+                                 const char *hvalue) {
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!text) return MHD_NO;
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "%s\n", text);
+    free(text);
+    enum MHD_Result rc = send_text(c, status, "application/json", (const char *)b.data, b.len, hname, hvalue);
+    mcdc_buf_free(&b);
+    return rc;
+}
+
+/* milvus-cdc's error shape: {"code": status, "message": "..."}. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg, const char *hname,
+                                  const char *hvalue) {
+    return send_json(c, status, json_pack("{s:i, s:s}", "code", (int)status, "message", msg), hname, hvalue);
+}
+
+/* Takes data. */
+static enum MHD_Result send_ok(struct MHD_Connection *c, json_t *data) {
+    return send_json(c, MHD_HTTP_OK, json_pack("{s:i, s:o}", "code", MHD_HTTP_OK, "data", data), NULL, NULL);
+}
+
+static unsigned status_of(mcdc_code code) {
+    switch (code) {
+    case MCDC_EINVAL: return MHD_HTTP_BAD_REQUEST;
+    case MCDC_ENOTFOUND: return MHD_HTTP_NOT_FOUND;
+    case MCDC_EEXIST: return MHD_HTTP_CONFLICT;
+    case MCDC_EUNAVAIL:
+    case MCDC_ETIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+/* ---- the /cdc requests --------------------------------------------------- */
+
+/* Checks the keys of request_data and returns its task_id. */
+static const char *want_task_id(const json_t *rd, bool allow_ignore_not_found, mcdc_err *err) {
+    if (!rd) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rd, k, v) {
+        if (strcmp(k, "task_id") == 0 || (allow_ignore_not_found && strcmp(k, "ignore_not_found") == 0)) continue;
+        mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id%s", k,
+                  allow_ignore_not_found ? " and ignore_not_found" : "");
+        return NULL;
+    }
+    const json_t *id = json_object_get(rd, "task_id");
+    if (!id || json_is_null(id)) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+        return NULL;
+    }
+    if (!json_is_string(id) || json_string_length(id) == 0) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: want a non-empty string");
+        return NULL;
+    }
+    return json_string_value(id);
+}
+
+/* task_manager replies in milvus-cdc's data shapes; a bare task, list or
+ * array of positions is wrapped so that the reply is the same either way. */
+static json_t *wrap(json_t *v, const char *key, bool wrap_objects_without_key) {
+    if (!v) return NULL;
+    if (json_is_array(v) || (wrap_objects_without_key && !json_object_get(v, key))) return json_pack("{s:o}", key, v);
+    return v;
+}
+
+/* Runs one request; NULL with err set on failure. */
+static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
+    const char *id;
+    switch (type) {
+    case T_CREATE: {
+        if (!rd) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data: missing; a create request needs milvus_connect_param and "
+                                        "collection_infos");
+            return NULL;
+        }
+        task_spec spec;
+        if (task_spec_from_json(rd, &spec, err)) return NULL;
+        char *task_id = NULL;
+        if (task_manager_create(s->tm, &spec, &task_id, err)) return NULL;
+        log_info("http: created task %s", task_id);
+        json_t *data = json_pack("{s:s}", "task_id", task_id);
+        free(task_id);
+        return data;
+    }
+    case T_DELETE: {
+        if (!(id = want_task_id(rd, true, err))) return NULL;
+        const json_t *ign = json_object_get(rd, "ignore_not_found");
+        if (ign && !json_is_null(ign) && !json_is_boolean(ign)) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data.ignore_not_found: want true or false");
+            return NULL;
+        }
+        if (task_manager_delete(s->tm, id, err)) {
+            if (err->code == MCDC_ENOTFOUND && json_is_true(ign)) return json_object();
+            return NULL;
+        }
+        log_info("http: deleted task %s", id);
+        return json_object();
+    }
+    case T_PAUSE:
+        if (!(id = want_task_id(rd, false, err)) || task_manager_pause(s->tm, id, err)) return NULL;
+        log_info("http: paused task %s", id);
+        return json_object();
+    case T_RESUME:
+        if (!(id = want_task_id(rd, false, err)) || task_manager_resume(s->tm, id, err)) return NULL;
+        log_info("http: resumed task %s", id);
+        return json_object();
+    case T_GET:
+        if (!(id = want_task_id(rd, false, err))) return NULL;
+        return wrap(task_manager_get(s->tm, id, err), "task", true);
+    case T_POSITION:
+        if (!(id = want_task_id(rd, false, err))) return NULL;
+        return wrap(task_manager_positions(s->tm, id, err), "positions", false);
+    case T_LIST:
+        if (rd && json_object_size(rd)) {
+            const char *k = json_object_iter_key(json_object_iter((json_t *)rd));
+            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; a list request takes none", k);
+            return NULL;
+        }
+        return wrap(task_manager_list(s->tm), "tasks", false);
+    case T_MAINTENANCE: {
+        if (!rd) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data: missing; want {\"operation\": ..., \"params\": {...}}");
+            return NULL;
+        }
+        json_t *r = task_manager_maintenance(s->tm, rd, err);
+        if (r) log_info("http: maintenance done");
+        return r;
+    }
+    }
+    mcdc_errf(err, MCDC_EINTERNAL, "request type %d has no handler", type);
+    return NULL;
+}
+
+static void observe_latency(http_server *s, int type, uint64_t start_ns) {
+    uint64_t us = (mcdc_now_mono_ns() - start_ns) / 1000;
+    for (size_t i = 0; i < N_BUCKETS; i++)
+        if (us <= (uint64_t)LATENCY_BUCKETS_MS[i] * 1000) atomic_fetch_add(&s->latency_bucket[type][i], 1);
+    atomic_fetch_add(&s->latency_count[type], 1);
+    atomic_fetch_add(&s->latency_sum_us[type], us);
+}
+
+static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, request *q) {
+    json_error_t je;
+    char msg[MCDC_ERR_MSG_MAX + 64];
+    if (q->body.len == 0) {
+        count(s, T_UNKNOWN, S_UNMARSHAL_ERROR);
+        return send_error(c, MHD_HTTP_BAD_REQUEST,
+                          "request body: empty; want {\"request_type\": ..., \"request_data\": {...}}", NULL, NULL);
+    }
+    json_t *doc = json_loadb((const char *)q->body.data, q->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        count(s, T_UNKNOWN, S_UNMARSHAL_ERROR);
+        snprintf(msg, sizeof msg, "request body: malformed JSON at line %d, column %d: %s", je.line, je.column,
+                 je.text);
+        log_warn("http: POST /cdc -> 400: %s", msg);
+        return send_error(c, MHD_HTTP_BAD_REQUEST, msg, NULL, NULL);
+    }
+    mcdc_err err = {0};
+    int type = T_UNKNOWN;
+    const char *k;
+    json_t *v;
+    const json_t *rt = json_object_get(doc, "request_type");
+    const json_t *rd = json_object_get(doc, "request_data");
+    if (!json_is_object(doc)) {
+        mcdc_errf(&err, MCDC_EINVAL, "request body: want a JSON object {\"request_type\": ..., \"request_data\": {...}}");
+        goto fail;
+    }
+    json_object_foreach(doc, k, v) {
+        if (strcmp(k, "request_type") != 0 && strcmp(k, "request_data") != 0) {
+            mcdc_errf(&err, MCDC_EINVAL, "request body: unknown key '%s'; want request_type and request_data", k);
+            goto fail;
+        }
+    }
+    if (!rt || json_is_null(rt)) {
+        mcdc_errf(&err, MCDC_EINVAL, "request_type: missing; want one of " VALID_TYPES);
+        goto fail;
+    }
+    if (!json_is_string(rt)) {
+        mcdc_errf(&err, MCDC_EINVAL, "request_type: want a string, one of " VALID_TYPES);
+        goto fail;
+    }
+    for (int i = 0; i < N_TYPES; i++)
+        if (strcmp(json_string_value(rt), REQUEST_TYPES[i]) == 0) type = i;
+    if (type == T_UNKNOWN) {
+        /* Cut long junk so that the message stays readable. */
+        mcdc_errf(&err, MCDC_EINVAL, "request_type: unknown '%.64s'; want one of " VALID_TYPES,
+                  json_string_value(rt));
+        goto fail;
+    }
+    count(s, type, S_TOTAL);
+    if (json_is_null(rd)) rd = NULL;
+    if (rd && !json_is_object(rd)) {
+        mcdc_errf(&err, MCDC_EINVAL, "request_data: want an object");
+        goto fail;
+    }
+    json_t *data = run(s, type, rd, &err);
+    if (!data) goto fail;
+    json_decref(doc);
+    count(s, type, S_SUCCESS);
+    observe_latency(s, type, q->start_ns);
+    log_debug("http: POST /cdc %s -> 200", REQUEST_TYPES[type]);
+    return send_ok(c, data);
+fail:
+    json_decref(doc);
+    count(s, type, S_FAIL);
+    if (err.code == MCDC_OK) mcdc_errf(&err, MCDC_EINTERNAL, "the request failed without a reason (a bug)");
+    unsigned status = status_of(err.code);
+    if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE) log_error("http: POST /cdc %s -> %u: %s", type == T_UNKNOWN ? "?" : REQUEST_TYPES[type],
+                                 status, err.msg);
+    else log_info("http: POST /cdc %s -> %u: %s", type == T_UNKNOWN ? "?" : REQUEST_TYPES[type], status, err.msg);
+    return send_error(c, status, err.msg, NULL, NULL);
+}
+
+/* ---- /metrics ------------------------------------------------------------ */
+
+static void process_metrics(http_server *s, mcdc_buf *b) {
+    mcdc_buf_printf(b, "# HELP mcdc_up 1 while mcdc serves.\n# TYPE mcdc_up gauge\nmcdc_up 1\n");
+    mcdc_buf_printf(b, "# HELP mcdc_start_time_seconds When the API server started, Unix time.\n"
+                       "# TYPE mcdc_start_time_seconds gauge\nmcdc_start_time_seconds %.3f\n",
+                    (double)s->started_wall_ms / 1000.0);
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        unsigned long size, resident;
+        if (fscanf(f, "%lu %lu", &size, &resident) == 2)
+            mcdc_buf_printf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
+                            (unsigned long long)resident * (unsigned long long)sysconf(_SC_PAGESIZE));
+        fclose(f);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            if (e->d_name[0] != '.') n++;
+        closedir(d);
+        mcdc_buf_printf(b, "# HELP process_open_fds Number of open file descriptors.\n"
+                           "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n", n - 1 /* the DIR's own */);
+    }
+}
+
+static void request_metrics(http_server *s, mcdc_buf *b) {
+    mcdc_buf_printf(b, "# HELP milvus_cdc_request_total cdc request count\n# TYPE milvus_cdc_request_total counter\n");
+    for (int t = 0; t <= N_TYPES; t++) {
+        const char *name = t == T_UNKNOWN ? "unknown" : REQUEST_TYPES[t];
+        for (int st = 0; st < N_STATUS; st++) {
+            bool meaningful = t == T_UNKNOWN ? st != S_SUCCESS && st != S_TOTAL : st <= S_FAIL;
+            if (!meaningful) continue;
+            mcdc_buf_printf(b, "milvus_cdc_request_total{request_type=\"%s\",request_status=\"%s\"} %llu\n", name,
+                            STATUS_NAMES[st], (unsigned long long)atomic_load(&s->requests[t][st]));
+        }
+    }
+    mcdc_buf_printf(b, "# HELP milvus_cdc_request_latency cdc request latency in milliseconds, successful requests\n"
+                       "# TYPE milvus_cdc_request_latency histogram\n");
+    for (int t = 0; t < N_TYPES; t++) {
+        for (size_t i = 0; i < N_BUCKETS; i++)
+            mcdc_buf_printf(b, "milvus_cdc_request_latency_bucket{request_type=\"%s\",le=\"%u\"} %llu\n",
+                            REQUEST_TYPES[t], LATENCY_BUCKETS_MS[i],
+                            (unsigned long long)atomic_load(&s->latency_bucket[t][i]));
+        unsigned long long n = atomic_load(&s->latency_count[t]);
+        mcdc_buf_printf(b, "milvus_cdc_request_latency_bucket{request_type=\"%s\",le=\"+Inf\"} %llu\n",
+                        REQUEST_TYPES[t], n);
+        mcdc_buf_printf(b, "milvus_cdc_request_latency_sum{request_type=\"%s\"} %.3f\n", REQUEST_TYPES[t],
+                        (double)atomic_load(&s->latency_sum_us[t]) / 1000.0);
+        mcdc_buf_printf(b, "milvus_cdc_request_latency_count{request_type=\"%s\"} %llu\n", REQUEST_TYPES[t], n);
+    }
+}
+
+static enum MHD_Result handle_metrics(http_server *s, struct MHD_Connection *c) {
+    mcdc_buf b = MCDC_BUF_INIT;
+    process_metrics(s, &b);
+    request_metrics(s, &b);
+    task_manager_metrics(s->tm, &b);
+    enum MHD_Result rc =
+        send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.len ? (const char *)b.data : "",
+                  b.len, NULL, NULL);
+    mcdc_buf_free(&b);
+    return rc;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* Compares all of both strings so that the time taken says nothing of how
+ * much of a guess was right. */
+static bool same_secret(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++) diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0 && lb > 0;
+}
+
+static bool authorized(http_server *s, struct MHD_Connection *c) {
+    if (!s->token) return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    while (*h == ' ') h++;
+    return same_secret(h, s->token);
+}
+
+/* Decides on the first call, before any of the body is read: unknown path,
+ * wrong method, no token and a declared body over the limit are all answered
+ * without reading the body. Returns true when a reply was queued. */
+static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, const char *url, const char *method,
+                        enum MHD_Result *rc) {
+    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    char msg[256];
+    if (strcmp(url, "/cdc") == 0) {
+        q->route = ROUTE_CDC;
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+            count(s, T_UNKNOWN, S_INVALID_METHOD);
+            snprintf(msg, sizeof msg, "method %.16s not allowed on /cdc; only POST", method);
+            *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "POST");
+            return true;
+        }
+    } else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+        q->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_METRICS;
+        if (!is_get) {
+            snprintf(msg, sizeof msg, "method %.16s not allowed on %s; only GET", method, url);
+            *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+            return true;
+        }
+    } else {
+        snprintf(msg, sizeof msg, "no such path '%.64s'; the API is POST /cdc, GET /healthz, GET /metrics", url);
+        *rc = send_error(c, MHD_HTTP_NOT_FOUND, msg, NULL, NULL);
+        return true;
+    }
+    if (q->route != ROUTE_HEALTHZ && !authorized(s, c)) {
+        log_info("http: %s %s -> 401", method, url);
+        *rc = send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token; send Authorization: Bearer <api_token>",
+                         MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mcdc\"");
+        return true;
+    }
+    if (q->route == ROUTE_CDC) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno == 0 && *end == '\0' && n > s->max_body) {
+                snprintf(msg, sizeof msg, "request body: %llu bytes is over the limit of %zu (max_body_bytes)", n,
+                         s->max_body);
+                log_info("http: POST /cdc -> 413: %s", msg);
+                *rc = send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg, MHD_HTTP_HEADER_CONNECTION, "close");
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    (void)version;
+    http_server *s = cls;
+    request *q = *con_cls;
+    if (!q) {
+        q = mcdc_xcalloc(1, sizeof *q);
+        q->start_ns = mcdc_now_mono_ns();
+        *con_cls = q;
+        enum MHD_Result rc = MHD_YES;
+        if (early_reply(s, c, q, url, method, &rc)) {
+            q->replied = true;
+            return rc;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (q->replied) return MHD_YES;
+        if (q->too_large || q->body.len + n > s->max_body) {
+            /* A chunked body has no length up front, and libmicrohttpd takes
+             * a reply only once the body is in: drop what comes and answer
+             * 413 at its end, but cut off a client that keeps sending. */
+            if (!q->too_large) mcdc_buf_free(&q->body);
+            q->too_large = true;
+            q->dropped += n;
+            if (q->dropped / DROP_FACTOR > s->max_body) {
+                log_info("http: POST /cdc: closed a connection whose body passed %zu bytes", q->dropped);
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        mcdc_buf_append(&q->body, upload_data, n);
+        return MHD_YES;
+    }
+    if (q->replied) return MHD_YES;
+    q->replied = true;
+    if (q->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body: over the limit of %zu bytes (max_body_bytes)", s->max_body);
+        log_info("http: POST /cdc -> 413: %s", msg);
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, NULL);
+    }
+    switch (q->route) {
+    case ROUTE_HEALTHZ: return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3, NULL, NULL);
+    case ROUTE_METRICS: return handle_metrics(s, c);
+    case ROUTE_CDC: return handle_cdc(s, c, q);
+    }
+    return MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    request *q = *con_cls;
+    if (!q) return;
+    mcdc_buf_free(&q->body);
+    free(q);
+    *con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    log_warn("http: %s", line);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+/* Binds here rather than in libmicrohttpd so that a failure says why. */
+static int listen_socket(const char *address, uint16_t port, uint16_t *bound, bool *v6, mcdc_err *err) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    int gai = getaddrinfo(address, service, &hints, &ai);
+    if (gai != 0) return mcdc_errf(err, MCDC_EINVAL, "listen address '%s': %s", address, gai_strerror(gai));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(ai);
+        return mcdc_errf(err, MCDC_EIO, "listen %s:%u: socket: %s", address, (unsigned)port, strerror(errno));
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    *v6 = ai->ai_family == AF_INET6;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        freeaddrinfo(ai);
+        return mcdc_errf(err, MCDC_EIO, "listen %s:%u: %s", address, (unsigned)port, strerror(e));
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err) {
+    const char *address = cfg->address && cfg->address[0] ? cfg->address : HTTP_DEFAULT_ADDRESS;
+    http_server *s = mcdc_xcalloc(1, sizeof *s);
+    s->tm = tm;
+    s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
+    if (cfg->api_token && cfg->api_token[0]) s->token = mcdc_xstrdup(cfg->api_token);
+    s->started_wall_ms = mcdc_now_wall_ms();
+    bool v6 = false;
+    int fd = listen_socket(address, cfg->port, &s->port, &v6, err);
+    if (fd < 0) goto fail;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                 MHD_OPTION_LISTEN_SOCKET, fd,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        close(fd);
+        mcdc_errf(err, MCDC_EIO, "listen %s:%u: the HTTP server did not start", address, (unsigned)s->port);
+        goto fail;
+    }
+    log_info("http: listening on %s:%u%s", address, (unsigned)s->port, s->token ? " (bearer token required)" : "");
+    return s;
+fail:
+    free(s->token);
+    free(s);
+    return NULL;
+}
+
+uint16_t http_port(const http_server *s) { return s->port; }
+
+void http_stop(http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    if (s->token) memset(s->token, 0, strlen(s->token));
+    free(s->token);
+    free(s);
+}

@@ -1,0 +1,74 @@
+/* store.h — where mcdc keeps its tasks and its positions.
+ *
+ * The delivery promise (design.md §2) rests on this file's two kinds of
+ * position per (task, channel):
+ *   checkpoint — everything before it was acknowledged by the target; a
+ *                restart resumes here (seek inclusive, skip ts <= checkpoint ts);
+ *   intent     — the highest position of a batch about to be sent. Between the
+ *                checkpoint and the intent, a restart replays idempotently
+ *                (upsert instead of insert); past it, plain inserts again.
+ * Both are written durably before the call returns: a save that returned
+ * survives a crash or kill -9 of mcdc (what SQLite's synchronous mode means
+ * for OS crashes and power loss: store_sqlite.c). Positions are Milvus
+ * msgIDs (mq.h) with the hybrid ts of the message.
+ *
+ * Every function is safe to call from any thread. Errors: MCDC_EIO for
+ * database trouble (the message names the operation and SQLite's reason),
+ * MCDC_ETIMEOUT when another process held the file's lock too long (retry).
+ *
+ * Backends behind one small interface: SQLite (default, WAL mode) and, later,
+ * etcd for several mcdc instances. */
+#ifndef MCDC_STORE_H
+#define MCDC_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "mq/mq.h"
+
+typedef struct store store;
+
+typedef struct store_task {
+    const char *id;
+    const char *spec_json;   /* task_spec_to_json(.., with_secrets=true) */
+    int state;               /* task_state */
+    const char *reason;      /* why it is paused, or "" */
+} store_task;
+
+typedef struct store_position {
+    const char *channel;
+    mq_msgid checkpoint;     /* len 0 = none yet */
+    uint64_t checkpoint_ts;
+    mq_msgid intent;         /* len 0 = none */
+    uint64_t intent_ts;
+} store_position;
+
+/* Opens (creating if needed) the SQLite file; ":memory:" works for tests. */
+store *store_open_sqlite(const char *path, mcdc_err *err);
+void store_close(store *s);
+
+/* Inserts a new task; MCDC_EEXIST if the id exists. update: MCDC_ENOTFOUND if not. */
+int store_task_put_new(store *s, const store_task *t, mcdc_err *err);
+int store_task_update(store *s, const char *id, int state, const char *reason, mcdc_err *err);
+/* Calls fn for each task (in creation order). The store's lock is not held
+ * during fn, so fn may call the store; the strings live until fn returns.
+ * fn returns 0 to go on; anything else stops the walk and is returned as is
+ * (err untouched). Same for store_position_each. */
+typedef int (*store_task_fn)(void *ud, const store_task *t);
+int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err);
+/* Removes the task and all its positions; MCDC_ENOTFOUND if absent. */
+int store_task_delete(store *s, const char *id, mcdc_err *err);
+
+/* Saves exactly what is given (the caller keeps checkpoints monotonic). A
+ * task that does not exist (deleted meanwhile) is MCDC_ENOTFOUND, never an
+ * orphan position that a new task of the same id would resume from. */
+int store_checkpoint_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
+                          mcdc_err *err);
+int store_intent_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
+                      mcdc_err *err);
+/* Each channel of the task, ordered by name; MCDC_ENOTFOUND if no such task. */
+typedef int (*store_position_fn)(void *ud, const store_position *p);
+int store_position_each(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err);
+
+#endif

@@ -1,0 +1,379 @@
+/* applier.c — see applier.h. */
+#include "target/applier.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+
+/* Names known to exist on the target ("db\x1f coll" or "db\x1f coll\x1f part"),
+ * so the hot path does not ask the target before every insert. A few hundred
+ * entries at most; a linear scan is fine. */
+typedef struct name_set {
+    char **items;
+    size_t n;
+} name_set;
+
+struct applier {
+    const task_spec *spec;
+    milvus_client *client;
+    name_set collections;
+    name_set partitions;
+    name_set databases;
+    applier_stats stats;
+};
+
+static char *key3(const char *a, const char *b, const char *c) {
+    mcdc_buf k = MCDC_BUF_INIT;
+    mcdc_buf_printf(&k, "%s\x1f%s", a, b);
+    if (c) mcdc_buf_printf(&k, "\x1f%s", c);
+    mcdc_buf_cstr(&k);
+    return (char *)k.data;
+}
+
+static bool set_has(const name_set *s, const char *k) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i], k) == 0) return true;
+    return false;
+}
+
+static void set_add(name_set *s, char *k /* taken */) {
+    if (set_has(s, k)) {
+        free(k);
+        return;
+    }
+    s->items = mcdc_xrealloc(s->items, (s->n + 1) * sizeof(char *));
+    s->items[s->n++] = k;
+}
+
+/* Removes k and everything under it (a collection's partitions). */
+static void set_del_prefix(name_set *s, const char *k) {
+    size_t kl = strlen(k);
+    for (size_t i = 0; i < s->n;) {
+        if (strncmp(s->items[i], k, kl) == 0 && (s->items[i][kl] == '\0' || s->items[i][kl] == '\x1f')) {
+            free(s->items[i]);
+            s->items[i] = s->items[--s->n];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void set_free(name_set *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->items[i]);
+    free(s->items);
+    s->items = NULL;
+    s->n = 0;
+}
+
+applier *applier_open(const task_spec *spec, const milvus_config *target, mcdc_err *err) {
+    milvus_client *mc = milvus_open(target, err);
+    if (!mc) return NULL;
+    applier *a = mcdc_xcalloc(1, sizeof *a);
+    a->spec = spec;
+    a->client = mc;
+    return a;
+}
+
+void applier_close(applier *a) {
+    if (!a) return;
+    milvus_close(a->client);
+    set_free(&a->collections);
+    set_free(&a->partitions);
+    set_free(&a->databases);
+    free(a);
+}
+
+applier_stats applier_get_stats(const applier *a) { return a->stats; }
+
+static bool is_partition_key(const catalog_coll *cc) {
+    for (size_t i = 0; cc->schema && i < cc->schema->n_fields; i++)
+        if (cc->schema->fields[i]->is_partition_key) return true;
+    return false;
+}
+
+static void target_names(const applier *a, const catalog_coll *cc, const char **db, const char **coll) {
+    task_spec_map_name(a->spec, cc->db_name, cc->name, db, coll);
+}
+
+static int ensure_database(applier *a, const char *db, mcdc_err *err) {
+    if (strcmp(db, "default") == 0 || set_has(&a->databases, db)) return 0;
+    if (milvus_create_database(a->client, db, err) && err->code != MCDC_EEXIST) return -1;
+    set_add(&a->databases, mcdc_xstrdup(db));
+    return 0;
+}
+
+static int ensure_partition(applier *a, const char *db, const char *coll, const char *part, mcdc_err *err) {
+    if (!part || !part[0] || strcmp(part, "_default") == 0) return 0;
+    char *k = key3(db, coll, part);
+    if (set_has(&a->partitions, k)) {
+        free(k);
+        return 0;
+    }
+    if (milvus_create_partition(a->client, db, coll, part, err) && err->code != MCDC_EEXIST) {
+        free(k);
+        return -1;
+    }
+    set_add(&a->partitions, k);
+    return 0;
+}
+
+int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err) {
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    char *k = key3(db, coll, NULL);
+    if (set_has(&a->collections, k)) {
+        free(k);
+        return 0;
+    }
+    if (!cc->schema || !cc->pk) {
+        free(k);
+        return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s (id %" PRId64 ") has no fields in etcd yet",
+                         cc->db_name, cc->name, cc->id);
+    }
+    if (ensure_database(a, db, err)) {
+        free(k);
+        return -1;
+    }
+    bool has = false;
+    if (milvus_has_collection(a->client, db, coll, &has, err)) {
+        free(k);
+        return -1;
+    }
+    if (!has) {
+        /* The target gets the user's fields only: no RowID/Timestamp (ids < 100,
+         * the server adds its own) and no $meta (enable_dynamic_field says it).
+         * autoID is switched off so the keys the source generated are kept. */
+        const Milvus__Proto__Schema__CollectionSchema *src = cc->schema;
+        Milvus__Proto__Schema__FieldSchema *copies = mcdc_xcalloc(src->n_fields ? src->n_fields : 1, sizeof *copies);
+        Milvus__Proto__Schema__FieldSchema **ptrs = mcdc_xcalloc(src->n_fields ? src->n_fields : 1, sizeof *ptrs);
+        size_t n = 0;
+        for (size_t i = 0; i < src->n_fields; i++) {
+            const Milvus__Proto__Schema__FieldSchema *f = src->fields[i];
+            if (f->field_id < 100 || f->is_dynamic) continue;
+            copies[n] = *f;
+            copies[n].auto_id = false;
+            copies[n].field_id = 0;
+            ptrs[n] = &copies[n];
+            n++;
+        }
+        Milvus__Proto__Schema__CollectionSchema s = *src;
+        s.name = (char *)coll;
+        s.auto_id = false;
+        s.fields = ptrs;
+        s.n_fields = n;
+        int64_t num_partitions = is_partition_key(cc) ? (int64_t)cc->n_partitions : 0;
+        int rc = milvus_create_collection(a->client, db, coll, &s, cc->shards_num > 0 ? cc->shards_num : 1,
+                                          cc->consistency_level, NULL, 0, num_partitions, err);
+        free(copies);
+        free(ptrs);
+        if (rc && err->code != MCDC_EEXIST) {
+            free(k);
+            return -1;
+        }
+        log_info("target: created collection %s.%s from source %s.%s (id %" PRId64 ")", db, coll, cc->db_name, cc->name,
+                 cc->id);
+    }
+    set_add(&a->collections, k);
+    if (!is_partition_key(cc) && !a->spec->target.ignore_partition) {
+        for (size_t i = 0; i < cc->n_partitions; i++) {
+            const catalog_partition *p = &cc->partitions[i];
+            if (p->state != CATALOG_CREATED) continue;
+            if (ensure_partition(a, db, coll, p->name, err)) return -1;
+        }
+    }
+    a->stats.ddl++;
+    return 0;
+}
+
+/* The partition to name in a DML call on the target, or NULL for "all"/"the
+ * collection decides" (partition-key collections refuse a partition name:
+ * milvus-grpc.md §6). */
+static const char *dml_partition(const applier *a, const catalog_coll *cc, const change *c) {
+    if (a->spec->target.ignore_partition || is_partition_key(cc)) return NULL;
+    if (!c->partition_name[0] || c->partition_id == -1) return NULL;
+    return c->partition_name;
+}
+
+static int apply_insert(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    const Milvus__Proto__Msg__InsertRequest *m = change_insert(c);
+    const char *part = dml_partition(a, cc, c);
+    if (applier_ensure_collection(a, cc, err)) return -1;
+    if (part && ensure_partition(a, db, coll, part, err)) return -1;
+    int rc = as_upsert ? milvus_upsert(a->client, db, coll, part, m->fields_data, m->n_fields_data, (uint32_t)c->num_rows, err)
+                       : milvus_insert(a->client, db, coll, part, m->fields_data, m->n_fields_data, (uint32_t)c->num_rows, err);
+    if (rc) return -1;
+    if (as_upsert) a->stats.upserted_rows += c->num_rows;
+    else a->stats.inserted_rows += c->num_rows;
+    return 0;
+}
+
+static int apply_delete(applier *a, const change *c, const catalog_coll *cc, mcdc_err *err) {
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(c);
+    if (!cc->pk) return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s has no primary key in etcd yet", cc->db_name, cc->name);
+    if (applier_ensure_collection(a, cc, err)) return -1;
+    Milvus__Proto__Schema__IDs legacy = MILVUS__PROTO__SCHEMA__IDS__INIT;
+    Milvus__Proto__Schema__LongArray longs = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+    const Milvus__Proto__Schema__IDs *ids = m->primary_keys;
+    if (!ids || ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) {
+        /* Older writers put int64 keys in field 9 (decode.c accepts both). */
+        longs.n_data = m->n_int64_primary_keys;
+        longs.data = m->int64_primary_keys;
+        legacy.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
+        legacy.int_id = &longs;
+        ids = &legacy;
+    }
+    if (milvus_delete_ids(a->client, db, coll, dml_partition(a, cc, c), cc->pk->name, ids, err)) {
+        /* Deleting from a partition the target never had deletes nothing. */
+        if (err->code == MCDC_ENOTFOUND && dml_partition(a, cc, c)) return 0;
+        return -1;
+    }
+    a->stats.deleted_rows += c->num_rows;
+    return 0;
+}
+
+static int apply_drop_collection(applier *a, const catalog_coll *cc, mcdc_err *err) {
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    if (milvus_drop_collection(a->client, db, coll, err) && err->code != MCDC_ENOTFOUND) return -1;
+    char *k = key3(db, coll, NULL);
+    set_del_prefix(&a->collections, k);
+    set_del_prefix(&a->partitions, k);
+    free(k);
+    a->stats.ddl++;
+    log_info("target: dropped collection %s.%s", db, coll);
+    return 0;
+}
+
+static int apply_drop_partition(applier *a, const change *c, const catalog_coll *cc, mcdc_err *err) {
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    if (a->spec->target.ignore_partition || is_partition_key(cc)) return 0;
+    /* The target refuses to drop a loaded partition; the source's user had
+     * released it first, but a release of partitions is not in a 2.3.5 WAL. */
+    Milvus__Proto__Milvus__ReleasePartitionsRequest rel = MILVUS__PROTO__MILVUS__RELEASE_PARTITIONS_REQUEST__INIT;
+    char *names[1] = {(char *)c->partition_name};
+    rel.db_name = (char *)db;
+    rel.collection_name = (char *)coll;
+    rel.n_partition_names = 1;
+    rel.partition_names = names;
+    mcdc_err ignored;
+    (void)milvus_replay_request(a->client, "ReleasePartitions", &rel.base, &ignored);
+    if (milvus_drop_partition(a->client, db, coll, c->partition_name, err) && err->code != MCDC_ENOTFOUND) return -1;
+    char *k = key3(db, coll, c->partition_name);
+    set_del_prefix(&a->partitions, k);
+    free(k);
+    a->stats.ddl++;
+    return 0;
+}
+
+int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
+    int rc = 0;
+    switch (c->kind) {
+    case CHANGE_INSERT: rc = apply_insert(a, c, cc, as_upsert, err); break;
+    case CHANGE_DELETE: rc = apply_delete(a, c, cc, err); break;
+    case CHANGE_CREATE_COLLECTION: rc = applier_ensure_collection(a, cc, err); break;
+    case CHANGE_DROP_COLLECTION: rc = apply_drop_collection(a, cc, err); break;
+    case CHANGE_CREATE_PARTITION: {
+        const char *db, *coll;
+        target_names(a, cc, &db, &coll);
+        rc = applier_ensure_collection(a, cc, err) ? -1 : ensure_partition(a, db, coll, c->partition_name, err);
+        break;
+    }
+    case CHANGE_DROP_PARTITION: rc = apply_drop_partition(a, c, cc, err); break;
+    default: return mcdc_errf(err, MCDC_EINTERNAL, "applier: %s is not a DML-channel change", change_kind_name(c->kind));
+    }
+    if (rc) mcdc_err_prefix(err, "%s of %s.%s", change_kind_name(c->kind), cc->db_name, cc->name);
+    return rc;
+}
+
+/* ---- replicate channel ---------------------------------------------------------- */
+
+typedef struct replay_kind {
+    change_kind kind;
+    const char *method;
+    mcdc_code ok_code;   /* an error that means "already as wanted" */
+} replay_kind;
+
+static const replay_kind REPLAYS[] = {
+    {CHANGE_CREATE_INDEX, "CreateIndex", MCDC_EEXIST},
+    {CHANGE_DROP_INDEX, "DropIndex", MCDC_ENOTFOUND},
+    {CHANGE_LOAD_COLLECTION, "LoadCollection", MCDC_OK},
+    {CHANGE_RELEASE_COLLECTION, "ReleaseCollection", MCDC_ENOTFOUND},
+    {CHANGE_LOAD_PARTITIONS, "LoadPartitions", MCDC_OK},
+    {CHANGE_RELEASE_PARTITIONS, "ReleasePartitions", MCDC_ENOTFOUND},
+    {CHANGE_FLUSH, "Flush", MCDC_ENOTFOUND},
+    {CHANGE_CREATE_DATABASE, "CreateDatabase", MCDC_EEXIST},
+    {CHANGE_DROP_DATABASE, "DropDatabase", MCDC_ENOTFOUND},
+};
+
+/* The string field `name` of a request (db_name, collection_name), found
+ * through the descriptor because each request type places it differently. */
+static char **string_slot(ProtobufCMessage *m, const char *name) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    return (f && f->type == PROTOBUF_C_TYPE_STRING) ? (char **)((char *)m + f->offset) : NULL;
+}
+
+int applier_replay(applier *a, change *c, mcdc_err *err) {
+    const replay_kind *rk = NULL;
+    for (size_t i = 0; i < sizeof REPLAYS / sizeof REPLAYS[0]; i++)
+        if (REPLAYS[i].kind == c->kind) rk = &REPLAYS[i];
+    if (!rk) return mcdc_errf(err, MCDC_EINTERNAL, "applier: %s is not a replicate-channel request", change_kind_name(c->kind));
+
+    const char *src_db = c->db_name[0] ? c->db_name : "default";
+    const char *tdb, *tcoll;
+    task_spec_map_name(a->spec, src_db, c->collection_name, &tdb, &tcoll);
+
+    /* The request is sent as the source wrote it, with the target's names and
+     * without the source's MsgBase (its msgID and ts mean nothing here). The
+     * message is restored afterwards: the change still owns its strings. */
+    ProtobufCMessage *m = c->msg;
+    const ProtobufCFieldDescriptor *bf = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    void **base_slot = (void **)((char *)m + bf->offset);
+    void *saved_base = *base_slot;
+    char **db_slot = string_slot(m, "db_name"), **coll_slot = string_slot(m, "collection_name");
+    char *saved_db = db_slot ? *db_slot : NULL, *saved_coll = coll_slot ? *coll_slot : NULL;
+    char **flush_names = NULL, **saved_flush = NULL;
+    size_t n_flush = 0;
+    *base_slot = NULL;
+    if (db_slot) *db_slot = (char *)tdb;
+    if (coll_slot && c->collection_name[0]) *coll_slot = (char *)tcoll;
+    if (c->kind == CHANGE_FLUSH) {
+        Milvus__Proto__Milvus__FlushRequest *fr = (void *)m;
+        n_flush = fr->n_collection_names;
+        saved_flush = fr->collection_names;
+        flush_names = mcdc_xcalloc(n_flush ? n_flush : 1, sizeof(char *));
+        for (size_t i = 0; i < n_flush; i++) {
+            const char *d2, *c2;
+            task_spec_map_name(a->spec, src_db, saved_flush[i], &d2, &c2);
+            flush_names[i] = (char *)c2;
+        }
+        fr->collection_names = flush_names;
+    }
+    int rc = milvus_replay_request(a->client, rk->method, m, err);
+    if (c->kind == CHANGE_FLUSH) ((Milvus__Proto__Milvus__FlushRequest *)m)->collection_names = saved_flush;
+    free(flush_names);
+    *base_slot = saved_base;
+    if (db_slot) *db_slot = saved_db;
+    if (coll_slot) *coll_slot = saved_coll;
+    if (rc && rk->ok_code != MCDC_OK && err->code == rk->ok_code) rc = 0;
+    if (rc) {
+        mcdc_err_prefix(err, "%s on %s.%s", rk->method, tdb, tcoll[0] ? tcoll : "*");
+        return -1;
+    }
+    if (c->kind == CHANGE_DROP_DATABASE) {
+        char *k = mcdc_xstrdup(tdb);
+        set_del_prefix(&a->databases, k);
+        set_del_prefix(&a->collections, k);
+        set_del_prefix(&a->partitions, k);
+        free(k);
+    }
+    a->stats.ddl++;
+    return 0;
+}

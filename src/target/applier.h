@@ -1,0 +1,52 @@
+/* applier.h — turns source changes into calls on the target Milvus.
+ *
+ * One applier per channel worker (it owns a target connection). It knows the
+ * task's name mapping, makes sure the target database, collection and
+ * partition exist before writing into them, and keeps the target a normal
+ * Milvus: collections are created through the ordinary API with the source's
+ * schema, but with autoID off so the source's primary keys are kept
+ * (design.md §3, milvus-grpc.md §6).
+ *
+ * Every function is idempotent for the replay window: creating what exists,
+ * dropping what is gone, and deleting absent keys all succeed; inserts are
+ * sent as upserts when the caller says the change may have been applied
+ * before. Errors keep the classification of milvus_client.h, so the caller
+ * can retry transient ones and pause on the rest. */
+#ifndef MCDC_APPLIER_H
+#define MCDC_APPLIER_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "pipeline/task_spec.h"
+#include "source/catalog.h"
+#include "source/change.h"
+#include "target/milvus_client.h"
+
+typedef struct applier applier;
+
+typedef struct applier_stats {
+    uint64_t inserted_rows;
+    uint64_t upserted_rows;
+    uint64_t deleted_rows;
+    uint64_t ddl;
+} applier_stats;
+
+applier *applier_open(const task_spec *spec, const milvus_config *target, mcdc_err *err);
+void applier_close(applier *a);
+
+/* Creates the target collection (and database, partitions) from the source's
+ * description in the catalog, if it does not exist yet. */
+int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err);
+
+/* One change of a covered collection; cc is its catalog snapshot (for the
+ * db name, the PK field, the partitions). as_upsert: send an Insert as Upsert
+ * (the replay window, and the Insert half of a source upsert). */
+int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err);
+
+/* A replicate-channel request (index, load/release, flush, database). */
+int applier_replay(applier *a, change *c, mcdc_err *err);
+
+applier_stats applier_get_stats(const applier *a);
+
+#endif

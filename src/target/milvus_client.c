@@ -1,0 +1,424 @@
+/* milvus_client.c — milvus_client.h over src/rpc: every typed call packs its
+ * request and goes through milvus_call, which adds the metadata, finds the
+ * reply's Status and classifies failures, so that all calls fail alike. */
+#include "target/milvus_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "common.pb-c.h"
+#include "schema.pb-c.h"
+#include "target/milvus_util.h"
+
+#define SERVICE_PATH "/milvus.proto.milvus.MilvusService/"
+#define DEFAULT_TIMEOUT_MS 30000u
+
+struct milvus_client {
+    rpc_channel *ch;
+    char *address;
+    char *authorization;  /* metadata value, NULL without credentials */
+    uint32_t timeout_ms;
+    char *version;
+};
+
+static char *base64(const char *s) {
+    size_t n = strlen(s);
+    unsigned char *out = mcdc_xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock(out, (const unsigned char *)s, (int)n);
+    return (char *)out;
+}
+
+/* A string field of any request, looked up by name because db_name and
+ * collection_name sit at different field numbers in different requests. */
+static const char *string_field(const ProtobufCMessage *m, const char *name) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
+    const char *v = *(const char *const *)((const char *)m + f->offset);
+    return v && *v ? v : NULL;
+}
+
+/* "(db.coll)", "(db)", "(coll)" or "": what a call was about, for messages. */
+static void call_subject(char *out, size_t n, const char *db, const ProtobufCMessage *req) {
+    if (!db || !*db) db = string_field(req, "db_name");
+    const char *coll = string_field(req, "collection_name");
+    if (db && coll)
+        snprintf(out, n, "(%s.%s)", db, coll);
+    else if (db || coll)
+        snprintf(out, n, "(%s)", db ? db : coll);
+    else
+        out[0] = '\0';
+}
+
+static const Milvus__Proto__Common__Status *reply_status(const ProtobufCMessage *r) {
+    if (r->descriptor == &milvus__proto__common__status__descriptor) return (const Milvus__Proto__Common__Status *)r;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(r->descriptor, 1);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED ||
+        f->descriptor != &milvus__proto__common__status__descriptor)
+        return NULL;
+    return *(const Milvus__Proto__Common__Status *const *)((const char *)r + f->offset);
+}
+
+/* rpc's messages start with "<target> <path>: "; that part is replaced by
+ * ours so that gRPC-level and Milvus-level failures read the same way. The
+ * code rpc chose is kept: it already says unavailable/timeout/... */
+static void rewrite_rpc_err(const milvus_client *c, const char *path, const char *method, const char *subject,
+                            mcdc_err *err) {
+    if (!err) return;
+    char prefix[MCDC_ERR_MSG_MAX];
+    int pl = snprintf(prefix, sizeof prefix, "%s %s: ", rpc_channel_target(c->ch), path);
+    if (pl > 0 && (size_t)pl < sizeof prefix && strncmp(err->msg, prefix, (size_t)pl) == 0)
+        memmove(err->msg, err->msg + pl, strlen(err->msg + pl) + 1);
+    mcdc_err_prefix(err, "target %s %s%s", c->address, method, subject);
+}
+
+int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
+    if (resp) *resp = NULL;
+    char path[160];
+    snprintf(path, sizeof path, SERVICE_PATH "%s", method);
+    char subject[320];
+    call_subject(subject, sizeof subject, db, req);
+
+    rpc_md md[2];
+    size_t n_md = 0;
+    if (c->authorization) md[n_md++] = (rpc_md){"authorization", c->authorization};
+    /* The request's db_name already names the database; the header is for
+     * the requests that have no such field and for Connect-style checks. */
+    if (db && *db) md[n_md++] = (rpc_md){"dbname", db};
+
+    ProtobufCMessage *r = NULL;
+    if (rpc_unary(c->ch, path, md, n_md, c->timeout_ms, req, resp_desc, &r, err)) {
+        rewrite_rpc_err(c, path, method, subject, err);
+        return -1;
+    }
+    const Milvus__Proto__Common__Status *st = reply_status(r);
+    /* Success needs both codes at 0: some 2.3 paths set only the old one. */
+    if (st && (st->error_code != 0 || st->code != 0)) {
+        const char *reason = st->reason && *st->reason ? st->reason
+                             : st->detail && *st->detail ? st->detail
+                                                         : "no reason given";
+        mcdc_code cls = milvus_status_class(method, (int32_t)st->error_code, st->code, st->retriable, reason);
+        if (st->code != 0)
+            mcdc_errf(err, cls, "target %s %s%s: %s (code %d)", c->address, method, subject, reason, (int)st->code);
+        else
+            mcdc_errf(err, cls, "target %s %s%s: %s (error_code %d)", c->address, method, subject, reason,
+                      (int)st->error_code);
+        protobuf_c_message_free_unpacked(r, NULL);
+        return -1;
+    }
+    if (resp)
+        *resp = r;
+    else
+        protobuf_c_message_free_unpacked(r, NULL);
+    return 0;
+}
+
+/* For the many calls whose reply carries nothing but the Status. */
+static int call_status(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                       mcdc_err *err) {
+    return milvus_call(c, method, db, req, &milvus__proto__common__status__descriptor, NULL, err);
+}
+
+/* ---- connection ----------------------------------------------------------- */
+
+milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
+    if (!cfg || !cfg->address || !*cfg->address) {
+        mcdc_errf(err, MCDC_EINVAL, "target: no Milvus address configured");
+        return NULL;
+    }
+    rpc_init();
+    rpc_tls tls = {0};
+    tls.enabled = cfg->tls;
+    /* No receive limit: a query result is as large as the data it returns. */
+    rpc_channel *ch = rpc_channel_open(cfg->address, &tls, 0, err);
+    if (!ch) {
+        mcdc_err_prefix(err, "target %s", cfg->address);
+        rpc_shutdown();
+        return NULL;
+    }
+    milvus_client *c = mcdc_xcalloc(1, sizeof *c);
+    c->ch = ch;
+    c->address = mcdc_xstrdup(cfg->address);
+    c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    if (cfg->api_key && *cfg->api_key) {
+        c->authorization = base64(cfg->api_key);
+    } else if (cfg->username && *cfg->username) {
+        mcdc_buf b = MCDC_BUF_INIT;
+        mcdc_buf_printf(&b, "%s:%s", cfg->username, cfg->password ? cfg->password : "");
+        c->authorization = base64(mcdc_buf_cstr(&b));
+        /* The plain password should not linger in freed heap memory. */
+        memset(b.data, 0, b.len);
+        mcdc_buf_free(&b);
+    }
+
+    Milvus__Proto__Milvus__GetVersionRequest req = MILVUS__PROTO__MILVUS__GET_VERSION_REQUEST__INIT;
+    Milvus__Proto__Milvus__GetVersionResponse *resp = NULL;
+    if (milvus_call(c, "GetVersion", NULL, &req.base, &milvus__proto__milvus__get_version_response__descriptor,
+                    (ProtobufCMessage **)&resp, err)) {
+        milvus_close(c);
+        return NULL;
+    }
+    c->version = mcdc_xstrdup(resp->version ? resp->version : "");
+    milvus__proto__milvus__get_version_response__free_unpacked(resp, NULL);
+    log_debug("target %s: Milvus %s", c->address, c->version);
+    return c;
+}
+
+void milvus_close(milvus_client *c) {
+    if (!c) return;
+    rpc_channel_close(c->ch);
+    if (c->authorization) memset(c->authorization, 0, strlen(c->authorization));
+    free(c->authorization);
+    free(c->address);
+    free(c->version);
+    free(c);
+    rpc_shutdown();
+}
+
+const char *milvus_server_version(const milvus_client *c) { return c->version ? c->version : ""; }
+
+/* ---- databases ------------------------------------------------------------ */
+
+int milvus_create_database(milvus_client *c, const char *db, mcdc_err *err) {
+    Milvus__Proto__Milvus__CreateDatabaseRequest req = MILVUS__PROTO__MILVUS__CREATE_DATABASE_REQUEST__INIT;
+    req.db_name = (char *)db;
+    /* No dbname header: it would name a database that does not exist yet. */
+    return call_status(c, "CreateDatabase", NULL, &req.base, err);
+}
+
+int milvus_drop_database(milvus_client *c, const char *db, mcdc_err *err) {
+    Milvus__Proto__Milvus__DropDatabaseRequest req = MILVUS__PROTO__MILVUS__DROP_DATABASE_REQUEST__INIT;
+    req.db_name = (char *)db;
+    return call_status(c, "DropDatabase", NULL, &req.base, err);
+}
+
+int milvus_list_databases(milvus_client *c, char ***names, size_t *n, mcdc_err *err) {
+    *names = NULL;
+    *n = 0;
+    Milvus__Proto__Milvus__ListDatabasesRequest req = MILVUS__PROTO__MILVUS__LIST_DATABASES_REQUEST__INIT;
+    Milvus__Proto__Milvus__ListDatabasesResponse *resp = NULL;
+    if (milvus_call(c, "ListDatabases", NULL, &req.base, &milvus__proto__milvus__list_databases_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    char **out = mcdc_xcalloc(resp->n_db_names + 1, sizeof *out);
+    for (size_t i = 0; i < resp->n_db_names; i++) out[i] = mcdc_xstrdup(resp->db_names[i]);
+    *names = out;
+    *n = resp->n_db_names;
+    milvus__proto__milvus__list_databases_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* ---- collections ---------------------------------------------------------- */
+
+int milvus_create_collection(milvus_client *c, const char *db, const char *name,
+                             const Milvus__Proto__Schema__CollectionSchema *schema, int32_t shards_num,
+                             int consistency_level, const Milvus__Proto__Common__KeyValuePair *const *props,
+                             size_t n_props, int64_t num_partitions, mcdc_err *err) {
+    /* The proxy insists that the schema's name equals the collection name;
+     * a renamed target collection would be refused with the source's. */
+    Milvus__Proto__Schema__CollectionSchema s = *schema;
+    s.name = (char *)name;
+    size_t len = protobuf_c_message_get_packed_size(&s.base);
+    uint8_t *bytes = mcdc_xmalloc(len);
+    protobuf_c_message_pack(&s.base, bytes);
+
+    Milvus__Proto__Milvus__CreateCollectionRequest req = MILVUS__PROTO__MILVUS__CREATE_COLLECTION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)name;
+    req.schema.data = bytes;
+    req.schema.len = len;
+    req.shards_num = shards_num;
+    req.consistency_level = (Milvus__Proto__Common__ConsistencyLevel)consistency_level;
+    req.n_properties = n_props;
+    req.properties = (Milvus__Proto__Common__KeyValuePair **)props;
+    req.num_partitions = num_partitions;
+    int rc = call_status(c, "CreateCollection", db, &req.base, err);
+    free(bytes);
+    return rc;
+}
+
+int milvus_drop_collection(milvus_client *c, const char *db, const char *name, mcdc_err *err) {
+    Milvus__Proto__Milvus__DropCollectionRequest req = MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)name;
+    return call_status(c, "DropCollection", db, &req.base, err);
+}
+
+int milvus_has_collection(milvus_client *c, const char *db, const char *name, bool *has, mcdc_err *err) {
+    Milvus__Proto__Milvus__HasCollectionRequest req = MILVUS__PROTO__MILVUS__HAS_COLLECTION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)name;
+    Milvus__Proto__Milvus__BoolResponse *resp = NULL;
+    if (milvus_call(c, "HasCollection", db, &req.base, &milvus__proto__milvus__bool_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    *has = resp->value;
+    milvus__proto__milvus__bool_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+int milvus_describe_collection(milvus_client *c, const char *db, const char *name,
+                               Milvus__Proto__Milvus__DescribeCollectionResponse **out, mcdc_err *err) {
+    Milvus__Proto__Milvus__DescribeCollectionRequest req = MILVUS__PROTO__MILVUS__DESCRIBE_COLLECTION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)name;
+    return milvus_call(c, "DescribeCollection", db, &req.base,
+                       &milvus__proto__milvus__describe_collection_response__descriptor, (ProtobufCMessage **)out,
+                       err);
+}
+
+/* ---- partitions ----------------------------------------------------------- */
+
+int milvus_create_partition(milvus_client *c, const char *db, const char *coll, const char *part, mcdc_err *err) {
+    Milvus__Proto__Milvus__CreatePartitionRequest req = MILVUS__PROTO__MILVUS__CREATE_PARTITION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.partition_name = (char *)part;
+    return call_status(c, "CreatePartition", db, &req.base, err);
+}
+
+int milvus_drop_partition(milvus_client *c, const char *db, const char *coll, const char *part, mcdc_err *err) {
+    Milvus__Proto__Milvus__DropPartitionRequest req = MILVUS__PROTO__MILVUS__DROP_PARTITION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.partition_name = (char *)part;
+    return call_status(c, "DropPartition", db, &req.base, err);
+}
+
+int milvus_has_partition(milvus_client *c, const char *db, const char *coll, const char *part, bool *has,
+                         mcdc_err *err) {
+    Milvus__Proto__Milvus__HasPartitionRequest req = MILVUS__PROTO__MILVUS__HAS_PARTITION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.partition_name = (char *)part;
+    Milvus__Proto__Milvus__BoolResponse *resp = NULL;
+    if (milvus_call(c, "HasPartition", db, &req.base, &milvus__proto__milvus__bool_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    *has = resp->value;
+    milvus__proto__milvus__bool_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* ---- aliases -------------------------------------------------------------- */
+
+int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err) {
+    Milvus__Proto__Milvus__CreateAliasRequest req = MILVUS__PROTO__MILVUS__CREATE_ALIAS_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.alias = (char *)alias;
+    return call_status(c, "CreateAlias", db, &req.base, err);
+}
+
+int milvus_alter_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err) {
+    Milvus__Proto__Milvus__AlterAliasRequest req = MILVUS__PROTO__MILVUS__ALTER_ALIAS_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.alias = (char *)alias;
+    return call_status(c, "AlterAlias", db, &req.base, err);
+}
+
+int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_err *err) {
+    Milvus__Proto__Milvus__DropAliasRequest req = MILVUS__PROTO__MILVUS__DROP_ALIAS_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.alias = (char *)alias;
+    return call_status(c, "DropAlias", db, &req.base, err);
+}
+
+/* ---- data ----------------------------------------------------------------- */
+
+/* The columns are sent as the caller holds them: the proxy matches them to
+ * its schema by field_name and rewrites field_id/type itself (§6). An empty
+ * partition lets the server choose, as partition-key collections require. */
+int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
+                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                  mcdc_err *err) {
+    Milvus__Proto__Milvus__InsertRequest req = MILVUS__PROTO__MILVUS__INSERT_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    if (partition && *partition) req.partition_name = (char *)partition;
+    req.n_fields_data = n_columns;
+    req.fields_data = (Milvus__Proto__Schema__FieldData **)columns;
+    req.num_rows = num_rows;
+    return milvus_call(c, "Insert", db, &req.base, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+}
+
+int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char *partition,
+                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                  mcdc_err *err) {
+    Milvus__Proto__Milvus__UpsertRequest req = MILVUS__PROTO__MILVUS__UPSERT_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    if (partition && *partition) req.partition_name = (char *)partition;
+    req.n_fields_data = n_columns;
+    req.fields_data = (Milvus__Proto__Schema__FieldData **)columns;
+    req.num_rows = num_rows;
+    return milvus_call(c, "Upsert", db, &req.base, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+}
+
+int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,
+                      const Milvus__Proto__Schema__IDs *ids, mcdc_err *err) {
+    size_t n = milvus_ids_count(ids);
+    if (!pk_field || !*pk_field) return mcdc_errf(err, MCDC_EINVAL, "target %s Delete(%s.%s): no primary key field",
+                                                  c->address, db ? db : "", coll);
+    Milvus__Proto__Milvus__DeleteRequest req = MILVUS__PROTO__MILVUS__DELETE_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    if (partition && *partition) req.partition_name = (char *)partition;
+    mcdc_buf expr = MCDC_BUF_INIT;
+    int rc = 0;
+    /* One request per expression chunk: a huge key list in one request
+     * would exceed the proxy's message limit and never succeed. The chunks
+     * are independent deletes, and deleting again is harmless, so a failure
+     * half way is repaired by retrying the whole call. */
+    for (size_t i = 0; i < n && rc == 0;) {
+        mcdc_buf_reset(&expr);
+        i += milvus_expr_ids(&expr, pk_field, ids, i, MILVUS_EXPR_MAX_BYTES);
+        req.expr = (char *)mcdc_buf_cstr(&expr);
+        rc = milvus_call(c, "Delete", db, &req.base, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+    }
+    mcdc_buf_free(&expr);
+    return rc;
+}
+
+int milvus_flush(milvus_client *c, const char *db, const char *const *colls, size_t n, mcdc_err *err) {
+    Milvus__Proto__Milvus__FlushRequest req = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.n_collection_names = n;
+    req.collection_names = (char **)colls;
+    return milvus_call(c, "Flush", db, &req.base, &milvus__proto__milvus__flush_response__descriptor, NULL, err);
+}
+
+int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCMessage *msg, mcdc_err *err) {
+    /* The service descriptor knows each method's request and reply types, so
+     * any replicate-channel request can be sent without a table of our own,
+     * and a request of the wrong type is caught before it reaches the wire. */
+    const ProtobufCMethodDescriptor *m =
+        protobuf_c_service_descriptor_get_method_by_name(&milvus__proto__milvus__milvus_service__descriptor, method);
+    if (!m)
+        return mcdc_errf(err, MCDC_EINVAL, "target %s: %s is not a MilvusService method", c->address, method);
+    if (m->input != msg->descriptor)
+        return mcdc_errf(err, MCDC_EINVAL, "target %s %s: request is a %s, not a %s", c->address, method,
+                         msg->descriptor->name, m->input->name);
+    return milvus_call(c, method, string_field(msg, "db_name"), msg, m->output, NULL, err);
+}
+
+int milvus_query(milvus_client *c, const char *db, const char *coll, const char *expr, const char *const *fields,
+                 size_t n_fields, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
+    Milvus__Proto__Milvus__QueryRequest req = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.expr = (char *)(expr ? expr : "");
+    req.n_output_fields = n_fields;
+    req.output_fields = (char **)fields;
+    /* Verification must see every write acknowledged so far. */
+    req.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
+    req.use_default_consistency = 0;
+    return milvus_call(c, "Query", db, &req.base, &milvus__proto__milvus__query_results__descriptor,
+                       (ProtobufCMessage **)out, err);
+}

@@ -1,0 +1,101 @@
+/* milvus_client.h — typed calls to a target Milvus over src/rpc.
+ *
+ * Every call carries the `authorization` metadata when credentials are set
+ * (base64 "user:password", or an API key) and names its database in the
+ * request's db_name (milvus-grpc.md §4). A reply is a success only when both
+ * Status.error_code and Status.code are 0 (§7); otherwise the error is
+ * classified so callers know what to do with it:
+ *   MCDC_EUNAVAIL / MCDC_ETIMEOUT / MCDC_ERATELIMIT — retry with backoff
+ *     (gRPC unavailable, deadline; Milvus codes 1, 2, 4, 8 or retriable=true);
+ *   MCDC_ENOTFOUND — collection/partition/database/index/alias not found
+ *     (codes 100, 200, 700, 800, 1600; legacy CollectionNotExists);
+ *   MCDC_EEXIST — already exists (duplicate index 702, alias 1602, or the
+ *     "already exist" messages of create calls);
+ *   MCDC_EREMOTE — anything else the server refused: does not heal by retry.
+ * The message holds the method, Milvus's reason and its code. */
+#ifndef MCDC_MILVUS_CLIENT_H
+#define MCDC_MILVUS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "milvus.pb-c.h"
+#include "rpc/rpc.h"
+
+typedef struct milvus_config {
+    const char *address;      /* "host:port" */
+    bool tls;
+    const char *username;     /* NULL = no auth */
+    const char *password;
+    const char *api_key;      /* instead of username/password */
+    uint32_t timeout_ms;      /* per call; 0 = 30000 */
+} milvus_config;
+
+typedef struct milvus_client milvus_client;
+
+/* Connects and checks the server answers (GetVersion): an unreachable target
+ * is an error here. */
+milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err);
+void milvus_close(milvus_client *c);
+const char *milvus_server_version(const milvus_client *c);
+
+/* The generic path every typed call below uses: method is the bare name
+ * ("Insert"); the reply's Status (field 1, or the reply itself for calls that
+ * return common.Status) is checked as above. *resp may be NULL to discard. */
+int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err);
+
+int milvus_create_database(milvus_client *c, const char *db, mcdc_err *err);
+int milvus_drop_database(milvus_client *c, const char *db, mcdc_err *err);
+/* *names: a malloc'ed array of *n malloc'ed strings; free each, then the array. */
+int milvus_list_databases(milvus_client *c, char ***names, size_t *n, mcdc_err *err);
+
+/* schema: fields without system fields and without $meta (the caller prepares
+ * it: autoID off, enable_dynamic_field as the source). */
+int milvus_create_collection(milvus_client *c, const char *db, const char *name,
+                             const Milvus__Proto__Schema__CollectionSchema *schema, int32_t shards_num,
+                             int consistency_level, const Milvus__Proto__Common__KeyValuePair *const *props,
+                             size_t n_props, int64_t num_partitions, mcdc_err *err);
+int milvus_drop_collection(milvus_client *c, const char *db, const char *name, mcdc_err *err);
+int milvus_has_collection(milvus_client *c, const char *db, const char *name, bool *has, mcdc_err *err);
+/* *out freed with milvus__proto__milvus__describe_collection_response__free_unpacked. */
+int milvus_describe_collection(milvus_client *c, const char *db, const char *name,
+                               Milvus__Proto__Milvus__DescribeCollectionResponse **out, mcdc_err *err);
+
+int milvus_create_partition(milvus_client *c, const char *db, const char *coll, const char *part, mcdc_err *err);
+int milvus_drop_partition(milvus_client *c, const char *db, const char *coll, const char *part, mcdc_err *err);
+int milvus_has_partition(milvus_client *c, const char *db, const char *coll, const char *part, bool *has,
+                         mcdc_err *err);
+
+int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
+int milvus_alter_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
+int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_err *err);
+
+/* Rows as columns: the FieldData of a WAL Insert go here unchanged.
+ * partition may be NULL/"" (required for partition-key collections). */
+int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
+                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                  mcdc_err *err);
+int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char *partition,
+                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                  mcdc_err *err);
+/* Deletes by primary keys: builds "<pk> in [...]" (quoting varchar keys, §5),
+ * as several Delete calls of at most 1 MiB of expression each when the key
+ * list is long. No keys: nothing is sent. */
+int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,
+                      const Milvus__Proto__Schema__IDs *ids, mcdc_err *err);
+
+int milvus_flush(milvus_client *c, const char *db, const char *const *colls, size_t n, mcdc_err *err);
+/* Replays a replicate-channel request (CreateIndex, DropIndex, Load/Release,
+ * Flush, Create/DropDatabase) as the same RPC on the target; the caller has
+ * already renamed db/collection in msg. */
+int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCMessage *msg, mcdc_err *err);
+
+/* Query for verification and idempotency checks, at Strong consistency.
+ * *out freed with milvus__proto__milvus__query_results__free_unpacked. */
+int milvus_query(milvus_client *c, const char *db, const char *coll, const char *expr, const char *const *fields,
+                 size_t n_fields, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err);
+
+#endif

@@ -1,0 +1,141 @@
+/* milvus_util.c — see milvus_util.h. */
+#include "target/milvus_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* merr codes of 2.3 (milvus-grpc.md §7). */
+enum {
+    CODE_NOT_READY = 1,
+    CODE_UNAVAILABLE = 2,
+    CODE_REQUEST_LIMIT = 4,
+    CODE_RATE_LIMIT = 8,
+    CODE_COLLECTION_NOT_FOUND = 100,
+    CODE_PARTITION_NOT_FOUND = 200,
+    CODE_INDEX_NOT_FOUND = 700,
+    CODE_INDEX_DUPLICATE = 702,
+    CODE_DATABASE_NOT_FOUND = 800,
+    CODE_ALIAS_NOT_FOUND = 1600,
+    CODE_ALIAS_EXISTS = 1602,
+};
+
+/* Deprecated ErrorCode values that older server paths still send alone. */
+enum {
+    LEGACY_COLLECTION_NOT_EXISTS = 4,
+    LEGACY_RATE_LIMIT = 49,
+    LEGACY_NOT_READY_SERVE = 56,
+    LEGACY_NOT_READY_COORD_ACTIVATING = 57,
+};
+
+static bool contains_ci(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return true;
+    return false;
+}
+
+mcdc_code milvus_status_class(const char *method, int32_t error_code, int32_t code, bool retriable,
+                              const char *reason) {
+    /* The new code is the precise one when it is set; error_code is derived
+     * from it and coarser (e.g. it says UnexpectedError for most codes). */
+    if (code != 0) {
+        switch (code) {
+        case CODE_REQUEST_LIMIT:
+        case CODE_RATE_LIMIT: return MCDC_ERATELIMIT;
+        case CODE_NOT_READY:
+        case CODE_UNAVAILABLE: return MCDC_EUNAVAIL;
+        default: break;
+        }
+    } else {
+        switch (error_code) {
+        case LEGACY_RATE_LIMIT: return MCDC_ERATELIMIT;
+        case LEGACY_NOT_READY_SERVE:
+        case LEGACY_NOT_READY_COORD_ACTIVATING: return MCDC_EUNAVAIL;
+        default: break;
+        }
+    }
+    /* The server's own judgement that a retry can succeed wins over the
+     * kind of error: a retried request must never be paused on. */
+    if (retriable) return MCDC_EUNAVAIL;
+    switch (code) {
+    case CODE_COLLECTION_NOT_FOUND:
+    case CODE_PARTITION_NOT_FOUND:
+    case CODE_INDEX_NOT_FOUND:
+    case CODE_DATABASE_NOT_FOUND:
+    case CODE_ALIAS_NOT_FOUND: return MCDC_ENOTFOUND;
+    case CODE_INDEX_DUPLICATE:
+    case CODE_ALIAS_EXISTS: return MCDC_EEXIST;
+    default: break;
+    }
+    if (code == 0 && error_code == LEGACY_COLLECTION_NOT_EXISTS) return MCDC_ENOTFOUND;
+    /* Creates of databases, partitions and collections in 2.3 report a
+     * duplicate with a generic code and only say so in words. */
+    if (method && strncmp(method, "Create", 6) == 0 && contains_ci(reason, "already exist")) return MCDC_EEXIST;
+    /* 2.3 accepts re-creating a collection with the same schema; with another
+     * schema it refuses in these words. The name is taken either way, which
+     * is what EEXIST means; a schema conflict then shows on the first write. */
+    if (method && strcmp(method, "CreateCollection") == 0 && contains_ci(reason, "duplicate collection"))
+        return MCDC_EEXIST;
+    return MCDC_EREMOTE;
+}
+
+void milvus_quote_str(mcdc_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    mcdc_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            mcdc_buf_putc(b, '\\');
+            mcdc_buf_putc(b, ch);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            /* The grammar refuses raw line breaks inside a literal, and other
+             * control bytes would be invisible in logs: hex keeps them exact. */
+            char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+            mcdc_buf_append(b, esc, sizeof esc);
+        } else {
+            /* Bytes >= 0x80 pass as they are: UTF-8 is legal in a literal and
+             * the server's unquoting keeps it byte for byte. A single quote
+             * needs no escape between double quotes (and Go's unquoting would
+             * refuse \' there). */
+            mcdc_buf_putc(b, ch);
+        }
+    }
+    mcdc_buf_putc(b, '"');
+}
+
+size_t milvus_ids_count(const Milvus__Proto__Schema__IDs *ids) {
+    if (!ids) return 0;
+    switch (ids->id_field_case) {
+    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID: return ids->int_id ? ids->int_id->n_data : 0;
+    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID: return ids->str_id ? ids->str_id->n_data : 0;
+    default: return 0;
+    }
+}
+
+size_t milvus_expr_ids(mcdc_buf *b, const char *pk, const Milvus__Proto__Schema__IDs *ids, size_t start,
+                       size_t max_bytes) {
+    size_t n = milvus_ids_count(ids);
+    size_t base = b->len;
+    mcdc_buf_printf(b, "%s in [", pk);
+    size_t taken = 0;
+    for (size_t i = start; i < n; i++) {
+        size_t before = b->len;
+        if (taken) mcdc_buf_append(b, ",", 1);
+        if (ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
+            mcdc_buf_printf(b, "%" PRId64, ids->int_id->data[i]);
+        } else {
+            const char *s = ids->str_id->data[i] ? ids->str_id->data[i] : "";
+            milvus_quote_str(b, s, strlen(s));
+        }
+        /* +1 for the closing bracket. */
+        if (taken && b->len - base + 1 > max_bytes) {
+            b->len = before;
+            break;
+        }
+        taken++;
+    }
+    mcdc_buf_append(b, "]", 1);
+    return taken;
+}

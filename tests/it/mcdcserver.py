@@ -1,0 +1,159 @@
+"""Runs a real `mcdc serve` against the stack for end-to-end tests, and compares collections on
+the source and the target row by row."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from pymilvus import Collection, connections, utility
+
+from stackenv import tool
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class McdcServer:
+    def __init__(self, stack, workdir: Path):
+        self.stack = stack
+        self.dir = workdir
+        self.port = free_port()
+        self.proc = None
+        self.log = workdir / "mcdc.log"
+        self.config = workdir / "mcdc.yaml"
+        self.config.write_text(f"""
+listen: 127.0.0.1:{self.port}
+log_level: info
+store: {{type: sqlite, path: {workdir / 'mcdc.db'}}}
+source:
+  etcd: {{endpoints: [{stack['MCDC_ETCD_ENDPOINT']}], root_path: {stack['MCDC_SOURCE_ROOT_PATH']}}}
+  mq:
+    type: kafka
+    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}
+""")
+
+    def start(self):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([str(tool("mcdc")), "serve", "-c", str(self.config)], stdout=logf, stderr=logf,
+                                     env=dict(os.environ))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mcdc serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError("mcdc serve did not answer /healthz in 30 s")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+    def post(self, request_type, data=None, raw=None):
+        body = raw if raw is not None else json.dumps({"request_type": request_type, "request_data": data or {}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/cdc", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def create_task(self, **data):
+        data.setdefault("milvus_connect_param", {"uri": self.stack["MCDC_TARGET_URI"], "connect_timeout": 10})
+        status, reply = self.post("create", data)
+        assert status == 200, reply
+        return reply["data"]["task_id"]
+
+    def get(self, task_id):
+        status, reply = self.post("get", {"task_id": task_id})
+        assert status == 200, reply
+        return reply["data"]["task"]
+
+
+def rows_of(alias, db, name, pk):
+    """Every row of a collection, keyed by primary key (Strong consistency)."""
+    coll = Collection(name, using=alias)
+    out = {}
+    it_expr = f'{pk} != ""' if coll.schema.primary_field.dtype.name == "VARCHAR" else f"{pk} > -9223372036854775807"
+    offset = 0
+    while True:
+        batch = coll.query(it_expr, output_fields=["*"], limit=16000, offset=offset, consistency_level="Strong")
+        for r in batch:
+            out[r[pk]] = r
+        if len(batch) < 16000:
+            break
+        offset += len(batch)
+    return out
+
+
+def normalize(v):
+    if isinstance(v, float):
+        return round(v, 5)
+    if isinstance(v, list):
+        return [normalize(x) for x in v]
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if isinstance(v, dict):
+        return {k: normalize(x) for k, x in v.items()}
+    return v
+
+
+def diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name=None):
+    """None when the target holds exactly the source's rows, else a short description."""
+    tname = tgt_name or name
+    if not utility.has_collection(tname, using=tgt_alias):
+        return f"target has no collection {db}.{tname}"
+    s = rows_of(src_alias, db, name, pk)
+    t = rows_of(tgt_alias, db, tname, pk)
+    if set(s) != set(t):
+        missing = sorted(set(s) - set(t))[:5]
+        extra = sorted(set(t) - set(s))[:5]
+        return f"PK sets differ: {len(s)} vs {len(t)}; missing {missing} extra {extra}"
+    for k, row in s.items():
+        a = {f: normalize(v) for f, v in row.items()}
+        b = {f: normalize(v) for f, v in t[k].items()}
+        if a != b:
+            return f"row {k} differs: {a} vs {b}"
+    return None
+
+
+def count_rows(alias, name):
+    return Collection(name, using=alias).query("", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
+
+
+def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=90, tgt_name=None):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name)
+        except Exception as e:  # the target collection may be loading or not yet created
+            last = f"{type(e).__name__}: {e}"
+        if last is None:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{db}.{name} not equal after {timeout}s: {last}")
+
+
+def connect(alias, uri, db="default"):
+    connections.connect(alias, uri=uri, db_name=db)

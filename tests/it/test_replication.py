@@ -1,0 +1,212 @@
+"""End to end on Kafka: a real `mcdc serve` replicates a real source Milvus into a real target
+Milvus. Every check compares every row (PK set, scalars, vectors), never just counts."""
+import json
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections, db, utility
+
+from mcdcserver import McdcServer, connect, count_rows, diff_collections, wait_equal
+
+INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+
+
+@pytest.fixture(scope="module")
+def mcdc(stack, tmp_path_factory):
+    srv = McdcServer(stack, tmp_path_factory.mktemp("mcdc"))
+    srv.start()
+    connect("src", stack["MCDC_SOURCE_URI"])
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    yield srv
+    srv.stop()
+    print(srv.log.read_text()[-4000:])
+
+
+def all_types_schema():
+    return CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("f_bool", DataType.BOOL),
+        FieldSchema("f_i8", DataType.INT8),
+        FieldSchema("f_i16", DataType.INT16),
+        FieldSchema("f_i32", DataType.INT32),
+        FieldSchema("f_i64", DataType.INT64),
+        FieldSchema("f_float", DataType.FLOAT),
+        FieldSchema("f_double", DataType.DOUBLE),
+        FieldSchema("f_str", DataType.VARCHAR, max_length=64),
+        FieldSchema("f_json", DataType.JSON),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=8),
+    ], enable_dynamic_field=True)
+
+
+def row(i, tag=""):
+    return {"pk": i, "f_bool": i % 2 == 0, "f_i8": i % 120 - 60, "f_i16": i % 30000, "f_i32": i * 3, "f_i64": i * 10 ** 9,
+            "f_float": i / 3, "f_double": i / 7, "f_str": f"row{i}{tag}", "f_json": {"i": i, "t": tag},
+            "vec": [(i * 7 + k) % 13 / 13 for k in range(8)], "extra": f"e{i}"}
+
+
+def make_collection(name, schema, using="src", shards=2):
+    c = Collection(name, schema, using=using, shards_num=shards)
+    c.create_index("vec" if "vec" in [f.name for f in schema.fields] else schema.fields[-1].name, INDEX)
+    c.load()
+    return c
+
+
+def test_every_change_reaches_the_target(mcdc, fresh_name):
+    name = fresh_name("e2e")
+    task = mcdc.create_task(collection_infos=[{"name": name}])
+    c = make_collection(name, all_types_schema())
+    c.insert([row(i) for i in range(300)])
+    c.delete("pk in [1, 2, 3, 250]")
+    c.upsert([row(i, "-up") for i in (10, 11, 400)])
+    c.create_partition("p1")
+    c.insert([row(i) for i in range(1000, 1050)], partition_name="p1")
+    c.delete("pk in [1001, 1002]")
+    wait_equal("src", "tgt", "default", name, "pk")
+    t = Collection(name, using="tgt")
+    assert not t.schema.primary_field.auto_id and t.schema.enable_dynamic_field
+    assert utility.has_partition(name, "p1", using="tgt")
+    info = mcdc.get(task)
+    assert info["state"] == "Running" and info["applied"]["upserted_rows"] >= 3
+    assert info["watermark"]["ts"] > 0 and info["lag_seconds"] < 60
+    c.release()
+    c.drop_partition("p1")
+    c.load()
+    wait_equal("src", "tgt", "default", name, "pk")
+    c.drop()
+    deadline = time.monotonic() + 60
+    while utility.has_collection(name, using="tgt") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not utility.has_collection(name, using="tgt")
+
+
+def test_second_database_varchar_and_autoid(mcdc, stack, fresh_name):
+    dbname = fresh_name("db")
+    db.create_database(dbname, using="src")
+    connect("src2", stack["MCDC_SOURCE_URI"], dbname)
+    mcdc.create_task(db_collections={dbname: [{"name": "*"}]})
+    vname, aname = fresh_name("vc"), fresh_name("auto")
+    v = Collection(vname, CollectionSchema([
+        FieldSchema("id", DataType.VARCHAR, is_primary=True, max_length=32),
+        FieldSchema("bvec", DataType.BINARY_VECTOR, dim=16),
+    ]), using="src2", shards_num=1)
+    v.create_index("bvec", {"index_type": "BIN_FLAT", "metric_type": "HAMMING", "params": {}})
+    v.load()
+    v.insert([{"id": f"k'{i}\"", "bvec": bytes([i % 256, (i * 3) % 256])} for i in range(100)])
+    v.delete('id in ["k\'5\\"", "k\'6\\""]')
+    a = make_collection(aname, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True, auto_id=True),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+    ]), using="src2", shards=1)
+    a.insert([{"vec": [i, -i]} for i in range(50)])
+    connect("tgt2", stack["MCDC_TARGET_URI"], dbname)
+    deadline = time.monotonic() + 60
+    while dbname not in db.list_database(using="tgt") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    connections.disconnect("tgt2")
+    connect("tgt2", stack["MCDC_TARGET_URI"], dbname)
+    wait_equal("src2", "tgt2", dbname, vname, "id")
+    wait_equal("src2", "tgt2", dbname, aname, "pk")
+    assert not Collection(aname, using="tgt2").schema.primary_field.auto_id  # the documented price
+
+
+def test_pause_resume_and_restart_lose_nothing_double_nothing(mcdc, fresh_name):
+    name = fresh_name("pr")
+    task = mcdc.create_task(collection_infos=[{"name": name}])
+    c = make_collection(name, all_types_schema())
+    c.insert([row(i) for i in range(100)])
+    wait_equal("src", "tgt", "default", name, "pk")
+
+    status, reply = mcdc.post("pause", {"task_id": task})
+    assert status == 200, reply
+    assert mcdc.get(task)["state"] == "Paused"
+    c.insert([row(i) for i in range(100, 200)])
+    c.delete("pk in [5, 6]")
+    status, reply = mcdc.post("resume", {"task_id": task})
+    assert status == 200, reply
+    wait_equal("src", "tgt", "default", name, "pk")
+
+    # SIGTERM mid-stream, then start again: every row once.
+    stop = threading.Event()
+
+    def writer():
+        i = 1000
+        while not stop.is_set() and i < 4000:
+            c.insert([row(k) for k in range(i, i + 100)])
+            c.delete(f"pk in [{i + 1}, {i + 2}]")
+            i += 100
+            time.sleep(0.05)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    time.sleep(2)
+    assert mcdc.stop(signal.SIGTERM) == 0
+    time.sleep(2)
+    mcdc.start()
+    time.sleep(2)
+    stop.set()
+    th.join()
+    wait_equal("src", "tgt", "default", name, "pk", timeout=120)
+    assert count_rows("src", name) == count_rows("tgt", name)
+    assert mcdc.get(task)["state"] == "Running"
+
+
+def test_target_stays_a_normal_milvus(mcdc, fresh_name):
+    name = fresh_name("normal")
+    mcdc.create_task(collection_infos=[{"name": name}])
+    c = make_collection(name, all_types_schema())
+    c.insert([row(i) for i in range(50)])
+    wait_equal("src", "tgt", "default", name, "pk")
+    # reads on the target while replication runs
+    t = Collection(name, using="tgt")
+    hits = t.search([row(3)["vec"]], "vec", {"metric_type": "L2"}, limit=1, consistency_level="Strong")
+    assert hits[0][0].id == 3
+    # a collection mcdc does not own on the target takes writes
+    own = fresh_name("own")
+    o = Collection(own, CollectionSchema([FieldSchema("pk", DataType.INT64, is_primary=True),
+                                          FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2)]), using="tgt")
+    o.insert([[1, 2], [[0, 0], [1, 1]]])
+    o.flush()
+    assert o.num_entities == 2
+    o.drop()
+
+
+def test_api_requests_and_errors(mcdc, stack, fresh_name):
+    name = fresh_name("api")
+    tid = "api_" + uuid.uuid4().hex[:8]
+    task = mcdc.create_task(task_id=tid, collection_infos=[{"name": name}],
+                            milvus_connect_param={"uri": stack["MCDC_TARGET_URI"], "token": "root:Secret123"})
+    assert task == tid
+    got = mcdc.get(tid)
+    assert got["task_id"] == tid and got["state"] in ("Running", "Initial")
+    assert "Secret123" not in json.dumps(got)
+    status, reply = mcdc.post("list")
+    assert status == 200 and tid in [t["task_id"] for t in reply["data"]["tasks"]]
+    status, reply = mcdc.post("position", {"task_id": tid})
+    assert status == 200 and reply["data"]["positions"]
+
+    cases = [
+        (mcdc.post("create", {"task_id": tid, "collection_infos": [{"name": name}],
+                              "milvus_connect_param": {"uri": stack["MCDC_TARGET_URI"]}}), 409),
+        (mcdc.post("get", {"task_id": "nope"}), 404),
+        (mcdc.post("pause", {"task_id": "nope"}), 404),
+        (mcdc.post("resume", {"task_id": "nope"}), 404),
+        (mcdc.post("delete", {"task_id": "nope"}), 404),
+        (mcdc.post("position", {"task_id": "nope"}), 404),
+        (mcdc.post("frobnicate", {}), 400),
+        (mcdc.post(None, raw=b'{"request_type": "create", "request_data": {'), 400),
+        (mcdc.post("create", {"collection_infos": [{"name": name}]}), 400),            # no target
+        (mcdc.post("create", {"milvus_connect_param": {"uri": stack["MCDC_TARGET_URI"]}}), 400),  # no collections
+        (mcdc.post("get", {"task_id": 7}), 400),
+        (mcdc.post("maintenance", {"operation": "explode"}), 400),
+    ]
+    for (status, reply), want in cases:
+        assert status == want and reply.get("code") == want and reply.get("message"), (status, reply, want)
+    status, reply = mcdc.post("create", {"collection_infos": [{"name": name}],
+                                         "milvus_connect_param": {"uri": "http://127.0.0.1:1"}})
+    assert 400 <= status < 600 and status != 500 and "127.0.0.1:1" in reply["message"], reply
+    status, reply = mcdc.post("delete", {"task_id": tid})
+    assert status == 200
+    assert mcdc.post("get", {"task_id": tid})[0] == 404

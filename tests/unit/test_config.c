@@ -1,0 +1,242 @@
+/* test_config.c — mcdc.yaml: defaults, a full file, the shipped example, and
+ * for each kind of mistake a message with file:line and the key path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "server/config.h"
+
+static void test_defaults(void **state) {
+    (void)state;
+    mcdc_config c;
+    mcdc_config_defaults(&c);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8444);
+    assert_string_equal(c.api_token, "");
+    assert_int_equal(c.max_body_bytes, 1048576);
+    assert_int_equal(c.log_level, MCDC_LOG_INFO);
+    assert_string_equal(c.store.type, "sqlite");
+    assert_string_equal(c.store.path, "mcdc.db");
+    assert_string_equal(c.source.etcd.endpoints, "127.0.0.1:2379");
+    assert_string_equal(c.source.etcd.root_path, "by-dev");
+    assert_string_equal(c.source.mq.type, "kafka");
+    assert_string_equal(c.source.mq.kafka.address, "127.0.0.1:9092");
+    assert_string_equal(c.source.mq.kafka.security_protocol, "PLAINTEXT");
+    assert_int_equal(c.source.dml_channels, 16);
+    assert_int_equal(c.apply.batch_rows, 5000);
+    assert_int_equal(c.apply.batch_bytes, 8388608);
+    assert_int_equal(c.apply.retry_max_ms, 30000);
+    mcdc_config_free(&c);
+}
+
+static void parse_ok(const char *text, mcdc_config *c) {
+    mcdc_err err = {0};
+    if (mcdc_config_parse("mcdc.yaml", text, strlen(text), c, &err)) fail_msg("refused: %s\n%s", err.msg, text);
+}
+
+static void test_empty_file_is_all_defaults(void **state) {
+    (void)state;
+    mcdc_config c;
+    parse_ok("", &c);
+    assert_int_equal(c.listen_port, 8444);
+    /* channel_prefix follows root_path unless given. */
+    assert_string_equal(c.source.channel_prefix, "by-dev");
+    mcdc_config_free(&c);
+    parse_ok("# only a comment\n", &c);
+    mcdc_config_free(&c);
+    parse_ok("source:\n  etcd:\n    root_path: prod\nstore:\napi_token: ~\nlisten: \":9000\"\n", &c);
+    assert_string_equal(c.source.channel_prefix, "prod");
+    assert_string_equal(c.store.path, "mcdc.db");
+    assert_string_equal(c.api_token, "");
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9000);
+    mcdc_config_free(&c);
+}
+
+static void test_full_file(void **state) {
+    (void)state;
+    const char *text =
+        "listen: 0.0.0.0:18444\n"
+        "api_token: \"t0ken\"\n"
+        "max_body_bytes: 2097152\n"
+        "log_level: debug\n"
+        "store: {type: sqlite, path: /var/lib/mcdc/mcdc.db}\n"
+        "source:\n"
+        "  etcd:\n"
+        "    endpoints: [http://10.0.0.1:2379, \"10.0.0.2:2379\"]\n"
+        "    root_path: prod\n"
+        "    username: root\n"
+        "    password: pw\n"
+        "  mq:\n"
+        "    type: kafka\n"
+        "    kafka:\n"
+        "      address: k1:9092,k2:9092\n"
+        "      security_protocol: sasl_ssl\n"
+        "      sasl_mechanism: scram-sha-512\n"
+        "      sasl_username: u\n"
+        "      sasl_password: p\n"
+        "      ssl_ca_location: /etc/ca.pem\n"
+        "  channel_prefix: prod-chan\n"
+        "  dml_channels: 4\n"
+        "apply:\n"
+        "  batch_rows: 100\n"
+        "  batch_bytes: 65536\n"
+        "  retry_max_ms: 1000\n";
+    mcdc_config c;
+    parse_ok(text, &c);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 18444);
+    assert_string_equal(c.api_token, "t0ken");
+    assert_int_equal(c.max_body_bytes, 2097152);
+    assert_int_equal(c.log_level, MCDC_LOG_DEBUG);
+    assert_string_equal(c.store.path, "/var/lib/mcdc/mcdc.db");
+    assert_string_equal(c.source.etcd.endpoints, "10.0.0.1:2379,10.0.0.2:2379");
+    assert_string_equal(c.source.etcd.root_path, "prod");
+    assert_string_equal(c.source.etcd.username, "root");
+    assert_string_equal(c.source.etcd.password, "pw");
+    assert_string_equal(c.source.mq.kafka.address, "k1:9092,k2:9092");
+    assert_string_equal(c.source.mq.kafka.security_protocol, "SASL_SSL");
+    assert_string_equal(c.source.mq.kafka.sasl_mechanism, "SCRAM-SHA-512");
+    assert_string_equal(c.source.mq.kafka.sasl_username, "u");
+    assert_string_equal(c.source.mq.kafka.sasl_password, "p");
+    assert_string_equal(c.source.mq.kafka.ssl_ca_location, "/etc/ca.pem");
+    assert_string_equal(c.source.channel_prefix, "prod-chan");
+    assert_int_equal(c.source.dml_channels, 4);
+    assert_int_equal(c.apply.batch_rows, 100);
+    assert_int_equal(c.apply.batch_bytes, 65536);
+    assert_int_equal(c.apply.retry_max_ms, 1000);
+    mcdc_config_free(&c);
+}
+
+/* The file shipped at the repository root must load as it is. */
+static void test_example_file_loads(void **state) {
+    (void)state;
+    const char *fixtures = getenv("MCDC_FIXTURES");
+    if (!fixtures) skip();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../../mcdc.example.yaml", fixtures);
+    mcdc_config c;
+    mcdc_err err = {0};
+    if (mcdc_config_load(path, &c, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 8444);
+    assert_string_equal(c.source.etcd.endpoints, "127.0.0.1:2379");
+    assert_string_equal(c.source.etcd.root_path, "by-dev");
+    assert_string_equal(c.source.mq.kafka.address, "127.0.0.1:9092");
+    assert_string_equal(c.source.channel_prefix, "by-dev");
+    mcdc_config_free(&c);
+}
+
+static void expect_error(const char *text, const char *want) {
+    mcdc_config c;
+    mcdc_err err = {0};
+    if (mcdc_config_parse("mcdc.yaml", text, strlen(text), &c, &err) == 0)
+        fail_msg("accepted, want '%s':\n%s", want, text);
+    if (err.code != MCDC_EINVAL) fail_msg("code %d for:\n%s", err.code, text);
+    if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("message\n  '%s'\ndoes not start with\n  '%s'", err.msg, want);
+    if (strstr(err.msg, "s3cret")) fail_msg("message '%s' shows a secret", err.msg);
+    assert_null(c.listen_host);
+}
+
+static void test_errors_point_at_line_and_key(void **state) {
+    (void)state;
+    expect_error("log_level: info\nlistn: 127.0.0.1:1\n", "mcdc.yaml:2: unknown key 'listn' (did you mean 'listen'?)");
+    expect_error("frobnicate: 1\n", "mcdc.yaml:1: unknown key 'frobnicate' (known keys: listen, api_token,");
+    expect_error("source:\n  etcd:\n    endpoint: [a:1]\n",
+                 "mcdc.yaml:3: source.etcd: unknown key 'endpoint' (did you mean 'endpoints'?)");
+    expect_error("source:\n  mq:\n    kafka:\n      adress: k:1\n",
+                 "mcdc.yaml:4: source.mq.kafka: unknown key 'adress' (did you mean 'address'?)");
+    expect_error("\n\n\nsource:\n  etcd:\n    endpoints: 127.0.0.1:2379\n",
+                 "mcdc.yaml:6: source.etcd.endpoints: want a list of host:port");
+    expect_error("source:\n  etcd:\n    endpoints:\n      - a:1\n      - nope\n",
+                 "mcdc.yaml:5: source.etcd.endpoints: want a list of host:port");
+    expect_error("source:\n  etcd:\n    endpoints: []\n", "mcdc.yaml:3: source.etcd.endpoints: want a list");
+    expect_error("source:\n  etcd:\n    endpoints: [\"https://e:2379\"]\n",
+                 "mcdc.yaml:3: source.etcd.endpoints: TLS to etcd is not supported yet");
+    expect_error("source:\n  etcd:\n    root_path: \"\"\n", "mcdc.yaml:3: source.etcd.root_path: want a non-empty string");
+    expect_error("source:\n  etcd:\n    username: root\n",
+                 "mcdc.yaml:3: source.etcd.password: missing; username and password go together");
+    expect_error("source:\n  etcd:\n    password: [s3cret]\n", "mcdc.yaml:3: source.etcd.password: want a string");
+    expect_error("listen: localhost\n", "mcdc.yaml:1: listen: want host:port");
+    expect_error("listen: 127.0.0.1:70000\n", "mcdc.yaml:1: listen: want host:port");
+    expect_error("listen: [a, b]\n", "mcdc.yaml:1: listen: want host:port");
+    expect_error("max_body_bytes: 1MB\n", "mcdc.yaml:1: max_body_bytes: want an integer from 1024 to 1073741824");
+    expect_error("max_body_bytes: 10\n", "mcdc.yaml:1: max_body_bytes: want an integer from 1024");
+    expect_error("log_level: verbose\n", "mcdc.yaml:1: log_level: want debug, info, warn or error");
+    expect_error("store:\n  type: mysql\n", "mcdc.yaml:2: store.type: want sqlite");
+    expect_error("store: [a]\n", "mcdc.yaml:1: store: want a mapping of keys");
+    expect_error("store:\n  path: \"\"\n", "mcdc.yaml:2: store.path: want a non-empty string");
+    expect_error("source:\n  mq:\n    type: pulsar\n", "mcdc.yaml:3: source.mq.type: pulsar is not supported yet");
+    expect_error("source:\n  mq:\n    type: rocksmq\n", "mcdc.yaml:3: source.mq.type: want kafka");
+    expect_error("source:\n  mq:\n    kafka:\n      address: \"\"\n",
+                 "mcdc.yaml:4: source.mq.kafka.address: want host:port[,host:port...]");
+    expect_error("source:\n  mq:\n    kafka:\n      address: k1:9092,k2\n",
+                 "mcdc.yaml:4: source.mq.kafka.address: want host:port");
+    expect_error("source:\n  mq:\n    kafka:\n      security_protocol: TLS\n",
+                 "mcdc.yaml:4: source.mq.kafka.security_protocol: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL");
+    expect_error("source:\n  mq:\n    kafka:\n      security_protocol: SASL_SSL\n",
+                 "mcdc.yaml:4: source.mq.kafka.sasl_mechanism: missing; SASL_SSL needs one");
+    expect_error("source:\n  mq:\n    kafka:\n      sasl_password: s3cret\n",
+                 "mcdc.yaml:4: source.mq.kafka.security_protocol: SASL settings are given but the protocol is PLAINTEXT");
+    expect_error("source:\n  dml_channels: 0\n", "mcdc.yaml:2: source.dml_channels: want an integer from 1 to 1024");
+    expect_error("source:\n  dml_channels: sixteen\n", "mcdc.yaml:2: source.dml_channels: want an integer");
+    expect_error("apply:\n  batch_rows: -5\n", "mcdc.yaml:2: apply.batch_rows: want an integer from 1 to 1000000");
+    expect_error("apply:\n  batch_bytes: 1e6\n", "mcdc.yaml:2: apply.batch_bytes: want an integer");
+    expect_error("apply:\n  retry_max_ms: {a: 1}\n", "mcdc.yaml:2: apply.retry_max_ms: want an integer");
+    expect_error("listen: 127.0.0.1:1\nlog_level: info\nlisten: 127.0.0.1:2\n",
+                 "mcdc.yaml:3: listen: given twice (first on line 1)");
+    expect_error("- listen\n", "mcdc.yaml:1: want a mapping of keys");
+    expect_error("listen: [\n", "mcdc.yaml:2: YAML syntax: did not find expected node content");
+    expect_error("source:\n  etcd:\n   root_path: a\n  bad indentation\n", "mcdc.yaml:4: YAML syntax: ");
+    expect_error("? [a]\n: 1\n", "mcdc.yaml:1: want plain key names");
+}
+
+static void test_missing_and_real_files(void **state) {
+    (void)state;
+    mcdc_config c;
+    mcdc_err err = {0};
+    assert_int_equal(mcdc_config_load("/nonexistent/mcdc.yaml", &c, &err), -1);
+    assert_int_equal(err.code, MCDC_EIO);
+    assert_string_equal(err.msg, "/nonexistent/mcdc.yaml: cannot open the config file: No such file or directory");
+
+    char path[] = "/tmp/mcdc-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "listen: 127.0.0.1:9\nsource:\n  etcd:\n    endpoints: nope\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    assert_int_equal(mcdc_config_load(path, &c, &err), -1);
+    char want[256];
+    snprintf(want, sizeof want, "%s:4: source.etcd.endpoints: want a list of host:port", path);
+    assert_memory_equal(err.msg, want, strlen(want));
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    const char good[] = "listen: 127.0.0.1:9\n";
+    assert_int_equal(write(fd, good, sizeof good - 1), (ssize_t)(sizeof good - 1));
+    close(fd);
+    assert_int_equal(mcdc_config_load(path, &c, &err), 0);
+    assert_int_equal(c.listen_port, 9);
+    mcdc_config_free(&c);
+    unlink(path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_empty_file_is_all_defaults),
+        cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_example_file_loads),
+        cmocka_unit_test(test_errors_point_at_line_and_key),
+        cmocka_unit_test(test_missing_and_real_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

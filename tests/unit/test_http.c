@@ -1,0 +1,617 @@
+/* test_http.c — the HTTP API over real sockets: every request type of
+ * POST /cdc, the error statuses (400 with the field, 404, 409, 503, 405,
+ * 413, 401), /healthz and /metrics. The task manager here is a small
+ * in-memory stand-in with the contract of task_manager.h; the real one is
+ * exercised by the integration tests. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "server/http.h"
+
+/* ---- an in-memory task manager --------------------------------------------- */
+
+#define MAX_TASKS 16
+
+struct task_manager {
+    pthread_mutex_t mu;
+    struct {
+        char *id;
+        json_t *pub;
+        task_state state;
+    } tasks[MAX_TASKS];
+    size_t n;
+};
+
+static int find(task_manager *tm, const char *id) {
+    for (size_t i = 0; i < tm->n; i++)
+        if (strcmp(tm->tasks[i].id, id) == 0) return (int)i;
+    return -1;
+}
+
+static const char *state_name(task_state s) {
+    return s == TASK_RUNNING ? "Running" : s == TASK_PAUSED ? "Paused" : "Initial";
+}
+
+int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err) {
+    int rc = 0;
+    pthread_mutex_lock(&tm->mu);
+    if (strcmp(spec->target.address, "unreachable:1") == 0)
+        rc = mcdc_errf(err, MCDC_EUNAVAIL, "target unreachable:1 does not answer");
+    else if (find(tm, spec->id) >= 0)
+        rc = mcdc_errf(err, MCDC_EEXIST, "task '%s' exists already", spec->id);
+    else if (tm->n == MAX_TASKS)
+        rc = mcdc_errf(err, MCDC_EINTERNAL, "too many tasks for the test");
+    else {
+        tm->tasks[tm->n].id = mcdc_xstrdup(spec->id);
+        tm->tasks[tm->n].pub = task_spec_to_json(spec, false);
+        tm->tasks[tm->n].state = TASK_RUNNING;
+        tm->n++;
+        *task_id = mcdc_xstrdup(spec->id);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    task_spec_free(spec);
+    return rc;
+}
+
+int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id);
+    if (i >= 0) {
+        free(tm->tasks[i].id);
+        json_decref(tm->tasks[i].pub);
+        tm->tasks[i] = tm->tasks[--tm->n];
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return i < 0 ? mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id) : 0;
+}
+
+static int set_state(task_manager *tm, const char *id, task_state s, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id);
+    if (i >= 0) tm->tasks[i].state = s;
+    pthread_mutex_unlock(&tm->mu);
+    return i < 0 ? mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id) : 0;
+}
+
+int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return set_state(tm, id, TASK_PAUSED, err); }
+int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
+    return set_state(tm, id, TASK_RUNNING, err);
+}
+
+static json_t *task_json(task_manager *tm, int i) {
+    json_t *t = json_deep_copy(tm->tasks[i].pub);
+    json_object_set_new(t, "state", json_string(state_name(tm->tasks[i].state)));
+    return t;
+}
+
+json_t *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id);
+    json_t *t = i >= 0 ? task_json(tm, i) : NULL;
+    pthread_mutex_unlock(&tm->mu);
+    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    return t;
+}
+
+json_t *task_manager_list(task_manager *tm) {
+    json_t *a = json_array();
+    pthread_mutex_lock(&tm->mu);
+    for (size_t i = 0; i < tm->n; i++) json_array_append_new(a, task_json(tm, (int)i));
+    pthread_mutex_unlock(&tm->mu);
+    return a;
+}
+
+json_t *task_manager_positions(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id);
+    pthread_mutex_unlock(&tm->mu);
+    if (i < 0) {
+        mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+        return NULL;
+    }
+    return json_pack("{s:[{s:s, s:s, s:i, s:i, s:i}]}", "positions", "channel_name", "by-dev-rootcoord-dml_0",
+                     "msg_id", "AQAAAAAAAAA=", "tt", 449, "time", 1, "collection_id", 7);
+}
+
+json_t *task_manager_maintenance(task_manager *tm, const json_t *rd, mcdc_err *err) {
+    (void)tm;
+    const char *op = json_string_value(json_object_get(rd, "operation"));
+    if (!op) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.operation: missing");
+        return NULL;
+    }
+    return json_pack("{s:s}", "state", "done");
+}
+
+void task_manager_metrics(task_manager *tm, struct mcdc_buf *out) {
+    pthread_mutex_lock(&tm->mu);
+    mcdc_buf_printf(out, "# TYPE milvus_cdc_task_num gauge\nmilvus_cdc_task_num{task_state=\"Running\"} %zu\n", tm->n);
+    pthread_mutex_unlock(&tm->mu);
+}
+
+/* ---- a tiny HTTP client ---------------------------------------------------- */
+
+typedef struct reply {
+    int status;
+    char *head;     /* status line and headers */
+    char *body;
+    json_t *json;   /* the body, when it is JSON */
+} reply;
+
+static void reply_free(reply *r) {
+    free(r->head);
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static int connect_to(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Sends what it can (the server may stop reading), then reads the reply. */
+static reply exchange(uint16_t port, const void *raw, size_t len) {
+    int fd = connect_to(port);
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, (const char *)raw + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += (size_t)n;
+    }
+    mcdc_buf in = MCDC_BUF_INIT;
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0) break;
+        mcdc_buf_append(&in, chunk, (size_t)n);
+    }
+    close(fd);
+    reply r = {0};
+    const char *text = mcdc_buf_cstr(&in);
+    const char *split = strstr(text, "\r\n\r\n");
+    if (!split || sscanf(text, "HTTP/1.1 %d", &r.status) != 1) fail_msg("no HTTP reply: '%s'", text);
+    r.head = strndup(text, (size_t)(split - text));
+    r.body = strdup(split + 4);
+    if (strstr(r.head, "application/json")) r.json = json_loads(r.body, 0, NULL);
+    mcdc_buf_free(&in);
+    return r;
+}
+
+static reply request(uint16_t port, const char *method, const char *path, const char *headers, const char *body) {
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s", method, path,
+                    headers ? headers : "");
+    if (body) mcdc_buf_printf(&b, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+    else mcdc_buf_printf(&b, "\r\n");
+    reply r = exchange(port, b.data, b.len);
+    mcdc_buf_free(&b);
+    return r;
+}
+
+static reply cdc(uint16_t port, const char *body) { return request(port, "POST", "/cdc", NULL, body); }
+
+static const char *message(const reply *r) { return json_string_value(json_object_get(r->json, "message")); }
+static json_t *data(const reply *r) { return json_object_get(r->json, "data"); }
+
+/* A failed request: the status, the same code in the body, and a message with want. */
+static void expect_fail(uint16_t port, const char *body, int status, const char *want) {
+    reply r = cdc(port, body);
+    if (r.status != status) fail_msg("%s: status %d, want %d; body %s", body, r.status, status, r.body);
+    assert_non_null(r.json);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "code")), status);
+    assert_null(data(&r));
+    if (!message(&r) || !strstr(message(&r), want)) fail_msg("%s: message '%s' lacks '%s'", body, message(&r), want);
+    reply_free(&r);
+}
+
+static reply expect_ok(uint16_t port, const char *body) {
+    reply r = cdc(port, body);
+    if (r.status != 200) fail_msg("%s: status %d; body %s", body, r.status, r.body);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "code")), 200);
+    assert_non_null(data(&r));
+    assert_null(strstr(r.body, "s3cret"));
+    return r;
+}
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+typedef struct fixture {
+    task_manager tm;
+    http_server *srv;
+    uint16_t port;
+} fixture;
+
+static int start(void **state, const char *token, size_t max_body) {
+    fixture *f = calloc(1, sizeof *f);
+    pthread_mutex_init(&f->tm.mu, NULL);
+    http_config cfg = {.address = "127.0.0.1", .port = 0, .api_token = token, .max_body_bytes = max_body};
+    mcdc_err err = {0};
+    f->srv = http_start(&cfg, &f->tm, &err);
+    if (!f->srv) fail_msg("http_start: %s", err.msg);
+    f->port = http_port(f->srv);
+    assert_true(f->port > 0);
+    *state = f;
+    return 0;
+}
+
+static int setup_plain(void **state) { return start(state, NULL, 64 * 1024); }
+static int setup_token(void **state) { return start(state, "s3cret-token", 0); }
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    http_stop(f->srv);
+    for (size_t i = 0; i < f->tm.n; i++) {
+        free(f->tm.tasks[i].id);
+        json_decref(f->tm.tasks[i].pub);
+    }
+    pthread_mutex_destroy(&f->tm.mu);
+    free(f);
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+#define CREATE(extra)                                                                                          \
+    "{\"request_type\": \"create\", \"request_data\": {\"milvus_connect_param\": {\"uri\": \"http://t:19540\"," \
+    " \"token\": \"root:s3cret\"}, \"collection_infos\": [{\"name\": \"*\"}]" extra "}}"
+
+/* Sends stderr (the log) to a file for a while, to check what it says. */
+static int capture_log(void) {
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    dup2(fileno(tmp), 2);
+    fclose(tmp); /* fd 2 keeps the file open */
+    return saved;
+}
+
+static char *end_capture(int saved) {
+    fflush(stderr);
+    off_t size = lseek(2, 0, SEEK_END);
+    char *text = calloc(1, (size_t)size + 1);
+    assert_int_equal(pread(2, text, (size_t)size, 0), size);
+    dup2(saved, 2);
+    close(saved);
+    return text;
+}
+
+static void test_every_request_type(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    int saved = capture_log();
+
+    reply r = expect_ok(p, CREATE(", \"task_id\": \"t1\""));
+    assert_string_equal(json_string_value(json_object_get(data(&r), "task_id")), "t1");
+    assert_non_null(strstr(r.head, "Content-Type: application/json"));
+    reply_free(&r);
+
+    r = expect_ok(p, CREATE(""));
+    const char *gen = json_string_value(json_object_get(data(&r), "task_id"));
+    assert_int_equal(strlen(gen), 32);
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"get\", \"request_data\": {\"task_id\": \"t1\"}}");
+    json_t *task = json_object_get(data(&r), "task");
+    assert_string_equal(json_string_value(json_object_get(task, "task_id")), "t1");
+    assert_string_equal(json_string_value(json_object_get(task, "state")), "Running");
+    json_t *conn = json_object_get(task, "milvus_connect_param");
+    assert_string_equal(json_string_value(json_object_get(conn, "password")), "***");
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"list\"}");
+    assert_int_equal(json_array_size(json_object_get(data(&r), "tasks")), 2);
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"list\", \"request_data\": {}}");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"list\", \"request_data\": null}");
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"pause\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_int_equal(json_object_size(data(&r)), 0);
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"get\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(data(&r), "task"), "state")), "Paused");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"resume\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_int_equal(json_object_size(data(&r)), 0);
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"position\", \"request_data\": {\"task_id\": \"t1\"}}");
+    json_t *pos = json_array_get(json_object_get(data(&r), "positions"), 0);
+    assert_string_equal(json_string_value(json_object_get(pos, "channel_name")), "by-dev-rootcoord-dml_0");
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"set_log_level\","
+                     " \"params\": {\"log_level\": \"debug\"}}}");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "state")), "done");
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_int_equal(json_object_size(data(&r)), 0);
+    reply_free(&r);
+    expect_fail(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}", 404, "task 't1' not found");
+    r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\", \"ignore_not_found\": true}}");
+    reply_free(&r);
+
+    char *log = end_capture(saved);
+    assert_non_null(strstr(log, "http: created task t1"));
+    if (strstr(log, "s3cret")) fail_msg("the log shows a secret:\n%s", log);
+    free(log);
+}
+
+static void test_task_errors(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    reply r = expect_ok(p, CREATE(", \"task_id\": \"dup\""));
+    reply_free(&r);
+    expect_fail(p, CREATE(", \"task_id\": \"dup\""), 409, "task 'dup' exists already");
+    expect_fail(p,
+                "{\"request_type\": \"create\", \"request_data\": {\"milvus_connect_param\": {\"uri\": \"unreachable:1\"},"
+                " \"collection_infos\": [{\"name\": \"c\"}]}}",
+                503, "does not answer");
+    expect_fail(p,
+                "{\"request_type\": \"create\", \"request_data\": {\"milvus_connect_param\": {\"host\": \"h\","
+                " \"port\": \"x\", \"password\": \"s3cret\"}, \"collection_infos\": [{\"name\": \"c\"}]}}",
+                400, "milvus_connect_param.port: want an integer from 1 to 65535");
+    expect_fail(p, "{\"request_type\": \"create\"}", 400, "request_data: missing");
+    const char *types[] = {"get", "pause", "resume", "position", "delete"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"request_type\": \"%s\", \"request_data\": {\"task_id\": \"nope\"}}", types[i]);
+        expect_fail(p, body, 404, "task 'nope' not found");
+        snprintf(body, sizeof body, "{\"request_type\": \"%s\", \"request_data\": {}}", types[i]);
+        expect_fail(p, body, 400, "request_data.task_id: missing");
+        snprintf(body, sizeof body, "{\"request_type\": \"%s\"}", types[i]);
+        expect_fail(p, body, 400, "request_data.task_id: missing");
+        snprintf(body, sizeof body, "{\"request_type\": \"%s\", \"request_data\": {\"task_id\": 5}}", types[i]);
+        expect_fail(p, body, 400, "request_data.task_id: want a non-empty string");
+        snprintf(body, sizeof body, "{\"request_type\": \"%s\", \"request_data\": {\"taskid\": \"x\"}}", types[i]);
+        expect_fail(p, body, 400, "request_data: unknown key 'taskid'");
+    }
+    expect_fail(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"x\", \"ignore_not_found\": 1}}", 400,
+                "request_data.ignore_not_found: want true or false");
+    expect_fail(p, "{\"request_type\": \"list\", \"request_data\": {\"all\": true}}", 400,
+                "request_data: unknown key 'all'");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400, "request_data.operation: missing");
+}
+
+static void test_envelope_errors(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    expect_fail(p, "{\"request_type\": \"list\",\n  \"request_data\": {,}}", 400,
+                "request body: malformed JSON at line 2, column 20");
+    expect_fail(p, "", 400, "request body: empty");
+    expect_fail(p, "{\"request_type\": \"list\", \"request_type\": \"get\"}", 400, "malformed JSON");
+    expect_fail(p, "[1, 2]", 400, "request body: want a JSON object");
+    expect_fail(p, "{\"request_typ\": \"list\"}", 400, "request body: unknown key 'request_typ'");
+    expect_fail(p, "{\"request_data\": {}}", 400, "request_type: missing; want one of create, delete, pause, resume,"
+                                                  " get, list, position, maintenance");
+    expect_fail(p, "{\"request_type\": 3}", 400, "request_type: want a string");
+    expect_fail(p, "{\"request_type\": \"drop\"}", 400,
+                "request_type: unknown 'drop'; want one of create, delete, pause, resume, get, list, position, "
+                "maintenance");
+    expect_fail(p, "{\"request_type\": \"get\", \"request_data\": \"t1\"}", 400, "request_data: want an object");
+}
+
+static void test_methods_and_paths(void **state) {
+    fixture *f = *state;
+    reply r = request(f->port, "GET", "/cdc", NULL, NULL);
+    assert_int_equal(r.status, 405);
+    assert_non_null(strstr(r.head, "Allow: POST"));
+    assert_int_equal(json_integer_value(json_object_get(r.json, "code")), 405);
+    reply_free(&r);
+    r = request(f->port, "PUT", "/cdc", NULL, "{}");
+    assert_int_equal(r.status, 405);
+    reply_free(&r);
+    r = request(f->port, "POST", "/nope", NULL, "{}");
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(message(&r), "no such path '/nope'"));
+    reply_free(&r);
+    r = request(f->port, "GET", "/", NULL, NULL);
+    assert_int_equal(r.status, 404);
+    reply_free(&r);
+    r = request(f->port, "POST", "/healthz", NULL, "{}");
+    assert_int_equal(r.status, 405);
+    reply_free(&r);
+    r = request(f->port, "GET", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok\n");
+    reply_free(&r);
+    r = request(f->port, "HEAD", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+}
+
+static void test_body_limit(void **state) {
+    fixture *f = *state;
+    /* A declared length over the limit is refused before any body is sent. */
+    const char head[] = "POST /cdc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10485760\r\n\r\n";
+    reply r = exchange(f->port, head, sizeof head - 1);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(message(&r), "10485760 bytes is over the limit of 65536"));
+    reply_free(&r);
+
+    /* So is a chunked body, once it passes the limit. */
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "POST /cdc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 20; i++) {
+        mcdc_buf_printf(&b, "1000\r\n");
+        for (int j = 0; j < 0x1000; j++) mcdc_buf_putc(&b, ' ');
+        mcdc_buf_printf(&b, "\r\n");
+    }
+    mcdc_buf_printf(&b, "0\r\n\r\n");
+    r = exchange(f->port, b.data, b.len);
+    mcdc_buf_free(&b);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(message(&r), "over the limit of 65536"));
+    reply_free(&r);
+
+    /* Just under the limit is fine (spaces are valid JSON whitespace). */
+    size_t n = 64 * 1024;
+    char *body = malloc(n + 1);
+    memset(body, ' ', n);
+    memcpy(body, "{\"request_type\": \"list\"}", 24);
+    body[n] = '\0';
+    r = cdc(f->port, body);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    free(body);
+}
+
+static void test_endless_chunked_body_is_cut_off(void **state) {
+    fixture *f = *state;
+    int fd = connect_to(f->port);
+    const char head[] = "POST /cdc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(send(fd, head, sizeof head - 1, MSG_NOSIGNAL), (ssize_t)(sizeof head - 1));
+    char chunk[0x10000 + 16];
+    int n = snprintf(chunk, sizeof chunk, "10000\r\n");
+    memset(chunk + n, ' ', 0x10000);
+    memcpy(chunk + n + 0x10000, "\r\n", 2);
+    size_t len = (size_t)n + 0x10000 + 2;
+    /* 64 KiB limit: the server stops reading after 16 times that. */
+    int sent = 0;
+    for (; sent < 64; sent++)
+        if (send(fd, chunk, len, MSG_NOSIGNAL) != (ssize_t)len) break;
+    assert_true(sent < 64);
+    close(fd);
+    /* And it still serves. */
+    reply r = request(f->port, "GET", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+}
+
+static void test_metrics(void **state) {
+    fixture *f = *state;
+    reply r = cdc(f->port, "{\"request_type\": \"list\"}");
+    reply_free(&r);
+    r = cdc(f->port, "not json");
+    reply_free(&r);
+    r = request(f->port, "GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "text/plain; version=0.0.4"));
+    assert_non_null(strstr(r.body, "\nmcdc_up 1\n"));
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"list\",request_status=\"success\"} 1\n"));
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"unmarshal_error\"} 1\n"));
+    assert_non_null(strstr(r.body, "milvus_cdc_request_latency_count{request_type=\"list\"} 1\n"));
+    assert_non_null(strstr(r.body, "process_resident_memory_bytes "));
+    assert_non_null(strstr(r.body, "milvus_cdc_task_num{task_state=\"Running\"} 0\n"));
+    reply_free(&r);
+}
+
+static void test_bearer_token(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    reply r = cdc(p, "{\"request_type\": \"list\"}");
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer"));
+    assert_int_equal(json_integer_value(json_object_get(r.json, "code")), 401);
+    assert_null(strstr(r.body, "s3cret"));
+    reply_free(&r);
+    r = request(p, "POST", "/cdc", "Authorization: Bearer s3cret-tokem\r\n", "{\"request_type\": \"list\"}");
+    assert_int_equal(r.status, 401);
+    reply_free(&r);
+    r = request(p, "POST", "/cdc", "Authorization: Bearer s3cret-token-and-more\r\n", "{\"request_type\": \"list\"}");
+    assert_int_equal(r.status, 401);
+    reply_free(&r);
+    r = request(p, "POST", "/cdc", "Authorization: Basic czNjcmV0LXRva2Vu\r\n", "{\"request_type\": \"list\"}");
+    assert_int_equal(r.status, 401);
+    reply_free(&r);
+    r = request(p, "POST", "/cdc", "Authorization: Bearer s3cret-token\r\n", "{\"request_type\": \"list\"}");
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    r = request(p, "GET", "/metrics", NULL, NULL);
+    assert_int_equal(r.status, 401);
+    reply_free(&r);
+    r = request(p, "GET", "/metrics", "authorization: bearer s3cret-token\r\n", NULL);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    /* Load balancers probe without credentials. */
+    r = request(p, "GET", "/healthz", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+}
+
+/* Requests arrive on many connections at once. */
+typedef struct worker_arg {
+    uint16_t port;
+    int ok;
+} worker_arg;
+
+static void *worker(void *p) {
+    worker_arg *a = p;
+    for (int i = 0; i < 20; i++) {
+        reply r = cdc(a->port, "{\"request_type\": \"list\"}");
+        if (r.status == 200) a->ok++;
+        reply_free(&r);
+    }
+    return NULL;
+}
+
+static void test_concurrent_clients(void **state) {
+    fixture *f = *state;
+    pthread_t th[8];
+    worker_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (worker_arg){f->port, 0};
+        pthread_create(&th[i], NULL, worker, &args[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].ok, 20);
+    }
+}
+
+static void test_bind_errors(void **state) {
+    fixture *f = *state;
+    mcdc_err err = {0};
+    http_config cfg = {.address = "127.0.0.1", .port = f->port};
+    assert_null(http_start(&cfg, &f->tm, &err));
+    assert_int_equal(err.code, MCDC_EIO);
+    char want[64];
+    snprintf(want, sizeof want, "listen 127.0.0.1:%u: Address already in use", f->port);
+    assert_string_equal(err.msg, want);
+    cfg = (http_config){.address = "not an address", .port = 0};
+    assert_null(http_start(&cfg, &f->tm, &err));
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "listen address 'not an address'"));
+    http_stop(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_request_type, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_task_errors, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_errors, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_and_paths, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_body_limit, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_endless_chunked_body_is_cut_off, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_bearer_token, setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_clients, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_errors, setup_plain, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,390 @@
+/* test_task_spec.c — the create request of milvus-cdc as mcdc reads it:
+ * the examples of milvus-cdc's docs parse; every refusal names its key;
+ * secrets never reach the public JSON; name mapping and coverage rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipeline/task_spec.h"
+
+static int parse(const char *text, task_spec *s, mcdc_err *err) {
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    if (!j) fail_msg("test JSON does not parse: %s: %s", je.text, text);
+    int rc = task_spec_from_json(j, s, err);
+    json_decref(j);
+    return rc;
+}
+
+static void parse_ok(const char *text, task_spec *s) {
+    mcdc_err err = {0};
+    if (parse(text, s, &err) != 0) fail_msg("refused: %s\n  %s", err.msg, text);
+}
+
+/* doc/cdc-usage.md's create request. */
+static void test_usage_doc_example(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"http://localhost:19530\", \"token\": \"root:Milvus\","
+             " \"connect_timeout\": 10}, \"collection_infos\": [{\"name\": \"*\"}]}",
+             &s);
+    assert_string_equal(s.target.address, "localhost:19530");
+    assert_false(s.target.tls);
+    assert_string_equal(s.target.username, "root");
+    assert_string_equal(s.target.password, "Milvus");
+    assert_null(s.target.api_key);
+    assert_int_equal(s.target.connect_timeout_s, 10);
+    assert_int_equal(s.n_collections, 1);
+    assert_string_equal(s.collections[0].db, "default");
+    assert_string_equal(s.collections[0].name, "*");
+    /* A generated id looks like milvus-cdc's: a UUID without dashes. */
+    assert_int_equal(strlen(s.id), 32);
+    assert_int_equal(strspn(s.id, "0123456789abcdef"), 32);
+    task_spec s2;
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"http://localhost:19530\"}, \"collection_infos\": [{\"name\": \"*\"}]}",
+             &s2);
+    assert_string_not_equal(s.id, s2.id);
+    assert_int_equal(s2.target.connect_timeout_s, 10);
+    assert_null(s2.target.username);
+    task_spec_free(&s);
+    task_spec_free(&s2);
+}
+
+static void check_address(const char *connect, const char *address, bool tls) {
+    char text[512];
+    snprintf(text, sizeof text, "{\"milvus_connect_param\": %s, \"collection_infos\": [{\"name\": \"c\"}]}", connect);
+    task_spec s;
+    parse_ok(text, &s);
+    if (strcmp(s.target.address, address) != 0 || s.target.tls != tls)
+        fail_msg("%s: got %s tls=%d, want %s tls=%d", connect, s.target.address, s.target.tls, address, tls);
+    task_spec_free(&s);
+}
+
+static void test_address_forms(void **state) {
+    (void)state;
+    check_address("{\"uri\": \"https://milvus.example.com:443\"}", "milvus.example.com:443", true);
+    check_address("{\"uri\": \"HTTPS://m:19530/\"}", "m:19530", true);
+    check_address("{\"uri\": \"tcp://10.0.0.1:19540\"}", "10.0.0.1:19540", false);
+    check_address("{\"uri\": \"10.0.0.1:19540\"}", "10.0.0.1:19540", false);
+    check_address("{\"uri\": \"http://m\"}", "m:19530", false);
+    check_address("{\"uri\": \"http://[::1]:19540\"}", "[::1]:19540", false);
+    check_address("{\"uri\": \"http://m:1\", \"enable_tls\": true}", "m:1", true);
+    /* milvus-cdc's deprecated form, and its README's mix of both. */
+    check_address("{\"host\": \"m\", \"port\": 19541, \"enable_tls\": true}", "m:19541", true);
+    check_address("{\"host\": \"m\"}", "m:19530", false);
+    check_address("{\"host\": \"http://m:7\", \"port\": 19541}", "m:7", false);
+    check_address("{\"uri\": \"http://u:1\", \"host\": \"h\", \"port\": 19541}", "u:1", false);
+    check_address("{\"uri\": \"http://u:1\", \"host\": null, \"token\": null}", "u:1", false);
+}
+
+static void test_credentials(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"token\": \"db-api-key-123\"}, "
+             "\"collection_infos\": [{\"name\": \"c\"}]}",
+             &s);
+    assert_string_equal(s.target.api_key, "db-api-key-123");
+    assert_null(s.target.username);
+    task_spec_free(&s);
+    parse_ok("{\"milvus_connect_param\": {\"host\": \"h\", \"port\": 1, \"username\": \"u\", \"password\": \"p:q\"}, "
+             "\"collection_infos\": [{\"name\": \"c\"}]}",
+             &s);
+    assert_string_equal(s.target.username, "u");
+    assert_string_equal(s.target.password, "p:q");
+    task_spec_free(&s);
+    /* The password may hold ':'; only the first one splits. */
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"token\": \"u:p:q\", \"username\": \"x\", \"password\": \"y\"}, "
+             "\"collection_infos\": [{\"name\": \"c\"}]}",
+             &s);
+    assert_string_equal(s.target.username, "u");
+    assert_string_equal(s.target.password, "p:q");
+    task_spec_free(&s);
+}
+
+static const char FULL[] =
+    "{\"task_id\": \"my-task_1\","
+    " \"milvus_connect_param\": {\"uri\": \"http://t:19540\", \"token\": \"root:s3cret\", \"ignore_partition\": true,"
+    "   \"channel_num\": 16, \"dial_config\": {}},"
+    " \"kafka_connect_param\": {\"address\": \"\", \"topic\": \"\"},"
+    " \"rpc_channel_info\": {\"name\": \"by-dev-replicate-msg\"}, \"extra_info\": {\"enable_user_role\": false},"
+    " \"buffer_config\": {\"period\": 0, \"size\": 0},"
+    " \"collection_infos\": [{\"name\": \"a\", \"positions\": {\"by-dev-rootcoord-dml_0_1v0\": \"CAE=\"},"
+    "                         \"use_start_position\": true}, {\"name\": \"b\"}],"
+    " \"db_collections\": {\"db1\": [{\"name\": \"*\"}], \"db2\": [{\"name\": \"x\"}, {\"name\": \"y\"}]},"
+    " \"name_mapping\": [{\"source_db\": \"db1\", \"target_db\": \"db1_copy\"},"
+    "                    {\"source_db\": \"db2\", \"target_db\": \"t2\", \"collection_mapping\": {\"x\": \"x2\"}}],"
+    " \"positions\": {\"by-dev-rootcoord-dml_0\": \"AAE=\"},"
+    " \"disable_auto_start\": true}";
+
+static void test_full_request(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok(FULL, &s);
+    assert_string_equal(s.id, "my-task_1");
+    assert_true(s.target.ignore_partition);
+    assert_true(s.disable_auto_start);
+    assert_int_equal(s.n_collections, 5);
+    assert_string_equal(s.collections[0].db, "default");
+    assert_string_equal(s.collections[0].name, "a");
+    assert_true(s.collections[0].use_start_position);
+    assert_int_equal(s.collections[0].n_positions, 1);
+    assert_string_equal(s.collections[0].positions[0].key, "by-dev-rootcoord-dml_0_1v0");
+    assert_string_equal(s.collections[0].positions[0].value, "CAE=");
+    assert_string_equal(s.collections[2].db, "db1");
+    assert_string_equal(s.collections[4].name, "y");
+    assert_int_equal(s.n_mappings, 2);
+    assert_int_equal(s.n_positions, 1);
+    assert_string_equal(s.positions[0].key, "by-dev-rootcoord-dml_0");
+
+    const char *tdb, *tcoll;
+    task_spec_map_name(&s, "db1", "anything", &tdb, &tcoll);
+    assert_string_equal(tdb, "db1_copy");
+    assert_string_equal(tcoll, "anything");
+    task_spec_map_name(&s, "db2", "x", &tdb, &tcoll);
+    assert_string_equal(tdb, "t2");
+    assert_string_equal(tcoll, "x2");
+    /* milvus-cdc: a collection not in collection_mapping keeps db and name. */
+    task_spec_map_name(&s, "db2", "y", &tdb, &tcoll);
+    assert_string_equal(tdb, "db2");
+    assert_string_equal(tcoll, "y");
+    task_spec_map_name(&s, "default", "a", &tdb, &tcoll);
+    assert_string_equal(tdb, "default");
+    assert_string_equal(tcoll, "a");
+
+    assert_true(task_spec_covers(&s, "default", "a"));
+    assert_true(task_spec_covers(&s, "default", "b"));
+    assert_false(task_spec_covers(&s, "default", "c"));
+    assert_true(task_spec_covers(&s, "db1", "whatever"));
+    assert_true(task_spec_covers(&s, "db2", "x"));
+    assert_false(task_spec_covers(&s, "db2", "z"));
+    assert_false(task_spec_covers(&s, "db3", "x"));
+    task_spec_free(&s);
+}
+
+static void test_star_database(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"h:1\"}, "
+             "\"db_collections\": {\"*\": [{\"name\": \"*\"}], \"a\": [{\"name\": \"x\"}]}}",
+             &s);
+    assert_true(task_spec_covers(&s, "default", "anything"));
+    assert_true(task_spec_covers(&s, "other", "anything"));
+    /* A database named explicitly takes only its own entries, as in milvus-cdc. */
+    assert_true(task_spec_covers(&s, "a", "x"));
+    assert_false(task_spec_covers(&s, "a", "y"));
+    task_spec_free(&s);
+}
+
+/* Every refusal is MCDC_EINVAL and its message starts with the key's path. */
+static void expect_error(const char *text, const char *want) {
+    task_spec s;
+    mcdc_err err = {0};
+    if (parse(text, &s, &err) == 0) fail_msg("accepted, want an error with '%s':\n  %s", want, text);
+    if (err.code != MCDC_EINVAL) fail_msg("code %d for %s", err.code, text);
+    if (!strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
+    if (strstr(err.msg, "s3cret")) fail_msg("message '%s' shows a secret", err.msg);
+    /* Nothing is left to free after a failure. */
+    assert_null(s.id);
+    assert_null(s.collections);
+}
+
+#define CP "\"milvus_connect_param\": {\"uri\": \"h:1\"}"
+#define CI "\"collection_infos\": [{\"name\": \"c\"}]"
+
+static void test_errors_name_their_key(void **state) {
+    (void)state;
+    task_spec s;
+    mcdc_err err;
+    json_t *arr = json_array();
+    assert_int_equal(task_spec_from_json(arr, &s, &err), -1);
+    assert_string_equal(err.msg, "request_data: want an object");
+    json_decref(arr);
+
+    expect_error("{" CP ", " CI ", \"colection_infos\": []}", "unknown key 'colection_infos'; want one of task_id,");
+    expect_error("{" CI "}", "milvus_connect_param: missing");
+    expect_error("{\"milvus_connect_param\": \"h:1\", " CI "}", "milvus_connect_param: want an object");
+    expect_error("{\"milvus_connect_param\": {}, " CI "}", "milvus_connect_param: no target address");
+    expect_error("{\"milvus_connect_param\": {\"hots\": \"h\"}, " CI "}", "milvus_connect_param: unknown key 'hots'");
+    expect_error("{\"milvus_connect_param\": {\"host\": \"h\", \"port\": \"19530\"}, " CI "}",
+                 "milvus_connect_param.port: want an integer from 1 to 65535");
+    expect_error("{\"milvus_connect_param\": {\"host\": \"h\", \"port\": 70000}, " CI "}",
+                 "milvus_connect_param.port: want an integer from 1 to 65535");
+    expect_error("{\"milvus_connect_param\": {\"port\": 1}, " CI "}", "milvus_connect_param.host: missing");
+    expect_error("{\"milvus_connect_param\": {\"host\": \"h:1\"}, " CI "}", "milvus_connect_param.host: want a host");
+    expect_error("{\"milvus_connect_param\": {\"uri\": 5}, " CI "}", "milvus_connect_param.uri: want a string");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"grpc://h:1\"}, " CI "}",
+                 "milvus_connect_param.uri: want http://, https:// or tcp://");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://h:abc\"}, " CI "}",
+                 "milvus_connect_param.uri: want a port from 1 to 65535");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://h:0\"}, " CI "}", "milvus_connect_param.uri: want a port");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://h:1/db\"}, " CI "}",
+                 "milvus_connect_param.uri: a path is not supported");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://root:s3cret@h:1\"}, " CI "}",
+                 "milvus_connect_param.uri: credentials belong in token");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://h h:1\"}, " CI "}",
+                 "milvus_connect_param.uri: want a host name");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"http://[::1\"}, " CI "}", "milvus_connect_param.uri: unclosed");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"password\": \"s3cret\"}, " CI "}",
+                 "milvus_connect_param.username: missing; username and password go together");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"token\": \":s3cret\"}, " CI "}",
+                 "milvus_connect_param.token: want \"user:password\"");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"connect_timeout\": -1}, " CI "}",
+                 "milvus_connect_param.connect_timeout: want an integer from 0 to 3600");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"enable_tls\": \"yes\"}, " CI "}",
+                 "milvus_connect_param.enable_tls: want true or false");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"ignore_partition\": 1}, " CI "}",
+                 "milvus_connect_param.ignore_partition: want true or false");
+    expect_error("{\"milvus_connect_param\": {\"uri\": \"https://h:1\", \"dial_config\": {\"server_name\": \"h\"}}, " CI "}",
+                 "milvus_connect_param.dial_config: custom TLS certificates are not supported");
+    expect_error("{\"kafka_connect_param\": {\"address\": \"k:9092\", \"topic\": \"t\"}, " CP ", " CI "}",
+                 "kafka_connect_param: a Kafka target is not supported");
+
+    expect_error("{" CP "}", "collection_infos: missing; want at least one collection");
+    expect_error("{" CP ", \"collection_infos\": []}", "collection_infos: empty");
+    expect_error("{" CP ", \"collection_infos\": {\"name\": \"c\"}}", "collection_infos: want an array");
+    expect_error("{" CP ", \"collection_infos\": [\"c\"]}", "collection_infos[0]: want an object");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"a\"}, {}]}", "collection_infos[1].name: missing");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": 5}]}", "collection_infos[0].name: want a string");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"\"}]}", "collection_infos[0].name: want a non-empty string");
+    expect_error("{" CP ", \"collection_infos\": [{\"nam\": \"c\"}]}", "collection_infos[0]: unknown key 'nam'");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"use_start_position\": \"true\"}]}",
+                 "collection_infos[0].use_start_position: want true or false");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"positions\": {\"ch\": 5}}]}",
+                 "collection_infos[0].positions.ch: want a non-empty string");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"positions\": [\"x\"]}]}",
+                 "collection_infos[0].positions: want an object");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"*\", \"positions\": {\"ch\": \"x\"}}]}",
+                 "collection_infos[0].positions: not allowed with the collection name \"*\"");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\"}, {\"name\": \"c\"}]}",
+                 "'c' in database 'default' is listed twice");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\"}], \"db_collections\": {\"default\": [{\"name\": \"c\"}]}}",
+                 "'c' in database 'default' is listed twice");
+    expect_error("{" CP ", \"db_collections\": {\"d\": [{\"name\": \"*\"}, {\"name\": \"c\"}]}}",
+                 "database 'd' lists \"*\" and 'c'");
+    expect_error("{" CP ", \"db_collections\": [{\"name\": \"c\"}]}", "db_collections: want an object");
+    expect_error("{" CP ", \"db_collections\": {\"d\": []}}", "db_collections.d: empty");
+    expect_error("{" CP ", \"db_collections\": {\"\": [{\"name\": \"c\"}]}}", "db_collections: an empty database name");
+    expect_error("{" CP ", \"db_collections\": {\"d\": [{\"name\": \"c\", \"x\": 1}]}}",
+                 "db_collections.d[0]: unknown key 'x'");
+
+    expect_error("{" CP ", " CI ", \"name_mapping\": {}}", "name_mapping: want an array");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"target_db\": \"b\"}]}",
+                 "name_mapping[0].source_db: want a non-empty string");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"source_db\": \"a\"}]}",
+                 "name_mapping[0].target_db: want a non-empty string");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"source_db\": \"a\", \"target_db\": \"b\"},"
+                 " {\"source_db\": \"a\", \"target_db\": \"c\"}]}",
+                 "name_mapping[1].source_db: 'a' is mapped twice");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"source_db\": \"a\", \"target_db\": \"b\","
+                 " \"collection_mapping\": {\"x\": \"z\", \"y\": \"z\"}}]}",
+                 "name_mapping[0].collection_mapping: 'x' and 'y' both map to 'z'");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"source_db\": \"a\", \"target_db\": \"b\","
+                 " \"collection_mapping\": {\"x\": 1}}]}",
+                 "name_mapping[0].collection_mapping.x: want a non-empty string");
+    expect_error("{" CP ", " CI ", \"name_mapping\": [{\"source_db\": \"a\", \"target_db\": \"b\", \"extra\": 1}]}",
+                 "name_mapping[0]: unknown key 'extra'");
+
+    expect_error("{" CP ", " CI ", \"positions\": [\"a\"]}", "positions: want an object");
+    expect_error("{" CP ", " CI ", \"positions\": {\"ch\": \"\"}}", "positions.ch: want a non-empty string");
+    expect_error("{" CP ", " CI ", \"task_id\": 7}", "task_id: want a string");
+    expect_error("{" CP ", " CI ", \"task_id\": \"a b\"}", "task_id: want 1 to 64 characters");
+    expect_error("{" CP ", " CI ", \"task_id\": \"../x\"}", "task_id: want 1 to 64 characters");
+    expect_error("{" CP ", " CI
+                 ", \"task_id\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+                 "task_id: want 1 to 64 characters");
+    expect_error("{" CP ", " CI ", \"disable_auto_start\": \"true\"}", "disable_auto_start: want true or false");
+}
+
+static void test_long_names(void **state) {
+    (void)state;
+    char name[300], text[700];
+    memset(name, 'n', 256);
+    name[256] = '\0';
+    snprintf(text, sizeof text, "{" CP ", \"collection_infos\": [{\"name\": \"%s\"}]}", name);
+    expect_error(text, "collection_infos[0].name: longer than 255 characters");
+    name[255] = '\0';
+    snprintf(text, sizeof text, "{" CP ", \"collection_infos\": [{\"name\": \"%s\"}]}", name);
+    task_spec s;
+    parse_ok(text, &s);
+    task_spec_free(&s);
+}
+
+static void test_secrets_stay_private(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok(FULL, &s);
+    json_t *pub = task_spec_to_json(&s, false);
+    char *text = json_dumps(pub, JSON_SORT_KEYS);
+    assert_null(strstr(text, "s3cret"));
+    assert_null(strstr(text, "\"root\""));
+    json_t *conn = json_object_get(pub, "milvus_connect_param");
+    assert_string_equal(json_string_value(json_object_get(conn, "password")), "***");
+    assert_string_equal(json_string_value(json_object_get(conn, "username")), "***");
+    assert_null(json_object_get(conn, "token"));
+    assert_string_equal(json_string_value(json_object_get(conn, "uri")), "http://t:19540");
+    assert_string_equal(json_string_value(json_object_get(pub, "task_id")), "my-task_1");
+    /* milvus-cdc's shape: collection_infos for "default", db_collections for the others. */
+    assert_int_equal(json_array_size(json_object_get(pub, "collection_infos")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(pub, "db_collections"), "db2")), 2);
+    free(text);
+    json_decref(pub);
+
+    /* An API key is masked the same way. */
+    task_spec k;
+    parse_ok("{\"milvus_connect_param\": {\"uri\": \"https://h:1\", \"token\": \"key-s3cret\"}, " CI "}", &k);
+    pub = task_spec_to_json(&k, false);
+    text = json_dumps(pub, 0);
+    assert_null(strstr(text, "s3cret"));
+    assert_non_null(strstr(text, "\"token\": \"***\""));
+    free(text);
+    json_decref(pub);
+    task_spec_free(&k);
+    task_spec_free(&s);
+}
+
+/* The store keeps to_json(with_secrets) and reads it back with from_json. */
+static void test_store_round_trip(void **state) {
+    (void)state;
+    const char *cases[] = {
+        FULL,
+        "{\"milvus_connect_param\": {\"uri\": \"https://[::1]:1\", \"token\": \"key\", \"connect_timeout\": 3}, " CI "}",
+        "{\"milvus_connect_param\": {\"host\": \"h\", \"username\": \"a:b\", \"password\": \"c\"}, " CI "}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        task_spec a, b;
+        parse_ok(cases[i], &a);
+        json_t *ja = task_spec_to_json(&a, true);
+        mcdc_err err = {0};
+        if (task_spec_from_json(ja, &b, &err)) fail_msg("stored form refused: %s", err.msg);
+        json_t *jb = task_spec_to_json(&b, true);
+        assert_true(json_equal(ja, jb));
+        assert_string_equal(a.id, b.id);
+        assert_int_equal(a.target.tls, b.target.tls);
+        assert_int_equal(a.target.connect_timeout_s, b.target.connect_timeout_s);
+        json_decref(ja);
+        json_decref(jb);
+        task_spec_free(&a);
+        task_spec_free(&b);
+    }
+    task_spec a;
+    parse_ok(cases[2], &a);
+    assert_string_equal(a.target.username, "a:b");
+    task_spec_free(&a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage_doc_example),   cmocka_unit_test(test_address_forms),
+        cmocka_unit_test(test_credentials),         cmocka_unit_test(test_full_request),
+        cmocka_unit_test(test_star_database),       cmocka_unit_test(test_errors_name_their_key),
+        cmocka_unit_test(test_long_names),          cmocka_unit_test(test_secrets_stay_private),
+        cmocka_unit_test(test_store_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
