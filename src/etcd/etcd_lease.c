@@ -103,6 +103,7 @@ static void *keeper_main(void *arg) {
     char *token = NULL;
     int64_t *due = NULL;
     size_t due_cap = 0;
+    unsigned failures = 0; /* in a row */
 
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
@@ -183,6 +184,8 @@ static void *keeper_main(void *arg) {
             }
             protobuf_c_message_free_unpacked(m, NULL);
             mcdc_backoff_reset(&bo);
+            if (failures) log_info("etcd lease keepalive: reconnected");
+            failures = 0;
         } else if (rc < 0) {
             close_stream(k);
             if (k->stop) break;
@@ -191,10 +194,12 @@ static void *keeper_main(void *arg) {
             pthread_mutex_lock(&k->mu);
             uint32_t delay = mcdc_backoff_next(&bo);
             retry_at = mcdc_now_mono_ms() + delay;
-            /* There is nobody to return an error to: complain and keep trying,
-             * the leases' deadlines decide when they count as lost. */
-            log_warn("etcd lease keepalive: %s; %s in %u ms", serr.msg, again ? "reconnecting" : "trying again",
-                     delay);
+            /* There is nobody to return an error to: complain (the first time
+             * and every tenth) and keep trying; the leases' deadlines decide
+             * when they count as lost. */
+            if (failures++ % 10 == 0)
+                log_warn("etcd lease keepalive: %s; %s (attempt %u)", serr.msg,
+                         again ? "reconnecting" : "trying again", failures);
         }
     }
     if (k->s) close_stream(k);

@@ -260,6 +260,11 @@ static int pump(etcd_watch *w, uint64_t deadline, bool until_created, mcdc_err *
                 w->resume_rev = r->header->revision + 1;
             }
         } else if (r->n_events == 0 && r->header && r->header->revision >= w->resume_rev) {
+            /* A timed progress notification: etcd sends it only to watchers
+             * that are caught up, through the same queue as events, so every
+             * event up to header.revision has been delivered. (Progress on
+             * request was not ordered with events before etcd 3.4.25 and
+             * 3.5.8, etcd-io/etcd#15220; we never request it.) */
             w->resume_rev = r->header->revision + 1;
         }
         size_t n = take_events(w, r);

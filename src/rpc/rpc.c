@@ -3,6 +3,7 @@
  * completions that belong to somebody else. */
 #include "rpc/rpc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -104,7 +105,7 @@ static gpr_timespec deadline_after(uint32_t ms) {
 static char *read_file(const char *path, mcdc_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        mcdc_errf(err, MCDC_EINVAL, "cannot read %s", path);
+        mcdc_errf(err, MCDC_EINVAL, "cannot read %s: %s", path, strerror(errno));
         return NULL;
     }
     mcdc_buf b = MCDC_BUF_INIT;

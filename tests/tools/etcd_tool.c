@@ -2,7 +2,8 @@
  * tests (tests/it/test_etcd.py) can drive the client against a real etcd:
  * KV, compare-and-swap, leases with keepalive, and watches across restarts.
  *
- * usage: etcd_tool --endpoints E [--user U --password P] [--timeout MS] CMD ...
+ * usage: etcd_tool --endpoints E [--user U --password P] [--timeout MS]
+ *                  [--cacert F [--cert F --key F] [--server-name N]] CMD ...
  *   put K V | get K | del K [--prefix] | range PREFIX [--rev N]
  *   cas K V EXPECT_REV | lease TTL [--put K V] | load (key<TAB>value lines on stdin)
  *   watch PREFIX [--rev N] [--count N] [--prev-kv] [--cancel-after MS]
@@ -29,7 +30,8 @@
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: etcd_tool --endpoints E [--user U --password P] [--timeout MS] CMD ...\n"
+            "usage: etcd_tool --endpoints E [--user U --password P] [--timeout MS]\n"
+            "                 [--cacert F [--cert F --key F] [--server-name N]] CMD ...\n"
             "  put K V | get K | del K [--prefix] | range PREFIX [--rev N] | cas K V EXPECT_REV\n"
             "  lease TTL [--put K V] | load < lines | watch PREFIX [--rev N] [--count N] [--prev-kv]"
             " [--cancel-after MS]\n");
@@ -208,6 +210,10 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--endpoints") == 0) cfg.endpoints = argv[++i];
         else if (strcmp(argv[i], "--user") == 0) cfg.username = argv[++i];
         else if (strcmp(argv[i], "--password") == 0) cfg.password = argv[++i];
+        else if (strcmp(argv[i], "--cacert") == 0) cfg.tls.enabled = 1, cfg.tls.ca_file = argv[++i];
+        else if (strcmp(argv[i], "--cert") == 0) cfg.tls.enabled = 1, cfg.tls.cert_file = argv[++i];
+        else if (strcmp(argv[i], "--key") == 0) cfg.tls.enabled = 1, cfg.tls.key_file = argv[++i];
+        else if (strcmp(argv[i], "--server-name") == 0) cfg.tls.enabled = 1, cfg.tls.server_name = argv[++i];
         else if (strcmp(argv[i], "--timeout") == 0) {
             if (parse_i64(argv[++i], &timeout) || timeout <= 0) return usage();
         } else return usage();
@@ -258,9 +264,13 @@ int main(int argc, char **argv) {
             fprintf(stderr, "etcd_tool: %s: not found\n", args[0]);
             rc = EXIT_NOTFOUND;
         } else {
-            etcd_kv kv = {.key = args[0], .key_len = strlen(args[0]), .value = value, .value_len = len,
-                          .mod_revision = mod};
-            print_kv(&b, &kv);
+            /* etcd_get reports value and mod_revision only. */
+            mcdc_buf_printf(&b, "{\"key\":");
+            json_str(&b, args[0], strlen(args[0]));
+            mcdc_buf_printf(&b, ",\"value\":");
+            json_str(&b, value, len);
+            mcdc_buf_printf(&b, ",\"mod_revision\":%" PRId64 "}", mod);
+            print_line(&b);
             free(value);
         }
     } else if (strcmp(cmd, "del") == 0 && npos == 1) {
