@@ -217,3 +217,55 @@ def test_unreachable_servers_exit_2(source):
     assert rc == 2 and "no_such_collection_xyz" in err
     p = subprocess.run([str(tool("mcdc")), "dump", "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--follow" in p.stdout and "--rows" in p.stdout
+
+
+def test_catalog_follows_through_an_etcd_restart(source, fresh_name):
+    """The catalog's watch resumes after etcd restarts: a collection created afterwards in a new
+    database is matched by `--db`, which needs the catalog to know the collection's database."""
+    import os
+    import signal as sig
+    from pathlib import Path
+
+    from stackenv import STACK
+
+    dbname = fresh_name("wdb")
+    db.create_database(dbname)
+    proc = subprocess.Popen(dump_args(source, "--db", dbname, "--from", "latest", "--follow"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)
+        pidfile = Path(source["MCDC_STACK_DIR"]) / "pids" / "etcd.pid"
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, sig.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}") and \
+                "etcd" in open(f"/proc/{pid}/cmdline").read():
+            time.sleep(0.2)
+        time.sleep(1)
+        subprocess.run([str(STACK), "start"], check=True, capture_output=True)
+        assert proc.poll() is None, proc.stderr.read()
+
+        connections.connect("w", uri=source["MCDC_SOURCE_URI"], db_name=dbname)
+        coll = Collection(fresh_name("after"), CollectionSchema([
+            FieldSchema("pk", DataType.INT64, is_primary=True),
+            FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+        ]), using="w", shards_num=1)
+        coll.insert([[5, 6], [[1, 1], [2, 2]]])
+        import json
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(c["kind"] == "insert" for c in seen):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(json.loads(line))
+        kinds = [c["kind"] for c in seen]
+        assert kinds[:2] == ["create_collection", "insert"], (kinds, proc.stderr.read() if proc.poll() else "")
+        assert all(c["db"] == dbname for c in seen)
+        assert seen[1]["pks"] == [5, 6]
+        coll.drop()
+        connections.disconnect("w")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        db.drop_database(dbname)
