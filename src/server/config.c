@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "server/http.h"
 
 #define PATH_CAP 128
 
@@ -439,10 +440,10 @@ static const key_def TOP_KEYS[] = {{"listen", k_listen},       {"api_token", k_a
 
 void mcdc_config_defaults(mcdc_config *out) {
     memset(out, 0, sizeof *out);
-    out->listen_host = mcdc_xstrdup("127.0.0.1");
-    out->listen_port = 8444;
+    out->listen_host = mcdc_xstrdup(HTTP_DEFAULT_ADDRESS);
+    out->listen_port = HTTP_DEFAULT_PORT;
     out->api_token = mcdc_xstrdup("");
-    out->max_body_bytes = 1024 * 1024;
+    out->max_body_bytes = HTTP_DEFAULT_MAX_BODY;
     out->log_level = MCDC_LOG_INFO;
     out->store.type = mcdc_xstrdup("sqlite");
     out->store.path = mcdc_xstrdup("mcdc.db");
