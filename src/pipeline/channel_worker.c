@@ -21,6 +21,7 @@
 #define NOT_COVERED ((void *)2)
 #define MAX_PENDING 64
 #define IDLE_CHECKPOINT_MS 1000
+#define PENDING_MAX_MS 10000
 /* How long a DML message may wait for etcd to describe its collection. A
  * create that failed on the source leaves a CreateCollection in the WAL but
  * never a Created record (spec/etcd-meta.md §6), so the wait must end. */
@@ -52,6 +53,9 @@ struct channel_worker {
     change pending[MAX_PENDING]; /* inserts that may be the first half of an upsert */
     mq_msgid pending_id[MAX_PENDING];
     size_t n_pending;
+    uint64_t pending_since_ms;   /* when the first held insert arrived */
+    mq_msgid deferred;           /* handled while inserts were held: done once they are */
+    uint64_t deferred_ts;
     mcdc_backoff bo;
 };
 
@@ -93,7 +97,15 @@ static int save_checkpoint(channel_worker *w, mcdc_err *err) {
     return 0;
 }
 
+/* The checkpoint may only pass a message once everything before it is
+ * applied; while inserts are held (see handle_dml) later messages are
+ * remembered and become "done" when the held inserts are applied. */
 static void mark_done(channel_worker *w, const mq_msgid *id, uint64_t ts) {
+    if (w->n_pending) {
+        w->deferred = *id;
+        if (ts > w->deferred_ts) w->deferred_ts = ts;
+        return;
+    }
     w->done = *id;
     if (ts > w->done_ts) w->done_ts = ts;
     w->dirty = true;
@@ -251,20 +263,41 @@ static apply_rc flush_pending(channel_worker *w, bool paired) {
         catalog_release(cc);
         if (rc != APPLY_OK) return rc;
     }
-    if (w->n_pending) mark_done(w, &ids[w->n_pending - 1], w->pending[w->n_pending - 1].ts);
-    clear_pending(w);
+    if (w->n_pending) {
+        mq_msgid last = ids[w->n_pending - 1];
+        uint64_t last_ts = w->pending[w->n_pending - 1].ts;
+        bool later = w->deferred.len && cmp_id(w, &w->deferred, &last) > 0;
+        if (later) {
+            last = w->deferred;
+            if (w->deferred_ts > last_ts) last_ts = w->deferred_ts;
+        }
+        clear_pending(w);
+        mark_done(w, &last, last_ts);
+    }
+    w->deferred.len = 0;
+    w->deferred_ts = 0;
     return APPLY_OK;
 }
 
 /* ---- the DML channel ------------------------------------------------------------------ */
 
 /* Handles one decoded change of a DML channel. Returns APPLY_STOPPED when
- * the worker must stop (paused or shutting down). */
+ * the worker must stop (paused or shutting down).
+ *
+ * Inserts are held back, because an Insert may be the first half of a
+ * source Upsert whose Delete half (same ts, spec/mq-messages.md §9.3) comes
+ * in the next message or the next fetch. The hold ends when the question is
+ * settled: a message of the same collection arrives, or a time tick at or
+ * past the held ts (the tick is a watermark: nothing with a smaller ts
+ * follows, timestamps.md §3). Other collections' changes are applied
+ * meanwhile; their order relative to ours does not matter. */
 static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
     if (c->kind == CHANGE_TIMETICK) {
-        if (flush_pending(w, false)) return APPLY_STOPPED;
-        atomic_store(&w->tick, c->ts);
-        atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+        if (w->n_pending && c->ts >= w->pending[0].ts && flush_pending(w, false)) return APPLY_STOPPED;
+        if (w->n_pending == 0) {
+            atomic_store(&w->tick, c->ts);
+            atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+        }
         mark_done(w, id, c->ts);
         return APPLY_OK;
     }
@@ -273,18 +306,16 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         if (!cc) log_debug("task %s channel %s: %s of unknown collection %" PRId64 " not replicated", w->t->id, w->channel,
                            change_kind_name(c->kind), c->collection_id);
         catalog_release(cc);
-        /* Not ours: nothing to apply. The checkpoint may pass it, but not a
-         * held insert of ours. */
-        if (w->n_pending == 0) mark_done(w, id, 0);
+        mark_done(w, id, 0);
         return APPLY_OK;
     }
 
     apply_rc rc = APPLY_OK;
+    bool held_same_coll = w->n_pending && w->pending[0].collection_id == c->collection_id;
     if (c->kind == CHANGE_INSERT) {
-        bool same = w->n_pending && w->pending[0].ts == c->ts && w->pending[0].collection_id == c->collection_id &&
-                    w->n_pending < MAX_PENDING;
-        if (!same && (rc = flush_pending(w, false))) goto out;
-        /* Held until the next message says whether it is half of an upsert. */
+        bool same = held_same_coll && w->pending[0].ts == c->ts && w->n_pending < MAX_PENDING;
+        if (w->n_pending && !same && (rc = flush_pending(w, false))) goto out;
+        if (w->n_pending == 0) w->pending_since_ms = mcdc_now_mono_ms();
         w->pending[w->n_pending] = *c;
         w->pending_id[w->n_pending] = *id;
         w->n_pending++;
@@ -292,8 +323,7 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         catalog_release(cc);
         return APPLY_OK;
     }
-    if (c->kind == CHANGE_DELETE && w->n_pending && w->pending[0].ts == c->ts &&
-        w->pending[0].collection_id == c->collection_id) {
+    if (c->kind == CHANGE_DELETE && held_same_coll && w->pending[0].ts == c->ts) {
         /* The source's Upsert: Insert(s) and a Delete with one ts. Replaying
          * them as an insert then a delete would delete the new rows (the
          * target gives each call a newer ts), so send the rows as an upsert,
@@ -302,30 +332,24 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         mark_done(w, id, c->ts);
         goto out;
     }
-    if ((rc = flush_pending(w, false))) goto out;
+    if (held_same_coll && (rc = flush_pending(w, false))) goto out;
     if ((rc = apply_one(w, c, id, cc, false))) goto out;
     if (c->kind == CHANGE_DROP_COLLECTION) idmap_del(&w->covered, c->collection_id);
     mark_done(w, id, c->ts);
-    /* The position only moves after the target acknowledged (design.md §2). */
-    if (save_with_retry(w, false, NULL, 0)) rc = APPLY_STOPPED;
 out:
     catalog_release(cc);
     return rc;
 }
 
-/* After the held inserts were applied by a later message, that message's
- * position is the new "done". */
-static apply_rc after_message(channel_worker *w, const mq_msgid *id, uint64_t ts) {
-    if (w->n_pending == 0) {
-        if (cmp_id(w, id, &w->done) > 0) mark_done(w, id, ts);
-        if (w->dirty && w->intent_saved.len && cmp_id(w, &w->done, &w->intent_saved) >= 0) {
-            /* Everything sent is acknowledged: persist now, not in a second. */
-            if (save_with_retry(w, false, NULL, 0)) return APPLY_STOPPED;
-            w->intent_saved = w->done;
-        } else if (w->dirty && mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS) {
-            if (save_with_retry(w, false, NULL, 0)) return APPLY_STOPPED;
-        }
-    }
+/* After each message: persist the position right away once everything sent
+ * is acknowledged (so a restart replays little), else at most once a second
+ * for positions that only moved over ticks and other collections' messages. */
+static apply_rc after_message(channel_worker *w) {
+    if (w->n_pending || !w->dirty) return APPLY_OK;
+    bool sent_all_acked = w->intent_saved.len && cmp_id(w, &w->done, &w->intent_saved) >= 0 &&
+                          cmp_id(w, &w->ckpt, &w->intent_saved) < 0;
+    if (sent_all_acked || mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS)
+        return save_with_retry(w, false, NULL, 0) ? APPLY_STOPPED : APPLY_OK;
     return APPLY_OK;
 }
 
@@ -494,7 +518,10 @@ static void *run(void *arg) {
             break;
         }
         if (r != MQ_MESSAGE) {
-            if (flush_pending(w, false)) break;
+            /* Normally a tick settles a held insert within 200 ms; if ticks
+             * stop (the source is down), do not hold rows forever. */
+            if (w->n_pending && mcdc_now_mono_ms() - w->pending_since_ms > PENDING_MAX_MS && flush_pending(w, false))
+                break;
             const char *trouble = mq_last_transient_error(w->reader);
             if (trouble && r == MQ_NONE) task_set_last_error(w->t, trouble);
             if (w->dirty && mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS &&
@@ -519,10 +546,9 @@ static void *run(void *arg) {
             pause_at(w, &id, err.msg);
             break;
         }
-        uint64_t ts = c.ts;
         apply_rc rc = w->replicate ? handle_request(w, &c, &id) : handle_dml(w, &c, &id);
         change_free(&c);
-        if (rc || after_message(w, &id, ts)) break;
+        if (rc || after_message(w)) break;
     }
     clear_pending(w);
     mcdc_err ignored;
