@@ -211,6 +211,10 @@ static apply_rc apply_one(channel_worker *w, const change *c, const mq_msgid *id
     for (;;) {
         int rc = applier_apply(w->ap, c, cc, as_upsert, &err);
         if (rc == 0) break;
+        /* A transient failure is ambiguous: the target may have applied the
+         * insert before the connection broke. Retrying it as an upsert makes
+         * the retry safe either way. */
+        if (mcdc_err_is_transient(err.code) && c->kind == CHANGE_INSERT) as_upsert = true;
         if (err.code == MCDC_ENOTFOUND && source_gone(w, c->collection_id)) {
             log_info("task %s: %s skipped, source collection %" PRId64 " is dropped: %s", w->t->id,
                      change_kind_name(c->kind), c->collection_id, err.msg);

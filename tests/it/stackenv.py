@@ -26,3 +26,34 @@ def tool(name: str) -> Path:
     if not p.exists():
         raise FileNotFoundError(f"{p} is not built: run scripts/test (or cmake --build build) first")
     return p
+
+
+def stop_piece(piece: str, grace_s: float = 15.0) -> None:
+    """Stops one piece of the stack (etcd, kafka, source-milvus, target-milvus) as a crash or an
+    outage would, using the PID scripts/stack recorded; `start_stack()` brings it back."""
+    import os
+    import signal
+    import time
+    env = stack_env()
+    pidfile = Path(env["MCDC_STACK_DIR"]) / "pids" / f"{piece}.pid"
+    pid = int(pidfile.read_text().split()[0])
+
+    def alive():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except OSError:
+            return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        os.kill(pid, signal.SIGKILL)
+        while alive():
+            time.sleep(0.1)
+
+
+def start_stack() -> None:
+    """Starts whatever piece of the stack is not running (scripts/stack start is idempotent)."""
+    subprocess.run([str(STACK), "start"], check=True, capture_output=True)
