@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 typedef struct kafka_reader {
@@ -23,6 +24,8 @@ typedef struct kafka_reader {
     rd_kafka_message_t *held;     /* the message last handed out */
     int64_t last_offset;          /* -1 before the first message */
     char transient[256];
+    bool missing;                 /* the topic did not exist at the last look */
+    uint64_t missing_checked_ms;
 } kafka_reader;
 
 void mq_kafka_msgid(int64_t offset, mq_msgid *out) {
@@ -101,6 +104,8 @@ fail_conf:
     return NULL;
 }
 
+static void check_missing(kafka_reader *r);
+
 static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err) {
     rd_kafka_conf_t *conf = make_conf(cfg, channel, err);
     if (!conf) return NULL;
@@ -134,6 +139,7 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     r->base.channel = mcdc_xstrdup(channel);
     r->rk = rk;
     r->last_offset = -1;
+    check_missing(r);
     return (mq_reader *)r;
 }
 
@@ -179,6 +185,26 @@ static int kafka_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err)
     return 0;
 }
 
+/* Whether the topic exists, asked without creating it (the consumer's
+ * allow.auto.create.topics=false goes into the metadata request). librdkafka
+ * waits silently on an assigned partition of a missing topic, so without
+ * this a reader could not tell "empty" from "not there yet". */
+static void check_missing(kafka_reader *r) {
+    r->missing_checked_ms = mcdc_now_mono_ms();
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, r->base.channel, NULL);
+    if (!rkt) return;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(r->rk, 0, rkt, &md, 2000);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1) {
+        rd_kafka_resp_err_t te = md->topics[0].err;
+        r->missing = te == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || te == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                     md->topics[0].partition_cnt == 0;
+        if (r->missing) snprintf(r->transient, sizeof r->transient, "topic %s does not exist yet", r->base.channel);
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
 static void release_held(kafka_reader *r) {
     if (r->held) {
         rd_kafka_message_destroy(r->held);
@@ -191,7 +217,11 @@ static mq_result kafka_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms,
     release_held(r);
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)timeout_ms);
-        if (!m) return MQ_NONE;
+        if (!m) {
+            if (r->missing && mcdc_now_mono_ms() - r->missing_checked_ms > 2000) check_missing(r);
+            return r->missing ? MQ_END : MQ_NONE;
+        }
+        r->missing = false;
         if (m->err) {
             rd_kafka_resp_err_t e = m->err;
             char what[200];

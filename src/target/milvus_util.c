@@ -70,6 +70,16 @@ mcdc_code milvus_status_class(const char *method, int32_t error_code, int32_t co
     default: break;
     }
     if (code == 0 && error_code == LEGACY_COLLECTION_NOT_EXISTS) return MCDC_ENOTFOUND;
+    /* A proxy whose own coordinators are gone (the target is stopping or
+     * starting) answers with the catch-all code 65535 and a dialing error in
+     * words; seen on 2.3.5: "empty grpc client: failed to connect
+     * 127.0.0.1:53110 ... connection refused". That heals when the target is
+     * back, so it must be retried, not paused on. */
+    static const char *const HEALING[] = {"connection refused", "failed to connect", "empty grpc client",
+                                          "error while dialing", "not ready", "is not serving", "stopping",
+                                          "deadline exceeded", "context canceled", "connection reset", "eof"};
+    for (size_t i = 0; i < sizeof HEALING / sizeof HEALING[0]; i++)
+        if (contains_ci(reason, HEALING[i])) return MCDC_EUNAVAIL;
     /* Creates of databases, partitions and collections in 2.3 report a
      * duplicate with a generic code and only say so in words. */
     if (method && strncmp(method, "Create", 6) == 0 && contains_ci(reason, "already exist")) return MCDC_EEXIST;

@@ -1,0 +1,115 @@
+"""Dependency faults mid-stream, each ending in exact equality with no operator action: the Kafka
+broker restarted, etcd restarted, the target Milvus down for 60 s, the source Milvus restarted.
+While a dependency is down the task keeps running and shows the last error; then it heals."""
+import threading
+import time
+
+import pytest
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
+
+from mcdcserver import McdcServer, connect, count_rows, wait_equal
+from stackenv import start_stack, stop_piece
+
+INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+
+
+@pytest.fixture(scope="module")
+def server(stack, tmp_path_factory):
+    srv = McdcServer(stack, tmp_path_factory.mktemp("faults"))
+    srv.start()
+    connect("src", stack["MCDC_SOURCE_URI"])
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    yield srv
+    srv.stop()
+    start_stack()
+
+
+class Writer(threading.Thread):
+    """Inserts, deletes and upserts until stopped; tolerates the source being down."""
+
+    def __init__(self, coll):
+        super().__init__(daemon=True)
+        self.c = coll
+        self.stop = threading.Event()
+        self.next = 0
+
+    def run(self):
+        while not self.stop.is_set():
+            keys = list(range(self.next, self.next + 20))
+            try:
+                self.c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
+                self.next += 20
+                self.c.delete(f"pk in [{keys[0]}]")
+                self.c.upsert([[keys[1]], ["upserted"], [[0, 0, 0, 0]]])
+            except Exception:
+                time.sleep(0.5)  # the source is restarting
+            time.sleep(0.1)
+
+
+def run_with_fault(server, fresh_name, fault, expect_error=False):
+    name = fresh_name("fault")
+    task = server.create_task(collection_infos=[{"name": name}])
+    c = Collection(name, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("s", DataType.VARCHAR, max_length=32),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+    ]), using="src", shards_num=2)
+    c.create_index("vec", INDEX)
+    c.load()
+    w = Writer(c)
+    w.start()
+    try:
+        time.sleep(2)
+        seen_error = fault(task)
+    finally:
+        time.sleep(2)
+        w.stop.set()
+        w.join()
+    if expect_error:
+        assert seen_error, "the task never showed the error while the dependency was down"
+    connect("src", server.stack["MCDC_SOURCE_URI"])
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=180)
+    assert count_rows("src", name) == count_rows("tgt", name)
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    c.drop()
+
+
+def test_kafka_broker_restarted(server, fresh_name):
+    def fault(task):
+        stop_piece("kafka")
+        time.sleep(3)
+        start_stack()
+    run_with_fault(server, fresh_name, fault)
+
+
+def test_etcd_restarted(server, fresh_name):
+    def fault(task):
+        stop_piece("etcd")
+        time.sleep(2)
+        start_stack()
+    run_with_fault(server, fresh_name, fault)
+
+
+def test_target_down_for_60s(server, fresh_name):
+    def fault(task):
+        stop_piece("target-milvus")
+        seen = False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            info = server.get(task)
+            assert info["state"] == "Running", info  # retried, never paused
+            seen = seen or bool(info["last_error"])
+            time.sleep(2)
+        start_stack()
+        return seen
+    run_with_fault(server, fresh_name, fault, expect_error=True)
+
+
+def test_source_restarted(server, fresh_name):
+    def fault(task):
+        stop_piece("source-milvus")
+        time.sleep(2)
+        start_stack()
+    run_with_fault(server, fresh_name, fault)
