@@ -153,10 +153,27 @@ static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msg
         rd_kafka_conf_destroy(conf);
         return mcdc_errf(err, MCDC_EINVAL, "kafka client: %s", why);
     }
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, channel, 0, &lo, &hi, (int)timeout_ms);
-    rd_kafka_destroy(rk);
     *exists = false;
+    /* Asking a missing topic for its offsets waits out the whole timeout;
+     * its metadata says "unknown" at once (and does not create it). */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, channel, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, (int)timeout_ms);
+    bool missing = e == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1 &&
+                   (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topics[0].partition_cnt == 0);
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (e) {
+        rd_kafka_destroy(rk);
+        return mcdc_errf(err, MCDC_EUNAVAIL, "kafka %s: metadata: %s", channel, rd_kafka_err2str(e));
+    }
+    if (missing) {
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    int64_t lo = 0, hi = 0;
+    e = rd_kafka_query_watermark_offsets(rk, channel, 0, &lo, &hi, (int)timeout_ms);
+    rd_kafka_destroy(rk);
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
         e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
         return 0;

@@ -22,7 +22,7 @@ def free_port():
 
 
 class McdcServer:
-    def __init__(self, stack, workdir: Path):
+    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None):
         self.stack = stack
         self.dir = workdir
         self.port = free_port()
@@ -38,7 +38,8 @@ source:
   mq:
     type: kafka
     kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}
-""")
+""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
+  + (f"  dml_channels: {dml_channels}\n" if dml_channels else ""))
 
     def start(self):
         logf = open(self.log, "a")

@@ -66,3 +66,21 @@ def list_topics(brokers: str):
     admin = AdminClient({"bootstrap.servers": brokers})
     md = admin.list_topics(timeout=10)
     return sorted(md.topics.keys())
+
+
+def read_offsets(brokers: str, topic: str, offsets, timeout_s: float = 10.0):
+    """The raw values at the given offsets of partition 0 of topic, in the order asked."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "mcdc-tests", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 10})
+    out = {}
+    try:
+        for off in offsets:
+            c.assign([TopicPartition(topic, 0, off)])
+            deadline = time.monotonic() + timeout_s
+            while off not in out and time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is not None and not m.error() and m.offset() == off:
+                    out[off] = m.value()
+        return [out[o] for o in offsets]
+    finally:
+        c.close()
