@@ -67,6 +67,12 @@ source:
                 self.proc.wait()
         code = self.proc.returncode if self.proc else None
         self.proc = None
+        # Under a sanitizer build (MCDC_BUILD_DIR=build-asan) any report fails the test that ran it.
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                at = text.index(marker)
+                raise AssertionError(f"sanitizer report in {self.log}:\n{text[at - 200:at + 3000]}")
         return code
 
     def post(self, request_type, data=None, raw=None):
