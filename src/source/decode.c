@@ -301,82 +301,30 @@ static int check_create_collection(change *c, mcdc_err *err) {
     return 0;
 }
 
+/* The names and ids a request carries, found through its descriptor: every
+ * message type spells them the same (db_name, collection_name,
+ * partition_name, db_id, collection_id, partition_id) but places them at
+ * different field numbers, and most carry only some. */
+static const char *string_field(const ProtobufCMessage *m, const char *name) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return "";
+    const char *v = *(char *const *)((const char *)m + f->offset);
+    return v ? v : "";
+}
+
+static int64_t int64_field(const ProtobufCMessage *m, const char *name) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    if (!f || f->type != PROTOBUF_C_TYPE_INT64 || f->label == PROTOBUF_C_LABEL_REPEATED) return 0;
+    return *(const int64_t *)((const char *)m + f->offset);
+}
+
 static void fill_names(change *c) {
-    switch (c->kind) {
-    case CHANGE_DROP_COLLECTION: {
-        Milvus__Proto__Msg__DropCollectionRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        c->db_id = m->db_id;
-        c->collection_id = m->collection_id;
-        break;
-    }
-    case CHANGE_CREATE_PARTITION:
-    case CHANGE_DROP_PARTITION: {
-        /* Create and Drop share one layout (spec/mq-messages.md §7). */
-        Milvus__Proto__Msg__DropPartitionRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        c->partition_name = m->partition_name;
-        c->db_id = m->db_id;
-        c->collection_id = m->collection_id;
-        c->partition_id = m->partition_id;
-        break;
-    }
-    case CHANGE_CREATE_INDEX: {
-        Milvus__Proto__Milvus__CreateIndexRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_DROP_INDEX: {
-        Milvus__Proto__Milvus__DropIndexRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_LOAD_COLLECTION: {
-        Milvus__Proto__Milvus__LoadCollectionRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_RELEASE_COLLECTION: {
-        Milvus__Proto__Milvus__ReleaseCollectionRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_LOAD_PARTITIONS: {
-        Milvus__Proto__Milvus__LoadPartitionsRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_RELEASE_PARTITIONS: {
-        Milvus__Proto__Milvus__ReleasePartitionsRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        c->collection_name = m->collection_name;
-        break;
-    }
-    case CHANGE_FLUSH: {
-        Milvus__Proto__Milvus__FlushRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        break;
-    }
-    case CHANGE_CREATE_DATABASE: {
-        Milvus__Proto__Milvus__CreateDatabaseRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        break;
-    }
-    case CHANGE_DROP_DATABASE: {
-        Milvus__Proto__Milvus__DropDatabaseRequest *m = (void *)c->msg;
-        c->db_name = m->db_name;
-        break;
-    }
-    default:
-        break;
-    }
+    c->db_name = string_field(c->msg, "db_name");
+    c->collection_name = string_field(c->msg, "collection_name");
+    c->partition_name = string_field(c->msg, "partition_name");
+    c->db_id = int64_field(c->msg, "db_id");
+    c->collection_id = int64_field(c->msg, "collection_id");
+    c->partition_id = int64_field(c->msg, "partition_id");
 }
 
 /* Every message type we read has `MsgBase msg_base = 1`; find it through the
