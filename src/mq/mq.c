@@ -1,9 +1,10 @@
 /* mq.c — picks the driver for a queue type; everything else is the driver's. */
 #include "mq/mq.h"
+#include "mq/pulsar.h"
 
 #include <string.h>
 
-static const mq_driver *const DRIVERS[] = {&mq_kafka_driver};
+static const mq_driver *const DRIVERS[] = {&mq_kafka_driver, &mq_pulsar_driver};
 
 static const mq_driver *find(const char *type) {
     for (size_t i = 0; i < sizeof DRIVERS / sizeof DRIVERS[0]; i++)
@@ -14,7 +15,7 @@ static const mq_driver *find(const char *type) {
 mq_reader *mq_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err) {
     const mq_driver *d = find(cfg->type);
     if (!d) {
-        mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka)", cfg->type ? cfg->type : "");
+        mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka or pulsar)", cfg->type ? cfg->type : "");
         return NULL;
     }
     return d->open(cfg, channel, start, err);
@@ -22,14 +23,14 @@ mq_reader *mq_open(const mq_config *cfg, const char *channel, const mq_start *st
 
 int mq_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
     const mq_driver *d = find(cfg->type);
-    if (!d) return mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka)", cfg->type ? cfg->type : "");
+    if (!d) return mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka or pulsar)", cfg->type ? cfg->type : "");
     return d->probe(cfg, timeout_ms, err);
 }
 
 int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
                      mcdc_err *err) {
     const mq_driver *d = find(cfg->type);
-    if (!d) return mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka)", cfg->type ? cfg->type : "");
+    if (!d) return mcdc_errf(err, MCDC_EINVAL, "unknown message queue type '%s' (want kafka or pulsar)", cfg->type ? cfg->type : "");
     return d->last_position(cfg, channel, out, exists, timeout_ms, err);
 }
 

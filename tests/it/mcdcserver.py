@@ -98,18 +98,25 @@ source:
 
 
 def rows_of(alias, db, name, pk):
-    """Every row of a collection, keyed by primary key (Strong consistency)."""
+    """Every row of a collection, keyed by primary key (Strong consistency). A query iterator pages
+    by primary key, so collections past Milvus's 16384-row query window are read whole."""
     coll = Collection(name, using=alias)
     out = {}
     it_expr = f'{pk} != ""' if coll.schema.primary_field.dtype.name == "VARCHAR" else f"{pk} > -9223372036854775807"
-    offset = 0
-    while True:
-        batch = coll.query(it_expr, output_fields=["*"], limit=16000, offset=offset, consistency_level="Strong")
-        for r in batch:
+    if count_rows(alias, name) <= 16000:
+        for r in coll.query(it_expr, output_fields=["*"], limit=16000, consistency_level="Strong"):
             out[r[pk]] = r
-        if len(batch) < 16000:
-            break
-        offset += len(batch)
+        return out
+    it = coll.query_iterator(batch_size=4000, expr=it_expr, output_fields=["*"], consistency_level="Strong")
+    try:
+        while True:
+            batch = it.next()
+            if not batch:
+                break
+            for r in batch:
+                out[r[pk]] = r
+    finally:
+        it.close()
     return out
 
 

@@ -1,0 +1,357 @@
+"""mcdc's own Pulsar consumer against the real thing: Pulsar 3.0.7 standalone and a source Milvus
+2.3.5 whose WAL is that Pulsar (the stack's "pulsar" profile: MCDC_STACK_PULSAR=1 or
+`scripts/stack start --pulsar`). The reader is driven through tests/tools/mq_cat, which opens a
+channel with mcdc's mq driver (kafka or pulsar) and decodes every message with mcdc's decoder.
+
+  - the same operations on the Kafka source and on the Pulsar source come out as the same changes;
+  - a reader started at / after a position starts exactly there;
+  - a Pulsar restart in the middle of a read loses nothing and repeats nothing.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections
+
+from stackenv import STACK, tool
+
+DML_CHANNELS = 16
+
+
+@pytest.fixture(scope="module")
+def pstack(stack):
+    if stack.get("MCDC_STACK_PULSAR") != "1":
+        pytest.skip("the stack's pulsar profile is off: run with MCDC_STACK_PULSAR=1 "
+                    "(or after `scripts/stack start --pulsar`)")
+    connections.connect("kafka-src", uri=stack["MCDC_SOURCE_URI"])
+    connections.connect("pulsar-src", uri=stack["MCDC_PSOURCE_URI"])
+    yield stack
+    connections.disconnect("kafka-src")
+    connections.disconnect("pulsar-src")
+
+
+class Source:
+    """One source Milvus and the queue its WAL is on, read through mq_cat."""
+
+    def __init__(self, stack, kind):
+        self.kind = kind
+        if kind == "pulsar":
+            self.alias, self.address, self.prefix = "pulsar-src", stack["MCDC_PULSAR_URL"], stack["MCDC_PSOURCE_ROOT_PATH"]
+        else:
+            self.alias, self.address, self.prefix = "kafka-src", stack["MCDC_KAFKA_BROKERS"], stack["MCDC_SOURCE_ROOT_PATH"]
+
+    def channel(self, i):
+        return f"{self.prefix}-rootcoord-dml_{i}"
+
+    def cat_args(self, channel, *more):
+        return [str(tool("mq_cat")), "--mq", self.kind, "--address", self.address, "--channel", channel, *more]
+
+    def last(self, channel):
+        out = subprocess.run(self.cat_args(channel, "--last"), capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    def read(self, channel, start="earliest", *more):
+        p = subprocess.run(self.cat_args(channel, "--from", start, "--pk", "id", *more),
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, f"mq_cat {channel}: {p.stderr}"
+        return [json.loads(line) for line in p.stdout.splitlines()]
+
+    def snapshot(self):
+        """The last position of every DML channel now (None = empty or no topic yet)."""
+        with ThreadPoolExecutor(DML_CHANNELS) as ex:
+            lasts = list(ex.map(lambda i: self.last(self.channel(i)), range(DML_CHANNELS)))
+        return {self.channel(i): None if v == "none" else v for i, v in enumerate(lasts)}
+
+    def changes_since(self, snap, collection_id):
+        """{channel: [changes of the collection]} written after the snapshot."""
+        def one(ch):
+            return ch, self.read(ch, f"after:{snap[ch]}" if snap[ch] else "earliest")
+        with ThreadPoolExecutor(DML_CHANNELS) as ex:
+            got = dict(ex.map(one, snap))
+        return {ch: [c for c in cs if c.get("collection_id") == collection_id] for ch, cs in got.items()
+                if any(c.get("collection_id") == collection_id for c in cs)}
+
+
+SCHEMA = CollectionSchema([
+    FieldSchema("id", DataType.INT64, is_primary=True),
+    FieldSchema("title", DataType.VARCHAR, max_length=64),
+    FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+])
+
+
+def rows(ids, seed):
+    rng = random.Random(seed)
+    return [list(ids), [f"t{i}" for i in ids], [[rng.random() for _ in range(4)] for _ in ids]]
+
+
+def workload(alias, name):
+    """The operations both sources get; returns the collection id."""
+    coll = Collection(name, SCHEMA, shards_num=1, using=alias)
+    coll.insert(rows(range(1, 51), 1))
+    coll.insert(rows(range(51, 61), 2))
+    coll.delete("id in [3, 7, 55]")
+    coll.upsert(rows([10, 11], 3))
+    return coll.describe()["collection_id"]
+
+
+def shape(changes):
+    """What must be equal across queues: the kinds and their rows, not ids, times or positions."""
+    out = []
+    for c in changes:
+        item = {"kind": c["kind"], "num_rows": c.get("num_rows")}
+        if c["kind"] in ("insert", "delete"):
+            item["pks"] = c.get("pks")
+        if c["kind"] == "create_collection":
+            item["fields"] = [(f["name"], f.get("type")) for f in c.get("fields", [])]
+        out.append(item)
+    return out
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_same_changes_as_on_kafka(pstack, fresh_name):
+    t0 = time.monotonic()
+    seen = {}
+    for kind in ("kafka", "pulsar"):
+        src = Source(pstack, kind)
+        snap = src.snapshot()
+        name = fresh_name(f"pq_{kind}")
+        cid = workload(src.alias, name)
+        by_channel = wait_for(
+            lambda: (lambda got: got if sum(len(v) for v in got.values()) >= 6 else None)(src.changes_since(snap, cid)),
+            30, f"the {kind} source's changes")
+        assert len(by_channel) == 1, f"{kind}: one shard, one channel: {sorted(by_channel)}"
+        changes = next(iter(by_channel.values()))
+        seen[kind] = shape(changes)
+        Collection(name, using=src.alias).drop()
+    want = [
+        {"kind": "create_collection", "num_rows": None},
+        {"kind": "insert", "num_rows": 50, "pks": list(range(1, 51))},
+        {"kind": "insert", "num_rows": 10, "pks": list(range(51, 61))},
+        {"kind": "delete", "num_rows": 3, "pks": [3, 7, 55]},
+        {"kind": "insert", "num_rows": 2, "pks": [10, 11]},   # upsert = insert + delete, same ts
+        {"kind": "delete", "num_rows": 2, "pks": [10, 11]},
+    ]
+    for kind in seen:
+        got = [{k: v for k, v in c.items() if k != "fields"} for c in seen[kind]]
+        assert got == want, f"{kind}: {got}"
+    assert seen["kafka"] == seen["pulsar"]
+    print(f"same changes on Kafka and Pulsar: {time.monotonic() - t0:.1f} s")
+
+
+def test_start_at_and_after_a_position(pstack, fresh_name):
+    t0 = time.monotonic()
+    src = Source(pstack, "pulsar")
+    snap = src.snapshot()
+    name = fresh_name("pq_seek")
+    cid = workload(src.alias, name)
+    channel = next(iter(wait_for(lambda: src.changes_since(snap, cid), 30, "the changes")))
+    everything = src.read(channel, "earliest", "--timeticks")
+    mine = [i for i, c in enumerate(everything) if c.get("collection_id") == cid and c["kind"] == "insert"]
+    assert len(mine) >= 2
+    k = mine[0]
+    pos = [c["position"] for c in everything]
+    assert len(set(pos)) == len(pos)
+
+    after = src.read(channel, f"after:{pos[k]}", "--timeticks")
+    assert after[0]["position"] == pos[k + 1]
+    assert after[:len(everything) - k - 1] == everything[k + 1:]
+
+    at = src.read(channel, f"at:{pos[k]}", "--timeticks")
+    assert at[0]["position"] == pos[k]
+    assert at[0]["kind"] == "insert" and at[0]["pks"] == list(range(1, 51))
+
+    # A Pulsar id with batch index -1 names the whole entry: after it = the next entry.
+    ledger, entry, _, _ = pos[k].split(":")
+    whole = src.read(channel, f"after:{ledger}:{entry}:-1:-1", "--timeticks")
+    assert whole[0]["position"] == pos[k + 1]
+
+    def key(text):
+        return tuple(int(x) for x in text.split(":"))
+    assert key(src.last(channel)) >= key(pos[-1])
+    Collection(name, using=src.alias).drop()
+    print(f"start at/after: {time.monotonic() - t0:.1f} s")
+
+
+def stack_pid(stack, piece, signature):
+    pid = int(Path(stack["MCDC_STACK_DIR"], "pids", f"{piece}.pid").read_text())
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    assert signature in cmd, f"pid {pid} is not the stack's {piece}"
+    return pid
+
+
+def test_broker_restart_loses_and_repeats_nothing(pstack, fresh_name, tmp_path):
+    """A follower reads one channel while a writer keeps inserting and Pulsar is restarted under
+    both. The follower must hand out exactly what a fresh read of the channel holds afterwards."""
+    import threading
+
+    src = Source(pstack, "pulsar")
+    snap = src.snapshot()
+    name = fresh_name("pq_restart")
+    coll = Collection(name, SCHEMA, shards_num=1, using=src.alias)
+    cid = coll.describe()["collection_id"]
+    channel = next(iter(wait_for(lambda: src.changes_since(snap, cid), 30, "CreateCollection")))
+    start = f"after:{snap[channel]}" if snap[channel] else "earliest"
+
+    out_path, err_path = tmp_path / "follow.out", tmp_path / "follow.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        follower = subprocess.Popen(src.cat_args(channel, "--from", start, "--pk", "id", "--timeticks", "--follow"),
+                                    stdout=out, stderr=err)
+
+    def followed():
+        return [json.loads(line) for line in out_path.read_text().splitlines()]
+
+    acked, stop_writing = [], threading.Event()
+
+    def writer():
+        n = 0
+        while not stop_writing.is_set():
+            ids = list(range(n * 10 + 1, n * 10 + 11))
+            n += 1
+            try:
+                coll.insert(rows(ids, n), timeout=10)
+                acked.append(ids)
+            except Exception:  # noqa: BLE001 - Milvus waits for Pulsar like we do
+                time.sleep(0.5)
+            time.sleep(0.1)
+
+    w = threading.Thread(target=writer, daemon=True)
+    try:
+        w.start()
+        wait_for(lambda: len(acked) >= 5 and len(followed()) >= 5, 30, "writes through the follower")
+
+        pulsar = stack_pid(pstack, "pulsar", "PulsarStandaloneStarter")
+        t_stop = time.monotonic()
+        os.kill(pulsar, signal.SIGTERM)
+        wait_for(lambda: not Path(f"/proc/{pulsar}").exists() or
+                 Path(f"/proc/{pulsar}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX", 60, "Pulsar to stop")
+        stopped_s = time.monotonic() - t_stop
+        t_start = time.monotonic()
+        subprocess.run([str(STACK), "start", "--pulsar"], check=True, capture_output=True, timeout=300)
+        started_s = time.monotonic() - t_start
+
+        before = len(acked)
+        wait_for(lambda: len(acked) >= before + 5, 120, "the Pulsar source to accept writes again")
+        stop_writing.set()
+        w.join(30)
+        last_ids = acked[-1]
+        wait_for(lambda: any(c["kind"] == "insert" and c.get("pks") == last_ids for c in followed()), 60,
+                 "the last acknowledged insert through the follower")
+    finally:
+        stop_writing.set()
+        follower.send_signal(signal.SIGTERM)
+        follower.wait(timeout=30)
+    assert follower.returncode == 0, err_path.read_text()
+
+    got = followed()
+    pos = [tuple(int(x) for x in c["position"].split(":")) for c in got]
+    assert all(a < b for a, b in zip(pos, pos[1:])), "positions not strictly increasing: a message repeated"
+    # Nothing lost: the follower saw exactly what a fresh read of the channel sees.
+    fresh = src.read(channel, start, "--timeticks")
+    assert got == fresh[:len(got)]
+    inserts = [c["pks"] for c in got if c.get("collection_id") == cid and c["kind"] == "insert"]
+    missing = [ids for ids in acked if ids not in inserts]
+    assert not missing, f"acknowledged inserts the follower never saw: {missing[:3]}"
+    assert "transient:" in err_path.read_text(), "the follower should have said why it waited"
+    coll.drop()
+    print(f"Pulsar restart: stop {stopped_s:.1f} s, start {started_s:.1f} s; follower read {len(got)} messages "
+          f"({len(acked)} acknowledged inserts), none lost or repeated")
+
+
+def tls_proxy(cert, key, broker_port):
+    """A TLS front for the plain broker (the standalone has no TLS listener): what a
+    pulsar+ssl:// service URL reaches. Returns (port, stop)."""
+    import socket
+    import ssl
+    import threading
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    lsock.settimeout(0.2)
+    stop = threading.Event()
+
+    def pump(a, b):
+        try:
+            while not stop.is_set():
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while not stop.is_set():
+            try:
+                raw, _ = lsock.accept()
+            except OSError:
+                continue
+            try:
+                raw.settimeout(10)
+                client = ctx.wrap_socket(raw, server_side=True)
+                client.settimeout(None)
+            except (OSError, ssl.SSLError):
+                raw.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", broker_port))
+            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return lsock.getsockname()[1], lambda: (stop.set(), lsock.close())
+
+
+def self_signed(tmp_path, name):
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_tls(pstack, fresh_name, tmp_path):
+    src = Source(pstack, "pulsar")
+    snap = src.snapshot()
+    name = fresh_name("pq_tls")
+    cid = workload(src.alias, name)
+    channel = next(iter(wait_for(lambda: src.changes_since(snap, cid), 30, "the changes")))
+    plain = src.read(channel)
+
+    cert, key = self_signed(tmp_path, "broker")
+    other, _ = self_signed(tmp_path, "other")
+    port, stop = tls_proxy(str(cert), str(key), int(pstack["MCDC_PULSAR_PORT"]))
+    try:
+        tls = Source(pstack, "pulsar")
+        tls.address = f"pulsar+ssl://127.0.0.1:{port}"
+        assert tls.read(channel, "earliest", "--set", f"pulsar.tls.ca={cert}") == plain
+
+        # A CA that did not sign the broker's certificate: no data, and the reader says why.
+        p = subprocess.run(tls.cat_args(channel, "--set", f"pulsar.tls.ca={other}", "--follow", "--timeout-ms", "1500"),
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and p.stdout == ""
+        assert "certificate not trusted" in p.stderr, p.stderr
+    finally:
+        stop()
+    Collection(name, using=src.alias).drop()
