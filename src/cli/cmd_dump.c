@@ -27,7 +27,7 @@ static void on_signal(int sig) {
 }
 
 static const char USAGE[] =
-    "usage: mcdc dump --etcd HOST:PORT --kafka HOST:PORT [options]\n"
+    "usage: mcdc dump --etcd HOST:PORT (--kafka HOST:PORT | --pulsar pulsar://HOST:PORT) [options]\n"
     "\n"
     "Prints the changes in the source Milvus's write-ahead log, one JSON object per line:\n"
     "kind, channel, position, ts (hybrid) and ts_wall, db, collection, partition, pks, num_rows.\n"
@@ -38,12 +38,16 @@ static const char USAGE[] =
     "  --kafka HOST:PORT       the source's Kafka bootstrap servers\n"
     "  --kafka-security P      PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL\n"
     "  --kafka-sasl-mechanism M, --kafka-sasl-user U, --kafka-sasl-password P, --kafka-ca FILE\n"
+    "  --pulsar URL            the source's Pulsar (pulsar://host:port or pulsar+ssl://host:port)\n"
+    "  --pulsar-tenant T, --pulsar-namespace N   as in the source's milvus.yaml (public, default)\n"
+    "  --pulsar-token JWT, --pulsar-tls-ca FILE\n"
     "  --prefix NAME           channel name prefix (msgChannel.chanNamePrefix.cluster; default = --root)\n"
     "  --dml-channels N        number of DML channels (rootCoord.dmlChannelNum; default 16)\n"
     "  --db DB                 only this database\n"
     "  --collection NAME       only this collection (in --db, or default)\n"
-    "  --from WHERE            earliest (default), latest, or a position: OFFSET when one channel\n"
-    "                          is read, else CHANNEL=OFFSET[,CHANNEL=OFFSET...] (others from earliest)\n"
+    "  --from WHERE            earliest (default), latest, or a position: POS when one channel\n"
+    "                          is read, else CHANNEL=POS[,CHANNEL=POS...] (others from earliest);\n"
+    "                          POS is a Kafka offset or a Pulsar ledger:entry:partition:batch\n"
     "  --follow                keep reading new changes until interrupted\n"
     "  --rows                  print the rows of inserts (vectors as arrays)\n"
     "  --timeticks             print time ticks too (about 5 per second per channel)\n"
@@ -56,6 +60,8 @@ static const char USAGE[] =
 typedef struct dump_opts {
     const char *etcd, *etcd_user, *etcd_password, *root, *kafka, *prefix, *db, *collection, *from;
     const char *kafka_security, *kafka_sasl_mechanism, *kafka_sasl_user, *kafka_sasl_password, *kafka_ca;
+    const char *pulsar, *pulsar_tenant, *pulsar_namespace, *pulsar_token, *pulsar_ca;
+    const char *mq_type;
     int dml_channels;
     int follow, rows, timeticks;
 } dump_opts;
@@ -94,6 +100,9 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         {"kafka", required_argument, 0, 'k'},        {"kafka-security", required_argument, 0, 1},
         {"kafka-sasl-mechanism", required_argument, 0, 2}, {"kafka-sasl-user", required_argument, 0, 3},
         {"kafka-sasl-password", required_argument, 0, 4}, {"kafka-ca", required_argument, 0, 5},
+        {"pulsar", required_argument, 0, 6},         {"pulsar-tenant", required_argument, 0, 7},
+        {"pulsar-namespace", required_argument, 0, 8}, {"pulsar-token", required_argument, 0, 9},
+        {"pulsar-tls-ca", required_argument, 0, 10},
         {"prefix", required_argument, 0, 'p'},       {"dml-channels", required_argument, 0, 'n'},
         {"db", required_argument, 0, 'd'},           {"collection", required_argument, 0, 'c'},
         {"from", required_argument, 0, 'f'},         {"follow", no_argument, 0, 'F'},
@@ -121,6 +130,11 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         case 3: o->kafka_sasl_user = optarg; break;
         case 4: o->kafka_sasl_password = optarg; break;
         case 5: o->kafka_ca = optarg; break;
+        case 6: o->pulsar = optarg; break;
+        case 7: o->pulsar_tenant = optarg; break;
+        case 8: o->pulsar_namespace = optarg; break;
+        case 9: o->pulsar_token = optarg; break;
+        case 10: o->pulsar_ca = optarg; break;
         case 'p': o->prefix = optarg; break;
         case 'n': {
             char *end;
@@ -156,10 +170,11 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         fprintf(stderr, "mcdc dump: unexpected argument '%s' (see mcdc dump --help)\n", argv[optind]);
         return -1;
     }
-    if (!o->etcd || !o->kafka) {
-        fprintf(stderr, "mcdc dump: --etcd and --kafka are required (see mcdc dump --help)\n");
+    if (!o->etcd || !o->kafka == !o->pulsar) {
+        fprintf(stderr, "mcdc dump: --etcd and one of --kafka or --pulsar are required (see mcdc dump --help)\n");
         return -1;
     }
+    o->mq_type = o->pulsar ? "pulsar" : "kafka";
     if (!o->prefix) o->prefix = o->root;
     return 0;
 }
@@ -174,7 +189,7 @@ static int start_for(const dump_opts *o, const char *channel, size_t n_channels,
             return mcdc_errf(err, MCDC_EINVAL, "--from %s: %zu channels are read; name the channel, CHANNEL=OFFSET", o->from,
                              n_channels);
         st->kind = MQ_START_AT;
-        return mq_msgid_parse("kafka", o->from, &st->at, err);
+        return mq_msgid_parse(o->mq_type, o->from, &st->at, err);
     }
     st->kind = MQ_START_EARLIEST;
     char *copy = mcdc_xstrdup(o->from), *save = NULL;
@@ -188,7 +203,7 @@ static int start_for(const dump_opts *o, const char *channel, size_t n_channels,
         *eq = '\0';
         if (strcmp(tok, channel) == 0) {
             st->kind = MQ_START_AT;
-            if ((rc = mq_msgid_parse("kafka", eq + 1, &st->at, err))) break;
+            if ((rc = mq_msgid_parse(o->mq_type, eq + 1, &st->at, err))) break;
         }
     }
     free(copy);
@@ -263,8 +278,16 @@ int cmd_dump(int argc, char **argv) {
     channel_state *st = NULL;
     filter f = {o.db, o.collection, IDMAP_INIT};
     idmap pk_names = IDMAP_INIT;
-    mq_config mq = {.type = "kafka",
-                    .address = o.kafka,
+    mq_kv pulsar_extra[4];
+    size_t n_extra = 0;
+    if (o.pulsar_tenant) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tenant", o.pulsar_tenant};
+    if (o.pulsar_namespace) pulsar_extra[n_extra++] = (mq_kv){"pulsar.namespace", o.pulsar_namespace};
+    if (o.pulsar_token) pulsar_extra[n_extra++] = (mq_kv){"pulsar.token", o.pulsar_token};
+    if (o.pulsar_ca) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tls.ca", o.pulsar_ca};
+    mq_config mq = {.type = o.mq_type,
+                    .address = o.pulsar ? o.pulsar : o.kafka,
+                    .extra = pulsar_extra,
+                    .n_extra = n_extra,
                     .security_protocol = o.kafka_security,
                     .sasl_mechanism = o.kafka_sasl_mechanism,
                     .sasl_username = o.kafka_sasl_user,
@@ -346,7 +369,7 @@ int cmd_dump(int argc, char **argv) {
                 st[i].at_end = 0;
                 any = true;
                 char pos[64];
-                mq_msgid_format("kafka", &m.id, pos, sizeof pos);
+                mq_msgid_format(o.mq_type, &m.id, pos, sizeof pos);
                 int32_t type;
                 uint64_t ts;
                 if (!o.timeticks && decode_header(m.payload, m.len, &type, &ts, NULL) == 0 && type == 1200) continue;

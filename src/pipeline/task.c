@@ -234,6 +234,12 @@ int task_init_positions(task *t, mcdc_err *err) {
             }
             mq_msgid at;
             if ((rc = parse_position(t, kv[k].value, &at, err))) break;
+            if (strcmp(t->env->mq.type, "kafka") != 0) {
+                /* "Start at X" needs the position before X, which only
+                 * Kafka's dense offsets give directly. */
+                rc = mcdc_errf(err, MCDC_EINVAL, "positions: explicit start positions are supported on Kafka sources only");
+                break;
+            }
             choose_at(&choice[c], &at);
         }
     }

@@ -314,9 +314,9 @@ static int k_etcd(ctx *c, yaml_node_t *v, const char *path) {
 
 static int k_mq_type(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "pulsar") == 0)
-        return fail(c, v, path, "pulsar is not supported yet; want kafka");
-    if (v->type != YAML_SCALAR_NODE || strcmp(scalar(v), "kafka") != 0) return fail(c, v, path, "want kafka");
+    if (v->type != YAML_SCALAR_NODE || (strcmp(scalar(v), "kafka") != 0 && strcmp(scalar(v), "pulsar") != 0))
+        return fail(c, v, path, "want kafka or pulsar");
+    set_str(&c->cfg->source.mq.type, scalar(v));
     return 0;
 }
 
@@ -390,7 +390,34 @@ static int k_kafka(ctx *c, yaml_node_t *v, const char *path) {
     return 0;
 }
 
-static const key_def MQ_KEYS[] = {{"type", k_mq_type}, {"kafka", k_kafka}};
+static int k_pulsar_address(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    if (v->type != YAML_SCALAR_NODE ||
+        (strncmp(scalar(v), "pulsar://", 9) != 0 && strncmp(scalar(v), "pulsar+ssl://", 13) != 0))
+        return fail(c, v, path, "want pulsar://host:port or pulsar+ssl://host:port");
+    set_str(&c->cfg->source.mq.pulsar.address, scalar(v));
+    return 0;
+}
+static int k_pulsar_tenant(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.pulsar.tenant);
+}
+static int k_pulsar_namespace(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.pulsar.namespace_);
+}
+static int k_pulsar_token(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.pulsar.token);
+}
+static int k_pulsar_ca(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.mq.pulsar.tls_ca);
+}
+static const key_def PULSAR_KEYS[] = {{"address", k_pulsar_address},
+                                      {"tenant", k_pulsar_tenant},
+                                      {"namespace", k_pulsar_namespace},
+                                      {"token", k_pulsar_token},
+                                      {"tls_ca", k_pulsar_ca}};
+static int k_pulsar(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, PULSAR_KEYS); }
+
+static const key_def MQ_KEYS[] = {{"type", k_mq_type}, {"kafka", k_kafka}, {"pulsar", k_pulsar}};
 static int k_mq(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, MQ_KEYS); }
 
 static int k_channel_prefix(ctx *c, yaml_node_t *v, const char *path) {
@@ -459,6 +486,12 @@ void mcdc_config_defaults(mcdc_config *out) {
     k->sasl_username = mcdc_xstrdup("");
     k->sasl_password = mcdc_xstrdup("");
     k->ssl_ca_location = mcdc_xstrdup("");
+    mcdc_config_pulsar *pl = &out->source.mq.pulsar;
+    pl->address = mcdc_xstrdup("pulsar://127.0.0.1:6650");
+    pl->tenant = mcdc_xstrdup("public");
+    pl->namespace_ = mcdc_xstrdup("default");
+    pl->token = mcdc_xstrdup("");
+    pl->tls_ca = mcdc_xstrdup("");
     out->source.channel_prefix = mcdc_xstrdup("");
     out->source.dml_channels = 16;
     out->apply.batch_rows = 5000;
@@ -551,6 +584,12 @@ void mcdc_config_free(mcdc_config *c) {
     free(k->sasl_username);
     free_secret(k->sasl_password);
     free(k->ssl_ca_location);
+    mcdc_config_pulsar *pl = &c->source.mq.pulsar;
+    free(pl->address);
+    free(pl->tenant);
+    free(pl->namespace_);
+    free_secret(pl->token);
+    free(pl->tls_ca);
     free(c->source.channel_prefix);
     memset(c, 0, sizeof *c);
 }

@@ -24,6 +24,14 @@ typedef struct mcdc_config_kafka {
     char *ssl_ca_location;    /* CA file; "" = system default */
 } mcdc_config_kafka;
 
+typedef struct mcdc_config_pulsar {
+    char *address;            /* "pulsar://host:port" or "pulsar+ssl://host:port"; "pulsar://127.0.0.1:6650" */
+    char *tenant;             /* pulsar.tenant of the source Milvus; "public" */
+    char *namespace_;         /* pulsar.namespace; "default" */
+    char *token;              /* JWT for token auth; "" = none; secret */
+    char *tls_ca;             /* CA file for pulsar+ssl; "" = system roots */
+} mcdc_config_pulsar;
+
 typedef struct mcdc_config {
     /* HTTP API (http.h) */
     char *listen_host;        /* "127.0.0.1"; "" in the file (":8444") becomes "0.0.0.0" */
@@ -45,8 +53,9 @@ typedef struct mcdc_config {
             char *password;   /* secret */
         } etcd;
         struct {
-            char *type;       /* "kafka" */
+            char *type;       /* "kafka" or "pulsar" */
             mcdc_config_kafka kafka;
+            mcdc_config_pulsar pulsar;
         } mq;
         char *channel_prefix; /* msgChannel.chanNamePrefix.cluster; defaults to etcd.root_path */
         int dml_channels;     /* rootCoord.dmlChannelNum; 16 */

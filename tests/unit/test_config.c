@@ -174,7 +174,8 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("store:\n  type: mysql\n", "mcdc.yaml:2: store.type: want sqlite");
     expect_error("store: [a]\n", "mcdc.yaml:1: store: want a mapping of keys");
     expect_error("store:\n  path: \"\"\n", "mcdc.yaml:2: store.path: want a non-empty string");
-    expect_error("source:\n  mq:\n    type: pulsar\n", "mcdc.yaml:3: source.mq.type: pulsar is not supported yet");
+    expect_error("source:\n  mq:\n    type: rabbit\n", "mcdc.yaml:3: source.mq.type: want kafka or pulsar");
+    expect_error("source:\n  mq:\n    pulsar: {address: 127.0.0.1:6650}\n", "mcdc.yaml:3: source.mq.pulsar.address: want pulsar://");
     expect_error("source:\n  mq:\n    type: rocksmq\n", "mcdc.yaml:3: source.mq.type: want kafka");
     expect_error("source:\n  mq:\n    kafka:\n      address: \"\"\n",
                  "mcdc.yaml:4: source.mq.kafka.address: want host:port[,host:port...]");
