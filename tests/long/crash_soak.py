@@ -47,9 +47,13 @@ def main():
             w.join()
         res = wait_settled([(a.name, "pk"), (b.name, "id")], timeout=300)
         srv.stop()
-        lost = sum(max(r[0], 0) for r in res.values())
-        doubled = sum(max(r[1], 0) for r in res.values())
-        differing = sum(max(r[2], 0) for r in res.values())
+        broken = {n: r for n, r in res.items() if len(r) != 3}
+        if broken:
+            print(f"could not compare: {broken}")
+            return 2
+        lost = sum(r[0] for r in res.values())
+        doubled = sum(r[1] for r in res.values())
+        differing = sum(r[2] for r in res.values())
         print(f"kills={args.kills} rounds={w.rounds} seconds={time.monotonic() - t0:.0f} "
               f"lost={lost} doubled={doubled} differing={differing}")
         print(json.dumps({"bench": "crash_soak", "kills": args.kills, "rounds": w.rounds, "lost": lost,
