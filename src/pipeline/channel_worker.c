@@ -20,6 +20,8 @@
 #define COVERED ((void *)1)
 #define NOT_COVERED ((void *)2)
 #define MAX_PENDING 64
+/* How many DML msgIDs a worker remembers to drop repeats (see is_repeat). */
+#define SEEN_IDS 8192
 #define IDLE_CHECKPOINT_MS 1000
 #define PENDING_MAX_MS 10000
 /* How long a DML message may wait for etcd to describe its collection. A
@@ -50,10 +52,15 @@ struct channel_worker {
     uint64_t saved_mono_ms;
     mq_msgid intent_saved;     /* last intent written, to write it once per message */
     idmap covered;
+    idmap seen;                 /* recent DML msgIDs */
+    int64_t seen_ring[SEEN_IDS];
+    size_t seen_next;
     change pending[MAX_PENDING]; /* inserts that may be the first half of an upsert */
     mq_msgid pending_id[MAX_PENDING];
     size_t n_pending;
     uint64_t pending_since_ms;   /* when the first held insert arrived */
+    int64_t last_insert_coll;    /* the last held inserts applied: collection and ts */
+    uint64_t last_insert_ts;
     mq_msgid deferred;           /* handled while inserts were held: done once they are */
     uint64_t deferred_ts;
     mcdc_backoff bo;
@@ -268,6 +275,8 @@ static apply_rc flush_pending(channel_worker *w, bool paired) {
         if (rc != APPLY_OK) return rc;
     }
     if (w->n_pending) {
+        w->last_insert_coll = w->pending[0].collection_id;
+        w->last_insert_ts = w->pending[0].ts;
         mq_msgid last = ids[w->n_pending - 1];
         uint64_t last_ts = w->pending[w->n_pending - 1].ts;
         bool later = w->deferred.len && cmp_id(w, &w->deferred, &last) > 0;
@@ -295,7 +304,29 @@ static apply_rc flush_pending(channel_worker *w, bool paired) {
  * past the held ts (the tick is a watermark: nothing with a smaller ts
  * follows, timestamps.md §3). Other collections' changes are applied
  * meanwhile; their order relative to ours does not matter. */
+/* A producer that retried after a broker outage can write one DML message
+ * twice; Milvus's own reader drops the repeat by its msgID, which the ID
+ * allocator makes unique (spec/mq-messages.md §9.1). So do we: a repeated
+ * Delete would otherwise remove the row an Upsert just wrote, and a
+ * repeated Insert would double it. */
+static bool is_repeat(channel_worker *w, const change *c) {
+    if ((c->kind != CHANGE_INSERT && c->kind != CHANGE_DELETE) || c->msg_id == 0) return false;
+    if (idmap_get(&w->seen, c->msg_id)) return true;
+    int64_t old = w->seen_ring[w->seen_next];
+    if (old) idmap_del(&w->seen, old);
+    w->seen_ring[w->seen_next] = c->msg_id;
+    w->seen_next = (w->seen_next + 1) % SEEN_IDS;
+    idmap_put(&w->seen, c->msg_id, (void *)1);
+    return false;
+}
+
 static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
+    if (is_repeat(w, c)) {
+        log_warn("task %s channel %s: %s msgID %" PRId64 " seen before on this channel; dropped as a repeat", w->t->id,
+                 w->channel, change_kind_name(c->kind), c->msg_id);
+        mark_done(w, id, 0);
+        return APPLY_OK;
+    }
     if (c->kind == CHANGE_TIMETICK) {
         if (w->n_pending && c->ts >= w->pending[0].ts && flush_pending(w, false)) return APPLY_STOPPED;
         if (w->n_pending == 0) {
@@ -333,6 +364,14 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
          * target gives each call a newer ts), so send the rows as an upsert,
          * which replaces the old ones — the Delete is its other half. */
         if ((rc = flush_pending(w, true))) goto out;
+        mark_done(w, id, c->ts);
+        goto out;
+    }
+    if (c->kind == CHANGE_DELETE && !held_same_coll && c->collection_id == w->last_insert_coll &&
+        c->ts == w->last_insert_ts) {
+        /* The Delete half of an upsert whose Insert half was already applied
+         * as an upsert (held too long, below); a plain Delete never shares a
+         * ts with an Insert, so this is exactly that case. */
         mark_done(w, id, c->ts);
         goto out;
     }
@@ -522,9 +561,12 @@ static void *run(void *arg) {
             break;
         }
         if (r != MQ_MESSAGE) {
-            /* Normally a tick settles a held insert within 200 ms; if ticks
-             * stop (the source is down), do not hold rows forever. */
-            if (w->n_pending && mcdc_now_mono_ms() - w->pending_since_ms > PENDING_MAX_MS && flush_pending(w, false))
+            /* Normally a tick settles a held insert within 200 ms. If none
+             * comes (the queue or the source is down), do not hold rows
+             * forever: apply them as upserts, which is right whether or not
+             * a Delete half follows (and that half is then recognised and
+             * dropped in handle_dml). */
+            if (w->n_pending && mcdc_now_mono_ms() - w->pending_since_ms > PENDING_MAX_MS && flush_pending(w, true))
                 break;
             const char *trouble = mq_last_transient_error(w->reader);
             if (trouble && r == MQ_NONE) task_set_last_error(w->t, trouble);
@@ -609,6 +651,7 @@ void channel_worker_stop(channel_worker *w) {
     if (w->reader) mq_close(w->reader);
     applier_close(w->ap);
     idmap_free(&w->covered);
+    idmap_free(&w->seen);
     free(w->channel);
     pthread_mutex_destroy(&w->mu);
     free(w);
