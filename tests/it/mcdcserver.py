@@ -22,8 +22,15 @@ def free_port():
 
 
 class McdcServer:
-    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None):
+    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka"):
+        """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
+        one (scripts/stack --pulsar profile)."""
         self.stack = stack
+        self.mq = mq
+        self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
+        root = stack["MCDC_PSOURCE_ROOT_PATH"] if mq == "pulsar" else stack["MCDC_SOURCE_ROOT_PATH"]
+        mq_yaml = (f"    type: pulsar\n    pulsar: {{address: {stack['MCDC_PULSAR_URL']}}}\n" if mq == "pulsar" else
+                   f"    type: kafka\n    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}\n")
         self.dir = workdir
         self.port = free_port()
         self.proc = None
@@ -34,11 +41,9 @@ listen: 127.0.0.1:{self.port}
 log_level: info
 store: {{type: sqlite, path: {workdir / 'mcdc.db'}}}
 source:
-  etcd: {{endpoints: [{stack['MCDC_ETCD_ENDPOINT']}], root_path: {stack['MCDC_SOURCE_ROOT_PATH']}}}
+  etcd: {{endpoints: [{stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
   mq:
-    type: kafka
-    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}
-""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
+{mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
   + (f"  dml_channels: {dml_channels}\n" if dml_channels else ""))
 
     def start(self):

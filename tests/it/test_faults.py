@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections
 
 from mcdcserver import McdcServer, connect, count_rows, wait_equal
 from stackenv import start_stack, stop_piece
@@ -113,3 +113,43 @@ def test_source_restarted(server, fresh_name):
         time.sleep(2)
         start_stack()
     run_with_fault(server, fresh_name, fault)
+
+
+def test_pulsar_broker_restarted(stack, tmp_path, fresh_name):
+    """The same on a Pulsar-backed source (needs the stack's --pulsar profile)."""
+    if stack.get("MCDC_STACK_PULSAR") != "1":
+        pytest.skip("the stack runs without its Pulsar profile (MCDC_STACK_PULSAR=1)")
+    srv = McdcServer(stack, tmp_path, mq="pulsar")
+    srv.start()
+    connections.disconnect("psrc")
+    connect("psrc", srv.source_uri)
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    name = fresh_name("pfault")
+    try:
+        task = srv.create_task(collection_infos=[{"name": name}])
+        c = Collection(name, CollectionSchema([
+            FieldSchema("pk", DataType.INT64, is_primary=True),
+            FieldSchema("s", DataType.VARCHAR, max_length=32),
+            FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+        ]), using="psrc", shards_num=2)
+        c.create_index("vec", INDEX)
+        c.load()
+        w = Writer(c)
+        w.start()
+        try:
+            time.sleep(2)
+            stop_piece("pulsar")
+            time.sleep(3)
+            start_stack()
+            time.sleep(3)
+        finally:
+            w.stop.set()
+            w.join()
+        connect("psrc", srv.source_uri)
+        wait_equal("psrc", "tgt", "default", name, "pk", timeout=240)
+        assert count_rows("psrc", name) == count_rows("tgt", name)
+        info = srv.get(task)
+        assert info["state"] == "Running", info
+        c.drop()
+    finally:
+        srv.stop()

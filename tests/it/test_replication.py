@@ -1,5 +1,7 @@
-"""End to end on Kafka: a real `mcdc serve` replicates a real source Milvus into a real target
-Milvus. Every check compares every row (PK set, scalars, vectors), never just counts."""
+"""End to end: a real `mcdc serve` replicates a real source Milvus into a real target Milvus, once
+with the source's write-ahead log on Kafka and once on Pulsar (the Pulsar run needs the stack's
+--pulsar profile: MCDC_STACK_PULSAR=1). Every check compares every row (PK set, scalars, vectors),
+never just counts."""
 import json
 import signal
 import threading
@@ -14,11 +16,15 @@ from mcdcserver import McdcServer, connect, count_rows, diff_collections, wait_e
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 
 
-@pytest.fixture(scope="module")
-def mcdc(stack, tmp_path_factory):
-    srv = McdcServer(stack, tmp_path_factory.mktemp("mcdc"))
+@pytest.fixture(scope="module", params=["kafka", "pulsar"])
+def mcdc(request, stack, tmp_path_factory):
+    if request.param == "pulsar" and stack.get("MCDC_STACK_PULSAR") != "1":
+        pytest.skip("the stack runs without its Pulsar profile (MCDC_STACK_PULSAR=1)")
+    srv = McdcServer(stack, tmp_path_factory.mktemp("mcdc"), mq=request.param)
     srv.start()
-    connect("src", stack["MCDC_SOURCE_URI"])
+    for alias in ("src", "tgt", "src2", "tgt2"):
+        connections.disconnect(alias)
+    connect("src", srv.source_uri)
     connect("tgt", stack["MCDC_TARGET_URI"])
     yield srv
     srv.stop()
@@ -85,7 +91,7 @@ def test_every_change_reaches_the_target(mcdc, fresh_name):
 def test_second_database_varchar_and_autoid(mcdc, stack, fresh_name):
     dbname = fresh_name("db")
     db.create_database(dbname, using="src")
-    connect("src2", stack["MCDC_SOURCE_URI"], dbname)
+    connect("src2", mcdc.source_uri, dbname)
     mcdc.create_task(db_collections={dbname: [{"name": "*"}]})
     vname, aname = fresh_name("vc"), fresh_name("auto")
     v = Collection(vname, CollectionSchema([
