@@ -227,6 +227,7 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
     }
 
     char *uri = NULL, *host = NULL, *token = NULL;
+    size_t token_len = 0; /* before a ':' cuts it: what to clear on the way out */
     json_int_t port = 0, timeout = 0;
     bool port_given = false, timeout_given = false, enable_tls = false;
     int rc = -1;
@@ -235,8 +236,11 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
         get_string(p, P, "password", &t->password, err) ||
         get_int(p, P, "port", 1, 65535, &port, &port_given, err) ||
         get_int(p, P, "connect_timeout", 0, MAX_CONNECT_TIMEOUT_S, &timeout, &timeout_given, err) ||
-        get_bool(p, P, "enable_tls", &enable_tls, err) || get_bool(p, P, "ignore_partition", &t->ignore_partition, err))
+        get_bool(p, P, "enable_tls", &enable_tls, err) || get_bool(p, P, "ignore_partition", &t->ignore_partition, err)) {
+        token_len = token ? strlen(token) : 0;
         goto out;
+    }
+    token_len = token ? strlen(token) : 0;
 
     /* milvus-cdc also takes a scheme in host; uri wins over host/port. */
     if (!uri && host && strstr(host, "://")) {
@@ -271,9 +275,12 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
             *colon = '\0';
             if (token[0]) t->username = mcdc_xstrdup(token);
             if (colon[1]) t->password = mcdc_xstrdup(colon + 1);
-            if (!t->username) {
+            if (!t->username || !t->password) {
+                /* An empty password is a missing one, as with username/password:
+                 * stored without it, the task would not load again. */
                 path_key(path, P, "token");
-                bad(err, path, "want \"user:password\" or an API key; the user is empty");
+                bad(err, path, t->username ? "want \"user:password\" or an API key; the password is empty"
+                                           : "want \"user:password\" or an API key; the user is empty");
                 goto out;
             }
         } else {
@@ -294,8 +301,9 @@ out:
     free(uri);
     free(host);
     if (token) {
-        /* The token is a secret: do not leave it in freed memory. */
-        memset(token, 0, strlen(token));
+        /* The token is a secret: do not leave it in freed memory (a ':' cut
+         * it in two above, so clear past the first NUL too). */
+        memset(token, 0, token_len);
         free(token);
     }
     return rc;
@@ -495,7 +503,12 @@ int task_spec_from_json(const json_t *req, task_spec *out, mcdc_err *err) {
 
     const json_t *infos = field(req, "collection_infos");
     const json_t *dbs = field(req, "db_collections");
-    if (infos && parse_collection_list(infos, "collection_infos", DEFAULT_DB, s, err)) goto fail;
+    /* An empty collection_infos next to db_collections is what milvus-cdc
+     * clients send and what task_spec_to_json stores for a task without
+     * collections of "default"; alone it is refused as empty. */
+    bool infos_empty = json_is_array(infos) && json_array_size(infos) == 0;
+    if (infos && !(infos_empty && dbs) && parse_collection_list(infos, "collection_infos", DEFAULT_DB, s, err))
+        goto fail;
     if (dbs) {
         if (!json_is_object(dbs)) {
             bad(err, "db_collections", "want an object of database name -> [{\"name\": \"coll\"}]");

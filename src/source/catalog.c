@@ -1,5 +1,6 @@
 /* catalog.c — see catalog.h. */
 #include "source/catalog.h"
+#include "source/catalog_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -192,6 +193,8 @@ static bool parse_id(const char *s, size_t n, int64_t *out) {
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
+        /* 19 digits can pass INT64_MAX; such a key is not Milvus's. */
+        if (v > (INT64_MAX - (s[i] - '0')) / 10) return false;
         v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -446,15 +449,27 @@ static void *follow(void *arg) {
     return NULL;
 }
 
-catalog *catalog_open(etcd_client *etcd, const char *root_path, mcdc_err *err) {
+catalog *catalog_new_detached(const char *root_path) {
     catalog *c = mcdc_xcalloc(1, sizeof *c);
-    c->etcd = etcd;
     mcdc_buf b = MCDC_BUF_INIT;
     mcdc_buf_printf(&b, "%s/meta/root-coord/", root_path);
     c->prefix = mcdc_xstrdup(mcdc_buf_cstr(&b));
     mcdc_buf_free(&b);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->changed, NULL);
+    return c;
+}
+
+void catalog_apply_kv(catalog *c, const char *key, size_t key_len, const uint8_t *val, size_t val_len) {
+    pthread_mutex_lock(&c->mu);
+    apply_key(c, key, key_len, val, val_len);
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->mu);
+}
+
+catalog *catalog_open(etcd_client *etcd, const char *root_path, mcdc_err *err) {
+    catalog *c = catalog_new_detached(root_path);
+    c->etcd = etcd;
     if (load(c, err)) {
         catalog_close(c);
         return NULL;
