@@ -355,3 +355,32 @@ def test_tls(pstack, fresh_name, tmp_path):
     finally:
         stop()
     Collection(name, using=src.alias).drop()
+
+
+def test_mcdc_dump_prints_the_same_changes_on_both_queues(pstack, stack, fresh_name):
+    """`mcdc dump --pulsar` on the Pulsar-backed source prints what `mcdc dump --kafka` prints on the
+    Kafka-backed one for the same operations."""
+    import json
+    import subprocess
+    seen = {}
+    for kind in ("kafka", "pulsar"):
+        src = Source(pstack, kind)
+        name = fresh_name(f"pd_{kind}")
+        workload(src.alias, name)
+        if kind == "kafka":
+            args = ["--root", stack["MCDC_SOURCE_ROOT_PATH"], "--kafka", stack["MCDC_KAFKA_BROKERS"]]
+        else:
+            args = ["--root", stack["MCDC_PSOURCE_ROOT_PATH"], "--pulsar", stack["MCDC_PULSAR_URL"]]
+
+        def dumped():
+            p = subprocess.run([str(tool("mcdc")), "dump", "--etcd", stack["MCDC_ETCD_ENDPOINT"], *args,
+                                "--collection", name], capture_output=True, text=True, timeout=120)
+            assert p.returncode == 0, p.stderr
+            got = [json.loads(line) for line in p.stdout.splitlines()]
+            got = [c for c in got if not c["channel"].endswith("-replicate-msg")]
+            return got if len(got) >= 6 else None
+        changes = wait_for(dumped, 60, f"mcdc dump on {kind}")
+        assert all(c["collection"] == name and c["db"] == "default" for c in changes)
+        seen[kind] = shape(changes)
+        Collection(name, using=src.alias).drop()
+    assert seen["kafka"] == seen["pulsar"], seen
