@@ -175,4 +175,7 @@ def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=90, tgt_name=None):
 
 
 def connect(alias, uri, db="default"):
+    """(Re)points a pymilvus alias: tests share aliases ("src", "tgt") across modules that use
+    different sources (the Kafka- and the Pulsar-backed one)."""
+    connections.disconnect(alias)
     connections.connect(alias, uri=uri, db_name=db)
