@@ -435,10 +435,23 @@ static apply_rc ensure_existing(channel_worker *w) {
 /* Index, load and flush requests must not overtake the DML they follow: a
  * CreateIndex applied before the collection exists on the target fails. So a
  * request with ts T waits until every DML channel has applied up to T. */
+/* The wait is bounded: the order it keeps matters for index and load
+ * requests, not for the rows, and a DML channel that lags for long (a
+ * backlog, a target that retries) must not hold index, load and flush
+ * requests of every collection hostage. */
+#define WATERMARK_WAIT_MS 30000
+
 static apply_rc wait_for_watermark(channel_worker *w, uint64_t ts) {
+    uint64_t start = mcdc_now_mono_ms();
     while (!should_stop(w)) {
         uint64_t wm = task_watermark(w->t);
         if (wm == UINT64_MAX || wm >= ts) return APPLY_OK;
+        if (mcdc_now_mono_ms() - start > WATERMARK_WAIT_MS) {
+            log_warn("task %s: the DML channels stayed behind ts %" PRIu64 " (watermark %" PRIu64 ") for %d s; "
+                     "applying the %s request anyway",
+                     w->t->id, ts, wm, WATERMARK_WAIT_MS / 1000, w->channel);
+            return APPLY_OK;
+        }
         mcdc_sleep_ms(50);
     }
     return APPLY_STOPPED;

@@ -160,7 +160,7 @@ def count_rows(alias, name):
     return Collection(name, using=alias).query("", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
 
 
-def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=90, tgt_name=None):
+def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=150, tgt_name=None):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

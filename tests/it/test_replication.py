@@ -123,7 +123,7 @@ def test_pause_resume_and_restart_lose_nothing_double_nothing(mcdc, fresh_name):
     task = mcdc.create_task(collection_infos=[{"name": name}])
     c = make_collection(name, all_types_schema())
     c.insert([row(i) for i in range(100)])
-    wait_equal("src", "tgt", "default", name, "pk")
+    wait_equal("src", "tgt", "default", name, "pk", timeout=180)
 
     status, reply = mcdc.post("pause", {"task_id": task})
     assert status == 200, reply
