@@ -1,0 +1,274 @@
+"""Helpers of bench/run.py: the bench collection's rows, a steady writer in its own process, a
+/proc sampler of the mcdc process, and small statistics. No timing assertions anywhere: the
+benchmark reports, it never fails on a number."""
+import os
+import threading
+import time
+
+import numpy as np
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections
+
+DIM = 128
+INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+_POOL = 4  # distinct vector blocks reused cyclically: generating floats must not be what we time
+
+
+def schema(dim=DIM):
+    return CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=dim),
+        FieldSchema("s", DataType.VARCHAR, max_length=64),
+    ])
+
+
+class Rows:
+    """Column batches of the bench schema: PKs lo..lo+n-1, vectors from a small pool of
+    pre-generated float32 blocks (as Python lists, the form pymilvus converts fastest), and a
+    24-character varchar. Every phase uses the same generator, so every phase sends the same bytes."""
+
+    def __init__(self, batch, dim=DIM, seed=128):
+        rng = np.random.default_rng(seed)
+        self.batch = batch
+        self.pool = [rng.random((batch, dim), dtype=np.float32).tolist() for _ in range(_POOL)]
+
+    def columns(self, lo, n=None):
+        n = n or self.batch
+        vecs = self.pool[(lo // self.batch) % _POOL]
+        return [list(range(lo, lo + n)), vecs if n == self.batch else vecs[:n], [f"row-{i:020d}" for i in range(lo, lo + n)]]
+
+
+def insert_all(coll, rows, n, batch, lo=0):
+    """Inserts n rows in batches, one call at a time; returns the seconds the calls took."""
+    t0 = time.monotonic()
+    for start in range(lo, lo + n, batch):
+        coll.insert(rows.columns(start, min(batch, lo + n - start)))
+    return time.monotonic() - t0
+
+
+def count(coll, expr=""):
+    """Exact row count: count(*) with Strong consistency (the query waits until the querynode
+    has consumed everything up to the request's timestamp)."""
+    return coll.query(expr, output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
+
+
+def create_loaded(name, using, shards):
+    c = Collection(name, schema(), using=using, shards_num=shards)
+    c.create_index("vec", INDEX)
+    c.load()
+    return c
+
+
+# ---- the steady writer (own process, so its pymilvus work does not share our GIL) -----------
+
+def writer_main(uri, name, rate, batch, seconds, pk_lo, out_q):
+    """Writes `batch`-row inserts at `rate` rows/s for `seconds` on a fixed schedule (no bursts to
+    catch up: a late batch goes out at once and the schedule continues). Each ack is reported
+    as (k, lo, n, t_sent, t_ack, ts) with times in time.monotonic() seconds, which is
+    CLOCK_MONOTONIC and so comparable across processes, and ts the source's hybrid timestamp of the
+    insert. Ends with None."""
+    connections.connect("w", uri=uri)
+    coll = Collection(name, using="w")
+    rows = Rows(batch)
+    period = batch / rate
+    t0 = time.monotonic()
+    k = 0
+    try:
+        while True:
+            due = t0 + k * period
+            if due - t0 >= seconds:
+                break
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            lo = pk_lo + k * batch
+            t_sent = time.monotonic()
+            res = coll.insert(rows.columns(lo))
+            out_q.put((k, lo, batch, t_sent, time.monotonic(), res.timestamp))
+            k += 1
+    finally:
+        out_q.put(None)
+        connections.disconnect("w")
+
+
+class VisibilityProbe:
+    """Finds when each acknowledged batch became visible on the target with a few Strong
+    count(*) queries in flight, never one per pending batch (that, in a backlog, floods the target
+    with queries and slows the replication it measures), and each over one batch's 2000 PKs
+    (a count over a large range gets slower as the backlog grows and blurs the figure).
+
+    Batch k holds PKs [lo_k, lo_k + n). mcdc applies each channel in order (and the direct writer
+    waits for each ack), so once batch k is wholly visible every earlier batch is too. Of the
+    `threads` pollers, one keeps asking about the newest pending batch (when it is there, all are),
+    the others about the oldest pending batches not already being asked about. A batch's `lag` is
+    when the confirming query returned (what a polling reader experiences); `applied_by` is when it
+    was sent (a Strong query sees every write acknowledged before it was sent)."""
+
+    def __init__(self, coll, threads=4, timeout=300):
+        self.coll = coll
+        self.timeout = timeout
+        self.pending = {}  # k -> (lo, n, t_ack)
+        self.busy = set()
+        self.results = []  # (k, lag_s, applied_by_s, t_ack)
+        self.missing = []
+        self.closed = False
+        self.cv = threading.Condition()
+        self.queries = 0
+        self.threads = [threading.Thread(target=self._poll, args=(i == 0,), daemon=True) for i in range(threads)]
+
+    def start(self):
+        for th in self.threads:
+            th.start()
+
+    def add(self, k, lo, n, t_ack):
+        with self.cv:
+            self.pending[k] = (lo, n, t_ack)
+            self.cv.notify_all()
+
+    def close(self):
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+
+    def join(self):
+        for th in self.threads:
+            th.join()
+
+    def _pick(self, newest):
+        with self.cv:
+            while True:
+                free = [k for k in self.pending if k not in self.busy]
+                if free:
+                    k = max(self.pending) if newest else min(free)
+                    if k not in self.busy:
+                        self.busy.add(k)
+                        return k, self.pending[k]
+                elif self.closed and not self.pending:
+                    return None, None
+                self.cv.wait(0.01 if self.pending else 0.5)
+
+    def _poll(self, newest):
+        while True:
+            k, b = self._pick(newest)
+            if k is None:
+                return
+            lo, n, t_ack = b
+            if time.monotonic() - t_ack > self.timeout:
+                with self.cv:
+                    self.busy.discard(k)
+                    if self.pending.pop(k, None):
+                        self.missing.append(k)
+                continue
+            sent = time.monotonic()
+            try:
+                got = count(self.coll, f"pk >= {lo} and pk < {lo + n}")
+            except Exception:  # noqa: BLE001 - a transient target error is one more poll
+                got = -1
+            done = time.monotonic()
+            with self.cv:
+                self.queries += 1
+                self.busy.discard(k)
+                if got == n:
+                    for j in [j for j in self.pending if j <= k]:
+                        t = self.pending.pop(j)[2]
+                        self.results.append((j, done - t, max(0.0, sent - t), t))
+                    self.cv.notify_all()
+            if got != n:
+                time.sleep(0.01)
+
+
+def steady_lag(ctx, uri, name, target_coll, rate, batch, seconds, pk_lo):
+    """Runs writer_main in a spawned process and probes every batch on target_coll. Returns a dict:
+    per_batch (k, lag, applied_by, t_ack, ts, insert call seconds) in batch order, lags,
+    applied_by, calls, missing (batches never seen), batches, achieved rows/s, probe queries."""
+    q = ctx.Queue()
+    p = ctx.Process(target=writer_main, args=(uri, name, rate, batch, seconds, pk_lo, q), daemon=True)
+    probe = VisibilityProbe(target_coll)
+    probe.start()
+    p.start()
+    first = last = None
+    ts_of, sent_of = {}, {}
+    while True:
+        item = q.get(timeout=seconds + 120)
+        if item is None:
+            break
+        k, lo, n, t_sent, t_ack, ts = item
+        first = first if first is not None else t_sent
+        last = t_ack
+        ts_of[k] = ts
+        sent_of[k] = t_sent
+        probe.add(k, lo, n, t_ack)
+    p.join(30)
+    probe.close()
+    probe.join()
+    per_batch = [(k, lag, ab, t_ack, ts_of[k], t_ack - sent_of[k]) for k, lag, ab, t_ack in sorted(probe.results)]
+    n_batches = len(ts_of)
+    achieved = n_batches * batch / (last - first) if n_batches and last > first else 0.0
+    return dict(per_batch=per_batch, lags=[r[1] for r in per_batch], applied_by=[r[2] for r in per_batch],
+                calls=[r[5] for r in per_batch], missing=probe.missing, batches=n_batches, achieved=achieved,
+                probe_queries=probe.queries)
+
+
+# ---- the mcdc process as /proc sees it ----------------------------------------------------
+
+_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_sample(pid):
+    """(rss_bytes, cpu_seconds user+system, vm_hwm_bytes) of a live process."""
+    rss = hwm = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) * 1024
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / _TCK  # utime, stime (fields 14, 15 of stat)
+    return rss, cpu, hwm
+
+
+class Sampler(threading.Thread):
+    """Samples VmRSS and utime+stime of one process every `period` seconds."""
+
+    def __init__(self, pid, period=0.1):
+        super().__init__(daemon=True)
+        self.pid, self.period = pid, period
+        self.samples = []  # (t_mono, rss_bytes, cpu_s)
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            try:
+                rss, cpu, _ = proc_sample(self.pid)
+            except OSError:
+                return
+            self.samples.append((time.monotonic(), rss, cpu))
+            self.stop_ev.wait(self.period)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+    def window(self, t0, t1):
+        """(max RSS, mean RSS, CPU seconds) over [t0, t1]."""
+        s = [x for x in self.samples if t0 <= x[0] <= t1]
+        if not s:
+            return 0, 0, 0.0
+        return max(x[1] for x in s), sum(x[1] for x in s) / len(s), s[-1][2] - s[0][2]
+
+
+def machine_busy():
+    """(busy, total) jiffies of the whole machine, from /proc/stat; the difference of two
+    readings says how loaded the shared machine was during a phase."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def pct(values, p):
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(np.ceil(p / 100 * len(s))) - 1))
+    return s[k]

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""bench/run.py — mcdc's end-to-end benchmark on the real stack (scripts/stack).
+
+    .cache/venv/bin/python bench/run.py [--rows N] [--lag-seconds S] [--quick] [--wal-watch] [--perf FILE]
+
+Starts the stack if it is not running (and stops it again at the end only then), starts its own
+`mcdc serve` (tests/it/mcdcserver.py, fresh store in a temporary directory) and measures, side by
+side in one run so that a noisy shared machine still gives fair ratios:
+
+  ceiling   N rows (int64 PK, float vector dim 128, varchar) inserted with pymilvus in batches
+            of 2000 straight into an empty, indexed, loaded target collection, until a Strong
+            count(*) returns N: rows/s.
+  catch-up  the same N rows written to the source first; then an mcdc task with
+            use_start_position replays them into the target collection mcdc created for the
+            source collection (a throw-away task made it before the rows were written; we
+            indexed and loaded it, so it too starts empty and loaded): rows/s from the task's
+            creation until a Strong count(*) returns N; ratio to the ceiling (goal >= 0.9).
+  lag       a steady load at half the ceiling for S seconds into the source (a writer process
+            on a fixed schedule); per batch the time from the source's ack until a Strong
+            count(*) over its PK range returns all of it on the target (one prober, one query
+            in flight; benchlib.VisibilityProbe): p50, p99 (goal <= 1 s), max. The same load and probe straight
+            into the target follows: the floor the probe itself costs (Strong waits for the
+            target's tsafe). --wal-watch also splits each batch's lag at the time tick mcdc waits
+            for (bench/walwatch.py).
+  resources mcdc's RSS idle without tasks (goal <= 25 MiB) and with its caught-up task, max RSS
+            during catch-up (goal <= 150 MiB), CPU-seconds per 100 000 rows during catch-up and
+            live, from /proc/<pid>/status VmRSS and /proc/<pid>/stat utime+stime every 100 ms.
+  decode    build/bench_decode on the real Insert fixture (1000 rows, dim 128): MB/s on one
+            core (goal >= 1000).
+
+Prints one JSON line per figure ({"bench": "mcdc", "figure": ..., "value": ..., "unit": ...,
+"goal": ..., "goal_op": ">=" | "<=", "ratio_to_goal": value / goal, "met": ...} plus context),
+then a table. Never fails on a number: the exit code says only whether the run itself worked.
+docs/benchmarks.md has the method and the latest results.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_PY = REPO / ".cache" / "venv" / "bin" / "python"
+try:
+    import pymilvus  # noqa: F401
+except ImportError:
+    if VENV_PY.exists() and Path(sys.executable).resolve() != VENV_PY.resolve():
+        os.execv(str(VENV_PY), [str(VENV_PY), *sys.argv])
+    raise
+
+sys.path.insert(0, str(REPO / "tests" / "it"))
+sys.path.insert(0, str(REPO / "bench"))
+
+import multiprocessing as mp  # noqa: E402
+
+from pymilvus import Collection, connections, utility  # noqa: E402
+
+import benchlib as bl  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.figures = []
+        self.tag = uuid.uuid4().hex[:8]
+        self.to_drop = []  # (alias, name)
+        self.tasks = []
+
+    # ---- figures -------------------------------------------------------------------------
+
+    def figure(self, name, value, unit, goal=None, op=None, **extra):
+        f = {"bench": "mcdc", "figure": name, "value": round(value, 4) if isinstance(value, float) else value,
+             "unit": unit}
+        if goal is not None:
+            f.update(goal=round(goal, 4) if isinstance(goal, float) else goal, goal_op=op,
+                     ratio_to_goal=round(value / goal, 3) if goal else None,
+                     met=bool(value >= goal if op == ">=" else value <= goal))
+        f.update(extra)
+        self.figures.append(f)
+        print(json.dumps(f), flush=True)
+        return f
+
+    def coll_name(self, what):
+        return f"bench_{what}_{self.tag}"
+
+    # ---- phases ----------------------------------------------------------------------------
+
+    def wait_target(self, name, timeout=120):
+        deadline = time.monotonic() + timeout
+        while not utility.has_collection(name, using="tgt"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mcdc did not create {name} on the target in {timeout} s")
+            time.sleep(0.1)
+        self.to_drop.append(("tgt", name))
+        return Collection(name, using="tgt")
+
+    def load_target(self, coll):
+        coll.create_index("vec", bl.INDEX)
+        coll.load()
+
+    def idle_rss(self, sampler, seconds):
+        """(max RSS, CPU share) of mcdc over `seconds` of doing nothing."""
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        mx, mean, cpu = sampler.window(t0, time.monotonic())
+        return mx, cpu / seconds
+
+    def ceiling(self, rows):
+        a = self.args
+        name = self.coll_name("ceil")
+        c = bl.create_loaded(name, "tgt", a.shards)
+        self.to_drop.append(("tgt", name))
+        b0 = bl.machine_busy()
+        t0 = time.monotonic()
+        t_ins = bl.insert_all(c, rows, a.rows, a.batch)
+        got = bl.count(c)
+        secs = time.monotonic() - t0
+        b1 = bl.machine_busy()
+        if got != a.rows:
+            raise RuntimeError(f"ceiling: target holds {got} rows, not {a.rows}")
+        c.release()
+        c.drop()
+        self.to_drop.remove(("tgt", name))
+        return a.rows / secs, secs, t_ins, busy(b0, b1)
+
+    def prepare_catchup(self, srv):
+        """The source collection, empty, and its target twin as mcdc creates it (a throw-away task
+        with the default start makes it, then is deleted), indexed and loaded by us, so that the
+        catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
+        nothing but replication."""
+        a = self.args
+        name = self.coll_name("src")
+        Collection(name, bl.schema(), using="src", shards_num=a.shards)
+        self.to_drop.append(("src", name))
+        task = srv.create_task(collection_infos=[{"name": name}])
+        self.load_target(self.wait_target(name))
+        status, reply = srv.post("delete", {"task_id": task})
+        if status != 200:
+            raise RuntimeError(f"delete of the preparing task failed: {reply}")
+        return name
+
+    def fill_source(self, rows, name):
+        a = self.args
+        c = Collection(name, using="src")
+        secs = bl.insert_all(c, rows, a.rows, a.batch)
+        return a.rows / secs
+
+    def catchup(self, srv, sampler, name):
+        a = self.args
+        pid = srv.proc.pid
+        perf = None
+        if a.perf:
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", a.perf, "-p", str(pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        _, cpu0, _ = bl.proc_sample(pid)
+        b0 = bl.machine_busy()
+        t0 = time.monotonic()
+        task = srv.create_task(collection_infos=[{"name": name, "use_start_position": True}])
+        self.tasks.append(task)
+        marks = {}
+        stop = threading.Event()
+
+        def follow():  # when mcdc's own counters say every row was acknowledged by the target
+            while not stop.is_set():
+                info = srv.get(task)
+                ap = info["applied"]
+                if info["state"] == "Paused":
+                    marks["paused"] = info.get("reason")
+                    return
+                got = ap["inserted_rows"] + ap["upserted_rows"]
+                if got and "first" not in marks:
+                    marks["first"] = time.monotonic()
+                if got >= a.rows:
+                    marks["applied"] = time.monotonic()
+                    marks["info"] = info
+                    return
+                time.sleep(0.1)
+
+        th = threading.Thread(target=follow, daemon=True)
+        th.start()
+        tc = Collection(name, using="tgt")
+        deadline = time.monotonic() + a.timeout
+        while "applied" not in marks:
+            if "paused" in marks:
+                raise RuntimeError(f"catch-up task paused: {marks['paused']}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"catch-up: mcdc applied fewer than {a.rows} rows in {a.timeout} s: {srv.get(task)}")
+            time.sleep(0.05)
+        got = -1
+        while got != a.rows:
+            got = bl.count(tc)
+            if got > a.rows or time.monotonic() > deadline:
+                raise RuntimeError(f"catch-up: target holds {got} rows, expected {a.rows}")
+            if got != a.rows:
+                time.sleep(0.05)
+        t_end = time.monotonic()
+        _, cpu1, _ = bl.proc_sample(pid)
+        b1 = bl.machine_busy()
+        stop.set()
+        if perf:
+            perf.send_signal(2)
+            perf.wait(30)
+        secs = t_end - t0
+        rss_max, rss_mean, _ = sampler.window(t0, t_end)
+        return dict(task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
+                    rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
+                    machine_busy=busy(b0, b1))
+
+    def live_lag(self, srv, ctx, rate, seconds):
+        a = self.args
+        name = self.coll_name("lag")
+        Collection(name, bl.schema(), using="src", shards_num=a.shards)
+        self.to_drop.append(("src", name))
+        task = srv.create_task(collection_infos=[{"name": name}])
+        self.tasks.append(task)
+        tc = self.wait_target(name)
+        self.load_target(tc)
+        # Warm-up: one batch through the whole path before the clock runs.
+        bl.insert_all(Collection(name, using="src"), bl.Rows(a.batch), a.batch, a.batch, lo=-a.batch)
+        deadline = time.monotonic() + 120
+        while bl.count(tc) != a.batch:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"live lag: the warm-up batch did not reach the target: {srv.get(task)}")
+            time.sleep(0.1)
+        ww = None
+        if a.wal_watch:
+            from walwatch import WalWatch, pchannels
+            ww = WalWatch(self.stack["MCDC_KAFKA_BROKERS"], pchannels("src", name))
+            ww.start()
+            ww.ready.wait(10)
+        # mcdc's own view, beside the probe: its applied-rows counter (task get) every 100 ms.
+        applied, stop = [], threading.Event()
+
+        def follow():
+            while not stop.is_set():
+                ap = srv.get(task)["applied"]
+                applied.append((time.monotonic(), ap["inserted_rows"] + ap["upserted_rows"]))
+                stop.wait(0.1)
+
+        th = threading.Thread(target=follow, daemon=True)
+        _, cpu0, _ = bl.proc_sample(srv.proc.pid)
+        b0 = bl.machine_busy()
+        th.start()
+        r = bl.steady_lag(ctx, srv.source_uri, name, tc, rate, a.batch, seconds, 0)
+        stop.set()
+        th.join()
+        _, cpu1, _ = bl.proc_sample(srv.proc.pid)
+        b1 = bl.machine_busy()
+        r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate)
+        # Batch k is acknowledged by the target to mcdc about when the counter passes the warm-up
+        # batch plus k+1 batches (approximate: the counter sums both channels).
+        r["mcdc_applied"] = []
+        i = 0
+        for k, lag, ab, t_ack, ts, _ in r["per_batch"]:
+            need = a.batch * (k + 2)
+            while i < len(applied) and applied[i][1] < need:
+                i += 1
+            if i < len(applied):
+                r["mcdc_applied"].append(applied[i][0] - t_ack)
+        if ww:
+            ww.stop()
+            pre, post = [], []
+            for k, lag, lb, t_ack, ts, _ in r["per_batch"]:
+                rel = ww.release(ts)
+                if rel is not None:
+                    pre.append(rel - t_ack)
+                    post.append(lag - (rel - t_ack))
+            r.update(wal_pre=pre, wal_post=post, tick_gaps=ww.tick_gaps(), tick_delay=ww.tick_delay)
+        return r
+
+    def direct_lag(self, ctx, rate, seconds):
+        a = self.args
+        name = self.coll_name("direct")
+        c = bl.create_loaded(name, "tgt", a.shards)
+        self.to_drop.append(("tgt", name))
+        return bl.steady_lag(ctx, self.stack["MCDC_TARGET_URI"], name, c, rate, a.batch, seconds, 0)
+
+    def write_lags(self, lag, ref):
+        with open(self.args.lags_out, "w") as f:
+            json.dump({"mcdc": {k: v for k, v in lag.items()}, "direct": ref}, f)
+
+    def decode(self):
+        from stackenv import tool
+        fixture = REPO / "tests" / "fixtures" / "kafka" / "insert_bench_dim128.bin"
+        out = subprocess.run([str(tool("bench_decode")), "--seconds", "2", str(fixture)], check=True,
+                             capture_output=True, text=True).stdout
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")][0]
+
+    # ---- the whole run ---------------------------------------------------------------------
+
+    def main(self):
+        from mcdcserver import McdcServer, connect
+        from stackenv import STACK, stack_env
+        a = self.args
+        started_stack = False
+        if subprocess.run([str(STACK), "status"], capture_output=True).returncode != 0:
+            log("starting the stack (scripts/stack start)")
+            subprocess.run([str(STACK), "start"], check=True)
+            started_stack = True
+        self.stack = stack_env()
+        workdir = Path(tempfile.mkdtemp(prefix="mcdc-bench-"))
+        srv = McdcServer(self.stack, workdir)
+        ok = False
+        sampler = None
+        try:
+            srv.start()
+            log(f"mcdc serve pid {srv.proc.pid}, log {srv.log}")
+            for alias in ("src", "tgt"):
+                connections.disconnect(alias)
+            connect("src", srv.source_uri)
+            connect("tgt", self.stack["MCDC_TARGET_URI"])
+            sampler = bl.Sampler(srv.proc.pid)
+            sampler.start()
+            rows = bl.Rows(a.batch)
+            ctx = mp.get_context("spawn")
+
+            res = {}
+            log("resources: mcdc idle, no task")
+            time.sleep(2)
+            res["rss_idle"], res["cpu_idle"] = self.idle_rss(sampler, 3)
+
+            src_name = self.prepare_catchup(srv)
+            log(f"filling the source with {a.rows} rows")
+            res["fill_rate"] = self.fill_source(rows, src_name)
+            log(f"ceiling: {a.rows} rows straight into the target")
+            res["ceil"], res["ceil_s"], res["ceil_ins_s"], res["ceil_busy"] = self.ceiling(rows)
+            log(f"ceiling {res['ceil']:.0f} rows/s; catch-up of {src_name}")
+            res["cu"] = self.catchup(srv, sampler, src_name)
+            log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; mcdc idle with a caught-up task")
+            res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
+            rate = a.lag_rate or res["ceil"] / 2
+            log(f"live lag: {rate:.0f} rows/s into the source for {a.lag_seconds} s")
+            res["lag"] = self.live_lag(srv, ctx, rate, a.lag_seconds)
+            ref_s = a.floor_seconds or max(5, a.lag_seconds / 4)
+            log(f"probe floor: the same load straight into the target for {ref_s:.0f} s")
+            res["ref"] = self.direct_lag(ctx, rate, ref_s)
+            log("decode")
+            res["dec"] = self.decode()
+            ok = True
+            if a.lags_out:
+                self.write_lags(res["lag"], res["ref"])
+        finally:
+            self.cleanup(srv)
+            if started_stack:
+                subprocess.run([str(STACK), "stop"], check=False)
+            if sampler:
+                sampler.stop()
+            if ok:
+                shutil.rmtree(workdir, ignore_errors=True)
+            else:
+                log(f"mcdc's config, store and log kept in {workdir}")
+        self.report(res)
+
+    def cleanup(self, srv):
+        for t in self.tasks:
+            try:
+                srv.post("delete", {"task_id": t})
+            except Exception as e:  # noqa: BLE001
+                log(f"cleanup: delete task {t}: {e}")
+        srv.stop()
+        for alias, name in self.to_drop:
+            try:
+                if utility.has_collection(name, using=alias):
+                    utility.drop_collection(name, using=alias)
+            except Exception as e:  # noqa: BLE001
+                log(f"cleanup: drop {alias}:{name}: {e}")
+
+    def report(self, v):
+        a = self.args
+        ceil, cu, lag, ref, dec = v["ceil"], v["cu"], v["lag"], v["ref"], v["dec"]
+        per100k = 100_000 / a.rows
+        print(f"# mcdc bench: {a.rows} rows, batch {a.batch}, dim {bl.DIM}, {a.shards} shards, "
+              f"lag {a.lag_seconds} s, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+        self.figure("ceiling_rows_per_s", ceil, "rows/s", seconds=round(v["ceil_s"], 2),
+                    insert_calls_s=round(v["ceil_ins_s"], 2), machine_busy=v["ceil_busy"])
+        self.figure("source_fill_rows_per_s", v["fill_rate"], "rows/s")
+        self.figure("catchup_rows_per_s", cu["rows_per_s"], "rows/s", 0.9 * ceil, ">=",
+                    ratio_to_ceiling=round(cu["rows_per_s"] / ceil, 3), seconds=round(cu["secs"], 2),
+                    first_row_applied_after_s=round(cu["first_after"], 2),
+                    rows_per_s_after_first_row=round(a.rows / max(1e-9, cu["secs"] - cu["first_after"]), 1),
+                    mcdc_applied_after_s=round(cu["applied_after"], 2), wal_messages=cu["messages"],
+                    machine_busy=cu["machine_busy"])
+        if lag["lags"]:
+            extra = dict(batches=lag["batches"], visible=len(lag["lags"]), missing=len(lag["missing"]),
+                         probe_queries=lag["probe_queries"],
+                         rate_rows_per_s=round(lag["achieved"], 1), machine_busy=lag["machine_busy"])
+            self.figure("lag_p50_s", bl.pct(lag["lags"], 50), "s", source_insert_call_p50_s=round(bl.pct(lag["calls"], 50), 4),
+                        source_insert_call_p99_s=round(bl.pct(lag["calls"], 99), 4), **extra)
+            self.figure("lag_p99_s", bl.pct(lag["lags"], 99), "s", 1.0, "<=",
+                        applied_by_p99_s=round(bl.pct(lag["applied_by"], 99), 4), **extra)
+            self.figure("lag_max_s", max(lag["lags"]), "s", **extra)
+        else:
+            self.figure("lag_p99_s", float("inf"), "s", 1.0, "<=", missing=len(lag["missing"]))
+        if lag.get("mcdc_applied"):
+            self.figure("lag_mcdc_applied_p50_s", bl.pct(lag["mcdc_applied"], 50), "s",
+                        p99=round(bl.pct(lag["mcdc_applied"], 99), 4), max=round(max(lag["mcdc_applied"]), 4),
+                        note="source ack -> mcdc's applied-rows counter covers the batch (task get every 100 ms)")
+        if lag.get("wal_pre"):
+            self.figure("lag_until_tick_p50_s", bl.pct(lag["wal_pre"], 50), "s", p99=round(bl.pct(lag["wal_pre"], 99), 4),
+                        note="source ack -> first time tick at or past the batch's ts arrived (mcdc may apply then)")
+            self.figure("lag_after_tick_p50_s", bl.pct(lag["wal_post"], 50), "s", p99=round(bl.pct(lag["wal_post"], 99), 4),
+                        note="that tick -> visible on the target (mcdc apply + target visibility)")
+            g = lag["tick_gaps"]
+            self.figure("source_tick_gap_p50_s", bl.pct(g, 50), "s", p99=round(bl.pct(g, 99), 4), max=round(max(g), 4),
+                        tick_delay_p50_s=round(bl.pct(lag["tick_delay"], 50), 4),
+                        tick_delay_p99_s=round(bl.pct(lag["tick_delay"], 99), 4))
+        if ref["lags"]:
+            self.figure("probe_floor_p50_s", bl.pct(ref["lags"], 50), "s", batches=ref["batches"],
+                        note="the same probe on rows inserted straight into the target")
+            self.figure("probe_floor_p99_s", bl.pct(ref["lags"], 99), "s", batches=ref["batches"],
+                        insert_call_p50_s=round(bl.pct(ref["calls"], 50), 4),
+                        insert_call_p99_s=round(bl.pct(ref["calls"], 99), 4))
+        self.figure("rss_idle_mib", v["rss_idle"] / MIB, "MiB", 25, "<=", cpu_share=round(v["cpu_idle"], 4))
+        self.figure("rss_idle_with_task_mib", v["rss_idle_task"] / MIB, "MiB", cpu_share=round(v["cpu_idle_task"], 4))
+        self.figure("rss_catchup_max_mib", cu["rss_max"] / MIB, "MiB", 150, "<=",
+                    mean_mib=round(cu["rss_mean"] / MIB, 1))
+        self.figure("cpu_s_per_100k_rows_catchup", cu["cpu"] * per100k, "cpu-s",
+                    cpu_share=round(cu["cpu"] / cu["secs"], 3))
+        if lag["rows"]:
+            self.figure("cpu_s_per_100k_rows_live", lag["cpu"] * 100_000 / lag["rows"], "cpu-s")
+        self.figure("decode_mb_per_s", dec["mb_per_s"], "MB/s", 1000, ">=", message=dec["message"],
+                    bytes=dec["bytes"], rows=dec["rows"])
+        self.table()
+
+    def table(self):
+        print()
+        print(f"{'figure':<30} {'value':>12} {'unit':<7} {'goal':>14} {'ratio':>7}  met")
+        for f in self.figures:
+            goal = f"{f['goal_op']} {f['goal']:.6g}" if "goal" in f else ""
+            ratio = f"{f['ratio_to_goal']:.2f}" if f.get("ratio_to_goal") is not None else ""
+            met = ("yes" if f["met"] else "NO") if "met" in f else ""
+            print(f"{f['figure']:<30} {f['value']:>12.6g} {f['unit']:<7} {goal:>14} {ratio:>7}  {met}")
+        cu = next(f for f in self.figures if f["figure"] == "catchup_rows_per_s")
+        print(f"catch-up / ceiling = {cu['ratio_to_ceiling']:.3f} (goal >= 0.9)")
+
+
+def busy(b0, b1):
+    """Share of the machine's CPUs busy (anyone's work) between two machine_busy() readings."""
+    return round((b1[0] - b0[0]) / max(1, b1[1] - b0[1]), 3)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=None, help="rows for ceiling and catch-up (default 200000)")
+    p.add_argument("--lag-seconds", type=float, default=None, help="steady-load duration (default 60)")
+    p.add_argument("--quick", action="store_true", help="sanity run: 20000 rows, 15 s of lag")
+    p.add_argument("--batch", type=int, default=2000, help="rows per insert call (default 2000)")
+    p.add_argument("--shards", type=int, default=2, help="shards of every bench collection (default 2)")
+    p.add_argument("--timeout", type=float, default=1800, help="give up on catch-up after this many seconds")
+    p.add_argument("--lag-rate", type=float, help="rows/s of the steady load (default: half the measured ceiling)")
+    p.add_argument("--floor-seconds", type=float, help="duration of the probe-floor load (default lag-seconds/4, >= 5)")
+    p.add_argument("--lags-out", metavar="FILE", help="write every batch's lag (JSON) to FILE")
+    p.add_argument("--wal-watch", action="store_true",
+                   help="also consume the source WAL during the lag phase and split each batch's lag into "
+                        "'until mcdc may apply it' (Kafka + the time tick it waits for) and 'after'")
+    p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during catch-up into FILE")
+    a = p.parse_args(argv)
+    if a.rows is None:
+        a.rows = 20_000 if a.quick else 200_000
+    if a.lag_seconds is None:
+        a.lag_seconds = 15 if a.quick else 60
+    return a
+
+
+if __name__ == "__main__":
+    Run(parse_args()).main()
