@@ -97,9 +97,10 @@ class VisibilityProbe:
     (a count over a large range gets slower as the backlog grows and blurs the figure).
 
     Batch k holds PKs [lo_k, lo_k + n). mcdc applies each channel in order (and the direct writer
-    waits for each ack), so once batch k is wholly visible every earlier batch is too. Of the
-    `threads` pollers, one keeps asking about the newest pending batch (when it is there, all are),
-    the others about the oldest pending batches not already being asked about. A batch's `lag` is
+    waits for each ack), so once batch k is wholly visible every earlier batch is too. The
+    `threads` pollers each ask about a different pending batch: the oldest, the newest acknowledged
+    at least 0.25 s ago, the middle one, then the next oldest; a yes for batch k settles every
+    pending batch up to k, so a backlog is settled in a few rounds, not one round per batch. A batch's `lag` is
     when the confirming query returned (what a polling reader experiences); `applied_by` is when it
     was sent (a Strong query sees every write acknowledged before it was sent)."""
 
@@ -113,7 +114,9 @@ class VisibilityProbe:
         self.closed = False
         self.cv = threading.Condition()
         self.queries = 0
-        self.threads = [threading.Thread(target=self._poll, args=(i == 0,), daemon=True) for i in range(threads)]
+        roles = ["oldest", "newest", "middle", "oldest"]
+        self.threads = [threading.Thread(target=self._poll, args=(roles[i % len(roles)],), daemon=True)
+                        for i in range(threads)]
 
     def start(self):
         for th in self.threads:
@@ -133,22 +136,28 @@ class VisibilityProbe:
         for th in self.threads:
             th.join()
 
-    def _pick(self, newest):
+    def _pick(self, role):
         with self.cv:
             while True:
-                free = [k for k in self.pending if k not in self.busy]
+                free = sorted(k for k in self.pending if k not in self.busy)
                 if free:
-                    k = max(self.pending) if newest else min(free)
-                    if k not in self.busy:
+                    if role == "newest":
+                        ripe = [k for k in free if time.monotonic() - self.pending[k][2] >= 0.25]
+                        k = ripe[-1] if ripe else None
+                    elif role == "middle":
+                        k = free[len(free) // 2]
+                    else:
+                        k = free[0]
+                    if k is not None:
                         self.busy.add(k)
                         return k, self.pending[k]
                 elif self.closed and not self.pending:
                     return None, None
                 self.cv.wait(0.01 if self.pending else 0.5)
 
-    def _poll(self, newest):
+    def _poll(self, role):
         while True:
-            k, b = self._pick(newest)
+            k, b = self._pick(role)
             if k is None:
                 return
             lo, n, t_ack = b
@@ -176,13 +185,13 @@ class VisibilityProbe:
                 time.sleep(0.01)
 
 
-def steady_lag(ctx, uri, name, target_coll, rate, batch, seconds, pk_lo):
+def steady_lag(ctx, uri, name, target_coll, rate, batch, seconds, pk_lo, probe_threads=4):
     """Runs writer_main in a spawned process and probes every batch on target_coll. Returns a dict:
     per_batch (k, lag, applied_by, t_ack, ts, insert call seconds) in batch order, lags,
     applied_by, calls, missing (batches never seen), batches, achieved rows/s, probe queries."""
     q = ctx.Queue()
     p = ctx.Process(target=writer_main, args=(uri, name, rate, batch, seconds, pk_lo, q), daemon=True)
-    probe = VisibilityProbe(target_coll)
+    probe = VisibilityProbe(target_coll, threads=probe_threads)
     probe.start()
     p.start()
     first = last = None

@@ -64,6 +64,7 @@ from pymilvus import Collection, connections, utility  # noqa: E402
 import benchlib as bl  # noqa: E402
 
 MIB = 1024 * 1024
+CANARY_ROWS, CANARY_PERIOD = 200, 0.5  # the canary's batch and its period: 400 rows/s
 
 
 def log(msg):
@@ -253,10 +254,22 @@ class Run:
         th = threading.Thread(target=follow, daemon=True)
         _, cpu0, _ = bl.proc_sample(srv.proc.pid)
         b0 = bl.machine_busy()
+        # The canary: a light load straight into another target collection at the same time,
+        # probed the same way: what target visibility costs under the same machine load.
+        cname = self.coll_name("canary")
+        canary_coll = bl.create_loaded(cname, "tgt", a.shards)
+        self.to_drop.append(("tgt", cname))
+        canary = {}
+        cth = threading.Thread(target=lambda: canary.update(bl.steady_lag(
+            ctx, self.stack["MCDC_TARGET_URI"], cname, canary_coll, CANARY_ROWS / CANARY_PERIOD, CANARY_ROWS,
+            seconds, 0, probe_threads=2)), daemon=True)
         th.start()
+        cth.start()
         r = bl.steady_lag(ctx, srv.source_uri, name, tc, rate, a.batch, seconds, 0)
         stop.set()
         th.join()
+        cth.join()
+        r["canary"] = canary
         _, cpu1, _ = bl.proc_sample(srv.proc.pid)
         b1 = bl.machine_busy()
         r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate)
@@ -404,6 +417,14 @@ class Run:
             self.figure("lag_max_s", max(lag["lags"]), "s", **extra)
         else:
             self.figure("lag_p99_s", float("inf"), "s", 1.0, "<=", missing=len(lag["missing"]))
+        can = lag.get("canary") or {}
+        if can.get("lags"):
+            self.figure("canary_lag_p50_s", bl.pct(can["lags"], 50), "s", p99=round(bl.pct(can["lags"], 99), 4),
+                        max=round(max(can["lags"]), 4), batches=can["batches"],
+                        insert_call_p99_s=round(bl.pct(can["calls"], 99), 4),
+                        insert_call_max_s=round(max(can["calls"]), 4),
+                        note=f"{CANARY_ROWS} rows every {CANARY_PERIOD} s straight into the target during the "
+                             "live phase, same probe: target visibility under the same load")
         if lag.get("mcdc_applied"):
             self.figure("lag_mcdc_applied_p50_s", bl.pct(lag["mcdc_applied"], 50), "s",
                         p99=round(bl.pct(lag["mcdc_applied"], 99), 4), max=round(max(lag["mcdc_applied"]), 4),
