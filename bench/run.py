@@ -17,11 +17,13 @@ side in one run so that a noisy shared machine still gives fair ratios:
             creation until a Strong count(*) returns N; ratio to the ceiling (goal >= 0.9).
   lag       a steady load at half the ceiling for S seconds into the source (a writer process
             on a fixed schedule); per batch the time from the source's ack until a Strong
-            count(*) over its PK range returns all of it on the target (one prober, one query
-            in flight; benchlib.VisibilityProbe): p50, p99 (goal <= 1 s), max. The same load and probe straight
-            into the target follows: the floor the probe itself costs (Strong waits for the
-            target's tsafe). --wal-watch also splits each batch's lag at the time tick mcdc waits
-            for (bench/walwatch.py).
+            count(*) over its PK range returns all of it on the target (4 pollers, each on a
+            different pending batch; benchlib.VisibilityProbe): p50, p99 (goal <= 1 s), max.
+            Beside it, in the same seconds: a canary (200 rows every 0.5 s straight into another target collection,
+            same probe: what target visibility costs under the same load) and mcdc's own
+            applied-rows counter (ack -> the target acknowledged the rows to mcdc). After it, the
+            same load and probe straight into the target alone (the probe floor). --wal-watch
+            also splits each batch's lag at the time tick mcdc waits for (bench/walwatch.py).
   resources mcdc's RSS idle without tasks (goal <= 25 MiB) and with its caught-up task, max RSS
             during catch-up (goal <= 150 MiB), CPU-seconds per 100 000 rows during catch-up and
             live, from /proc/<pid>/status VmRSS and /proc/<pid>/stat utime+stime every 100 ms.
