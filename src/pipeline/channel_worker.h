@@ -24,7 +24,12 @@
 struct task;
 typedef struct channel_worker channel_worker;
 
-channel_worker *channel_worker_start(struct task *t, const char *channel, bool replicate, mcdc_err *err);
+/* Starts reading right after the stored checkpoint; with start_at, at
+ * start_at instead when the checkpoint is older (or there is none): the
+ * earliest start position of the task's collections on this channel, before
+ * which the channel holds nothing the task replicates. */
+channel_worker *channel_worker_start(struct task *t, const char *channel, bool replicate, const mq_msgid *start_at,
+                                     mcdc_err *err);
 /* Asks it to stop and joins it. */
 void channel_worker_stop(channel_worker *w);
 

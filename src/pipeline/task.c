@@ -62,10 +62,20 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
 
 void task_stop(task *t) {
     atomic_store(&t->stopping, true);
-    for (size_t i = 0; i < t->n_workers; i++) channel_worker_stop(t->workers[i]);
-    free(t->workers);
+    if (t->supervising) pthread_join(t->supervisor, NULL);
+    t->supervising = false;
+    /* Take the workers out under the lock, stop them outside it: a worker
+     * that is stopping may still ask for the watermark, which locks. */
+    pthread_mutex_lock(&t->mu);
+    channel_worker **ws = t->workers;
+    size_t n = t->n_workers;
     t->workers = NULL;
     t->n_workers = 0;
+    pthread_mutex_unlock(&t->mu);
+    for (size_t i = 0; i < n; i++) channel_worker_stop(ws[i]);
+    free(ws);
+    free_list(t->channels, n);
+    t->channels = NULL;
 }
 
 void task_free(task *t) {
@@ -77,28 +87,150 @@ void task_free(task *t) {
     free(t);
 }
 
+/* Whether a covered collection lives on `channel`. A collection whose
+ * channels etcd names under another prefix than the configured one could
+ * live on any channel we read: then every DML channel is read, as a reader
+ * that cannot tell must (tests read WAL copies under a prefix of their own,
+ * test_poison.py; in a deployment it means source.channel_prefix is off, and
+ * task_start says so). *exact: the collection is on this very channel. */
+static bool covered_here(task *t, const catalog_coll *cc, const char *channel, bool *exact) {
+    *exact = false;
+    if (!task_spec_covers(&t->spec, cc->db_name, cc->name)) return false;
+    size_t plen = strlen(t->env->channel_prefix);
+    bool ours = false;
+    for (size_t s = 0; s < cc->n_channels; s++) {
+        if (strcmp(cc->pchannels[s], channel) == 0) *exact = true;
+        if (strncmp(cc->pchannels[s], t->env->channel_prefix, plen) == 0 &&
+            strncmp(cc->pchannels[s] + plen, "-rootcoord-dml_", 15) == 0)
+            ours = true;
+    }
+    return *exact || !ours;
+}
+
+static const mq_msgid *msgid_of(const catalog_start *st, mq_msgid *buf) {
+    if (!st || st->len == 0 || st->len > MQ_MSGID_MAX) return NULL;
+    memcpy(buf->bytes, st->msgid, st->len);
+    buf->len = st->len;
+    return buf;
+}
+
+bool task_needs_channel(task *t, const char *channel, mq_msgid *start) {
+    catalog_coll **list;
+    size_t n = catalog_list_held(t->env->catalog, &list);
+    bool needed = false, all_known = true;
+    start->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool exact;
+        if (!covered_here(t, list[i], channel, &exact)) continue;
+        needed = true;
+        mq_msgid at;
+        const mq_msgid *p = exact ? msgid_of(catalog_start_on(list[i], channel), &at) : NULL;
+        if (!p) {
+            all_known = false;
+            continue;
+        }
+        if (start->len == 0 || mq_msgid_cmp(t->env->mq.type, p, start) < 0) *start = *p;
+    }
+    catalog_release_list(list, n);
+    if (!all_known) start->len = 0;
+    return needed;
+}
+
+size_t task_channels_read(task *t) {
+    size_t k = 0;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->n_workers; i++) k += t->workers[i] != NULL;
+    pthread_mutex_unlock(&t->mu);
+    return k;
+}
+
+/* Starts a worker on every DML channel that now holds a covered collection
+ * and has none yet. -1 with *err when a worker could not start. */
+static int start_needed(task *t, mcdc_err *err) {
+    for (size_t i = 0; i + 1 < t->n_workers && !atomic_load(&t->stopping); i++) {
+        pthread_mutex_lock(&t->mu);
+        bool have = t->workers[i] != NULL;
+        pthread_mutex_unlock(&t->mu);
+        mq_msgid start;
+        if (have || !task_needs_channel(t, t->channels[i], &start)) continue;
+        channel_worker *w = channel_worker_start(t, t->channels[i], false, start.len ? &start : NULL, err);
+        if (!w) {
+            mcdc_err_prefix(err, "starting the reader of %s", t->channels[i]);
+            return -1;
+        }
+        pthread_mutex_lock(&t->mu);
+        t->workers[i] = w;
+        pthread_mutex_unlock(&t->mu);
+        log_info("task %s: reading %s", t->id, t->channels[i]);
+    }
+    return 0;
+}
+
+/* Polling is enough: a worker started late still begins at the collection's
+ * start position, so the delay costs latency once, never data. */
+#define SUPERVISE_MS 500
+
+static void *supervise(void *arg) {
+    task *t = arg;
+    while (!atomic_load(&t->stopping)) {
+        for (int i = 0; i < SUPERVISE_MS / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
+        if (atomic_load(&t->stopping)) break;
+        mcdc_err err;
+        if (start_needed(t, &err)) {
+            task_pause_on_error(t, err.msg);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void warn_foreign_channels(task *t) {
+    catalog_coll **list;
+    size_t n = catalog_list_held(t->env->catalog, &list);
+    for (size_t i = 0; i < n; i++) {
+        bool exact = false;
+        if (list[i]->n_channels && covered_here(t, list[i], "", &exact)) {
+            log_warn("task %s: collection %s.%s lives on %s, not on a channel named after source.channel_prefix "
+                     "'%s'; every DML channel is read",
+                     t->id, list[i]->db_name, list[i]->name, list[i]->pchannels[0], t->env->channel_prefix);
+            break;
+        }
+    }
+    catalog_release_list(list, n);
+}
+
 int task_start(task *t, mcdc_err *err) {
     task_stop(t);
     atomic_store(&t->stopping, false);
-    char **chans;
-    size_t n = task_channels(t->env, &chans);
+    size_t n = task_channels(t->env, &t->channels);
     t->workers = mcdc_xcalloc(n, sizeof *t->workers);
-    for (size_t i = 0; i < n; i++) {
-        channel_worker *w = channel_worker_start(t, chans[i], i == n - 1, err);
-        if (!w) {
-            mcdc_err_prefix(err, "task %s", t->id);
-            free_list(chans, n);
-            task_stop(t);
-            return -1;
-        }
-        t->workers[t->n_workers++] = w;
+    t->n_workers = n;
+    channel_worker *rw = channel_worker_start(t, t->channels[n - 1], true, NULL, err);
+    if (!rw) {
+        mcdc_err_prefix(err, "task %s", t->id);
+        task_stop(t);
+        return -1;
     }
-    free_list(chans, n);
+    pthread_mutex_lock(&t->mu);
+    t->workers[n - 1] = rw;
+    pthread_mutex_unlock(&t->mu);
+    if (start_needed(t, err)) {
+        mcdc_err_prefix(err, "task %s", t->id);
+        task_stop(t);
+        return -1;
+    }
+    if (pthread_create(&t->supervisor, NULL, supervise, t) != 0) {
+        mcdc_errf(err, MCDC_EINTERNAL, "task %s: cannot start its supervisor thread", t->id);
+        task_stop(t);
+        return -1;
+    }
+    t->supervising = true;
     pthread_mutex_lock(&t->mu);
     t->state = TASK_RUNNING;
     t->reason[0] = '\0';
     pthread_mutex_unlock(&t->mu);
-    log_info("task %s: running on %zu channels", t->id, n);
+    log_info("task %s: running, reading %zu of %zu channels", t->id, task_channels_read(t), n);
+    warn_foreign_channels(t);
     return 0;
 }
 
@@ -124,14 +256,16 @@ void task_set_last_error(task *t, const char *msg) {
 
 uint64_t task_watermark(task *t) {
     uint64_t now = mcdc_now_mono_ms(), wm = UINT64_MAX, best = 0;
+    pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n_workers; i++) {
         channel_worker *w = t->workers[i];
-        if (channel_worker_is_replicate(w)) continue;
+        if (!w || channel_worker_is_replicate(w)) continue;
         uint64_t seen, tick = channel_worker_tick(w, &seen);
         if (tick > best) best = tick;
         if (!tick || now - seen > TICK_FRESH_MS) continue;
         if (tick < wm) wm = tick;
     }
+    pthread_mutex_unlock(&t->mu);
     /* No channel ticking: no collection lives on the source, nothing can be
      * behind; report the last tick seen anywhere (UINT64_MAX if none). */
     return wm != UINT64_MAX ? wm : (best ? best : UINT64_MAX);
@@ -204,7 +338,10 @@ int task_init_positions(task *t, mcdc_err *err) {
     char buf[512];
 
     /* use_start_position: from the collection's CreateCollection message on
-     * each of its channels (CollectionInfo.start_positions, etcd-meta.md §4.2). */
+     * each of its channels (CollectionInfo.start_positions, etcd-meta.md §4.2).
+     * Stored as "nothing done yet"; the worker then opens the channel at the
+     * earliest start position of the task's collections there
+     * (task_needs_channel), not at the channel's first message. */
     for (size_t i = 0; i < t->spec.n_collections; i++) {
         const task_collection *tc = &t->spec.collections[i];
         if (!tc->use_start_position) continue;
@@ -272,6 +409,7 @@ json_t *task_to_json(task *t) {
     if (t->reason[0]) json_object_set_new(j, "reason", json_string(t->reason));
     json_object_set_new(j, "last_error", json_string(t->last_error));
     pthread_mutex_unlock(&t->mu);
+    json_object_set_new(j, "channels_read", json_integer((json_int_t)task_channels_read(t)));
     uint64_t wm = t->n_workers ? task_watermark(t) : 0;
     if (wm && wm != UINT64_MAX) {
         char wall[32];

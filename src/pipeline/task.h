@@ -1,9 +1,12 @@
 /* task.h — one replication task at run time: a source, a target, a filter.
  *
- * A task runs one channel_worker thread per source channel it reads (every
- * DML channel, so collections created later are followed from their
- * creation, plus the replicate channel for index/load/flush/database
- * requests). Each worker applies its channel in order and checkpoints it
+ * A task runs one channel_worker thread per source channel it reads: the
+ * DML channels where a collection it covers lives, plus the replicate
+ * channel for index/load/flush/database requests. A supervisor thread
+ * follows the catalog and starts a worker when a covered collection appears
+ * on another channel, at that collection's start position, so collections
+ * created later are followed from their creation without reading every
+ * channel. Each worker applies its channel in order and checkpoints it
  * (channel_worker.h). The task holds what the API shows: state, the reason it
  * is paused, the last transient error while it retries, the watermark.
  *
@@ -52,8 +55,13 @@ typedef struct task {
     char skip_channel[256];            /* maintenance: skip this one message on resume */
     mq_msgid skip_id;
 
+    /* One slot per channel of task_channels(); NULL while the task has no
+     * reason to read it. Slots are set and cleared under mu. */
+    char **channels;
     channel_worker **workers;
     size_t n_workers;
+    pthread_t supervisor;
+    bool supervising;
     _Atomic bool stopping;
 
     _Atomic uint64_t inserted, upserted, deleted, ddl, messages;
@@ -82,7 +90,15 @@ int task_init_positions(task *t, mcdc_err *err);
 json_t *task_to_json(task *t);
 json_t *task_positions_json(task *t);
 
-/* The channels a task reads. */
+/* The channels a task may read: every DML channel, then the replicate one. */
 size_t task_channels(const task_env *env, char ***out);
+
+/* Whether the task has a collection (Creating, Created or Dropping) on a DML
+ * channel, and where the earliest of them begins there: *start gets the
+ * earliest start position, len 0 when one of them has none. */
+bool task_needs_channel(task *t, const char *channel, mq_msgid *start);
+
+/* How many channels the task reads now. */
+size_t task_channels_read(task *t);
 
 #endif

@@ -66,6 +66,11 @@ static void snap_free(catalog_coll *s) {
     }
     free(s->vchannels);
     free(s->pchannels);
+    for (size_t i = 0; i < s->n_starts; i++) {
+        free(s->starts[i].pchannel);
+        free(s->starts[i].msgid);
+    }
+    free(s->starts);
     for (size_t i = 0; i < s->n_aliases; i++) free(s->aliases[i]);
     free(s->aliases);
     free(s);
@@ -145,6 +150,16 @@ static catalog_coll *build_snap(catalog *c, coll_rec *r) {
         for (size_t i = 0; i < nc; i++) {
             s->vchannels[i] = mcdc_xstrdup(info->virtual_channel_names[i]);
             s->pchannels[i] = mcdc_xstrdup(info->physical_channel_names[i]);
+        }
+        s->starts = mcdc_xcalloc(info->n_start_positions ? info->n_start_positions : 1, sizeof *s->starts);
+        for (size_t i = 0; i < info->n_start_positions; i++) {
+            const Milvus__Proto__Common__KeyDataPair *kd = info->start_positions[i];
+            if (!kd || !kd->key || kd->data.len == 0) continue;
+            catalog_start *st = &s->starts[s->n_starts++];
+            st->pchannel = mcdc_xstrdup(kd->key);
+            st->msgid = mcdc_xmalloc(kd->data.len);
+            memcpy(st->msgid, kd->data.data, kd->data.len);
+            st->len = kd->data.len;
         }
     }
 
@@ -556,6 +571,66 @@ size_t catalog_list(catalog *c, const char *db, catalog_coll ***out) {
     pthread_mutex_unlock(&c->mu);
     *out = list;
     return n;
+}
+
+size_t catalog_list_held(catalog *c, catalog_coll ***out) {
+    pthread_mutex_lock(&c->mu);
+    size_t n = 0, cap = idmap_count(&c->colls);
+    catalog_coll **list = mcdc_xcalloc(cap ? cap : 1, sizeof *list);
+    void *v;
+    for (size_t it = 0; idmap_next(&c->colls, &it, NULL, &v);) {
+        coll_rec *r = v;
+        if (live(r) || (r->info && !r->gone && (int)r->info->state == CATALOG_DROPPING)) list[n++] = snap_of(c, r);
+    }
+    pthread_mutex_unlock(&c->mu);
+    *out = list;
+    return n;
+}
+
+const catalog_start *catalog_start_on(const catalog_coll *cc, const char *pchannel) {
+    for (size_t i = 0; cc && i < cc->n_starts; i++)
+        if (strcmp(cc->starts[i].pchannel, pchannel) == 0) return &cc->starts[i];
+    return NULL;
+}
+
+typedef struct probe_ctx {
+    char suffix[32];
+    size_t suffix_len;
+    bool found;
+} probe_ctx;
+
+static int probe_fn(void *ud, const etcd_kv *kv) {
+    probe_ctx *p = ud;
+    if (kv->key_len >= p->suffix_len && memcmp(kv->key + kv->key_len - p->suffix_len, p->suffix, p->suffix_len) == 0 &&
+        !(kv->value_len == sizeof TOMBSTONE && memcmp(kv->value, TOMBSTONE, sizeof TOMBSTONE) == 0))
+        p->found = true;
+    return 0;
+}
+
+int catalog_probe(catalog *c, int64_t id, bool *exists, mcdc_err *err) {
+    *exists = false;
+    if (!c->etcd) return mcdc_errf(err, MCDC_EUNAVAIL, "catalog: no etcd to ask about collection %" PRId64, id);
+    /* Both key layouts (spec/etcd-meta.md §2): collection-info/{db}/{id} and
+     * the legacy collection/{id}. */
+    probe_ctx p;
+    snprintf(p.suffix, sizeof p.suffix, "/%" PRId64, id);
+    p.suffix_len = strlen(p.suffix);
+    p.found = false;
+    const char *sub[] = {"database/collection-info/", "collection/"};
+    mcdc_buf b = MCDC_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < 2 && rc == 0 && !p.found; i++) {
+        mcdc_buf_reset(&b);
+        mcdc_buf_printf(&b, "%s%s", c->prefix, sub[i]);
+        rc = etcd_range_prefix(c->etcd, mcdc_buf_cstr(&b), 0, probe_fn, &p, NULL, err);
+    }
+    mcdc_buf_free(&b);
+    if (rc) {
+        mcdc_err_prefix(err, "asking etcd about collection %" PRId64, id);
+        return -1;
+    }
+    *exists = p.found;
+    return 0;
 }
 
 void catalog_release_list(catalog_coll **list, size_t n) {

@@ -32,6 +32,16 @@ typedef struct catalog_partition {
     int state;
 } catalog_partition;
 
+/* Where a collection begins on one physical channel: the msgID of the
+ * CreateCollection message rootcoord broadcast there
+ * (CollectionInfo.start_positions, spec/etcd-meta.md §4.2; bytes as in
+ * spec/mq-messages.md §6). */
+typedef struct catalog_start {
+    char *pchannel;
+    uint8_t *msgid;
+    size_t len;
+} catalog_start;
+
 typedef struct catalog_coll {
     int refs;                           /* atomic; catalog_release */
     int64_t id;
@@ -52,6 +62,8 @@ typedef struct catalog_coll {
     char **vchannels;                   /* shard i: vchannels[i] on pchannels[i] */
     char **pchannels;
     size_t n_channels;
+    catalog_start *starts;
+    size_t n_starts;
     char **aliases;
     size_t n_aliases;
     int64_t revision;                   /* etcd revision this snapshot reflects */
@@ -75,6 +87,18 @@ void catalog_release(catalog_coll *cc);
  * array and its snapshots are released with catalog_release_list. */
 size_t catalog_list(catalog *c, const char *db, catalog_coll ***out);
 void catalog_release_list(catalog_coll **list, size_t n);
+/* Like catalog_list over every db, Dropping collections included: their
+ * last messages (the DropCollection among them) are still to be replayed. */
+size_t catalog_list_held(catalog *c, catalog_coll ***out);
+
+/* The start position of a collection on a pchannel, or NULL. */
+const catalog_start *catalog_start_on(const catalog_coll *cc, const char *pchannel);
+
+/* Asks etcd, now, whether it holds a record of collection `id` (any state),
+ * bypassing the watch. A WAL reader that meets an id the catalog does not
+ * know uses it to tell "etcd has not told us yet" (wait) from "etcd no longer
+ * has it" (a collection dropped and removed before mcdc started: skip). */
+int catalog_probe(catalog *c, int64_t id, bool *exists, mcdc_err *err);
 
 /* Name of a database id into buf ("" if unknown); whether a db name exists. */
 const char *catalog_db_name(catalog *c, int64_t db_id, char *buf, size_t cap);

@@ -45,6 +45,8 @@ typedef struct change {
     int64_t msg_id;      /* MsgBase.msgID: unique per DML message (spec §9.1) */
     uint64_t ts;         /* hybrid (timestamps.md §1): MsgBase.timestamp, or for
                           * Insert/Delete the largest row timestamp (decode.c) */
+    uint64_t base_ts;    /* MsgBase.timestamp as written: 0 on an Upsert's Insert
+                          * half and only there (spec/mq-messages.md §9.3) */
     int64_t source_id;
 
     /* What it applies to. Ids are 0 and names "" when the message does not

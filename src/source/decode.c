@@ -358,6 +358,7 @@ int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err) {
     out->msg_type = msg_type;
     out->msg = m;
     out->ts = ts;
+    out->base_ts = ts;
     out->db_name = out->collection_name = out->partition_name = out->shard_name = "";
     if (mb) {
         out->msg_id = mb->msg_id;

@@ -181,6 +181,21 @@ static void test_delete_int64_keys(void **state) {
 
 /* An upsert is an Insert and a Delete with the same row timestamp; the
  * Insert's MsgBase.timestamp is 0, so the ts must come from the rows. */
+/* A plain Insert carries its ts in MsgBase too, which is how the channel
+ * worker tells it from an Upsert's Insert half and applies it at once. */
+static void test_plain_insert_has_base_ts(void **state) {
+    (void)state;
+    const char *names[] = {"insert_all_types", "insert_autoid", "insert_varchar_binvec", "insert_bench_dim128"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        change c;
+        decode_fixture(names[i], &c);
+        assert_int_equal(c.kind, CHANGE_INSERT);
+        assert_true(c.base_ts > 0);
+        assert_int_equal(c.base_ts, change_insert(&c)->msg_base->timestamp);
+        change_free(&c);
+    }
+}
+
 static void test_upsert_pair_shares_timestamp(void **state) {
     (void)state;
     change ins, del;
@@ -188,6 +203,7 @@ static void test_upsert_pair_shares_timestamp(void **state) {
     decode_fixture("upsert_delete", &del);
     const Milvus__Proto__Msg__InsertRequest *m = change_insert(&ins);
     assert_int_equal(m->msg_base->timestamp, 0);
+    assert_int_equal(ins.base_ts, 0); /* the only kind of Insert the worker must hold for a tick */
     assert_true(ins.ts > 0);
     assert_int_equal(ins.ts, del.ts);
     assert_string_equal(ins.shard_name, del.shard_name);
@@ -452,6 +468,7 @@ int main(void) {
         cmocka_unit_test(test_create_collection_every_field_type),
         cmocka_unit_test(test_insert_every_field_type),
         cmocka_unit_test(test_delete_int64_keys),
+        cmocka_unit_test(test_plain_insert_has_base_ts),
         cmocka_unit_test(test_upsert_pair_shares_timestamp),
         cmocka_unit_test(test_varchar_keys_and_binary_vectors),
         cmocka_unit_test(test_autoid_insert_carries_generated_keys),
