@@ -81,7 +81,7 @@ static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcd
         {"fetch.wait.max.ms", "10"},
         {"fetch.error.backoff.ms", "100"},
         {"topic.metadata.refresh.interval.ms", "2000"},
-        {"queued.max.messages.kbytes", "16384"},
+        {"queued.max.messages.kbytes", "8192"},
         {"reconnect.backoff.ms", "50"},
         {"reconnect.backoff.max.ms", "2000"},
         {"security.protocol", cfg->security_protocol},

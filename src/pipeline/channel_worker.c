@@ -20,6 +20,9 @@
 #define COVERED ((void *)1)
 #define NOT_COVERED ((void *)2)
 #define MAX_PENDING 64
+/* Most WAL inserts joined into one target call (columns.h); apply.batch_rows
+ * and batch_bytes bound it first. */
+#define MAX_BATCH 64
 /* How many DML msgIDs a worker remembers to drop repeats (see is_repeat). */
 #define SEEN_IDS 8192
 #define IDLE_CHECKPOINT_MS 1000
@@ -64,6 +67,18 @@ struct channel_worker {
     uint64_t last_insert_ts;
     mq_msgid deferred;           /* handled while inserts were held: done once they are */
     uint64_t deferred_ts;
+    /* Plain inserts of one partition waiting to go out as one call: only
+     * while more messages are already there to read, so a backlog drains in
+     * big calls and a live stream goes out at once (see run). */
+    change batch[MAX_BATCH];
+    mq_msgid batch_id[MAX_BATCH];
+    size_t n_batch, batch_rows, batch_bytes;
+    bool batch_upsert;
+    catalog_coll *batch_cc;
+    mq_msgid batch_last;         /* the last message the batch covers, ticks included */
+    uint64_t batch_last_ts;
+    uint64_t batch_tick;         /* a tick read while batching: published once applied */
+    size_t cur_len;              /* payload bytes of the message being handled */
     mcdc_backoff bo;
 };
 
@@ -109,6 +124,11 @@ static int save_checkpoint(channel_worker *w, mcdc_err *err) {
  * applied; while inserts are held (see handle_dml) later messages are
  * remembered and become "done" when the held inserts are applied. */
 static void mark_done(channel_worker *w, const mq_msgid *id, uint64_t ts) {
+    if (w->n_batch) {
+        w->batch_last = *id;
+        if (ts > w->batch_last_ts) w->batch_last_ts = ts;
+        return;
+    }
     if (w->n_pending) {
         w->deferred = *id;
         if (ts > w->deferred_ts) w->deferred_ts = ts;
@@ -240,14 +260,23 @@ static bool source_gone(channel_worker *w, int64_t coll_id) {
  * retried forever (visible as last_error), "not found" on a collection the
  * source has dropped meanwhile is fine (its data is gone there too), anything
  * else pauses the task. */
-static apply_rc apply_one(channel_worker *w, const change *c, const mq_msgid *id, const catalog_coll *cc, bool as_upsert) {
+static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id,
+                           const catalog_coll *cc, bool as_upsert) {
+    const change *c = cs[0];
+    uint64_t ts = 0;
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i]->ts > ts) ts = cs[i]->ts;
+        rows += cs[i]->num_rows;
+    }
     if (cmp_id(w, id, &w->intent_saved) > 0) {
-        if (save_with_retry(w, true, id, c->ts)) return APPLY_STOPPED;
+        if (save_with_retry(w, true, id, ts)) return APPLY_STOPPED;
         w->intent_saved = *id;
     }
     mcdc_err err;
     for (;;) {
-        int rc = applier_apply(w->ap, c, cc, as_upsert, &err);
+        int rc = n > 1 ? applier_apply_inserts(w->ap, cs, n, cc, as_upsert, &err)
+                       : applier_apply(w->ap, c, cc, as_upsert, &err);
         if (rc == 0) break;
         /* A transient failure is ambiguous: the target may have applied the
          * insert before the connection broke. Retrying it as an upsert makes
@@ -274,11 +303,15 @@ static apply_rc apply_one(channel_worker *w, const change *c, const mq_msgid *id
     mcdc_backoff_reset(&w->bo);
     task_set_last_error(w->t, "");
     switch (c->kind) {
-    case CHANGE_INSERT: atomic_fetch_add(as_upsert ? &w->t->upserted : &w->t->inserted, c->num_rows); break;
-    case CHANGE_DELETE: atomic_fetch_add(&w->t->deleted, c->num_rows); break;
+    case CHANGE_INSERT: atomic_fetch_add(as_upsert ? &w->t->upserted : &w->t->inserted, rows); break;
+    case CHANGE_DELETE: atomic_fetch_add(&w->t->deleted, rows); break;
     default: atomic_fetch_add(&w->t->ddl, 1); break;
     }
     return APPLY_OK;
+}
+
+static apply_rc apply_one(channel_worker *w, const change *c, const mq_msgid *id, const catalog_coll *cc, bool as_upsert) {
+    return apply_many(w, &c, 1, id, cc, as_upsert);
 }
 
 static bool in_replay_window(channel_worker *w, const mq_msgid *id) {
@@ -288,6 +321,59 @@ static bool in_replay_window(channel_worker *w, const mq_msgid *id) {
 static void clear_pending(channel_worker *w) {
     for (size_t i = 0; i < w->n_pending; i++) change_free(&w->pending[i]);
     w->n_pending = 0;
+}
+
+static void clear_batch(channel_worker *w) {
+    for (size_t i = 0; i < w->n_batch; i++) change_free(&w->batch[i]);
+    w->n_batch = w->batch_rows = w->batch_bytes = 0;
+    catalog_release(w->batch_cc);
+    w->batch_cc = NULL;
+    w->batch_tick = 0;
+    w->batch_last_ts = 0;
+}
+
+static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) {
+    if (!w->n_batch || c->kind != CHANGE_INSERT || c->base_ts == 0) return false;
+    const change *b = &w->batch[0];
+    uint32_t max_rows = w->t->env->batch_rows ? w->t->env->batch_rows : 5000;
+    size_t max_bytes = w->t->env->batch_bytes ? w->t->env->batch_bytes : 8u << 20;
+    return c->collection_id == b->collection_id && c->partition_id == b->partition_id &&
+           in_replay_window(w, id) == w->batch_upsert && w->n_batch < MAX_BATCH &&
+           w->batch_rows + c->num_rows <= max_rows && w->batch_bytes + w->cur_len <= max_bytes;
+}
+
+static void add_to_batch(channel_worker *w, change *c, const mq_msgid *id, const catalog_coll *cc) {
+    if (w->n_batch == 0) {
+        w->batch_upsert = in_replay_window(w, id);
+        w->batch_cc = catalog_get(w->t->env->catalog, cc->id);
+    }
+    w->batch[w->n_batch] = *c;
+    w->batch_id[w->n_batch] = *id;
+    w->n_batch++;
+    w->batch_rows += c->num_rows;
+    w->batch_bytes += w->cur_len;
+    w->batch_last = *id;
+    if (c->ts > w->batch_last_ts) w->batch_last_ts = c->ts;
+    memset(c, 0, sizeof *c);
+}
+
+/* Sends the joined inserts, then lets the checkpoint (and the tick, for the
+ * watermark) pass everything the batch covered. */
+static apply_rc flush_batch(channel_worker *w) {
+    if (!w->n_batch) return APPLY_OK;
+    const change *parts[MAX_BATCH];
+    for (size_t i = 0; i < w->n_batch; i++) parts[i] = &w->batch[i];
+    apply_rc rc = apply_many(w, parts, w->n_batch, &w->batch_id[w->n_batch - 1], w->batch_cc, w->batch_upsert);
+    if (rc != APPLY_OK) return rc;
+    mq_msgid last = w->batch_last;
+    uint64_t last_ts = w->batch_last_ts, tick = w->batch_tick;
+    clear_batch(w);
+    mark_done(w, &last, last_ts);
+    if (tick && w->n_pending == 0) {
+        atomic_store(&w->tick, tick);
+        atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+    }
+    return APPLY_OK;
 }
 
 /* Applies the held inserts: as upserts when a Delete of the same ts paired
@@ -358,6 +444,16 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         mark_done(w, id, 0);
         return APPLY_OK;
     }
+    if (c->kind == CHANGE_TIMETICK && w->n_batch) {
+        w->batch_tick = c->ts;
+        mark_done(w, id, c->ts);
+        return APPLY_OK;
+    }
+    if (joins_batch(w, c, id)) {
+        add_to_batch(w, c, id, w->batch_cc);
+        return APPLY_OK;
+    }
+    if (flush_batch(w)) return APPLY_STOPPED;
     if (c->kind == CHANGE_TIMETICK) {
         if (w->n_pending && c->ts >= w->pending[0].ts && flush_pending(w, false)) return APPLY_STOPPED;
         if (w->n_pending == 0) {
@@ -409,6 +505,12 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         goto out;
     }
     if (held_same_coll && (rc = flush_pending(w, false))) goto out;
+    if (c->kind == CHANGE_INSERT && w->n_pending == 0) {
+        /* A plain Insert starts a batch; run() sends it as soon as no
+         * further message is waiting. */
+        add_to_batch(w, c, id, cc);
+        goto out;
+    }
     if ((rc = apply_one(w, c, id, cc, c->kind == CHANGE_INSERT && in_replay_window(w, id)))) goto out;
     if (c->kind == CHANGE_DROP_COLLECTION) idmap_del(&w->covered, c->collection_id);
     mark_done(w, id, c->ts);
@@ -421,7 +523,7 @@ out:
  * is acknowledged (so a restart replays little), else at most once a second
  * for positions that only moved over ticks and other collections' messages. */
 static apply_rc after_message(channel_worker *w) {
-    if (w->n_pending || !w->dirty) return APPLY_OK;
+    if (w->n_pending || w->n_batch || !w->dirty) return APPLY_OK;
     bool sent_all_acked = w->intent_saved.len && cmp_id(w, &w->done, &w->intent_saved) >= 0 &&
                           cmp_id(w, &w->ckpt, &w->intent_saved) < 0;
     if (sent_all_acked || mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS)
@@ -605,12 +707,18 @@ static void *run(void *arg) {
 
     while (!should_stop(w)) {
         mq_message m;
-        mq_result r = mq_next(w->reader, &m, 200, &err);
+        /* With a batch started, only look at what is already there: a batch
+         * never waits for the queue. */
+        mq_result r = mq_next(w->reader, &m, w->n_batch ? 0 : 200, &err);
         if (r == MQ_ERROR) {
             char why[2 * MCDC_ERR_MSG_MAX];
             snprintf(why, sizeof why, "channel %s: %s", w->channel, err.msg);
             task_pause_on_error(w->t, why);
             break;
+        }
+        if (r != MQ_MESSAGE && w->n_batch) {
+            if (flush_batch(w) || after_message(w)) break;
+            continue;
         }
         if (r != MQ_MESSAGE) {
             /* Normally a tick settles a held insert within 200 ms. If none
@@ -631,7 +739,7 @@ static void *run(void *arg) {
         atomic_fetch_add(&w->t->messages, 1);
         if (take_skip(w, &id)) {
             log_warn("task %s channel %s: skipping one message at the operator's request", w->t->id, w->channel);
-            if (flush_pending(w, false)) break;
+            if (flush_batch(w) || flush_pending(w, false)) break;
             mark_done(w, &id, 0);
             if (save_with_retry(w, false, NULL, 0)) break;
             continue;
@@ -640,14 +748,16 @@ static void *run(void *arg) {
         if (decode_change(m.payload, m.len, &c, &err)) {
             /* Never skipped: the task stops here, the checkpoint stays before
              * it, and an operator decides (maintenance skip_message). */
-            if (flush_pending(w, false) == APPLY_OK) save_with_retry(w, false, NULL, 0);
+            if (flush_batch(w) == APPLY_OK && flush_pending(w, false) == APPLY_OK) save_with_retry(w, false, NULL, 0);
             pause_at(w, &id, err.msg);
             break;
         }
+        w->cur_len = m.len;
         apply_rc rc = w->replicate ? handle_request(w, &c, &id) : handle_dml(w, &c, &id);
         change_free(&c);
         if (rc || after_message(w)) break;
     }
+    clear_batch(w);
     clear_pending(w);
     mcdc_err ignored;
     if (w->dirty) save_checkpoint(w, &ignored);

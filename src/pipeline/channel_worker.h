@@ -5,7 +5,9 @@
  * is the source's order per shard, so per primary key the target sees the
  * same sequence the source did. An Insert followed by a Delete of the same
  * timestamp is the source's Upsert and is applied as one Upsert
- * (spec/mq-messages.md §9.3).
+ * (spec/mq-messages.md §9.3). Plain inserts of one partition that are
+ * already waiting in the queue go out joined in one call (columns.h), up to
+ * apply.batch_rows / batch_bytes; the worker never waits to fill a batch.
  *
  * Positions (store.h): before a change is sent, its msgID is saved as the
  * intent; after the target acknowledged it, as the checkpoint. On start the

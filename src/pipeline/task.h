@@ -39,7 +39,8 @@ typedef struct task_env {
     mq_config mq;
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
     int dml_channels;
-    uint32_t batch_rows;
+    uint32_t batch_rows;       /* apply.batch_rows / batch_bytes: one target call's most */
+    size_t batch_bytes;
     uint32_t retry_max_ms;
 } task_env;
 

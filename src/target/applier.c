@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "target/columns.h"
 
 /* Names known to exist on the target ("db\x1f coll" or "db\x1f coll\x1f part"),
  * so the hot path does not ask the target before every insert. A few hundred
@@ -209,6 +210,46 @@ static int apply_insert(applier *a, const change *c, const catalog_coll *cc, boo
     if (rc) return -1;
     if (as_upsert) a->stats.upserted_rows += c->num_rows;
     else a->stats.inserted_rows += c->num_rows;
+    return 0;
+}
+
+int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
+                          mcdc_err *err) {
+    if (n == 1) return applier_apply(a, parts[0], cc, as_upsert, err);
+    Milvus__Proto__Schema__FieldData *const **cols = mcdc_xcalloc(n, sizeof *cols);
+    size_t *ncols = mcdc_xcalloc(n, sizeof *ncols), rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Milvus__Proto__Msg__InsertRequest *m = change_insert(parts[i]);
+        cols[i] = m->fields_data;
+        ncols[i] = m->n_fields_data;
+        rows += parts[i]->num_rows;
+    }
+    columns_joined j;
+    mcdc_err why;
+    int joined = columns_join(cols, ncols, n, &j, &why);
+    free(cols);
+    free(ncols);
+    if (joined) {
+        log_debug("applier: %s; sending %zu inserts one by one", why.msg, n);
+        for (size_t i = 0; i < n; i++)
+            if (applier_apply(a, parts[i], cc, as_upsert, err)) return -1;
+        return 0;
+    }
+    const char *db, *coll;
+    target_names(a, cc, &db, &coll);
+    const char *part = dml_partition(a, cc, parts[0]);
+    int rc = applier_ensure_collection(a, cc, err);
+    if (rc == 0 && part) rc = ensure_partition(a, db, coll, part, err);
+    if (rc == 0)
+        rc = as_upsert ? milvus_upsert(a->client, db, coll, part, j.cols, j.n_cols, (uint32_t)rows, err)
+                       : milvus_insert(a->client, db, coll, part, j.cols, j.n_cols, (uint32_t)rows, err);
+    columns_free(&j);
+    if (rc) {
+        mcdc_err_prefix(err, "%s of %s.%s (%zu messages joined)", as_upsert ? "Upsert" : "Insert", cc->db_name, cc->name, n);
+        return -1;
+    }
+    if (as_upsert) a->stats.upserted_rows += rows;
+    else a->stats.inserted_rows += rows;
     return 0;
 }
 

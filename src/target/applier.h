@@ -44,6 +44,11 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
  * (the replay window, and the Insert half of a source upsert). */
 int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err);
 
+/* Consecutive Inserts of one partition (parts[0..n), n >= 1) in one call:
+ * their columns joined (columns.h), or one call each if they do not join. */
+int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
+                          mcdc_err *err);
+
 /* A replicate-channel request (index, load/release, flush, database). */
 int applier_replay(applier *a, change *c, mcdc_err *err);
 
