@@ -795,6 +795,7 @@ channel_worker *channel_worker_start(task *t, const char *channel, bool replicat
                         .api_key = tt->api_key,
                         .timeout_ms = (uint32_t)(tt->connect_timeout_s > 0 ? tt->connect_timeout_s * 1000 : 30000)};
     if (!(w->ap = applier_open(&t->spec, &mc, err))) goto fail;
+    applier_set_source(w->ap, t->env->catalog);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "cannot start a thread for channel %s", channel);
         goto fail;

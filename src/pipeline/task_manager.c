@@ -162,10 +162,18 @@ int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
     int rc;
     if (!t) {
         rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    } else if ((rc = store_task_delete(tm->env.store, id, err)) == 0) {
-        remove_task(tm, t);
-        task_free(t);
-        log_info("task %s deleted", id);
+    } else {
+        /* Workers stop first: their last checkpoint save must find the task
+         * still in the store. */
+        task_stop(t);
+        if ((rc = store_task_delete(tm->env.store, id, err)) == 0) {
+            remove_task(tm, t);
+            task_free(t);
+            log_info("task %s deleted", id);
+        } else if (t->state == TASK_RUNNING) {
+            mcdc_err again;
+            if (task_start(t, &again)) task_pause_on_error(t, again.msg);
+        }
     }
     pthread_mutex_unlock(&tm->mu);
     return rc;

@@ -110,6 +110,35 @@ bool catalog_has_db(catalog *c, const char *db);
 int64_t catalog_revision(catalog *c);
 bool catalog_wait_collection(catalog *c, int64_t collection_id, uint32_t timeout_ms);
 
+/* What the source holds beyond root-coord, read from etcd when asked (not
+ * followed): a collection's live indexes (<root>/meta/field-index/{id}/,
+ * spec/etcd-meta.md §2; those marked deleted are left out) and whether it is
+ * loaded (querycoord-collection-loadinfo/{id}; LoadType 2 = the whole
+ * collection, 1 = some partitions, listed by querycoord-partition-loadinfo).
+ * Used to give a target collection mcdc creates the source's index and load
+ * state, which the WAL no longer carries for a collection older than the
+ * task. */
+typedef struct catalog_index {
+    int64_t field_id;
+    char *index_name;
+    size_t n_params;
+    char **keys, **values;      /* the params to create it with */
+} catalog_index;
+
+int catalog_indexes(catalog *c, int64_t collection_id, catalog_index **out, size_t *n, mcdc_err *err);
+void catalog_indexes_free(catalog_index *ix, size_t n);
+
+typedef struct catalog_load {
+    bool loaded;
+    bool whole;                 /* LoadCollection, else these partitions */
+    int32_t replicas;
+    int64_t *partition_ids;
+    size_t n_partitions;
+} catalog_load;
+
+int catalog_load_state(catalog *c, int64_t collection_id, catalog_load *out, mcdc_err *err);
+void catalog_load_free(catalog_load *l);
+
 /* The last watch trouble (etcd down...), or "" — the catalog retries by itself. */
 void catalog_last_error(catalog *c, char *buf, size_t cap);
 

@@ -24,7 +24,10 @@ struct applier {
     name_set partitions;
     name_set databases;
     applier_stats stats;
+    catalog *source;
 };
+
+void applier_set_source(applier *a, catalog *source) { a->source = source; }
 
 static char *key3(const char *a, const char *b, const char *c) {
     mcdc_buf k = MCDC_BUF_INIT;
@@ -121,6 +124,89 @@ static int ensure_partition(applier *a, const char *db, const char *coll, const 
     return 0;
 }
 
+/* A collection older than the task has its CreateIndex and Load requests in
+ * the replicate channel before the task's start, so the target would get
+ * neither; a new target collection therefore takes the source's current
+ * index and load state from etcd. Later changes still come through the
+ * replicate channel, and repeating a create or load is harmless. Failures
+ * are logged, not fatal: the rows are what replication owes, and the
+ * operator can index and load by hand. */
+static void copy_source_state(applier *a, const catalog_coll *cc, const char *db, const char *coll) {
+    if (!a->source) return;
+    mcdc_err err;
+    catalog_index *ix;
+    size_t nix;
+    if (catalog_indexes(a->source, cc->id, &ix, &nix, &err)) {
+        log_warn("target %s.%s: cannot read the source's indexes: %s", db, coll, err.msg);
+        return;
+    }
+    bool indexed = true;
+    for (size_t i = 0; i < nix; i++) {
+        const char *field = NULL;
+        for (size_t f = 0; cc->schema && f < cc->schema->n_fields; f++)
+            if (cc->schema->fields[f]->field_id == ix[i].field_id) field = cc->schema->fields[f]->name;
+        if (!field) continue;
+        Milvus__Proto__Common__KeyValuePair *kv = mcdc_xcalloc(ix[i].n_params ? ix[i].n_params : 1, sizeof *kv);
+        Milvus__Proto__Common__KeyValuePair **kvp = mcdc_xcalloc(ix[i].n_params ? ix[i].n_params : 1, sizeof *kvp);
+        for (size_t k = 0; k < ix[i].n_params; k++) {
+            kv[k] = (Milvus__Proto__Common__KeyValuePair)MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT;
+            kv[k].key = ix[i].keys[k];
+            kv[k].value = ix[i].values[k];
+            kvp[k] = &kv[k];
+        }
+        Milvus__Proto__Milvus__CreateIndexRequest req = MILVUS__PROTO__MILVUS__CREATE_INDEX_REQUEST__INIT;
+        req.db_name = (char *)db;
+        req.collection_name = (char *)coll;
+        req.field_name = (char *)field;
+        req.index_name = ix[i].index_name;
+        req.extra_params = kvp;
+        req.n_extra_params = ix[i].n_params;
+        if (milvus_replay_request(a->client, "CreateIndex", &req.base, &err) && err.code != MCDC_EEXIST) {
+            log_warn("target %s.%s: creating index %s on %s as the source has it: %s", db, coll, ix[i].index_name, field,
+                     err.msg);
+            indexed = false;
+        } else {
+            log_info("target %s.%s: index %s on %s, as on the source", db, coll, ix[i].index_name, field);
+        }
+        free(kv);
+        free(kvp);
+    }
+    catalog_indexes_free(ix, nix);
+
+    catalog_load ld;
+    if (catalog_load_state(a->source, cc->id, &ld, &err)) {
+        log_warn("target %s.%s: cannot read the source's load state: %s", db, coll, err.msg);
+        return;
+    }
+    if (ld.loaded && indexed && nix) {
+        /* The target's own replica count: its size is its operator's choice. */
+        int rc;
+        if (ld.whole) {
+            Milvus__Proto__Milvus__LoadCollectionRequest req = MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
+            req.db_name = (char *)db;
+            req.collection_name = (char *)coll;
+            rc = milvus_replay_request(a->client, "LoadCollection", &req.base, &err);
+        } else {
+            char **names = mcdc_xcalloc(ld.n_partitions ? ld.n_partitions : 1, sizeof(char *));
+            size_t nn = 0;
+            for (size_t i = 0; i < ld.n_partitions; i++) {
+                const catalog_partition *p = catalog_partition_by_id(cc, ld.partition_ids[i]);
+                if (p) names[nn++] = p->name;
+            }
+            Milvus__Proto__Milvus__LoadPartitionsRequest req = MILVUS__PROTO__MILVUS__LOAD_PARTITIONS_REQUEST__INIT;
+            req.db_name = (char *)db;
+            req.collection_name = (char *)coll;
+            req.partition_names = names;
+            req.n_partition_names = nn;
+            rc = nn ? milvus_replay_request(a->client, "LoadPartitions", &req.base, &err) : 0;
+            free(names);
+        }
+        if (rc) log_warn("target %s.%s: loading it as the source has it: %s", db, coll, err.msg);
+        else log_info("target %s.%s: loaded, as on the source", db, coll);
+    }
+    catalog_load_free(&ld);
+}
+
 int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err) {
     const char *db, *coll;
     target_names(a, cc, &db, &coll);
@@ -138,7 +224,7 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
         free(k);
         return -1;
     }
-    bool has = false;
+    bool has = false, created = false;
     if (milvus_has_collection(a->client, db, coll, &has, err)) {
         free(k);
         return -1;
@@ -174,8 +260,11 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
             free(k);
             return -1;
         }
-        log_info("target: created collection %s.%s from source %s.%s (id %" PRId64 ")", db, coll, cc->db_name, cc->name,
-                 cc->id);
+        if (rc == 0) {
+            log_info("target: created collection %s.%s from source %s.%s (id %" PRId64 ")", db, coll, cc->db_name,
+                     cc->name, cc->id);
+            created = true;
+        }
     }
     set_add(&a->collections, k);
     if (!is_partition_key(cc) && !a->spec->target.ignore_partition) {
@@ -185,6 +274,7 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
             if (ensure_partition(a, db, coll, p->name, err)) return -1;
         }
     }
+    if (created) copy_source_state(a, cc, db, coll);
     a->stats.ddl++;
     return 0;
 }

@@ -35,6 +35,12 @@ typedef struct applier_stats {
 applier *applier_open(const task_spec *spec, const milvus_config *target, mcdc_err *err);
 void applier_close(applier *a);
 
+/* Where the applier reads the source's index and load state for a target
+ * collection it creates (catalog_indexes, catalog_load_state). Without it a
+ * new target collection gets neither until the replicate channel brings
+ * them. */
+void applier_set_source(applier *a, catalog *source);
+
 /* Creates the target collection (and database, partitions) from the source's
  * description in the catalog, if it does not exist yet. */
 int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err);
