@@ -327,7 +327,7 @@ class Run:
             started_stack = True
         self.stack = stack_env()
         workdir = Path(tempfile.mkdtemp(prefix="mcdc-bench-"))
-        srv = McdcServer(self.stack, workdir)
+        srv = McdcServer(self.stack, workdir, apply={"batch_rows": self.args.batch_rows} if self.args.batch_rows else None)
         ok = False
         sampler = None
         try:
@@ -482,6 +482,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="sanity run: 20000 rows, 15 s of lag")
     p.add_argument("--batch", type=int, default=2000, help="rows per insert call (default 2000)")
     p.add_argument("--shards", type=int, default=2, help="shards of every bench collection (default 2)")
+    p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
     p.add_argument("--timeout", type=float, default=1800, help="give up on catch-up after this many seconds")
     p.add_argument("--lag-rate", type=float, help="rows/s of the steady load (default: half the measured ceiling)")
     p.add_argument("--floor-seconds", type=float, help="duration of the probe-floor load (default lag-seconds/4, >= 5)")

@@ -22,9 +22,10 @@ def free_port():
 
 
 class McdcServer:
-    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka"):
+    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
-        one (scripts/stack --pulsar profile)."""
+        one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
+        {"batch_rows": 1000}."""
         self.stack = stack
         self.mq = mq
         self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
@@ -44,7 +45,8 @@ source:
   etcd: {{endpoints: [{stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
   mq:
 {mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
-  + (f"  dml_channels: {dml_channels}\n" if dml_channels else ""))
+  + (f"  dml_channels: {dml_channels}\n" if dml_channels else "")
+  + ("apply: {" + ", ".join(f"{k}: {v}" for k, v in apply.items()) + "}\n" if apply else ""))
 
     def start(self):
         logf = open(self.log, "a")
