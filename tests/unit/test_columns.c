@@ -14,25 +14,19 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "base/buf.h"
 #include "source/decode.h"
 #include "target/columns.h"
 
 static change decode_fixture(const char *name) {
-    const char *dir = getenv("MCDC_FIXTURES");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/kafka/%s.bin", dir ? dir : "tests/fixtures", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open fixture %s (set MCDC_FIXTURES)", path);
-    mcdc_buf b = MCDC_BUF_INIT;
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    fclose(f);
+    size_t len;
+    uint8_t *bytes = fixture_load("kafka", name, &len);
     change c;
     mcdc_err err = {0};
-    if (decode_change(b.data, b.len, &c, &err)) fail_msg("%s: %s", name, err.msg);
-    mcdc_buf_free(&b);
+    if (decode_change(bytes, len, &c, &err)) fail_msg("%s: %s", name, err.msg);
+    free(bytes);
     return c;
 }
 

@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixture.h"
 #include <inttypes.h>
 #include <zstd.h>
 
@@ -35,20 +37,7 @@
 #include "mq/pulsar_int.h"
 #include "source/decode.h"
 
-static uint8_t *load(const char *name, size_t *len) {
-    const char *dir = getenv("MCDC_FIXTURES");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/pulsar/%s.bin", dir ? dir : "tests/fixtures", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open fixture %s (set MCDC_FIXTURES)", path);
-    mcdc_buf b = MCDC_BUF_INIT;
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return b.data;
-}
+static uint8_t *load(const char *name, size_t *len) { return fixture_load("pulsar", name, len); }
 
 static void put_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
