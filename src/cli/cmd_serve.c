@@ -80,6 +80,9 @@ int cmd_serve(int argc, char **argv) {
     mq_kv pulsar_extra[4];
     size_t n_extra = 0;
     bool pulsar = strcmp(cfg.source.mq.type, "pulsar") == 0;
+    char prefetch[16];
+    snprintf(prefetch, sizeof prefetch, "%u", (unsigned)cfg.source.mq.kafka.prefetch_kbytes);
+    if (!pulsar) pulsar_extra[n_extra++] = (mq_kv){"queued.max.messages.kbytes", prefetch};
     if (pulsar) {
         const mcdc_config_pulsar *pc = &cfg.source.mq.pulsar;
         pulsar_extra[n_extra++] = (mq_kv){"pulsar.tenant", pc->tenant};

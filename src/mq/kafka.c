@@ -69,11 +69,10 @@ static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcd
      * 5 tiny time ticks a second, crawl (stack notes pitfall 7).
      * auto.offset.reset=error: a saved position that retention deleted must
      * stop the task loudly, not jump to the end and lose data.
-     * queued.max.messages.kbytes bounds the prefetch memory per channel:
-     * 4 MiB holds 7-8 inserts of 1000 128-d rows, enough to keep a
-     * 40 000 rows/s catch-up fed (docs/benchmarks.md), and keeps 16 busy
-     * channels under 64 MiB. It only stops further fetches: a message up to
-     * Milvus's 5 MiB split size still comes. */
+     * queued.max.messages.kbytes bounds the prefetch memory per channel
+     * (source.mq.kafka.prefetch_kbytes sets it, as an extra property): 8 MiB
+     * keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB halved that
+     * (docs/benchmarks.md, an A/B of one build). */
     const char *fixed[][2] = {
         {"bootstrap.servers", cfg->address},
         {"group.id", group},
@@ -85,7 +84,7 @@ static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcd
         {"fetch.wait.max.ms", "10"},
         {"fetch.error.backoff.ms", "100"},
         {"topic.metadata.refresh.interval.ms", "2000"},
-        {"queued.max.messages.kbytes", "4096"},
+        {"queued.max.messages.kbytes", "8192"},
         {"reconnect.backoff.ms", "50"},
         {"reconnect.backoff.max.ms", "2000"},
         {"security.protocol", cfg->security_protocol},

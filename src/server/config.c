@@ -366,12 +366,20 @@ static int k_kafka_ca(ctx *c, yaml_node_t *v, const char *path) {
     return get_string(c, v, path, &c->cfg->source.mq.kafka.ssl_ca_location);
 }
 
+static int k_kafka_prefetch(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = c->cfg->source.mq.kafka.prefetch_kbytes;
+    if (get_int(c, v, path, 1024, 1048576, &n)) return -1;
+    c->cfg->source.mq.kafka.prefetch_kbytes = (uint32_t)n;
+    return 0;
+}
+
 static const key_def KAFKA_KEYS[] = {{"address", k_kafka_address},
                                      {"security_protocol", k_kafka_protocol},
                                      {"sasl_mechanism", k_kafka_mechanism},
                                      {"sasl_username", k_kafka_user},
                                      {"sasl_password", k_kafka_password},
-                                     {"ssl_ca_location", k_kafka_ca}};
+                                     {"ssl_ca_location", k_kafka_ca},
+                                     {"prefetch_kbytes", k_kafka_prefetch}};
 
 static int k_kafka(ctx *c, yaml_node_t *v, const char *path) {
     if (WALK(c, v, path, KAFKA_KEYS)) return -1;
@@ -495,6 +503,7 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->source.channel_prefix = mcdc_xstrdup("");
     out->source.dml_channels = 16;
     out->apply.batch_rows = 5000;
+    out->source.mq.kafka.prefetch_kbytes = 8192;
     out->apply.batch_bytes = 8 * 1024 * 1024;
     out->apply.retry_max_ms = 30000;
 }

@@ -22,6 +22,7 @@ typedef struct mcdc_config_kafka {
     char *sasl_username;
     char *sasl_password;      /* secret */
     char *ssl_ca_location;    /* CA file; "" = system default */
+    uint32_t prefetch_kbytes; /* read-ahead per channel (librdkafka queued.max.messages.kbytes); 8192 */
 } mcdc_config_kafka;
 
 typedef struct mcdc_config_pulsar {

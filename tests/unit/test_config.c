@@ -30,6 +30,7 @@ static void test_defaults(void **state) {
     assert_string_equal(c.source.mq.type, "kafka");
     assert_string_equal(c.source.mq.kafka.address, "127.0.0.1:9092");
     assert_string_equal(c.source.mq.kafka.security_protocol, "PLAINTEXT");
+    assert_int_equal(c.source.mq.kafka.prefetch_kbytes, 8192);
     assert_int_equal(c.source.dml_channels, 16);
     assert_int_equal(c.apply.batch_rows, 5000);
     assert_int_equal(c.apply.batch_bytes, 8388608);
@@ -84,6 +85,7 @@ static void test_full_file(void **state) {
         "      sasl_username: u\n"
         "      sasl_password: p\n"
         "      ssl_ca_location: /etc/ca.pem\n"
+        "      prefetch_kbytes: 4096\n"
         "  channel_prefix: prod-chan\n"
         "  dml_channels: 4\n"
         "apply:\n"
@@ -108,6 +110,7 @@ static void test_full_file(void **state) {
     assert_string_equal(c.source.mq.kafka.sasl_username, "u");
     assert_string_equal(c.source.mq.kafka.sasl_password, "p");
     assert_string_equal(c.source.mq.kafka.ssl_ca_location, "/etc/ca.pem");
+    assert_int_equal(c.source.mq.kafka.prefetch_kbytes, 4096);
     assert_string_equal(c.source.channel_prefix, "prod-chan");
     assert_int_equal(c.source.dml_channels, 4);
     assert_int_equal(c.apply.batch_rows, 100);
@@ -190,6 +193,8 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("source:\n  dml_channels: 0\n", "mcdc.yaml:2: source.dml_channels: want an integer from 1 to 1024");
     expect_error("source:\n  dml_channels: sixteen\n", "mcdc.yaml:2: source.dml_channels: want an integer");
     expect_error("apply:\n  batch_rows: -5\n", "mcdc.yaml:2: apply.batch_rows: want an integer from 1 to 1000000");
+    expect_error("source:\n  mq:\n    kafka:\n      prefetch_kbytes: 10\n",
+                 "mcdc.yaml:4: source.mq.kafka.prefetch_kbytes: want an integer from 1024 to 1048576");
     expect_error("apply:\n  batch_bytes: 1e6\n", "mcdc.yaml:2: apply.batch_bytes: want an integer");
     expect_error("apply:\n  retry_max_ms: {a: 1}\n", "mcdc.yaml:2: apply.retry_max_ms: want an integer");
     expect_error("listen: 127.0.0.1:1\nlog_level: info\nlisten: 127.0.0.1:2\n",
