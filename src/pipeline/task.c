@@ -114,9 +114,7 @@ static const mq_msgid *msgid_of(const catalog_start *st, mq_msgid *buf) {
     return buf;
 }
 
-bool task_needs_channel(task *t, const char *channel, mq_msgid *start) {
-    catalog_coll **list;
-    size_t n = catalog_list_held(t->env->catalog, &list);
+bool task_needs_channel(task *t, catalog_coll *const *list, size_t n, const char *channel, mq_msgid *start) {
     bool needed = false, all_known = true;
     start->len = 0;
     for (size_t i = 0; i < n; i++) {
@@ -131,7 +129,6 @@ bool task_needs_channel(task *t, const char *channel, mq_msgid *start) {
         }
         if (start->len == 0 || mq_msgid_cmp(t->env->mq.type, p, start) < 0) *start = *p;
     }
-    catalog_release_list(list, n);
     if (!all_known) start->len = 0;
     return needed;
 }
@@ -147,23 +144,28 @@ size_t task_channels_read(task *t) {
 /* Starts a worker on every DML channel that now holds a covered collection
  * and has none yet. -1 with *err when a worker could not start. */
 static int start_needed(task *t, mcdc_err *err) {
+    catalog_coll **list;
+    size_t n = catalog_list_held(t->env->catalog, &list);
+    int rc = 0;
     for (size_t i = 0; i + 1 < t->n_workers && !atomic_load(&t->stopping); i++) {
         pthread_mutex_lock(&t->mu);
         bool have = t->workers[i] != NULL;
         pthread_mutex_unlock(&t->mu);
         mq_msgid start;
-        if (have || !task_needs_channel(t, t->channels[i], &start)) continue;
+        if (have || !task_needs_channel(t, list, n, t->channels[i], &start)) continue;
         channel_worker *w = channel_worker_start(t, t->channels[i], false, start.len ? &start : NULL, err);
         if (!w) {
             mcdc_err_prefix(err, "starting the reader of %s", t->channels[i]);
-            return -1;
+            rc = -1;
+            break;
         }
         pthread_mutex_lock(&t->mu);
         t->workers[i] = w;
         pthread_mutex_unlock(&t->mu);
         log_info("task %s: reading %s", t->id, t->channels[i]);
     }
-    return 0;
+    catalog_release_list(list, n);
+    return rc;
 }
 
 /* Polling is enough: a worker started late still begins at the collection's

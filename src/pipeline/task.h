@@ -94,10 +94,11 @@ json_t *task_positions_json(task *t);
 /* The channels a task may read: every DML channel, then the replicate one. */
 size_t task_channels(const task_env *env, char ***out);
 
-/* Whether the task has a collection (Creating, Created or Dropping) on a DML
- * channel, and where the earliest of them begins there: *start gets the
- * earliest start position, len 0 when one of them has none. */
-bool task_needs_channel(task *t, const char *channel, mq_msgid *start);
+/* Whether the task has a collection (Creating, Created or Dropping) of
+ * list (catalog_list_held) on a DML channel, and where the earliest of them
+ * begins there: *start gets the earliest start position, len 0 when one of
+ * them has none. */
+bool task_needs_channel(task *t, catalog_coll *const *list, size_t n, const char *channel, mq_msgid *start);
 
 /* How many channels the task reads now. */
 size_t task_channels_read(task *t);

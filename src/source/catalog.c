@@ -21,6 +21,10 @@
 /* SuffixSnapshot writes this value instead of deleting (spec/etcd-meta.md §3). */
 static const uint8_t TOMBSTONE[] = {0xE2, 0x9B, 0xBC};
 
+static bool is_tombstone(const uint8_t *val, size_t len) {
+    return val && len == sizeof TOMBSTONE && memcmp(val, TOMBSTONE, sizeof TOMBSTONE) == 0;
+}
+
 typedef struct alias_rec {
     int64_t db_id;
     char *name;
@@ -257,7 +261,7 @@ static void apply_key(catalog *c, const char *key, size_t key_len, const uint8_t
     if (key_len <= plen || memcmp(key, c->prefix, plen) != 0) return;
     const char *rel = key + plen;
     size_t rel_len = key_len - plen;
-    if (val && val_len == sizeof TOMBSTONE && memcmp(val, TOMBSTONE, sizeof TOMBSTONE) == 0) val = NULL;
+    if (is_tombstone(val, val_len)) val = NULL;
 
     const char *p[6];
     size_t l[6];
@@ -604,7 +608,7 @@ typedef struct probe_ctx {
 static int probe_fn(void *ud, const etcd_kv *kv) {
     probe_ctx *p = ud;
     if (kv->key_len >= p->suffix_len && memcmp(kv->key + kv->key_len - p->suffix_len, p->suffix, p->suffix_len) == 0 &&
-        !(kv->value_len == sizeof TOMBSTONE && memcmp(kv->value, TOMBSTONE, sizeof TOMBSTONE) == 0))
+        !is_tombstone(kv->value, kv->value_len))
         p->found = true;
     return 0;
 }
@@ -654,7 +658,7 @@ typedef struct index_walk {
 
 static int index_fn(void *ud, const etcd_kv *kv) {
     index_walk *w = ud;
-    if (kv->value_len == sizeof TOMBSTONE && memcmp(kv->value, TOMBSTONE, sizeof TOMBSTONE) == 0) return 0;
+    if (is_tombstone(kv->value, kv->value_len)) return 0;
     Milvus__Proto__Index__FieldIndex *fi = milvus__proto__index__field_index__unpack(NULL, kv->value_len, kv->value);
     if (!fi) return mcdc_errf(w->err, MCDC_EDECODE, "etcd %s: not a FieldIndex (%zu bytes)", kv->key, kv->value_len);
     const Milvus__Proto__Index__IndexInfo *ii = fi->index_info;
@@ -726,7 +730,7 @@ typedef struct part_walk {
 
 static int part_fn(void *ud, const etcd_kv *kv) {
     part_walk *w = ud;
-    if (kv->value_len == sizeof TOMBSTONE && memcmp(kv->value, TOMBSTONE, sizeof TOMBSTONE) == 0) return 0;
+    if (is_tombstone(kv->value, kv->value_len)) return 0;
     const char *slash = strrchr(kv->key, '/');
     int64_t pid;
     if (!slash || !parse_id(slash + 1, strlen(slash + 1), &pid)) return 0;
