@@ -30,10 +30,26 @@
 #define TRIM_AFTER_BYTES (4u << 20)
 #define TRIM_EVERY_MS 10000
 #define PENDING_MAX_MS 10000
+/* Most insert calls in flight per channel; apply.inflight_calls bounds it first. */
+#define MAX_INFLIGHT 64
+#define FLY_POLL_MS 5
 /* How long a DML message may wait for etcd to describe its collection. A
  * create that failed on the source leaves a CreateCollection in the WAL but
  * never a Created record (spec/etcd-meta.md §6), so the wait must end. */
 #define CATALOG_WAIT_MS 30000
+
+/* An insert call sent and not yet acknowledged (see flush_batch). Calls land
+ * in the order they were sent, so the checkpoint only ever passes messages
+ * whose calls, and every call before them, the target acknowledged. */
+typedef struct inflight {
+    applier_write *wr;
+    mq_msgid id;          /* its last message: the position an error is reported at */
+    mq_msgid last;        /* the last message it covers: ticks and uncovered messages read after it too */
+    uint64_t last_ts;
+    uint64_t tick;        /* the newest tick among those: published once it lands */
+    int64_t coll_id;
+    size_t bytes;
+} inflight;
 
 struct channel_worker {
     task *t;
@@ -81,6 +97,8 @@ struct channel_worker {
     mq_msgid batch_last;         /* the last message the batch covers, ticks included */
     uint64_t batch_last_ts;
     uint64_t batch_tick;         /* a tick read while batching: published once applied */
+    inflight fly[MAX_INFLIGHT];  /* a ring: fly_head is the oldest */
+    size_t fly_head, n_fly, fly_bytes;
     size_t cur_len;              /* payload bytes of the message being handled */
     size_t since_trim_bytes;     /* read since the allocator last gave memory back */
     uint64_t trimmed_mono_ms;
@@ -137,6 +155,12 @@ static void mark_done(channel_worker *w, const mq_msgid *id, uint64_t ts) {
     if (w->n_pending) {
         w->deferred = *id;
         if (ts > w->deferred_ts) w->deferred_ts = ts;
+        return;
+    }
+    if (w->n_fly) {
+        inflight *f = &w->fly[(w->fly_head + w->n_fly - 1) % MAX_INFLIGHT];
+        f->last = *id;
+        if (ts > f->last_ts) f->last_ts = ts;
         return;
     }
     w->done = *id;
@@ -261,10 +285,147 @@ static bool source_gone(channel_worker *w, int64_t coll_id) {
     return gone;
 }
 
-/* Applies one DML-channel change with the retry policy: transient errors are
- * retried forever (visible as last_error), "not found" on a collection the
- * source has dropped meanwhile is fine (its data is gone there too), anything
- * else pauses the task. */
+static void pause_at(channel_worker *w, const mq_msgid *id, const char *what) {
+    char pos[64] = "";
+    mq_msgid_format(mqtype(w), id, pos, sizeof pos);
+    char why[2 * MCDC_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, what);
+    task_pause_on_error(w->t, why);
+}
+
+/* The retry policy for a failed call of the message at id: transient errors
+ * are retried forever (visible as last_error, after a backoff sleep here),
+ * "not found" on a collection the source has dropped meanwhile is fine (its
+ * data is gone there too), anything else pauses the task at the message. */
+typedef enum { FAILED_RETRY, FAILED_SKIP, FAILED_STOP } failed_action;
+
+static failed_action after_failure(channel_worker *w, const mcdc_err *err, int64_t coll_id, change_kind kind,
+                                   const mq_msgid *id) {
+    if (err->code == MCDC_ENOTFOUND && source_gone(w, coll_id)) {
+        log_info("task %s: %s skipped, source collection %" PRId64 " is dropped: %s", w->t->id, change_kind_name(kind),
+                 coll_id, err->msg);
+        return FAILED_SKIP;
+    }
+    if (!mcdc_err_is_transient(err->code)) {
+        pause_at(w, id, err->msg);
+        return FAILED_STOP;
+    }
+    task_set_last_error(w->t, err->msg);
+    log_warn("task %s channel %s: %s (retrying)", w->t->id, w->channel, err->msg);
+    if (should_stop(w)) return FAILED_STOP;
+    mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+    return FAILED_RETRY;
+}
+
+static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t rows) {
+    mcdc_backoff_reset(&w->bo);
+    task_set_last_error(w->t, "");
+    switch (kind) {
+    case CHANGE_INSERT: atomic_fetch_add(upsert ? &w->t->upserted : &w->t->inserted, rows); break;
+    case CHANGE_DELETE: atomic_fetch_add(&w->t->deleted, rows); break;
+    default: atomic_fetch_add(&w->t->ddl, 1); break;
+    }
+}
+
+static void publish_tick(channel_worker *w, uint64_t tick) {
+    atomic_store(&w->tick, tick);
+    atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+}
+
+/* A tick read outside a batch: it says everything before it with a smaller
+ * ts is applied, so it is published once that is true — now, or when the
+ * last call in flight lands. Not while inserts are held (handle_dml). */
+static void tick_read(channel_worker *w, uint64_t tick) {
+    if (w->n_pending) return;
+    if (w->n_fly)
+        w->fly[(w->fly_head + w->n_fly - 1) % MAX_INFLIGHT].tick = tick;
+    else
+        publish_tick(w, tick);
+}
+
+/* ---- calls in flight -------------------------------------------------------------- */
+
+static void pop_head(channel_worker *w) {
+    inflight *f = &w->fly[w->fly_head];
+    w->fly_bytes -= f->bytes;
+    applier_write_free(f->wr);
+    memset(f, 0, sizeof *f);
+    w->fly_head = (w->fly_head + 1) % MAX_INFLIGHT;
+    w->n_fly--;
+    atomic_fetch_sub(&w->t->calls_in_flight, 1);
+}
+
+static void head_landed(channel_worker *w) {
+    inflight *f = &w->fly[w->fly_head];
+    w->done = f->last;
+    if (f->last_ts > w->done_ts) w->done_ts = f->last_ts;
+    w->dirty = true;
+    if (f->tick) publish_tick(w, f->tick);
+    pop_head(w);
+}
+
+/* Waits for the oldest call in flight, retrying it by the policy, and lets
+ * the checkpoint pass what it covers. */
+static apply_rc land_head(channel_worker *w) {
+    inflight *f = &w->fly[w->fly_head];
+    mcdc_err err;
+    bool applied = true;
+    while (applier_write_wait(f->wr, &err)) {
+        failed_action act = after_failure(w, &err, f->coll_id, CHANGE_INSERT, &f->id);
+        if (act == FAILED_STOP) return APPLY_STOPPED;
+        if (act == FAILED_SKIP) {
+            applied = false;
+            break;
+        }
+        /* The target may have applied the insert before the connection
+         * broke: the same rows again as an upsert are right either way. */
+        if (applier_write_resend(f->wr, true, &err)) {
+            pause_at(w, &f->id, err.msg);
+            return APPLY_STOPPED;
+        }
+    }
+    if (applied) applied_ok(w, CHANGE_INSERT, applier_write_is_upsert(f->wr), applier_write_rows(f->wr));
+    head_landed(w);
+    return APPLY_OK;
+}
+
+/* Lands the calls in flight until at most keep remain, and any that are
+ * done already (without waiting) beyond that. */
+static apply_rc land(channel_worker *w, size_t keep) {
+    while (w->n_fly && (w->n_fly > keep || applier_write_ready(w->fly[w->fly_head].wr)))
+        if (land_head(w)) return APPLY_STOPPED;
+    return APPLY_OK;
+}
+
+/* On the way out (stopping, or paused): takes every reply without retrying.
+ * The checkpoint passes the calls acknowledged in order; the rest lie in
+ * the replay window (their intent is saved) and are upserted on restart. */
+static void land_on_exit(channel_worker *w) {
+    bool in_order = true;
+    while (w->n_fly) {
+        inflight *f = &w->fly[w->fly_head];
+        mcdc_err err;
+        if (in_order && applier_write_wait(f->wr, &err) == 0) {
+            applied_ok(w, CHANGE_INSERT, applier_write_is_upsert(f->wr), applier_write_rows(f->wr));
+            head_landed(w);
+        } else {
+            in_order = false;
+            pop_head(w);
+        }
+    }
+}
+
+static apply_rc save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts) {
+    if (cmp_id(w, id, &w->intent_saved) <= 0) return APPLY_OK;
+    if (save_with_retry(w, true, id, ts)) return APPLY_STOPPED;
+    w->intent_saved = *id;
+    return APPLY_OK;
+}
+
+/* ---- applying ----------------------------------------------------------------------- */
+
+/* Applies changes one call at a time, after every call in flight landed:
+ * a Delete, an Upsert or DDL must not overtake the inserts before it. */
 static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id,
                            const catalog_coll *cc, bool as_upsert) {
     const change *c = cs[0];
@@ -274,10 +435,7 @@ static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n,
         if (cs[i]->ts > ts) ts = cs[i]->ts;
         rows += cs[i]->num_rows;
     }
-    if (cmp_id(w, id, &w->intent_saved) > 0) {
-        if (save_with_retry(w, true, id, ts)) return APPLY_STOPPED;
-        w->intent_saved = *id;
-    }
+    if (land(w, 0) || save_intent(w, id, ts)) return APPLY_STOPPED;
     mcdc_err err;
     for (;;) {
         int rc = n > 1 ? applier_apply_inserts(w->ap, cs, n, cc, as_upsert, &err)
@@ -287,31 +445,11 @@ static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n,
          * insert before the connection broke. Retrying it as an upsert makes
          * the retry safe either way. */
         if (mcdc_err_is_transient(err.code) && c->kind == CHANGE_INSERT) as_upsert = true;
-        if (err.code == MCDC_ENOTFOUND && source_gone(w, c->collection_id)) {
-            log_info("task %s: %s skipped, source collection %" PRId64 " is dropped: %s", w->t->id,
-                     change_kind_name(c->kind), c->collection_id, err.msg);
-            break;
-        }
-        if (!mcdc_err_is_transient(err.code)) {
-            char pos[64] = "";
-            mq_msgid_format(mqtype(w), id, pos, sizeof pos);
-            char why[2 * MCDC_ERR_MSG_MAX];
-            snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, err.msg);
-            task_pause_on_error(w->t, why);
-            return APPLY_STOPPED;
-        }
-        task_set_last_error(w->t, err.msg);
-        log_warn("task %s channel %s: %s (retrying)", w->t->id, w->channel, err.msg);
-        if (should_stop(w)) return APPLY_STOPPED;
-        mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
+        failed_action act = after_failure(w, &err, c->collection_id, c->kind, id);
+        if (act == FAILED_STOP) return APPLY_STOPPED;
+        if (act == FAILED_SKIP) return APPLY_OK;
     }
-    mcdc_backoff_reset(&w->bo);
-    task_set_last_error(w->t, "");
-    switch (c->kind) {
-    case CHANGE_INSERT: atomic_fetch_add(as_upsert ? &w->t->upserted : &w->t->inserted, rows); break;
-    case CHANGE_DELETE: atomic_fetch_add(&w->t->deleted, rows); break;
-    default: atomic_fetch_add(&w->t->ddl, 1); break;
-    }
+    applied_ok(w, c->kind, as_upsert, rows);
     return APPLY_OK;
 }
 
@@ -362,21 +500,72 @@ static void add_to_batch(channel_worker *w, change *c, const mq_msgid *id, const
     memset(c, 0, sizeof *c);
 }
 
+/* Starts the batch's call without waiting for it, so that a target that
+ * stalls on one call does not stall the channel: plain inserts commute, and
+ * whatever must not overtake them (apply_many) lands them first. Calls in
+ * flight are bounded by apply.inflight_calls and, by their request bytes,
+ * apply.inflight_bytes (one always goes). */
+typedef enum { SENT_IN_FLIGHT, SENT_AND_ACKED, SEND_IN_ORDER } send_how;
+
+static send_how send_batch(channel_worker *w, const change *const *parts, size_t n, const mq_msgid *id,
+                           apply_rc *rc) {
+    const task_env *env = w->t->env;
+    size_t max_calls = env->inflight_calls ? env->inflight_calls : 4;
+    size_t max_bytes = env->inflight_bytes ? env->inflight_bytes : 4u << 20;
+    if (max_calls > MAX_INFLIGHT) max_calls = MAX_INFLIGHT;
+    /* The batch's WAL bytes stand in for its request bytes, which are known
+     * only once it is serialized; the two differ by a few percent. */
+    while (w->n_fly && (w->n_fly >= max_calls || w->fly_bytes + w->batch_bytes > max_bytes))
+        if ((*rc = land_head(w))) return SENT_IN_FLIGHT;
+    if ((*rc = save_intent(w, id, w->batch_last_ts))) return SENT_IN_FLIGHT;
+    applier_write *wr;
+    mcdc_err err;
+    if (applier_send_inserts(w->ap, parts, n, w->batch_cc, false, &wr, &err)) {
+        /* apply_many retries it by the policy. */
+        log_debug("task %s channel %s: %s; applying in order instead", w->t->id, w->channel, err.msg);
+        return SEND_IN_ORDER;
+    }
+    if (!wr) {
+        /* The parts did not join and went one by one, already acknowledged. */
+        applied_ok(w, CHANGE_INSERT, false, w->batch_rows);
+        return SENT_AND_ACKED;
+    }
+    inflight *f = &w->fly[(w->fly_head + w->n_fly) % MAX_INFLIGHT];
+    *f = (inflight){.wr = wr,
+                    .id = *id,
+                    .last = w->batch_last,
+                    .last_ts = w->batch_last_ts,
+                    .tick = w->batch_tick,
+                    .coll_id = w->batch_cc->id,
+                    .bytes = applier_write_bytes(wr)};
+    w->n_fly++;
+    w->fly_bytes += f->bytes;
+    atomic_fetch_add(&w->t->calls_in_flight, 1);
+    uint64_t peak = atomic_load(&w->t->calls_in_flight_peak);
+    while (w->n_fly > peak && !atomic_compare_exchange_weak(&w->t->calls_in_flight_peak, &peak, w->n_fly)) {
+    }
+    return SENT_IN_FLIGHT;
+}
+
 /* Sends the joined inserts, then lets the checkpoint (and the tick, for the
- * watermark) pass everything the batch covered. */
+ * watermark) pass everything the batch covered once they are acknowledged.
+ * Inside the replay window the batch is upserts, and two upserts of one key
+ * must not cross, so there it goes in order. */
 static apply_rc flush_batch(channel_worker *w) {
     if (!w->n_batch) return APPLY_OK;
     const change *parts[MAX_BATCH];
     for (size_t i = 0; i < w->n_batch; i++) parts[i] = &w->batch[i];
-    apply_rc rc = apply_many(w, parts, w->n_batch, &w->batch_id[w->n_batch - 1], w->batch_cc, w->batch_upsert);
-    if (rc != APPLY_OK) return rc;
+    const mq_msgid *id = &w->batch_id[w->n_batch - 1];
+    apply_rc rc = APPLY_OK;
+    send_how how = w->batch_upsert ? SEND_IN_ORDER : send_batch(w, parts, w->n_batch, id, &rc);
+    if (rc) return rc;
+    if (how == SEND_IN_ORDER && (rc = apply_many(w, parts, w->n_batch, id, w->batch_cc, w->batch_upsert))) return rc;
     mq_msgid last = w->batch_last;
     uint64_t last_ts = w->batch_last_ts, tick = w->batch_tick;
     clear_batch(w);
-    mark_done(w, &last, last_ts);
-    if (tick && w->n_pending == 0) {
-        atomic_store(&w->tick, tick);
-        atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
+    if (how != SENT_IN_FLIGHT) {
+        mark_done(w, &last, last_ts);
+        if (tick) tick_read(w, tick);
     }
     return APPLY_OK;
 }
@@ -461,10 +650,7 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
     if (flush_batch(w)) return APPLY_STOPPED;
     if (c->kind == CHANGE_TIMETICK) {
         if (w->n_pending && c->ts >= w->pending[0].ts && flush_pending(w, false)) return APPLY_STOPPED;
-        if (w->n_pending == 0) {
-            atomic_store(&w->tick, c->ts);
-            atomic_store(&w->tick_seen_ms, mcdc_now_mono_ms());
-        }
+        tick_read(w, c->ts);
         mark_done(w, id, c->ts);
         return APPLY_OK;
     }
@@ -679,12 +865,11 @@ static bool take_skip(channel_worker *w, const mq_msgid *id) {
     return skip;
 }
 
-static void pause_at(channel_worker *w, const mq_msgid *id, const char *what) {
-    char pos[64] = "";
-    mq_msgid_format(mqtype(w), id, pos, sizeof pos);
-    char why[2 * MCDC_ERR_MSG_MAX];
-    snprintf(why, sizeof why, "channel %s position %s: %s", w->channel, pos, what);
-    task_pause_on_error(w->t, why);
+/* Everything read so far applied and acknowledged: before a message is
+ * skipped, or where one will not decode, so the checkpoint lands right
+ * before it. */
+static apply_rc settle(channel_worker *w) {
+    return flush_batch(w) || land(w, 0) || flush_pending(w, false) ? APPLY_STOPPED : APPLY_OK;
 }
 
 static void *run(void *arg) {
@@ -712,9 +897,11 @@ static void *run(void *arg) {
 
     while (!should_stop(w)) {
         mq_message m;
+        if (w->n_fly && land(w, SIZE_MAX)) break;
         /* With a batch started, only look at what is already there: a batch
-         * never waits for the queue. */
-        mq_result r = mq_next(w->reader, &m, w->n_batch ? 0 : 200, &err);
+         * never waits for the queue. With calls in flight, look again soon
+         * to land them. */
+        mq_result r = mq_next(w->reader, &m, w->n_batch ? 0 : w->n_fly ? FLY_POLL_MS : 200, &err);
         if (r == MQ_ERROR) {
             char why[2 * MCDC_ERR_MSG_MAX];
             snprintf(why, sizeof why, "channel %s: %s", w->channel, err.msg);
@@ -753,7 +940,7 @@ static void *run(void *arg) {
         atomic_fetch_add(&w->t->messages, 1);
         if (take_skip(w, &id)) {
             log_warn("task %s channel %s: skipping one message at the operator's request", w->t->id, w->channel);
-            if (flush_batch(w) || flush_pending(w, false)) break;
+            if (settle(w)) break;
             mark_done(w, &id, 0);
             if (save_with_retry(w, false, NULL, 0)) break;
             continue;
@@ -762,7 +949,7 @@ static void *run(void *arg) {
         if (decode_change(m.payload, m.len, &c, &err)) {
             /* Never skipped: the task stops here, the checkpoint stays before
              * it, and an operator decides (maintenance skip_message). */
-            if (flush_batch(w) == APPLY_OK && flush_pending(w, false) == APPLY_OK) save_with_retry(w, false, NULL, 0);
+            if (settle(w) == APPLY_OK) save_with_retry(w, false, NULL, 0);
             pause_at(w, &id, err.msg);
             break;
         }
@@ -774,6 +961,7 @@ static void *run(void *arg) {
     }
     clear_batch(w);
     clear_pending(w);
+    land_on_exit(w);
     mcdc_err ignored;
     if (w->dirty) save_checkpoint(w, &ignored);
     return NULL;

@@ -8,9 +8,14 @@
  * (spec/mq-messages.md §9.3). Plain inserts of one partition that are
  * already waiting in the queue go out joined in one call (columns.h), up to
  * apply.batch_rows / batch_bytes; the worker never waits to fill a batch.
+ * Those calls do not wait for each other: up to apply.inflight_calls (and
+ * apply.inflight_bytes of requests) are in flight per channel, because
+ * inserts commute; a Delete, an Upsert, DDL, and every insert inside the
+ * replay window wait until all calls before them have landed.
  *
  * Positions (store.h): before a change is sent, its msgID is saved as the
- * intent; after the target acknowledged it, as the checkpoint. On start the
+ * intent; after the target acknowledged it and every call before it, as the
+ * checkpoint. On start the
  * worker seeks right after the checkpoint; changes up to the saved intent
  * may already be on the target and are applied idempotently (inserts as
  * upserts). Time ticks and other collections' messages move the checkpoint

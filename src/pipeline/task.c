@@ -429,6 +429,8 @@ json_t *task_to_json(task *t) {
     json_object_set_new(a, "deleted_rows", json_integer((json_int_t)atomic_load(&t->deleted)));
     json_object_set_new(a, "ddl", json_integer((json_int_t)atomic_load(&t->ddl)));
     json_object_set_new(a, "messages", json_integer((json_int_t)atomic_load(&t->messages)));
+    json_object_set_new(a, "calls_in_flight", json_integer((json_int_t)atomic_load(&t->calls_in_flight)));
+    json_object_set_new(a, "calls_in_flight_peak", json_integer((json_int_t)atomic_load(&t->calls_in_flight_peak)));
     json_object_set_new(j, "applied", a);
     return j;
 }

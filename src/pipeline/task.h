@@ -41,6 +41,8 @@ typedef struct task_env {
     int dml_channels;
     uint32_t batch_rows;       /* apply.batch_rows / batch_bytes: one target call's most */
     size_t batch_bytes;
+    uint32_t inflight_calls;   /* apply.inflight_calls / inflight_bytes: per channel */
+    size_t inflight_bytes;
     uint32_t retry_max_ms;
 } task_env;
 
@@ -66,6 +68,9 @@ typedef struct task {
     _Atomic bool stopping;
 
     _Atomic uint64_t inserted, upserted, deleted, ddl, messages;
+    /* Insert calls sent and not yet acknowledged, over all channels, and the
+     * most one channel has had at once (channel_worker.c). */
+    _Atomic uint64_t calls_in_flight, calls_in_flight_peak;
 } task;
 
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);

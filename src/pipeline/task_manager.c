@@ -299,6 +299,9 @@ void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
         mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"upsert\"} %" PRIu64 "\n", t->id, atomic_load(&t->upserted));
         mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"delete\"} %" PRIu64 "\n", t->id, atomic_load(&t->deleted));
     }
+    mcdc_buf_printf(out, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n# TYPE mcdc_calls_in_flight gauge\n");
+    for (size_t i = 0; i < tm->n; i++)
+        mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->calls_in_flight));
     mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
     for (size_t i = 0; i < tm->n; i++)
         mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->messages));

@@ -268,63 +268,152 @@ static void cq_destroy(grpc_completion_queue *cq) {
     grpc_completion_queue_destroy(cq);
 }
 
-int rpc_unary(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, uint32_t deadline_ms,
-              const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-              mcdc_err *err) {
-    *resp = NULL;
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                               grpc_slice_from_static_string(method), NULL,
-                                               deadline_after(deadline_ms), NULL);
-    grpc_metadata *gmd = md_copy(md, n_md);
-    grpc_byte_buffer *send_bb = pack(req), *recv_bb = NULL;
-    grpc_metadata_array init_md, trail_md;
-    grpc_metadata_array_init(&init_md);
-    grpc_metadata_array_init(&trail_md);
-    grpc_status_code st = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
+/* ---- unary calls ---------------------------------------------------------- */
 
+struct rpc_call {
+    rpc_channel *ch;
+    char *method;
+    uint32_t deadline_ms;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_metadata *md;
+    size_t n_md;
+    grpc_byte_buffer *request;   /* kept for rpc_call_restart; each attempt sends a copy */
+    size_t request_bytes;
+    bool completed;              /* the batch's tag was plucked */
+    grpc_byte_buffer *recv_bb;
+    grpc_metadata_array init_md, trail_md;
+    grpc_status_code st;
+    grpc_slice details;
+};
+
+#define CALL_TAG ((void *)1)
+
+static void attempt_reset(rpc_call *c) {
+    if (c->call) grpc_call_unref(c->call);
+    c->call = NULL;
+    if (c->recv_bb) grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+    grpc_metadata_array_destroy(&c->init_md);
+    grpc_metadata_array_destroy(&c->trail_md);
+    grpc_metadata_array_init(&c->init_md);
+    grpc_metadata_array_init(&c->trail_md);
+    grpc_slice_unref(c->details);
+    c->details = grpc_empty_slice();
+    c->st = GRPC_STATUS_UNKNOWN;
+    c->completed = false;
+}
+
+/* One attempt: a new grpc_call carrying a copy of the request (sending takes
+ * the byte buffer's slices, and a retry needs them again; the copy only
+ * takes references). */
+static int attempt_start(rpc_call *c, mcdc_err *err) {
+    c->call = grpc_channel_create_call(c->ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                       grpc_slice_from_static_string(c->method), NULL, deadline_after(c->deadline_ms),
+                                       NULL);
+    grpc_byte_buffer *send_bb = grpc_byte_buffer_copy(c->request);
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = n_md;
-    ops[0].data.send_initial_metadata.metadata = gmd;
+    ops[0].data.send_initial_metadata.count = c->n_md;
+    ops[0].data.send_initial_metadata.metadata = c->md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send_bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv_bb;
+    ops[4].data.recv_message.recv_message = &c->recv_bb;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
-    ops[5].data.recv_status_on_client.status = &st;
-    ops[5].data.recv_status_on_client.status_details = &details;
-
-    int rc;
-    void *tag = (void *)1;
-    grpc_call_error ce = grpc_call_start_batch(call, ops, 6, tag, NULL);
-    if (ce != GRPC_CALL_OK) {
-        rc = mcdc_errf(err, MCDC_EINTERNAL, "%s %s: cannot start call (grpc_call_error %d)", ch->target, method,
-                       (int)ce);
-    } else {
-        /* The call's own deadline guarantees this completes. */
-        grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (st != GRPC_STATUS_OK)
-            rc = status_err(err, ch->target, method, st, details);
-        else if (!recv_bb)
-            rc = mcdc_errf(err, MCDC_EDECODE, "%s %s: server sent no response message", ch->target, method);
-        else
-            rc = unpack(recv_bb, resp_desc, resp, ch->target, method, err);
-    }
-    grpc_call_unref(call);
-    cq_destroy(cq);
-    if (recv_bb) grpc_byte_buffer_destroy(recv_bb);
+    ops[5].data.recv_status_on_client.trailing_metadata = &c->trail_md;
+    ops[5].data.recv_status_on_client.status = &c->st;
+    ops[5].data.recv_status_on_client.status_details = &c->details;
+    grpc_call_error ce = grpc_call_start_batch(c->call, ops, 6, CALL_TAG, NULL);
     grpc_byte_buffer_destroy(send_bb);
-    grpc_metadata_array_destroy(&init_md);
-    grpc_metadata_array_destroy(&trail_md);
-    grpc_slice_unref(details);
-    md_free(gmd, n_md);
+    if (ce != GRPC_CALL_OK) {
+        /* Nothing was queued, so there is no tag to pluck. */
+        c->completed = true;
+        return mcdc_errf(err, MCDC_EINTERNAL, "%s %s: cannot start call (grpc_call_error %d)", c->ch->target,
+                         c->method, (int)ce);
+    }
+    return 0;
+}
+
+rpc_call *rpc_call_start(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, uint32_t deadline_ms,
+                         const ProtobufCMessage *req, mcdc_err *err) {
+    rpc_call *c = mcdc_xcalloc(1, sizeof *c);
+    c->ch = ch;
+    c->method = mcdc_xstrdup(method);
+    c->deadline_ms = deadline_ms;
+    c->cq = grpc_completion_queue_create_for_pluck(NULL);
+    c->md = md_copy(md, n_md);
+    c->n_md = n_md;
+    c->request = pack(req);
+    c->request_bytes = grpc_byte_buffer_length(c->request);
+    grpc_metadata_array_init(&c->init_md);
+    grpc_metadata_array_init(&c->trail_md);
+    c->details = grpc_empty_slice();
+    c->st = GRPC_STATUS_UNKNOWN;
+    if (attempt_start(c, err)) {
+        rpc_call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bool rpc_call_ready(rpc_call *c) {
+    if (!c->completed &&
+        grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_time_0(GPR_CLOCK_REALTIME), NULL).type == GRPC_OP_COMPLETE)
+        c->completed = true;
+    return c->completed;
+}
+
+int rpc_call_wait(rpc_call *c, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
+    *resp = NULL;
+    /* The call's own deadline guarantees this completes. */
+    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    c->completed = true;
+    if (c->st != GRPC_STATUS_OK) return status_err(err, c->ch->target, c->method, c->st, c->details);
+    if (!c->recv_bb)
+        return mcdc_errf(err, MCDC_EDECODE, "%s %s: server sent no response message", c->ch->target, c->method);
+    return unpack(c->recv_bb, resp_desc, resp, c->ch->target, c->method, err);
+}
+
+int rpc_call_restart(rpc_call *c, const char *method, mcdc_err *err) {
+    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    attempt_reset(c);
+    if (method && strcmp(method, c->method) != 0) {
+        free(c->method);
+        c->method = mcdc_xstrdup(method);
+    }
+    return attempt_start(c, err);
+}
+
+size_t rpc_call_request_bytes(const rpc_call *c) { return c->request_bytes; }
+
+void rpc_call_free(rpc_call *c) {
+    if (!c) return;
+    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    c->completed = true;
+    attempt_reset(c);
+    cq_destroy(c->cq);
+    grpc_metadata_array_destroy(&c->init_md);
+    grpc_metadata_array_destroy(&c->trail_md);
+    grpc_slice_unref(c->details);
+    grpc_byte_buffer_destroy(c->request);
+    md_free(c->md, c->n_md);
+    free(c->method);
+    free(c);
+}
+
+int rpc_unary(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, uint32_t deadline_ms,
+              const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+              mcdc_err *err) {
+    *resp = NULL;
+    rpc_call *c = rpc_call_start(ch, method, md, n_md, deadline_ms, req, err);
+    if (!c) return -1;
+    int rc = rpc_call_wait(c, resp_desc, resp, err);
+    rpc_call_free(c);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #ifndef MCDC_RPC_H
 #define MCDC_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,23 @@ const char *rpc_channel_target(const rpc_channel *ch);
 int rpc_unary(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, uint32_t deadline_ms,
               const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
               mcdc_err *err);
+
+/* The same call in two halves, so a caller can keep several in flight (the
+ * applier does, per channel). The request is serialized at start, so req
+ * may be freed as soon as rpc_call_start returns; the call keeps those bytes
+ * until rpc_call_free, which lets rpc_call_restart send them again (to
+ * another method with the same request type, or NULL for the same one)
+ * without serializing anything twice. rpc_call_ready never blocks;
+ * rpc_call_wait blocks until the reply or the deadline. A call belongs to one
+ * thread. rpc_unary is start + wait + free. */
+typedef struct rpc_call rpc_call;
+rpc_call *rpc_call_start(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, uint32_t deadline_ms,
+                         const ProtobufCMessage *req, mcdc_err *err);
+bool rpc_call_ready(rpc_call *c);
+int rpc_call_wait(rpc_call *c, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err);
+int rpc_call_restart(rpc_call *c, const char *method, mcdc_err *err);
+size_t rpc_call_request_bytes(const rpc_call *c);
+void rpc_call_free(rpc_call *c);
 
 /* A bidirectional (or server-side) stream without a deadline. */
 rpc_stream *rpc_stream_open(rpc_channel *ch, const char *method, const rpc_md *md, size_t n_md, mcdc_err *err);

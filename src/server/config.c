@@ -456,6 +456,18 @@ static int k_batch_bytes(ctx *c, yaml_node_t *v, const char *path) {
     c->cfg->apply.batch_bytes = (size_t)n;
     return 0;
 }
+static int k_inflight_calls(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = c->cfg->apply.inflight_calls;
+    if (get_int(c, v, path, 1, 64, &n)) return -1;
+    c->cfg->apply.inflight_calls = (uint32_t)n;
+    return 0;
+}
+static int k_inflight_bytes(ctx *c, yaml_node_t *v, const char *path) {
+    long long n = (long long)c->cfg->apply.inflight_bytes;
+    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
+    c->cfg->apply.inflight_bytes = (size_t)n;
+    return 0;
+}
 static int k_retry_max(ctx *c, yaml_node_t *v, const char *path) {
     long long n = c->cfg->apply.retry_max_ms;
     if (get_int(c, v, path, 10, 3600000, &n)) return -1;
@@ -464,7 +476,8 @@ static int k_retry_max(ctx *c, yaml_node_t *v, const char *path) {
 }
 
 static const key_def APPLY_KEYS[] = {
-    {"batch_rows", k_batch_rows}, {"batch_bytes", k_batch_bytes}, {"retry_max_ms", k_retry_max}};
+    {"batch_rows", k_batch_rows},         {"batch_bytes", k_batch_bytes},   {"inflight_calls", k_inflight_calls},
+    {"inflight_bytes", k_inflight_bytes}, {"retry_max_ms", k_retry_max}};
 static int k_apply(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, APPLY_KEYS); }
 
 static const key_def TOP_KEYS[] = {{"listen", k_listen},       {"api_token", k_api_token}, {"max_body_bytes", k_max_body},
@@ -505,6 +518,8 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->apply.batch_rows = 5000;
     out->source.mq.kafka.prefetch_kbytes = 8192;
     out->apply.batch_bytes = 8 * 1024 * 1024;
+    out->apply.inflight_calls = 4;
+    out->apply.inflight_bytes = 4 * 1024 * 1024;
     out->apply.retry_max_ms = 30000;
 }
 

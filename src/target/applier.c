@@ -288,24 +288,25 @@ static const char *dml_partition(const applier *a, const catalog_coll *cc, const
     return c->partition_name;
 }
 
-static int apply_insert(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
-    const Milvus__Proto__Msg__InsertRequest *m = change_insert(c);
-    const char *part = dml_partition(a, cc, c);
-    if (applier_ensure_collection(a, cc, err)) return -1;
-    if (part && ensure_partition(a, db, coll, part, err)) return -1;
-    int rc = as_upsert ? milvus_upsert(a->client, db, coll, part, m->fields_data, m->n_fields_data, (uint32_t)c->num_rows, err)
-                       : milvus_insert(a->client, db, coll, part, m->fields_data, m->n_fields_data, (uint32_t)c->num_rows, err);
-    if (rc) return -1;
-    if (as_upsert) a->stats.upserted_rows += c->num_rows;
-    else a->stats.inserted_rows += c->num_rows;
-    return 0;
+struct applier_write {
+    applier *a;
+    milvus_pending *p;
+    size_t rows, n_parts;
+    bool upsert;
+    char source[MCDC_ERR_MSG_MAX / 2];   /* "db.coll" of the source, for errors */
+};
+
+static void write_err(const applier_write *wr, mcdc_err *err) {
+    if (wr->n_parts > 1)
+        mcdc_err_prefix(err, "%s of %s (%zu messages joined)", wr->upsert ? "Upsert" : "Insert", wr->source,
+                        wr->n_parts);
+    else
+        mcdc_err_prefix(err, "%s of %s", wr->upsert ? "Upsert" : "Insert", wr->source);
 }
 
-int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
-                          mcdc_err *err) {
-    if (n == 1) return applier_apply(a, parts[0], cc, as_upsert, err);
+int applier_send_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
+                         applier_write **out, mcdc_err *err) {
+    *out = NULL;
     Milvus__Proto__Schema__FieldData *const **cols = mcdc_xcalloc(n, sizeof *cols);
     size_t *ncols = mcdc_xcalloc(n, sizeof *ncols), rows = 0;
     for (size_t i = 0; i < n; i++) {
@@ -314,33 +315,99 @@ int applier_apply_inserts(applier *a, const change *const *parts, size_t n, cons
         ncols[i] = m->n_fields_data;
         rows += parts[i]->num_rows;
     }
-    columns_joined j;
-    mcdc_err why;
-    int joined = columns_join(cols, ncols, n, &j, &why);
-    free(cols);
-    free(ncols);
-    if (joined) {
-        log_debug("applier: %s; sending %zu inserts one by one", why.msg, n);
-        for (size_t i = 0; i < n; i++)
-            if (applier_apply(a, parts[i], cc, as_upsert, err)) return -1;
-        return 0;
+    columns_joined j = {0};
+    Milvus__Proto__Schema__FieldData *const *send_cols = cols[0];
+    size_t n_send = ncols[0];
+    if (n > 1) {
+        mcdc_err why;
+        int joined = columns_join(cols, ncols, n, &j, &why);
+        free(cols);
+        free(ncols);
+        if (joined) {
+            /* Rare (the parts' field sets differ): one call each, waited for
+             * here, so nothing is left in flight. */
+            log_debug("applier: %s; sending %zu inserts one by one", why.msg, n);
+            for (size_t i = 0; i < n; i++) {
+                applier_write *one;
+                if (applier_send_inserts(a, &parts[i], 1, cc, as_upsert, &one, err)) return -1;
+                int rc = applier_write_wait(one, err);
+                applier_write_free(one);
+                if (rc) return -1;
+            }
+            return 0;
+        }
+        send_cols = j.cols;
+        n_send = j.n_cols;
+    } else {
+        free(cols);
+        free(ncols);
     }
+    applier_write *wr = mcdc_xcalloc(1, sizeof *wr);
+    wr->a = a;
+    wr->rows = rows;
+    wr->n_parts = n;
+    wr->upsert = as_upsert;
+    snprintf(wr->source, sizeof wr->source, "%s.%s", cc->db_name, cc->name);
     const char *db, *coll;
     target_names(a, cc, &db, &coll);
     const char *part = dml_partition(a, cc, parts[0]);
     int rc = applier_ensure_collection(a, cc, err);
     if (rc == 0 && part) rc = ensure_partition(a, db, coll, part, err);
-    if (rc == 0)
-        rc = as_upsert ? milvus_upsert(a->client, db, coll, part, j.cols, j.n_cols, (uint32_t)rows, err)
-                       : milvus_insert(a->client, db, coll, part, j.cols, j.n_cols, (uint32_t)rows, err);
-    columns_free(&j);
+    if (rc == 0 &&
+        !(wr->p = milvus_write_start(a->client, as_upsert, db, coll, part, send_cols, n_send, (uint32_t)rows, err)))
+        rc = -1;
+    /* The request is serialized now: the joined copy is not needed while
+     * the call is in flight. */
+    if (n > 1) columns_free(&j);
     if (rc) {
-        mcdc_err_prefix(err, "%s of %s.%s (%zu messages joined)", as_upsert ? "Upsert" : "Insert", cc->db_name, cc->name, n);
+        write_err(wr, err);
+        free(wr);
         return -1;
     }
-    if (as_upsert) a->stats.upserted_rows += rows;
-    else a->stats.inserted_rows += rows;
+    *out = wr;
     return 0;
+}
+
+bool applier_write_ready(applier_write *wr) { return milvus_pending_ready(wr->p); }
+size_t applier_write_bytes(const applier_write *wr) { return milvus_pending_bytes(wr->p); }
+size_t applier_write_rows(const applier_write *wr) { return wr->rows; }
+bool applier_write_is_upsert(const applier_write *wr) { return wr->upsert; }
+
+int applier_write_wait(applier_write *wr, mcdc_err *err) {
+    if (milvus_pending_wait(wr->p, &milvus__proto__milvus__mutation_result__descriptor, NULL, err)) {
+        write_err(wr, err);
+        return -1;
+    }
+    if (wr->upsert)
+        wr->a->stats.upserted_rows += wr->rows;
+    else
+        wr->a->stats.inserted_rows += wr->rows;
+    return 0;
+}
+
+int applier_write_resend(applier_write *wr, bool as_upsert, mcdc_err *err) {
+    wr->upsert = as_upsert;
+    if (milvus_pending_resend(wr->p, as_upsert ? "Upsert" : "Insert", err)) {
+        write_err(wr, err);
+        return -1;
+    }
+    return 0;
+}
+
+void applier_write_free(applier_write *wr) {
+    if (!wr) return;
+    milvus_pending_free(wr->p);
+    free(wr);
+}
+
+int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
+                          mcdc_err *err) {
+    applier_write *wr;
+    if (applier_send_inserts(a, parts, n, cc, as_upsert, &wr, err)) return -1;
+    if (!wr) return 0;
+    int rc = applier_write_wait(wr, err);
+    applier_write_free(wr);
+    return rc;
 }
 
 static int apply_delete(applier *a, const change *c, const catalog_coll *cc, mcdc_err *err) {
@@ -407,7 +474,7 @@ static int apply_drop_partition(applier *a, const change *c, const catalog_coll 
 int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
     int rc = 0;
     switch (c->kind) {
-    case CHANGE_INSERT: rc = apply_insert(a, c, cc, as_upsert, err); break;
+    case CHANGE_INSERT: return applier_apply_inserts(a, &c, 1, cc, as_upsert, err);
     case CHANGE_DELETE: rc = apply_delete(a, c, cc, err); break;
     case CHANGE_CREATE_COLLECTION: rc = applier_ensure_collection(a, cc, err); break;
     case CHANGE_DROP_COLLECTION: rc = apply_drop_collection(a, cc, err); break;

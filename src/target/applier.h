@@ -55,6 +55,24 @@ int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_u
 int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
                           mcdc_err *err);
 
+/* The same, started but not waited for, so a channel can keep several
+ * writes in flight (inserts commute; the caller keeps order where it
+ * matters). The request is serialized before this returns: the parts may be
+ * freed at once. *out is NULL when the parts did not join and were applied
+ * one by one here. applier_write_wait takes the reply (and counts the rows
+ * in the stats); after a failure, applier_write_resend sends the same bytes
+ * again, as an Upsert when as_upsert (a retry of an ambiguous Insert). */
+typedef struct applier_write applier_write;
+int applier_send_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
+                         applier_write **out, mcdc_err *err);
+bool applier_write_ready(applier_write *wr);
+int applier_write_wait(applier_write *wr, mcdc_err *err);
+int applier_write_resend(applier_write *wr, bool as_upsert, mcdc_err *err);
+size_t applier_write_bytes(const applier_write *wr);
+size_t applier_write_rows(const applier_write *wr);
+bool applier_write_is_upsert(const applier_write *wr);
+void applier_write_free(applier_write *wr);
+
 /* A replicate-channel request (index, load/release, flush, database). */
 int applier_replay(applier *a, change *c, mcdc_err *err);
 

@@ -76,13 +76,25 @@ static void rewrite_rpc_err(const milvus_client *c, const char *path, const char
     mcdc_err_prefix(err, "target %s %s%s", c->address, method, subject);
 }
 
-int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
-                const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
-    if (resp) *resp = NULL;
+struct milvus_pending {
+    milvus_client *client;
+    rpc_call *call;
+    char method[64];
     char path[160];
-    snprintf(path, sizeof path, SERVICE_PATH "%s", method);
     char subject[320];
-    call_subject(subject, sizeof subject, db, req);
+};
+
+static void set_method(milvus_pending *p, const char *method) {
+    snprintf(p->method, sizeof p->method, "%s", method);
+    snprintf(p->path, sizeof p->path, SERVICE_PATH "%s", method);
+}
+
+milvus_pending *milvus_call_start(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                                  mcdc_err *err) {
+    milvus_pending *p = mcdc_xcalloc(1, sizeof *p);
+    p->client = c;
+    set_method(p, method);
+    call_subject(p->subject, sizeof p->subject, db, req);
 
     rpc_md md[2];
     size_t n_md = 0;
@@ -90,10 +102,33 @@ int milvus_call(milvus_client *c, const char *method, const char *db, const Prot
     /* The request's db_name already names the database; the header is for
      * the requests that have no such field and for Connect-style checks. */
     if (db && *db) md[n_md++] = (rpc_md){"dbname", db};
+    if (!(p->call = rpc_call_start(c->ch, p->path, md, n_md, c->timeout_ms, req, err))) {
+        rewrite_rpc_err(c, p->path, method, p->subject, err);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
 
+bool milvus_pending_ready(milvus_pending *p) { return rpc_call_ready(p->call); }
+size_t milvus_pending_bytes(const milvus_pending *p) { return rpc_call_request_bytes(p->call); }
+
+int milvus_pending_resend(milvus_pending *p, const char *method, mcdc_err *err) {
+    if (method) set_method(p, method);
+    if (rpc_call_restart(p->call, p->path, err)) {
+        rewrite_rpc_err(p->client, p->path, p->method, p->subject, err);
+        return -1;
+    }
+    return 0;
+}
+
+int milvus_pending_wait(milvus_pending *p, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                        mcdc_err *err) {
+    if (resp) *resp = NULL;
+    milvus_client *c = p->client;
     ProtobufCMessage *r = NULL;
-    if (rpc_unary(c->ch, path, md, n_md, c->timeout_ms, req, resp_desc, &r, err)) {
-        rewrite_rpc_err(c, path, method, subject, err);
+    if (rpc_call_wait(p->call, resp_desc, &r, err)) {
+        rewrite_rpc_err(c, p->path, p->method, p->subject, err);
         return -1;
     }
     const Milvus__Proto__Common__Status *st = reply_status(r);
@@ -102,11 +137,12 @@ int milvus_call(milvus_client *c, const char *method, const char *db, const Prot
         const char *reason = st->reason && *st->reason ? st->reason
                              : st->detail && *st->detail ? st->detail
                                                          : "no reason given";
-        mcdc_code cls = milvus_status_class(method, (int32_t)st->error_code, st->code, st->retriable, reason);
+        mcdc_code cls = milvus_status_class(p->method, (int32_t)st->error_code, st->code, st->retriable, reason);
         if (st->code != 0)
-            mcdc_errf(err, cls, "target %s %s%s: %s (code %d)", c->address, method, subject, reason, (int)st->code);
+            mcdc_errf(err, cls, "target %s %s%s: %s (code %d)", c->address, p->method, p->subject, reason,
+                      (int)st->code);
         else
-            mcdc_errf(err, cls, "target %s %s%s: %s (error_code %d)", c->address, method, subject, reason,
+            mcdc_errf(err, cls, "target %s %s%s: %s (error_code %d)", c->address, p->method, p->subject, reason,
                       (int)st->error_code);
         protobuf_c_message_free_unpacked(r, NULL);
         return -1;
@@ -116,6 +152,22 @@ int milvus_call(milvus_client *c, const char *method, const char *db, const Prot
     else
         protobuf_c_message_free_unpacked(r, NULL);
     return 0;
+}
+
+void milvus_pending_free(milvus_pending *p) {
+    if (!p) return;
+    rpc_call_free(p->call);
+    free(p);
+}
+
+int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
+    if (resp) *resp = NULL;
+    milvus_pending *p = milvus_call_start(c, method, db, req, err);
+    if (!p) return -1;
+    int rc = milvus_pending_wait(p, resp_desc, resp, err);
+    milvus_pending_free(p);
+    return rc;
 }
 
 /* For the many calls whose reply carries nothing but the Status. */
@@ -335,9 +387,12 @@ int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_
 /* The columns are sent as the caller holds them: the proxy matches them to
  * its schema by field_name and rewrites field_id/type itself (§6). An empty
  * partition lets the server choose, as partition-key collections require. */
-int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
-                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
-                  mcdc_err *err) {
+milvus_pending *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
+                                   const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
+                                   size_t n_columns, uint32_t num_rows, mcdc_err *err) {
+    /* InsertRequest and UpsertRequest are the same message on the wire
+     * (fields 1-7 alike, milvus-grpc.md), which milvus_pending_resend relies
+     * on to turn an ambiguous Insert into an Upsert without re-encoding. */
     Milvus__Proto__Milvus__InsertRequest req = MILVUS__PROTO__MILVUS__INSERT_REQUEST__INIT;
     req.db_name = (char *)db;
     req.collection_name = (char *)coll;
@@ -345,20 +400,29 @@ int milvus_insert(milvus_client *c, const char *db, const char *coll, const char
     req.n_fields_data = n_columns;
     req.fields_data = (Milvus__Proto__Schema__FieldData **)columns;
     req.num_rows = num_rows;
-    return milvus_call(c, "Insert", db, &req.base, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+    return milvus_call_start(c, upsert ? "Upsert" : "Insert", db, &req.base, err);
+}
+
+static int write_rows(milvus_client *c, bool upsert, const char *db, const char *coll, const char *partition,
+                      Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                      mcdc_err *err) {
+    milvus_pending *p = milvus_write_start(c, upsert, db, coll, partition, columns, n_columns, num_rows, err);
+    if (!p) return -1;
+    int rc = milvus_pending_wait(p, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+    milvus_pending_free(p);
+    return rc;
+}
+
+int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
+                  Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
+                  mcdc_err *err) {
+    return write_rows(c, false, db, coll, partition, columns, n_columns, num_rows, err);
 }
 
 int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char *partition,
                   Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
                   mcdc_err *err) {
-    Milvus__Proto__Milvus__UpsertRequest req = MILVUS__PROTO__MILVUS__UPSERT_REQUEST__INIT;
-    req.db_name = (char *)db;
-    req.collection_name = (char *)coll;
-    if (partition && *partition) req.partition_name = (char *)partition;
-    req.n_fields_data = n_columns;
-    req.fields_data = (Milvus__Proto__Schema__FieldData **)columns;
-    req.num_rows = num_rows;
-    return milvus_call(c, "Upsert", db, &req.base, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
+    return write_rows(c, true, db, coll, partition, columns, n_columns, num_rows, err);
 }
 
 int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,

@@ -47,6 +47,21 @@ const char *milvus_server_version(const milvus_client *c);
 int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err);
 
+/* A call in two halves, to keep several in flight on one connection
+ * (rpc_call). The request is serialized by milvus_call_start, so it may be
+ * freed once that returns. milvus_pending_wait checks the reply exactly as
+ * milvus_call does; milvus_pending_resend sends the same bytes again, to
+ * another method of the same request type (NULL: the same method). */
+typedef struct milvus_pending milvus_pending;
+milvus_pending *milvus_call_start(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                                  mcdc_err *err);
+bool milvus_pending_ready(milvus_pending *p);
+int milvus_pending_wait(milvus_pending *p, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                        mcdc_err *err);
+int milvus_pending_resend(milvus_pending *p, const char *method, mcdc_err *err);
+size_t milvus_pending_bytes(const milvus_pending *p);
+void milvus_pending_free(milvus_pending *p);
+
 int milvus_create_database(milvus_client *c, const char *db, mcdc_err *err);
 int milvus_drop_database(milvus_client *c, const char *db, mcdc_err *err);
 /* *names: a malloc'ed array of *n malloc'ed strings; free each, then the array. */
@@ -81,6 +96,11 @@ int milvus_insert(milvus_client *c, const char *db, const char *coll, const char
 int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char *partition,
                   Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
                   mcdc_err *err);
+/* milvus_insert or milvus_upsert, started (milvus_call_start); the reply is
+ * a MutationResult. */
+milvus_pending *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
+                                   const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
+                                   size_t n_columns, uint32_t num_rows, mcdc_err *err);
 /* Deletes by primary keys: builds "<pk> in [...]" (quoting varchar keys, §5),
  * as several Delete calls of at most 1 MiB of expression each when the key
  * list is long. No keys: nothing is sent. */

@@ -28,15 +28,19 @@ def tool(name: str) -> Path:
     return p
 
 
+def piece_pid(piece: str) -> int:
+    """The PID scripts/stack recorded for one piece of the stack."""
+    pidfile = Path(stack_env()["MCDC_STACK_DIR"]) / "pids" / f"{piece}.pid"
+    return int(pidfile.read_text().split()[0])
+
+
 def stop_piece(piece: str, grace_s: float = 15.0) -> None:
     """Stops one piece of the stack (etcd, kafka, source-milvus, target-milvus) as a crash or an
     outage would, using the PID scripts/stack recorded; `start_stack()` brings it back."""
     import os
     import signal
     import time
-    env = stack_env()
-    pidfile = Path(env["MCDC_STACK_DIR"]) / "pids" / f"{piece}.pid"
-    pid = int(pidfile.read_text().split()[0])
+    pid = piece_pid(piece)
 
     def alive():
         try:

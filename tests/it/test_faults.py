@@ -1,5 +1,6 @@
 """Dependency faults mid-stream, each ending in exact equality with no operator action: the Kafka
-broker restarted, etcd restarted, the target Milvus down for 60 s, the source Milvus restarted.
+broker restarted, etcd restarted, the target Milvus down for 60 s or frozen (SIGSTOP) with insert
+calls in flight, the source Milvus restarted.
 While a dependency is down the task keeps running and shows the last error; then it heals."""
 import threading
 import time
@@ -8,7 +9,7 @@ import pytest
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections
 
 from mcdcserver import McdcServer, connect, count_rows, wait_equal
-from stackenv import start_stack, stop_piece
+from stackenv import piece_pid, start_stack, stop_piece
 
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 
@@ -105,6 +106,50 @@ def test_target_down_for_60s(server, fresh_name):
         start_stack()
         return seen
     run_with_fault(server, fresh_name, fault, expect_error=True)
+
+
+def test_target_frozen_with_calls_in_flight(server, fresh_name):
+    """A target that stops answering (SIGSTOP: its connections stay open, requests queue up) while
+    inserts keep coming: each channel keeps several insert calls in flight instead of one, they all
+    land once the target thaws, and then a delete and an upsert (which must wait for the inserts
+    before them) still end in exact equality."""
+    import os
+    import signal
+    name = fresh_name("frozen")
+    task = server.create_task(collection_infos=[{"name": name}])
+    c = Collection(name, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("s", DataType.VARCHAR, max_length=32),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+    ]), using="src", shards_num=2)
+    c.create_index("vec", INDEX)
+    c.load()
+    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
+    pid = piece_pid("target-milvus")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # Only inserts while frozen: a delete or upsert lands every call before it.
+        for b in range(30):
+            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
+            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
+            time.sleep(0.1)
+        info = server.get(task)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # 2 channels with one call each would show at most 2 (apply.inflight_calls: 1 fails here).
+    assert info["applied"]["calls_in_flight"] > 2, info
+    c.delete("pk in [1, 2, 3]")
+    c.upsert([[4], ["upserted"], [[0, 0, 0, 0]]])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=120)
+    assert count_rows("tgt", name) == 1 + 30 * 50 - 3
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    assert info["applied"]["calls_in_flight"] == 0, info
+    assert info["applied"]["calls_in_flight_peak"] >= 2, info
+    assert info["applied"]["inserted_rows"] == 1 + 30 * 50, info
+    c.drop()
 
 
 def test_source_restarted(server, fresh_name):

@@ -34,6 +34,8 @@ static void test_defaults(void **state) {
     assert_int_equal(c.source.dml_channels, 16);
     assert_int_equal(c.apply.batch_rows, 5000);
     assert_int_equal(c.apply.batch_bytes, 8388608);
+    assert_int_equal(c.apply.inflight_calls, 4);
+    assert_int_equal(c.apply.inflight_bytes, 4194304);
     assert_int_equal(c.apply.retry_max_ms, 30000);
     mcdc_config_free(&c);
 }
@@ -91,6 +93,8 @@ static void test_full_file(void **state) {
         "apply:\n"
         "  batch_rows: 100\n"
         "  batch_bytes: 65536\n"
+        "  inflight_calls: 1\n"
+        "  inflight_bytes: 2097152\n"
         "  retry_max_ms: 1000\n";
     mcdc_config c;
     parse_ok(text, &c);
@@ -115,6 +119,8 @@ static void test_full_file(void **state) {
     assert_int_equal(c.source.dml_channels, 4);
     assert_int_equal(c.apply.batch_rows, 100);
     assert_int_equal(c.apply.batch_bytes, 65536);
+    assert_int_equal(c.apply.inflight_calls, 1);
+    assert_int_equal(c.apply.inflight_bytes, 2097152);
     assert_int_equal(c.apply.retry_max_ms, 1000);
     mcdc_config_free(&c);
 }
@@ -193,6 +199,7 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("source:\n  dml_channels: 0\n", "mcdc.yaml:2: source.dml_channels: want an integer from 1 to 1024");
     expect_error("source:\n  dml_channels: sixteen\n", "mcdc.yaml:2: source.dml_channels: want an integer");
     expect_error("apply:\n  batch_rows: -5\n", "mcdc.yaml:2: apply.batch_rows: want an integer from 1 to 1000000");
+    expect_error("apply:\n  inflight_calls: 0\n", "mcdc.yaml:2: apply.inflight_calls: want an integer from 1 to 64");
     expect_error("source:\n  mq:\n    kafka:\n      prefetch_kbytes: 10\n",
                  "mcdc.yaml:4: source.mq.kafka.prefetch_kbytes: want an integer from 1024 to 1048576");
     expect_error("apply:\n  batch_bytes: 1e6\n", "mcdc.yaml:2: apply.batch_bytes: want an integer");
