@@ -220,7 +220,7 @@ class Run:
         rss_max, rss_mean, _ = sampler.window(t0, t_end)
         return dict(task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
-                    machine_busy=busy(b0, b1))
+                    inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1))
 
     def live_lag(self, srv, ctx, rate, seconds):
         a = self.args
@@ -274,7 +274,8 @@ class Run:
         r["canary"] = canary
         _, cpu1, _ = bl.proc_sample(srv.proc.pid)
         b1 = bl.machine_busy()
-        r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate)
+        r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate,
+                 inflight_peak=srv.get(task)["applied"].get("calls_in_flight_peak"))
         # Batch k is acknowledged by the target to mcdc about when the counter passes the warm-up
         # batch plus k+1 batches (approximate: the counter sums both channels).
         r["mcdc_applied"] = []
@@ -327,7 +328,9 @@ class Run:
             started_stack = True
         self.stack = stack_env()
         workdir = Path(tempfile.mkdtemp(prefix="mcdc-bench-"))
-        srv = McdcServer(self.stack, workdir, apply={"batch_rows": self.args.batch_rows} if self.args.batch_rows else None)
+        apply = {k: v for k, v in (("batch_rows", self.args.batch_rows), ("inflight_calls", self.args.inflight_calls))
+                 if v}
+        srv = McdcServer(self.stack, workdir, apply=apply or None)
         ok = False
         sampler = None
         try:
@@ -407,11 +410,13 @@ class Run:
                     first_row_applied_after_s=round(cu["first_after"], 2),
                     rows_per_s_after_first_row=round(a.rows / max(1e-9, cu["secs"] - cu["first_after"]), 1),
                     mcdc_applied_after_s=round(cu["applied_after"], 2), wal_messages=cu["messages"],
+                    calls_in_flight_peak=cu["inflight_peak"],
                     machine_busy=cu["machine_busy"])
         if lag["lags"]:
             extra = dict(batches=lag["batches"], visible=len(lag["lags"]), missing=len(lag["missing"]),
                          probe_queries=lag["probe_queries"],
-                         rate_rows_per_s=round(lag["achieved"], 1), machine_busy=lag["machine_busy"])
+                         rate_rows_per_s=round(lag["achieved"], 1), machine_busy=lag["machine_busy"],
+                         calls_in_flight_peak=lag.get("inflight_peak"))
             self.figure("lag_p50_s", bl.pct(lag["lags"], 50), "s", source_insert_call_p50_s=round(bl.pct(lag["calls"], 50), 4),
                         source_insert_call_p99_s=round(bl.pct(lag["calls"], 99), 4), **extra)
             self.figure("lag_p99_s", bl.pct(lag["lags"], 99), "s", 1.0, "<=",
@@ -483,6 +488,8 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=2000, help="rows per insert call (default 2000)")
     p.add_argument("--shards", type=int, default=2, help="shards of every bench collection (default 2)")
     p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
+    p.add_argument("--inflight-calls", type=int,
+                   help="mcdc's apply.inflight_calls (default: mcdc's, 4); 1 waits for each call before the next")
     p.add_argument("--timeout", type=float, default=1800, help="give up on catch-up after this many seconds")
     p.add_argument("--lag-rate", type=float, help="rows/s of the steady load (default: half the measured ceiling)")
     p.add_argument("--floor-seconds", type=float, help="duration of the probe-floor load (default lag-seconds/4, >= 5)")

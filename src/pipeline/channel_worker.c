@@ -710,11 +710,12 @@ out:
     return rc;
 }
 
-/* After each message: persist the position right away once everything sent
+/* After each message, and while the queue is quiet: persist the position
+ * (done only ever covers acknowledged calls) right away once everything sent
  * is acknowledged (so a restart replays little), else at most once a second
  * for positions that only moved over ticks and other collections' messages. */
 static apply_rc after_message(channel_worker *w) {
-    if (w->n_pending || w->n_batch || !w->dirty) return APPLY_OK;
+    if (!w->dirty) return APPLY_OK;
     bool sent_all_acked = w->intent_saved.len && cmp_id(w, &w->done, &w->intent_saved) >= 0 &&
                           cmp_id(w, &w->ckpt, &w->intent_saved) < 0;
     if (sent_all_acked || mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS)
@@ -931,9 +932,8 @@ static void *run(void *arg) {
             }
             const char *trouble = mq_last_transient_error(w->reader);
             if (trouble && r == MQ_NONE) task_set_last_error(w->t, trouble);
-            if (w->dirty && mcdc_now_mono_ms() - w->saved_mono_ms >= IDLE_CHECKPOINT_MS &&
-                save_with_retry(w, false, NULL, 0))
-                break;
+            /* Calls that landed while the queue was quiet move the checkpoint too. */
+            if (after_message(w)) break;
             continue;
         }
         mq_msgid id = m.id;
