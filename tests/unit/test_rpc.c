@@ -1,6 +1,7 @@
 /* test_rpc.c — src/rpc against a gRPC server inside this process (gRPC core's
  * own server API on a loopback port), so every answer is ours to choose: each
- * status code and how it maps, metadata, an undecodable response, deadlines,
+ * status code and how it maps, metadata, calls kept in flight and sent again,
+ * an undecodable response, deadlines,
  * streams that echo, end, fail or get canceled, and an unreachable target. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,6 +283,72 @@ static void test_status_codes_map(void **state) {
     rpc_channel_close(ch);
 }
 
+static Etcdserverpb__PutRequest put_of(const char *value) {
+    Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
+    req.key.data = (uint8_t *)"k";
+    req.key.len = 1;
+    req.value.data = (uint8_t *)value;
+    req.value.len = strlen(value);
+    return req;
+}
+
+static void assert_echo_of(rpc_call *c, const char *value) {
+    mcdc_err err;
+    ProtobufCMessage *m;
+    assert_int_equal(rpc_call_wait(c, &etcdserverpb__put_request__descriptor, &m, &err), 0);
+    Etcdserverpb__PutRequest *r = (Etcdserverpb__PutRequest *)m;
+    assert_int_equal(r->value.len, strlen(value));
+    assert_memory_equal(r->value.data, value, strlen(value));
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* Several calls in flight on one channel, each with its own reply whatever
+ * order they are waited in; the request is serialized at start (the struct
+ * is gone before the reply), and a failed call sent again to another method
+ * carries the same bytes. */
+static void test_calls_in_flight_and_restart(void **state) {
+    (void)state;
+    mcdc_err err;
+    rpc_channel *ch = rpc_channel_open(g_target, NULL, 0, &err);
+    assert_non_null(ch);
+    static const char *const values[] = {"first", "second", "third"};
+    rpc_call *calls[3];
+    for (int i = 0; i < 3; i++) {
+        char value[16];
+        snprintf(value, sizeof value, "%s", values[i]);
+        Etcdserverpb__PutRequest req = put_of(value);
+        calls[i] = rpc_call_start(ch, "/t.T/Echo", WHO, 1, 5000, &req.base, &err);
+        assert_non_null(calls[i]);
+        memset(value, 'x', sizeof value - 1); /* the call must not need the request any more */
+        assert_int_equal(rpc_call_request_bytes(calls[i]), protobuf_c_message_get_packed_size(&req.base));
+    }
+    uint64_t until = mcdc_now_mono_ms() + 5000;
+    while (!rpc_call_ready(calls[0]) && mcdc_now_mono_ms() < until) mcdc_sleep_ms(5);
+    assert_true(rpc_call_ready(calls[0]));
+    for (int i = 2; i >= 0; i--) {
+        assert_echo_of(calls[i], values[i]);
+        rpc_call_free(calls[i]);
+    }
+
+    Etcdserverpb__PutRequest req = put_of("again");
+    rpc_call *c = rpc_call_start(ch, "/t.T/Status14", WHO, 1, 5000, &req.base, &err);
+    assert_non_null(c);
+    ProtobufCMessage *m;
+    assert_int_equal(rpc_call_wait(c, &etcdserverpb__put_request__descriptor, &m, &err), -1);
+    assert_int_equal(err.code, MCDC_EUNAVAIL);
+    assert_int_equal(rpc_call_restart(c, "/t.T/Echo", &err), 0);
+    assert_echo_of(c, "again");
+    assert_int_equal(rpc_call_restart(c, NULL, &err), 0); /* same method again */
+    assert_echo_of(c, "again");
+    rpc_call_free(c);
+
+    /* Freed without a wait: the reply is taken and dropped. */
+    c = rpc_call_start(ch, "/t.T/Echo", WHO, 1, 5000, &req.base, &err);
+    assert_non_null(c);
+    rpc_call_free(c);
+    rpc_channel_close(ch);
+}
+
 static void test_undecodable_response(void **state) {
     (void)state;
     mcdc_err err;
@@ -432,6 +499,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unary_echo_with_metadata),
         cmocka_unit_test(test_status_codes_map),
+        cmocka_unit_test(test_calls_in_flight_and_restart),
         cmocka_unit_test(test_undecodable_response),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_unreachable_is_unavailable_within_deadline),
