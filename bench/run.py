@@ -328,8 +328,8 @@ class Run:
             started_stack = True
         self.stack = stack_env()
         workdir = Path(tempfile.mkdtemp(prefix="mcdc-bench-"))
-        apply = {k: v for k, v in (("batch_rows", self.args.batch_rows), ("inflight_calls", self.args.inflight_calls))
-                 if v}
+        apply = {k: v for k, v in (("batch_rows", a.batch_rows), ("inflight_calls", a.inflight_calls),
+                                   ("inflight_bytes", a.inflight_kib * 1024 if a.inflight_kib else None)) if v}
         srv = McdcServer(self.stack, workdir, apply=apply or None)
         ok = False
         sampler = None
@@ -509,6 +509,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
     p.add_argument("--inflight-calls", type=int,
                    help="mcdc's apply.inflight_calls (default: mcdc's, 4); 1 waits for each call before the next")
+    p.add_argument("--inflight-kib", type=int,
+                   help="mcdc's apply.inflight_bytes in KiB (default: mcdc's, 4096)")
     p.add_argument("--target-delay-ms", type=float, default=0,
                    help="mcdc reaches the target through bench/delaylink.py with this one-way delay "
                         "(a distant standby); the ceiling and the probes still go direct")

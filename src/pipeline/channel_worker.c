@@ -32,7 +32,7 @@
 #define PENDING_MAX_MS 10000
 /* Most insert calls in flight per channel; apply.inflight_calls bounds it first. */
 #define MAX_INFLIGHT 64
-#define FLY_POLL_MS 5
+#define FLY_POLL_MS 20
 /* How long a DML message may wait for etcd to describe its collection. A
  * create that failed on the source leaves a CreateCollection in the WAL but
  * never a Created record (spec/etcd-meta.md §6), so the wait must end. */
