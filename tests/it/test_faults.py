@@ -47,8 +47,8 @@ class Writer(threading.Thread):
             time.sleep(0.1)
 
 
-def run_with_fault(server, fresh_name, fault, expect_error=False):
-    name = fresh_name("fault")
+def replicated_collection(server, name):
+    """A task for name, then the source collection (2 shards), indexed and loaded."""
     task = server.create_task(collection_infos=[{"name": name}])
     c = Collection(name, CollectionSchema([
         FieldSchema("pk", DataType.INT64, is_primary=True),
@@ -57,6 +57,12 @@ def run_with_fault(server, fresh_name, fault, expect_error=False):
     ]), using="src", shards_num=2)
     c.create_index("vec", INDEX)
     c.load()
+    return task, c
+
+
+def run_with_fault(server, fresh_name, fault, expect_error=False):
+    task, c = replicated_collection(server, fresh_name("fault"))
+    name = c.name
     w = Writer(c)
     w.start()
     try:
@@ -115,15 +121,8 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     before them) still end in exact equality."""
     import os
     import signal
-    name = fresh_name("frozen")
-    task = server.create_task(collection_infos=[{"name": name}])
-    c = Collection(name, CollectionSchema([
-        FieldSchema("pk", DataType.INT64, is_primary=True),
-        FieldSchema("s", DataType.VARCHAR, max_length=32),
-        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
-    ]), using="src", shards_num=2)
-    c.create_index("vec", INDEX)
-    c.load()
+    task, c = replicated_collection(server, fresh_name("frozen"))
+    name = c.name
     c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
     connect("tgt", server.stack["MCDC_TARGET_URI"])
     wait_equal("src", "tgt", "default", name, "pk", timeout=60)
