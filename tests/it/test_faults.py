@@ -1,6 +1,6 @@
 """Dependency faults mid-stream, each ending in exact equality with no operator action: the Kafka
 broker restarted, etcd restarted, the target Milvus down for 60 s or frozen (SIGSTOP) with insert
-calls in flight, the source Milvus restarted.
+calls in flight (and mcdc killed meanwhile), the source Milvus restarted.
 While a dependency is down the task keeps running and shows the last error; then it heals."""
 import threading
 import time
@@ -148,6 +148,38 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     assert info["applied"]["calls_in_flight"] == 0, info
     assert info["applied"]["calls_in_flight_peak"] >= 2, info
     assert info["applied"]["inserted_rows"] == 1 + 30 * 50, info
+    c.drop()
+
+
+def test_sigkill_with_calls_in_flight_to_a_frozen_target(server, fresh_name):
+    """mcdc killed while several insert calls sit unanswered at a frozen target: the checkpoint must
+    not have passed any of them (a checkpoint saved at send time loses exactly those rows here),
+    and since they may have reached the target, the restart replays them as upserts (their intent
+    was saved before they were sent). Nothing lost, nothing doubled."""
+    import os
+    import signal
+    task, c = replicated_collection(server, fresh_name("killfly"))
+    name = c.name
+    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
+    pid = piece_pid("target-milvus")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for b in range(20):
+            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
+            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
+            time.sleep(0.1)
+        assert server.get(task)["applied"]["calls_in_flight"] > 2
+        server.stop(signal.SIGKILL)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    server.start()
+    wait_equal("src", "tgt", "default", name, "pk", timeout=120)
+    assert count_rows("tgt", name) == 1 + 20 * 50
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    assert info["applied"]["upserted_rows"] > 0, info  # the replay window, not plain inserts
     c.drop()
 
 
