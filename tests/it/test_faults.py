@@ -1,6 +1,6 @@
 """Dependency faults mid-stream, each ending in exact equality with no operator action: the Kafka
 broker restarted, etcd restarted, the target Milvus down for 60 s or frozen (SIGSTOP) with insert
-calls in flight (and mcdc killed meanwhile), the source Milvus restarted.
+calls in flight (and mcdc killed meanwhile, or the target killed), the source Milvus restarted.
 While a dependency is down the task keeps running and shows the last error; then it heals."""
 import threading
 import time
@@ -180,6 +180,42 @@ def test_sigkill_with_calls_in_flight_to_a_frozen_target(server, fresh_name):
     info = server.get(task)
     assert info["state"] == "Running" and info["last_error"] == "", info
     assert info["applied"]["upserted_rows"] > 0, info  # the replay window, not plain inserts
+    c.drop()
+
+
+def test_target_killed_with_calls_in_flight(server, fresh_name):
+    """The target dies (SIGKILL while frozen) with several insert calls unanswered: each fails as
+    unavailable, is retried with backoff, and goes again as an upsert (the same request bytes) once
+    the target is back, because it may have been applied. The task never pauses."""
+    import os
+    import signal
+    task, c = replicated_collection(server, fresh_name("tgtkill"))
+    name = c.name
+    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
+    pid = piece_pid("target-milvus")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for b in range(20):
+            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
+            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
+            time.sleep(0.1)
+        assert server.get(task)["applied"]["calls_in_flight"] > 2
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(2)
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"], info  # retrying, and saying why
+    start_stack()
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=180)
+    assert count_rows("tgt", name) == 1 + 20 * 50
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    assert info["applied"]["upserted_rows"] > 0, info
+    assert info["applied"]["calls_in_flight"] == 0, info
     c.drop()
 
 
