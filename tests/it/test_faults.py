@@ -2,6 +2,8 @@
 broker restarted, etcd restarted, the target Milvus down for 60 s or frozen (SIGSTOP) with insert
 calls in flight (and mcdc killed meanwhile, or the target killed), the source Milvus restarted.
 While a dependency is down the task keeps running and shows the last error; then it heals."""
+import os
+import signal
 import threading
 import time
 
@@ -114,29 +116,36 @@ def test_target_down_for_60s(server, fresh_name):
     run_with_fault(server, fresh_name, fault, expect_error=True)
 
 
+def freeze_target_with_calls_in_flight(server, task, c, batches):
+    """Replicates one warm-up row, then freezes the target (SIGSTOP: its connections stay open,
+    requests queue up) while `batches` insert batches of 50 rows reach the source, 0.1 s apart.
+    Only inserts: a delete or upsert would land every call before it. Returns the target's pid,
+    still frozen (the caller thaws or kills it), and the task as `get` shows it then."""
+    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", c.name, "pk", timeout=60)
+    pid = piece_pid("target-milvus")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for b in range(batches):
+            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
+            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
+            time.sleep(0.1)
+        return pid, server.get(task)
+    except BaseException:
+        os.kill(pid, signal.SIGCONT)
+        raise
+
+
 def test_target_frozen_with_calls_in_flight(server, fresh_name):
     """A target that stops answering (SIGSTOP: its connections stay open, requests queue up) while
     inserts keep coming: each channel keeps several insert calls in flight instead of one, they all
     land once the target thaws, and then a delete and an upsert (which must wait for the inserts
     before them) still end in exact equality."""
-    import os
-    import signal
     task, c = replicated_collection(server, fresh_name("frozen"))
     name = c.name
-    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
-    connect("tgt", server.stack["MCDC_TARGET_URI"])
-    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
-    pid = piece_pid("target-milvus")
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        # Only inserts while frozen: a delete or upsert lands every call before it.
-        for b in range(30):
-            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
-            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
-            time.sleep(0.1)
-        info = server.get(task)
-    finally:
-        os.kill(pid, signal.SIGCONT)
+    pid, info = freeze_target_with_calls_in_flight(server, task, c, 30)
+    os.kill(pid, signal.SIGCONT)
     # 2 channels with one call each would show at most 2 (apply.inflight_calls: 1 fails here).
     assert info["applied"]["calls_in_flight"] > 2, info
     c.delete("pk in [1, 2, 3]")
@@ -156,21 +165,11 @@ def test_sigkill_with_calls_in_flight_to_a_frozen_target(server, fresh_name):
     not have passed any of them (a checkpoint saved at send time loses exactly those rows here),
     and since they may have reached the target, the restart replays them as upserts (their intent
     was saved before they were sent). Nothing lost, nothing doubled."""
-    import os
-    import signal
     task, c = replicated_collection(server, fresh_name("killfly"))
     name = c.name
-    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
-    connect("tgt", server.stack["MCDC_TARGET_URI"])
-    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
-    pid = piece_pid("target-milvus")
-    os.kill(pid, signal.SIGSTOP)
+    pid, info = freeze_target_with_calls_in_flight(server, task, c, 20)
     try:
-        for b in range(20):
-            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
-            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
-            time.sleep(0.1)
-        assert server.get(task)["applied"]["calls_in_flight"] > 2
+        assert info["applied"]["calls_in_flight"] > 2, info
         server.stop(signal.SIGKILL)
     finally:
         os.kill(pid, signal.SIGCONT)
@@ -187,21 +186,11 @@ def test_target_killed_with_calls_in_flight(server, fresh_name):
     """The target dies (SIGKILL while frozen) with several insert calls unanswered: each fails as
     unavailable, is retried with backoff, and goes again as an upsert (the same request bytes) once
     the target is back, because it may have been applied. The task never pauses."""
-    import os
-    import signal
     task, c = replicated_collection(server, fresh_name("tgtkill"))
     name = c.name
-    c.insert([[0], ["warm"], [[0, 0, 0, 0]]])
-    connect("tgt", server.stack["MCDC_TARGET_URI"])
-    wait_equal("src", "tgt", "default", name, "pk", timeout=60)
-    pid = piece_pid("target-milvus")
-    os.kill(pid, signal.SIGSTOP)
+    pid, info = freeze_target_with_calls_in_flight(server, task, c, 20)
     try:
-        for b in range(20):
-            keys = list(range(1 + b * 50, 1 + (b + 1) * 50))
-            c.insert([keys, [f"r{k}" for k in keys], [[k, 1, 2, 3] for k in keys]])
-            time.sleep(0.1)
-        assert server.get(task)["applied"]["calls_in_flight"] > 2
+        assert info["applied"]["calls_in_flight"] > 2, info
     finally:
         os.kill(pid, signal.SIGKILL)
         os.kill(pid, signal.SIGCONT)
