@@ -32,7 +32,10 @@ class DelayLink:
     def stop(self):
         async def close():
             self._server.close()
-            await self._server.wait_closed()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -45,12 +48,17 @@ class DelayLink:
         self._loop.run_forever()
 
     async def _accept(self, creader, cwriter):
+        # stop() cancels every connection; a cancelled or reset connection just ends.
+        uwriter = None
         try:
             ureader, uwriter = await asyncio.open_connection(*self.upstream)
-        except OSError:
+            await asyncio.gather(self._pipe(creader, uwriter), self._pipe(ureader, cwriter))
+        except (asyncio.CancelledError, OSError):
+            pass
+        finally:
             cwriter.close()
-            return
-        await asyncio.gather(self._pipe(creader, uwriter), self._pipe(ureader, cwriter), return_exceptions=True)
+            if uwriter:
+                uwriter.close()
 
     async def _pipe(self, reader, writer):
         queue = asyncio.Queue()
