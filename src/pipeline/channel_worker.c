@@ -48,7 +48,6 @@ typedef struct inflight {
     uint64_t last_ts;
     uint64_t tick;        /* the newest tick among those: published once it lands */
     int64_t coll_id;
-    size_t bytes;
 } inflight;
 
 struct channel_worker {
@@ -105,6 +104,9 @@ struct channel_worker {
     mcdc_backoff bo;
 };
 
+/* The newest call in flight (n_fly > 0). */
+static inflight *fly_tail(channel_worker *w) { return &w->fly[(w->fly_head + w->n_fly - 1) % MAX_INFLIGHT]; }
+
 static bool should_stop(const channel_worker *w) { return atomic_load(&w->t->stopping); }
 
 const char *channel_worker_channel(const channel_worker *w) { return w->channel; }
@@ -158,7 +160,7 @@ static void mark_done(channel_worker *w, const mq_msgid *id, uint64_t ts) {
         return;
     }
     if (w->n_fly) {
-        inflight *f = &w->fly[(w->fly_head + w->n_fly - 1) % MAX_INFLIGHT];
+        inflight *f = fly_tail(w);
         f->last = *id;
         if (ts > f->last_ts) f->last_ts = ts;
         return;
@@ -338,7 +340,7 @@ static void publish_tick(channel_worker *w, uint64_t tick) {
 static void tick_read(channel_worker *w, uint64_t tick) {
     if (w->n_pending) return;
     if (w->n_fly)
-        w->fly[(w->fly_head + w->n_fly - 1) % MAX_INFLIGHT].tick = tick;
+        fly_tail(w)->tick = tick;
     else
         publish_tick(w, tick);
 }
@@ -347,7 +349,7 @@ static void tick_read(channel_worker *w, uint64_t tick) {
 
 static void pop_head(channel_worker *w) {
     inflight *f = &w->fly[w->fly_head];
-    w->fly_bytes -= f->bytes;
+    w->fly_bytes -= applier_write_bytes(f->wr);
     applier_write_free(f->wr);
     memset(f, 0, sizeof *f);
     w->fly_head = (w->fly_head + 1) % MAX_INFLIGHT;
@@ -530,16 +532,14 @@ static send_how send_batch(channel_worker *w, const change *const *parts, size_t
         applied_ok(w, CHANGE_INSERT, false, w->batch_rows);
         return SENT_AND_ACKED;
     }
-    inflight *f = &w->fly[(w->fly_head + w->n_fly) % MAX_INFLIGHT];
-    *f = (inflight){.wr = wr,
-                    .id = *id,
-                    .last = w->batch_last,
-                    .last_ts = w->batch_last_ts,
-                    .tick = w->batch_tick,
-                    .coll_id = w->batch_cc->id,
-                    .bytes = applier_write_bytes(wr)};
     w->n_fly++;
-    w->fly_bytes += f->bytes;
+    *fly_tail(w) = (inflight){.wr = wr,
+                              .id = *id,
+                              .last = w->batch_last,
+                              .last_ts = w->batch_last_ts,
+                              .tick = w->batch_tick,
+                              .coll_id = w->batch_cc->id};
+    w->fly_bytes += applier_write_bytes(wr);
     atomic_fetch_add(&w->t->calls_in_flight, 1);
     uint64_t peak = atomic_load(&w->t->calls_in_flight_peak);
     while (w->n_fly > peak && !atomic_compare_exchange_weak(&w->t->calls_in_flight_peak, &peak, w->n_fly)) {

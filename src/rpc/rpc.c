@@ -279,7 +279,6 @@ struct rpc_call {
     grpc_metadata *md;
     size_t n_md;
     grpc_byte_buffer *request;   /* kept for rpc_call_restart; each attempt sends a copy */
-    size_t request_bytes;
     bool completed;              /* the batch's tag was plucked */
     grpc_byte_buffer *recv_bb;
     grpc_metadata_array init_md, trail_md;
@@ -288,6 +287,13 @@ struct rpc_call {
 };
 
 #define CALL_TAG ((void *)1)
+
+/* Blocks until the attempt's batch completed; the call's own deadline
+ * guarantees it does. */
+static void await_attempt(rpc_call *c) {
+    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    c->completed = true;
+}
 
 static void attempt_reset(rpc_call *c) {
     if (c->call) grpc_call_unref(c->call);
@@ -349,7 +355,6 @@ rpc_call *rpc_call_start(rpc_channel *ch, const char *method, const rpc_md *md, 
     c->md = md_copy(md, n_md);
     c->n_md = n_md;
     c->request = pack(req);
-    c->request_bytes = grpc_byte_buffer_length(c->request);
     grpc_metadata_array_init(&c->init_md);
     grpc_metadata_array_init(&c->trail_md);
     c->details = grpc_empty_slice();
@@ -370,9 +375,7 @@ bool rpc_call_ready(rpc_call *c) {
 
 int rpc_call_wait(rpc_call *c, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
     *resp = NULL;
-    /* The call's own deadline guarantees this completes. */
-    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    c->completed = true;
+    await_attempt(c);
     if (c->st != GRPC_STATUS_OK) return status_err(err, c->ch->target, c->method, c->st, c->details);
     if (!c->recv_bb)
         return mcdc_errf(err, MCDC_EDECODE, "%s %s: server sent no response message", c->ch->target, c->method);
@@ -380,7 +383,7 @@ int rpc_call_wait(rpc_call *c, const ProtobufCMessageDescriptor *resp_desc, Prot
 }
 
 int rpc_call_restart(rpc_call *c, const char *method, mcdc_err *err) {
-    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    await_attempt(c);
     attempt_reset(c);
     if (method && strcmp(method, c->method) != 0) {
         free(c->method);
@@ -389,12 +392,11 @@ int rpc_call_restart(rpc_call *c, const char *method, mcdc_err *err) {
     return attempt_start(c, err);
 }
 
-size_t rpc_call_request_bytes(const rpc_call *c) { return c->request_bytes; }
+size_t rpc_call_request_bytes(const rpc_call *c) { return grpc_byte_buffer_length(c->request); }
 
 void rpc_call_free(rpc_call *c) {
     if (!c) return;
-    if (!c->completed) grpc_completion_queue_pluck(c->cq, CALL_TAG, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    c->completed = true;
+    await_attempt(c);
     attempt_reset(c);
     cq_destroy(c->cq);
     grpc_metadata_array_destroy(&c->init_md);

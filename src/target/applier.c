@@ -307,18 +307,20 @@ static void write_err(const applier_write *wr, mcdc_err *err) {
 int applier_send_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
                          applier_write **out, mcdc_err *err) {
     *out = NULL;
-    Milvus__Proto__Schema__FieldData *const **cols = mcdc_xcalloc(n, sizeof *cols);
-    size_t *ncols = mcdc_xcalloc(n, sizeof *ncols), rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        const Milvus__Proto__Msg__InsertRequest *m = change_insert(parts[i]);
-        cols[i] = m->fields_data;
-        ncols[i] = m->n_fields_data;
-        rows += parts[i]->num_rows;
-    }
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) rows += parts[i]->num_rows;
+    const Milvus__Proto__Msg__InsertRequest *first = change_insert(parts[0]);
+    Milvus__Proto__Schema__FieldData *const *send_cols = first->fields_data;
+    size_t n_send = first->n_fields_data;
     columns_joined j = {0};
-    Milvus__Proto__Schema__FieldData *const *send_cols = cols[0];
-    size_t n_send = ncols[0];
     if (n > 1) {
+        Milvus__Proto__Schema__FieldData *const **cols = mcdc_xcalloc(n, sizeof *cols);
+        size_t *ncols = mcdc_xcalloc(n, sizeof *ncols);
+        for (size_t i = 0; i < n; i++) {
+            const Milvus__Proto__Msg__InsertRequest *m = change_insert(parts[i]);
+            cols[i] = m->fields_data;
+            ncols[i] = m->n_fields_data;
+        }
         mcdc_err why;
         int joined = columns_join(cols, ncols, n, &j, &why);
         free(cols);
@@ -327,20 +329,12 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
             /* Rare (the parts' field sets differ): one call each, waited for
              * here, so nothing is left in flight. */
             log_debug("applier: %s; sending %zu inserts one by one", why.msg, n);
-            for (size_t i = 0; i < n; i++) {
-                applier_write *one;
-                if (applier_send_inserts(a, &parts[i], 1, cc, as_upsert, &one, err)) return -1;
-                int rc = applier_write_wait(one, err);
-                applier_write_free(one);
-                if (rc) return -1;
-            }
+            for (size_t i = 0; i < n; i++)
+                if (applier_apply_inserts(a, &parts[i], 1, cc, as_upsert, err)) return -1;
             return 0;
         }
         send_cols = j.cols;
         n_send = j.n_cols;
-    } else {
-        free(cols);
-        free(ncols);
     }
     applier_write *wr = mcdc_xcalloc(1, sizeof *wr);
     wr->a = a;
@@ -358,7 +352,7 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
         rc = -1;
     /* The request is serialized now: the joined copy is not needed while
      * the call is in flight. */
-    if (n > 1) columns_free(&j);
+    columns_free(&j);
     if (rc) {
         write_err(wr, err);
         free(wr);
