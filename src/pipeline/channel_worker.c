@@ -46,6 +46,8 @@ typedef struct inflight {
     mq_msgid id;          /* its last message: the position an error is reported at */
     mq_msgid last;        /* the last message it covers: ticks and uncovered messages read after it too */
     uint64_t last_ts;
+    uint64_t first_ts;    /* its oldest change: where its apply lag counts from */
+    uint64_t sent_ns;     /* the current attempt's send */
     uint64_t tick;        /* the newest tick among those: published once it lands */
     int64_t coll_id;
 } inflight;
@@ -319,6 +321,18 @@ static failed_action after_failure(channel_worker *w, const mcdc_err *err, int64
     return FAILED_RETRY;
 }
 
+/* One target call attempt ended: its time, whatever the outcome. */
+static void call_ended(channel_worker *w, uint64_t sent_ns) {
+    mcdc_histogram_observe_us(&w->t->target_call, (mcdc_now_mono_ns() - sent_ns) / 1000);
+}
+
+/* The target acknowledged a call whose oldest change the source committed
+ * at ts. A source clock ahead of ours reads as no lag, not a huge one. */
+static void lag_ended(channel_worker *w, uint64_t first_ts) {
+    uint64_t now = mcdc_now_wall_ms(), at = mcdc_ts_physical_ms(first_ts);
+    mcdc_histogram_observe_us(&w->t->apply_lag, now > at ? (now - at) * 1000 : 0);
+}
+
 static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t rows) {
     mcdc_backoff_reset(&w->bo);
     task_set_last_error(w->t, "");
@@ -373,6 +387,7 @@ static apply_rc land_head(channel_worker *w) {
     mcdc_err err;
     bool applied = true;
     while (applier_write_wait(f->wr, &err)) {
+        call_ended(w, f->sent_ns);
         failed_action act = after_failure(w, &err, f->coll_id, CHANGE_INSERT, &f->id);
         if (act == FAILED_STOP) return APPLY_STOPPED;
         if (act == FAILED_SKIP) {
@@ -381,12 +396,17 @@ static apply_rc land_head(channel_worker *w) {
         }
         /* The target may have applied the insert before the connection
          * broke: the same rows again as an upsert are right either way. */
+        f->sent_ns = mcdc_now_mono_ns();
         if (applier_write_resend(f->wr, true, &err)) {
             pause_at(w, &f->id, err.msg);
             return APPLY_STOPPED;
         }
     }
-    if (applied) applied_ok(w, CHANGE_INSERT, applier_write_is_upsert(f->wr), applier_write_rows(f->wr));
+    if (applied) {
+        call_ended(w, f->sent_ns);
+        lag_ended(w, f->first_ts);
+        applied_ok(w, CHANGE_INSERT, applier_write_is_upsert(f->wr), applier_write_rows(f->wr));
+    }
     head_landed(w);
     return APPLY_OK;
 }
@@ -408,6 +428,8 @@ static void land_on_exit(channel_worker *w) {
         inflight *f = &w->fly[w->fly_head];
         mcdc_err err;
         if (in_order && applier_write_wait(f->wr, &err) == 0) {
+            call_ended(w, f->sent_ns);
+            lag_ended(w, f->first_ts);
             applied_ok(w, CHANGE_INSERT, applier_write_is_upsert(f->wr), applier_write_rows(f->wr));
             head_landed(w);
         } else {
@@ -431,17 +453,21 @@ static apply_rc save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts) 
 static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id,
                            const catalog_coll *cc, bool as_upsert) {
     const change *c = cs[0];
-    uint64_t ts = 0;
+    uint64_t ts = 0, first_ts = UINT64_MAX;
     size_t rows = 0;
     for (size_t i = 0; i < n; i++) {
         if (cs[i]->ts > ts) ts = cs[i]->ts;
+        if (cs[i]->ts < first_ts) first_ts = cs[i]->ts;
         rows += cs[i]->num_rows;
     }
     if (land(w, 0) || save_intent(w, id, ts)) return APPLY_STOPPED;
+    bool dml = c->kind == CHANGE_INSERT || c->kind == CHANGE_DELETE;
     mcdc_err err;
     for (;;) {
+        uint64_t sent_ns = mcdc_now_mono_ns();
         int rc = n > 1 ? applier_apply_inserts(w->ap, cs, n, cc, as_upsert, &err)
                        : applier_apply(w->ap, c, cc, as_upsert, &err);
+        if (dml) call_ended(w, sent_ns);
         if (rc == 0) break;
         /* A transient failure is ambiguous: the target may have applied the
          * insert before the connection broke. Retrying it as an upsert makes
@@ -451,6 +477,7 @@ static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n,
         if (act == FAILED_STOP) return APPLY_STOPPED;
         if (act == FAILED_SKIP) return APPLY_OK;
     }
+    if (dml) lag_ended(w, first_ts);
     applied_ok(w, c->kind, as_upsert, rows);
     return APPLY_OK;
 }
@@ -520,8 +547,12 @@ static send_how send_batch(channel_worker *w, const change *const *parts, size_t
     while (w->n_fly && (w->n_fly >= max_calls || w->fly_bytes + w->batch_bytes > max_bytes))
         if ((*rc = land_head(w))) return SENT_IN_FLIGHT;
     if ((*rc = save_intent(w, id, w->batch_last_ts))) return SENT_IN_FLIGHT;
+    uint64_t first_ts = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i]->ts < first_ts) first_ts = parts[i]->ts;
     applier_write *wr;
     mcdc_err err;
+    uint64_t sent_ns = mcdc_now_mono_ns();
     if (applier_send_inserts(w->ap, parts, n, w->batch_cc, false, &wr, &err)) {
         /* apply_many retries it by the policy. */
         log_debug("task %s channel %s: %s; applying in order instead", w->t->id, w->channel, err.msg);
@@ -529,6 +560,8 @@ static send_how send_batch(channel_worker *w, const change *const *parts, size_t
     }
     if (!wr) {
         /* The parts did not join and went one by one, already acknowledged. */
+        call_ended(w, sent_ns);
+        lag_ended(w, first_ts);
         applied_ok(w, CHANGE_INSERT, false, w->batch_rows);
         return SENT_AND_ACKED;
     }
@@ -537,6 +570,8 @@ static send_how send_batch(channel_worker *w, const change *const *parts, size_t
                               .id = *id,
                               .last = w->batch_last,
                               .last_ts = w->batch_last_ts,
+                              .first_ts = first_ts,
+                              .sent_ns = sent_ns,
                               .tick = w->batch_tick,
                               .coll_id = w->batch_cc->id};
     w->fly_bytes += applier_write_bytes(wr);

@@ -55,6 +55,8 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     memset(spec, 0, sizeof *spec);
     t->env = env;
     t->state = state;
+    mcdc_histogram_init(&t->apply_lag, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_init(&t->target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
     return t;
@@ -403,6 +405,14 @@ int task_init_positions(task *t, mcdc_err *err) {
 
 /* ---- views ----------------------------------------------------------------------------- */
 
+/* Since this process started the task: what an operator reads at a glance;
+ * /metrics has the buckets for rates over a window. */
+static json_t *latency_json(const mcdc_histogram *h) {
+    return json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)mcdc_histogram_count(h), "p50",
+                     mcdc_histogram_quantile(h, 0.50), "p99", mcdc_histogram_quantile(h, 0.99), "max",
+                     mcdc_histogram_max(h));
+}
+
 json_t *task_to_json(task *t) {
     json_t *j = task_spec_to_json(&t->spec, false);
     pthread_mutex_lock(&t->mu);
@@ -432,6 +442,10 @@ json_t *task_to_json(task *t) {
     json_object_set_new(a, "calls_in_flight", json_integer((json_int_t)atomic_load(&t->calls_in_flight)));
     json_object_set_new(a, "calls_in_flight_peak", json_integer((json_int_t)atomic_load(&t->calls_in_flight_peak)));
     json_object_set_new(j, "applied", a);
+    json_t *l = json_object();
+    json_object_set_new(l, "apply_lag_seconds", latency_json(&t->apply_lag));
+    json_object_set_new(l, "target_call_seconds", latency_json(&t->target_call));
+    json_object_set_new(j, "latency", l);
     return j;
 }
 

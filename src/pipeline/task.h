@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "base/histogram.h"
 #include "mq/mq.h"
 #include "pipeline/task_manager.h"
 #include "pipeline/task_spec.h"
@@ -71,6 +72,11 @@ typedef struct task {
     /* Insert calls sent and not yet acknowledged, over all channels, and the
      * most one channel has had at once (channel_worker.c). */
     _Atomic uint64_t calls_in_flight, calls_in_flight_peak;
+    /* One count per acknowledged Insert, Upsert or Delete call: from the
+     * source's commit of its oldest change (the hybrid ts, against this
+     * host's clock) to the target's reply; and the call itself, each
+     * attempt, from send until mcdc has the reply. */
+    mcdc_histogram apply_lag, target_call;
 } task;
 
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);

@@ -22,6 +22,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/histogram.h"
 #include "base/log.h"
 
 /* Idle seconds before a silent client is dropped; a handler that waits for
@@ -43,8 +44,7 @@ static const char *const STATUS_NAMES[] = {"total", "success", "fail", "invalid_
 enum { S_TOTAL, S_SUCCESS, S_FAIL, S_INVALID_METHOD, S_UNMARSHAL_ERROR, N_STATUS };
 
 /* milvus-cdc's milvus_cdc_request_latency buckets, in milliseconds. */
-static const unsigned LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
-#define N_BUCKETS (sizeof LATENCY_BUCKETS_MS / sizeof LATENCY_BUCKETS_MS[0])
+static const double LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -54,9 +54,7 @@ struct http_server {
     uint16_t port;
     uint64_t started_wall_ms;
     atomic_ullong requests[N_TYPES + 1][N_STATUS];
-    atomic_ullong latency_bucket[N_TYPES][N_BUCKETS];
-    atomic_ullong latency_count[N_TYPES];
-    atomic_ullong latency_sum_us[N_TYPES];
+    mcdc_histogram latency[N_TYPES];
 };
 
 typedef enum route { ROUTE_CDC, ROUTE_HEALTHZ, ROUTE_METRICS } route;
@@ -227,11 +225,7 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
 }
 
 static void observe_latency(http_server *s, int type, uint64_t start_ns) {
-    uint64_t us = (mcdc_now_mono_ns() - start_ns) / 1000;
-    for (size_t i = 0; i < N_BUCKETS; i++)
-        if (us <= (uint64_t)LATENCY_BUCKETS_MS[i] * 1000) atomic_fetch_add(&s->latency_bucket[type][i], 1);
-    atomic_fetch_add(&s->latency_count[type], 1);
-    atomic_fetch_add(&s->latency_sum_us[type], us);
+    mcdc_histogram_observe_us(&s->latency[type], (mcdc_now_mono_ns() - start_ns) / 1000);
 }
 
 static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, request *q) {
@@ -347,16 +341,9 @@ static void request_metrics(http_server *s, mcdc_buf *b) {
     mcdc_buf_printf(b, "# HELP milvus_cdc_request_latency cdc request latency in milliseconds, successful requests\n"
                        "# TYPE milvus_cdc_request_latency histogram\n");
     for (int t = 0; t < N_TYPES; t++) {
-        for (size_t i = 0; i < N_BUCKETS; i++)
-            mcdc_buf_printf(b, "milvus_cdc_request_latency_bucket{request_type=\"%s\",le=\"%u\"} %llu\n",
-                            REQUEST_TYPES[t], LATENCY_BUCKETS_MS[i],
-                            (unsigned long long)atomic_load(&s->latency_bucket[t][i]));
-        unsigned long long n = atomic_load(&s->latency_count[t]);
-        mcdc_buf_printf(b, "milvus_cdc_request_latency_bucket{request_type=\"%s\",le=\"+Inf\"} %llu\n",
-                        REQUEST_TYPES[t], n);
-        mcdc_buf_printf(b, "milvus_cdc_request_latency_sum{request_type=\"%s\"} %.3f\n", REQUEST_TYPES[t],
-                        (double)atomic_load(&s->latency_sum_us[t]) / 1000.0);
-        mcdc_buf_printf(b, "milvus_cdc_request_latency_count{request_type=\"%s\"} %llu\n", REQUEST_TYPES[t], n);
+        char labels[64];
+        snprintf(labels, sizeof labels, "request_type=\"%s\"", REQUEST_TYPES[t]);
+        mcdc_histogram_write_prometheus(&s->latency[t], b, "milvus_cdc_request_latency", labels);
     }
 }
 
@@ -556,6 +543,9 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
     s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
     if (cfg->api_token && cfg->api_token[0]) s->token = mcdc_xstrdup(cfg->api_token);
     s->started_wall_ms = mcdc_now_wall_ms();
+    for (int t = 0; t < N_TYPES; t++)
+        mcdc_histogram_init(&s->latency[t], LATENCY_BUCKETS_MS, sizeof LATENCY_BUCKETS_MS / sizeof LATENCY_BUCKETS_MS[0],
+                            1000);
     bool v6 = false;
     int fd = listen_socket(address, cfg->port, &s->port, &v6, err);
     if (fd < 0) goto fail;

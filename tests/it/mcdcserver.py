@@ -103,6 +103,17 @@ source:
         assert status == 200, reply
         return reply["data"]["task"]
 
+    def metrics(self):
+        """GET /metrics as {sample name with labels: value}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
 
 def rows_of(alias, db, name, pk):
     """Every row of a collection, keyed by primary key (Strong consistency). A query iterator pages

@@ -157,6 +157,21 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     assert info["applied"]["calls_in_flight"] == 0, info
     assert info["applied"]["calls_in_flight_peak"] >= 2, info
     assert info["applied"]["inserted_rows"] == 1 + 30 * 50, info
+    # The stall shows where an operator looks: the first call sent into the freeze (30 inserts
+    # 0.1 s apart: over 3 s) waited for its reply about that long, and its rows waited at least
+    # that long from the source's commit to the target's reply.
+    lat = info["latency"]
+    assert lat["target_call_seconds"]["max"] >= 2.6, lat
+    assert lat["apply_lag_seconds"]["max"] >= lat["target_call_seconds"]["max"] - 0.5, lat
+    assert lat["apply_lag_seconds"]["count"] >= 3, lat  # warm-up, inserts (joined), delete, upsert
+    m = server.metrics()
+    label = f'task_id="{task}"'
+    n = m[f"mcdc_target_call_seconds_count{{{label}}}"]
+    assert n >= lat["apply_lag_seconds"]["count"], m
+    assert m[f'mcdc_target_call_seconds_bucket{{{label},le="+Inf"}}'] == n
+    # At least one call took over 2.5 s: fewer counted at or below that bound than in all.
+    assert m[f'mcdc_target_call_seconds_bucket{{{label},le="2.5"}}'] < n, m
+    assert m[f'mcdc_apply_lag_seconds_bucket{{{label},le="2.5"}}'] < m[f"mcdc_apply_lag_seconds_count{{{label}}}"]
     c.drop()
 
 

@@ -1,5 +1,6 @@
 /* test_base.c — the base module: error values, buffer growth, backoff bounds,
- * hybrid timestamps, log level parsing. */
+ * hybrid timestamps, log level parsing, latency histograms. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/histogram.h"
 #include "base/log.h"
 
 static int fails_with_context(mcdc_err *err) {
@@ -123,6 +125,82 @@ static void test_log_levels(void **state) {
     mcdc_log_set_level(MCDC_LOG_INFO);
 }
 
+/* Every value lands in the first bucket whose bound is >= it (Prometheus's
+ * `le`), the text is cumulative, and the quantile is read inside the bucket
+ * the rank falls in, never above the largest value seen. */
+static void test_histogram_buckets_and_quantiles(void **state) {
+    (void)state;
+    mcdc_histogram h = {0};
+    mcdc_histogram_init(&h, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    assert_int_equal(mcdc_histogram_count(&h), 0);
+    assert_true(mcdc_histogram_quantile(&h, 0.99) == 0);
+    for (int i = 0; i < 98; i++) mcdc_histogram_observe_us(&h, 200000); /* 0.2 s: bucket le=0.25 */
+    mcdc_histogram_observe_us(&h, 1000000);                             /* exactly 1 s: le=1 */
+    mcdc_histogram_observe_us(&h, 2000000);                             /* 2 s: le=2.5 */
+    assert_int_equal(mcdc_histogram_count(&h), 100);
+    assert_true(mcdc_histogram_max(&h) == 2.0);
+    double p50 = mcdc_histogram_quantile(&h, 0.5), p99 = mcdc_histogram_quantile(&h, 0.99);
+    assert_true(p50 > 0.1 && p50 <= 0.25);
+    assert_true(p99 > 0.75 && p99 <= 1.0); /* rank 99 is the 1 s value, in (0.75, 1] */
+    assert_true(mcdc_histogram_quantile(&h, 1.0) == 2.0); /* clamped to the max, not 2.5 */
+
+    mcdc_buf b = {0};
+    mcdc_histogram_write_prometheus(&h, &b, "x_seconds", "task_id=\"t\"");
+    const char *txt = mcdc_buf_cstr(&b);
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"0.1\"} 0\n"));
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"0.25\"} 98\n"));
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"1\"} 99\n"));
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"1.5\"} 99\n"));
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"2.5\"} 100\n"));
+    assert_non_null(strstr(txt, "x_seconds_bucket{task_id=\"t\",le=\"+Inf\"} 100\n"));
+    assert_non_null(strstr(txt, "x_seconds_sum{task_id=\"t\"} 22.600000\n"));
+    assert_non_null(strstr(txt, "x_seconds_count{task_id=\"t\"} 100\n"));
+    mcdc_buf_free(&b);
+
+    mcdc_histogram big = {0};
+    mcdc_histogram_init(&big, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_observe_us(&big, 7200ULL * 1000000); /* two hours: past the last bound */
+    mcdc_histogram_write_prometheus(&big, &b, "y", "");
+    txt = mcdc_buf_cstr(&b);
+    assert_non_null(strstr(txt, "y_bucket{le=\"3600\"} 0\n"));
+    assert_non_null(strstr(txt, "y_bucket{le=\"+Inf\"} 1\n"));
+    assert_non_null(strstr(txt, "y_count 1\n"));
+    assert_true(mcdc_histogram_quantile(&big, 0.5) > 3600 && mcdc_histogram_quantile(&big, 0.5) <= 7200);
+    mcdc_buf_free(&b);
+
+    /* Other bounds and units: milliseconds, as the HTTP API's request histogram. */
+    static const double ms[] = {1, 2, 4};
+    mcdc_histogram req = {0};
+    mcdc_histogram_init(&req, ms, 3, 1000);
+    mcdc_histogram_observe_us(&req, 1500);
+    mcdc_histogram_observe_us(&req, 2000);
+    mcdc_histogram_observe_us(&req, 9000);
+    mcdc_histogram_write_prometheus(&req, &b, "r", "t=\"get\"");
+    txt = mcdc_buf_cstr(&b);
+    assert_non_null(strstr(txt, "r_bucket{t=\"get\",le=\"1\"} 0\nr_bucket{t=\"get\",le=\"2\"} 2\n"
+                                "r_bucket{t=\"get\",le=\"4\"} 2\nr_bucket{t=\"get\",le=\"+Inf\"} 3\n"
+                                "r_sum{t=\"get\"} 12.500000\nr_count{t=\"get\"} 3\n"));
+    assert_true(mcdc_histogram_max(&req) == 9.0);
+    mcdc_buf_free(&b);
+}
+
+static void *observe_many(void *h) {
+    for (uint64_t i = 1; i <= 100000; i++) mcdc_histogram_observe_us(h, i % 3000000);
+    return NULL;
+}
+
+/* Workers of many channels count into one task's histogram at once. */
+static void test_histogram_counts_from_threads(void **state) {
+    (void)state;
+    mcdc_histogram h = {0};
+    mcdc_histogram_init(&h, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, observe_many, &h), 0);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    assert_int_equal(mcdc_histogram_count(&h), 400000);
+    assert_true(mcdc_histogram_max(&h) == 0.1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_value_and_prefix),
@@ -132,6 +210,8 @@ int main(void) {
         cmocka_unit_test(test_backoff_grows_within_bounds),
         cmocka_unit_test(test_hybrid_ts),
         cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_histogram_buckets_and_quantiles),
+        cmocka_unit_test(test_histogram_counts_from_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
