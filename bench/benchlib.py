@@ -267,6 +267,84 @@ class Sampler(threading.Thread):
         return max(x[1] for x in s), sum(x[1] for x in s) / len(s), s[-1][2] - s[0][2]
 
 
+class CpuTimeline(threading.Thread):
+    """Every `period` s: the whole machine's busy share and the CPU of each group of processes
+    (name -> a function returning its pids, looked up again every 2 s), so that a slow batch can be
+    set against what the machine was doing in those seconds. On a shared 2-core machine the
+    source, the target, the broker, mcdc and the load generator all take turns on the same
+    cores."""
+
+    def __init__(self, groups, period=0.1):
+        super().__init__(daemon=True)
+        self.groups, self.period = groups, period
+        self.samples = []  # (t_mono, (busy, total) jiffies, {group: jiffies})
+        self.stop_ev = threading.Event()
+
+    @staticmethod
+    def _jiffies(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            return int(v[11]) + int(v[12])
+        except OSError:
+            return 0
+
+    def run(self):
+        pids, looked = {}, 0.0
+        while not self.stop_ev.is_set():
+            now = time.monotonic()
+            if now - looked >= 2:
+                pids = {g: list(f()) for g, f in self.groups.items()}
+                looked = now
+            self.samples.append((now, machine_busy(), {g: sum(self._jiffies(p) for p in ps) for g, ps in pids.items()}))
+            self.stop_ev.wait(self.period)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+    def windows(self, t0, t1, width=0.5):
+        """[(start, busy share, {group: cores})] for consecutive windows of `width` s in [t0, t1]."""
+        out, s, i = [], self.samples, 0
+        while t0 + width <= t1:
+            w = [x for x in s[i:] if t0 <= x[0] <= t0 + width]
+            if len(w) >= 2:
+                a, b = w[0], w[-1]
+                dt, db, dtot = b[0] - a[0], b[1][0] - a[1][0], b[1][1] - a[1][1]
+                cores = {g: (b[2].get(g, 0) - a[2].get(g, 0)) / _TCK / dt for g in b[2]} if dt > 0 else {}
+                out.append((t0, db / dtot if dtot else 0.0, cores))
+            t0 += width
+        return out
+
+    def mean_cores(self, t0, t1):
+        """{group: mean cores used} over [t0, t1]."""
+        w = [x for x in self.samples if t0 <= x[0] <= t1]
+        if len(w) < 2 or w[-1][0] <= w[0][0]:
+            return {}
+        a, b = w[0], w[-1]
+        return {g: round((b[2].get(g, 0) - a[2].get(g, 0)) / _TCK / (b[0] - a[0]), 3) for g in b[2]}
+
+
+def descendants(root):
+    """Pids of every process below `root` (from /proc's parent links)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
 def machine_busy():
     """(busy, total) jiffies of the whole machine, from /proc/stat; the difference of two
     readings says how loaded the shared machine was during a phase."""

@@ -24,6 +24,10 @@ side in one run so that a noisy shared machine still gives fair ratios:
             applied-rows counter (ack -> the target acknowledged the rows to mcdc). After it, the
             same load and probe straight into the target alone (the probe floor). --wal-watch
             also splits each batch's lag at the time tick mcdc waits for (bench/walwatch.py).
+            Who used the CPU meanwhile (benchlib.CpuTimeline: source, target, broker, etcd, mcdc,
+            the bench's own load), how often the machine was saturated, and whether the batches
+            over 1 s waited through such moments; mcdc's own apply-lag and target-call histograms
+            (`get` -> latency).
   resources mcdc's RSS idle without tasks (goal <= 25 MiB) and with its caught-up task, max RSS
             during catch-up (goal <= 150 MiB), CPU-seconds per 100 000 rows during catch-up and
             live, from /proc/<pid>/status VmRSS and /proc/<pid>/stat utime+stime every 100 ms.
@@ -254,6 +258,7 @@ class Run:
                 stop.wait(0.1)
 
         th = threading.Thread(target=follow, daemon=True)
+        timeline = self.cpu_timeline(srv)
         _, cpu0, _ = bl.proc_sample(srv.proc.pid)
         b0 = bl.machine_busy()
         # The canary: a light load straight into another target collection at the same time,
@@ -274,8 +279,11 @@ class Run:
         r["canary"] = canary
         _, cpu1, _ = bl.proc_sample(srv.proc.pid)
         b1 = bl.machine_busy()
+        timeline.stop()
+        info = srv.get(task)
         r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate,
-                 inflight_peak=srv.get(task)["applied"].get("calls_in_flight_peak"))
+                 inflight_peak=info["applied"].get("calls_in_flight_peak"), latency=info.get("latency"),
+                 saturation=saturation(timeline, r["per_batch"]))
         # Batch k is acknowledged by the target to mcdc about when the counter passes the warm-up
         # batch plus k+1 batches (approximate: the counter sums both channels).
         r["mcdc_applied"] = []
@@ -296,6 +304,21 @@ class Run:
                     post.append(lag - (rel - t_ack))
             r.update(wal_pre=pre, wal_post=post, tick_gaps=ww.tick_gaps(), tick_delay=ww.tick_delay)
         return r
+
+    def cpu_timeline(self, srv):
+        """Starts sampling who uses the CPU: each piece of the stack, mcdc, and the bench's own
+        processes (the writer, the probes, the canary) as `load`."""
+        from stackenv import piece_pid
+
+        def piece(name):
+            return lambda: [piece_pid(name)]
+        me, mcdc = os.getpid(), srv.proc.pid
+        groups = {"target": piece("target-milvus"), "source": piece("source-milvus"), "broker": piece("kafka"),
+                  "etcd": piece("etcd"), "mcdc": lambda: [mcdc],
+                  "load": lambda: [me] + [p for p in bl.descendants(me) if p != mcdc]}
+        t = bl.CpuTimeline(groups)
+        t.start()
+        return t
 
     def direct_lag(self, ctx, rate, seconds):
         a = self.args
@@ -450,6 +473,25 @@ class Run:
             floor = [r[5] + r[1] for r in can["per_batch"]]
             self.figure("canary_send_to_visible_p50_s", bl.pct(floor, 50), "s", p99=round(bl.pct(floor, 99), 4),
                         note="the canary's insert call + its visibility lag: the least any CDC's lag can be")
+        sat = lag.get("saturation") or {}
+        if sat:
+            self.figure("live_machine_saturated_share", sat["saturated_share"], "share", windows=sat["windows"],
+                        cores=sat["cores"], batches_over_1s=sat["over_goal"],
+                        batches_over_1s_with_saturation=sat["over_goal_saturated"],
+                        note=f"0.5 s windows of the live phase with the machine >= {SATURATED:.0%} busy; cores: "
+                             "mean CPU of each group; batches over 1 s that waited through such a window")
+            if sat["calm_batches"]:
+                self.figure("lag_p99_without_saturation_s", sat["calm_p99"], "s", batches=sat["calm_batches"],
+                            max=round(sat["calm_max"], 4),
+                            note="lag p99 of the batches during whose wait the machine never saturated")
+        lat = lag.get("latency") or {}
+        if lat.get("apply_lag_seconds", {}).get("count"):
+            al, tc = lat["apply_lag_seconds"], lat["target_call_seconds"]
+            self.figure("mcdc_apply_lag_p99_s", al["p99"], "s", p50=round(al["p50"], 4), max=round(al["max"], 4),
+                        calls=al["count"], target_call_p50_s=round(tc["p50"], 4), target_call_p99_s=round(tc["p99"], 4),
+                        target_call_max_s=round(tc["max"], 4),
+                        note="mcdc's own histograms (get -> latency), warm-up and live: source commit -> target "
+                             "reply per call, and the target call alone")
         if lag.get("mcdc_applied"):
             self.figure("lag_mcdc_applied_p50_s", bl.pct(lag["mcdc_applied"], 50), "s",
                         p99=round(bl.pct(lag["mcdc_applied"], 99), 4), max=round(max(lag["mcdc_applied"]), 4),
@@ -492,6 +534,32 @@ class Run:
             print(f"{f['figure']:<30} {f['value']:>12.6g} {f['unit']:<7} {goal:>14} {ratio:>7}  {met}")
         cu = next(f for f in self.figures if f["figure"] == "catchup_rows_per_s")
         print(f"catch-up / ceiling = {cu['ratio_to_ceiling']:.3f} (goal >= 0.9)")
+
+
+SATURATED = 0.97  # a 0.5 s window with the machine this busy had no spare CPU for anyone
+
+
+def saturation(timeline, per_batch):
+    """Sets each batch's lag against the machine: the share of 0.5 s windows of the live phase in
+    which the machine was saturated, the cores each group used, how many of the batches over the
+    1 s goal had a saturated window while they waited, and the lag of the batches that never
+    did."""
+    if not per_batch:
+        return {}
+    t0 = min(b[3] - b[5] for b in per_batch)
+    t1 = max(b[3] + b[1] for b in per_batch)
+    wins = timeline.windows(t0, t1)
+    sat = [w[0] for w in wins if w[1] >= SATURATED]
+
+    def saw_saturation(t_ack, lag):
+        return any(t_ack - 0.5 < w < t_ack + lag for w in sat)
+    over = [b for b in per_batch if b[1] > 1.0]
+    calm = [b[1] for b in per_batch if not saw_saturation(b[3], b[1])]
+    return dict(saturated_share=round(len(sat) / max(1, len(wins)), 3), windows=len(wins),
+                cores=timeline.mean_cores(t0, t1), over_goal=len(over),
+                over_goal_saturated=sum(1 for b in over if saw_saturation(b[3], b[1])),
+                calm_batches=len(calm), calm_p99=bl.pct(calm, 99) if calm else None,
+                calm_max=max(calm) if calm else None)
 
 
 def busy(b0, b1):
