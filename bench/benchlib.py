@@ -287,16 +287,29 @@ class CpuTimeline(threading.Thread):
                 v = f.read().rsplit(")", 1)[1].split()
             return int(v[11]) + int(v[12])
         except OSError:
-            return 0
+            return None
+
+    @staticmethod
+    def _lookup(f):
+        try:
+            return list(f())
+        except (OSError, ValueError):  # a piece not running (no pid file): counts as nothing
+            return []
 
     def run(self):
         pids, looked = {}, 0.0
+        last = {g: {} for g in self.groups}  # a process that exits keeps counting what it used
         while not self.stop_ev.is_set():
             now = time.monotonic()
             if now - looked >= 2:
-                pids = {g: list(f()) for g, f in self.groups.items()}
+                pids = {g: self._lookup(f) for g, f in self.groups.items()}
                 looked = now
-            self.samples.append((now, machine_busy(), {g: sum(self._jiffies(p) for p in ps) for g, ps in pids.items()}))
+            for g, ps in pids.items():
+                for p in ps:
+                    j = self._jiffies(p)
+                    if j is not None:
+                        last[g][p] = j
+            self.samples.append((now, machine_busy(), {g: sum(v.values()) for g, v in last.items()}))
             self.stop_ev.wait(self.period)
 
     def stop(self):
