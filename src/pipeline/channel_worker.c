@@ -87,7 +87,7 @@ struct channel_worker {
     uint64_t last_insert_ts;
     mq_msgid deferred;           /* handled while inserts were held: done once they are */
     uint64_t deferred_ts;
-    /* Plain inserts of one partition waiting to go out as one call: only
+    /* Plain inserts, or deletes, of one partition waiting to go out as one call: only
      * while more messages are already there to read, so a backlog drains in
      * big calls and a live stream goes out at once (see run). */
     change batch[MAX_BATCH];
@@ -465,8 +465,9 @@ static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n,
     mcdc_err err;
     for (;;) {
         uint64_t sent_ns = mcdc_now_mono_ns();
-        int rc = n > 1 ? applier_apply_inserts(w->ap, cs, n, cc, as_upsert, &err)
-                       : applier_apply(w->ap, c, cc, as_upsert, &err);
+        int rc = c->kind == CHANGE_DELETE ? applier_apply_deletes(w->ap, cs, n, cc, &err)
+                 : n > 1                  ? applier_apply_inserts(w->ap, cs, n, cc, as_upsert, &err)
+                                          : applier_apply(w->ap, c, cc, as_upsert, &err);
         if (dml) call_ended(w, sent_ns);
         if (rc == 0) break;
         /* A transient failure is ambiguous: the target may have applied the
@@ -504,8 +505,16 @@ static void clear_batch(channel_worker *w) {
     w->batch_last_ts = 0;
 }
 
+/* A batch is plain Inserts of one partition or Deletes of one partition.
+ * An Upsert's halves never join: the Insert half (MsgBase.timestamp 0) waits
+ * for its Delete half, and a Delete that shares its ts with the last held
+ * inserts is that half (handle_dml). */
 static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) {
-    if (!w->n_batch || c->kind != CHANGE_INSERT || c->base_ts == 0) return false;
+    if (!w->n_batch || c->kind != w->batch[0].kind) return false;
+    if (c->kind == CHANGE_INSERT && c->base_ts == 0) return false;
+    if (c->kind == CHANGE_DELETE &&
+        (w->n_pending || (c->collection_id == w->last_insert_coll && c->ts == w->last_insert_ts)))
+        return false;
     const change *b = &w->batch[0];
     uint32_t max_rows = w->t->env->batch_rows ? w->t->env->batch_rows : 5000;
     size_t max_bytes = w->t->env->batch_bytes ? w->t->env->batch_bytes : 8u << 20;
@@ -592,7 +601,9 @@ static apply_rc flush_batch(channel_worker *w) {
     for (size_t i = 0; i < w->n_batch; i++) parts[i] = &w->batch[i];
     const mq_msgid *id = &w->batch_id[w->n_batch - 1];
     apply_rc rc = APPLY_OK;
-    send_how how = w->batch_upsert ? SEND_IN_ORDER : send_batch(w, parts, w->n_batch, id, &rc);
+    /* Deletes go in order: they must not overtake the inserts before them. */
+    send_how how = w->batch_upsert || parts[0]->kind == CHANGE_DELETE ? SEND_IN_ORDER
+                                                                      : send_batch(w, parts, w->n_batch, id, &rc);
     if (rc) return rc;
     if (how == SEND_IN_ORDER && (rc = apply_many(w, parts, w->n_batch, id, w->batch_cc, w->batch_upsert))) return rc;
     mq_msgid last = w->batch_last;
@@ -731,9 +742,9 @@ static apply_rc handle_dml(channel_worker *w, change *c, const mq_msgid *id) {
         goto out;
     }
     if (held_same_coll && (rc = flush_pending(w, false))) goto out;
-    if (c->kind == CHANGE_INSERT && w->n_pending == 0) {
-        /* A plain Insert starts a batch; run() sends it as soon as no
-         * further message is waiting. */
+    if ((c->kind == CHANGE_INSERT || c->kind == CHANGE_DELETE) && w->n_pending == 0) {
+        /* A plain Insert or Delete starts a batch; run() sends it as soon as
+         * no further message is waiting. */
         add_to_batch(w, c, id, cc);
         goto out;
     }

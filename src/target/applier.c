@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "target/columns.h"
+#include "target/milvus_util.h"
 
 /* Names known to exist on the target ("db\x1f coll" or "db\x1f coll\x1f part"),
  * so the hot path does not ask the target before every insert. A few hundred
@@ -404,29 +405,75 @@ int applier_apply_inserts(applier *a, const change *const *parts, size_t n, cons
     return rc;
 }
 
-static int apply_delete(applier *a, const change *c, const catalog_coll *cc, mcdc_err *err) {
+/* A Delete's keys as the message holds them: older writers put int64 keys in
+ * field 9 instead of primary_keys (decode.c accepts both). */
+static size_t delete_keys(const change *c, const Milvus__Proto__Schema__IDs **ids) {
+    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(c);
+    *ids = m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET
+               ? m->primary_keys
+               : NULL;
+    return *ids ? milvus_ids_count(*ids) : m->n_int64_primary_keys;
+}
+
+/* The keys of consecutive Deletes of one partition, in one key list: one
+ * Delete call (chunked by expression size in milvus_delete_ids) instead of
+ * one per WAL message. The strings stay in the parts; only pointers are
+ * gathered. Deletes are idempotent and the keys of one partition's deletes
+ * commute, so joining them changes nothing the target ends up holding. */
+int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, mcdc_err *err) {
     const char *db, *coll;
     target_names(a, cc, &db, &coll);
-    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(c);
     if (!cc->pk) return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s has no primary key in etcd yet", cc->db_name, cc->name);
     if (applier_ensure_collection(a, cc, err)) return -1;
-    Milvus__Proto__Schema__IDs legacy = MILVUS__PROTO__SCHEMA__IDS__INIT;
-    Milvus__Proto__Schema__LongArray longs = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
-    const Milvus__Proto__Schema__IDs *ids = m->primary_keys;
-    if (!ids || ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) {
-        /* Older writers put int64 keys in field 9 (decode.c accepts both). */
-        longs.n_data = m->n_int64_primary_keys;
-        longs.data = m->int64_primary_keys;
-        legacy.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
-        legacy.int_id = &longs;
-        ids = &legacy;
+    bool strings = cc->pk->data_type == MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Milvus__Proto__Schema__IDs *ids;
+        total += delete_keys(parts[i], &ids);
     }
-    if (milvus_delete_ids(a->client, db, coll, dml_partition(a, cc, c), cc->pk->name, ids, err)) {
+    Milvus__Proto__Schema__IDs all = MILVUS__PROTO__SCHEMA__IDS__INIT;
+    Milvus__Proto__Schema__LongArray longs = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+    Milvus__Proto__Schema__StringArray strs = MILVUS__PROTO__SCHEMA__STRING_ARRAY__INIT;
+    int64_t *lv = strings ? NULL : mcdc_xcalloc(total ? total : 1, sizeof *lv);
+    char **sv = strings ? mcdc_xcalloc(total ? total : 1, sizeof *sv) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Milvus__Proto__Schema__IDs *ids;
+        size_t m = delete_keys(parts[i], &ids);
+        if (strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID) {
+            memcpy(sv + k, ids->str_id->data, m * sizeof *sv);
+        } else if (!strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
+            memcpy(lv + k, ids->int_id->data, m * sizeof *lv);
+        } else if (!strings && !ids) {
+            memcpy(lv + k, change_delete(parts[i])->int64_primary_keys, m * sizeof *lv);
+        } else {
+            free(lv);
+            free(sv);
+            return mcdc_errf(err, MCDC_EDECODE, "Delete of %s.%s: keys of another type than the primary key %s",
+                             cc->db_name, cc->name, cc->pk->name);
+        }
+        k += m;
+    }
+    if (strings) {
+        strs.n_data = total;
+        strs.data = sv;
+        all.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID;
+        all.str_id = &strs;
+    } else {
+        longs.n_data = total;
+        longs.data = lv;
+        all.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
+        all.int_id = &longs;
+    }
+    int rc = milvus_delete_ids(a->client, db, coll, dml_partition(a, cc, parts[0]), cc->pk->name, &all, err);
+    free(lv);
+    free(sv);
+    if (rc) {
         /* Deleting from a partition the target never had deletes nothing. */
-        if (err->code == MCDC_ENOTFOUND && dml_partition(a, cc, c)) return 0;
+        if (err->code == MCDC_ENOTFOUND && dml_partition(a, cc, parts[0])) return 0;
         return -1;
     }
-    a->stats.deleted_rows += c->num_rows;
+    a->stats.deleted_rows += total;
     return 0;
 }
 
@@ -469,7 +516,7 @@ int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_u
     int rc = 0;
     switch (c->kind) {
     case CHANGE_INSERT: return applier_apply_inserts(a, &c, 1, cc, as_upsert, err);
-    case CHANGE_DELETE: rc = apply_delete(a, c, cc, err); break;
+    case CHANGE_DELETE: rc = applier_apply_deletes(a, &c, 1, cc, err); break;
     case CHANGE_CREATE_COLLECTION: rc = applier_ensure_collection(a, cc, err); break;
     case CHANGE_DROP_COLLECTION: rc = apply_drop_collection(a, cc, err); break;
     case CHANGE_CREATE_PARTITION: {

@@ -55,7 +55,11 @@ int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_u
 int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
                           mcdc_err *err);
 
-/* The same, started but not waited for, so a channel can keep several
+/* Consecutive Deletes of one partition (parts[0..n), n >= 1): their keys in
+ * one key list, sent as few Delete calls as the expression size allows. */
+int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, mcdc_err *err);
+
+/* The inserts, started but not waited for, so a channel can keep several
  * writes in flight (inserts commute; the caller keeps order where it
  * matters). The request is serialized before this returns: the parts may be
  * freed at once. *out is NULL when the parts did not join and were applied
