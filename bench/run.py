@@ -226,6 +226,34 @@ class Run:
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
                     inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1))
 
+    def delete_catchup(self, srv, n):
+        """n rows, then n single-key delete calls (one WAL Delete each) into a new source
+        collection; then a use_start_position task. Deletes/s from the task's creation until mcdc's
+        counters show every row and every delete acknowledged, and how many target calls it took."""
+        a = self.args
+        name = self.coll_name("del")
+        c = Collection(name, bl.schema(), using="src", shards_num=a.shards)
+        self.to_drop.append(("src", name))
+        bl.insert_all(c, bl.Rows(a.batch), n, a.batch)
+        t0 = time.monotonic()
+        for i in range(n):
+            c.delete(f"pk in [{i}]")
+        fill = n / (time.monotonic() - t0)
+        t0 = time.monotonic()
+        task = srv.create_task(collection_infos=[{"name": name, "use_start_position": True}])
+        self.tasks.append(task)
+        while True:
+            info = srv.get(task)
+            ap = info["applied"]
+            if ap["inserted_rows"] + ap["upserted_rows"] >= n and ap["deleted_rows"] >= n:
+                break
+            if time.monotonic() - t0 > a.timeout:
+                raise RuntimeError(f"delete catch-up: not done after {a.timeout} s: {info}")
+            time.sleep(0.05)
+        secs = time.monotonic() - t0
+        return dict(deletes=n, secs=secs, per_s=n / secs, source_deletes_per_s=fill,
+                    calls=info["latency"]["target_call_seconds"]["count"])
+
     def live_lag(self, srv, ctx, rate, seconds):
         a = self.args
         name = self.coll_name("lag")
@@ -392,6 +420,9 @@ class Run:
             res["cu"] = self.catchup(srv, sampler, src_name)
             log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; mcdc idle with a caught-up task")
             res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
+            if a.deletes:
+                log(f"delete catch-up: {a.deletes} rows and as many single-key deletes, then a task")
+                res["del"] = self.delete_catchup(srv, a.deletes)
             rate = a.lag_rate or res["ceil"] / 2
             log(f"live lag: {rate:.0f} rows/s into the source for {a.lag_seconds} s")
             res["lag"] = self.live_lag(srv, ctx, rate, a.lag_seconds)
@@ -447,6 +478,13 @@ class Run:
                     mcdc_applied_after_s=round(cu["applied_after"], 2), wal_messages=cu["messages"],
                     calls_in_flight_peak=cu["inflight_peak"],
                     machine_busy=cu["machine_busy"])
+        if v.get("del"):
+            d = v["del"]
+            self.figure("delete_catchup_per_s", d["per_s"], "deletes/s", deletes=d["deletes"],
+                        seconds=round(d["secs"], 2), target_calls=d["calls"],
+                        source_deletes_per_s=round(d["source_deletes_per_s"], 1),
+                        note="single-key deletes (one WAL message each) replayed by a use_start_position "
+                             "task: until mcdc's counters show every row and delete acknowledged")
         if lag["lags"]:
             extra = dict(batches=lag["batches"], visible=len(lag["lags"]), missing=len(lag["missing"]),
                          probe_queries=lag["probe_queries"],
@@ -583,6 +621,8 @@ def parse_args(argv=None):
                    help="mcdc reaches the target through bench/delaylink.py with this one-way delay "
                         "(a distant standby); the ceiling and the probes still go direct")
     p.add_argument("--timeout", type=float, default=1800, help="give up on catch-up after this many seconds")
+    p.add_argument("--deletes", type=int, default=0,
+                   help="also time the catch-up of N rows then N single-key deletes (default 0: skip)")
     p.add_argument("--lag-rate", type=float, help="rows/s of the steady load (default: half the measured ceiling)")
     p.add_argument("--floor-seconds", type=float, help="duration of the probe-floor load (default lag-seconds/4, >= 5)")
     p.add_argument("--lags-out", metavar="FILE", help="write every batch's lag (JSON) to FILE")

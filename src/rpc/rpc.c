@@ -233,6 +233,21 @@ static void md_free(grpc_metadata *md, size_t n) {
     free(md);
 }
 
+/* The method path goes in as a counted copy, never as a static slice over
+ * our own memory. gRPC takes a static slice to live forever and its header
+ * compression keys static values by address (grpc/grpc#19012), so a call
+ * whose freshly copied "/.../Delete" got the address of a finished call's
+ * "/.../Insert" (same length) reached the server as Insert: Milvus refused
+ * the Delete ("cannot parse invalid wire-format data"), and an Upsert, whose
+ * request Insert parses, would have been applied as an Insert.
+ * test_faults.py::test_each_call_reaches_its_own_method_after_calls_in_flight. */
+static grpc_call *create_call(rpc_channel *ch, grpc_completion_queue *cq, const char *method, gpr_timespec deadline) {
+    grpc_slice path = grpc_slice_from_copied_string(method);
+    grpc_call *call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path, NULL, deadline, NULL);
+    grpc_slice_unref(path);
+    return call;
+}
+
 static grpc_byte_buffer *pack(const ProtobufCMessage *msg) {
     size_t n = protobuf_c_message_get_packed_size(msg);
     grpc_slice s = grpc_slice_malloc(n);
@@ -314,9 +329,7 @@ static void attempt_reset(rpc_call *c) {
  * the byte buffer's slices, and a retry needs them again; the copy only
  * takes references). */
 static int attempt_start(rpc_call *c, mcdc_err *err) {
-    c->call = grpc_channel_create_call(c->ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                       grpc_slice_from_static_string(c->method), NULL, deadline_after(c->deadline_ms),
-                                       NULL);
+    c->call = create_call(c->ch, c->cq, c->method, deadline_after(c->deadline_ms));
     grpc_byte_buffer *send_bb = grpc_byte_buffer_copy(c->request);
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
@@ -447,9 +460,7 @@ rpc_stream *rpc_stream_open(rpc_channel *ch, const char *method, const rpc_md *m
     s->ch = ch;
     s->method = mcdc_xstrdup(method);
     s->cq = grpc_completion_queue_create_for_pluck(NULL);
-    s->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq,
-                                       grpc_slice_from_static_string(method), NULL,
-                                       gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    s->call = create_call(ch, s->cq, method, gpr_inf_future(GPR_CLOCK_REALTIME));
     s->md = md_copy(md, n_md);
     s->n_md = n_md;
     atomic_init(&s->canceled, false);

@@ -175,6 +175,37 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     c.drop()
 
 
+def test_each_call_reaches_its_own_method_after_calls_in_flight(server, fresh_name):
+    """Large insert calls in flight, then deletes and upserts right behind them: each lands the
+    calls before it and makes its own call at once, so the freed method name of a landed Insert
+    call and the new call's (same length: Delete, Upsert) tend to share an address. gRPC remembered
+    a static :path by its address, so such a call went out under the Insert method: the Delete was
+    refused ("cannot parse invalid wire-format data") and an Upsert, whose request Insert parses,
+    would have doubled its rows. Found by the bench's delete catch-up; this is its shape."""
+    name = fresh_name("methods")
+    c = Collection(name, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=128),
+    ]), using="src", shards_num=2)
+    c.create_index("vec", INDEX)
+    c.load()
+    for r in range(3):
+        lo = r * 2000
+        c.insert([list(range(lo, lo + 2000)), [[(i % 7) / 7] * 128 for i in range(2000)]])
+        c.delete(f"pk in [{lo}, {lo + 1}, {lo + 2}]")
+        c.upsert([[lo + 3, lo + 4], [[0.5] * 128, [0.25] * 128]])
+        c.delete(f"pk in [{lo + 5}]")
+    # Replayed from the collection's start: each channel's large inserts are in flight when the
+    # delete behind them is read.
+    task = server.create_task(collection_infos=[{"name": name, "use_start_position": True}])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=120)
+    assert count_rows("tgt", name) == 3 * (2000 - 4)
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    assert info["applied"]["upserted_rows"] == 6 and info["applied"]["deleted_rows"] == 12, info
+    c.drop()
+
+
 def test_sigkill_with_calls_in_flight_to_a_frozen_target(server, fresh_name):
     """mcdc killed while several insert calls sit unanswered at a frozen target: the checkpoint must
     not have passed any of them (a checkpoint saved at send time loses exactly those rows here),
