@@ -333,6 +333,13 @@ static void lag_ended(channel_worker *w, uint64_t first_ts) {
     mcdc_histogram_observe_us(&w->t->apply_lag, now > at ? (now - at) * 1000 : 0);
 }
 
+static uint64_t oldest_ts(const change *const *cs, size_t n) {
+    uint64_t ts = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i]->ts < ts) ts = cs[i]->ts;
+    return ts;
+}
+
 static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t rows) {
     mcdc_backoff_reset(&w->bo);
     task_set_last_error(w->t, "");
@@ -453,11 +460,10 @@ static apply_rc save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts) 
 static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id,
                            const catalog_coll *cc, bool as_upsert) {
     const change *c = cs[0];
-    uint64_t ts = 0, first_ts = UINT64_MAX;
+    uint64_t ts = 0;
     size_t rows = 0;
     for (size_t i = 0; i < n; i++) {
         if (cs[i]->ts > ts) ts = cs[i]->ts;
-        if (cs[i]->ts < first_ts) first_ts = cs[i]->ts;
         rows += cs[i]->num_rows;
     }
     if (land(w, 0) || save_intent(w, id, ts)) return APPLY_STOPPED;
@@ -478,7 +484,7 @@ static apply_rc apply_many(channel_worker *w, const change *const *cs, size_t n,
         if (act == FAILED_STOP) return APPLY_STOPPED;
         if (act == FAILED_SKIP) return APPLY_OK;
     }
-    if (dml) lag_ended(w, first_ts);
+    if (dml) lag_ended(w, oldest_ts(cs, n));
     applied_ok(w, c->kind, as_upsert, rows);
     return APPLY_OK;
 }
@@ -556,9 +562,7 @@ static send_how send_batch(channel_worker *w, const change *const *parts, size_t
     while (w->n_fly && (w->n_fly >= max_calls || w->fly_bytes + w->batch_bytes > max_bytes))
         if ((*rc = land_head(w))) return SENT_IN_FLIGHT;
     if ((*rc = save_intent(w, id, w->batch_last_ts))) return SENT_IN_FLIGHT;
-    uint64_t first_ts = UINT64_MAX;
-    for (size_t i = 0; i < n; i++)
-        if (parts[i]->ts < first_ts) first_ts = parts[i]->ts;
+    uint64_t first_ts = oldest_ts(parts, n);
     applier_write *wr;
     mcdc_err err;
     uint64_t sent_ns = mcdc_now_mono_ns();
