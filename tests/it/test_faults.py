@@ -158,11 +158,11 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     assert info["applied"]["calls_in_flight_peak"] >= 2, info
     assert info["applied"]["inserted_rows"] == 1 + 30 * 50, info
     # The stall shows where an operator looks: the first call sent into the freeze (30 inserts
-    # 0.1 s apart: over 3 s) waited for its reply about that long, and its rows waited at least
-    # that long from the source's commit to the target's reply.
+    # 0.1 s apart: over 3 s) waited for its reply about that long. (The apply lag is counted too,
+    # but its size is not asserted: it reads the source's timestamps against this host's clock,
+    # and Milvus's timestamps run up to a few seconds ahead after a source restart.)
     lat = info["latency"]
     assert lat["target_call_seconds"]["max"] >= 2.6, lat
-    assert lat["apply_lag_seconds"]["max"] >= lat["target_call_seconds"]["max"] - 0.5, lat
     assert lat["apply_lag_seconds"]["count"] >= 3, lat  # warm-up, inserts (joined), delete, upsert
     m = server.metrics()
     label = f'task_id="{task}"'
@@ -171,7 +171,7 @@ def test_target_frozen_with_calls_in_flight(server, fresh_name):
     assert m[f'mcdc_target_call_seconds_bucket{{{label},le="+Inf"}}'] == n
     # At least one call took over 2.5 s: fewer counted at or below that bound than in all.
     assert m[f'mcdc_target_call_seconds_bucket{{{label},le="2.5"}}'] < n, m
-    assert m[f'mcdc_apply_lag_seconds_bucket{{{label},le="2.5"}}'] < m[f"mcdc_apply_lag_seconds_count{{{label}}}"]
+    assert m[f"mcdc_apply_lag_seconds_count{{{label}}}"] == lat["apply_lag_seconds"]["count"]
     c.drop()
 
 
