@@ -1,6 +1,7 @@
 """Helpers of bench/run.py: the bench collection's rows, a steady writer in its own process, a
 /proc sampler of the mcdc process, and small statistics. No timing assertions anywhere: the
 benchmark reports, it never fails on a number."""
+import bisect
 import os
 import threading
 import time
@@ -316,26 +317,34 @@ class CpuTimeline(threading.Thread):
         self.stop_ev.set()
         self.join()
 
+    @staticmethod
+    def _cores(a, b):
+        """{group: cores used} between two samples."""
+        dt = b[0] - a[0]
+        return {g: (b[2].get(g, 0) - a[2].get(g, 0)) / _TCK / dt for g in b[2]} if dt > 0 else {}
+
+    def _between(self, t0, t1):
+        times = [x[0] for x in self.samples]
+        return self.samples[bisect.bisect_left(times, t0):bisect.bisect_right(times, t1)]
+
     def windows(self, t0, t1, width=0.5):
         """[(start, busy share, {group: cores})] for consecutive windows of `width` s in [t0, t1]."""
-        out, s, i = [], self.samples, 0
+        out = []
         while t0 + width <= t1:
-            w = [x for x in s[i:] if t0 <= x[0] <= t0 + width]
+            w = self._between(t0, t0 + width)
             if len(w) >= 2:
                 a, b = w[0], w[-1]
-                dt, db, dtot = b[0] - a[0], b[1][0] - a[1][0], b[1][1] - a[1][1]
-                cores = {g: (b[2].get(g, 0) - a[2].get(g, 0)) / _TCK / dt for g in b[2]} if dt > 0 else {}
-                out.append((t0, db / dtot if dtot else 0.0, cores))
+                db, dtot = b[1][0] - a[1][0], b[1][1] - a[1][1]
+                out.append((t0, db / dtot if dtot else 0.0, self._cores(a, b)))
             t0 += width
         return out
 
     def mean_cores(self, t0, t1):
         """{group: mean cores used} over [t0, t1]."""
-        w = [x for x in self.samples if t0 <= x[0] <= t1]
-        if len(w) < 2 or w[-1][0] <= w[0][0]:
+        w = self._between(t0, t1)
+        if len(w) < 2:
             return {}
-        a, b = w[0], w[-1]
-        return {g: round((b[2].get(g, 0) - a[2].get(g, 0)) / _TCK / (b[0] - a[0]), 3) for g in b[2]}
+        return {g: round(v, 3) for g, v in self._cores(w[0], w[-1]).items()}
 
 
 def descendants(root):

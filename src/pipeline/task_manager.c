@@ -4,7 +4,6 @@
 #include "pipeline/task_manager.h"
 
 #include <inttypes.h>
-#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +279,12 @@ json_t *task_manager_maintenance(task_manager *tm, const json_t *req, mcdc_err *
     return reply;
 }
 
+static void task_histogram(mcdc_buf *out, const char *name, const task *t, const mcdc_histogram *h) {
+    char labels[200];
+    snprintf(labels, sizeof labels, "task_id=\"%s\"", t->id);
+    mcdc_histogram_write_prometheus(h, out, name, labels);
+}
+
 void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
     mcdc_buf_printf(out, "# HELP mcdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE mcdc_task_state gauge\n");
     pthread_mutex_lock(&tm->mu);
@@ -303,24 +308,13 @@ void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
     mcdc_buf_printf(out, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n# TYPE mcdc_calls_in_flight gauge\n");
     for (size_t i = 0; i < tm->n; i++)
         mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->calls_in_flight));
-    static const struct {
-        const char *name, *help;
-        size_t off;
-    } hists[] = {
-        {"mcdc_apply_lag_seconds",
-         "Per acknowledged Insert/Upsert/Delete call: the source's commit of its oldest change to the target's reply.",
-         offsetof(task, apply_lag)},
-        {"mcdc_target_call_seconds", "Per Insert/Upsert/Delete call attempt: send to reply.", offsetof(task, target_call)},
-    };
-    for (size_t k = 0; k < sizeof hists / sizeof hists[0]; k++) {
-        mcdc_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", hists[k].name, hists[k].help, hists[k].name);
-        for (size_t i = 0; i < tm->n; i++) {
-            char labels[200];
-            snprintf(labels, sizeof labels, "task_id=\"%s\"", tm->tasks[i]->id);
-            const mcdc_histogram *h = (const mcdc_histogram *)((const char *)tm->tasks[i] + hists[k].off);
-            mcdc_histogram_write_prometheus(h, out, hists[k].name, labels);
-        }
-    }
+    mcdc_buf_printf(out, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's "
+                         "commit of its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n");
+    for (size_t i = 0; i < tm->n; i++) task_histogram(out, "mcdc_apply_lag_seconds", tm->tasks[i], &tm->tasks[i]->apply_lag);
+    mcdc_buf_printf(out, "# HELP mcdc_target_call_seconds Per Insert/Upsert/Delete call attempt: send to reply.\n"
+                         "# TYPE mcdc_target_call_seconds histogram\n");
+    for (size_t i = 0; i < tm->n; i++)
+        task_histogram(out, "mcdc_target_call_seconds", tm->tasks[i], &tm->tasks[i]->target_call);
     mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
     for (size_t i = 0; i < tm->n; i++)
         mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->messages));
