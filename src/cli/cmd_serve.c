@@ -109,11 +109,11 @@ int cmd_serve(int argc, char **argv) {
                     .mq = mq,
                     .channel_prefix = cfg.source.channel_prefix,
                     .dml_channels = cfg.source.dml_channels,
-                    .batch_rows = cfg.apply.batch_rows,
-                    .batch_bytes = cfg.apply.batch_bytes,
-                    .inflight_calls = cfg.apply.inflight_calls,
-                    .inflight_bytes = cfg.apply.inflight_bytes,
-                    .retry_max_ms = cfg.apply.retry_max_ms};
+                    .apply = {.batch_rows = cfg.apply.batch_rows,
+                              .batch_bytes = cfg.apply.batch_bytes,
+                              .inflight_calls = cfg.apply.inflight_calls,
+                              .inflight_bytes = cfg.apply.inflight_bytes,
+                              .retry_max_ms = cfg.apply.retry_max_ms}};
     if (!(tm = task_manager_open(&env, &err))) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;

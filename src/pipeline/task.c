@@ -11,6 +11,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/channel_worker.h"
+#include "pipeline/filter.h"
+#include "pipeline/target_ops.h"
 #include "source/change_json.h"
 
 /* A DML channel counts for the watermark while its ticks keep coming; one
@@ -55,15 +57,23 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     memset(spec, 0, sizeof *spec);
     t->env = env;
     t->state = state;
-    mcdc_histogram_init(&t->apply_lag, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
-    mcdc_histogram_init(&t->target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_init(&t->stats.apply_lag, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_init(&t->stats.target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
     return t;
 }
 
-void task_stop(task *t) {
+void task_ask_stop(task *t) {
     atomic_store(&t->stopping, true);
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->n_workers; i++)
+        if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void task_stop(task *t) {
+    task_ask_stop(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
     /* Take the workers out under the lock, stop them outside it: a worker
@@ -143,6 +153,78 @@ size_t task_channels_read(task *t) {
     return k;
 }
 
+/* ---- what the workers see of their task (worker_io.h) --------------------------------- */
+
+static void hook_pause(void *ud, const char *reason) { task_pause_on_error(ud, reason); }
+static void hook_trouble(void *ud, const char *msg) { task_set_last_error(ud, msg); }
+static uint64_t hook_watermark(void *ud) { return task_watermark(ud); }
+
+static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
+    task *t = ud;
+    pthread_mutex_lock(&t->mu);
+    bool yes = t->skip_channel[0] && strcmp(t->skip_channel, channel) == 0;
+    if (yes) *at = t->skip_id;
+    pthread_mutex_unlock(&t->mu);
+    return yes;
+}
+
+static void hook_skip_taken(void *ud, const char *channel) {
+    task *t = ud;
+    pthread_mutex_lock(&t->mu);
+    if (strcmp(t->skip_channel, channel) == 0) t->skip_channel[0] = '\0';
+    pthread_mutex_unlock(&t->mu);
+}
+
+static int save_checkpoint(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
+    task *t = ud;
+    return store_checkpoint_save(t->env->store, t->id, channel, id, ts, err);
+}
+
+static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
+    task *t = ud;
+    return store_intent_save(t->env->store, t->id, channel, id, ts, err);
+}
+
+static const store_ops task_store_ops = {.save_checkpoint = save_checkpoint, .save_intent = save_intent};
+
+typedef struct resume_lookup {
+    const char *channel;
+    worker_resume *out;
+} resume_lookup;
+
+static int find_resume(void *ud, const store_position *p) {
+    resume_lookup *l = ud;
+    if (strcmp(p->channel, l->channel) == 0) {
+        l->out->checkpoint = p->checkpoint;
+        l->out->checkpoint_ts = p->checkpoint_ts;
+        l->out->intent = p->intent;
+    }
+    return 0;
+}
+
+static channel_worker *start_worker(task *t, const char *channel, bool replicate, const mq_msgid *start_at,
+                                    mcdc_err *err) {
+    worker_resume resume = {0};
+    if (store_position_each(t->env->store, t->id, find_resume, &(resume_lookup){channel, &resume}, err)) return NULL;
+    worker_ctx ctx = {.task_id = t->id,
+                      .mq_type = t->env->mq.type,
+                      .set = t->env->apply,
+                      .stats = &t->stats,
+                      .hooks = {.pause = hook_pause,
+                                .trouble = hook_trouble,
+                                .skip_wanted = hook_skip_wanted,
+                                .skip_taken = hook_skip_taken,
+                                .watermark = hook_watermark,
+                                .ud = t},
+                      .target = &applier_target_ops,
+                      .source = &filter_ops,
+                      .store = &task_store_ops,
+                      .store_ud = t};
+    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->catalog, err))) return NULL;
+    ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->id, channel);
+    return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
+}
+
 /* Starts a worker on every DML channel that now holds a covered collection
  * and has none yet. -1 with *err when a worker could not start. */
 static int start_needed(task *t, mcdc_err *err) {
@@ -155,7 +237,7 @@ static int start_needed(task *t, mcdc_err *err) {
         pthread_mutex_unlock(&t->mu);
         mq_msgid start;
         if (have || !task_needs_channel(t, list, n, t->channels[i], &start)) continue;
-        channel_worker *w = channel_worker_start(t, t->channels[i], false, start.len ? &start : NULL, err);
+        channel_worker *w = start_worker(t, t->channels[i], false, start.len ? &start : NULL, err);
         if (!w) {
             mcdc_err_prefix(err, "starting the reader of %s", t->channels[i]);
             rc = -1;
@@ -163,6 +245,7 @@ static int start_needed(task *t, mcdc_err *err) {
         }
         pthread_mutex_lock(&t->mu);
         t->workers[i] = w;
+        if (atomic_load(&t->stopping)) channel_worker_ask_stop(w);
         pthread_mutex_unlock(&t->mu);
         log_info("task %s: reading %s", t->id, t->channels[i]);
     }
@@ -209,7 +292,7 @@ int task_start(task *t, mcdc_err *err) {
     size_t n = task_channels(t->env, &t->channels);
     t->workers = mcdc_xcalloc(n, sizeof *t->workers);
     t->n_workers = n;
-    channel_worker *rw = channel_worker_start(t, t->channels[n - 1], true, NULL, err);
+    channel_worker *rw = start_worker(t, t->channels[n - 1], true, NULL, err);
     if (!rw) {
         mcdc_err_prefix(err, "task %s", t->id);
         task_stop(t);
@@ -239,12 +322,16 @@ int task_start(task *t, mcdc_err *err) {
 }
 
 void task_pause_on_error(task *t, const char *reason) {
+    /* Set before the workers are asked, so one that start_needed adds
+     * meanwhile is asked there (both look under mu). */
+    atomic_store(&t->stopping, true);
     pthread_mutex_lock(&t->mu);
     bool first = t->state != TASK_PAUSED;
     t->state = TASK_PAUSED;
     if (first) snprintf(t->reason, sizeof t->reason, "%s", reason);
+    for (size_t i = 0; i < t->n_workers; i++)
+        if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
     pthread_mutex_unlock(&t->mu);
-    atomic_store(&t->stopping, true);
     if (!first) return;
     log_error("task %s paused: %s", t->id, reason);
     mcdc_err err;
@@ -434,17 +521,17 @@ json_t *task_to_json(task *t) {
         json_object_set_new(j, "lag_seconds", json_real(lag_ms > 0 ? lag_ms / 1000.0 : 0.0));
     }
     json_t *a = json_object();
-    json_object_set_new(a, "inserted_rows", json_integer((json_int_t)atomic_load(&t->inserted)));
-    json_object_set_new(a, "upserted_rows", json_integer((json_int_t)atomic_load(&t->upserted)));
-    json_object_set_new(a, "deleted_rows", json_integer((json_int_t)atomic_load(&t->deleted)));
-    json_object_set_new(a, "ddl", json_integer((json_int_t)atomic_load(&t->ddl)));
-    json_object_set_new(a, "messages", json_integer((json_int_t)atomic_load(&t->messages)));
-    json_object_set_new(a, "calls_in_flight", json_integer((json_int_t)atomic_load(&t->calls_in_flight)));
-    json_object_set_new(a, "calls_in_flight_peak", json_integer((json_int_t)atomic_load(&t->calls_in_flight_peak)));
+    json_object_set_new(a, "inserted_rows", json_integer((json_int_t)atomic_load(&t->stats.inserted)));
+    json_object_set_new(a, "upserted_rows", json_integer((json_int_t)atomic_load(&t->stats.upserted)));
+    json_object_set_new(a, "deleted_rows", json_integer((json_int_t)atomic_load(&t->stats.deleted)));
+    json_object_set_new(a, "ddl", json_integer((json_int_t)atomic_load(&t->stats.ddl)));
+    json_object_set_new(a, "messages", json_integer((json_int_t)atomic_load(&t->stats.messages)));
+    json_object_set_new(a, "calls_in_flight", json_integer((json_int_t)atomic_load(&t->stats.calls_in_flight)));
+    json_object_set_new(a, "calls_in_flight_peak", json_integer((json_int_t)atomic_load(&t->stats.calls_in_flight_peak)));
     json_object_set_new(j, "applied", a);
     json_t *l = json_object();
-    json_object_set_new(l, "apply_lag_seconds", latency_json(&t->apply_lag));
-    json_object_set_new(l, "target_call_seconds", latency_json(&t->target_call));
+    json_object_set_new(l, "apply_lag_seconds", latency_json(&t->stats.apply_lag));
+    json_object_set_new(l, "target_call_seconds", latency_json(&t->stats.target_call));
     json_object_set_new(j, "latency", l);
     return j;
 }

@@ -28,6 +28,7 @@
 #include "mq/mq.h"
 #include "pipeline/task_manager.h"
 #include "pipeline/task_spec.h"
+#include "pipeline/worker_io.h"
 #include "source/catalog.h"
 #include "store/store.h"
 
@@ -40,11 +41,7 @@ typedef struct task_env {
     mq_config mq;
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
     int dml_channels;
-    uint32_t batch_rows;       /* apply.batch_rows / batch_bytes: one target call's most */
-    size_t batch_bytes;
-    uint32_t inflight_calls;   /* apply.inflight_calls / inflight_bytes: per channel */
-    size_t inflight_bytes;
-    uint32_t retry_max_ms;
+    worker_settings apply;     /* apply.*: resolved by the config (config.c has the defaults) */
 } task_env;
 
 typedef struct task {
@@ -66,17 +63,10 @@ typedef struct task {
     size_t n_workers;
     pthread_t supervisor;
     bool supervising;
-    _Atomic bool stopping;
+    _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
 
-    _Atomic uint64_t inserted, upserted, deleted, ddl, messages;
-    /* Insert calls sent and not yet acknowledged, over all channels, and the
-     * most one channel has had at once (channel_worker.c). */
-    _Atomic uint64_t calls_in_flight, calls_in_flight_peak;
-    /* One count per acknowledged Insert, Upsert or Delete call: from the
-     * source's commit of its oldest change (the hybrid ts, against this
-     * host's clock) to the target's reply; and the call itself, each
-     * attempt, from send until mcdc has the reply. */
-    mcdc_histogram apply_lag, target_call;
+    /* What the workers count (worker_io.h). */
+    worker_stats stats;
 } task;
 
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);
@@ -85,6 +75,8 @@ void task_free(task *t);               /* stops it first */
 /* Starts the workers (state Running) / stops them (state stays as set). */
 int task_start(task *t, mcdc_err *err);
 void task_stop(task *t);
+/* Asks the supervisor and every worker to stop, without waiting. */
+void task_ask_stop(task *t);
 
 /* Called by a worker that hit an error that will not heal: records the
  * reason, persists state Paused, and asks every worker to stop. */

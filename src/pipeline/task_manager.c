@@ -91,7 +91,7 @@ task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
 void task_manager_close(task_manager *tm) {
     if (!tm) return;
     /* Signal every task first so they wind down in parallel, then join. */
-    for (size_t i = 0; i < tm->n; i++) atomic_store(&tm->tasks[i]->stopping, true);
+    for (size_t i = 0; i < tm->n; i++) task_ask_stop(tm->tasks[i]);
     for (size_t i = 0; i < tm->n; i++) task_free(tm->tasks[i]);
     free(tm->tasks);
     pthread_mutex_destroy(&tm->mu);
@@ -301,22 +301,22 @@ void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
     mcdc_buf_printf(out, "# HELP mcdc_applied_rows_total Rows applied to the target.\n# TYPE mcdc_applied_rows_total counter\n");
     for (size_t i = 0; i < tm->n; i++) {
         task *t = tm->tasks[i];
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"insert\"} %" PRIu64 "\n", t->id, atomic_load(&t->inserted));
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"upsert\"} %" PRIu64 "\n", t->id, atomic_load(&t->upserted));
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"delete\"} %" PRIu64 "\n", t->id, atomic_load(&t->deleted));
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"insert\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.inserted));
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"upsert\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.upserted));
+        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"delete\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.deleted));
     }
     mcdc_buf_printf(out, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n# TYPE mcdc_calls_in_flight gauge\n");
     for (size_t i = 0; i < tm->n; i++)
-        mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->calls_in_flight));
+        mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->stats.calls_in_flight));
     mcdc_buf_printf(out, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's "
                          "commit of its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n");
-    for (size_t i = 0; i < tm->n; i++) task_histogram(out, "mcdc_apply_lag_seconds", tm->tasks[i], &tm->tasks[i]->apply_lag);
+    for (size_t i = 0; i < tm->n; i++) task_histogram(out, "mcdc_apply_lag_seconds", tm->tasks[i], &tm->tasks[i]->stats.apply_lag);
     mcdc_buf_printf(out, "# HELP mcdc_target_call_seconds Per Insert/Upsert/Delete call attempt: send to reply.\n"
                          "# TYPE mcdc_target_call_seconds histogram\n");
     for (size_t i = 0; i < tm->n; i++)
-        task_histogram(out, "mcdc_target_call_seconds", tm->tasks[i], &tm->tasks[i]->target_call);
+        task_histogram(out, "mcdc_target_call_seconds", tm->tasks[i], &tm->tasks[i]->stats.target_call);
     mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
     for (size_t i = 0; i < tm->n; i++)
-        mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->messages));
+        mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->stats.messages));
     pthread_mutex_unlock(&tm->mu);
 }

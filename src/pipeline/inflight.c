@@ -1,0 +1,196 @@
+/* inflight.c — a worker's target calls: the ring of insert calls in flight,
+ * and the calls that must wait for it.
+ *
+ * Plain inserts commute, so a joined insert call is started without waiting
+ * for its reply: a target that stalls on one call does not stall the
+ * channel. Calls land in the order they were sent, and each holds its
+ * messages' positions until it and every call before it landed, so the
+ * checkpoint never passes an unacknowledged call (positions.h). What must
+ * not overtake the inserts before it — a Delete, an Upsert, DDL, anything
+ * inside the replay window — goes through calls_apply, which lands every
+ * call first. Calls in flight are bounded by inflight_calls and by their
+ * request bytes, inflight_bytes (one call always goes). */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "pipeline/worker_int.h"
+
+/* ---- what a landed call counts ---------------------------------------------------- */
+
+/* One target call attempt ended: its time, whatever the outcome. */
+static void call_ended(channel_worker *w, uint64_t sent_ns) {
+    mcdc_histogram_observe_us(&w->ctx.stats->target_call, (mcdc_now_mono_ns() - sent_ns) / 1000);
+}
+
+/* The target acknowledged a call whose oldest change the source committed
+ * at ts. A source clock ahead of ours reads as no lag, not a huge one. */
+static void lag_ended(channel_worker *w, uint64_t first_ts) {
+    uint64_t now = mcdc_now_wall_ms(), at = mcdc_ts_physical_ms(first_ts);
+    mcdc_histogram_observe_us(&w->ctx.stats->apply_lag, now > at ? (now - at) * 1000 : 0);
+}
+
+static uint64_t oldest_ts(const change *const *cs, size_t n) {
+    uint64_t ts = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i]->ts < ts) ts = cs[i]->ts;
+    return ts;
+}
+
+static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t rows) {
+    worker_stats *s = w->ctx.stats;
+    worker_healed(w);
+    switch (kind) {
+    case CHANGE_INSERT: atomic_fetch_add(upsert ? &s->upserted : &s->inserted, rows); break;
+    case CHANGE_DELETE: atomic_fetch_add(&s->deleted, rows); break;
+    default: atomic_fetch_add(&s->ddl, 1); break;
+    }
+}
+
+/* ---- the ring ------------------------------------------------------------------------ */
+
+static inflight_call *head(channel_worker *w) { return &w->fly.ring[w->fly.head]; }
+
+static void pop_head(channel_worker *w) {
+    inflight_call *f = head(w);
+    w->fly.bytes -= w->ctx.target->bytes(f->call);
+    w->ctx.target->free(f->call);
+    memset(f, 0, sizeof *f);
+    w->fly.head = (w->fly.head + 1) % MAX_INFLIGHT;
+    w->fly.n--;
+    atomic_fetch_sub(&w->ctx.stats->calls_in_flight, 1);
+}
+
+static void head_acked(channel_worker *w) {
+    inflight_call *f = head(w);
+    const target_ops *t = w->ctx.target;
+    call_ended(w, f->sent_ns);
+    lag_ended(w, f->first_ts);
+    applied_ok(w, CHANGE_INSERT, t->is_upsert(f->call), t->rows(f->call));
+}
+
+/* Waits for the oldest call in flight, retrying it by the policy, and
+ * releases what it held. */
+static apply_rc land_head(channel_worker *w) {
+    inflight_call *f = head(w);
+    const target_ops *t = w->ctx.target;
+    mcdc_err err;
+    bool acked = true;
+    while (t->wait(f->call, &err)) {
+        call_ended(w, f->sent_ns);
+        retry_verdict v = worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->coll_id, });
+        if (v == RETRY_STOP) return APPLY_STOPPED;
+        if (v == RETRY_SKIP) {
+            acked = false;
+            break;
+        }
+        /* The target may have applied the insert before the connection
+         * broke: the same rows again as an upsert are right either way. */
+        f->sent_ns = mcdc_now_mono_ns();
+        if (t->resend(f->call, &err)) {
+            worker_pause_at(w, &f->id, err.msg);
+            return APPLY_STOPPED;
+        }
+    }
+    if (acked) head_acked(w);
+    pos_holder h = f->holder;
+    pop_head(w);
+    worker_release(w, h);
+    return APPLY_OK;
+}
+
+apply_rc calls_land(channel_worker *w, size_t keep) {
+    while (w->fly.n && (w->fly.n > keep || w->ctx.target->ready(head(w)->call)))
+        if (land_head(w)) return APPLY_STOPPED;
+    return APPLY_OK;
+}
+
+/* A call that failed stays held for good, so the checkpoint cannot pass it
+ * even when calls after it were acknowledged: those lie in the replay
+ * window (their intent is saved) and are upserted on restart. */
+void calls_land_on_exit(channel_worker *w) {
+    while (w->fly.n) {
+        inflight_call *f = head(w);
+        pos_holder h = f->holder;
+        mcdc_err err;
+        bool acked = w->ctx.target->wait(f->call, &err) == 0;
+        if (acked) head_acked(w);
+        pop_head(w);
+        if (acked) worker_release(w, h);
+    }
+}
+
+/* ---- sending -------------------------------------------------------------------------- */
+
+apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, const catalog_coll *cc,
+                     bool as_upsert) {
+    const change *c = cs[0];
+    uint64_t ts = 0;
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i]->ts > ts) ts = cs[i]->ts;
+        rows += cs[i]->num_rows;
+    }
+    if (calls_land(w, 0) || worker_save_intent(w, id, ts)) return APPLY_STOPPED;
+    bool dml = c->kind == CHANGE_INSERT || c->kind == CHANGE_DELETE;
+    mcdc_err err;
+    for (;;) {
+        uint64_t sent_ns = mcdc_now_mono_ns();
+        int rc = w->ctx.target->apply(w->ctx.target_ud, cs, n, cc, as_upsert, &err);
+        if (dml) call_ended(w, sent_ns);
+        if (rc == 0) break;
+        /* A transient failure is ambiguous: the target may have applied the
+         * insert before the connection broke. Retrying it as an upsert makes
+         * the retry safe either way. */
+        if (mcdc_err_is_transient(err.code) && c->kind == CHANGE_INSERT) as_upsert = true;
+        retry_verdict v = worker_retry(
+            w, &err, &(retry_of){.at = id, .collection_id = c->collection_id});
+        if (v == RETRY_STOP) return APPLY_STOPPED;
+        if (v == RETRY_SKIP) return APPLY_OK;
+    }
+    if (dml) lag_ended(w, oldest_ts(cs, n));
+    applied_ok(w, c->kind, as_upsert, rows);
+    return APPLY_OK;
+}
+
+apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, uint64_t last_ts,
+                    size_t wal_bytes, const catalog_coll *cc, pos_holder holder, bool *in_flight) {
+    const worker_settings *set = &w->ctx.set;
+    size_t max_calls = set->inflight_calls < MAX_INFLIGHT ? set->inflight_calls : MAX_INFLIGHT;
+    *in_flight = false;
+    /* The batch's WAL bytes stand in for its request bytes, which are known
+     * only once it is serialized; the two differ by a few percent. */
+    while (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes))
+        if (land_head(w)) return APPLY_STOPPED;
+    if (worker_save_intent(w, id, last_ts)) return APPLY_STOPPED;
+    uint64_t first_ts = oldest_ts(cs, n);
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) rows += cs[i]->num_rows;
+    target_call *call;
+    mcdc_err err;
+    uint64_t sent_ns = mcdc_now_mono_ns();
+    if (w->ctx.target->start(w->ctx.target_ud, cs, n, cc, &call, &err)) {
+        /* calls_apply retries it by the policy. */
+        log_debug("task %s channel %s: %s; applying in order instead", w->ctx.task_id, w->channel, err.msg);
+        return calls_apply(w, cs, n, id, cc, false);
+    }
+    if (!call) {
+        /* The parts did not join and went one by one, already acknowledged. */
+        call_ended(w, sent_ns);
+        lag_ended(w, first_ts);
+        applied_ok(w, CHANGE_INSERT, false, rows);
+        return APPLY_OK;
+    }
+    w->fly.n++;
+    w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT] = (inflight_call){
+        .call = call, .holder = holder, .id = *id, .first_ts = first_ts, .sent_ns = sent_ns, .coll_id = cc->id};
+    w->fly.bytes += w->ctx.target->bytes(call);
+    *in_flight = true;
+    worker_stats *s = w->ctx.stats;
+    atomic_fetch_add(&s->calls_in_flight, 1);
+    uint64_t peak = atomic_load(&s->calls_in_flight_peak);
+    while (w->fly.n > peak && !atomic_compare_exchange_weak(&s->calls_in_flight_peak, &peak, w->fly.n)) {
+    }
+    return APPLY_OK;
+}

@@ -1,0 +1,642 @@
+/* test_worker.c — the rules of a channel worker, driven through fakes of
+ * the queue (messages handed in one by one, "quiet" between fetches), the
+ * target's calls and the store (worker_io.h). No server, no thread.
+ *
+ * Each test names the rule it guards. Positions are Kafka offsets: a
+ * message's offset is its msgID, so "checkpoint 7" reads as it would in
+ * `position`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipeline/worker_int.h"
+
+/* ---- positions as offsets -------------------------------------------------------------- */
+
+static mq_msgid off(int64_t o) {
+    mq_msgid id = {.len = 8};
+    for (int i = 0; i < 8; i++) id.bytes[i] = (uint8_t)((uint64_t)o >> (8 * i));
+    return id;
+}
+
+static int64_t offset_of(const mq_msgid *id) {
+    if (id->len == 0) return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)id->bytes[i] << (8 * i);
+    return (int64_t)v;
+}
+
+/* ---- the fake target ------------------------------------------------------------------- */
+
+typedef enum { SYNC, STARTED, RESENT } call_how;
+
+typedef struct call_rec {
+    call_how how;
+    change_kind kind;
+    int64_t coll, part;
+    size_t n, rows;
+    bool upsert;
+} call_rec;
+
+struct target_call {
+    size_t rec;          /* index in fake.calls */
+    bool done;           /* the reply is there */
+    int fails_left;      /* the next waits fail */
+    mcdc_code fail_code;
+    bool upsert;
+    size_t rows;
+};
+
+static struct {
+    call_rec calls[256];
+    size_t n_calls;
+    target_call *started[64];
+    size_t n_started;
+    /* The next in-flight calls' first wait fails this many times with this code. */
+    int fail_next_waits;
+    mcdc_code fail_code;
+    /* Synchronous calls fail this many times with this code. */
+    int fail_applies;
+    mcdc_code apply_code;
+    /* store */
+    int64_t checkpoint, intent;
+    uint64_t checkpoint_ts;
+    int checkpoint_saves;
+    /* task */
+    char paused[1024];
+    int64_t skip_at; /* -1: none */
+    /* source */
+    catalog_coll colls[4];
+} fake;
+
+static size_t rows_of(const change *const *cs, size_t n) {
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) rows += cs[i]->num_rows;
+    return rows;
+}
+
+static void record(call_how how, const change *const *cs, size_t n, bool upsert) {
+    assert_true(fake.n_calls < 256);
+    fake.calls[fake.n_calls++] = (call_rec){.how = how,
+                                            .kind = cs[0]->kind,
+                                            .coll = cs[0]->collection_id,
+                                            .part = cs[0]->partition_id,
+                                            .n = n,
+                                            .rows = rows_of(cs, n),
+                                            .upsert = upsert};
+}
+
+static int t_apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
+    (void)ud, (void)cc;
+    record(SYNC, cs, n, as_upsert);
+    if (fake.fail_applies > 0) {
+        fake.fail_applies--;
+        return mcdc_errf(err, fake.apply_code, "fake apply failure");
+    }
+    return 0;
+}
+
+static int t_start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out,
+                   mcdc_err *err) {
+    (void)ud, (void)cc, (void)err;
+    record(STARTED, cs, n, false);
+    target_call *c = calloc(1, sizeof *c);
+    c->rec = fake.n_calls - 1;
+    c->rows = rows_of(cs, n);
+    if (fake.fail_next_waits) {
+        c->fails_left = fake.fail_next_waits;
+        c->fail_code = fake.fail_code;
+        fake.fail_next_waits = 0;
+    }
+    fake.started[fake.n_started++] = c;
+    *out = c;
+    return 0;
+}
+
+static bool t_ready(target_call *c) { return c->done; }
+
+static int t_wait(target_call *c, mcdc_err *err) {
+    if (c->fails_left > 0) {
+        c->fails_left--;
+        return mcdc_errf(err, c->fail_code, "fake call failure");
+    }
+    c->done = true;
+    return 0;
+}
+
+static int t_resend(target_call *c, mcdc_err *err) {
+    (void)err;
+    call_rec r = fake.calls[c->rec];
+    r.how = RESENT;
+    r.upsert = true;
+    fake.calls[fake.n_calls++] = r;
+    c->upsert = true;
+    return 0;
+}
+
+static size_t t_bytes(const target_call *c) { return c->rows * 10; }
+static size_t t_rows(const target_call *c) { return c->rows; }
+static bool t_is_upsert(const target_call *c) { return c->upsert; }
+
+static void t_free(target_call *c) {
+    for (size_t i = 0; i < fake.n_started; i++)
+        if (fake.started[i] == c) fake.started[i] = NULL;
+    free(c);
+}
+
+static int t_ensure(void *ud, const catalog_coll *cc, mcdc_err *err) {
+    (void)ud, (void)cc, (void)err;
+    return 0;
+}
+
+static int t_replay(void *ud, change *c, mcdc_err *err) {
+    (void)ud, (void)err;
+    record(SYNC, (const change *const[]){c}, 1, false);
+    return 0;
+}
+
+static const target_ops fake_target = {.apply = t_apply,
+                                       .start = t_start,
+                                       .ready = t_ready,
+                                       .wait = t_wait,
+                                       .resend = t_resend,
+                                       .bytes = t_bytes,
+                                       .rows = t_rows,
+                                       .is_upsert = t_is_upsert,
+                                       .free = t_free,
+                                       .ensure_collection = t_ensure,
+                                       .replay = t_replay};
+
+/* The reply of the k-th call started arrives. */
+static void reply(size_t k) { fake.started[k]->done = true; }
+
+/* ---- the fake source: collections 1..3 are covered, 9 is not ----------------------------- */
+
+static catalog_coll *coll(int64_t id) {
+    for (size_t i = 0; i < 4; i++)
+        if (fake.colls[i].id == id) return &fake.colls[i];
+    return NULL;
+}
+
+static catalog_coll *s_collection_of(void *ud, const change *c, const _Atomic bool *stop) {
+    (void)ud, (void)stop;
+    return coll(c->collection_id);
+}
+static bool s_covers(void *ud, const catalog_coll *cc) {
+    (void)ud;
+    return cc->id != 9;
+}
+static bool s_request_covers(void *ud, const change *c) {
+    (void)ud, (void)c;
+    return true;
+}
+static bool s_dropped(void *ud, int64_t id) {
+    (void)ud;
+    return coll(id) == NULL;
+}
+static catalog_coll *s_find(void *ud, const char *db, const char *name) {
+    (void)ud, (void)db, (void)name;
+    return NULL;
+}
+static size_t s_covered_on(void *ud, const char *channel, catalog_coll ***out) {
+    (void)ud, (void)channel;
+    *out = NULL;
+    return 0;
+}
+static void s_forget(void *ud, int64_t id) { (void)ud, (void)id; }
+
+static const source_ops fake_source = {.collection_of = s_collection_of,
+                                       .covers = s_covers,
+                                       .request_covers = s_request_covers,
+                                       .dropped = s_dropped,
+                                       .find = s_find,
+                                       .covered_on = s_covered_on,
+                                       .forget = s_forget};
+
+/* ---- the fake store and task --------------------------------------------------------------- */
+
+static int st_checkpoint(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
+    (void)ud, (void)channel, (void)err;
+    fake.checkpoint = offset_of(id);
+    fake.checkpoint_ts = ts;
+    fake.checkpoint_saves++;
+    return 0;
+}
+static int st_intent(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
+    (void)ud, (void)channel, (void)ts, (void)err;
+    fake.intent = offset_of(id);
+    return 0;
+}
+static const store_ops fake_store = {.save_checkpoint = st_checkpoint, .save_intent = st_intent};
+
+static void h_pause(void *ud, const char *reason) {
+    (void)ud;
+    snprintf(fake.paused, sizeof fake.paused, "%s", reason);
+}
+static void h_trouble(void *ud, const char *msg) { (void)ud, (void)msg; }
+static bool h_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
+    (void)ud, (void)channel;
+    if (fake.skip_at < 0) return false;
+    *at = off(fake.skip_at);
+    return true;
+}
+static void h_skip_taken(void *ud, const char *channel) { (void)ud, (void)channel, fake.skip_at = -1; }
+static uint64_t h_watermark(void *ud) {
+    (void)ud;
+    return UINT64_MAX;
+}
+
+static worker_stats stats;
+
+static channel_worker *worker(uint32_t batch_rows, uint32_t inflight_calls, int64_t checkpoint, int64_t intent) {
+    memset(&fake, 0, sizeof fake);
+    memset(&stats, 0, sizeof stats);
+    mcdc_histogram_init(&stats.apply_lag, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_init(&stats.target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    fake.checkpoint = fake.intent = fake.skip_at = -1;
+    static Milvus__Proto__Schema__FieldSchema pk;
+    for (int i = 0; i < 4; i++)
+        fake.colls[i] = (catalog_coll){.refs = 1 << 30, .id = i < 3 ? i + 1 : 9, .state = CATALOG_CREATED, .pk = &pk,
+                                       .name = "c", .db_name = "default"};
+    worker_ctx ctx = {.task_id = "t",
+                      .mq_type = "kafka",
+                      .set = {.batch_rows = batch_rows,
+                              .batch_bytes = 1 << 30,
+                              .inflight_calls = inflight_calls,
+                              .inflight_bytes = 1 << 30,
+                              .retry_max_ms = 1},
+                      .stats = &stats,
+                      .hooks = {.pause = h_pause, .trouble = h_trouble, .skip_wanted = h_skip_wanted, .skip_taken = h_skip_taken,
+                                .watermark = h_watermark},
+                      .target = &fake_target,
+                      .source = &fake_source,
+                      .store = &fake_store};
+    mq_msgid ck = checkpoint >= 0 ? off(checkpoint) : (mq_msgid){0}, in = intent >= 0 ? off(intent) : (mq_msgid){0};
+    return worker_new(&ctx, "by-dev-rootcoord-dml_0", false, &ck, 0, &in);
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+static int64_t next_msg_id = 1000;
+
+static void feed(channel_worker *w, int64_t at, change c) {
+    mq_msgid id = off(at);
+    w->cur_len = 100;
+    assert_int_equal(worker_on_change(w, &c, &id), APPLY_OK);
+}
+
+static change insert(int64_t coll_id, int64_t part, uint64_t ts, size_t rows) {
+    return (change){.kind = CHANGE_INSERT, .collection_id = coll_id, .partition_id = part, .ts = ts, .base_ts = ts,
+                    .msg_id = next_msg_id++, .num_rows = rows, .db_name = "", .collection_name = ""};
+}
+
+/* An Upsert's Insert half: MsgBase.timestamp 0 (spec/mq-messages.md §9.3). */
+static change upsert_half(int64_t coll_id, uint64_t ts, size_t rows) {
+    change c = insert(coll_id, 100, ts, rows);
+    c.base_ts = 0;
+    return c;
+}
+
+static change delete(int64_t coll_id, uint64_t ts, size_t rows) {
+    return (change){.kind = CHANGE_DELETE, .collection_id = coll_id, .partition_id = 100, .ts = ts, .base_ts = ts,
+                    .msg_id = next_msg_id++, .num_rows = rows, .db_name = "", .collection_name = ""};
+}
+
+static change tick(uint64_t ts) {
+    return (change){.kind = CHANGE_TIMETICK, .ts = ts, .base_ts = ts, .db_name = "", .collection_name = ""};
+}
+
+static void quiet(channel_worker *w) { assert_int_equal(worker_on_quiet(w), APPLY_OK); }
+
+static void assert_call(size_t i, call_how how, change_kind kind, int64_t coll, size_t rows, bool upsert) {
+    assert_true(i < fake.n_calls);
+    const call_rec *r = &fake.calls[i];
+    assert_int_equal(r->how, how);
+    assert_int_equal(r->kind, kind);
+    assert_int_equal(r->coll, coll);
+    assert_int_equal(r->rows, rows);
+    assert_int_equal(r->upsert, upsert);
+}
+
+/* ---- positions alone ------------------------------------------------------------------------ */
+
+/* Rule: the checkpoint stops before the first held message; a tick counts
+ * once the checkpoint passed it; released holders let it through in one go. */
+static void test_positions_hold_and_release(void **state) {
+    (void)state;
+    positions p;
+    mq_msgid none = {0};
+    positions_init(&p, "kafka", &none, 0, &none);
+    positions_read(&p, &(mq_msgid){0}, 0, 0, 0); /* an empty id never passes a real one */
+    mq_msgid m1 = off(1), m2 = off(2), m3 = off(3), m4 = off(4), m5 = off(5);
+    positions_read(&p, &m1, 10, 0, 0);
+    assert_int_equal(offset_of(&p.done), 1);
+    pos_holder a = positions_new_holder(&p), b = positions_new_holder(&p);
+    positions_read(&p, &m2, 20, 0, a);
+    positions_read(&p, &m3, 30, 30, 0); /* a tick behind a held message */
+    positions_read(&p, &m4, 40, 0, b);
+    positions_read(&p, &m5, 50, 0, 0);
+    assert_int_equal(offset_of(&p.done), 1);
+    assert_int_equal(p.tick, 0);
+    positions_release(&p, b);
+    assert_int_equal(offset_of(&p.done), 1); /* b is behind a */
+    positions_release(&p, a);
+    assert_int_equal(offset_of(&p.done), 5);
+    assert_int_equal(p.done_ts, 50);
+    assert_int_equal(p.tick, 30);
+    assert_int_equal(p.n, 0);
+    positions_free(&p);
+}
+
+/* ---- the worker's rules ----------------------------------------------------------------------- */
+
+/* Rule: an Upsert's halves meet across a fetch boundary (the queue went
+ * quiet between them) and go out as one Upsert, no Delete. */
+static void test_upsert_pair_across_fetch_boundary(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, upsert_half(1, 500, 3));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 0); /* held, not sent */
+    feed(w, 2, delete(1, 500, 3));
+    assert_int_equal(fake.n_calls, 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 3, true);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 2);
+    assert_int_equal(atomic_load(&stats.upserted), 3);
+    assert_int_equal(atomic_load(&stats.deleted), 0);
+    worker_free(w);
+}
+
+/* Rule: an insert of another collection between an upsert's halves is
+ * applied at once, the pair still goes as one Upsert, and the checkpoint
+ * does not pass the held half until the pair landed. */
+static void test_other_collection_between_upsert_halves(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, upsert_half(1, 500, 2));
+    feed(w, 2, insert(2, 100, 501, 7));
+    assert_int_equal(fake.n_calls, 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 2, 7, false);
+    quiet(w);
+    assert_true(fake.checkpoint < 1);
+    feed(w, 3, delete(1, 500, 2));
+    assert_int_equal(fake.n_calls, 2);
+    assert_call(1, SYNC, CHANGE_INSERT, 1, 2, true);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 3);
+    worker_free(w);
+}
+
+/* Rule: a held half that no tick or other half settles goes as an upsert
+ * once it waited too long; its late Delete half is then dropped. */
+static void test_upsert_half_held_too_long(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, upsert_half(1, 500, 2));
+    w->dml.pending_since_ms -= 60000;
+    quiet(w);
+    assert_int_equal(fake.n_calls, 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 2, true);
+    feed(w, 2, delete(1, 500, 2));
+    assert_int_equal(fake.n_calls, 1);
+    worker_free(w);
+}
+
+/* Rule: plain inserts of one partition join while more are queued, up to
+ * batch_rows; another partition or kind starts a new call; deletes join
+ * into one Delete that goes in order. */
+static void test_joining_limits(void **state) {
+    (void)state;
+    channel_worker *w = worker(25, 8, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 10));
+    feed(w, 2, insert(1, 100, 11, 10));
+    feed(w, 3, insert(1, 100, 12, 10)); /* 30 > 25: a new batch */
+    feed(w, 4, insert(1, 200, 13, 1));  /* another partition */
+    feed(w, 5, delete(1, 14, 4));
+    feed(w, 6, delete(1, 15, 4));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 4);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 20, false);
+    assert_int_equal(fake.calls[0].n, 2);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 10, false);
+    assert_call(2, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_call(3, SYNC, CHANGE_DELETE, 1, 8, false);
+    assert_int_equal(fake.calls[3].n, 2);
+    /* The Delete landed every insert call before it first. */
+    assert_int_equal(w->fly.n, 0);
+    assert_int_equal(fake.checkpoint, 6);
+    worker_free(w);
+}
+
+/* Rule: calls in flight land in the order sent; a reply that comes early
+ * for a later call does not move the checkpoint, or the watermark's tick,
+ * past an earlier call still unanswered. */
+static void test_calls_land_in_order(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 5));
+    quiet(w);
+    feed(w, 2, insert(1, 100, 11, 6));
+    quiet(w);
+    feed(w, 3, insert(1, 100, 12, 7));
+    quiet(w);
+    feed(w, 4, tick(13));
+    assert_int_equal(w->fly.n, 3);
+    reply(2);
+    reply(1);
+    assert_int_equal(calls_land(w, SIZE_MAX), APPLY_OK);
+    quiet(w);
+    assert_int_equal(w->fly.n, 3);
+    assert_true(fake.checkpoint < 1);
+    assert_int_equal(atomic_load(&w->tick), 0);
+    reply(0);
+    assert_int_equal(calls_land(w, SIZE_MAX), APPLY_OK);
+    quiet(w);
+    assert_int_equal(w->fly.n, 0);
+    assert_int_equal(fake.checkpoint, 4);
+    assert_int_equal(atomic_load(&w->tick), 13);
+    assert_int_equal(atomic_load(&stats.inserted), 18);
+    worker_free(w);
+}
+
+/* Rule: at most inflight_calls calls are in flight; one more waits for
+ * the oldest. */
+static void test_inflight_bound(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 2, 0, -1);
+    for (int i = 1; i <= 3; i++) {
+        feed(w, i, insert(1, 100, 10 + i, 1));
+        quiet(w);
+    }
+    assert_int_equal(fake.n_calls, 3);
+    assert_int_equal(w->fly.n, 2);
+    assert_int_equal(offset_of(&w->pos.done), 1);
+    worker_free(w);
+}
+
+/* Rule: a transient failure of a call in the middle of the ring is resent
+ * as an Upsert of the same rows (it may have been applied), and the calls
+ * after it land after it. */
+static void test_transient_failure_mid_ring(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 5));
+    quiet(w);
+    fake.fail_next_waits = 1;
+    fake.fail_code = MCDC_EUNAVAIL;
+    feed(w, 2, insert(1, 100, 11, 6));
+    quiet(w);
+    feed(w, 3, insert(1, 100, 12, 7));
+    quiet(w);
+    reply(0), reply(2);
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+    assert_int_equal(fake.n_calls, 4);
+    assert_call(3, RESENT, CHANGE_INSERT, 1, 6, true);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 3);
+    assert_int_equal(atomic_load(&stats.inserted), 12);
+    assert_int_equal(atomic_load(&stats.upserted), 6);
+    assert_string_equal(fake.paused, "");
+    worker_free(w);
+}
+
+/* Rule: a permanent failure in the middle of the ring pauses the task at
+ * that call's message; the checkpoint stays after the call before it, even
+ * though the call after it was acknowledged. */
+static void test_permanent_failure_mid_ring(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 5));
+    quiet(w);
+    fake.fail_next_waits = 1 << 20; /* it stays failed */
+    fake.fail_code = MCDC_EREMOTE;
+    feed(w, 2, insert(1, 100, 11, 6));
+    quiet(w);
+    feed(w, 3, insert(1, 100, 12, 7));
+    quiet(w);
+    reply(0), reply(2);
+    assert_int_equal(calls_land(w, 0), APPLY_STOPPED);
+    assert_non_null(strstr(fake.paused, "position 2"));
+    assert_true(worker_stopping(w));
+    worker_on_exit(w);
+    assert_int_equal(fake.checkpoint, 1);
+    assert_int_equal(w->fly.n, 0);
+    worker_free(w);
+}
+
+/* Rule: messages up to the previous run's intent may be on the target
+ * already: inserts there go as upserts, in order, never in flight; past it,
+ * plain inserts in flight again. */
+static void test_replay_window_as_upserts(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 10, 13);
+    feed(w, 11, insert(1, 100, 10, 2));
+    feed(w, 12, insert(1, 100, 11, 3));
+    feed(w, 13, insert(1, 100, 12, 4));
+    feed(w, 14, insert(1, 100, 13, 5));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 2);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 9, true);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 5, false);
+    worker_free(w);
+}
+
+/* Rule: a message that will not decode pauses the task at its position,
+ * with the checkpoint right before it; the operator's skip passes exactly
+ * the message it names, nothing else. */
+static void test_skip_only_at_the_paused_position(void **state) {
+    (void)state;
+    static const uint8_t poison[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02};
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 5));
+    mq_message m = {.payload = poison, .len = sizeof poison, .id = off(2)};
+    assert_int_equal(worker_on_message(w, &m), APPLY_STOPPED);
+    assert_non_null(strstr(fake.paused, "position 2"));
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+
+    /* Resumed with a skip of another message: still paused at 2. */
+    w = worker(5000, 4, 1, -1);
+    fake.skip_at = 3;
+    assert_int_equal(worker_on_message(w, &m), APPLY_STOPPED);
+    assert_non_null(strstr(fake.paused, "position 2"));
+    assert_int_equal(fake.skip_at, 3);
+    worker_free(w);
+
+    /* Resumed with the skip of that message: passed, and saved. */
+    w = worker(5000, 4, 1, -1);
+    fake.skip_at = 2;
+    assert_int_equal(worker_on_message(w, &m), APPLY_OK);
+    assert_string_equal(fake.paused, "");
+    assert_int_equal(fake.skip_at, -1);
+    assert_int_equal(fake.checkpoint, 2);
+    worker_free(w);
+}
+
+/* Rule: a repeated DML message (same msgID) is dropped, not applied twice. */
+static void test_repeat_dropped(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    change a = insert(1, 100, 10, 5), b = a;
+    feed(w, 1, a);
+    quiet(w);
+    feed(w, 2, b);
+    quiet(w);
+    assert_int_equal(fake.n_calls, 1);
+    reply(0);
+    assert_int_equal(calls_land(w, SIZE_MAX), APPLY_OK);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 2);
+    worker_free(w);
+}
+
+/* Rule: a "not found" for a collection the source has dropped meanwhile is
+ * no error: the call is passed; for a collection the source still has it
+ * will not heal, and pauses. */
+static void test_not_found_of_dropped_collection(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    fake.fail_applies = 1;
+    fake.apply_code = MCDC_ENOTFOUND;
+    feed(w, 1, delete(1, 10, 1));
+    fake.colls[0].id = 7; /* the source drops collection 1 */
+    quiet(w);
+    assert_string_equal(fake.paused, "");
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+
+    w = worker(5000, 4, 0, -1);
+    fake.fail_applies = 1;
+    fake.apply_code = MCDC_ENOTFOUND;
+    feed(w, 1, delete(1, 10, 1));
+    assert_int_equal(worker_on_quiet(w), APPLY_STOPPED);
+    assert_non_null(strstr(fake.paused, "position 1"));
+    assert_true(fake.checkpoint < 1);
+    worker_free(w);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_positions_hold_and_release),
+        cmocka_unit_test(test_upsert_pair_across_fetch_boundary),
+        cmocka_unit_test(test_other_collection_between_upsert_halves),
+        cmocka_unit_test(test_upsert_half_held_too_long),
+        cmocka_unit_test(test_joining_limits),
+        cmocka_unit_test(test_calls_land_in_order),
+        cmocka_unit_test(test_inflight_bound),
+        cmocka_unit_test(test_transient_failure_mid_ring),
+        cmocka_unit_test(test_permanent_failure_mid_ring),
+        cmocka_unit_test(test_replay_window_as_upserts),
+        cmocka_unit_test(test_skip_only_at_the_paused_position),
+        cmocka_unit_test(test_repeat_dropped),
+        cmocka_unit_test(test_not_found_of_dropped_collection),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
