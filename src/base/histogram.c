@@ -64,6 +64,17 @@ double mcdc_histogram_quantile(const mcdc_histogram *h, double q) {
     return max;
 }
 
+void mcdc_histogram_copy(mcdc_histogram *dst, const mcdc_histogram *src) {
+    dst->bounds = src->bounds;
+    dst->n_bounds = src->n_bounds;
+    dst->unit_us = src->unit_us;
+    for (size_t i = 0; i <= MCDC_HIST_MAX_BOUNDS; i++)
+        atomic_store_explicit(&dst->counts[i], atomic_load_explicit(&src->counts[i], memory_order_relaxed),
+                              memory_order_relaxed);
+    atomic_store_explicit(&dst->sum_us, atomic_load_explicit(&src->sum_us, memory_order_relaxed), memory_order_relaxed);
+    atomic_store_explicit(&dst->max_us, atomic_load_explicit(&src->max_us, memory_order_relaxed), memory_order_relaxed);
+}
+
 void mcdc_histogram_write_prometheus(const mcdc_histogram *h, mcdc_buf *out, const char *name, const char *labels) {
     uint64_t c[MCDC_HIST_MAX_BOUNDS + 1];
     uint64_t total = snapshot(h, c), cum = 0;

@@ -45,6 +45,12 @@ uint64_t mcdc_histogram_count(const mcdc_histogram *h);
 double mcdc_histogram_quantile(const mcdc_histogram *h, double q);
 double mcdc_histogram_max(const mcdc_histogram *h);
 
+/* dst gets src's bounds and a reading of each of its counters, for a view
+ * that must not change while it is formatted. Counters are read one by one:
+ * an observation that lands during the copy may be in the count and not yet
+ * in the sum, as with any read of a live histogram. */
+void mcdc_histogram_copy(mcdc_histogram *dst, const mcdc_histogram *src);
+
 /* Appends name_bucket{labels,le="..."} (cumulative), name_sum and
  * name_count in the Prometheus text format, in units; labels is
  * `key="value"` text without braces, "" for none. The HELP/TYPE lines are the

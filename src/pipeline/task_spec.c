@@ -602,6 +602,40 @@ json_t *task_spec_to_json(const task_spec *s, bool with_secrets) {
                      kv_json(s->positions, s->n_positions), "disable_auto_start", s->disable_auto_start);
 }
 
+/* ---- copying ------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s) { return s ? mcdc_xstrdup(s) : NULL; }
+
+static char *dup_secret(const char *s, bool with_secrets) { return s ? mcdc_xstrdup(with_secrets ? s : SECRET_MASK) : NULL; }
+
+static task_kv *dup_kvs(const task_kv *kv, size_t n) {
+    task_kv *c = n ? mcdc_xcalloc(n, sizeof *c) : NULL;
+    for (size_t i = 0; i < n; i++) c[i] = (task_kv){mcdc_xstrdup(kv[i].key), mcdc_xstrdup(kv[i].value)};
+    return c;
+}
+
+void task_spec_copy(const task_spec *s, task_spec *out, bool with_secrets) {
+    *out = *s;
+    out->id = dup_or_null(s->id);
+    out->target.address = dup_or_null(s->target.address);
+    out->target.username = dup_secret(s->target.username, with_secrets);
+    out->target.password = dup_secret(s->target.password, with_secrets);
+    out->target.api_key = dup_secret(s->target.api_key, with_secrets);
+    out->collections = s->n_collections ? mcdc_xcalloc(s->n_collections, sizeof *out->collections) : NULL;
+    for (size_t i = 0; i < s->n_collections; i++) {
+        const task_collection *c = &s->collections[i];
+        out->collections[i] = (task_collection){mcdc_xstrdup(c->db), mcdc_xstrdup(c->name), c->use_start_position,
+                                                dup_kvs(c->positions, c->n_positions), c->n_positions};
+    }
+    out->mappings = s->n_mappings ? mcdc_xcalloc(s->n_mappings, sizeof *out->mappings) : NULL;
+    for (size_t i = 0; i < s->n_mappings; i++) {
+        const task_name_map *m = &s->mappings[i];
+        out->mappings[i] = (task_name_map){mcdc_xstrdup(m->source_db), mcdc_xstrdup(m->target_db),
+                                           dup_kvs(m->collections, m->n_collections), m->n_collections};
+    }
+    out->positions = dup_kvs(s->positions, s->n_positions);
+}
+
 /* ---- questions the pipeline asks ----------------------------------------- */
 
 void task_spec_map_name(const task_spec *s, const char *db, const char *coll, const char **tdb,

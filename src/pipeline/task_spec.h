@@ -76,8 +76,17 @@ typedef struct task_spec {
 int task_spec_from_json(const json_t *request_data, task_spec *out, mcdc_err *err);
 
 /* The JSON form. with_secrets=true is for the store only; replies to users
- * never carry passwords or tokens (they show "***"). */
+ * never carry passwords or tokens (they show "***"). This and
+ * task_spec_from_json stay in the pipeline although the API shows the same
+ * shape: they are also the store's format for a task, which must not change
+ * with the API's. */
 json_t *task_spec_to_json(const task_spec *s, bool with_secrets);
+
+/* A deep copy into *out, which task_spec_free frees. Without secrets, each
+ * secret that s has is the mask in the copy, so task_spec_to_json(out, false)
+ * prints what task_spec_to_json(s, false) does and the copy holds no
+ * password: for views of a task that live on after it. */
+void task_spec_copy(const task_spec *s, task_spec *out, bool with_secrets);
 
 /* Target name of a source (db, collection) after name_mapping. */
 void task_spec_map_name(const task_spec *s, const char *db, const char *coll, const char **tdb, const char **tcoll);
