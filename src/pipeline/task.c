@@ -490,79 +490,53 @@ int task_init_positions(task *t, mcdc_err *err) {
     return rc;
 }
 
-/* ---- views ----------------------------------------------------------------------------- */
+/* ---- snapshots: what the API shows (formatted in src/server) ---------------------------- */
 
-/* Since this process started the task: what an operator reads at a glance;
- * /metrics has the buckets for rates over a window. */
-static json_t *latency_json(const mcdc_histogram *h) {
-    return json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)mcdc_histogram_count(h), "p50",
-                     mcdc_histogram_quantile(h, 0.50), "p99", mcdc_histogram_quantile(h, 0.99), "max",
-                     mcdc_histogram_max(h));
-}
-
-json_t *task_to_json(task *t) {
-    json_t *j = task_spec_to_json(&t->spec, false);
+task_snapshot *task_snapshot_take(task *t) {
+    task_snapshot *s = mcdc_xcalloc(1, sizeof *s);
+    s->id = mcdc_xstrdup(t->id);
+    task_spec_copy(&t->spec, &s->spec, false);
     pthread_mutex_lock(&t->mu);
-    json_object_set_new(j, "task_id", json_string(t->id));
-    json_object_set_new(j, "state", json_string(task_state_name(t->state)));
-    if (t->reason[0]) json_object_set_new(j, "reason", json_string(t->reason));
-    json_object_set_new(j, "last_error", json_string(t->last_error));
+    s->state = t->state;
+    snprintf(s->reason, sizeof s->reason, "%s", t->reason);
+    snprintf(s->last_error, sizeof s->last_error, "%s", t->last_error);
     pthread_mutex_unlock(&t->mu);
-    json_object_set_new(j, "channels_read", json_integer((json_int_t)task_channels_read(t)));
+    s->channels_read = task_channels_read(t);
     uint64_t wm = t->n_workers ? task_watermark(t) : 0;
-    if (wm && wm != UINT64_MAX) {
-        char wall[32];
-        change_ts_wall(wm, wall);
-        json_t *w = json_object();
-        json_object_set_new(w, "ts", json_integer((json_int_t)wm));
-        json_object_set_new(w, "time", json_string(wall));
-        json_object_set_new(j, "watermark", w);
-        int64_t lag_ms = (int64_t)mcdc_now_wall_ms() - (int64_t)mcdc_ts_physical_ms(wm);
-        json_object_set_new(j, "lag_seconds", json_real(lag_ms > 0 ? lag_ms / 1000.0 : 0.0));
-    }
-    json_t *a = json_object();
-    json_object_set_new(a, "inserted_rows", json_integer((json_int_t)atomic_load(&t->stats.inserted)));
-    json_object_set_new(a, "upserted_rows", json_integer((json_int_t)atomic_load(&t->stats.upserted)));
-    json_object_set_new(a, "deleted_rows", json_integer((json_int_t)atomic_load(&t->stats.deleted)));
-    json_object_set_new(a, "ddl", json_integer((json_int_t)atomic_load(&t->stats.ddl)));
-    json_object_set_new(a, "messages", json_integer((json_int_t)atomic_load(&t->stats.messages)));
-    json_object_set_new(a, "calls_in_flight", json_integer((json_int_t)atomic_load(&t->stats.calls_in_flight)));
-    json_object_set_new(a, "calls_in_flight_peak", json_integer((json_int_t)atomic_load(&t->stats.calls_in_flight_peak)));
-    json_object_set_new(j, "applied", a);
-    json_t *l = json_object();
-    json_object_set_new(l, "apply_lag_seconds", latency_json(&t->stats.apply_lag));
-    json_object_set_new(l, "target_call_seconds", latency_json(&t->stats.target_call));
-    json_object_set_new(j, "latency", l);
-    return j;
+    s->watermark = wm == UINT64_MAX ? 0 : wm;
+    s->taken_wall_ms = mcdc_now_wall_ms();
+    s->applied = (task_counters){
+        .inserted = atomic_load(&t->stats.inserted),
+        .upserted = atomic_load(&t->stats.upserted),
+        .deleted = atomic_load(&t->stats.deleted),
+        .ddl = atomic_load(&t->stats.ddl),
+        .messages = atomic_load(&t->stats.messages),
+        .calls_in_flight = atomic_load(&t->stats.calls_in_flight),
+        .calls_in_flight_peak = atomic_load(&t->stats.calls_in_flight_peak),
+    };
+    mcdc_histogram_copy(&s->apply_lag, &t->stats.apply_lag);
+    mcdc_histogram_copy(&s->target_call, &t->stats.target_call);
+    return s;
 }
 
 typedef struct pos_ctx {
     const task *t;
-    json_t *list;
+    task_positions *out;
 } pos_ctx;
 
-static int pos_json(void *ud, const store_position *p) {
+static int add_position(void *ud, const store_position *p) {
     pos_ctx *c = ud;
-    char text[64] = "";
-    if (p->checkpoint.len) mq_msgid_format(c->t->env->mq.type, &p->checkpoint, text, sizeof text);
-    char *b64 = mcdc_base64_encode(p->checkpoint.bytes, p->checkpoint.len);
-    json_t *o = json_object();
-    json_object_set_new(o, "channel_name", json_string(p->channel));
-    json_object_set_new(o, "position", json_string(p->checkpoint.len ? text : "earliest"));
-    json_object_set_new(o, "msg_id", json_string(b64));
-    json_object_set_new(o, "tt", json_integer((json_int_t)p->checkpoint_ts));
-    json_object_set_new(o, "time", json_integer((json_int_t)mcdc_ts_physical_ms(p->checkpoint_ts)));
-    json_array_append_new(c->list, o);
-    free(b64);
+    task_positions *o = c->out;
+    o->items = mcdc_xrealloc(o->items, (o->n + 1) * sizeof *o->items);
+    task_position *tp = &o->items[o->n++];
+    *tp = (task_position){.channel = mcdc_xstrdup(p->channel), .checkpoint = p->checkpoint, .ts = p->checkpoint_ts};
+    if (p->checkpoint.len) mq_msgid_format(c->t->env->mq.type, &p->checkpoint, tp->text, sizeof tp->text);
+    else snprintf(tp->text, sizeof tp->text, "earliest");
     return 0;
 }
 
-json_t *task_positions_json(task *t) {
-    pos_ctx c = {t, json_array()};
-    mcdc_err err;
-    if (store_position_each(t->env->store, t->id, pos_json, &c, &err))
-        log_warn("task %s: reading positions: %s", t->id, err.msg);
-    json_t *o = json_object();
-    json_object_set_new(o, "positions", c.list);
-    return o;
+int task_positions_read(task *t, task_positions *out, mcdc_err *err) {
+    *out = (task_positions){0};
+    pos_ctx c = {t, out};
+    return store_position_each(t->env->store, t->id, add_position, &c, err);
 }

@@ -21,12 +21,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "base/error.h"
 #include "base/histogram.h"
 #include "mq/mq.h"
 #include "pipeline/task_manager.h"
+#include "pipeline/task_snapshot.h"
 #include "pipeline/task_spec.h"
 #include "pipeline/worker_io.h"
 #include "source/catalog.h"
@@ -91,8 +90,12 @@ uint64_t task_watermark(task *t);
  * first checkpoint (so a restart before any data never skips ahead). */
 int task_init_positions(task *t, mcdc_err *err);
 
-json_t *task_to_json(task *t);
-json_t *task_positions_json(task *t);
+/* What the API shows of the task, at this moment (task_snapshot.h): state,
+ * reason and last error read together under mu, counters one by one. */
+task_snapshot *task_snapshot_take(task *t);
+/* The stored checkpoint of each channel into *out (task_positions_free);
+ * on a store error, what was read before it. */
+int task_positions_read(task *t, task_positions *out, mcdc_err *err);
 
 /* The channels a task may read: every DML channel, then the replicate one. */
 size_t task_channels(const task_env *env, char ***out);

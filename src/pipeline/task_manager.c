@@ -3,14 +3,12 @@
  * the ones that were running start again from their checkpoints. */
 #include "pipeline/task_manager.h"
 
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/task.h"
 #include "pipeline/task_manager_int.h"
@@ -212,111 +210,51 @@ int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
     return rc;
 }
 
-json_t *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
+task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     task *t = find(tm, id);
-    json_t *j = t ? task_to_json(t) : NULL;
+    task_snapshot *s = t ? task_snapshot_take(t) : NULL;
     pthread_mutex_unlock(&tm->mu);
     if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    return j;
+    return s;
 }
 
-json_t *task_manager_list(task_manager *tm) {
-    json_t *a = json_array();
+size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
     pthread_mutex_lock(&tm->mu);
-    for (size_t i = 0; i < tm->n; i++) json_array_append_new(a, task_to_json(tm->tasks[i]));
+    size_t n = tm->n;
+    task_snapshot **list = mcdc_xcalloc(n ? n : 1, sizeof *list);
+    for (size_t i = 0; i < n; i++) list[i] = task_snapshot_take(tm->tasks[i]);
     pthread_mutex_unlock(&tm->mu);
-    return a;
+    *out = list;
+    return n;
 }
 
-json_t *task_manager_positions(task_manager *tm, const char *id, mcdc_err *err) {
+int task_manager_positions(task_manager *tm, const char *id, task_positions *out, mcdc_err *err) {
+    *out = (task_positions){0};
     pthread_mutex_lock(&tm->mu);
     task *t = find(tm, id);
-    json_t *j = t ? task_positions_json(t) : NULL;
+    mcdc_err serr;
+    if (t && task_positions_read(t, out, &serr)) log_warn("task %s: reading positions: %s", t->id, serr.msg);
     pthread_mutex_unlock(&tm->mu);
-    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    return j;
+    return t ? 0 : mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
 }
 
-/* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}:
- * the one way past a message that does not decode. It names the exact message
- * (the pause reason gives channel and position), so nothing else is skipped;
- * the task skips it when it is resumed. */
-json_t *task_manager_maintenance(task_manager *tm, const json_t *req, mcdc_err *err) {
-    const char *op = json_string_value(json_object_get(req, "operation"));
-    const json_t *params = json_object_get(req, "params");
-    if (!op) {
-        mcdc_errf(err, MCDC_EINVAL, "maintenance: 'operation' (a string) is required; known: skip_message");
-        return NULL;
-    }
-    if (strcmp(op, "skip_message") != 0) {
-        mcdc_errf(err, MCDC_EINVAL, "maintenance: unknown operation '%s'; known: skip_message", op);
-        return NULL;
-    }
-    const char *id = json_string_value(json_object_get(params, "task_id"));
-    const char *channel = json_string_value(json_object_get(params, "channel"));
-    const char *position = json_string_value(json_object_get(params, "position"));
-    if (!id || !channel || !position) {
-        mcdc_errf(err, MCDC_EINVAL, "maintenance skip_message: params.task_id, params.channel and params.position (strings) are required");
-        return NULL;
-    }
+int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
+                              mcdc_err *err) {
     mq_msgid at;
-    if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return NULL;
+    if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return -1;
     pthread_mutex_lock(&tm->mu);
     task *t = find(tm, id);
-    json_t *reply = NULL;
+    int rc = 0;
     if (!t) {
-        mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
     } else {
         pthread_mutex_lock(&t->mu);
         snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
         t->skip_id = at;
         pthread_mutex_unlock(&t->mu);
         log_warn("task %s: operator asked to skip the message at %s position %s", id, channel, position);
-        reply = json_pack("{s:s, s:s}", "state", "ok", "message", "the message is skipped when the task resumes");
     }
     pthread_mutex_unlock(&tm->mu);
-    return reply;
-}
-
-static void task_histogram(mcdc_buf *out, const char *name, const task *t, const mcdc_histogram *h) {
-    char labels[200];
-    snprintf(labels, sizeof labels, "task_id=\"%s\"", t->id);
-    mcdc_histogram_write_prometheus(h, out, name, labels);
-}
-
-void task_manager_metrics(task_manager *tm, mcdc_buf *out) {
-    mcdc_buf_printf(out, "# HELP mcdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE mcdc_task_state gauge\n");
-    pthread_mutex_lock(&tm->mu);
-    for (size_t i = 0; i < tm->n; i++)
-        mcdc_buf_printf(out, "mcdc_task_state{task_id=\"%s\"} %d\n", tm->tasks[i]->id, (int)tm->tasks[i]->state);
-    mcdc_buf_printf(out, "# HELP mcdc_task_lag_seconds Now minus the task's watermark.\n# TYPE mcdc_task_lag_seconds gauge\n");
-    for (size_t i = 0; i < tm->n; i++) {
-        task *t = tm->tasks[i];
-        uint64_t wm = t->n_workers ? task_watermark(t) : 0;
-        if (!wm || wm == UINT64_MAX) continue;
-        double lag = ((double)mcdc_now_wall_ms() - (double)mcdc_ts_physical_ms(wm)) / 1000.0;
-        mcdc_buf_printf(out, "mcdc_task_lag_seconds{task_id=\"%s\"} %.3f\n", t->id, lag < 0 ? 0 : lag);
-    }
-    mcdc_buf_printf(out, "# HELP mcdc_applied_rows_total Rows applied to the target.\n# TYPE mcdc_applied_rows_total counter\n");
-    for (size_t i = 0; i < tm->n; i++) {
-        task *t = tm->tasks[i];
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"insert\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.inserted));
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"upsert\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.upserted));
-        mcdc_buf_printf(out, "mcdc_applied_rows_total{task_id=\"%s\",op=\"delete\"} %" PRIu64 "\n", t->id, atomic_load(&t->stats.deleted));
-    }
-    mcdc_buf_printf(out, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n# TYPE mcdc_calls_in_flight gauge\n");
-    for (size_t i = 0; i < tm->n; i++)
-        mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->stats.calls_in_flight));
-    mcdc_buf_printf(out, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's "
-                         "commit of its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n");
-    for (size_t i = 0; i < tm->n; i++) task_histogram(out, "mcdc_apply_lag_seconds", tm->tasks[i], &tm->tasks[i]->stats.apply_lag);
-    mcdc_buf_printf(out, "# HELP mcdc_target_call_seconds Per Insert/Upsert/Delete call attempt: send to reply.\n"
-                         "# TYPE mcdc_target_call_seconds histogram\n");
-    for (size_t i = 0; i < tm->n; i++)
-        task_histogram(out, "mcdc_target_call_seconds", tm->tasks[i], &tm->tasks[i]->stats.target_call);
-    mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
-    for (size_t i = 0; i < tm->n; i++)
-        mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", tm->tasks[i]->id, atomic_load(&tm->tasks[i]->stats.messages));
-    pthread_mutex_unlock(&tm->mu);
+    return rc;
 }

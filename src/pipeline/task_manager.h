@@ -1,23 +1,19 @@
 /* task_manager.h — the tasks of one mcdc process, as the HTTP API sees them.
  *
  * Every function is safe to call from the HTTP threads. Errors come back as
- * mcdc_err values whose code the API turns into an HTTP status:
- * MCDC_EINVAL 400, MCDC_ENOTFOUND 404, MCDC_EEXIST 409, MCDC_EUNAVAIL 503,
- * anything else 500. Replies are jansson objects in milvus-cdc's shapes
- * (the Go files under server/model/request), owned by the caller. */
+ * mcdc_err values; the code says what went wrong (MCDC_EINVAL: the request,
+ * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken, MCDC_EUNAVAIL:
+ * the target does not answer); src/server decides what a client sees of it.
+ * What the manager shows of a task is a task_snapshot or a position list:
+ * plain data the caller owns and formats. */
 #ifndef MCDC_TASK_MANAGER_H
 #define MCDC_TASK_MANAGER_H
 
-#include <jansson.h>
-
 #include "base/error.h"
+#include "pipeline/task_snapshot.h"
 #include "pipeline/task_spec.h"
 
 typedef struct task_manager task_manager;
-
-/* States as milvus-cdc names them. */
-typedef enum task_state { TASK_INITIAL = 0, TASK_RUNNING = 1, TASK_PAUSED = 2 } task_state;
-const char *task_state_name(task_state s); /* "Initial", "Running", "Paused" */
 
 /* Takes ownership of *spec (also on failure). Checks that the target answers
  * before anything is stored. *task_id is malloc'd. */
@@ -26,18 +22,21 @@ int task_manager_delete(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_pause(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_resume(task_manager *tm, const char *task_id, mcdc_err *err);
 
-/* {"task_id","milvus_connect_param" (no secrets),"collection_infos","db_collections",
- *  "state","reason", and ours: "watermark" {"ts","time"}, "lag_seconds", "last_error",
- *  "applied" {"inserted","deleted",...}} */
-json_t *task_manager_get(task_manager *tm, const char *task_id, mcdc_err *err);
-json_t *task_manager_list(task_manager *tm);
-/* {"positions": [{"channel_name","msg_id","tt","time","collection_id"}...]} */
-json_t *task_manager_positions(task_manager *tm, const char *task_id, mcdc_err *err);
-/* Operator actions, e.g. {"operation":"skip_message","params":{"task_id","channel","position"}}. */
-json_t *task_manager_maintenance(task_manager *tm, const json_t *request_data, mcdc_err *err);
+/* One task now; NULL and MCDC_ENOTFOUND when there is none. Free with
+ * task_snapshot_free. */
+task_snapshot *task_manager_get(task_manager *tm, const char *task_id, mcdc_err *err);
+/* Every task now; *out gets the array. Free with task_snapshots_free. */
+size_t task_manager_list(task_manager *tm, task_snapshot ***out);
+/* The task's checkpoint on each channel it has one for. A store that fails
+ * part way is logged and gives what was read. Free with task_positions_free. */
+int task_manager_positions(task_manager *tm, const char *task_id, task_positions *out, mcdc_err *err);
 
-/* For /metrics: appends Prometheus text. */
-struct mcdc_buf;
-void task_manager_metrics(task_manager *tm, struct mcdc_buf *out);
+/* The one way past a message that will never apply (one that does not
+ * decode): names it exactly, by channel and position as the queue writes
+ * it (the pause reason gives both), so nothing else is skipped; the task
+ * skips it when it is resumed. MCDC_EINVAL when position is not one of the
+ * queue's, MCDC_ENOTFOUND when there is no such task. */
+int task_manager_skip_message(task_manager *tm, const char *task_id, const char *channel, const char *position,
+                              mcdc_err *err);
 
 #endif

@@ -1,15 +1,15 @@
 /* http.c — the HTTP API of http.h on libmicrohttpd: routing, authentication,
- * the body limit, milvus-cdc's request envelope, the mapping from mcdc_err
- * codes to HTTP statuses, and the Prometheus page. */
+ * the body limit, milvus-cdc's request envelope and the reading of each
+ * request's data, and the mapping from mcdc_err codes to HTTP statuses
+ * (status_of, the only one). The replies' JSON is api_json.c's, the
+ * Prometheus page metrics.c's. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +22,9 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
-#include "base/histogram.h"
 #include "base/log.h"
+#include "server/api_json.h"
+#include "server/metrics.h"
 
 /* Idle seconds before a silent client is dropped; a handler that waits for
  * the target does not count as idle. */
@@ -39,13 +40,6 @@ enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINT
 #define T_UNKNOWN N_TYPES
 #define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance"
 
-/* milvus-cdc's request_status label values. */
-static const char *const STATUS_NAMES[] = {"total", "success", "fail", "invalid_method", "unmarshal_error"};
-enum { S_TOTAL, S_SUCCESS, S_FAIL, S_INVALID_METHOD, S_UNMARSHAL_ERROR, N_STATUS };
-
-/* milvus-cdc's milvus_cdc_request_latency buckets, in milliseconds. */
-static const double LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
-
 struct http_server {
     struct MHD_Daemon *daemon;
     task_manager *tm;
@@ -53,8 +47,7 @@ struct http_server {
     size_t max_body;
     uint16_t port;
     uint64_t started_wall_ms;
-    atomic_ullong requests[N_TYPES + 1][N_STATUS];
-    mcdc_histogram latency[N_TYPES];
+    request_metrics requests;
 };
 
 typedef enum route { ROUTE_CDC, ROUTE_HEALTHZ, ROUTE_METRICS } route;
@@ -69,7 +62,7 @@ typedef struct request {
     uint64_t start_ns;
 } request;
 
-static void count(http_server *s, int type, int status) { atomic_fetch_add(&s->requests[type][status], 1); }
+static void count(http_server *s, int type, request_status st) { request_metrics_count(&s->requests, (size_t)type, st); }
 
 /* ---- replies ------------------------------------------------------------- */
 
@@ -109,6 +102,9 @@ static enum MHD_Result send_ok(struct MHD_Connection *c, json_t *data) {
     return send_json(c, MHD_HTTP_OK, json_pack("{s:i, s:o}", "code", MHD_HTTP_OK, "data", data), NULL, NULL);
 }
 
+/* What a client sees of an error's code: the one mapping, for every route.
+ * A target that does not answer, or too late, is the target's trouble and
+ * may pass (503); any code not named here is mcdc's own fault (500). */
 static unsigned status_of(mcdc_code code) {
     switch (code) {
     case MCDC_EINVAL: return MHD_HTTP_BAD_REQUEST;
@@ -148,12 +144,27 @@ static const char *want_task_id(const json_t *rd, bool allow_ignore_not_found, m
     return json_string_value(id);
 }
 
-/* task_manager replies in milvus-cdc's data shapes; a bare task, list or
- * array of positions is wrapped so that the reply is the same either way. */
-static json_t *wrap(json_t *v, const char *key, bool wrap_objects_without_key) {
-    if (!v) return NULL;
-    if (json_is_array(v) || (wrap_objects_without_key && !json_object_get(v, key))) return json_pack("{s:o}", key, v);
-    return v;
+/* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}. */
+static json_t *maintenance(http_server *s, const json_t *rd, mcdc_err *err) {
+    const char *op = json_string_value(json_object_get(rd, "operation"));
+    const json_t *params = json_object_get(rd, "params");
+    if (!op) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance: 'operation' (a string) is required; known: skip_message");
+        return NULL;
+    }
+    if (strcmp(op, "skip_message") != 0) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance: unknown operation '%s'; known: skip_message", op);
+        return NULL;
+    }
+    const char *id = json_string_value(json_object_get(params, "task_id"));
+    const char *channel = json_string_value(json_object_get(params, "channel"));
+    const char *position = json_string_value(json_object_get(params, "position"));
+    if (!id || !channel || !position) {
+        mcdc_errf(err, MCDC_EINVAL, "maintenance skip_message: params.task_id, params.channel and params.position (strings) are required");
+        return NULL;
+    }
+    if (task_manager_skip_message(s->tm, id, channel, position, err)) return NULL;
+    return json_pack("{s:s, s:s}", "state", "ok", "message", "the message is skipped when the task resumes");
 }
 
 /* Runs one request; NULL with err set on failure. */
@@ -197,25 +208,37 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
         if (!(id = want_task_id(rd, false, err)) || task_manager_resume(s->tm, id, err)) return NULL;
         log_info("http: resumed task %s", id);
         return json_object();
-    case T_GET:
-        if (!(id = want_task_id(rd, false, err))) return NULL;
-        return wrap(task_manager_get(s->tm, id, err), "task", true);
-    case T_POSITION:
-        if (!(id = want_task_id(rd, false, err))) return NULL;
-        return wrap(task_manager_positions(s->tm, id, err), "positions", false);
+    case T_GET: {
+        task_snapshot *snap;
+        if (!(id = want_task_id(rd, false, err)) || !(snap = task_manager_get(s->tm, id, err))) return NULL;
+        json_t *data = json_pack("{s:o}", "task", api_task_json(snap));
+        task_snapshot_free(snap);
+        return data;
+    }
+    case T_POSITION: {
+        task_positions pos;
+        if (!(id = want_task_id(rd, false, err)) || task_manager_positions(s->tm, id, &pos, err)) return NULL;
+        json_t *data = api_positions_json(&pos);
+        task_positions_free(&pos);
+        return data;
+    }
     case T_LIST:
         if (rd && json_object_size(rd)) {
             const char *k = json_object_iter_key(json_object_iter((json_t *)rd));
             mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; a list request takes none", k);
             return NULL;
         }
-        return wrap(task_manager_list(s->tm), "tasks", false);
+        task_snapshot **list;
+        size_t n = task_manager_list(s->tm, &list);
+        json_t *data = json_pack("{s:o}", "tasks", api_task_list_json(list, n));
+        task_snapshots_free(list, n);
+        return data;
     case T_MAINTENANCE: {
         if (!rd) {
             mcdc_errf(err, MCDC_EINVAL, "request_data: missing; want {\"operation\": ..., \"params\": {...}}");
             return NULL;
         }
-        json_t *r = task_manager_maintenance(s->tm, rd, err);
+        json_t *r = maintenance(s, rd, err);
         if (r) log_info("http: maintenance done");
         return r;
     }
@@ -225,20 +248,20 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
 }
 
 static void observe_latency(http_server *s, int type, uint64_t start_ns) {
-    mcdc_histogram_observe_us(&s->latency[type], (mcdc_now_mono_ns() - start_ns) / 1000);
+    request_metrics_observe_us(&s->requests, (size_t)type, (mcdc_now_mono_ns() - start_ns) / 1000);
 }
 
 static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, request *q) {
     json_error_t je;
     char msg[MCDC_ERR_MSG_MAX + 64];
     if (q->body.len == 0) {
-        count(s, T_UNKNOWN, S_UNMARSHAL_ERROR);
+        count(s, T_UNKNOWN, REQ_UNMARSHAL_ERROR);
         return send_error(c, MHD_HTTP_BAD_REQUEST,
                           "request body: empty; want {\"request_type\": ..., \"request_data\": {...}}", NULL, NULL);
     }
     json_t *doc = json_loadb((const char *)q->body.data, q->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
-        count(s, T_UNKNOWN, S_UNMARSHAL_ERROR);
+        count(s, T_UNKNOWN, REQ_UNMARSHAL_ERROR);
         snprintf(msg, sizeof msg, "request body: malformed JSON at line %d, column %d: %s", je.line, je.column,
                  je.text);
         log_warn("http: POST /cdc -> 400: %s", msg);
@@ -276,7 +299,7 @@ static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, requ
                   json_string_value(rt));
         goto fail;
     }
-    count(s, type, S_TOTAL);
+    count(s, type, REQ_TOTAL);
     if (json_is_null(rd)) rd = NULL;
     if (rd && !json_is_object(rd)) {
         mcdc_errf(&err, MCDC_EINVAL, "request_data: want an object");
@@ -285,13 +308,13 @@ static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, requ
     json_t *data = run(s, type, rd, &err);
     if (!data) goto fail;
     json_decref(doc);
-    count(s, type, S_SUCCESS);
+    count(s, type, REQ_SUCCESS);
     observe_latency(s, type, q->start_ns);
     log_debug("http: POST /cdc %s -> 200", REQUEST_TYPES[type]);
     return send_ok(c, data);
 fail:
     json_decref(doc);
-    count(s, type, S_FAIL);
+    count(s, type, REQ_FAIL);
     if (err.code == MCDC_OK) mcdc_errf(&err, MCDC_EINTERNAL, "the request failed without a reason (a bug)");
     unsigned status = status_of(err.code);
     if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE) log_error("http: POST /cdc %s -> %u: %s", type == T_UNKNOWN ? "?" : REQUEST_TYPES[type],
@@ -302,56 +325,14 @@ fail:
 
 /* ---- /metrics ------------------------------------------------------------ */
 
-static void process_metrics(http_server *s, mcdc_buf *b) {
-    mcdc_buf_printf(b, "# HELP mcdc_up 1 while mcdc serves.\n# TYPE mcdc_up gauge\nmcdc_up 1\n");
-    mcdc_buf_printf(b, "# HELP mcdc_start_time_seconds When the API server started, Unix time.\n"
-                       "# TYPE mcdc_start_time_seconds gauge\nmcdc_start_time_seconds %.3f\n",
-                    (double)s->started_wall_ms / 1000.0);
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        unsigned long size, resident;
-        if (fscanf(f, "%lu %lu", &size, &resident) == 2)
-            mcdc_buf_printf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n",
-                            (unsigned long long)resident * (unsigned long long)sysconf(_SC_PAGESIZE));
-        fclose(f);
-    }
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        long n = 0;
-        for (struct dirent *e; (e = readdir(d));)
-            if (e->d_name[0] != '.') n++;
-        closedir(d);
-        mcdc_buf_printf(b, "# HELP process_open_fds Number of open file descriptors.\n"
-                           "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n", n - 1 /* the DIR's own */);
-    }
-}
-
-static void request_metrics(http_server *s, mcdc_buf *b) {
-    mcdc_buf_printf(b, "# HELP milvus_cdc_request_total cdc request count\n# TYPE milvus_cdc_request_total counter\n");
-    for (int t = 0; t <= N_TYPES; t++) {
-        const char *name = t == T_UNKNOWN ? "unknown" : REQUEST_TYPES[t];
-        for (int st = 0; st < N_STATUS; st++) {
-            bool meaningful = t == T_UNKNOWN ? st != S_SUCCESS && st != S_TOTAL : st <= S_FAIL;
-            if (!meaningful) continue;
-            mcdc_buf_printf(b, "milvus_cdc_request_total{request_type=\"%s\",request_status=\"%s\"} %llu\n", name,
-                            STATUS_NAMES[st], (unsigned long long)atomic_load(&s->requests[t][st]));
-        }
-    }
-    mcdc_buf_printf(b, "# HELP milvus_cdc_request_latency cdc request latency in milliseconds, successful requests\n"
-                       "# TYPE milvus_cdc_request_latency histogram\n");
-    for (int t = 0; t < N_TYPES; t++) {
-        char labels[64];
-        snprintf(labels, sizeof labels, "request_type=\"%s\"", REQUEST_TYPES[t]);
-        mcdc_histogram_write_prometheus(&s->latency[t], b, "milvus_cdc_request_latency", labels);
-    }
-}
-
 static enum MHD_Result handle_metrics(http_server *s, struct MHD_Connection *c) {
     mcdc_buf b = MCDC_BUF_INIT;
-    process_metrics(s, &b);
-    request_metrics(s, &b);
-    task_manager_metrics(s->tm, &b);
+    metrics_write_process(&b, s->started_wall_ms);
+    metrics_write_requests(&b, &s->requests);
+    task_snapshot **list;
+    size_t n = task_manager_list(s->tm, &list);
+    metrics_write_tasks(&b, list, n);
+    task_snapshots_free(list, n);
     enum MHD_Result rc =
         send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.len ? (const char *)b.data : "",
                   b.len, NULL, NULL);
@@ -389,7 +370,7 @@ static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, co
     if (strcmp(url, "/cdc") == 0) {
         q->route = ROUTE_CDC;
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
-            count(s, T_UNKNOWN, S_INVALID_METHOD);
+            count(s, T_UNKNOWN, REQ_INVALID_METHOD);
             snprintf(msg, sizeof msg, "method %.16s not allowed on /cdc; only POST", method);
             *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "POST");
             return true;
@@ -543,9 +524,7 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
     s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
     if (cfg->api_token && cfg->api_token[0]) s->token = mcdc_xstrdup(cfg->api_token);
     s->started_wall_ms = mcdc_now_wall_ms();
-    for (int t = 0; t < N_TYPES; t++)
-        mcdc_histogram_init(&s->latency[t], LATENCY_BUCKETS_MS, sizeof LATENCY_BUCKETS_MS / sizeof LATENCY_BUCKETS_MS[0],
-                            1000);
+    request_metrics_init(&s->requests, REQUEST_TYPES, N_TYPES);
     bool v6 = false;
     int fd = listen_socket(address, cfg->port, &s->port, &v6, err);
     if (fd < 0) goto fail;

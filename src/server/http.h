@@ -6,7 +6,12 @@
  * request may wait for the target to answer. Bodies over max_body_bytes are
  * refused with 413 before they are read. With an api_token, every route but
  * /healthz wants `Authorization: Bearer <token>`. Request bodies are never
- * logged: a create request carries the target's password. */
+ * logged: a create request carries the target's password.
+ *
+ * A failed request gets milvus-cdc's {"code": status, "message": ...} with
+ * the HTTP status of its error's code: MCDC_EINVAL 400, MCDC_ENOTFOUND 404,
+ * MCDC_EEXIST 409, MCDC_EUNAVAIL and MCDC_ETIMEOUT 503, anything else 500.
+ * This server is the only place that maps codes to statuses. */
 #ifndef MCDC_HTTP_H
 #define MCDC_HTTP_H
 

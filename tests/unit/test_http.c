@@ -22,28 +22,24 @@
 #include "base/buf.h"
 #include "server/http.h"
 
-/* ---- an in-memory task manager --------------------------------------------- */
+/* ---- an in-memory task manager ------------------------------------------- */
 
 #define MAX_TASKS 16
 
 struct task_manager {
     pthread_mutex_t mu;
     struct {
-        char *id;
-        json_t *pub;
+        task_spec spec;
         task_state state;
     } tasks[MAX_TASKS];
     size_t n;
+    char skipped[256];  /* the last skip_message: "task channel position" */
 };
 
 static int find(task_manager *tm, const char *id) {
     for (size_t i = 0; i < tm->n; i++)
-        if (strcmp(tm->tasks[i].id, id) == 0) return (int)i;
+        if (strcmp(tm->tasks[i].spec.id, id) == 0) return (int)i;
     return -1;
-}
-
-static const char *state_name(task_state s) {
-    return s == TASK_RUNNING ? "Running" : s == TASK_PAUSED ? "Paused" : "Initial";
 }
 
 int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err) {
@@ -56,11 +52,11 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_
     else if (tm->n == MAX_TASKS)
         rc = mcdc_errf(err, MCDC_EINTERNAL, "too many tasks for the test");
     else {
-        tm->tasks[tm->n].id = mcdc_xstrdup(spec->id);
-        tm->tasks[tm->n].pub = task_spec_to_json(spec, false);
+        tm->tasks[tm->n].spec = *spec;
         tm->tasks[tm->n].state = TASK_RUNNING;
         tm->n++;
         *task_id = mcdc_xstrdup(spec->id);
+        spec = NULL;
     }
     pthread_mutex_unlock(&tm->mu);
     task_spec_free(spec);
@@ -71,8 +67,7 @@ int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     int i = find(tm, id);
     if (i >= 0) {
-        free(tm->tasks[i].id);
-        json_decref(tm->tasks[i].pub);
+        task_spec_free(&tm->tasks[i].spec);
         tm->tasks[i] = tm->tasks[--tm->n];
     }
     pthread_mutex_unlock(&tm->mu);
@@ -92,55 +87,59 @@ int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
     return set_state(tm, id, TASK_RUNNING, err);
 }
 
-static json_t *task_json(task_manager *tm, int i) {
-    json_t *t = json_deep_copy(tm->tasks[i].pub);
-    json_object_set_new(t, "state", json_string(state_name(tm->tasks[i].state)));
-    return t;
+/* A snapshot as the pipeline makes one: the spec copied without secrets,
+ * histograms with the task bounds. */
+static task_snapshot *new_snapshot(const task_spec *spec, task_state state) {
+    task_snapshot *s = calloc(1, sizeof *s);
+    s->id = mcdc_xstrdup(spec->id);
+    task_spec_copy(spec, &s->spec, false);
+    s->state = state;
+    mcdc_histogram_init(&s->apply_lag, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_init(&s->target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    return s;
 }
 
-json_t *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
+task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     int i = find(tm, id);
-    json_t *t = i >= 0 ? task_json(tm, i) : NULL;
+    task_snapshot *s = i >= 0 ? new_snapshot(&tm->tasks[i].spec, tm->tasks[i].state) : NULL;
     pthread_mutex_unlock(&tm->mu);
-    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
-    return t;
+    if (!s) mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    return s;
 }
 
-json_t *task_manager_list(task_manager *tm) {
-    json_t *a = json_array();
+size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
     pthread_mutex_lock(&tm->mu);
-    for (size_t i = 0; i < tm->n; i++) json_array_append_new(a, task_json(tm, (int)i));
+    size_t n = tm->n;
+    *out = calloc(n ? n : 1, sizeof **out);
+    for (size_t i = 0; i < n; i++) (*out)[i] = new_snapshot(&tm->tasks[i].spec, tm->tasks[i].state);
     pthread_mutex_unlock(&tm->mu);
-    return a;
+    return n;
 }
 
-json_t *task_manager_positions(task_manager *tm, const char *id, mcdc_err *err) {
+int task_manager_positions(task_manager *tm, const char *id, task_positions *out, mcdc_err *err) {
+    *out = (task_positions){0};
     pthread_mutex_lock(&tm->mu);
     int i = find(tm, id);
     pthread_mutex_unlock(&tm->mu);
-    if (i < 0) {
-        mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
-        return NULL;
-    }
-    return json_pack("{s:[{s:s, s:s, s:i, s:i, s:i}]}", "positions", "channel_name", "by-dev-rootcoord-dml_0",
-                     "msg_id", "AQAAAAAAAAA=", "tt", 449, "time", 1, "collection_id", 7);
+    if (i < 0) return mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    out->n = 1;
+    out->items = calloc(1, sizeof *out->items);
+    out->items[0] = (task_position){.channel = mcdc_xstrdup("by-dev-rootcoord-dml_0"),
+                                    .checkpoint = {.bytes = {1}, .len = 8},
+                                    .text = "1",
+                                    .ts = 449};
+    return 0;
 }
 
-json_t *task_manager_maintenance(task_manager *tm, const json_t *rd, mcdc_err *err) {
-    (void)tm;
-    const char *op = json_string_value(json_object_get(rd, "operation"));
-    if (!op) {
-        mcdc_errf(err, MCDC_EINVAL, "request_data.operation: missing");
-        return NULL;
-    }
-    return json_pack("{s:s}", "state", "done");
-}
-
-void task_manager_metrics(task_manager *tm, struct mcdc_buf *out) {
+int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
+                              mcdc_err *err) {
+    if (strcmp(position, "junk") == 0) return mcdc_errf(err, MCDC_EINVAL, "position 'junk' is not one");
     pthread_mutex_lock(&tm->mu);
-    mcdc_buf_printf(out, "# TYPE milvus_cdc_task_num gauge\nmilvus_cdc_task_num{task_state=\"Running\"} %zu\n", tm->n);
+    int i = find(tm, id);
+    if (i >= 0) snprintf(tm->skipped, sizeof tm->skipped, "%s %s %s", id, channel, position);
     pthread_mutex_unlock(&tm->mu);
+    return i < 0 ? mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id) : 0;
 }
 
 /* ---- a tiny HTTP client ---------------------------------------------------- */
@@ -262,10 +261,7 @@ static int setup_token(void **state) { return start(state, "s3cret-token", 0); }
 static int teardown(void **state) {
     fixture *f = *state;
     http_stop(f->srv);
-    for (size_t i = 0; i < f->tm.n; i++) {
-        free(f->tm.tasks[i].id);
-        json_decref(f->tm.tasks[i].pub);
-    }
+    for (size_t i = 0; i < f->tm.n; i++) task_spec_free(&f->tm.tasks[i].spec);
     pthread_mutex_destroy(&f->tm.mu);
     free(f);
     return 0;
@@ -342,11 +338,15 @@ static void test_every_request_type(void **state) {
     r = expect_ok(p, "{\"request_type\": \"position\", \"request_data\": {\"task_id\": \"t1\"}}");
     json_t *pos = json_array_get(json_object_get(data(&r), "positions"), 0);
     assert_string_equal(json_string_value(json_object_get(pos, "channel_name")), "by-dev-rootcoord-dml_0");
+    assert_string_equal(json_string_value(json_object_get(pos, "msg_id")), "AQAAAAAAAAA=");
     reply_free(&r);
 
-    r = expect_ok(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"set_log_level\","
-                     " \"params\": {\"log_level\": \"debug\"}}}");
-    assert_string_equal(json_string_value(json_object_get(data(&r), "state")), "done");
+    r = expect_ok(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"skip_message\","
+                     " \"params\": {\"task_id\": \"t1\", \"channel\": \"ch\", \"position\": \"2\"}}}");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "state")), "ok");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "message")),
+                        "the message is skipped when the task resumes");
+    assert_string_equal(f->tm.skipped, "t1 ch 2");
     reply_free(&r);
 
     r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
@@ -395,7 +395,20 @@ static void test_task_errors(void **state) {
                 "request_data.ignore_not_found: want true or false");
     expect_fail(p, "{\"request_type\": \"list\", \"request_data\": {\"all\": true}}", 400,
                 "request_data: unknown key 'all'");
-    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400, "request_data.operation: missing");
+    expect_fail(p, "{\"request_type\": \"maintenance\"}", 400, "request_data: missing");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400,
+                "maintenance: 'operation' (a string) is required; known: skip_message");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"explode\"}}", 400,
+                "maintenance: unknown operation 'explode'; known: skip_message");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"skip_message\","
+                   " \"params\": {\"task_id\": \"dup\", \"channel\": \"ch\"}}}", 400,
+                "maintenance skip_message: params.task_id, params.channel and params.position (strings) are required");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"skip_message\","
+                   " \"params\": {\"task_id\": \"dup\", \"channel\": \"ch\", \"position\": \"junk\"}}}", 400,
+                "position 'junk' is not one");
+    expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"skip_message\","
+                   " \"params\": {\"task_id\": \"nope\", \"channel\": \"ch\", \"position\": \"2\"}}}", 404,
+                "task 'nope' not found");
 }
 
 static void test_envelope_errors(void **state) {
@@ -511,6 +524,8 @@ static void test_metrics(void **state) {
     fixture *f = *state;
     reply r = cdc(f->port, "{\"request_type\": \"list\"}");
     reply_free(&r);
+    r = expect_ok(f->port, CREATE(", \"task_id\": \"m1\""));
+    reply_free(&r);
     r = cdc(f->port, "not json");
     reply_free(&r);
     r = request(f->port, "GET", "/metrics", NULL, NULL);
@@ -521,7 +536,9 @@ static void test_metrics(void **state) {
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"unmarshal_error\"} 1\n"));
     assert_non_null(strstr(r.body, "milvus_cdc_request_latency_count{request_type=\"list\"} 1\n"));
     assert_non_null(strstr(r.body, "process_resident_memory_bytes "));
-    assert_non_null(strstr(r.body, "milvus_cdc_task_num{task_state=\"Running\"} 0\n"));
+    assert_non_null(strstr(r.body, "\nmcdc_task_state{task_id=\"m1\"} 1\n"));
+    assert_non_null(strstr(r.body, "\nmcdc_apply_lag_seconds_count{task_id=\"m1\"} 0\n"));
+    assert_null(strstr(r.body, "mcdc_task_lag_seconds{"));
     reply_free(&r);
 }
 

@@ -1,0 +1,69 @@
+/* task_snapshot.h — what the pipeline shows of a task: plain, immutable data,
+ * taken at one moment and owned by whoever asked for it.
+ *
+ * The pipeline hands these out; src/server turns them into every format a
+ * client sees (milvus-cdc JSON, Prometheus text). A snapshot shares nothing
+ * with the running task, so formatting it needs no lock and cannot race the
+ * workers, and it holds no secret of the task's target. */
+#ifndef MCDC_TASK_SNAPSHOT_H
+#define MCDC_TASK_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/histogram.h"
+#include "mq/mq.h"
+#include "pipeline/task_spec.h"
+
+/* States as milvus-cdc names them. */
+typedef enum task_state { TASK_INITIAL = 0, TASK_RUNNING = 1, TASK_PAUSED = 2 } task_state;
+const char *task_state_name(task_state s); /* "Initial", "Running", "Paused" (task.c) */
+
+/* Since this process started the task. */
+typedef struct task_counters {
+    uint64_t inserted, upserted, deleted; /* rows */
+    uint64_t ddl, messages;
+    uint64_t calls_in_flight;             /* Insert calls sent, not yet acknowledged, over all channels */
+    uint64_t calls_in_flight_peak;        /* the most one channel has had at once */
+} task_counters;
+
+typedef struct task_snapshot {
+    char *id;
+    task_spec spec;                       /* a copy, secrets masked (task_spec_copy) */
+    task_state state;
+    char reason[MCDC_ERR_MSG_MAX];        /* why it is paused; "" when it is not */
+    char last_error[MCDC_ERR_MSG_MAX];    /* the last transient error; "" once healed */
+    size_t channels_read;
+    /* Every source change with ts <= watermark is applied (task.h); 0 when
+     * not known: no worker runs, or no channel has ticked yet. */
+    uint64_t watermark;
+    uint64_t taken_wall_ms;               /* this host's clock when taken: lag is measured against it */
+    task_counters applied;
+    mcdc_histogram apply_lag, target_call; /* copies: worker_io.h's worker_stats says what each counts */
+} task_snapshot;
+
+/* Seconds from the watermark's physical time to taken_wall_ms, never below 0
+ * (source clocks may run ahead of this host's); 0 when the watermark is not
+ * known, so callers check s->watermark first. */
+double task_snapshot_lag_seconds(const task_snapshot *s);
+
+void task_snapshot_free(task_snapshot *s);                 /* NULL is fine */
+void task_snapshots_free(task_snapshot **list, size_t n);  /* each, then the array */
+
+/* One channel's checkpoint: everything up to it is on the target. */
+typedef struct task_position {
+    char *channel;
+    mq_msgid checkpoint;                  /* len 0: before the channel's first message */
+    char text[64];                        /* the checkpoint as its queue writes it, or "earliest" */
+    uint64_t ts;                          /* its hybrid timestamp, 0 when none */
+} task_position;
+
+typedef struct task_positions {
+    task_position *items;
+    size_t n;
+} task_positions;
+
+void task_positions_free(task_positions *p);
+
+#endif

@@ -1,0 +1,70 @@
+/* api_json.c — snapshots to milvus-cdc's JSON (see api_json.h). */
+#include "server/api_json.h"
+
+#include <stdlib.h>
+
+#include "base/base64.h"
+#include "base/clock.h"
+#include "source/change_json.h"
+
+/* Since this process started the task: what an operator reads at a glance;
+ * /metrics has the buckets for rates over a window. */
+static json_t *latency_json(const mcdc_histogram *h) {
+    return json_pack("{s:I, s:f, s:f, s:f}", "count", (json_int_t)mcdc_histogram_count(h), "p50",
+                     mcdc_histogram_quantile(h, 0.50), "p99", mcdc_histogram_quantile(h, 0.99), "max",
+                     mcdc_histogram_max(h));
+}
+
+static json_t *applied_json(const task_counters *a) {
+    json_t *o = json_object();
+    json_object_set_new(o, "inserted_rows", json_integer((json_int_t)a->inserted));
+    json_object_set_new(o, "upserted_rows", json_integer((json_int_t)a->upserted));
+    json_object_set_new(o, "deleted_rows", json_integer((json_int_t)a->deleted));
+    json_object_set_new(o, "ddl", json_integer((json_int_t)a->ddl));
+    json_object_set_new(o, "messages", json_integer((json_int_t)a->messages));
+    json_object_set_new(o, "calls_in_flight", json_integer((json_int_t)a->calls_in_flight));
+    json_object_set_new(o, "calls_in_flight_peak", json_integer((json_int_t)a->calls_in_flight_peak));
+    return o;
+}
+
+json_t *api_task_json(const task_snapshot *s) {
+    json_t *j = task_spec_to_json(&s->spec, false);
+    json_object_set_new(j, "task_id", json_string(s->id));
+    json_object_set_new(j, "state", json_string(task_state_name(s->state)));
+    if (s->reason[0]) json_object_set_new(j, "reason", json_string(s->reason));
+    json_object_set_new(j, "last_error", json_string(s->last_error));
+    json_object_set_new(j, "channels_read", json_integer((json_int_t)s->channels_read));
+    if (s->watermark) {
+        char wall[32];
+        change_ts_wall(s->watermark, wall);
+        json_object_set_new(j, "watermark", json_pack("{s:I, s:s}", "ts", (json_int_t)s->watermark, "time", wall));
+        json_object_set_new(j, "lag_seconds", json_real(task_snapshot_lag_seconds(s)));
+    }
+    json_object_set_new(j, "applied", applied_json(&s->applied));
+    json_object_set_new(j, "latency", json_pack("{s:o, s:o}", "apply_lag_seconds", latency_json(&s->apply_lag),
+                                                "target_call_seconds", latency_json(&s->target_call)));
+    return j;
+}
+
+json_t *api_task_list_json(task_snapshot *const *list, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, api_task_json(list[i]));
+    return a;
+}
+
+json_t *api_positions_json(const task_positions *p) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < p->n; i++) {
+        const task_position *tp = &p->items[i];
+        char *b64 = mcdc_base64_encode(tp->checkpoint.bytes, tp->checkpoint.len);
+        json_t *o = json_object();
+        json_object_set_new(o, "channel_name", json_string(tp->channel));
+        json_object_set_new(o, "position", json_string(tp->text));
+        json_object_set_new(o, "msg_id", json_string(b64));
+        json_object_set_new(o, "tt", json_integer((json_int_t)tp->ts));
+        json_object_set_new(o, "time", json_integer((json_int_t)mcdc_ts_physical_ms(tp->ts)));
+        json_array_append_new(list, o);
+        free(b64);
+    }
+    return json_pack("{s:o}", "positions", list);
+}
