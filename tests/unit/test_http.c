@@ -1,6 +1,8 @@
 /* test_http.c — the HTTP API over real sockets: every request type of
  * POST /cdc, the error statuses (400 with the field, 404, 409, 503, 405,
- * 413, 401), /healthz and /metrics. The task manager here is a small
+ * 413, 401), /healthz and /metrics; and the formats of src/server (the
+ * task JSON, positions, the tasks' Prometheus lines) from hand-made
+ * snapshots. The task manager here is a small
  * in-memory stand-in with the contract of task_manager.h; the real one is
  * exercised by the integration tests. */
 #include <arpa/inet.h>
@@ -20,7 +22,10 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
+#include "server/api_json.h"
 #include "server/http.h"
+#include "server/metrics.h"
 
 /* ---- an in-memory task manager ------------------------------------------- */
 
@@ -632,6 +637,188 @@ static void test_bind_errors(void **state) {
     http_stop(a);
 }
 
+/* ---- the formats, from hand-made snapshots ------------------------------------ */
+
+static task_spec spec_with_secret(const char *id) {
+    char text[256];
+    snprintf(text, sizeof text,
+             "{\"task_id\": \"%s\", \"milvus_connect_param\": {\"uri\": \"http://t:19540\", \"token\": \"root:s3cret\"},"
+             " \"collection_infos\": [{\"name\": \"*\"}]}", id);
+    json_t *j = json_loads(text, 0, NULL);
+    task_spec spec;
+    mcdc_err err;
+    if (task_spec_from_json(j, &spec, &err)) fail_msg("spec: %s", err.msg);
+    json_decref(j);
+    return spec;
+}
+
+static uint64_t ts_at(uint64_t wall_ms) { return wall_ms << MCDC_TS_LOGICAL_BITS; }
+
+static void test_task_json(void **state) {
+    (void)state;
+    task_spec spec = spec_with_secret("j1");
+    task_snapshot *s = new_snapshot(&spec, TASK_RUNNING);
+    /* The copy holds no secret and prints as the task's spec does. */
+    assert_string_equal(s->spec.target.password, "***");
+    json_t *want = task_spec_to_json(&spec, false), *got = task_spec_to_json(&s->spec, false);
+    assert_true(json_equal(want, got));
+    json_decref(want);
+    json_decref(got);
+    task_spec_free(&spec);
+
+    snprintf(s->last_error, sizeof s->last_error, "retrying");
+    s->channels_read = 3;
+    s->applied = (task_counters){1, 2, 3, 4, 5, 6, 7};
+    s->taken_wall_ms = 1714557600123;
+    mcdc_histogram_observe_us(&s->apply_lag, 300000);
+
+    /* Watermark unknown: no watermark, no lag; no reason while there is none. */
+    json_t *j = api_task_json(s);
+    assert_string_equal(json_string_value(json_object_get(j, "task_id")), "j1");
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "Running");
+    assert_string_equal(json_string_value(json_object_get(j, "last_error")), "retrying");
+    assert_int_equal(json_integer_value(json_object_get(j, "channels_read")), 3);
+    assert_null(json_object_get(j, "reason"));
+    assert_null(json_object_get(j, "watermark"));
+    assert_null(json_object_get(j, "lag_seconds"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "milvus_connect_param"), "password")), "***");
+    char *text = json_dumps(json_object_get(j, "applied"), JSON_COMPACT);
+    assert_string_equal(text, "{\"inserted_rows\":1,\"upserted_rows\":2,\"deleted_rows\":3,\"ddl\":4,\"messages\":5,"
+                              "\"calls_in_flight\":6,\"calls_in_flight_peak\":7}");
+    free(text);
+    json_t *lat = json_object_get(j, "latency");
+    json_t *al = json_object_get(lat, "apply_lag_seconds"), *tc = json_object_get(lat, "target_call_seconds");
+    assert_int_equal(json_integer_value(json_object_get(al, "count")), 1);
+    assert_true(json_real_value(json_object_get(al, "max")) == 0.3);
+    assert_int_equal(json_integer_value(json_object_get(tc, "count")), 0);
+    text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "s3cret"));
+    /* The order clients see: the spec, then ours. */
+    assert_true(strstr(text, "\"state\"") < strstr(text, "\"last_error\""));
+    assert_true(strstr(text, "\"channels_read\"") < strstr(text, "\"applied\""));
+    assert_true(strstr(text, "\"applied\"") < strstr(text, "\"latency\""));
+    free(text);
+    json_decref(j);
+
+    /* Known: 2.5 s behind the moment the snapshot was taken. */
+    snprintf(s->reason, sizeof s->reason, "paused by request");
+    s->watermark = ts_at(s->taken_wall_ms - 2500) | 7;
+    j = api_task_json(s);
+    assert_string_equal(json_string_value(json_object_get(j, "reason")), "paused by request");
+    json_t *wm = json_object_get(j, "watermark");
+    assert_int_equal(json_integer_value(json_object_get(wm, "ts")), (json_int_t)s->watermark);
+    assert_true(json_string_length(json_object_get(wm, "time")) > 0);
+    assert_true(json_real_value(json_object_get(j, "lag_seconds")) == 2.5);
+    json_decref(j);
+
+    /* A source clock ahead of ours: the lag is 0, never negative. */
+    s->watermark = ts_at(s->taken_wall_ms + 5000);
+    j = api_task_json(s);
+    assert_true(json_real_value(json_object_get(j, "lag_seconds")) == 0.0);
+    json_decref(j);
+
+    json_t *list = api_task_list_json(&s, 1);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    task_snapshot_free(s);
+}
+
+static void test_positions_json(void **state) {
+    (void)state;
+    task_position items[2] = {
+        {.channel = "by-dev-rootcoord-dml_0", .text = "earliest"},
+        {.channel = "by-dev-rootcoord-dml_1", .checkpoint = {.bytes = {1}, .len = 8}, .text = "1",
+         .ts = ts_at(1714557600123) | 1},
+    };
+    task_positions p = {items, 2};
+    json_t *j = api_positions_json(&p);
+    json_t *list = json_object_get(j, "positions");
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "position")), "earliest");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "tt")), 0);
+    char *text = json_dumps(json_array_get(list, 1), JSON_COMPACT);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"channel_name\":\"by-dev-rootcoord-dml_1\",\"position\":\"1\",\"msg_id\":\"AQAAAAAAAAA=\","
+             "\"tt\":%llu,\"time\":1714557600123}",
+             (unsigned long long)(ts_at(1714557600123) | 1));
+    assert_string_equal(text, want);
+    free(text);
+    json_decref(j);
+}
+
+static const char *after(const char *text, const char *from, const char *want) {
+    const char *at = strstr(from, want);
+    if (!at) fail_msg("'%s' is not where it should be in:\n%s", want, text);
+    return at + strlen(want);
+}
+
+static void test_task_metrics(void **state) {
+    (void)state;
+    task_spec spec = spec_with_secret("a");
+    task_snapshot *list[3];
+    list[0] = new_snapshot(&spec, TASK_RUNNING);
+    list[1] = new_snapshot(&spec, TASK_PAUSED);
+    list[2] = new_snapshot(&spec, TASK_RUNNING);
+    task_spec_free(&spec);
+    free(list[1]->id);
+    list[1]->id = mcdc_xstrdup("b");
+    free(list[2]->id);
+    list[2]->id = mcdc_xstrdup("c");
+    list[0]->taken_wall_ms = list[2]->taken_wall_ms = 1714557600123;
+    list[0]->watermark = ts_at(1714557600123 - 1500);
+    list[2]->watermark = ts_at(1714557600123 + 900); /* ahead of us */
+    list[0]->applied = (task_counters){.inserted = 10, .upserted = 20, .deleted = 30, .messages = 40, .calls_in_flight = 2};
+    /* The snapshot's histogram is a copy that reads the same as its source. */
+    mcdc_histogram live = {0};
+    mcdc_histogram_init(&live, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
+    mcdc_histogram_observe_us(&live, 300000);
+    mcdc_histogram_observe_us(&live, 2000000);
+    mcdc_histogram_copy(&list[0]->apply_lag, &live);
+    mcdc_histogram_observe_us(&live, 10);
+    assert_int_equal(mcdc_histogram_count(&list[0]->apply_lag), 2);
+    assert_true(mcdc_histogram_max(&list[0]->apply_lag) == 2.0);
+
+    mcdc_buf b = MCDC_BUF_INIT;
+    metrics_write_tasks(&b, list, 3);
+    const char *t = mcdc_buf_cstr(&b), *at = t;
+    at = after(t, at, "# HELP mcdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE mcdc_task_state gauge\n"
+                      "mcdc_task_state{task_id=\"a\"} 1\nmcdc_task_state{task_id=\"b\"} 2\nmcdc_task_state{task_id=\"c\"} 1\n"
+                      "# HELP mcdc_task_lag_seconds Now minus the task's watermark.\n# TYPE mcdc_task_lag_seconds gauge\n"
+                      "mcdc_task_lag_seconds{task_id=\"a\"} 1.500\nmcdc_task_lag_seconds{task_id=\"c\"} 0.000\n"
+                      "# HELP mcdc_applied_rows_total Rows applied to the target.\n# TYPE mcdc_applied_rows_total counter\n"
+                      "mcdc_applied_rows_total{task_id=\"a\",op=\"insert\"} 10\n"
+                      "mcdc_applied_rows_total{task_id=\"a\",op=\"upsert\"} 20\n"
+                      "mcdc_applied_rows_total{task_id=\"a\",op=\"delete\"} 30\n");
+    at = after(t, at, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n"
+                      "# TYPE mcdc_calls_in_flight gauge\nmcdc_calls_in_flight{task_id=\"a\"} 2\n");
+    at = after(t, at, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's commit of "
+                      "its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n"
+                      "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"0.005\"} 0\n");
+    at = after(t, at, "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"0.25\"} 0\n"
+                      "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"0.5\"} 1\n");
+    at = after(t, at, "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"2.5\"} 2\n");
+    at = after(t, at, "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"+Inf\"} 2\n"
+                      "mcdc_apply_lag_seconds_sum{task_id=\"a\"} 2.300000\nmcdc_apply_lag_seconds_count{task_id=\"a\"} 2\n"
+                      "mcdc_apply_lag_seconds_bucket{task_id=\"b\",le=\"0.005\"} 0\n");
+    at = after(t, at, "# HELP mcdc_target_call_seconds Per Insert/Upsert/Delete call attempt: send to reply.\n"
+                      "# TYPE mcdc_target_call_seconds histogram\n");
+    at = after(t, at, "mcdc_target_call_seconds_count{task_id=\"c\"} 0\n"
+                      "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n"
+                      "mcdc_messages_total{task_id=\"a\"} 40\nmcdc_messages_total{task_id=\"b\"} 0\n"
+                      "mcdc_messages_total{task_id=\"c\"} 0\n");
+    assert_int_equal(*at, '\0');
+    assert_null(strstr(t, "mcdc_task_lag_seconds{task_id=\"b\"}"));
+    mcdc_buf_free(&b);
+
+    /* No tasks: the HELP and TYPE lines alone. */
+    metrics_write_tasks(&b, NULL, 0);
+    assert_null(strstr(mcdc_buf_cstr(&b), "{"));
+    assert_non_null(strstr(mcdc_buf_cstr(&b), "# TYPE mcdc_messages_total counter\n"));
+    mcdc_buf_free(&b);
+    for (int i = 0; i < 3; i++) task_snapshot_free(list[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_request_type, setup_plain, teardown),
@@ -644,6 +831,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bearer_token, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_bind_errors, setup_plain, teardown),
+        cmocka_unit_test(test_task_json),
+        cmocka_unit_test(test_positions_json),
+        cmocka_unit_test(test_task_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
