@@ -102,9 +102,9 @@ static enum MHD_Result send_ok(struct MHD_Connection *c, json_t *data) {
     return send_json(c, MHD_HTTP_OK, json_pack("{s:i, s:o}", "code", MHD_HTTP_OK, "data", data), NULL, NULL);
 }
 
-/* What a client sees of an error's code: the one mapping, for every route.
- * A target that does not answer, or too late, is the target's trouble and
- * may pass (503); any code not named here is mcdc's own fault (500). */
+/* The HTTP status of an mcdc_err code: the one mapping (http.h lists it).
+ * A target that does not answer, or not in time, is worth a retry (503);
+ * a code not named here is mcdc's own fault (500). */
 static unsigned status_of(mcdc_code code) {
     switch (code) {
     case MCDC_EINVAL: return MHD_HTTP_BAD_REQUEST;
@@ -222,7 +222,7 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
         task_positions_free(&pos);
         return data;
     }
-    case T_LIST:
+    case T_LIST: {
         if (rd && json_object_size(rd)) {
             const char *k = json_object_iter_key(json_object_iter((json_t *)rd));
             mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; a list request takes none", k);
@@ -233,6 +233,7 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
         json_t *data = json_pack("{s:o}", "tasks", api_task_list_json(list, n));
         task_snapshots_free(list, n);
         return data;
+    }
     case T_MAINTENANCE: {
         if (!rd) {
             mcdc_errf(err, MCDC_EINVAL, "request_data: missing; want {\"operation\": ..., \"params\": {...}}");
