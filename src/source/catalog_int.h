@@ -39,7 +39,9 @@ typedef struct coll_rec {
     catalog_coll *snap;                           /* cached, rebuilt after a change */
 } coll_rec;
 
-/* mu guards every field below it; etcd and prefix are set once at open. */
+/* etcd and prefix are set once at open; mu guards the records, the
+ * snapshot caches in them, revision and last_error; once the watch thread
+ * runs, only it replaces watch (on a reload), and catalog_close cancels it. */
 struct catalog {
     etcd_client *etcd;                            /* NULL for a detached catalog */
     char *prefix;                                 /* "<root>/meta/root-coord/" */
