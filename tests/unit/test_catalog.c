@@ -383,7 +383,8 @@ static void test_keys_left_alone(void **state) {
         PREFIX "database/collection-info/x/447",
         PREFIX "database/collection-info/1/44a",
         PREFIX "database/collection-info/1/",
-        PREFIX "database/collection-info/1/99999999999999999999", /* > INT64_MAX */
+        PREFIX "database/collection-info/1/99999999999999999999", /* 20 digits */
+        PREFIX "collection/9223372036854775808",                  /* INT64_MAX + 1 */
         PREFIX "collection/447/",
         PREFIX "collection",
         PREFIX "fields/447",
@@ -400,6 +401,12 @@ static void test_keys_left_alone(void **state) {
     catalog_coll *max = catalog_get(c, INT64_MAX);
     assert_non_null(max);
     catalog_release(max);
+
+    catalog_coll **list;
+    size_t n = catalog_list_held(c, &list); /* books and max, nothing else */
+    assert_int_equal(n, 2);
+    catalog_release_list(list, n);
+    assert_null(catalog_get(c, INT64_MIN)); /* where INT64_MAX + 1 would wrap to */
 
     catalog_coll *after = catalog_get(c, 447);
     assert_ptr_equal(before, after); /* not even invalidated */
