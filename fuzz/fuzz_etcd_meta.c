@@ -1,8 +1,8 @@
 /* fuzz_etcd_meta.c — libFuzzer harness for the source catalog's reading of
  * Milvus's etcd metadata: the key layouts under <root>/meta/root-coord/ and
  * the protobuf-c decoding of CollectionInfo, FieldSchema, PartitionInfo,
- * DatabaseInfo and AliasInfo, through the real apply path of catalog.c
- * (catalog_int.h), then the snapshot lookups readers use.
+ * DatabaseInfo and AliasInfo, through the real apply path of the catalog
+ * (catalog_keys.c, via catalog_int.h), then the snapshot lookups readers use.
  *
  * An input is a sequence of etcd events, each:
  *   op     1 byte: bit 7 = delete (no value), the rest mod K_COUNT = key layout

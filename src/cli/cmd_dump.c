@@ -400,9 +400,7 @@ int cmd_dump(int argc, char **argv) {
         fflush(stdout);
         if (!o.follow && ended == n_channels) break;
         if (!any) {
-            /* Nothing anywhere: wait on one channel instead of spinning. */
-            mq_message m;
-            (void)m;
+            /* Nothing on any channel: pause briefly instead of spinning. */
             struct timespec ts = {0, 20 * 1000000L};
             nanosleep(&ts, NULL);
         }

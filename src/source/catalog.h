@@ -43,7 +43,7 @@ typedef struct catalog_start {
 } catalog_start;
 
 typedef struct catalog_coll {
-    int refs;                           /* atomic; catalog_release */
+    _Atomic int refs;                   /* catalog_release */
     int64_t id;
     int64_t db_id;
     char *name;
@@ -104,10 +104,11 @@ int catalog_probe(catalog *c, int64_t id, bool *exists, mcdc_err *err);
 const char *catalog_db_name(catalog *c, int64_t db_id, char *buf, size_t cap);
 bool catalog_has_db(catalog *c, const char *db);
 
-/* The revision the catalog reflects; waits (up to timeout_ms) until it
- * reflects at least `revision`, or until collection `id` is known with state
- * Created, so a reader that saw a WAL message first can let etcd catch up. */
+/* The etcd revision the catalog reflects. */
 int64_t catalog_revision(catalog *c);
+/* Waits (up to timeout_ms) until collection `id` is known and past Creating
+ * (Created, Dropping, or its key gone), so a reader that saw a WAL message
+ * first can let etcd catch up. False if it is not so when the time is up. */
 bool catalog_wait_collection(catalog *c, int64_t collection_id, uint32_t timeout_ms);
 
 /* What the source holds beyond root-coord, read from etcd when asked (not

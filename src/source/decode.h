@@ -18,7 +18,8 @@
 int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err);
 
 /* Only the header: type and timestamp, without decoding the body. Cheap, so a
- * reader can skip TimeTicks and other collections' messages early. */
+ * reader that wants no TimeTicks can drop them unread (mcdc dump does). The
+ * header names no collection: telling collections apart takes decode_change. */
 int decode_header(const uint8_t *data, size_t len, int32_t *msg_type, uint64_t *ts, mcdc_err *err);
 
 #endif

@@ -16,8 +16,9 @@
  * database trouble (the message names the operation and SQLite's reason),
  * MCDC_ETIMEOUT when another process held the file's lock too long (retry).
  *
- * Backends behind one small interface: SQLite (default, WAL mode) and, later,
- * etcd for several mcdc instances. */
+ * Backends sit behind one small interface (store_int.h, private to
+ * src/store): SQLite (store_sqlite.c, the default and so far the only one);
+ * etcd, for several mcdc instances, is planned. */
 #ifndef MCDC_STORE_H
 #define MCDC_STORE_H
 

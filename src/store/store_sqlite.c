@@ -1,5 +1,6 @@
-/* store_sqlite.c — the SQLite backend of store.h: tasks and their positions
- * in one local file, the default checkpoint store.
+/* store_sqlite.c — the SQLite backend of store.h (its table of functions is
+ * SQLITE_OPS, store_int.h): tasks and their positions in one local file, the
+ * default checkpoint store.
  *
  * Durability. The file is in WAL mode with synchronous=NORMAL. A commit then
  * appends its frames to the -wal file with write(2) before the call returns;
@@ -30,8 +31,9 @@
  * advances a channel's checkpoint only after the target acknowledged, in
  * channel order): the store saves exactly what it is given, so an operator's
  * "skip_message" or a rewind can also be expressed as a plain save. */
-#include "store/store.h"
+#include "store/store_int.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,11 +127,19 @@ static const char *const SQL[ST_COUNT] = {
                     "WHERE t.id = ?1 ORDER BY p.channel",
 };
 
-struct store {
+typedef struct sqlite_store {
+    store base;                 /* first: a store * is a sqlite_store * */
     pthread_mutex_t mu;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-};
+} sqlite_store;
+
+static const store_ops SQLITE_OPS;
+
+static sqlite_store *of(store *s) {
+    assert(s->ops == &SQLITE_OPS);
+    return (sqlite_store *)s;
+}
 
 /* SQLite integers are signed 64-bit; hybrid timestamps are unsigned. Convert
  * bit-exactly without relying on implementation-defined casts. */
@@ -227,6 +237,11 @@ static int ensure_schema(sqlite3 *db, const char *path, mcdc_err *err) {
         mcdc_errf(err, MCDC_EIO, "store: opening %s: a SQLite database of another program, not an mcdc store", path);
         goto rollback;
     }
+    if (version < 0) {
+        mcdc_errf(err, MCDC_EIO, "store: opening %s: schema version %lld was never written by mcdc; the file is damaged",
+                  path, version);
+        goto rollback;
+    }
     if (version > STORE_SCHEMA_VERSION) {
         mcdc_errf(err, MCDC_EIO,
                   "store: opening %s: schema version %lld is newer than this mcdc knows (%d); "
@@ -235,6 +250,7 @@ static int ensure_schema(sqlite3 *db, const char *path, mcdc_err *err) {
         goto rollback;
     }
     for (long long v = version; v < STORE_SCHEMA_VERSION; v++) {
+        assert(v >= 0); /* refused above: MIGRATIONS[v] is in bounds */
         rc = sqlite3_exec(db, MIGRATIONS[v], NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             db_fail(db, rc, err, "opening %s: migrating schema version %lld to %lld", path, v, v + 1);
@@ -314,25 +330,27 @@ store *store_open_sqlite(const char *path, mcdc_err *err) {
     }
     if (ensure_schema(db, path, err) != 0) goto fail;
 
-    store *s = mcdc_xcalloc(1, sizeof *s);
+    sqlite_store *s = mcdc_xcalloc(1, sizeof *s);
+    s->base.ops = &SQLITE_OPS;
     s->db = db;
     pthread_mutex_init(&s->mu, NULL);
     for (int i = 0; i < ST_COUNT; i++) {
+        assert(SQL[i] != NULL); /* every statement of the enum has its SQL */
         rc = sqlite3_prepare_v3(db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK) {
             db_fail(db, rc, err, "opening %s: preparing \"%s\"", path, SQL[i]);
-            store_close(s);
+            store_close(&s->base);
             return NULL;
         }
     }
-    return s;
+    return &s->base;
 fail:
     sqlite3_close(db);
     return NULL;
 }
 
-void store_close(store *s) {
-    if (!s) return;
+static void sqlite_close(store *base) {
+    sqlite_store *s = of(base);
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
     /* The last connection to close checkpoints the WAL into the main file and
      * removes it; a failure here loses nothing (the WAL is replayed on the
@@ -343,15 +361,8 @@ void store_close(store *s) {
     free(s);
 }
 
-static bool bad_name(const char *what, const char *v, mcdc_err *err) {
-    if (v && *v) return false;
-    mcdc_errf(err, MCDC_EINVAL, "store: empty %s", what);
-    return true;
-}
-
-int store_task_put_new(store *s, const store_task *t, mcdc_err *err) {
-    if (!t) return mcdc_errf(err, MCDC_EINVAL, "store: no task");
-    if (bad_name("task id", t->id, err)) return -1;
+static int sqlite_task_put_new(store *base, const store_task *t, mcdc_err *err) {
+    sqlite_store *s = of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = s->st[ST_TASK_INSERT];
     sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
@@ -368,8 +379,8 @@ int store_task_put_new(store *s, const store_task *t, mcdc_err *err) {
     return ret;
 }
 
-int store_task_update(store *s, const char *id, int state, const char *reason, mcdc_err *err) {
-    if (bad_name("task id", id, err)) return -1;
+static int sqlite_task_update(store *base, const char *id, int state, const char *reason, mcdc_err *err) {
+    sqlite_store *s = of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = s->st[ST_TASK_UPDATE];
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -385,8 +396,8 @@ int store_task_update(store *s, const char *id, int state, const char *reason, m
     return ret;
 }
 
-int store_task_delete(store *s, const char *id, mcdc_err *err) {
-    if (bad_name("task id", id, err)) return -1;
+static int sqlite_task_delete(store *base, const char *id, mcdc_err *err) {
+    sqlite_store *s = of(base);
     pthread_mutex_lock(&s->mu);
     int ret = 0, rc = run(s->st[ST_BEGIN_IMMEDIATE]);
     if (rc != SQLITE_OK) {
@@ -430,7 +441,8 @@ typedef struct task_row {
     int state;
 } task_row;
 
-int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err) {
+static int sqlite_task_each(store *base, store_task_fn fn, void *ud, mcdc_err *err) {
+    sqlite_store *s = of(base);
     task_row *rows = NULL;
     size_t n = 0, cap = 0;
     int ret = 0;
@@ -465,14 +477,12 @@ int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err) {
     return ret;
 }
 
-static int position_save(store *s, int which, const char *what, const char *task_id, const char *channel,
-                         const mq_msgid *id, uint64_t ts, mcdc_err *err) {
-    if (bad_name("task id", task_id, err) || bad_name("channel", channel, err)) return -1;
-    if (id && id->len > MQ_MSGID_MAX)
-        return mcdc_errf(err, MCDC_EINVAL, "store: saving %s of task %s channel %s: msgID of %zu bytes", what,
-                         task_id, channel, id->len);
+static int sqlite_position_save(store *base, store_pos_kind kind, const char *what, const char *task_id,
+                                const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    assert(!id || id->len <= MQ_MSGID_MAX); /* store.c refused longer ones */
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = s->st[which];
+    sqlite3_stmt *st = s->st[kind == STORE_CHECKPOINT ? ST_CHECKPOINT_SAVE : ST_INTENT_SAVE];
     sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
     bind_msgid(st, 3, id);
@@ -486,16 +496,6 @@ static int position_save(store *s, int which, const char *what, const char *task
                         channel);
     pthread_mutex_unlock(&s->mu);
     return ret;
-}
-
-int store_checkpoint_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
-                          mcdc_err *err) {
-    return position_save(s, ST_CHECKPOINT_SAVE, "checkpoint", task_id, channel, id, ts, err);
-}
-
-int store_intent_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
-                      mcdc_err *err) {
-    return position_save(s, ST_INTENT_SAVE, "intent", task_id, channel, id, ts, err);
 }
 
 typedef struct pos_row {
@@ -515,8 +515,8 @@ static bool column_msgid(sqlite3_stmt *st, int col, mq_msgid *out) {
     return true;
 }
 
-int store_position_each(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err) {
-    if (bad_name("task id", task_id, err)) return -1;
+static int sqlite_position_each(store *base, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err) {
+    sqlite_store *s = of(base);
     pos_row *rows = NULL;
     size_t n = 0, cap = 0;
     bool task_exists = false;
@@ -527,7 +527,10 @@ int store_position_each(store *s, const char *task_id, store_position_fn fn, voi
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         task_exists = true;
-        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the task, without positions */
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            assert(n == 0); /* the task without positions: its one row */
+            continue;
+        }
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             rows = mcdc_xrealloc(rows, cap * sizeof *rows);
@@ -559,3 +562,13 @@ int store_position_each(store *s, const char *task_id, store_position_fn fn, voi
     free(rows);
     return ret;
 }
+
+static const store_ops SQLITE_OPS = {
+    .close = sqlite_close,
+    .task_put_new = sqlite_task_put_new,
+    .task_update = sqlite_task_update,
+    .task_each = sqlite_task_each,
+    .task_delete = sqlite_task_delete,
+    .position_save = sqlite_position_save,
+    .position_each = sqlite_position_each,
+};

@@ -606,6 +606,9 @@ static void test_refuses_files_that_are_not_ours(void **state) {
     store_close(s);
     raw_exec(path_in("newer.db"), "PRAGMA user_version = 99");
     expect_open_fails(path_in("newer.db"), "schema version 99");
+    /* A version mcdc never writes must not index its migrations. */
+    raw_exec(path_in("newer.db"), "PRAGMA user_version = -1");
+    expect_open_fails(path_in("newer.db"), "schema version -1 was never written");
 
     raw_exec(path_in("other.db"), "CREATE TABLE notes(x)");
     expect_open_fails(path_in("other.db"), "another program");

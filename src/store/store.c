@@ -1,0 +1,58 @@
+/* store.c — store.h's calls: the argument checks every backend shares, then
+ * the backend's function (store_int.h). No state of its own. */
+#include "store/store_int.h"
+
+static bool bad_name(const char *what, const char *v, mcdc_err *err) {
+    if (v && *v) return false;
+    mcdc_errf(err, MCDC_EINVAL, "store: empty %s", what);
+    return true;
+}
+
+void store_close(store *s) {
+    if (s) s->ops->close(s);
+}
+
+int store_task_put_new(store *s, const store_task *t, mcdc_err *err) {
+    if (!t) return mcdc_errf(err, MCDC_EINVAL, "store: no task");
+    if (bad_name("task id", t->id, err)) return -1;
+    return s->ops->task_put_new(s, t, err);
+}
+
+int store_task_update(store *s, const char *id, int state, const char *reason, mcdc_err *err) {
+    if (bad_name("task id", id, err)) return -1;
+    return s->ops->task_update(s, id, state, reason, err);
+}
+
+int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err) {
+    return s->ops->task_each(s, fn, ud, err);
+}
+
+int store_task_delete(store *s, const char *id, mcdc_err *err) {
+    if (bad_name("task id", id, err)) return -1;
+    return s->ops->task_delete(s, id, err);
+}
+
+static int position_save(store *s, store_pos_kind kind, const char *task_id, const char *channel, const mq_msgid *id,
+                         uint64_t ts, mcdc_err *err) {
+    const char *what = kind == STORE_CHECKPOINT ? "checkpoint" : "intent";
+    if (bad_name("task id", task_id, err) || bad_name("channel", channel, err)) return -1;
+    if (id && id->len > MQ_MSGID_MAX)
+        return mcdc_errf(err, MCDC_EINVAL, "store: saving %s of task %s channel %s: msgID of %zu bytes", what,
+                         task_id, channel, id->len);
+    return s->ops->position_save(s, kind, what, task_id, channel, id, ts, err);
+}
+
+int store_checkpoint_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
+                          mcdc_err *err) {
+    return position_save(s, STORE_CHECKPOINT, task_id, channel, id, ts, err);
+}
+
+int store_intent_save(store *s, const char *task_id, const char *channel, const mq_msgid *id, uint64_t ts,
+                      mcdc_err *err) {
+    return position_save(s, STORE_INTENT, task_id, channel, id, ts, err);
+}
+
+int store_position_each(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->position_each(s, task_id, fn, ud, err);
+}

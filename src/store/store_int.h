@@ -1,0 +1,32 @@
+/* store_int.h — private to src/store: the interface a backend of store.h
+ * implements. store.c checks the arguments every backend would check and
+ * calls the backend through its const table of functions; a backend sees
+ * only well-formed arguments (non-empty ids and channel names, msgIDs within
+ * MQ_MSGID_MAX) and keeps the promises store.h makes: durable saves, any
+ * thread, the error codes it names. store_sqlite.c is the one backend today;
+ * an etcd backend for several mcdc instances is planned (design.md §10). */
+#ifndef MCDC_STORE_INT_H
+#define MCDC_STORE_INT_H
+
+#include "store/store.h"
+
+typedef enum store_pos_kind { STORE_CHECKPOINT, STORE_INTENT } store_pos_kind;
+
+typedef struct store_ops {
+    void (*close)(store *s);
+    int (*task_put_new)(store *s, const store_task *t, mcdc_err *err);
+    int (*task_update)(store *s, const char *id, int state, const char *reason, mcdc_err *err);
+    int (*task_each)(store *s, store_task_fn fn, void *ud, mcdc_err *err);
+    int (*task_delete)(store *s, const char *id, mcdc_err *err);
+    /* what: "checkpoint" or "intent", for messages. */
+    int (*position_save)(store *s, store_pos_kind kind, const char *what, const char *task_id, const char *channel,
+                         const mq_msgid *id, uint64_t ts, mcdc_err *err);
+    int (*position_each)(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err);
+} store_ops;
+
+/* A backend's own struct begins with this. */
+struct store {
+    const store_ops *ops;
+};
+
+#endif
