@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "base/addr.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -157,29 +158,6 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms) {
         if (n == 0) return 0;
         if (errno != EINTR) return -1;
     }
-}
-
-/* "host:port" or "[v6]:port"; port defaults by scheme. */
-static int split_hostport(const char *s, size_t n, bool tls, char *host, size_t hcap, char *port, size_t pcap) {
-    char tmp[300];
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    char *h = tmp, *p = NULL;
-    if (h[0] == '[') {
-        char *close_br = strchr(h, ']');
-        if (!close_br) return -1;
-        *close_br = '\0';
-        h++;
-        if (close_br[1] == ':') p = close_br + 2;
-        else if (close_br[1]) return -1;
-    } else if ((p = strrchr(h, ':'))) {
-        *p++ = '\0';
-    }
-    if (!h[0] || strlen(h) >= hcap) return -1;
-    snprintf(host, hcap, "%s", h);
-    snprintf(port, pcap, "%s", p && p[0] ? p : (tls ? "6651" : "6650"));
-    return 0;
 }
 
 static int tcp_connect(const char *host, const char *port, uint64_t deadline_ms, mcdc_err *err) {
@@ -557,14 +535,18 @@ int pulsar_conn_open(pulsar_conn *c, const char *url, uint64_t deadline_ms, mcdc
     mcdc_errf(&last, MCDC_EINVAL, "pulsar: '%s' names no broker", url);
     while (*s) {
         size_t n = strcspn(s, ",");
-        char host[256], port[16];
-        if (split_hostport(s, n, tls, host, sizeof host, port, sizeof port))
-            return mcdc_errf(err, MCDC_EINVAL, "pulsar: '%.*s' in '%s' is not host:port", (int)n, s, url);
-        int fd = tcp_connect(host, port, deadline_ms, &last);
+        mcdc_addr a;
+        if (mcdc_addr_parse(s, n, MCDC_ADDR_PORT_OPTIONAL, tls ? 6651 : 6650, &a, err)) {
+            mcdc_err_prefix(err, "pulsar: '%.*s' in '%s' is not host:port", (int)n, s, url);
+            return -1;
+        }
+        char port[8];
+        snprintf(port, sizeof port, "%u", (unsigned)a.port);
+        int fd = tcp_connect(a.host, port, deadline_ms, &last);
         if (fd >= 0) {
             c->fd = fd;
             c->last_rx_ms = mcdc_now_mono_ms();
-            if ((!tls || tls_start(c, host, deadline_ms, &last) == 0) && handshake(c, deadline_ms, &last) == 0) return 0;
+            if ((!tls || tls_start(c, a.host, deadline_ms, &last) == 0) && handshake(c, deadline_ms, &last) == 0) return 0;
             pulsar_conn_close(c);
             if (last.code == MCDC_EREMOTE || last.code == MCDC_EINVAL) break; /* the next broker would say the same */
         }

@@ -15,7 +15,9 @@
 
 #include <yaml.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
+#include "base/secret.h"
 #include "server/http.h"
 
 #define PATH_CAP 128
@@ -99,62 +101,6 @@ static int get_int(ctx *c, yaml_node_t *v, const char *path, long long lo, long 
     return 0;
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-static bool host_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_'; }
-
-/* "host:port" or "[v6]:port". An empty host is allowed only when want_host
- * is false (":8444" = every interface). *host may be NULL. */
-static bool split_hostport(const char *s, bool want_host, long min_port, char **host, long *port) {
-    const char *colon, *h = s;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':') return false;
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-        for (size_t i = 0; i < hlen; i++)
-            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.') return false;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) return false;
-        hlen = (size_t)(colon - s);
-        for (size_t i = 0; i < hlen; i++)
-            if (!host_char(s[i])) return false;
-    }
-    if (hlen == 0 && want_host) return false;
-    const char *p = colon + 1;
-    if (!p[0] || strlen(p) > 5) return false;
-    long n = 0;
-    for (; *p; p++) {
-        if (!isdigit((unsigned char)*p)) return false;
-        n = n * 10 + (*p - '0');
-    }
-    if (n < min_port || n > 65535) return false;
-    if (host) {
-        *host = mcdc_xmalloc(hlen + 1);
-        memcpy(*host, h, hlen);
-        (*host)[hlen] = '\0';
-    }
-    *port = n;
-    return true;
-}
-
-/* A comma-separated list of host:port, as librdkafka takes it. */
-static bool hostport_list(const char *s) {
-    if (!s[0]) return false;
-    char *copy = mcdc_xstrdup(s), *save = NULL;
-    bool ok = true;
-    for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
-        long port;
-        while (*tok == ' ') tok++;
-        ok = split_hostport(tok, true, 1, NULL, &port);
-    }
-    free(copy);
-    return ok;
-}
-
 /* ---- mappings ------------------------------------------------------------ */
 
 static size_t edit_distance(const char *a, const char *b) {
@@ -221,14 +167,12 @@ static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *key
 
 static int k_listen(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    char *host = NULL;
-    long port;
-    if (v->type != YAML_SCALAR_NODE || !split_hostport(scalar(v), false, 0, &host, &port))
+    mcdc_addr a;
+    if (v->type != YAML_SCALAR_NODE ||
+        mcdc_addr_parse(scalar(v), strlen(scalar(v)), MCDC_ADDR_HOST_OPTIONAL | MCDC_ADDR_PORT_ZERO, 0, &a, NULL))
         return fail(c, v, path, "want host:port, e.g. 127.0.0.1:8444 (or :8444 for every interface)");
-    if (!host[0]) set_str(&host, "0.0.0.0");
-    free(c->cfg->listen_host);
-    c->cfg->listen_host = host;
-    c->cfg->listen_port = (uint16_t)port;
+    set_str(&c->cfg->listen_host, a.host[0] ? a.host : "0.0.0.0");
+    c->cfg->listen_port = a.port;
     return 0;
 }
 
@@ -277,8 +221,8 @@ static int k_etcd_endpoints(ctx *c, yaml_node_t *v, const char *path) {
             mcdc_buf_free(&b);
             return fail(c, e, path, "TLS to etcd is not supported yet; use host:port");
         }
-        long port;
-        if (!split_hostport(s, true, 1, NULL, &port)) {
+        mcdc_addr a;
+        if (mcdc_addr_parse(s, strlen(s), 0, 0, &a, NULL)) {
             mcdc_buf_free(&b);
             return fail(c, e, path, WANT);
         }
@@ -322,7 +266,7 @@ static int k_mq_type(ctx *c, yaml_node_t *v, const char *path) {
 
 static int k_kafka_address(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    if (v->type != YAML_SCALAR_NODE || !hostport_list(scalar(v)))
+    if (v->type != YAML_SCALAR_NODE || mcdc_addr_list_check(scalar(v), NULL))
         return fail(c, v, path, "want host:port[,host:port...], e.g. 127.0.0.1:9092");
     set_str(&c->cfg->source.mq.kafka.address, scalar(v));
     return 0;
@@ -580,39 +524,34 @@ int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err) {
     }
     int rc = mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
     /* The text may hold passwords. */
-    if (b.data) memset(b.data, 0, b.len);
+    mcdc_secret_wipe(b.data, b.len);
     mcdc_buf_free(&b);
     return rc;
-}
-
-static void free_secret(char *s) {
-    if (s) memset(s, 0, strlen(s));
-    free(s);
 }
 
 void mcdc_config_free(mcdc_config *c) {
     if (!c) return;
     free(c->listen_host);
-    free_secret(c->api_token);
+    mcdc_secret_free(c->api_token);
     free(c->store.type);
     free(c->store.path);
     free(c->source.etcd.endpoints);
     free(c->source.etcd.root_path);
     free(c->source.etcd.username);
-    free_secret(c->source.etcd.password);
+    mcdc_secret_free(c->source.etcd.password);
     free(c->source.mq.type);
     mcdc_config_kafka *k = &c->source.mq.kafka;
     free(k->address);
     free(k->security_protocol);
     free(k->sasl_mechanism);
     free(k->sasl_username);
-    free_secret(k->sasl_password);
+    mcdc_secret_free(k->sasl_password);
     free(k->ssl_ca_location);
     mcdc_config_pulsar *pl = &c->source.mq.pulsar;
     free(pl->address);
     free(pl->tenant);
     free(pl->namespace_);
-    free_secret(pl->token);
+    mcdc_secret_free(pl->token);
     free(pl->tls_ca);
     free(c->source.channel_prefix);
     memset(c, 0, sizeof *c);
