@@ -18,6 +18,7 @@
 #include "mq/mq.h"
 #include "source/catalog.h"
 #include "source/change_json.h"
+#include "source/channels.h"
 #include "source/decode.h"
 
 static volatile sig_atomic_t g_stop;
@@ -312,7 +313,6 @@ int cmd_dump(int argc, char **argv) {
     /* Channels: a named collection reads its own shards; otherwise every DML
      * channel (dropped collections' changes are still in them). The
      * replicate channel carries index, load, flush and database changes. */
-    char name[512];
     if (o.collection) {
         catalog_coll *cc = catalog_find(cat, o.db, o.collection);
         if (!cc) {
@@ -325,8 +325,9 @@ int cmd_dump(int argc, char **argv) {
         catalog_release(cc);
     } else {
         for (int i = 0; i < o.dml_channels; i++) {
-            snprintf(name, sizeof name, "%s-rootcoord-dml_%d", o.prefix, i);
+            char *name = channel_dml_name(o.prefix, i);
             add_channel(&channels, &n_channels, name);
+            free(name);
         }
         catalog_coll **list;
         size_t n = catalog_list(cat, o.db, &list);
@@ -334,8 +335,9 @@ int cmd_dump(int argc, char **argv) {
             for (size_t k = 0; k < list[i]->n_channels; k++) add_channel(&channels, &n_channels, list[i]->pchannels[k]);
         catalog_release_list(list, n);
     }
-    snprintf(name, sizeof name, "%s-replicate-msg", o.prefix);
-    add_channel(&channels, &n_channels, name);
+    char *replicate = channel_replicate_name(o.prefix);
+    add_channel(&channels, &n_channels, replicate);
+    free(replicate);
 
     st = mcdc_xcalloc(n_channels, sizeof *st);
     for (size_t i = 0; i < n_channels; i++) {

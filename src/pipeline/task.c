@@ -14,6 +14,7 @@
 #include "pipeline/filter.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
+#include "source/channels.h"
 
 /* A DML channel counts for the watermark while its ticks keep coming; one
  * whose last collection was dropped stops ticking (timestamps.md §2). */
@@ -31,16 +32,8 @@ const char *task_state_name(task_state s) {
 size_t task_channels(const task_env *env, char ***out) {
     size_t n = (size_t)env->dml_channels + 1;
     char **list = mcdc_xcalloc(n, sizeof(char *));
-    mcdc_buf b = MCDC_BUF_INIT;
-    for (int i = 0; i < env->dml_channels; i++) {
-        mcdc_buf_reset(&b);
-        mcdc_buf_printf(&b, "%s-rootcoord-dml_%d", env->channel_prefix, i);
-        list[i] = mcdc_xstrdup(mcdc_buf_cstr(&b));
-    }
-    mcdc_buf_reset(&b);
-    mcdc_buf_printf(&b, "%s-replicate-msg", env->channel_prefix);
-    list[n - 1] = mcdc_xstrdup(mcdc_buf_cstr(&b));
-    mcdc_buf_free(&b);
+    for (int i = 0; i < env->dml_channels; i++) list[i] = channel_dml_name(env->channel_prefix, i);
+    list[n - 1] = channel_replicate_name(env->channel_prefix);
     *out = list;
     return n;
 }
@@ -108,13 +101,10 @@ void task_free(task *t) {
 static bool covered_here(task *t, const catalog_coll *cc, const char *channel, bool *exact) {
     *exact = false;
     if (!task_spec_covers(&t->spec, cc->db_name, cc->name)) return false;
-    size_t plen = strlen(t->env->channel_prefix);
     bool ours = false;
     for (size_t s = 0; s < cc->n_channels; s++) {
         if (strcmp(cc->pchannels[s], channel) == 0) *exact = true;
-        if (strncmp(cc->pchannels[s], t->env->channel_prefix, plen) == 0 &&
-            strncmp(cc->pchannels[s] + plen, "-rootcoord-dml_", 15) == 0)
-            ours = true;
+        if (channel_is_dml_of(t->env->channel_prefix, cc->pchannels[s])) ours = true;
     }
     return *exact || !ours;
 }
