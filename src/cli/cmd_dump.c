@@ -279,21 +279,20 @@ int cmd_dump(int argc, char **argv) {
     channel_state *st = NULL;
     filter f = {o.db, o.collection, IDMAP_INIT};
     idmap pk_names = IDMAP_INIT;
-    mq_kv pulsar_extra[4];
-    size_t n_extra = 0;
-    if (o.pulsar_tenant) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tenant", o.pulsar_tenant};
-    if (o.pulsar_namespace) pulsar_extra[n_extra++] = (mq_kv){"pulsar.namespace", o.pulsar_namespace};
-    if (o.pulsar_token) pulsar_extra[n_extra++] = (mq_kv){"pulsar.token", o.pulsar_token};
-    if (o.pulsar_ca) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tls.ca", o.pulsar_ca};
-    mq_config mq = {.type = o.mq_type,
-                    .address = o.pulsar ? o.pulsar : o.kafka,
-                    .extra = pulsar_extra,
-                    .n_extra = n_extra,
-                    .security_protocol = o.kafka_security,
-                    .sasl_mechanism = o.kafka_sasl_mechanism,
-                    .sasl_username = o.kafka_sasl_user,
-                    .sasl_password = o.kafka_sasl_password,
-                    .ssl_ca_location = o.kafka_ca};
+    /* The flags as the driver's settings (the keys of source.mq.<type>). */
+    const mq_kv flags[] = {
+        {"address", o.pulsar ? o.pulsar : o.kafka},
+        {"security_protocol", o.kafka_security},       {"sasl_mechanism", o.kafka_sasl_mechanism},
+        {"sasl_username", o.kafka_sasl_user},         {"sasl_password", o.kafka_sasl_password},
+        {"ssl_ca_location", o.kafka_ca},              {"tenant", o.pulsar_tenant},
+        {"namespace", o.pulsar_namespace},            {"token", o.pulsar_token},
+        {"tls_ca", o.pulsar_ca},
+    };
+    mq_kv settings[sizeof flags / sizeof flags[0]];
+    size_t n_settings = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].value) settings[n_settings++] = flags[i];
+    mq_config mq = {.type = o.mq_type, .settings = settings, .n_settings = n_settings};
 
     rpc_init();
     etcd_config ec = {.endpoints = o.etcd, .username = o.etcd_user, .password = o.etcd_password, .timeout_ms = 5000};

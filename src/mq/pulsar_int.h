@@ -113,9 +113,11 @@ typedef struct pulsar_opts {
     uint32_t op_timeout_ms;   /* connect, lookup, subscribe */
 } pulsar_opts;
 
-/* From mq_config: address, and the extra keys pulsar.tenant, pulsar.namespace,
- * pulsar.token, pulsar.tls.ca, pulsar.tls.verify_hostname,
- * pulsar.operation_timeout_ms. Unknown pulsar.* keys are an error. */
+/* The keys of source.mq.pulsar (pulsar_opts.c), in this order. */
+enum { P_ADDRESS, P_TENANT, P_NAMESPACE, P_TOKEN, P_TLS_CA, P_TLS_VERIFY_HOSTNAME, P_OPERATION_TIMEOUT_MS, PULSAR_N_KEYS };
+extern const mq_key pulsar_keys[PULSAR_N_KEYS];
+
+/* Reads cfg's settings against pulsar_keys; an undeclared key is an error. */
 int pulsar_opts_init(pulsar_opts *o, const mq_config *cfg, mcdc_err *err);
 void pulsar_opts_free(pulsar_opts *o);
 /* persistent://tenant/namespace/channel */

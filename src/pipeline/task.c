@@ -363,44 +363,23 @@ typedef struct start_choice {
     mq_msgid after;
 } start_choice;
 
-/* "Start at X inclusive" is "after the message before X". For Kafka that is
- * offset X-1; offset 0 means from the earliest. */
-static void choose_at(start_choice *c, const mq_msgid *at) {
-    int64_t off = mq_kafka_offset(at);
-    if (off <= 0) {
+/* "Start at X inclusive" is "after the message before X"; the earliest of
+ * several wins. */
+static int choose_at(const task *t, start_choice *c, const mq_msgid *at, mcdc_err *err) {
+    mq_msgid before;
+    bool earliest;
+    if (mq_position_before(t->env->mq.type, at, &before, &earliest, err)) return -1;
+    if (earliest) {
         c->from_earliest = true;
         c->have = false;
-        return;
+        return 0;
     }
-    if (c->from_earliest) return;
-    mq_msgid before;
-    mq_kafka_msgid(off - 1, &before);
-    if (!c->have || mq_kafka_offset(&before) < mq_kafka_offset(&c->after)) {
+    if (c->from_earliest) return 0;
+    if (!c->have || mq_msgid_cmp(t->env->mq.type, &before, &c->after) < 0) {
         c->after = before;
         c->have = true;
     }
-}
-
-/* Position text: a Kafka offset, or milvus-cdc's base64 MsgPosition. */
-static int parse_position(const task *t, const char *text, mq_msgid *out, mcdc_err *err) {
-    mcdc_err ignored;
-    if (mq_msgid_parse(t->env->mq.type, text, out, &ignored) == 0) return 0;
-    uint8_t *raw;
-    long len = mcdc_base64_decode(text, &raw);
-    if (len > 0) {
-        Milvus__Proto__Msg__MsgPosition *p = milvus__proto__msg__msg_position__unpack(NULL, (size_t)len, raw);
-        if (p && p->msg_id.len > 0 && p->msg_id.len <= MQ_MSGID_MAX) {
-            memcpy(out->bytes, p->msg_id.data, p->msg_id.len);
-            out->len = p->msg_id.len;
-            milvus__proto__msg__msg_position__free_unpacked(p, NULL);
-            free(raw);
-            return 0;
-        }
-        if (p) milvus__proto__msg__msg_position__free_unpacked(p, NULL);
-    }
-    free(raw);
-    return mcdc_errf(err, MCDC_EINVAL, "position '%s' is neither a %s position nor a base64 MsgPosition", text,
-                     t->env->mq.type);
+    return 0;
 }
 
 static const char *pchannel_of(const char *name, char *buf, size_t cap) {
@@ -451,14 +430,11 @@ int task_init_positions(task *t, mcdc_err *err) {
                 break;
             }
             mq_msgid at;
-            if ((rc = parse_position(t, kv[k].value, &at, err))) break;
-            if (strcmp(t->env->mq.type, "kafka") != 0) {
-                /* "Start at X" needs the position before X, which only
-                 * Kafka's dense offsets give directly. */
-                rc = mcdc_errf(err, MCDC_EINVAL, "positions: explicit start positions are supported on Kafka sources only");
+            if ((rc = mq_position_parse(t->env->mq.type, kv[k].value, &at, err))) break;
+            if ((rc = choose_at(t, &choice[c], &at, err))) {
+                mcdc_err_prefix(err, "positions");
                 break;
             }
-            choose_at(&choice[c], &at);
         }
     }
     /* Everything else: the end of the channel now. */
