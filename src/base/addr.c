@@ -62,14 +62,14 @@ int mcdc_addr_format(const mcdc_addr *a, char *out, size_t cap) {
     return snprintf(out, cap, a->v6 ? "[%s]:%u" : "%s:%u", a->host, (unsigned)a->port);
 }
 
-int mcdc_addr_list_check(const char *s, mcdc_err *err) {
+int mcdc_addr_list_check(const char *s, unsigned flags, mcdc_err *err) {
     size_t entries = 0;
     for (;;) {
         while (*s == ' ') s++;
         size_t n = strcspn(s, ",");
         mcdc_addr a;
         /* An empty entry (a trailing comma) is skipped, as librdkafka does. */
-        if (n && mcdc_addr_parse(s, n, 0, 0, &a, err)) {
+        if (n && mcdc_addr_parse(s, n, flags, 0, &a, err)) {
             mcdc_err_prefix(err, "'%.*s'", (int)n, s);
             return -1;
         }

@@ -36,8 +36,9 @@ int mcdc_addr_parse(const char *s, size_t len, unsigned flags, uint16_t default_
 /* "host:port" or "[v6]:port"; snprintf's return value. */
 int mcdc_addr_format(const mcdc_addr *a, char *out, size_t cap);
 
-/* A comma-separated list of host:port (spaces after commas allowed), as
- * librdkafka and etcd take it; every entry needs a host and a port. */
-int mcdc_addr_list_check(const char *s, mcdc_err *err);
+/* A comma-separated list of addresses (spaces after commas allowed, empty
+ * entries skipped), as librdkafka and Pulsar service URLs take it; each entry
+ * as mcdc_addr_parse with these flags. At least one entry. */
+int mcdc_addr_list_check(const char *s, unsigned flags, mcdc_err *err);
 
 #endif

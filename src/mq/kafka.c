@@ -55,7 +55,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 enum { K_ADDRESS, K_PROTOCOL, K_MECHANISM, K_USER, K_PASSWORD, K_CA, K_PREFETCH, N_KEYS };
 
 static int check_brokers(const char *v, mcdc_err *err) {
-    if (mcdc_addr_list_check(v, NULL) == 0) return 0;
+    if (mcdc_addr_list_check(v, 0, NULL) == 0) return 0;
     return mcdc_errf(err, MCDC_EINVAL, "want host:port[,host:port...], e.g. 127.0.0.1:9092");
 }
 
@@ -66,13 +66,17 @@ static const char *const MECHANISMS[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-51
  * channel: 8 MiB keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB
  * halved that (docs/benchmarks.md, an A/B of one build). */
 static const mq_key KEYS[N_KEYS] = {
-    [K_ADDRESS] = {"address", MQ_KEY_CHECKED, "127.0.0.1:9092", "bootstrap servers", .check = check_brokers},
-    [K_PROTOCOL] = {"security_protocol", MQ_KEY_CHOICE, "PLAINTEXT", "security.protocol", .choices = PROTOCOLS},
-    [K_MECHANISM] = {"sasl_mechanism", MQ_KEY_CHOICE, "", "sasl.mechanisms, with a SASL_ protocol", .choices = MECHANISMS},
-    [K_USER] = {"sasl_username", MQ_KEY_TEXT, "", "sasl.username"},
-    [K_PASSWORD] = {"sasl_password", MQ_KEY_SECRET, "", "sasl.password"},
-    [K_CA] = {"ssl_ca_location", MQ_KEY_TEXT, "", "CA file; empty = the system's"},
-    [K_PREFETCH] = {"prefetch_kbytes", MQ_KEY_INT, "8192", "read-ahead per channel, KiB", .lo = 1024, .hi = 1048576},
+    [K_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "127.0.0.1:9092",
+          .help = "bootstrap servers", .check = check_brokers},
+    [K_PROTOCOL] = {.name = "security_protocol", .kind = MQ_KEY_CHOICE, .def = "PLAINTEXT",
+          .help = "security.protocol", .choices = PROTOCOLS},
+    [K_MECHANISM] = {.name = "sasl_mechanism", .kind = MQ_KEY_CHOICE, .def = "",
+          .help = "sasl.mechanisms, with a SASL_ protocol", .choices = MECHANISMS},
+    [K_USER] = {.name = "sasl_username", .kind = MQ_KEY_TEXT, .def = "", .help = "sasl.username"},
+    [K_PASSWORD] = {.name = "sasl_password", .kind = MQ_KEY_SECRET, .def = "", .help = "sasl.password"},
+    [K_CA] = {.name = "ssl_ca_location", .kind = MQ_KEY_TEXT, .def = "", .help = "CA file; empty = the system's"},
+    [K_PREFETCH] = {.name = "prefetch_kbytes", .kind = MQ_KEY_INT, .def = "8192",
+          .help = "read-ahead per channel, KiB", .lo = 1024, .hi = 1048576},
 };
 
 static int check_settings(const char *const *v, const char **blame, mcdc_err *err) {

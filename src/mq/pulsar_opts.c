@@ -20,16 +20,7 @@ static int check_service_url(const char *v, mcdc_err *err) {
     if (!hosts) return mcdc_errf(err, MCDC_EINVAL, "want pulsar://host:port or pulsar+ssl://host:port");
     if (!hosts[0]) return mcdc_errf(err, MCDC_EINVAL, "want pulsar://host:port (no broker is named)");
     if (strchr(hosts, '/')) return mcdc_errf(err, MCDC_EINVAL, "want pulsar://host:port, no path");
-    for (const char *s = hosts;;) {
-        size_t n = strcspn(s, ",");
-        mcdc_addr a;
-        if (mcdc_addr_parse(s, n, MCDC_ADDR_PORT_OPTIONAL, 6650, &a, err)) {
-            mcdc_err_prefix(err, "'%.*s'", (int)n, s);
-            return -1;
-        }
-        if (!s[n]) return 0;
-        s += n + 1;
-    }
+    return mcdc_addr_list_check(hosts, MCDC_ADDR_PORT_OPTIONAL, err);
 }
 
 static int check_name(const char *v, mcdc_err *err) {
@@ -38,14 +29,20 @@ static int check_name(const char *v, mcdc_err *err) {
 }
 
 const mq_key pulsar_keys[PULSAR_N_KEYS] = {
-    [P_ADDRESS] = {"address", MQ_KEY_CHECKED, "pulsar://127.0.0.1:6650", "service URL", .check = check_service_url},
-    [P_TENANT] = {"tenant", MQ_KEY_CHECKED, "public", "pulsar.tenant of the source Milvus", .check = check_name},
-    [P_NAMESPACE] = {"namespace", MQ_KEY_CHECKED, "default", "pulsar.namespace of the source Milvus", .check = check_name},
-    [P_TOKEN] = {"token", MQ_KEY_SECRET, "", "JWT for token authentication; empty = none"},
-    [P_TLS_CA] = {"tls_ca", MQ_KEY_TEXT, "", "CA file for pulsar+ssl; empty = the system's"},
-    [P_TLS_VERIFY_HOSTNAME] = {"tls_verify_hostname", MQ_KEY_BOOL, "true", "check the broker's name in its certificate"},
-    [P_OPERATION_TIMEOUT_MS] = {"operation_timeout_ms", MQ_KEY_INT, "10000", "connect, lookup and subscribe",
-                                .lo = 100, .hi = 600000},
+    [P_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "pulsar://127.0.0.1:6650",
+          .help = "service URL", .check = check_service_url},
+    [P_TENANT] = {.name = "tenant", .kind = MQ_KEY_CHECKED, .def = "public",
+          .help = "pulsar.tenant of the source Milvus", .check = check_name},
+    [P_NAMESPACE] = {.name = "namespace", .kind = MQ_KEY_CHECKED, .def = "default",
+          .help = "pulsar.namespace of the source Milvus", .check = check_name},
+    [P_TOKEN] = {.name = "token", .kind = MQ_KEY_SECRET, .def = "",
+          .help = "JWT for token authentication; empty = none"},
+    [P_TLS_CA] = {.name = "tls_ca", .kind = MQ_KEY_TEXT, .def = "",
+          .help = "CA file for pulsar+ssl; empty = the system's"},
+    [P_TLS_VERIFY_HOSTNAME] = {.name = "tls_verify_hostname", .kind = MQ_KEY_BOOL, .def = "true",
+          .help = "check the broker's name in its certificate"},
+    [P_OPERATION_TIMEOUT_MS] = {.name = "operation_timeout_ms", .kind = MQ_KEY_INT, .def = "10000",
+          .help = "connect, lookup and subscribe, each attempt", .lo = 100, .hi = 600000},
 };
 
 int pulsar_opts_init(pulsar_opts *o, const mq_config *cfg, mcdc_err *err) {

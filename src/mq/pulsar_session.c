@@ -131,8 +131,13 @@ int pulsar_conn_open(pulsar_conn *c, const char *url, uint64_t deadline_ms, mcdc
     mcdc_err last;
     mcdc_errf(&last, MCDC_EINVAL, "pulsar: '%s' names no broker", url);
     while (*s) {
+        s += strspn(s, " ");
         size_t n = strcspn(s, ",");
         mcdc_addr a;
+        if (n == 0) { /* an empty entry: skipped, as mcdc_addr_list_check does */
+            s += *s == ',';
+            continue;
+        }
         if (mcdc_addr_parse(s, n, MCDC_ADDR_PORT_OPTIONAL, tls ? 6651 : 6650, &a, err)) {
             mcdc_err_prefix(err, "pulsar: '%.*s' in '%s' is not host:port", (int)n, s, url);
             return -1;

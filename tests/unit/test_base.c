@@ -267,13 +267,14 @@ static void test_addr_errors_say_what(void **state) {
 static void test_addr_list(void **state) {
     (void)state;
     mcdc_err err = {0};
-    assert_int_equal(mcdc_addr_list_check("k1:9092", &err), 0);
-    assert_int_equal(mcdc_addr_list_check("k1:9092, k2:9093,[::1]:9094", &err), 0);
-    assert_int_equal(mcdc_addr_list_check("", &err), -1);
-    assert_int_equal(mcdc_addr_list_check("k1:9092,k2", &err), -1);
+    assert_int_equal(mcdc_addr_list_check("k1:9092", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check("k1:9092, k2:9093,[::1]:9094", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check("", 0, &err), -1);
+    assert_int_equal(mcdc_addr_list_check("k1:9092,k2", 0, &err), -1);
     assert_string_equal(err.msg, "'k2': want host:port (the port is missing)");
-    assert_int_equal(mcdc_addr_list_check("k1:9092,", &err), 0);
-    assert_int_equal(mcdc_addr_list_check(" , ", &err), -1);
+    assert_int_equal(mcdc_addr_list_check("k1:9092,", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check(" , ", 0, &err), -1);
+    assert_int_equal(mcdc_addr_list_check("p1,p2:6651", MCDC_ADDR_PORT_OPTIONAL, &err), 0);
 }
 
 static void test_secret_free(void **state) {
