@@ -26,13 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(err.code == MCDC_EINVAL && strncmp(err.msg, "fuzz.yaml:", 10) == 0);
         return 0;
     }
-    const mcdc_config_kafka *k = &cfg.source.mq.kafka;
+    mq_config mq = mcdc_config_mq(&cfg, NULL);
     const char *strings[] = {cfg.listen_host,          cfg.api_token,          cfg.store.type,
                              cfg.store.path,           cfg.source.etcd.endpoints, cfg.source.etcd.root_path,
                              cfg.source.etcd.username, cfg.source.etcd.password, cfg.source.mq.type,
-                             k->address,               k->security_protocol,   k->sasl_mechanism,
-                             k->sasl_username,         k->sasl_password,       k->ssl_ca_location,
-                             cfg.source.channel_prefix};
+                             mq_config_get(&mq, "address"), cfg.source.channel_prefix};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) CHECK(strings[i] != NULL);
     CHECK(cfg.listen_host[0] && cfg.store.path[0] && cfg.source.etcd.endpoints[0] && cfg.source.etcd.root_path[0]);
     CHECK(cfg.source.channel_prefix[0]);
@@ -42,6 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(cfg.apply.batch_bytes >= 1024 && cfg.apply.batch_bytes <= (64u << 20));
     CHECK(cfg.apply.retry_max_ms >= 10 && cfg.apply.retry_max_ms <= 3600000);
     CHECK(!cfg.source.etcd.username[0] == !cfg.source.etcd.password[0]);
+    /* What the file says, the driver accepts. */
+    CHECK(mq_settings_check(&mq, NULL, &err) == 0);
     mcdc_config_free(&cfg);
     return 0;
 }

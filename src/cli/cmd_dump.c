@@ -18,6 +18,7 @@
 #include "mq/mq.h"
 #include "source/catalog.h"
 #include "source/change_json.h"
+#include "source/channels.h"
 #include "source/decode.h"
 
 static volatile sig_atomic_t g_stop;
@@ -278,21 +279,20 @@ int cmd_dump(int argc, char **argv) {
     channel_state *st = NULL;
     filter f = {o.db, o.collection, IDMAP_INIT};
     idmap pk_names = IDMAP_INIT;
-    mq_kv pulsar_extra[4];
-    size_t n_extra = 0;
-    if (o.pulsar_tenant) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tenant", o.pulsar_tenant};
-    if (o.pulsar_namespace) pulsar_extra[n_extra++] = (mq_kv){"pulsar.namespace", o.pulsar_namespace};
-    if (o.pulsar_token) pulsar_extra[n_extra++] = (mq_kv){"pulsar.token", o.pulsar_token};
-    if (o.pulsar_ca) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tls.ca", o.pulsar_ca};
-    mq_config mq = {.type = o.mq_type,
-                    .address = o.pulsar ? o.pulsar : o.kafka,
-                    .extra = pulsar_extra,
-                    .n_extra = n_extra,
-                    .security_protocol = o.kafka_security,
-                    .sasl_mechanism = o.kafka_sasl_mechanism,
-                    .sasl_username = o.kafka_sasl_user,
-                    .sasl_password = o.kafka_sasl_password,
-                    .ssl_ca_location = o.kafka_ca};
+    /* The flags as the driver's settings (the keys of source.mq.<type>). */
+    const mq_kv flags[] = {
+        {"address", o.pulsar ? o.pulsar : o.kafka},
+        {"security_protocol", o.kafka_security},       {"sasl_mechanism", o.kafka_sasl_mechanism},
+        {"sasl_username", o.kafka_sasl_user},         {"sasl_password", o.kafka_sasl_password},
+        {"ssl_ca_location", o.kafka_ca},              {"tenant", o.pulsar_tenant},
+        {"namespace", o.pulsar_namespace},            {"token", o.pulsar_token},
+        {"tls_ca", o.pulsar_ca},
+    };
+    mq_kv settings[sizeof flags / sizeof flags[0]];
+    size_t n_settings = 0;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].value) settings[n_settings++] = flags[i];
+    mq_config mq = {.type = o.mq_type, .settings = settings, .n_settings = n_settings};
 
     rpc_init();
     etcd_config ec = {.endpoints = o.etcd, .username = o.etcd_user, .password = o.etcd_password, .timeout_ms = 5000};
@@ -312,7 +312,6 @@ int cmd_dump(int argc, char **argv) {
     /* Channels: a named collection reads its own shards; otherwise every DML
      * channel (dropped collections' changes are still in them). The
      * replicate channel carries index, load, flush and database changes. */
-    char name[512];
     if (o.collection) {
         catalog_coll *cc = catalog_find(cat, o.db, o.collection);
         if (!cc) {
@@ -325,8 +324,9 @@ int cmd_dump(int argc, char **argv) {
         catalog_release(cc);
     } else {
         for (int i = 0; i < o.dml_channels; i++) {
-            snprintf(name, sizeof name, "%s-rootcoord-dml_%d", o.prefix, i);
+            char *name = channel_dml_name(o.prefix, i);
             add_channel(&channels, &n_channels, name);
+            free(name);
         }
         catalog_coll **list;
         size_t n = catalog_list(cat, o.db, &list);
@@ -334,8 +334,9 @@ int cmd_dump(int argc, char **argv) {
             for (size_t k = 0; k < list[i]->n_channels; k++) add_channel(&channels, &n_channels, list[i]->pchannels[k]);
         catalog_release_list(list, n);
     }
-    snprintf(name, sizeof name, "%s-replicate-msg", o.prefix);
-    add_channel(&channels, &n_channels, name);
+    char *replicate = channel_replicate_name(o.prefix);
+    add_channel(&channels, &n_channels, replicate);
+    free(replicate);
 
     st = mcdc_xcalloc(n_channels, sizeof *st);
     for (size_t i = 0; i < n_channels; i++) {

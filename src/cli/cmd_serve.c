@@ -76,29 +76,7 @@ int cmd_serve(int argc, char **argv) {
                       .username = cfg.source.etcd.username,
                       .password = cfg.source.etcd.password,
                       .timeout_ms = 10000};
-    /* The Pulsar driver takes its settings as extra keys (mq.h). */
-    mq_kv pulsar_extra[4];
-    size_t n_extra = 0;
-    bool pulsar = strcmp(cfg.source.mq.type, "pulsar") == 0;
-    char prefetch[16];
-    snprintf(prefetch, sizeof prefetch, "%u", (unsigned)cfg.source.mq.kafka.prefetch_kbytes);
-    if (!pulsar) pulsar_extra[n_extra++] = (mq_kv){"queued.max.messages.kbytes", prefetch};
-    if (pulsar) {
-        const mcdc_config_pulsar *pc = &cfg.source.mq.pulsar;
-        pulsar_extra[n_extra++] = (mq_kv){"pulsar.tenant", pc->tenant};
-        pulsar_extra[n_extra++] = (mq_kv){"pulsar.namespace", pc->namespace_};
-        if (pc->token[0]) pulsar_extra[n_extra++] = (mq_kv){"pulsar.token", pc->token};
-        if (pc->tls_ca[0]) pulsar_extra[n_extra++] = (mq_kv){"pulsar.tls.ca", pc->tls_ca};
-    }
-    mq_config mq = {.type = cfg.source.mq.type,
-                    .extra = pulsar_extra,
-                    .n_extra = n_extra,
-                    .address = pulsar ? cfg.source.mq.pulsar.address : cfg.source.mq.kafka.address,
-                    .security_protocol = cfg.source.mq.kafka.security_protocol[0] ? cfg.source.mq.kafka.security_protocol : NULL,
-                    .sasl_mechanism = cfg.source.mq.kafka.sasl_mechanism[0] ? cfg.source.mq.kafka.sasl_mechanism : NULL,
-                    .sasl_username = cfg.source.mq.kafka.sasl_username[0] ? cfg.source.mq.kafka.sasl_username : NULL,
-                    .sasl_password = cfg.source.mq.kafka.sasl_password[0] ? cfg.source.mq.kafka.sasl_password : NULL,
-                    .ssl_ca_location = cfg.source.mq.kafka.ssl_ca_location[0] ? cfg.source.mq.kafka.ssl_ca_location : NULL};
+    mq_config mq = mcdc_config_mq(&cfg, NULL);
     if (!(etcd = etcd_open(&ec, &err)) || !(cat = catalog_open(etcd, cfg.source.etcd.root_path, &err)) ||
         mq_probe(&mq, 10000, &err) || !(st = store_open_sqlite(cfg.store.path, &err))) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
@@ -127,7 +105,7 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     log_info("mcdc serve: API on http://%s:%u, source etcd %s root %s, %s %s", cfg.listen_host, http_port(http),
-             cfg.source.etcd.endpoints, cfg.source.etcd.root_path, cfg.source.mq.type, mq.address);
+             cfg.source.etcd.endpoints, cfg.source.etcd.root_path, cfg.source.mq.type, mq_config_get(&mq, "address"));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

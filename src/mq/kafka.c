@@ -5,7 +5,7 @@
  * offset in 8 little-endian bytes (spec/mq-messages.md §2, §6). So we assign
  * partition 0 explicitly at an offset, never join a group rebalance and never
  * commit; the position is ours to keep (the checkpoint store). */
-#include "mq/mq.h"
+#include "mq/mq_driver.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -28,13 +29,14 @@ typedef struct kafka_reader {
     uint64_t missing_checked_ms;
 } kafka_reader;
 
-void mq_kafka_msgid(int64_t offset, mq_msgid *out) {
+/* Kafka msgIDs are offsets (spec/mq-messages.md §6). */
+static void offset_msgid(int64_t offset, mq_msgid *out) {
     uint64_t v = (uint64_t)offset;
     for (int i = 0; i < 8; i++) out->bytes[i] = (uint8_t)(v >> (8 * i));
     out->len = 8;
 }
 
-int64_t mq_kafka_offset(const mq_msgid *id) {
+static int64_t msgid_offset(const mq_msgid *id) {
     uint64_t v = 0;
     for (int i = 0; i < 8 && i < (int)id->len; i++) v |= (uint64_t)id->bytes[i] << (8 * i);
     return (int64_t)v;
@@ -48,33 +50,70 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     else log_debug("kafka %s: %s", fac, buf);
 }
 
+/* ---- settings (source.mq.kafka) --------------------------------------------- */
+
+enum { K_ADDRESS, K_PROTOCOL, K_MECHANISM, K_USER, K_PASSWORD, K_CA, K_PREFETCH, N_KEYS };
+
+static int check_brokers(const char *v, mcdc_err *err) {
+    if (mcdc_addr_list_check(v, 0, NULL) == 0) return 0;
+    return mcdc_errf(err, MCDC_EINVAL, "want host:port[,host:port...], e.g. 127.0.0.1:9092");
+}
+
+static const char *const PROTOCOLS[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+static const char *const MECHANISMS[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER", NULL};
+
+/* queued.max.messages.kbytes (prefetch_kbytes) bounds the prefetch memory per
+ * channel: 8 MiB keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB
+ * halved that (docs/benchmarks.md, an A/B of one build). */
+static const mq_key KEYS[N_KEYS] = {
+    [K_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "127.0.0.1:9092",
+          .help = "bootstrap servers", .check = check_brokers},
+    [K_PROTOCOL] = {.name = "security_protocol", .kind = MQ_KEY_CHOICE, .def = "PLAINTEXT",
+          .help = "security.protocol", .choices = PROTOCOLS},
+    [K_MECHANISM] = {.name = "sasl_mechanism", .kind = MQ_KEY_CHOICE, .def = "",
+          .help = "sasl.mechanisms, with a SASL_ protocol", .choices = MECHANISMS},
+    [K_USER] = {.name = "sasl_username", .kind = MQ_KEY_TEXT, .def = "", .help = "sasl.username"},
+    [K_PASSWORD] = {.name = "sasl_password", .kind = MQ_KEY_SECRET, .def = "", .help = "sasl.password"},
+    [K_CA] = {.name = "ssl_ca_location", .kind = MQ_KEY_TEXT, .def = "", .help = "CA file; empty = the system's"},
+    [K_PREFETCH] = {.name = "prefetch_kbytes", .kind = MQ_KEY_INT, .def = "8192",
+          .help = "read-ahead per channel, KiB", .lo = 1024, .hi = 1048576},
+};
+
+static int check_settings(const char *const *v, const char **blame, mcdc_err *err) {
+    bool sasl = strncmp(v[K_PROTOCOL], "SASL_", 5) == 0;
+    if (sasl && !v[K_MECHANISM][0]) {
+        *blame = KEYS[K_MECHANISM].name;
+        return mcdc_errf(err, MCDC_EINVAL, "missing; %s needs one (PLAIN, SCRAM-SHA-256, ...)", v[K_PROTOCOL]);
+    }
+    if (!sasl && (v[K_MECHANISM][0] || v[K_USER][0] || v[K_PASSWORD][0])) {
+        *blame = KEYS[K_PROTOCOL].name;
+        return mcdc_errf(err, MCDC_EINVAL, "SASL settings are given but the protocol is %s; want SASL_PLAINTEXT or SASL_SSL",
+                         v[K_PROTOCOL][0] ? v[K_PROTOCOL] : "PLAINTEXT");
+    }
+    return 0;
+}
+
 static int set(rd_kafka_conf_t *conf, const char *k, const char *v, mcdc_err *err) {
     char why[256];
-    if (!v) return 0;
+    if (!v || !v[0]) return 0;
     if (rd_kafka_conf_set(conf, k, v, why, sizeof why) != RD_KAFKA_CONF_OK)
-        return mcdc_errf(err, MCDC_EINVAL, "kafka setting %s=%s: %s", k, v, why);
+        return mcdc_errf(err, MCDC_EINVAL, "kafka setting %s: %s", k, why);
     return 0;
 }
 
 /* The client settings every reader uses; NULL with *err set on a bad one. */
 static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcdc_err *err) {
-    if (!cfg->address || !cfg->address[0]) {
-        mcdc_errf(err, MCDC_EINVAL, "kafka: no broker address");
-        return NULL;
-    }
+    const char *v[N_KEYS];
+    if (mq_settings_read(&mq_kafka_driver, cfg, v, err)) return NULL;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char group[300];
     snprintf(group, sizeof group, "mcdc-%s", channel);
     /* fetch.wait.max.ms: the default 500 ms makes Milvus topics, with their
      * 5 tiny time ticks a second, crawl (stack notes pitfall 7).
      * auto.offset.reset=error: a saved position that retention deleted must
-     * stop the task loudly, not jump to the end and lose data.
-     * queued.max.messages.kbytes bounds the prefetch memory per channel
-     * (source.mq.kafka.prefetch_kbytes sets it, as an extra property): 8 MiB
-     * keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB halved that
-     * (docs/benchmarks.md, an A/B of one build). */
+     * stop the task loudly, not jump to the end and lose data. */
     const char *fixed[][2] = {
-        {"bootstrap.servers", cfg->address},
+        {"bootstrap.servers", v[K_ADDRESS]},
         {"group.id", group},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
@@ -84,27 +123,23 @@ static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcd
         {"fetch.wait.max.ms", "10"},
         {"fetch.error.backoff.ms", "100"},
         {"topic.metadata.refresh.interval.ms", "2000"},
-        {"queued.max.messages.kbytes", "8192"},
+        {"queued.max.messages.kbytes", v[K_PREFETCH]},
         {"reconnect.backoff.ms", "50"},
         {"reconnect.backoff.max.ms", "2000"},
-        {"security.protocol", cfg->security_protocol},
-        {"sasl.mechanisms", cfg->sasl_mechanism},
-        {"sasl.username", cfg->sasl_username},
-        {"sasl.password", cfg->sasl_password},
-        {"ssl.ca.location", cfg->ssl_ca_location},
+        {"security.protocol", v[K_PROTOCOL]},
+        {"sasl.mechanisms", v[K_MECHANISM]},
+        {"sasl.username", v[K_USER]},
+        {"sasl.password", v[K_PASSWORD]},
+        {"ssl.ca.location", v[K_CA]},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        if (set(conf, fixed[i][0], fixed[i][1], err)) goto fail_conf;
-    }
-    for (size_t i = 0; i < cfg->n_extra; i++) {
-        if (set(conf, cfg->extra[i].key, cfg->extra[i].value, err)) goto fail_conf;
+        if (set(conf, fixed[i][0], fixed[i][1], err)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_log_cb(conf, on_log);
     return conf;
-
-fail_conf:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
 }
 
 static void check_missing(kafka_reader *r);
@@ -126,8 +161,8 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     switch (start->kind) {
     case MQ_START_EARLIEST: p->offset = RD_KAFKA_OFFSET_BEGINNING; break;
     case MQ_START_LATEST: p->offset = RD_KAFKA_OFFSET_END; break;
-    case MQ_START_AT: p->offset = mq_kafka_offset(&start->at); break;
-    case MQ_START_AFTER: p->offset = mq_kafka_offset(&start->at) + 1; break;
+    case MQ_START_AT: p->offset = msgid_offset(&start->at); break;
+    case MQ_START_AFTER: p->offset = msgid_offset(&start->at) + 1; break;
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
@@ -182,7 +217,7 @@ static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msg
         return 0;
     if (e) return mcdc_errf(err, MCDC_EUNAVAIL, "kafka %s: end of channel: %s", channel, rd_kafka_err2str(e));
     if (hi > 0) {
-        mq_kafka_msgid(hi - 1, out);
+        offset_msgid(hi - 1, out);
         *exists = true;
     }
     return 0;
@@ -201,7 +236,9 @@ static int kafka_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err)
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, (int)timeout_ms);
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_destroy(rk);
-    if (e) return mcdc_errf(err, MCDC_EUNAVAIL, "kafka at %s does not answer: %s", cfg->address, rd_kafka_err2str(e));
+    if (e)
+        return mcdc_errf(err, MCDC_EUNAVAIL, "kafka at %s does not answer: %s", mq_config_get(cfg, "address"),
+                         rd_kafka_err2str(e));
     return 0;
 }
 
@@ -280,7 +317,7 @@ static mq_result kafka_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms,
         r->transient[0] = '\0';
         msg->payload = m->payload;
         msg->len = m->len;
-        mq_kafka_msgid(m->offset, &msg->id);
+        offset_msgid(m->offset, &msg->id);
         return MQ_MESSAGE;
     }
 }
@@ -300,7 +337,7 @@ static void kafka_close(mq_reader *rr) {
 }
 
 static int kafka_format(const mq_msgid *id, char *out, size_t cap) {
-    int n = snprintf(out, cap, "%" PRId64, mq_kafka_offset(id));
+    int n = snprintf(out, cap, "%" PRId64, msgid_offset(id));
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
@@ -309,17 +346,29 @@ static int kafka_parse(const char *text, mq_msgid *out, mcdc_err *err) {
     long long v = strtoll(text, &end, 10);
     if (!text[0] || *end || v < 0)
         return mcdc_errf(err, MCDC_EINVAL, "'%s' is not a Kafka position (a non-negative offset)", text);
-    mq_kafka_msgid(v, out);
+    offset_msgid(v, out);
     return 0;
 }
 
 static int kafka_cmp(const mq_msgid *a, const mq_msgid *b) {
-    int64_t x = mq_kafka_offset(a), y = mq_kafka_offset(b);
+    int64_t x = msgid_offset(a), y = msgid_offset(b);
     return x < y ? -1 : x > y;
+}
+
+/* Dense offsets: the message before X is X-1. */
+static int kafka_position_before(const mq_msgid *at, mq_msgid *out, bool *from_earliest, mcdc_err *err) {
+    (void)err;
+    int64_t off = msgid_offset(at);
+    *from_earliest = off <= 0;
+    if (off > 0) offset_msgid(off - 1, out);
+    return 0;
 }
 
 const mq_driver mq_kafka_driver = {
     .name = "kafka",
+    .keys = KEYS,
+    .n_keys = N_KEYS,
+    .check_settings = check_settings,
     .open = kafka_open,
     .next = kafka_next,
     .last_transient_error = kafka_last_transient,
@@ -329,4 +378,5 @@ const mq_driver mq_kafka_driver = {
     .cmp = kafka_cmp,
     .probe = kafka_probe,
     .last_position = kafka_last_position,
+    .position_before = kafka_position_before,
 };

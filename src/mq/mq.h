@@ -7,7 +7,9 @@
  * positions can be stored, compared with Milvus's, and sought again.
  *
  * Queues plug in as drivers behind this small interface, the way inputs are
- * plugins in Fluent Bit: kafka.c (librdkafka), pulsar*.c (our own client). */
+ * plugins in Fluent Bit: kafka.c (librdkafka), pulsar*.c (our own client).
+ * Each driver declares its own settings (mq_keys); the driver interface
+ * itself is private to src/mq (mq_driver.h). */
 #ifndef MCDC_MQ_H
 #define MCDC_MQ_H
 
@@ -42,19 +44,57 @@ typedef struct mq_kv {
     const char *value;
 } mq_kv;
 
+/* Which queue, and its settings: the keys of the source.mq.<type> section of
+ * mcdc.yaml, by the same names ("address", "security_protocol", "tenant" ...).
+ * Each driver declares its keys (mq_keys) and reads them when it opens; a key
+ * it does not declare is an error. A key given twice: the last one counts. */
 typedef struct mq_config {
-    const char *type;               /* "kafka" or "pulsar" */
-    const char *address;            /* Kafka bootstrap servers "host:port,..." / Pulsar "pulsar://host:port" */
-    /* Kafka security, passed to librdkafka as is. */
-    const char *security_protocol;  /* PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; NULL = PLAINTEXT */
-    const char *sasl_mechanism;     /* PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 */
-    const char *sasl_username;
-    const char *sasl_password;
-    const char *ssl_ca_location;
-    /* Extra client properties ("fetch.max.bytes" ...), applied last. */
-    const mq_kv *extra;
-    size_t n_extra;
+    const char *type;               /* a driver's name: "kafka" or "pulsar" */
+    const mq_kv *settings;
+    size_t n_settings;
 } mq_config;
+
+/* ---- the settings a driver declares ---------------------------------------- */
+
+typedef enum mq_key_kind {
+    MQ_KEY_TEXT,     /* any string */
+    MQ_KEY_SECRET,   /* any string; never shown in a message */
+    MQ_KEY_INT,      /* a decimal integer from lo to hi */
+    MQ_KEY_BOOL,     /* true or false */
+    MQ_KEY_CHOICE,   /* one of choices in any case, read as spelled there; "" = not set */
+    MQ_KEY_CHECKED,  /* check() decides */
+} mq_key_kind;
+
+typedef struct mq_key {
+    const char *name;
+    mq_key_kind kind;
+    const char *def;                /* the value when the key is not given */
+    const char *help;               /* what it is, for people */
+    long long lo, hi;               /* MQ_KEY_INT */
+    const char *const *choices;     /* MQ_KEY_CHOICE, NULL-terminated */
+    int (*check)(const char *value, mcdc_err *err); /* MQ_KEY_CHECKED */
+} mq_key;
+
+/* The name of driver i ("kafka", "pulsar"); NULL past the last. */
+const char *mq_type(size_t i);
+
+/* The keys `type` declares; NULL (and *n = 0) for an unknown type. */
+const mq_key *mq_keys(const char *type, size_t *n);
+
+/* Checks one value of a declared key. On success *canon (may be NULL) is the
+ * value as the driver will read it (a choice in its declared spelling). The
+ * error message says what is wanted ("want an integer from 1024 to 1048576"),
+ * with no prefix: the caller knows where the value came from. */
+int mq_setting_check(const mq_key *key, const char *value, const char **canon, mcdc_err *err);
+
+/* Checks every setting of cfg and the rules between them ("SASL_SSL needs a
+ * sasl_mechanism"). On failure *key (may be NULL) names the key to blame and
+ * the message, again without prefix, says why. */
+int mq_settings_check(const mq_config *cfg, const char **key, mcdc_err *err);
+
+/* The value of a declared key: the last one given, else its default; NULL
+ * for a key the driver does not declare. */
+const char *mq_config_get(const mq_config *cfg, const char *key);
 
 typedef struct mq_message {
     const uint8_t *payload;         /* valid until the next mq_next/mq_close */
@@ -99,6 +139,8 @@ int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, b
 int mq_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err);
 void mq_close(mq_reader *r);
 
+/* ---- positions ------------------------------------------------------------ */
+
 /* Position text for people and JSON: Kafka "123" (the offset), Pulsar
  * "ledger:entry:partition:batch". Parsing accepts the same forms. */
 int mq_msgid_format(const char *type, const mq_msgid *id, char *out, size_t cap);
@@ -106,31 +148,15 @@ int mq_msgid_parse(const char *type, const char *text, mq_msgid *out, mcdc_err *
 /* Orders two msgIDs of one channel (<0, 0, >0). */
 int mq_msgid_cmp(const char *type, const mq_msgid *a, const mq_msgid *b);
 
-/* ---- the driver interface (internal to src/mq) --------------------------- */
-typedef struct mq_driver {
-    const char *name;
-    mq_reader *(*open)(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err);
-    mq_result (*next)(mq_reader *r, mq_message *msg, uint32_t timeout_ms, mcdc_err *err);
-    const char *(*last_transient_error)(mq_reader *r);
-    void (*close)(mq_reader *r);
-    int (*format)(const mq_msgid *id, char *out, size_t cap);
-    int (*parse)(const char *text, mq_msgid *out, mcdc_err *err);
-    int (*cmp)(const mq_msgid *a, const mq_msgid *b);
-    int (*probe)(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err);
-    int (*last_position)(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
-                         mcdc_err *err);
-} mq_driver;
+/* A position as a user gives it: the text above, or milvus-cdc's base64
+ * MsgPosition protobuf (whose msgID is taken). */
+int mq_position_parse(const char *type, const char *text, mq_msgid *out, mcdc_err *err);
 
-/* Every reader starts with this header so mq.c can find its driver. */
-struct mq_reader_base {
-    const mq_driver *driver;
-    char *channel;
-};
-
-extern const mq_driver mq_kafka_driver;
-
-/* Kafka msgIDs are offsets; these convert (spec/mq-messages.md §6). */
-void mq_kafka_msgid(int64_t offset, mq_msgid *out);
-int64_t mq_kafka_offset(const mq_msgid *id);
+/* "Start at `at`, inclusive" in the form a checkpoint stores, "the last
+ * message already handled": the position right before `at`, or
+ * *from_earliest = true when nothing in the channel comes before it (*out is
+ * then left alone). MCDC_EINVAL where the queue cannot name the message
+ * before another (Pulsar: entry ids are not dense). */
+int mq_position_before(const char *type, const mq_msgid *at, mq_msgid *out, bool *from_earliest, mcdc_err *err);
 
 #endif

@@ -16,8 +16,7 @@
  * End of channel: when no frame is waiting, the reader asks the broker for
  * the topic's last message id and answers MQ_END once it has handed that out
  * (Kafka's partition EOF, the way mcdc dump knows it is done). */
-#include "mq/mq.h"
-#include "mq/pulsar.h"
+#include "mq/mq_driver.h"
 #include "pulsar_int.h"
 
 #include <inttypes.h>
@@ -505,8 +504,18 @@ static int pulsar_cmp(const mq_msgid *a, const mq_msgid *b) {
     return pulsar_pos_cmp(&x, &y);
 }
 
+/* Entry ids are not dense (a ledger rolls over, a batch holds several
+ * messages), so the message before another has no name without asking the
+ * broker; a start position is where a subscription starts instead. */
+static int pulsar_position_before(const mq_msgid *at, mq_msgid *out, bool *from_earliest, mcdc_err *err) {
+    (void)at, (void)out, (void)from_earliest;
+    return mcdc_errf(err, MCDC_EINVAL, "explicit start positions are supported on Kafka sources only");
+}
+
 const mq_driver mq_pulsar_driver = {
     .name = "pulsar",
+    .keys = pulsar_keys,
+    .n_keys = PULSAR_N_KEYS,
     .open = pulsar_open,
     .next = pulsar_next,
     .last_transient_error = pulsar_last_transient,
@@ -516,4 +525,5 @@ const mq_driver mq_pulsar_driver = {
     .cmp = pulsar_cmp,
     .probe = pulsar_probe,
     .last_position = pulsar_last_position,
+    .position_before = pulsar_position_before,
 };

@@ -1,7 +1,7 @@
-/* pulsar_conn.c — one connection to a Pulsar broker: TCP or TLS, the CONNECT
- * handshake (token auth), frames in and out with deadlines, request/reply by
- * request id, keep-alive, and the few commands the consumer needs (lookup
- * with redirects, subscribe, flow, last message id).
+/* pulsar_conn.c — the transport of one connection to a Pulsar broker: TCP
+ * or TLS, frames in and out with deadlines, keep-alive (PING/PONG) and the
+ * broker's auth challenges, answered where they arrive. What is said over it
+ * (CONNECT, lookup, subscribe ...) is pulsar_session.c's.
  *
  * Single-threaded by design: the reader that owns the connection drives it
  * from mq_next, so the broker's PINGs are answered while the reader reads. A
@@ -32,86 +32,11 @@
 #include "base/clock.h"
 #include "base/log.h"
 
-#define CLIENT_VERSION "mcdc"
-/* v15: lookup, last message id, active-consumer notices, auth challenges; no
- * feature flags, so the broker sends neither broker entry metadata nor
- * auth-refresh challenges we did not ask for. */
-#define PROTOCOL_VERSION 15
 /* The broker pings an idle connection every 30 s (keepAliveIntervalSeconds):
  * silence for twice that means the peer or the path is gone. */
 #define KEEPALIVE_PING_MS 30000
 #define KEEPALIVE_DEAD_MS 60000
-#define MAX_REDIRECTS 8
 #define RX_KEEP_BYTES (1u << 20)
-
-/* ---- options --------------------------------------------------------------- */
-
-static const char *extra(const mq_config *cfg, const char *key) {
-    const char *v = NULL;
-    for (size_t i = 0; i < cfg->n_extra; i++)
-        if (cfg->extra[i].key && strcmp(cfg->extra[i].key, key) == 0) v = cfg->extra[i].value;
-    return v;
-}
-
-int pulsar_opts_init(pulsar_opts *o, const mq_config *cfg, mcdc_err *err) {
-    static const char *const known[] = {"pulsar.tenant", "pulsar.namespace", "pulsar.token", "pulsar.tls.ca",
-                                        "pulsar.tls.verify_hostname", "pulsar.operation_timeout_ms"};
-    memset(o, 0, sizeof *o);
-    for (size_t i = 0; i < cfg->n_extra; i++) {
-        const char *k = cfg->extra[i].key;
-        bool ok = false;
-        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++) ok |= k && strcmp(k, known[j]) == 0;
-        if (!ok)
-            return mcdc_errf(err, MCDC_EINVAL, "pulsar: unknown setting '%s' (known: pulsar.tenant, pulsar.namespace, "
-                             "pulsar.token, pulsar.tls.ca, pulsar.tls.verify_hostname, pulsar.operation_timeout_ms)",
-                             k ? k : "");
-    }
-    const char *a = cfg->address;
-    if (!a || !a[0]) return mcdc_errf(err, MCDC_EINVAL, "pulsar: no service URL (want pulsar://host:port)");
-    if (strncmp(a, "pulsar+ssl://", 13) == 0) o->tls = true;
-    else if (strncmp(a, "pulsar://", 9) != 0)
-        return mcdc_errf(err, MCDC_EINVAL, "pulsar: '%s' is not a service URL (want pulsar://host:port or pulsar+ssl://host:port)", a);
-    const char *hosts = strstr(a, "://") + 3;
-    if (!hosts[0] || strchr(hosts, '/'))
-        return mcdc_errf(err, MCDC_EINVAL, "pulsar: '%s' is not a service URL (want pulsar://host:port, no path)", a);
-    const char *v;
-    o->op_timeout_ms = 10000;
-    if ((v = extra(cfg, "pulsar.operation_timeout_ms"))) {
-        char *end;
-        unsigned long ms = strtoul(v, &end, 10);
-        if (!v[0] || *end || ms < 100 || ms > 600000)
-            return mcdc_errf(err, MCDC_EINVAL, "pulsar.operation_timeout_ms '%s': want 100..600000", v);
-        o->op_timeout_ms = (uint32_t)ms;
-    }
-    o->tls_verify_host = true;
-    if ((v = extra(cfg, "pulsar.tls.verify_hostname"))) {
-        if (strcmp(v, "true") == 0) o->tls_verify_host = true;
-        else if (strcmp(v, "false") == 0) o->tls_verify_host = false;
-        else return mcdc_errf(err, MCDC_EINVAL, "pulsar.tls.verify_hostname '%s': want true or false", v);
-    }
-    const char *tenant = extra(cfg, "pulsar.tenant"), *ns = extra(cfg, "pulsar.namespace");
-    if ((tenant && (!tenant[0] || strchr(tenant, '/'))) || (ns && (!ns[0] || strchr(ns, '/'))))
-        return mcdc_errf(err, MCDC_EINVAL, "pulsar: tenant and namespace are single names without '/'");
-    o->service_url = mcdc_xstrdup(a);
-    o->tenant = mcdc_xstrdup(tenant ? tenant : "public");
-    o->ns = mcdc_xstrdup(ns ? ns : "default");
-    if ((v = extra(cfg, "pulsar.token")) && v[0]) o->token = mcdc_xstrdup(v);
-    if ((v = extra(cfg, "pulsar.tls.ca")) && v[0]) o->tls_ca = mcdc_xstrdup(v);
-    return 0;
-}
-
-void pulsar_opts_free(pulsar_opts *o) {
-    free(o->service_url);
-    free(o->tls_ca);
-    free(o->token);
-    free(o->tenant);
-    free(o->ns);
-    memset(o, 0, sizeof *o);
-}
-
-void pulsar_topic_name(const pulsar_opts *o, const char *channel, char *out, size_t cap) {
-    snprintf(out, cap, "persistent://%s/%s/%s", o->tenant, o->ns, channel);
-}
 
 /* ---- sockets ------------------------------------------------------------------- */
 
@@ -157,29 +82,6 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms) {
         if (n == 0) return 0;
         if (errno != EINTR) return -1;
     }
-}
-
-/* "host:port" or "[v6]:port"; port defaults by scheme. */
-static int split_hostport(const char *s, size_t n, bool tls, char *host, size_t hcap, char *port, size_t pcap) {
-    char tmp[300];
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    char *h = tmp, *p = NULL;
-    if (h[0] == '[') {
-        char *close_br = strchr(h, ']');
-        if (!close_br) return -1;
-        *close_br = '\0';
-        h++;
-        if (close_br[1] == ':') p = close_br + 2;
-        else if (close_br[1]) return -1;
-    } else if ((p = strrchr(h, ':'))) {
-        *p++ = '\0';
-    }
-    if (!h[0] || strlen(h) >= hcap) return -1;
-    snprintf(host, hcap, "%s", h);
-    snprintf(port, pcap, "%s", p && p[0] ? p : (tls ? "6651" : "6650"));
-    return 0;
 }
 
 static int tcp_connect(const char *host, const char *port, uint64_t deadline_ms, mcdc_err *err) {
@@ -359,10 +261,10 @@ static int send_auth_response(pulsar_conn *c, uint64_t deadline_ms, mcdc_err *er
         ad.auth_data.data = (uint8_t *)c->opts->token;
         ad.auth_data.len = strlen(c->opts->token);
     }
-    ar.client_version = CLIENT_VERSION;
+    ar.client_version = PULSAR_CLIENT_VERSION;
     ar.response = &ad;
     ar.has_protocol_version = 1;
-    ar.protocol_version = PROTOCOL_VERSION;
+    ar.protocol_version = PULSAR_PROTOCOL_VERSION;
     cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__AUTH_RESPONSE;
     cmd.authresponse = &ar;
     return pulsar_conn_send(c, &cmd, deadline_ms, err);
@@ -443,300 +345,17 @@ int pulsar_conn_recv(pulsar_conn *c, pulsar_frame *f, uint64_t deadline_ms, mcdc
     }
 }
 
-const char *pulsar_server_error_name(int code) {
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(&pulsar__proto__server_error__descriptor, code);
-    return v ? v->name : "unknown error";
-}
-
-/* The request id of a reply, or 0 when the frame is no reply. */
-static uint64_t reply_request_id(const Pulsar__Proto__BaseCommand *b) {
-    if (b->success) return b->success->request_id;
-    if (b->error) return b->error->request_id;
-    if (b->lookuptopicresponse) return b->lookuptopicresponse->request_id;
-    if (b->partitionmetadataresponse) return b->partitionmetadataresponse->request_id;
-    if (b->getlastmessageidresponse) return b->getlastmessageidresponse->request_id;
-    return 0;
-}
-
-/* Broker errors that heal (retry) versus those that need a person. */
-static mcdc_code code_for_server_error(int e) {
-    switch (e) {
-    case PULSAR__PROTO__SERVER_ERROR__AuthenticationError:
-    case PULSAR__PROTO__SERVER_ERROR__AuthorizationError:
-    case PULSAR__PROTO__SERVER_ERROR__InvalidTopicName:
-    case PULSAR__PROTO__SERVER_ERROR__NotAllowedError:
-    case PULSAR__PROTO__SERVER_ERROR__UnsupportedVersionError:
-        return MCDC_EREMOTE;
-    case PULSAR__PROTO__SERVER_ERROR__TopicNotFound:
-        return MCDC_ENOTFOUND;
-    default:
-        return MCDC_EUNAVAIL;
-    }
-}
-
-int pulsar_conn_call(pulsar_conn *c, Pulsar__Proto__BaseCommand *req, uint64_t request_id, pulsar_frame *reply,
-                     int *server_error, uint64_t deadline_ms, mcdc_err *err) {
-    if (server_error) *server_error = -1;
-    if (pulsar_conn_send(c, req, deadline_ms, err)) return -1;
-    for (;;) {
-        int r = pulsar_conn_recv(c, reply, deadline_ms, err);
-        if (r < 0) return -1;
-        if (r == 0) return mcdc_errf(err, MCDC_ETIMEOUT, "pulsar: %s did not answer in time", c->url);
-        Pulsar__Proto__BaseCommand *b = reply->cmd;
-        if (b->type == PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED) {
-            pulsar_frame_clear(reply);
-            continue;
-        }
-        if (reply_request_id(b) != request_id) {
-            log_debug("pulsar %s: ignoring command %d while waiting for request %" PRIu64, c->url, (int)b->type, request_id);
-            pulsar_frame_clear(reply);
-            continue;
-        }
-        if (b->error) {
-            int e = b->error->error;
-            if (server_error) *server_error = e;
-            mcdc_errf(err, code_for_server_error(e), "pulsar %s: %s: %s", c->url, pulsar_server_error_name(e),
-                      b->error->message ? b->error->message : "");
-            pulsar_frame_clear(reply);
-            return -1;
-        }
-        return 0;
-    }
-}
-
-/* ---- connecting -------------------------------------------------------------------- */
-
-static int handshake(pulsar_conn *c, uint64_t deadline_ms, mcdc_err *err) {
-    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandConnect cc = PULSAR__PROTO__COMMAND_CONNECT__INIT;
-    cc.client_version = CLIENT_VERSION;
-    cc.has_protocol_version = 1;
-    cc.protocol_version = PROTOCOL_VERSION;
-    if (c->opts->token) {
-        cc.auth_method_name = "token";
-        cc.has_auth_data = 1;
-        cc.auth_data.data = (uint8_t *)c->opts->token;
-        cc.auth_data.len = strlen(c->opts->token);
-    }
-    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECT;
-    cmd.connect = &cc;
-    if (pulsar_conn_send(c, &cmd, deadline_ms, err)) return -1;
-    for (;;) {
-        pulsar_frame f;
-        int r = pulsar_conn_recv(c, &f, deadline_ms, err);
-        if (r < 0) return -1;
-        if (r == 0) return mcdc_errf(err, MCDC_ETIMEOUT, "pulsar: %s did not answer CONNECT in time", c->url);
-        Pulsar__Proto__BaseCommand *b = f.cmd;
-        if (b->type == PULSAR__PROTO__BASE_COMMAND__TYPE__CONNECTED && b->connected) {
-            snprintf(c->server_version, sizeof c->server_version, "%s",
-                     b->connected->server_version ? b->connected->server_version : "");
-            pulsar_frame_clear(&f);
-            return 0;
-        }
-        if (b->type == PULSAR__PROTO__BASE_COMMAND__TYPE__ERROR && b->error) {
-            int e = b->error->error;
-            mcdc_errf(err, code_for_server_error(e), "pulsar %s refused the connection: %s: %s", c->url,
-                      pulsar_server_error_name(e), b->error->message ? b->error->message : "");
-            pulsar_frame_clear(&f);
-            return -1;
-        }
-        pulsar_frame_clear(&f);
-    }
-}
-
-int pulsar_conn_open(pulsar_conn *c, const char *url, uint64_t deadline_ms, mcdc_err *err) {
+int pulsar_conn_dial(pulsar_conn *c, const mcdc_addr *a, bool tls, uint64_t deadline_ms, mcdc_err *err) {
     pulsar_conn_close(c);
-    bool tls = strncmp(url, "pulsar+ssl://", 13) == 0;
-    if (!tls && strncmp(url, "pulsar://", 9) != 0)
-        return mcdc_errf(err, MCDC_EINVAL, "pulsar: '%s' is not a broker URL", url);
-    snprintf(c->url, sizeof c->url, "%s", url);
-    /* A service URL may list several brokers: the first that answers wins. */
-    const char *s = strstr(url, "://") + 3;
-    mcdc_err last;
-    mcdc_errf(&last, MCDC_EINVAL, "pulsar: '%s' names no broker", url);
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        char host[256], port[16];
-        if (split_hostport(s, n, tls, host, sizeof host, port, sizeof port))
-            return mcdc_errf(err, MCDC_EINVAL, "pulsar: '%.*s' in '%s' is not host:port", (int)n, s, url);
-        int fd = tcp_connect(host, port, deadline_ms, &last);
-        if (fd >= 0) {
-            c->fd = fd;
-            c->last_rx_ms = mcdc_now_mono_ms();
-            if ((!tls || tls_start(c, host, deadline_ms, &last) == 0) && handshake(c, deadline_ms, &last) == 0) return 0;
-            pulsar_conn_close(c);
-            if (last.code == MCDC_EREMOTE || last.code == MCDC_EINVAL) break; /* the next broker would say the same */
-        }
-        s += n;
-        if (*s == ',') s++;
-    }
-    if (err) *err = last;
-    return -1;
-}
-
-/* ---- commands ----------------------------------------------------------------- */
-
-static int partitions(pulsar_conn *c, const char *topic, uint32_t *n, uint64_t deadline_ms, mcdc_err *err) {
-    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandPartitionedTopicMetadata pm = PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA__INIT;
-    uint64_t rid = pulsar_conn_request_id(c);
-    pm.topic = (char *)topic;
-    pm.request_id = rid;
-    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__PARTITIONED_METADATA;
-    cmd.partitionmetadata = &pm;
-    pulsar_frame f;
-    if (pulsar_conn_call(c, &cmd, rid, &f, NULL, deadline_ms, err)) return -1;
-    Pulsar__Proto__CommandPartitionedTopicMetadataResponse *r = f.cmd->partitionmetadataresponse;
-    int rc = 0;
-    if (!r) {
-        rc = mcdc_errf(err, MCDC_EUNAVAIL, "pulsar %s: no partition metadata for %s", c->url, topic);
-    } else if (r->has_response && r->response == PULSAR__PROTO__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed) {
-        int e = r->has_error ? (int)r->error : 0;
-        rc = mcdc_errf(err, code_for_server_error(e), "pulsar %s: partition metadata of %s: %s: %s", c->url, topic,
-                       pulsar_server_error_name(e), r->message ? r->message : "");
-    } else {
-        *n = r->partitions;
-    }
-    pulsar_frame_clear(&f);
-    return rc;
-}
-
-int pulsar_connect_topic(pulsar_conn *c, const char *topic, uint64_t deadline_ms, mcdc_err *err) {
-    const pulsar_opts *o = c->opts;
-    if (pulsar_conn_open(c, o->service_url, deadline_ms, err)) return -1;
-    uint32_t nparts = 0;
-    if (partitions(c, topic, &nparts, deadline_ms, err)) return -1;
-    if (nparts > 0)
-        return mcdc_errf(err, MCDC_EINVAL, "pulsar: topic %s is partitioned (%" PRIu32 " partitions); Milvus channels "
-                         "are non-partitioned topics", topic, nparts);
-    bool authoritative = false;
-    for (int hop = 0; hop < MAX_REDIRECTS; hop++) {
-        Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-        Pulsar__Proto__CommandLookupTopic lt = PULSAR__PROTO__COMMAND_LOOKUP_TOPIC__INIT;
-        uint64_t rid = pulsar_conn_request_id(c);
-        lt.topic = (char *)topic;
-        lt.request_id = rid;
-        lt.has_authoritative = 1;
-        lt.authoritative = authoritative;
-        cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__LOOKUP;
-        cmd.lookuptopic = &lt;
-        pulsar_frame f;
-        if (pulsar_conn_call(c, &cmd, rid, &f, NULL, deadline_ms, err)) return -1;
-        Pulsar__Proto__CommandLookupTopicResponse *r = f.cmd->lookuptopicresponse;
-        if (!r || !r->has_response ||
-            r->response == PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed) {
-            int e = r && r->has_error ? (int)r->error : 0;
-            mcdc_errf(err, code_for_server_error(e), "pulsar %s: lookup of %s failed: %s: %s", c->url, topic,
-                      pulsar_server_error_name(e), r && r->message ? r->message : "");
-            pulsar_frame_clear(&f);
-            return -1;
-        }
-        const char *target = o->tls ? r->brokerserviceurltls : r->brokerserviceurl;
-        char url[256];
-        snprintf(url, sizeof url, "%s", target && target[0] ? target : "");
-        bool redirect = r->response == PULSAR__PROTO__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Redirect;
-        bool through_service = r->has_proxy_through_service_url && r->proxy_through_service_url;
-        authoritative = r->has_authoritative && r->authoritative;
-        pulsar_frame_clear(&f);
-        /* Behind a proxy (or a broker that names no URL) this connection is the way in. */
-        if (!url[0] || through_service || strcmp(url, c->url) == 0) {
-            if (!redirect) return 0;
-            continue;
-        }
-        log_debug("pulsar: %s of %s -> %s", redirect ? "redirect" : "owner", topic, url);
-        if (pulsar_conn_open(c, url, deadline_ms, err)) return -1;
-        if (!redirect) return 0;
-    }
-    return mcdc_errf(err, MCDC_EUNAVAIL, "pulsar: lookup of %s: more than %d redirects", topic, MAX_REDIRECTS);
-}
-
-int pulsar_subscribe(pulsar_conn *c, const char *topic, const char *subscription, uint64_t consumer_id,
-                     const pulsar_pos *start, bool latest, uint64_t deadline_ms, mcdc_err *err) {
-    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandSubscribe s = PULSAR__PROTO__COMMAND_SUBSCRIBE__INIT;
-    Pulsar__Proto__MessageIdData at = PULSAR__PROTO__MESSAGE_ID_DATA__INIT;
-    uint64_t rid = pulsar_conn_request_id(c);
-    s.topic = (char *)topic;
-    s.subscription = (char *)subscription;
-    s.subtype = PULSAR__PROTO__COMMAND_SUBSCRIBE__SUB_TYPE__Exclusive;
-    s.consumer_id = consumer_id;
-    s.request_id = rid;
-    s.consumer_name = (char *)subscription;
-    /* Non-durable: the broker keeps no cursor for us (nothing to clean up,
-     * nothing retained on our behalf); the position is ours to keep. */
-    s.has_durable = 1;
-    s.durable = 0;
-    s.has_force_topic_creation = 1;
-    s.force_topic_creation = 0;
-    s.has_initialposition = 1;
-    s.initialposition = latest ? PULSAR__PROTO__COMMAND_SUBSCRIBE__INITIAL_POSITION__Latest
-                               : PULSAR__PROTO__COMMAND_SUBSCRIBE__INITIAL_POSITION__Earliest;
-    if (latest) {
-        /* Past every entry: the broker starts after its last one. */
-        at.ledgerid = (uint64_t)INT64_MAX;
-        at.entryid = (uint64_t)INT64_MAX;
-    } else {
-        /* The broker treats a non-durable start id with a batch index as the
-         * entry to start at (it steps back one entry for batches); (-1, -1)
-         * is "earliest". The reader drops what lies before the wanted batch
-         * index itself. */
-        at.ledgerid = (uint64_t)start->ledger;
-        at.entryid = (uint64_t)start->entry;
-        at.has_batch_index = 1;
-        at.batch_index = start->ledger < 0 ? -1 : 0;
-    }
-    at.has_partition = 1;
-    at.partition = -1;
-    s.start_message_id = &at;
-    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SUBSCRIBE;
-    cmd.subscribe = &s;
-    pulsar_frame f;
-    int se;
-    if (pulsar_conn_call(c, &cmd, rid, &f, &se, deadline_ms, err)) {
-        if (se == PULSAR__PROTO__SERVER_ERROR__TopicNotFound) err->code = MCDC_ENOTFOUND;
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)a->port);
+    int fd = tcp_connect(a->host, port, deadline_ms, err);
+    if (fd < 0) return -1;
+    c->fd = fd;
+    c->last_rx_ms = mcdc_now_mono_ms();
+    if (tls && tls_start(c, a->host, deadline_ms, err)) {
+        pulsar_conn_close(c);
         return -1;
     }
-    pulsar_frame_clear(&f);
     return 0;
-}
-
-int pulsar_flow(pulsar_conn *c, uint64_t consumer_id, uint32_t permits, uint64_t deadline_ms, mcdc_err *err) {
-    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandFlow fl = PULSAR__PROTO__COMMAND_FLOW__INIT;
-    fl.consumer_id = consumer_id;
-    fl.messagepermits = permits;
-    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__FLOW;
-    cmd.flow = &fl;
-    return pulsar_conn_send(c, &cmd, deadline_ms, err);
-}
-
-void pulsar_last_from_reply(const Pulsar__Proto__MessageIdData *id, pulsar_pos *out, bool *exists) {
-    out->ledger = (int64_t)id->ledgerid;
-    out->entry = (int64_t)id->entryid;
-    /* The entry's last batch index, or -1 for an entry that is not a batch:
-     * the reader numbers that one message 0. */
-    out->batch = id->has_batch_index && id->batch_index > 0 ? id->batch_index : 0;
-    /* An empty topic answers with entry -1 of its current ledger. */
-    *exists = out->ledger >= 0 && out->entry >= 0;
-}
-
-int pulsar_last_message_id(pulsar_conn *c, uint64_t consumer_id, pulsar_pos *out, bool *exists, uint64_t deadline_ms,
-                           mcdc_err *err) {
-    Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
-    Pulsar__Proto__CommandGetLastMessageId g = PULSAR__PROTO__COMMAND_GET_LAST_MESSAGE_ID__INIT;
-    uint64_t rid = pulsar_conn_request_id(c);
-    g.consumer_id = consumer_id;
-    g.request_id = rid;
-    cmd.type = PULSAR__PROTO__BASE_COMMAND__TYPE__GET_LAST_MESSAGE_ID;
-    cmd.getlastmessageid = &g;
-    pulsar_frame f;
-    if (pulsar_conn_call(c, &cmd, rid, &f, NULL, deadline_ms, err)) return -1;
-    int rc = 0;
-    if (!f.cmd->getlastmessageidresponse || !f.cmd->getlastmessageidresponse->last_message_id)
-        rc = mcdc_errf(err, MCDC_EUNAVAIL, "pulsar %s: last message id: unexpected reply", c->url);
-    else
-        pulsar_last_from_reply(f.cmd->getlastmessageidresponse->last_message_id, out, exists);
-    pulsar_frame_clear(&f);
-    return rc;
 }

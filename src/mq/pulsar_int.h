@@ -1,13 +1,16 @@
 /* pulsar_int.h — the inside of mcdc's own Pulsar consumer (private to src/mq).
  *
- * Three layers, one file each:
+ * The layers, one file each:
  *   pulsar_codec.c  bytes only: CRC32C, command frames, MESSAGE entries
  *                   (checksum, metadata, decompression, batch records),
  *                   positions (MessageIdData bytes) — no sockets, so the unit
  *                   tests feed it frames captured from a real broker;
- *   pulsar_conn.c   one connection to a broker: TCP or TLS, CONNECT (token
- *                   auth), request/reply, PING/PONG, topic lookup with
- *                   redirects, subscribe, last message id;
+ *   pulsar_conn.c   one connection's transport: TCP or TLS, frames with
+ *                   deadlines, PING/PONG, auth challenges;
+ *   pulsar_session.c  what is said over it: CONNECT (token auth),
+ *                   request/reply, topic lookup with redirects, subscribe,
+ *                   flow, last message id;
+ *   pulsar_opts.c   the driver's settings (source.mq.pulsar);
  *   pulsar.c        the mq.h driver: positions, flow control, end of channel,
  *                   reconnect-and-resume.
  * Wire format: the Pulsar binary protocol (src/proto/pulsar_api.proto) and
@@ -21,6 +24,7 @@
 
 #include <openssl/ssl.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
 #include "base/error.h"
 #include "mq/mq.h"
@@ -113,15 +117,23 @@ typedef struct pulsar_opts {
     uint32_t op_timeout_ms;   /* connect, lookup, subscribe */
 } pulsar_opts;
 
-/* From mq_config: address, and the extra keys pulsar.tenant, pulsar.namespace,
- * pulsar.token, pulsar.tls.ca, pulsar.tls.verify_hostname,
- * pulsar.operation_timeout_ms. Unknown pulsar.* keys are an error. */
+/* The keys of source.mq.pulsar (pulsar_opts.c), in this order. */
+enum { P_ADDRESS, P_TENANT, P_NAMESPACE, P_TOKEN, P_TLS_CA, P_TLS_VERIFY_HOSTNAME, P_OPERATION_TIMEOUT_MS, PULSAR_N_KEYS };
+extern const mq_key pulsar_keys[PULSAR_N_KEYS];
+
+/* Reads cfg's settings against pulsar_keys; an undeclared key is an error. */
 int pulsar_opts_init(pulsar_opts *o, const mq_config *cfg, mcdc_err *err);
 void pulsar_opts_free(pulsar_opts *o);
 /* persistent://tenant/namespace/channel */
 void pulsar_topic_name(const pulsar_opts *o, const char *channel, char *out, size_t cap);
 
-/* ---- one connection ---------------------------------------------------------- */
+/* ---- one connection: pulsar_conn.c the transport, pulsar_session.c the talk -- */
+
+#define PULSAR_CLIENT_VERSION "mcdc"
+/* v15: lookup, last message id, active-consumer notices, auth challenges; no
+ * feature flags, so the broker sends neither broker entry metadata nor
+ * auth-refresh challenges we did not ask for. */
+#define PULSAR_PROTOCOL_VERSION 15
 
 typedef struct pulsar_conn {
     int fd;                 /* -1 when closed */
@@ -142,6 +154,8 @@ void pulsar_conn_init(pulsar_conn *c, const pulsar_opts *o);
 /* TCP (+TLS) to `url` (one or more host:port) and the CONNECT handshake. */
 int pulsar_conn_open(pulsar_conn *c, const char *url, uint64_t deadline_ms, mcdc_err *err);
 void pulsar_conn_close(pulsar_conn *c);
+/* TCP to one broker, and TLS on it when tls; no CONNECT yet. */
+int pulsar_conn_dial(pulsar_conn *c, const mcdc_addr *a, bool tls, uint64_t deadline_ms, mcdc_err *err);
 bool pulsar_conn_is_open(const pulsar_conn *c);
 uint64_t pulsar_conn_request_id(pulsar_conn *c);
 int pulsar_conn_send(pulsar_conn *c, const Pulsar__Proto__BaseCommand *cmd, uint64_t deadline_ms, mcdc_err *err);

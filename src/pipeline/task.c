@@ -14,6 +14,7 @@
 #include "pipeline/filter.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
+#include "source/channels.h"
 
 /* A DML channel counts for the watermark while its ticks keep coming; one
  * whose last collection was dropped stops ticking (timestamps.md §2). */
@@ -31,16 +32,8 @@ const char *task_state_name(task_state s) {
 size_t task_channels(const task_env *env, char ***out) {
     size_t n = (size_t)env->dml_channels + 1;
     char **list = mcdc_xcalloc(n, sizeof(char *));
-    mcdc_buf b = MCDC_BUF_INIT;
-    for (int i = 0; i < env->dml_channels; i++) {
-        mcdc_buf_reset(&b);
-        mcdc_buf_printf(&b, "%s-rootcoord-dml_%d", env->channel_prefix, i);
-        list[i] = mcdc_xstrdup(mcdc_buf_cstr(&b));
-    }
-    mcdc_buf_reset(&b);
-    mcdc_buf_printf(&b, "%s-replicate-msg", env->channel_prefix);
-    list[n - 1] = mcdc_xstrdup(mcdc_buf_cstr(&b));
-    mcdc_buf_free(&b);
+    for (int i = 0; i < env->dml_channels; i++) list[i] = channel_dml_name(env->channel_prefix, i);
+    list[n - 1] = channel_replicate_name(env->channel_prefix);
     *out = list;
     return n;
 }
@@ -108,13 +101,10 @@ void task_free(task *t) {
 static bool covered_here(task *t, const catalog_coll *cc, const char *channel, bool *exact) {
     *exact = false;
     if (!task_spec_covers(&t->spec, cc->db_name, cc->name)) return false;
-    size_t plen = strlen(t->env->channel_prefix);
     bool ours = false;
     for (size_t s = 0; s < cc->n_channels; s++) {
         if (strcmp(cc->pchannels[s], channel) == 0) *exact = true;
-        if (strncmp(cc->pchannels[s], t->env->channel_prefix, plen) == 0 &&
-            strncmp(cc->pchannels[s] + plen, "-rootcoord-dml_", 15) == 0)
-            ours = true;
+        if (channel_is_dml_of(t->env->channel_prefix, cc->pchannels[s])) ours = true;
     }
     return *exact || !ours;
 }
@@ -373,44 +363,23 @@ typedef struct start_choice {
     mq_msgid after;
 } start_choice;
 
-/* "Start at X inclusive" is "after the message before X". For Kafka that is
- * offset X-1; offset 0 means from the earliest. */
-static void choose_at(start_choice *c, const mq_msgid *at) {
-    int64_t off = mq_kafka_offset(at);
-    if (off <= 0) {
+/* "Start at X inclusive" is "after the message before X"; the earliest of
+ * several wins. */
+static int choose_at(const task *t, start_choice *c, const mq_msgid *at, mcdc_err *err) {
+    mq_msgid before;
+    bool earliest;
+    if (mq_position_before(t->env->mq.type, at, &before, &earliest, err)) return -1;
+    if (earliest) {
         c->from_earliest = true;
         c->have = false;
-        return;
+        return 0;
     }
-    if (c->from_earliest) return;
-    mq_msgid before;
-    mq_kafka_msgid(off - 1, &before);
-    if (!c->have || mq_kafka_offset(&before) < mq_kafka_offset(&c->after)) {
+    if (c->from_earliest) return 0;
+    if (!c->have || mq_msgid_cmp(t->env->mq.type, &before, &c->after) < 0) {
         c->after = before;
         c->have = true;
     }
-}
-
-/* Position text: a Kafka offset, or milvus-cdc's base64 MsgPosition. */
-static int parse_position(const task *t, const char *text, mq_msgid *out, mcdc_err *err) {
-    mcdc_err ignored;
-    if (mq_msgid_parse(t->env->mq.type, text, out, &ignored) == 0) return 0;
-    uint8_t *raw;
-    long len = mcdc_base64_decode(text, &raw);
-    if (len > 0) {
-        Milvus__Proto__Msg__MsgPosition *p = milvus__proto__msg__msg_position__unpack(NULL, (size_t)len, raw);
-        if (p && p->msg_id.len > 0 && p->msg_id.len <= MQ_MSGID_MAX) {
-            memcpy(out->bytes, p->msg_id.data, p->msg_id.len);
-            out->len = p->msg_id.len;
-            milvus__proto__msg__msg_position__free_unpacked(p, NULL);
-            free(raw);
-            return 0;
-        }
-        if (p) milvus__proto__msg__msg_position__free_unpacked(p, NULL);
-    }
-    free(raw);
-    return mcdc_errf(err, MCDC_EINVAL, "position '%s' is neither a %s position nor a base64 MsgPosition", text,
-                     t->env->mq.type);
+    return 0;
 }
 
 static const char *pchannel_of(const char *name, char *buf, size_t cap) {
@@ -461,14 +430,11 @@ int task_init_positions(task *t, mcdc_err *err) {
                 break;
             }
             mq_msgid at;
-            if ((rc = parse_position(t, kv[k].value, &at, err))) break;
-            if (strcmp(t->env->mq.type, "kafka") != 0) {
-                /* "Start at X" needs the position before X, which only
-                 * Kafka's dense offsets give directly. */
-                rc = mcdc_errf(err, MCDC_EINVAL, "positions: explicit start positions are supported on Kafka sources only");
+            if ((rc = mq_position_parse(t->env->mq.type, kv[k].value, &at, err))) break;
+            if ((rc = choose_at(t, &choice[c], &at, err))) {
+                mcdc_err_prefix(err, "positions");
                 break;
             }
-            choose_at(&choice[c], &at);
         }
     }
     /* Everything else: the end of the channel now. */

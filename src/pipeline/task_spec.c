@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
+#include "base/secret.h"
 
 #define DEFAULT_DB "default"
 #define DEFAULT_PORT 19530
@@ -137,62 +139,21 @@ static int check_name(const char *s, const char *path, mcdc_err *err) {
 
 /* ---- target address ------------------------------------------------------ */
 
-static bool host_char(char c) { return isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_'; }
-
 /* Parses "host[:port]" or "[v6][:port]" with an optional trailing '/'. */
 static int parse_hostport(const char *s, const char *path, int default_port, char **address, mcdc_err *err) {
-    char host[PATH_CAP];
-    const char *port_text = NULL;
     size_t len = strlen(s);
     if (len && s[len - 1] == '/') len--;
     if (memchr(s, '@', len)) return bad(err, path, "credentials belong in token, not in the address");
     if (memchr(s, '/', len))
         return bad(err, path, "a path is not supported (databases are chosen with db_collections)");
-    size_t hlen;
-    bool v6 = false;
-    if (len && s[0] == '[') {
-        const char *close = memchr(s, ']', len);
-        if (!close) return bad(err, path, "unclosed '[' in an IPv6 address");
-        hlen = (size_t)(close - s) - 1;
-        if (hlen == 0 || hlen >= sizeof host) return bad(err, path, "want a host name or IP address");
-        memcpy(host, s + 1, hlen);
-        for (size_t i = 0; i < hlen; i++)
-            if (!isxdigit((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
-                return bad(err, path, "want an IPv6 address in [brackets]");
-        v6 = true;
-        const char *rest = close + 1;
-        size_t rlen = len - (size_t)(rest - s);
-        if (rlen) {
-            if (rest[0] != ':') return bad(err, path, "want host:port");
-            port_text = rest + 1;
-        }
-    } else {
-        const char *colon = memchr(s, ':', len);
-        hlen = colon ? (size_t)(colon - s) : len;
-        if (colon && memchr(colon + 1, ':', len - hlen - 1))
-            return bad(err, path, "want host:port (IPv6 addresses go in [brackets])");
-        if (hlen == 0 || hlen >= sizeof host) return bad(err, path, "want a host name or IP address");
-        memcpy(host, s, hlen);
-        for (size_t i = 0; i < hlen; i++)
-            if (!host_char(host[i])) return bad(err, path, "want a host name or IP address");
-        if (colon) port_text = colon + 1;
+    mcdc_addr a;
+    if (mcdc_addr_parse(s, len, MCDC_ADDR_PORT_OPTIONAL, (uint16_t)default_port, &a, err)) {
+        mcdc_err_prefix(err, "%s", path[0] ? path : "request_data");
+        return -1;
     }
-    host[hlen] = '\0';
-    long port = default_port;
-    if (port_text) {
-        size_t plen = len - (size_t)(port_text - s);
-        port = 0;
-        if (plen == 0 || plen > 5) return bad(err, path, "want a port from 1 to 65535");
-        for (size_t i = 0; i < plen; i++) {
-            if (!isdigit((unsigned char)port_text[i])) return bad(err, path, "want a port from 1 to 65535");
-            port = port * 10 + (port_text[i] - '0');
-        }
-        if (port < 1 || port > 65535) return bad(err, path, "want a port from 1 to 65535");
-    }
-    mcdc_buf b = MCDC_BUF_INIT;
-    mcdc_buf_printf(&b, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
-    *address = mcdc_xstrdup(mcdc_buf_cstr(&b));
-    mcdc_buf_free(&b);
+    char text[sizeof a.host + 16];
+    mcdc_addr_format(&a, text, sizeof text);
+    *address = mcdc_xstrdup(text);
     return 0;
 }
 
@@ -303,7 +264,7 @@ out:
     if (token) {
         /* The token is a secret: do not leave it in freed memory (a ':' cut
          * it in two above, so clear past the first NUL too). */
-        memset(token, 0, token_len);
+        mcdc_secret_wipe(token, token_len);
         free(token);
     }
     return rc;
@@ -685,19 +646,13 @@ static void free_kvs(task_kv *kv, size_t n) {
     free(kv);
 }
 
-static void free_secret(char *s) {
-    if (!s) return;
-    memset(s, 0, strlen(s));
-    free(s);
-}
-
 void task_spec_free(task_spec *s) {
     if (!s) return;
     free(s->id);
     free(s->target.address);
-    free_secret(s->target.username);
-    free_secret(s->target.password);
-    free_secret(s->target.api_key);
+    mcdc_secret_free(s->target.username);
+    mcdc_secret_free(s->target.password);
+    mcdc_secret_free(s->target.api_key);
     for (size_t i = 0; i < s->n_collections; i++) {
         free(s->collections[i].db);
         free(s->collections[i].name);

@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <yaml.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
+#include "base/secret.h"
 #include "server/http.h"
 
 #define PATH_CAP 128
@@ -99,62 +100,6 @@ static int get_int(ctx *c, yaml_node_t *v, const char *path, long long lo, long 
     return 0;
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-static bool host_char(char ch) { return isalnum((unsigned char)ch) || ch == '.' || ch == '-' || ch == '_'; }
-
-/* "host:port" or "[v6]:port". An empty host is allowed only when want_host
- * is false (":8444" = every interface). *host may be NULL. */
-static bool split_hostport(const char *s, bool want_host, long min_port, char **host, long *port) {
-    const char *colon, *h = s;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':') return false;
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-        for (size_t i = 0; i < hlen; i++)
-            if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.') return false;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) return false;
-        hlen = (size_t)(colon - s);
-        for (size_t i = 0; i < hlen; i++)
-            if (!host_char(s[i])) return false;
-    }
-    if (hlen == 0 && want_host) return false;
-    const char *p = colon + 1;
-    if (!p[0] || strlen(p) > 5) return false;
-    long n = 0;
-    for (; *p; p++) {
-        if (!isdigit((unsigned char)*p)) return false;
-        n = n * 10 + (*p - '0');
-    }
-    if (n < min_port || n > 65535) return false;
-    if (host) {
-        *host = mcdc_xmalloc(hlen + 1);
-        memcpy(*host, h, hlen);
-        (*host)[hlen] = '\0';
-    }
-    *port = n;
-    return true;
-}
-
-/* A comma-separated list of host:port, as librdkafka takes it. */
-static bool hostport_list(const char *s) {
-    if (!s[0]) return false;
-    char *copy = mcdc_xstrdup(s), *save = NULL;
-    bool ok = true;
-    for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
-        long port;
-        while (*tok == ' ') tok++;
-        ok = split_hostport(tok, true, 1, NULL, &port);
-    }
-    free(copy);
-    return ok;
-}
-
 /* ---- mappings ------------------------------------------------------------ */
 
 static size_t edit_distance(const char *a, const char *b) {
@@ -177,19 +122,26 @@ static size_t edit_distance(const char *a, const char *b) {
     return row[lb];
 }
 
-static int unknown_key(ctx *c, const yaml_node_t *k, const char *path, const key_def *keys, size_t n) {
+/* names[i] is at (char *)names + i * stride: the name field of any table
+ * whose rows begin with their name (key_def, mq_key). */
+static const char *name_at(const char *const *names, size_t stride, size_t i) {
+    return *(const char *const *)((const char *)names + i * stride);
+}
+
+static int unknown_key(ctx *c, const yaml_node_t *k, const char *path, const char *const *names, size_t n,
+                       size_t stride) {
     const char *name = scalar(k);
     const char *best = NULL;
     size_t best_d = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(name, keys[i].name);
-        if (d < best_d) best_d = d, best = keys[i].name;
+        size_t d = edit_distance(name, name_at(names, stride, i));
+        if (d < best_d) best_d = d, best = name_at(names, stride, i);
     }
     /* Close enough to be a typo: at most 2 edits, and fewer than half the word. */
     if (best && best_d <= 2 && best_d * 2 < strlen(best))
         return fail(c, k, path, "unknown key '%s' (did you mean '%s'?)", name, best);
     mcdc_buf b = MCDC_BUF_INIT;
-    for (size_t i = 0; i < n; i++) mcdc_buf_printf(&b, "%s%s", i ? ", " : "", keys[i].name);
+    for (size_t i = 0; i < n; i++) mcdc_buf_printf(&b, "%s%s", i ? ", " : "", name_at(names, stride, i));
     int rc = fail(c, k, path, "unknown key '%s' (known keys: %s)", name, mcdc_buf_cstr(&b));
     mcdc_buf_free(&b);
     return rc;
@@ -205,7 +157,7 @@ static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *key
         if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
         size_t i = 0;
         while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
-        if (i == n) return unknown_key(c, k, path, keys, n);
+        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
         char child[PATH_CAP];
         path_key(child, path, keys[i].name);
         if (i < 16 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
@@ -221,14 +173,12 @@ static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *key
 
 static int k_listen(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    char *host = NULL;
-    long port;
-    if (v->type != YAML_SCALAR_NODE || !split_hostport(scalar(v), false, 0, &host, &port))
+    mcdc_addr a;
+    if (v->type != YAML_SCALAR_NODE ||
+        mcdc_addr_parse(scalar(v), strlen(scalar(v)), MCDC_ADDR_HOST_OPTIONAL | MCDC_ADDR_PORT_ZERO, 0, &a, NULL))
         return fail(c, v, path, "want host:port, e.g. 127.0.0.1:8444 (or :8444 for every interface)");
-    if (!host[0]) set_str(&host, "0.0.0.0");
-    free(c->cfg->listen_host);
-    c->cfg->listen_host = host;
-    c->cfg->listen_port = (uint16_t)port;
+    set_str(&c->cfg->listen_host, a.host[0] ? a.host : "0.0.0.0");
+    c->cfg->listen_port = a.port;
     return 0;
 }
 
@@ -277,8 +227,8 @@ static int k_etcd_endpoints(ctx *c, yaml_node_t *v, const char *path) {
             mcdc_buf_free(&b);
             return fail(c, e, path, "TLS to etcd is not supported yet; use host:port");
         }
-        long port;
-        if (!split_hostport(s, true, 1, NULL, &port)) {
+        mcdc_addr a;
+        if (mcdc_addr_parse(s, strlen(s), 0, 0, &a, NULL)) {
             mcdc_buf_free(&b);
             return fail(c, e, path, WANT);
         }
@@ -312,121 +262,78 @@ static int k_etcd(ctx *c, yaml_node_t *v, const char *path) {
     return 0;
 }
 
+/* "kafka or pulsar": the drivers mq knows. */
+static void type_list(mcdc_buf *b) {
+    size_t n = 0;
+    while (mq_type(n)) n++;
+    for (size_t i = 0; i < n; i++) mcdc_buf_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", mq_type(i));
+}
+
 static int k_mq_type(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    if (v->type != YAML_SCALAR_NODE || (strcmp(scalar(v), "kafka") != 0 && strcmp(scalar(v), "pulsar") != 0))
-        return fail(c, v, path, "want kafka or pulsar");
+    size_t n;
+    if (v->type != YAML_SCALAR_NODE || !mq_keys(scalar(v), &n)) {
+        mcdc_buf b = MCDC_BUF_INIT;
+        type_list(&b);
+        int rc = fail(c, v, path, "want %s", mcdc_buf_cstr(&b));
+        mcdc_buf_free(&b);
+        return rc;
+    }
     set_str(&c->cfg->source.mq.type, scalar(v));
     return 0;
 }
 
-static int k_kafka_address(ctx *c, yaml_node_t *v, const char *path) {
-    if (is_null(v)) return 0;
-    if (v->type != YAML_SCALAR_NODE || !hostport_list(scalar(v)))
-        return fail(c, v, path, "want host:port[,host:port...], e.g. 127.0.0.1:9092");
-    set_str(&c->cfg->source.mq.kafka.address, scalar(v));
-    return 0;
+static mcdc_config_mq_section *section_of(mcdc_config *cfg, const char *type) {
+    for (size_t i = 0; i < cfg->source.mq.n_sections; i++)
+        if (strcmp(cfg->source.mq.sections[i].type, type) == 0) return &cfg->source.mq.sections[i];
+    return NULL;
 }
 
-/* Upper-cases a value out of a closed list, so the rest of mcdc compares one spelling. */
-static int get_choice(ctx *c, yaml_node_t *v, const char *path, const char *const *choices, const char *want,
-                      char **dst) {
-    if (is_null(v)) return 0;
-    if (v->type == YAML_SCALAR_NODE) {
-        if (!scalar(v)[0]) {
-            set_str(dst, "");
-            return 0;
-        }
-        for (const char *const *ch = choices; *ch; ch++)
-            if (strcasecmp(scalar(v), *ch) == 0) {
-                set_str(dst, *ch);
-                return 0;
-            }
-    }
-    return fail(c, v, path, "want %s", want);
-}
-
-static int k_kafka_protocol(ctx *c, yaml_node_t *v, const char *path) {
-    static const char *const P[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
-    return get_choice(c, v, path, P, "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
-                      &c->cfg->source.mq.kafka.security_protocol);
-}
-static int k_kafka_mechanism(ctx *c, yaml_node_t *v, const char *path) {
-    static const char *const M[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER", NULL};
-    return get_choice(c, v, path, M, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER",
-                      &c->cfg->source.mq.kafka.sasl_mechanism);
-}
-static int k_kafka_user(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.kafka.sasl_username);
-}
-static int k_kafka_password(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.kafka.sasl_password);
-}
-static int k_kafka_ca(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.kafka.ssl_ca_location);
-}
-
-static int k_kafka_prefetch(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->source.mq.kafka.prefetch_kbytes;
-    if (get_int(c, v, path, 1024, 1048576, &n)) return -1;
-    c->cfg->source.mq.kafka.prefetch_kbytes = (uint32_t)n;
-    return 0;
-}
-
-static const key_def KAFKA_KEYS[] = {{"address", k_kafka_address},
-                                     {"security_protocol", k_kafka_protocol},
-                                     {"sasl_mechanism", k_kafka_mechanism},
-                                     {"sasl_username", k_kafka_user},
-                                     {"sasl_password", k_kafka_password},
-                                     {"ssl_ca_location", k_kafka_ca},
-                                     {"prefetch_kbytes", k_kafka_prefetch}};
-
-static int k_kafka(ctx *c, yaml_node_t *v, const char *path) {
-    if (WALK(c, v, path, KAFKA_KEYS)) return -1;
-    mcdc_config_kafka *k = &c->cfg->source.mq.kafka;
-    bool sasl = strncmp(k->security_protocol, "SASL_", 5) == 0;
+/* source.mq.<type>: the driver's keys, each value checked by the driver
+ * (mq_setting_check), then the rules between them (mq_settings_check). */
+static int k_mq_section(ctx *c, yaml_node_t *m, const char *path) {
+    if (is_null(m)) return 0;
+    if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
+    mcdc_config_mq_section *sec = section_of(c->cfg, strrchr(path, '.') + 1);
+    size_t n;
+    const mq_key *keys = mq_keys(sec->type, &n);
+    int seen_line[32] = {0};
+    mcdc_err why;
     char child[PATH_CAP];
-    if (sasl && !k->sasl_mechanism[0]) {
-        path_key(child, path, "sasl_mechanism");
-        return fail(c, v, child, "missing; %s needs one (PLAIN, SCRAM-SHA-256, ...)", k->security_protocol);
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
+        size_t i = 0;
+        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
+        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
+        path_key(child, path, keys[i].name);
+        if (i < 32 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
+        if (i < 32) seen_line[i] = line_of(k);
+        if (is_null(v)) continue;
+        if (v->type != YAML_SCALAR_NODE) return fail(c, v, child, "want a string");
+        if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, child, "holds a NUL character");
+        const char *canon;
+        if (mq_setting_check(&keys[i], scalar(v), &canon, &why)) return fail(c, v, child, "%s", why.msg);
+        sec->settings = mcdc_xrealloc(sec->settings, (sec->n_settings + 1) * sizeof *sec->settings);
+        sec->settings[sec->n_settings++] = (mq_kv){mcdc_xstrdup(keys[i].name), mcdc_xstrdup(canon)};
     }
-    if (!sasl && (k->sasl_mechanism[0] || k->sasl_username[0] || k->sasl_password[0])) {
-        path_key(child, path, "security_protocol");
-        return fail(c, v, child, "SASL settings are given but the protocol is %s; want SASL_PLAINTEXT or SASL_SSL",
-                    k->security_protocol);
+    mq_config mc = mcdc_config_mq(c->cfg, sec->type);
+    const char *blame;
+    if (mq_settings_check(&mc, &blame, &why)) {
+        path_key(child, path, blame ? blame : "");
+        return fail(c, m, child, "%s", why.msg);
     }
     return 0;
 }
 
-static int k_pulsar_address(ctx *c, yaml_node_t *v, const char *path) {
-    if (is_null(v)) return 0;
-    if (v->type != YAML_SCALAR_NODE ||
-        (strncmp(scalar(v), "pulsar://", 9) != 0 && strncmp(scalar(v), "pulsar+ssl://", 13) != 0))
-        return fail(c, v, path, "want pulsar://host:port or pulsar+ssl://host:port");
-    set_str(&c->cfg->source.mq.pulsar.address, scalar(v));
-    return 0;
+static int k_mq(ctx *c, yaml_node_t *v, const char *path) {
+    /* "type" and one section per driver. */
+    key_def keys[16] = {{"type", k_mq_type}};
+    size_t n = 1;
+    for (size_t i = 0; mq_type(i) && n < 16; i++) keys[n++] = (key_def){mq_type(i), k_mq_section};
+    return walk_map(c, v, path, keys, n);
 }
-static int k_pulsar_tenant(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.pulsar.tenant);
-}
-static int k_pulsar_namespace(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.pulsar.namespace_);
-}
-static int k_pulsar_token(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.pulsar.token);
-}
-static int k_pulsar_ca(ctx *c, yaml_node_t *v, const char *path) {
-    return get_string(c, v, path, &c->cfg->source.mq.pulsar.tls_ca);
-}
-static const key_def PULSAR_KEYS[] = {{"address", k_pulsar_address},
-                                      {"tenant", k_pulsar_tenant},
-                                      {"namespace", k_pulsar_namespace},
-                                      {"token", k_pulsar_token},
-                                      {"tls_ca", k_pulsar_ca}};
-static int k_pulsar(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, PULSAR_KEYS); }
-
-static const key_def MQ_KEYS[] = {{"type", k_mq_type}, {"kafka", k_kafka}, {"pulsar", k_pulsar}};
-static int k_mq(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, MQ_KEYS); }
 
 static int k_channel_prefix(ctx *c, yaml_node_t *v, const char *path) {
     return get_string(c, v, path, &c->cfg->source.channel_prefix);
@@ -500,23 +407,13 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->source.etcd.username = mcdc_xstrdup("");
     out->source.etcd.password = mcdc_xstrdup("");
     out->source.mq.type = mcdc_xstrdup("kafka");
-    mcdc_config_kafka *k = &out->source.mq.kafka;
-    k->address = mcdc_xstrdup("127.0.0.1:9092");
-    k->security_protocol = mcdc_xstrdup("PLAINTEXT");
-    k->sasl_mechanism = mcdc_xstrdup("");
-    k->sasl_username = mcdc_xstrdup("");
-    k->sasl_password = mcdc_xstrdup("");
-    k->ssl_ca_location = mcdc_xstrdup("");
-    mcdc_config_pulsar *pl = &out->source.mq.pulsar;
-    pl->address = mcdc_xstrdup("pulsar://127.0.0.1:6650");
-    pl->tenant = mcdc_xstrdup("public");
-    pl->namespace_ = mcdc_xstrdup("default");
-    pl->token = mcdc_xstrdup("");
-    pl->tls_ca = mcdc_xstrdup("");
+    while (mq_type(out->source.mq.n_sections)) out->source.mq.n_sections++;
+    out->source.mq.sections = mcdc_xcalloc(out->source.mq.n_sections, sizeof *out->source.mq.sections);
+    for (size_t i = 0; i < out->source.mq.n_sections; i++)
+        out->source.mq.sections[i].type = mcdc_xstrdup(mq_type(i));
     out->source.channel_prefix = mcdc_xstrdup("");
     out->source.dml_channels = 16;
     out->apply.batch_rows = 5000;
-    out->source.mq.kafka.prefetch_kbytes = 8192;
     out->apply.batch_bytes = 8 * 1024 * 1024;
     out->apply.inflight_calls = 4;
     out->apply.inflight_bytes = 4 * 1024 * 1024;
@@ -580,40 +477,42 @@ int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err) {
     }
     int rc = mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
     /* The text may hold passwords. */
-    if (b.data) memset(b.data, 0, b.len);
+    mcdc_secret_wipe(b.data, b.len);
     mcdc_buf_free(&b);
     return rc;
-}
-
-static void free_secret(char *s) {
-    if (s) memset(s, 0, strlen(s));
-    free(s);
 }
 
 void mcdc_config_free(mcdc_config *c) {
     if (!c) return;
     free(c->listen_host);
-    free_secret(c->api_token);
+    mcdc_secret_free(c->api_token);
     free(c->store.type);
     free(c->store.path);
     free(c->source.etcd.endpoints);
     free(c->source.etcd.root_path);
     free(c->source.etcd.username);
-    free_secret(c->source.etcd.password);
+    mcdc_secret_free(c->source.etcd.password);
     free(c->source.mq.type);
-    mcdc_config_kafka *k = &c->source.mq.kafka;
-    free(k->address);
-    free(k->security_protocol);
-    free(k->sasl_mechanism);
-    free(k->sasl_username);
-    free_secret(k->sasl_password);
-    free(k->ssl_ca_location);
-    mcdc_config_pulsar *pl = &c->source.mq.pulsar;
-    free(pl->address);
-    free(pl->tenant);
-    free(pl->namespace_);
-    free_secret(pl->token);
-    free(pl->tls_ca);
+    for (size_t i = 0; i < c->source.mq.n_sections; i++) {
+        mcdc_config_mq_section *sec = &c->source.mq.sections[i];
+        for (size_t k = 0; k < sec->n_settings; k++) {
+            free((char *)sec->settings[k].key);
+            /* Any of them may be a password or a token. */
+            mcdc_secret_free((char *)sec->settings[k].value);
+        }
+        free(sec->settings);
+        free(sec->type);
+    }
+    free(c->source.mq.sections);
     free(c->source.channel_prefix);
     memset(c, 0, sizeof *c);
+}
+
+mq_config mcdc_config_mq(const mcdc_config *c, const char *type) {
+    if (!type) type = c->source.mq.type;
+    for (size_t i = 0; i < c->source.mq.n_sections; i++) {
+        const mcdc_config_mq_section *sec = &c->source.mq.sections[i];
+        if (strcmp(sec->type, type) == 0) return (mq_config){type, sec->settings, sec->n_settings};
+    }
+    return (mq_config){type, NULL, 0};
 }

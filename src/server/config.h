@@ -13,26 +13,18 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "mq/mq.h"
+
+/* One source.mq.<type> section: the keys given there, each checked against
+ * what that driver declares (mq.h, mq_keys), choices in their declared
+ * spelling. Keys not given take the driver's defaults. */
+typedef struct mcdc_config_mq_section {
+    char *type;               /* "kafka", "pulsar" */
+    mq_kv *settings;          /* keys and values malloc'd */
+    size_t n_settings;
+} mcdc_config_mq_section;
 
 /* Every string is malloc'd and never NULL ("" when unset). */
-typedef struct mcdc_config_kafka {
-    char *address;            /* bootstrap servers "host:port[,host:port...]"; "127.0.0.1:9092" */
-    char *security_protocol;  /* PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL */
-    char *sasl_mechanism;     /* PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...; "" unless SASL */
-    char *sasl_username;
-    char *sasl_password;      /* secret */
-    char *ssl_ca_location;    /* CA file; "" = system default */
-    uint32_t prefetch_kbytes; /* read-ahead per channel (librdkafka queued.max.messages.kbytes); 8192 */
-} mcdc_config_kafka;
-
-typedef struct mcdc_config_pulsar {
-    char *address;            /* "pulsar://host:port" or "pulsar+ssl://host:port"; "pulsar://127.0.0.1:6650" */
-    char *tenant;             /* pulsar.tenant of the source Milvus; "public" */
-    char *namespace_;         /* pulsar.namespace; "default" */
-    char *token;              /* JWT for token auth; "" = none; secret */
-    char *tls_ca;             /* CA file for pulsar+ssl; "" = system roots */
-} mcdc_config_pulsar;
-
 typedef struct mcdc_config {
     /* HTTP API (http.h) */
     char *listen_host;        /* "127.0.0.1"; "" in the file (":8444") becomes "0.0.0.0" */
@@ -55,8 +47,8 @@ typedef struct mcdc_config {
         } etcd;
         struct {
             char *type;       /* "kafka" or "pulsar" */
-            mcdc_config_kafka kafka;
-            mcdc_config_pulsar pulsar;
+            mcdc_config_mq_section *sections; /* one per driver, in mq_type() order */
+            size_t n_sections;
         } mq;
         char *channel_prefix; /* msgChannel.chanNamePrefix.cluster; defaults to etcd.root_path */
         int dml_channels;     /* rootCoord.dmlChannelNum; 16 */
@@ -83,5 +75,9 @@ int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err);
 int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err);
 
 void mcdc_config_free(mcdc_config *c);
+
+/* The queue settings of source.mq.<type> (type NULL: source.mq.type, the
+ * queue mcdc reads); it points into c. */
+mq_config mcdc_config_mq(const mcdc_config *c, const char *type);
 
 #endif

@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--from") == 0) from = argv[++i];
         else if (strcmp(a, "--pk") == 0) pk = argv[++i];
         else if (strcmp(a, "--timeout-ms") == 0) timeout_ms = strtol(argv[++i], NULL, 10);
-        else if (strcmp(a, "--set") == 0 && n_extra < 16) {
+        else if (strcmp(a, "--set") == 0 && n_extra < 15) {
             char *kv = argv[++i], *eq = strchr(kv, '=');
             if (!eq) return usage();
             *eq = '\0';
@@ -65,7 +65,18 @@ int main(int argc, char **argv) {
         } else return usage();
     }
     if (!type || !address || !channel) return usage();
-    mq_config cfg = {.type = type, .address = address, .extra = extra, .n_extra = n_extra};
+    /* Keys are those of source.mq.<type> (tls_ca); the older spelling
+     * "pulsar.tls.ca" is taken too. */
+    size_t tl = strlen(type);
+    for (size_t k = 0; k < n_extra; k++) {
+        char *key = (char *)extra[k].key;
+        if (strncmp(key, type, tl) == 0 && key[tl] == '.') key += tl + 1;
+        for (char *d = key; *d; d++)
+            if (*d == '.') *d = '_';
+        extra[k].key = key;
+    }
+    extra[n_extra++] = (mq_kv){"address", address};
+    mq_config cfg = {.type = type, .settings = extra, .n_settings = n_extra};
     mcdc_err err;
 
     if (last) {

@@ -1,5 +1,6 @@
 /* test_base.c — the base module: error values, buffer growth, backoff bounds,
- * hybrid timestamps, log level parsing, latency histograms. */
+ * hybrid timestamps, log level parsing, latency histograms, host:port
+ * addresses, secret wiping. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,12 +10,14 @@
 
 #include <cmocka.h>
 
+#include "base/addr.h"
 #include "base/backoff.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/histogram.h"
 #include "base/log.h"
+#include "base/secret.h"
 
 static int fails_with_context(mcdc_err *err) {
     if (mcdc_errf(err, MCDC_EDECODE, "column '%s' holds %d rows", "vec", 3) != -1) return 0;
@@ -201,6 +204,89 @@ static void test_histogram_counts_from_threads(void **state) {
     assert_true(mcdc_histogram_max(&h) == 0.1);
 }
 
+static int addr_of(const char *s, unsigned flags, mcdc_addr *a, mcdc_err *err) {
+    return mcdc_addr_parse(s, strlen(s), flags, 19530, a, err);
+}
+
+static void expect_addr_error(const char *s, unsigned flags, const char *want) {
+    mcdc_addr a;
+    mcdc_err err = {0};
+    assert_int_equal(addr_of(s, flags, &a, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    if (!strstr(err.msg, want)) fail_msg("'%s': got '%s', want '%s'", s, err.msg, want);
+}
+
+static void test_addr_forms(void **state) {
+    (void)state;
+    mcdc_addr a;
+    mcdc_err err = {0};
+    char text[300];
+    assert_int_equal(addr_of("milvus-1.local:19531", 0, &a, &err), 0);
+    assert_string_equal(a.host, "milvus-1.local");
+    assert_int_equal(a.port, 19531);
+    assert_false(a.v6);
+    assert_int_equal(addr_of("[fe80::1]:443", 0, &a, &err), 0);
+    assert_string_equal(a.host, "fe80::1");
+    assert_true(a.v6);
+    mcdc_addr_format(&a, text, sizeof text);
+    assert_string_equal(text, "[fe80::1]:443");
+    /* Optional parts, each only when asked for. */
+    assert_int_equal(addr_of("h", MCDC_ADDR_PORT_OPTIONAL, &a, &err), 0);
+    assert_int_equal(a.port, 19530);
+    assert_int_equal(addr_of("[::1]", MCDC_ADDR_PORT_OPTIONAL, &a, &err), 0);
+    assert_string_equal(a.host, "::1");
+    assert_int_equal(addr_of(":8444", MCDC_ADDR_HOST_OPTIONAL, &a, &err), 0);
+    assert_string_equal(a.host, "");
+    assert_int_equal(addr_of("h:0", MCDC_ADDR_PORT_ZERO, &a, &err), 0);
+    assert_int_equal(a.port, 0);
+    assert_int_equal(addr_of("h:65535", 0, &a, &err), 0);
+    /* Only the first len bytes count: lists are parsed in place. */
+    assert_int_equal(mcdc_addr_parse("a:1,b:2", 3, 0, 0, &a, &err), 0);
+    assert_string_equal(a.host, "a");
+    assert_int_equal(a.port, 1);
+}
+
+static void test_addr_errors_say_what(void **state) {
+    (void)state;
+    expect_addr_error("h", 0, "the port is missing");
+    expect_addr_error(":1", 0, "want a host name or IP address");
+    expect_addr_error("h:0", 0, "want a port from 1 to 65535");
+    expect_addr_error("h:65536", 0, "want a port from 1 to 65535");
+    expect_addr_error("h:123456", 0, "want a port from 1 to 65535");
+    expect_addr_error("h:", 0, "want a port from 1 to 65535");
+    expect_addr_error("h:80x", 0, "want a port from 1 to 65535");
+    expect_addr_error("h:-1", MCDC_ADDR_PORT_ZERO, "want a port from 0 to 65535");
+    expect_addr_error("::1:80", 0, "IPv6 addresses go in [brackets]");
+    expect_addr_error("[::1:80", 0, "unclosed '['");
+    expect_addr_error("[zz]:80", 0, "want an IPv6 address in [brackets]");
+    expect_addr_error("[]:80", 0, "want an IPv6 address in [brackets]");
+    expect_addr_error("[::1]x", 0, "want host:port");
+    expect_addr_error("h st:80", 0, "want a host name or IP address");
+}
+
+static void test_addr_list(void **state) {
+    (void)state;
+    mcdc_err err = {0};
+    assert_int_equal(mcdc_addr_list_check("k1:9092", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check("k1:9092, k2:9093,[::1]:9094", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check("", 0, &err), -1);
+    assert_int_equal(mcdc_addr_list_check("k1:9092,k2", 0, &err), -1);
+    assert_string_equal(err.msg, "'k2': want host:port (the port is missing)");
+    assert_int_equal(mcdc_addr_list_check("k1:9092,", 0, &err), 0);
+    assert_int_equal(mcdc_addr_list_check(" , ", 0, &err), -1);
+    assert_int_equal(mcdc_addr_list_check("p1,p2:6651", MCDC_ADDR_PORT_OPTIONAL, &err), 0);
+}
+
+static void test_secret_free(void **state) {
+    (void)state;
+    char buf[8] = "hunter2";
+    mcdc_secret_wipe(buf, sizeof buf);
+    for (size_t i = 0; i < sizeof buf; i++) assert_int_equal(buf[i], 0);
+    mcdc_secret_wipe(NULL, 3);
+    mcdc_secret_free(NULL);
+    mcdc_secret_free(mcdc_xstrdup("s3cret")); /* ASan: nothing leaks, nothing is freed twice */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_value_and_prefix),
@@ -212,6 +298,10 @@ int main(void) {
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_histogram_buckets_and_quantiles),
         cmocka_unit_test(test_histogram_counts_from_threads),
+        cmocka_unit_test(test_addr_forms),
+        cmocka_unit_test(test_addr_errors_say_what),
+        cmocka_unit_test(test_addr_list),
+        cmocka_unit_test(test_secret_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

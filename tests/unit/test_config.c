@@ -28,9 +28,14 @@ static void test_defaults(void **state) {
     assert_string_equal(c.source.etcd.endpoints, "127.0.0.1:2379");
     assert_string_equal(c.source.etcd.root_path, "by-dev");
     assert_string_equal(c.source.mq.type, "kafka");
-    assert_string_equal(c.source.mq.kafka.address, "127.0.0.1:9092");
-    assert_string_equal(c.source.mq.kafka.security_protocol, "PLAINTEXT");
-    assert_int_equal(c.source.mq.kafka.prefetch_kbytes, 8192);
+    mq_config kafka = mcdc_config_mq(&c, NULL);
+    assert_string_equal(kafka.type, "kafka");
+    assert_string_equal(mq_config_get(&kafka, "address"), "127.0.0.1:9092");
+    assert_string_equal(mq_config_get(&kafka, "security_protocol"), "PLAINTEXT");
+    assert_string_equal(mq_config_get(&kafka, "prefetch_kbytes"), "8192");
+    mq_config pulsar = mcdc_config_mq(&c, "pulsar");
+    assert_string_equal(mq_config_get(&pulsar, "address"), "pulsar://127.0.0.1:6650");
+    assert_string_equal(mq_config_get(&pulsar, "tenant"), "public");
     assert_int_equal(c.source.dml_channels, 16);
     assert_int_equal(c.apply.batch_rows, 5000);
     assert_int_equal(c.apply.batch_bytes, 8388608);
@@ -108,13 +113,15 @@ static void test_full_file(void **state) {
     assert_string_equal(c.source.etcd.root_path, "prod");
     assert_string_equal(c.source.etcd.username, "root");
     assert_string_equal(c.source.etcd.password, "pw");
-    assert_string_equal(c.source.mq.kafka.address, "k1:9092,k2:9092");
-    assert_string_equal(c.source.mq.kafka.security_protocol, "SASL_SSL");
-    assert_string_equal(c.source.mq.kafka.sasl_mechanism, "SCRAM-SHA-512");
-    assert_string_equal(c.source.mq.kafka.sasl_username, "u");
-    assert_string_equal(c.source.mq.kafka.sasl_password, "p");
-    assert_string_equal(c.source.mq.kafka.ssl_ca_location, "/etc/ca.pem");
-    assert_int_equal(c.source.mq.kafka.prefetch_kbytes, 4096);
+    mq_config kafka = mcdc_config_mq(&c, NULL);
+    assert_string_equal(mq_config_get(&kafka, "address"), "k1:9092,k2:9092");
+    /* Choices in the driver's spelling. */
+    assert_string_equal(mq_config_get(&kafka, "security_protocol"), "SASL_SSL");
+    assert_string_equal(mq_config_get(&kafka, "sasl_mechanism"), "SCRAM-SHA-512");
+    assert_string_equal(mq_config_get(&kafka, "sasl_username"), "u");
+    assert_string_equal(mq_config_get(&kafka, "sasl_password"), "p");
+    assert_string_equal(mq_config_get(&kafka, "ssl_ca_location"), "/etc/ca.pem");
+    assert_string_equal(mq_config_get(&kafka, "prefetch_kbytes"), "4096");
     assert_string_equal(c.source.channel_prefix, "prod-chan");
     assert_int_equal(c.source.dml_channels, 4);
     assert_int_equal(c.apply.batch_rows, 100);
@@ -126,6 +133,24 @@ static void test_full_file(void **state) {
 }
 
 /* The file shipped at the repository root must load as it is. */
+/* Both sections are kept; the type picks which one mcdc reads. */
+static void test_mq_sections(void **state) {
+    (void)state;
+    mcdc_config c;
+    parse_ok("source:\n  mq:\n    kafka: {address: \"k:1\"}\n    pulsar:\n      address: pulsar+ssl://p:6651\n"
+             "      token: jwt\n      tls_verify_hostname: false\n    type: pulsar\n",
+             &c);
+    mq_config mq = mcdc_config_mq(&c, NULL);
+    assert_string_equal(mq.type, "pulsar");
+    assert_string_equal(mq_config_get(&mq, "address"), "pulsar+ssl://p:6651");
+    assert_string_equal(mq_config_get(&mq, "token"), "jwt");
+    assert_string_equal(mq_config_get(&mq, "tls_verify_hostname"), "false");
+    assert_string_equal(mq_config_get(&mq, "namespace"), "default");
+    mq_config k = mcdc_config_mq(&c, "kafka");
+    assert_string_equal(mq_config_get(&k, "address"), "k:1");
+    mcdc_config_free(&c);
+}
+
 static void test_example_file_loads(void **state) {
     (void)state;
     const char *fixtures = getenv("MCDC_FIXTURES");
@@ -139,7 +164,8 @@ static void test_example_file_loads(void **state) {
     assert_int_equal(c.listen_port, 8444);
     assert_string_equal(c.source.etcd.endpoints, "127.0.0.1:2379");
     assert_string_equal(c.source.etcd.root_path, "by-dev");
-    assert_string_equal(c.source.mq.kafka.address, "127.0.0.1:9092");
+    mq_config mq = mcdc_config_mq(&c, NULL);
+    assert_string_equal(mq_config_get(&mq, "address"), "127.0.0.1:9092");
     assert_string_equal(c.source.channel_prefix, "by-dev");
     mcdc_config_free(&c);
 }
@@ -202,6 +228,15 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("apply:\n  inflight_calls: 0\n", "mcdc.yaml:2: apply.inflight_calls: want an integer from 1 to 64");
     expect_error("source:\n  mq:\n    kafka:\n      prefetch_kbytes: 10\n",
                  "mcdc.yaml:4: source.mq.kafka.prefetch_kbytes: want an integer from 1024 to 1048576");
+    /* The driver's own keys: unknown ones with a suggestion, values checked by the driver. */
+    expect_error("source:\n  mq:\n    pulsar:\n      tennant: t\n",
+                 "mcdc.yaml:4: source.mq.pulsar: unknown key 'tennant' (did you mean 'tenant'?)");
+    expect_error("source:\n  mq:\n    pulsar:\n      namespace: a/b\n",
+                 "mcdc.yaml:4: source.mq.pulsar.namespace: want a single name without '/'");
+    expect_error("source:\n  mq:\n    pulsar:\n      token: [s3cret]\n", "mcdc.yaml:4: source.mq.pulsar.token: want a string");
+    expect_error("source:\n  mq:\n    kafka:\n      address: k:1\n      address: k:2\n",
+                 "mcdc.yaml:5: source.mq.kafka.address: given twice (first on line 4)");
+    expect_error("source:\n  mq:\n    kafkaa: {}\n", "mcdc.yaml:3: source.mq: unknown key 'kafkaa' (did you mean 'kafka'?)");
     expect_error("apply:\n  batch_bytes: 1e6\n", "mcdc.yaml:2: apply.batch_bytes: want an integer");
     expect_error("apply:\n  retry_max_ms: {a: 1}\n", "mcdc.yaml:2: apply.retry_max_ms: want an integer");
     expect_error("listen: 127.0.0.1:1\nlog_level: info\nlisten: 127.0.0.1:2\n",
@@ -247,6 +282,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_empty_file_is_all_defaults),
         cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_mq_sections),
         cmocka_unit_test(test_example_file_loads),
         cmocka_unit_test(test_errors_point_at_line_and_key),
         cmocka_unit_test(test_missing_and_real_files),

@@ -157,41 +157,98 @@ static void test_positions(void **state) {
     assert_true(mq_msgid_cmp("pulsar", &a, &b) < 0);
 }
 
+static mq_config pulsar_cfg(mq_kv *kv, size_t n) { return (mq_config){.type = "pulsar", .settings = kv, .n_settings = n}; }
+
 static void test_options(void **state) {
     (void)state;
     pulsar_opts o;
     mcdc_err err;
-    mq_kv kv[] = {{"pulsar.tenant", "t1"}, {"pulsar.namespace", "n1"}, {"pulsar.token", "abc"}};
-    mq_config cfg = {.type = "pulsar", .address = "pulsar+ssl://broker:6651", .extra = kv, .n_extra = 3};
+    mq_kv kv[] = {{"address", "pulsar+ssl://broker:6651"}, {"tenant", "t1"}, {"namespace", "n1"}, {"token", "abc"}};
+    mq_config cfg = pulsar_cfg(kv, 4);
     assert_int_equal(pulsar_opts_init(&o, &cfg, &err), 0);
     assert_true(o.tls);
     assert_string_equal(o.token, "abc");
+    assert_true(o.tls_verify_host);
+    assert_int_equal(o.op_timeout_ms, 10000);
     char topic[256];
     pulsar_topic_name(&o, "by-dev-rootcoord-dml_0", topic, sizeof topic);
     assert_string_equal(topic, "persistent://t1/n1/by-dev-rootcoord-dml_0");
     pulsar_opts_free(&o);
 
-    cfg = (mq_config){.type = "pulsar", .address = "pulsar://127.0.0.1:6650"};
+    /* Nothing given: the declared defaults. */
+    cfg = pulsar_cfg(NULL, 0);
     assert_int_equal(pulsar_opts_init(&o, &cfg, &err), 0);
+    assert_string_equal(o.service_url, "pulsar://127.0.0.1:6650");
     pulsar_topic_name(&o, "c", topic, sizeof topic);
     assert_string_equal(topic, "persistent://public/default/c");
     assert_false(o.tls);
     assert_null(o.token);
     pulsar_opts_free(&o);
 
-    const char *bad_addr[] = {"127.0.0.1:6650", "http://x:1", "pulsar://", "pulsar://h:1/path", ""};
+    mq_kv more[] = {{"address", "pulsar://h"}, {"tls_verify_hostname", "false"}, {"operation_timeout_ms", "250"}};
+    cfg = pulsar_cfg(more, 3);
+    assert_int_equal(pulsar_opts_init(&o, &cfg, &err), 0);
+    assert_false(o.tls_verify_host);
+    assert_int_equal(o.op_timeout_ms, 250);
+    pulsar_opts_free(&o);
+
+    const char *bad_addr[] = {"127.0.0.1:6650", "http://x:1", "pulsar://", "pulsar://h:1/path", "", "pulsar://h:99999"};
     for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++) {
-        cfg = (mq_config){.type = "pulsar", .address = bad_addr[i]};
+        mq_kv a[] = {{"address", bad_addr[i]}};
+        cfg = pulsar_cfg(a, 1);
         assert_int_equal(pulsar_opts_init(&o, &cfg, &err), -1);
         assert_int_equal(err.code, MCDC_EINVAL);
+        assert_non_null(strstr(err.msg, "pulsar: address: "));
     }
-    mq_kv unknown[] = {{"pulsar.tenent", "x"}};
-    cfg = (mq_config){.type = "pulsar", .address = "pulsar://h:1", .extra = unknown, .n_extra = 1};
+    mq_kv unknown[] = {{"tenent", "x"}};
+    cfg = pulsar_cfg(unknown, 1);
     assert_int_equal(pulsar_opts_init(&o, &cfg, &err), -1);
-    assert_non_null(strstr(err.msg, "pulsar.tenent"));
-    mq_kv slash[] = {{"pulsar.namespace", "a/b"}};
-    cfg.extra = slash;
+    assert_non_null(strstr(err.msg, "tenent"));
+    assert_non_null(strstr(err.msg, "tenant"));
+    mq_kv slash[] = {{"namespace", "a/b"}};
+    cfg = pulsar_cfg(slash, 1);
     assert_int_equal(pulsar_opts_init(&o, &cfg, &err), -1);
+    mq_kv slow[] = {{"operation_timeout_ms", "10"}};
+    cfg = pulsar_cfg(slow, 1);
+    assert_int_equal(pulsar_opts_init(&o, &cfg, &err), -1);
+    assert_string_equal(err.msg, "pulsar: operation_timeout_ms: want an integer from 100 to 600000");
+    /* A secret is never repeated in a message. */
+    mq_kv tls[] = {{"tls_verify_hostname", "s3cret"}};
+    cfg = pulsar_cfg(tls, 1);
+    assert_int_equal(pulsar_opts_init(&o, &cfg, &err), -1);
+    assert_null(strstr(err.msg, "s3cret"));
+}
+
+/* The driver's keys through mq.h, as config.c sees them. */
+static void test_settings_through_mq(void **state) {
+    (void)state;
+    size_t n;
+    const mq_key *keys = mq_keys("pulsar", &n);
+    assert_non_null(keys);
+    assert_int_equal(n, PULSAR_N_KEYS);
+    assert_string_equal(keys[P_TOKEN].name, "token");
+    assert_int_equal(keys[P_TOKEN].kind, MQ_KEY_SECRET);
+    assert_null(mq_keys("rabbit", &n));
+    assert_int_equal(n, 0);
+    mcdc_err err;
+    assert_int_equal(mq_setting_check(&keys[P_TLS_VERIFY_HOSTNAME], "maybe", NULL, &err), -1);
+    assert_string_equal(err.msg, "want true or false");
+    mq_kv kv[] = {{"tenant", "t1"}};
+    mq_config cfg = pulsar_cfg(kv, 1);
+    assert_string_equal(mq_config_get(&cfg, "tenant"), "t1");
+    assert_string_equal(mq_config_get(&cfg, "namespace"), "default");
+    assert_null(mq_config_get(&cfg, "bogus"));
+    const char *blame = "x";
+    assert_int_equal(mq_settings_check(&cfg, &blame, &err), 0);
+    assert_null(blame);
+
+    /* Positions: a Pulsar source cannot start at an explicit position. */
+    mq_msgid at, before;
+    bool earliest;
+    assert_int_equal(mq_msgid_parse("pulsar", "7:3:0:0", &at, &err), 0);
+    assert_int_equal(mq_position_before("pulsar", &at, &before, &earliest, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_string_equal(err.msg, "explicit start positions are supported on Kafka sources only");
 }
 
 /* ---- 2. real frames --------------------------------------------------------------- */
@@ -692,9 +749,13 @@ static void fake_stop(fake *fk) {
     for (int i = 0; i < fk->n; i++) captured_free(&fk->entries[i]);
 }
 
+/* Room for the address and one more setting; the tests run one at a time. */
+static mq_kv fake_settings[2];
+
 static mq_config fake_cfg(fake *fk, char *url, size_t cap) {
     snprintf(url, cap, "pulsar://127.0.0.1:%d", fk->port);
-    return (mq_config){.type = "pulsar", .address = url};
+    fake_settings[0] = (mq_kv){"address", url};
+    return pulsar_cfg(fake_settings, 1);
 }
 
 static const char *const SERIES[] = {"milvus_create_collection", "milvus_insert", "produced_zlib_batch3",
@@ -745,9 +806,8 @@ static void test_reader_earliest_to_end(void **state) {
     assert_false(fk.force_creation);
 
     /* Token authentication: CONNECT carries it. */
-    mq_kv kv[] = {{"pulsar.token", "eyJhbGciOi.token"}};
-    cfg.extra = kv;
-    cfg.n_extra = 1;
+    fake_settings[1] = (mq_kv){"token", "eyJhbGciOi.token"};
+    cfg.n_settings = 2;
     r = mq_open(&cfg, "by-pulsar-rootcoord-dml_2", &st, &err);
     assert_non_null(r);
     assert_int_equal(read_all(r, got, sizeof got), SERIES_MSGS);
@@ -930,7 +990,8 @@ static void test_reader_without_a_broker(void **state) {
     char url[64];
     snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", ntohs(a.sin_port));
     close(s);
-    mq_config cfg = {.type = "pulsar", .address = url};
+    mq_kv kv[] = {{"address", url}};
+    mq_config cfg = pulsar_cfg(kv, 1);
     mcdc_err err;
     mq_start st = {.kind = MQ_START_EARLIEST};
     mq_reader *r = mq_open(&cfg, "c", &st, &err);
@@ -942,7 +1003,8 @@ static void test_reader_without_a_broker(void **state) {
     assert_int_equal(mq_probe(&cfg, 1000, &err), -1);
     assert_int_equal(err.code, MCDC_EUNAVAIL);
 
-    mq_config bad = {.type = "pulsar", .address = "kafka:9092"};
+    mq_kv bad_kv[] = {{"address", "kafka:9092"}};
+    mq_config bad = pulsar_cfg(bad_kv, 1);
     assert_null(mq_open(&bad, "c", &st, &err));
     assert_int_equal(err.code, MCDC_EINVAL);
 }
@@ -953,6 +1015,7 @@ int main(void) {
         cmocka_unit_test(test_command_frame_round_trip),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_settings_through_mq),
         cmocka_unit_test(test_milvus_frames),
         cmocka_unit_test(test_other_producers_frames),
         cmocka_unit_test(test_corrupt_frames_are_refused),
