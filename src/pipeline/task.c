@@ -16,6 +16,41 @@
 #include "source/change_json.h"
 #include "source/channels.h"
 
+struct task {
+    char *id;
+    task_spec spec;
+    const task_env *env;
+
+    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
+    task_state state;
+    char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
+    char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
+    char skip_channel[256];            /* maintenance: skip this one message on resume */
+    mq_msgid skip_id;
+
+    /* One slot per channel of task_channels(); NULL while the task has no
+     * reason to read it. Slots are set and cleared under mu. */
+    char **channels;
+    channel_worker **workers;
+    size_t n_workers;
+    pthread_t supervisor;
+    bool supervising;
+    _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
+
+    /* What the workers count (worker_io.h). */
+    worker_stats stats;
+};
+
+const char *task_id(const task *t) { return t->id; }
+const task_spec *task_spec_of(const task *t) { return &t->spec; }
+
+task_state task_state_now(task *t) {
+    pthread_mutex_lock(&t->mu);
+    task_state s = t->state;
+    pthread_mutex_unlock(&t->mu);
+    return s;
+}
+
 /* A DML channel counts for the watermark while its ticks keep coming; one
  * whose last collection was dropped stops ticking (timestamps.md §2). */
 #define TICK_FRESH_MS 3000
@@ -311,22 +346,40 @@ int task_start(task *t, mcdc_err *err) {
     return 0;
 }
 
-void task_pause_on_error(task *t, const char *reason) {
-    /* Set before the workers are asked, so one that start_needed adds
-     * meanwhile is asked there (both look under mu). */
-    atomic_store(&t->stopping, true);
+/* The one place a pause is recorded: state, reason (the first reason
+ * stays unless overwrite), and the store, so a restart keeps it paused. */
+static int record_pause(task *t, const char *reason, bool overwrite, mcdc_err *err) {
     pthread_mutex_lock(&t->mu);
     bool first = t->state != TASK_PAUSED;
     t->state = TASK_PAUSED;
-    if (first) snprintf(t->reason, sizeof t->reason, "%s", reason);
+    if (first || overwrite) snprintf(t->reason, sizeof t->reason, "%s", reason);
+    /* Set before the workers are asked, so one that start_needed adds
+     * meanwhile is asked there (both look under mu). */
+    atomic_store(&t->stopping, true);
     for (size_t i = 0; i < t->n_workers; i++)
         if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
     pthread_mutex_unlock(&t->mu);
-    if (!first) return;
-    log_error("task %s paused: %s", t->id, reason);
+    if (!first && !overwrite) return 0;
+    return store_task_update(t->env->store, t->id, TASK_PAUSED, reason, err);
+}
+
+void task_pause_on_error(task *t, const char *reason) {
+    if (task_state_now(t) != TASK_PAUSED) log_error("task %s paused: %s", t->id, reason);
     mcdc_err err;
-    if (store_task_update(t->env->store, t->id, TASK_PAUSED, reason, &err))
-        log_error("task %s: could not record the pause: %s", t->id, err.msg);
+    if (record_pause(t, reason, false, &err)) log_error("task %s: could not record the pause: %s", t->id, err.msg);
+}
+
+int task_pause_by_request(task *t, mcdc_err *err) {
+    task_stop(t);
+    log_info("task %s paused by request", t->id);
+    return record_pause(t, "paused by request", true, err);
+}
+
+void task_request_skip(task *t, const char *channel, const mq_msgid *at) {
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
+    t->skip_id = *at;
+    pthread_mutex_unlock(&t->mu);
 }
 
 void task_set_last_error(task *t, const char *msg) {
@@ -382,14 +435,6 @@ static int choose_at(const task *t, start_choice *c, const mq_msgid *at, mcdc_er
     return 0;
 }
 
-static const char *pchannel_of(const char *name, char *buf, size_t cap) {
-    /* A vchannel is "<pchannel>_<collectionID>v<shard>" (mq-messages.md §1). */
-    snprintf(buf, cap, "%s", name);
-    char *v = strrchr(buf, '_');
-    if (v && strchr(v, 'v') && strstr(buf, "-rootcoord-dml_") && v > strstr(buf, "-rootcoord-dml_") + 14) *v = '\0';
-    return buf;
-}
-
 int task_init_positions(task *t, mcdc_err *err) {
     char **chans;
     size_t n = task_channels(t->env, &chans);
@@ -421,7 +466,7 @@ int task_init_positions(task *t, mcdc_err *err) {
         const task_kv *kv = i == t->spec.n_collections ? t->spec.positions : t->spec.collections[i].positions;
         size_t nkv = i == t->spec.n_collections ? t->spec.n_positions : t->spec.collections[i].n_positions;
         for (size_t k = 0; k < nkv && rc == 0; k++) {
-            const char *pch = pchannel_of(kv[k].key, buf, sizeof buf);
+            const char *pch = channel_physical_of(kv[k].key, buf, sizeof buf);
             size_t c;
             for (c = 0; c < n; c++)
                 if (strcmp(chans[c], pch) == 0) break;

@@ -43,30 +43,7 @@ typedef struct task_env {
     worker_settings apply;     /* apply.*: resolved by the config (config.c has the defaults) */
 } task_env;
 
-typedef struct task {
-    char *id;
-    task_spec spec;
-    const task_env *env;
-
-    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
-    task_state state;
-    char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
-    char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
-    char skip_channel[256];            /* maintenance: skip this one message on resume */
-    mq_msgid skip_id;
-
-    /* One slot per channel of task_channels(); NULL while the task has no
-     * reason to read it. Slots are set and cleared under mu. */
-    char **channels;
-    channel_worker **workers;
-    size_t n_workers;
-    pthread_t supervisor;
-    bool supervising;
-    _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
-
-    /* What the workers count (worker_io.h). */
-    worker_stats stats;
-} task;
+typedef struct task task; /* opaque: task.c alone reads its fields */
 
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);
 void task_free(task *t);               /* stops it first */
@@ -80,6 +57,16 @@ void task_ask_stop(task *t);
 /* Called by a worker that hit an error that will not heal: records the
  * reason, persists state Paused, and asks every worker to stop. */
 void task_pause_on_error(task *t, const char *reason);
+/* The operator's pause: stops the workers (waits for them), then records
+ * state Paused with reason "paused by request". */
+int task_pause_by_request(task *t, mcdc_err *err);
+/* The operator's skip_message: the worker of channel skips the message at
+ * exactly `at` (once) when it meets it. */
+void task_request_skip(task *t, const char *channel, const mq_msgid *at);
+
+const char *task_id(const task *t);
+task_state task_state_now(task *t);
+const task_spec *task_spec_of(const task *t);
 void task_set_last_error(task *t, const char *msg);
 
 /* The watermark: every source change with ts <= it, on every channel the

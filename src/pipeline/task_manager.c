@@ -25,7 +25,7 @@ struct task_manager {
 
 static task *find(task_manager *tm, const char *id) {
     for (size_t i = 0; i < tm->n; i++)
-        if (strcmp(tm->tasks[i]->id, id) == 0) return tm->tasks[i];
+        if (strcmp(task_id(tm->tasks[i]), id) == 0) return tm->tasks[i];
     return NULL;
 }
 
@@ -63,8 +63,8 @@ static int load_one(void *ud, const store_task *st) {
     json_decref(j);
     task *t = task_new(mcdc_xstrdup(st->id), &spec, &lc->tm->env, (task_state)st->state, st->reason);
     add(lc->tm, t);
-    if (t->state == TASK_RUNNING && task_start(t, &err)) {
-        log_error("task %s: could not start again: %s", t->id, err.msg);
+    if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
+        log_error("task %s: could not start again: %s", task_id(t), err.msg);
         task_pause_on_error(t, err.msg);
     }
     return 0;
@@ -114,7 +114,7 @@ static int check_target(const task_spec *s, mcdc_err *err) {
     return 0;
 }
 
-int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err) {
+int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     int rc = -1;
     task *t = NULL;
@@ -133,21 +133,21 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_
     t = task_new(mcdc_xstrdup(spec->id), spec, &tm->env, TASK_INITIAL, "");
     if ((rc = task_init_positions(t, err))) {
         mcdc_err ignored;
-        store_task_delete(tm->env.store, t->id, &ignored);
+        store_task_delete(tm->env.store, task_id(t), &ignored);
         task_free(t);
         goto out;
     }
     add(tm, t);
-    if (!t->spec.disable_auto_start) {
-        if ((rc = task_start(t, err)) == 0) rc = store_task_update(tm->env.store, t->id, TASK_RUNNING, "", err);
+    if (!task_spec_of(t)->disable_auto_start) {
+        if ((rc = task_start(t, err)) == 0) rc = store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err);
         if (rc) {
             /* Created but not running: keep it, paused with the reason. */
             task_pause_on_error(t, err->msg);
             rc = 0;
         }
     }
-    *task_id = mcdc_xstrdup(t->id);
-    log_info("task %s created (%s)", t->id, task_state_name(t->state));
+    *out_id = mcdc_xstrdup(task_id(t));
+    log_info("task %s created (%s)", *out_id, task_state_name(task_state_now(t)));
 out:
     if (!t) task_spec_free(spec);
     pthread_mutex_unlock(&tm->mu);
@@ -168,7 +168,7 @@ int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
             remove_task(tm, t);
             task_free(t);
             log_info("task %s deleted", id);
-        } else if (t->state == TASK_RUNNING) {
+        } else if (task_state_now(t) == TASK_RUNNING) {
             mcdc_err again;
             if (task_start(t, &again)) task_pause_on_error(t, again.msg);
         }
@@ -184,13 +184,7 @@ int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) {
     if (!t) {
         rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
     } else {
-        task_stop(t);
-        pthread_mutex_lock(&t->mu);
-        t->state = TASK_PAUSED;
-        snprintf(t->reason, sizeof t->reason, "paused by request");
-        pthread_mutex_unlock(&t->mu);
-        rc = store_task_update(tm->env.store, id, TASK_PAUSED, "paused by request", err);
-        log_info("task %s paused by request", id);
+        rc = task_pause_by_request(t, err);
     }
     pthread_mutex_unlock(&tm->mu);
     return rc;
@@ -234,7 +228,7 @@ int task_manager_positions(task_manager *tm, const char *id, task_positions *out
     pthread_mutex_lock(&tm->mu);
     task *t = find(tm, id);
     mcdc_err serr;
-    if (t && task_positions_read(t, out, &serr)) log_warn("task %s: reading positions: %s", t->id, serr.msg);
+    if (t && task_positions_read(t, out, &serr)) log_warn("task %s: reading positions: %s", id, serr.msg);
     pthread_mutex_unlock(&tm->mu);
     return t ? 0 : mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
 }
@@ -249,10 +243,7 @@ int task_manager_skip_message(task_manager *tm, const char *id, const char *chan
     if (!t) {
         rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
     } else {
-        pthread_mutex_lock(&t->mu);
-        snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
-        t->skip_id = at;
-        pthread_mutex_unlock(&t->mu);
+        task_request_skip(t, channel, &at);
         log_warn("task %s: operator asked to skip the message at %s position %s", id, channel, position);
     }
     pthread_mutex_unlock(&tm->mu);

@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "server/api_json.h"
 #include "server/metrics.h"
 
@@ -556,7 +557,7 @@ uint16_t http_port(const http_server *s) { return s->port; }
 void http_stop(http_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->daemon);
-    if (s->token) memset(s->token, 0, strlen(s->token));
+    if (s->token) mcdc_secret_wipe(s->token, strlen(s->token));
     free(s->token);
     free(s);
 }

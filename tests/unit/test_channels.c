@@ -28,7 +28,18 @@ static void test_is_dml_of(void **state) {
     assert_false(channel_is_dml_of("by", "by-dev-rootcoord-dml_0"));
 }
 
+static void test_physical_of(void **state) {
+    (void)state;
+    char buf[128];
+    assert_string_equal(channel_physical_of("by-dev-rootcoord-dml_3_449v0", buf, sizeof buf), "by-dev-rootcoord-dml_3");
+    assert_string_equal(channel_physical_of("by-dev-rootcoord-dml_3", buf, sizeof buf), "by-dev-rootcoord-dml_3");
+    assert_string_equal(channel_physical_of("by-dev-replicate-msg", buf, sizeof buf), "by-dev-replicate-msg");
+    assert_string_equal(channel_physical_of("my_dev-rootcoord-dml_1_7v1", buf, sizeof buf), "my_dev-rootcoord-dml_1");
+    assert_string_equal(channel_physical_of("my_vdev-rootcoord-dml_1", buf, sizeof buf), "my_vdev-rootcoord-dml_1");
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_names), cmocka_unit_test(test_is_dml_of)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_names), cmocka_unit_test(test_is_dml_of),
+                                       cmocka_unit_test(test_physical_of)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
