@@ -16,7 +16,7 @@
 #include "cli/cli.h"
 #include "etcd/etcd.h"
 #include "pipeline/task.h"
-#include "pipeline/task_manager_int.h"
+#include "pipeline/task_manager.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "source/catalog.h"

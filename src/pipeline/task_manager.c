@@ -11,7 +11,6 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "pipeline/task.h"
-#include "pipeline/task_manager_int.h"
 #include "target/milvus_client.h"
 
 struct task_manager {

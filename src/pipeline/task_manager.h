@@ -1,6 +1,7 @@
-/* task_manager.h — the tasks of one mcdc process, as the HTTP API sees them.
+/* task_manager.h — the tasks of one mcdc process: opened and closed by
+ * `mcdc serve`, driven by the HTTP API.
  *
- * Every function is safe to call from the HTTP threads. Errors come back as
+ * Every function but open and close is safe to call from the HTTP threads. Errors come back as
  * mcdc_err values; the code says what went wrong (MCDC_EINVAL: the request,
  * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken, MCDC_EUNAVAIL:
  * the target does not answer); src/server decides what a client sees of it.
@@ -14,6 +15,12 @@
 #include "pipeline/task_spec.h"
 
 typedef struct task_manager task_manager;
+struct task_env;
+
+/* Loads the stored tasks and starts those that were running. env is copied;
+ * what it points to (catalog, store) must outlive the manager. */
+task_manager *task_manager_open(const struct task_env *env, mcdc_err *err);
+void task_manager_close(task_manager *tm);
 
 /* Takes ownership of *spec (also on failure). Checks that the target answers
  * before anything is stored. *task_id is malloc'd. */
