@@ -28,6 +28,13 @@ static task *find(task_manager *tm, const char *id) {
     return NULL;
 }
 
+/* The task, or NULL with MCDC_ENOTFOUND in *err. */
+static task *find_or_err(task_manager *tm, const char *id, mcdc_err *err) {
+    task *t = find(tm, id);
+    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    return t;
+}
+
 static void add(task_manager *tm, task *t) {
     tm->tasks = mcdc_xrealloc(tm->tasks, (tm->n + 1) * sizeof *tm->tasks);
     tm->tasks[tm->n++] = t;
@@ -155,11 +162,9 @@ out:
 
 int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
-    int rc;
-    if (!t) {
-        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    } else {
+    task *t = find_or_err(tm, id, err);
+    int rc = -1;
+    if (t) {
         /* Workers stop first: their last checkpoint save must find the task
          * still in the store. */
         task_stop(t);
@@ -178,24 +183,17 @@ int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
 
 int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
-    int rc = 0;
-    if (!t) {
-        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    } else {
-        rc = task_pause_by_request(t, err);
-    }
+    task *t = find_or_err(tm, id, err);
+    int rc = t ? task_pause_by_request(t, err) : -1;
     pthread_mutex_unlock(&tm->mu);
     return rc;
 }
 
 int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
-    int rc = 0;
-    if (!t) {
-        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    } else if ((rc = task_start(t, err)) == 0) {
+    task *t = find_or_err(tm, id, err);
+    int rc = t ? task_start(t, err) : -1;
+    if (rc == 0) {
         rc = store_task_update(tm->env.store, id, TASK_RUNNING, "", err);
         log_info("task %s resumed", id);
     }
@@ -205,10 +203,9 @@ int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
 
 task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
+    task *t = find_or_err(tm, id, err);
     task_snapshot *s = t ? task_snapshot_take(t) : NULL;
     pthread_mutex_unlock(&tm->mu);
-    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
     return s;
 }
 
@@ -225,11 +222,11 @@ size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
 int task_manager_positions(task_manager *tm, const char *id, task_positions *out, mcdc_err *err) {
     *out = (task_positions){0};
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
+    task *t = find_or_err(tm, id, err);
     mcdc_err serr;
     if (t && task_positions_read(t, out, &serr)) log_warn("task %s: reading positions: %s", id, serr.msg);
     pthread_mutex_unlock(&tm->mu);
-    return t ? 0 : mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+    return t ? 0 : -1;
 }
 
 int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
@@ -237,14 +234,11 @@ int task_manager_skip_message(task_manager *tm, const char *id, const char *chan
     mq_msgid at;
     if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return -1;
     pthread_mutex_lock(&tm->mu);
-    task *t = find(tm, id);
-    int rc = 0;
-    if (!t) {
-        rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    } else {
+    task *t = find_or_err(tm, id, err);
+    if (t) {
         task_request_skip(t, channel, &at);
         log_warn("task %s: operator asked to skip the message at %s position %s", id, channel, position);
     }
     pthread_mutex_unlock(&tm->mu);
-    return rc;
+    return t ? 0 : -1;
 }
