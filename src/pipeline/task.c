@@ -212,25 +212,12 @@ static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64
 
 static const store_ops task_store_ops = {.save_checkpoint = save_checkpoint, .save_intent = save_intent};
 
-typedef struct resume_lookup {
-    const char *channel;
-    worker_resume *out;
-} resume_lookup;
-
-static int find_resume(void *ud, const store_position *p) {
-    resume_lookup *l = ud;
-    if (strcmp(p->channel, l->channel) == 0) {
-        l->out->checkpoint = p->checkpoint;
-        l->out->checkpoint_ts = p->checkpoint_ts;
-        l->out->intent = p->intent;
-    }
-    return 0;
-}
-
 static channel_worker *start_worker(task *t, const char *channel, bool replicate, const mq_msgid *start_at,
                                     mcdc_err *err) {
-    worker_resume resume = {0};
-    if (store_position_each(t->env->store, t->id, find_resume, &(resume_lookup){channel, &resume}, err)) return NULL;
+    store_position p;
+    bool found;
+    if (store_position_find(t->env->store, t->id, channel, &p, &found, err)) return NULL;
+    worker_resume resume = {.checkpoint = p.checkpoint, .checkpoint_ts = p.checkpoint_ts, .intent = p.intent};
     worker_ctx ctx = {.task_id = t->id,
                       .mq_type = t->env->mq.type,
                       .set = t->env->apply,

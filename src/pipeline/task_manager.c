@@ -160,46 +160,47 @@ out:
     return rc;
 }
 
-int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) {
+/* An operation on one task, under the manager's lock; a missing task is
+ * MCDC_ENOTFOUND. */
+typedef int (*task_op)(task_manager *tm, task *t, mcdc_err *err);
+
+static int on_task(task_manager *tm, const char *id, task_op op, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     task *t = find_or_err(tm, id, err);
-    int rc = -1;
-    if (t) {
-        /* Workers stop first: their last checkpoint save must find the task
-         * still in the store. */
-        task_stop(t);
-        if ((rc = store_task_delete(tm->env.store, id, err)) == 0) {
-            remove_task(tm, t);
-            task_free(t);
-            log_info("task %s deleted", id);
-        } else if (task_state_now(t) == TASK_RUNNING) {
-            mcdc_err again;
-            if (task_start(t, &again)) task_pause_on_error(t, again.msg);
-        }
-    }
+    int rc = t ? op(tm, t, err) : -1;
     pthread_mutex_unlock(&tm->mu);
     return rc;
 }
 
-int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) {
-    pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
-    int rc = t ? task_pause_by_request(t, err) : -1;
-    pthread_mutex_unlock(&tm->mu);
-    return rc;
+static int delete_op(task_manager *tm, task *t, mcdc_err *err) {
+    /* Workers stop first: their last checkpoint save must find the task
+     * still in the store. */
+    task_stop(t);
+    if (store_task_delete(tm->env.store, task_id(t), err) == 0) {
+        log_info("task %s deleted", task_id(t));
+        remove_task(tm, t);
+        task_free(t);
+        return 0;
+    }
+    mcdc_err again;
+    if (task_state_now(t) == TASK_RUNNING && task_start(t, &again)) task_pause_on_error(t, again.msg);
+    return -1;
 }
 
-int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) {
-    pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
-    int rc = t ? task_start(t, err) : -1;
-    if (rc == 0) {
-        rc = store_task_update(tm->env.store, id, TASK_RUNNING, "", err);
-        log_info("task %s resumed", id);
-    }
-    pthread_mutex_unlock(&tm->mu);
-    return rc;
+static int pause_op(task_manager *tm, task *t, mcdc_err *err) {
+    (void)tm;
+    return task_pause_by_request(t, err);
 }
+
+static int resume_op(task_manager *tm, task *t, mcdc_err *err) {
+    if (task_start(t, err) || store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err)) return -1;
+    log_info("task %s resumed", task_id(t));
+    return 0;
+}
+
+int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, delete_op, err); }
+int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, pause_op, err); }
+int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, resume_op, err); }
 
 task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);

@@ -2,6 +2,8 @@
  * the backend's function (store_int.h). No state of its own. */
 #include "store/store_int.h"
 
+#include <string.h>
+
 static bool bad_name(const char *what, const char *v, mcdc_err *err) {
     if (v && *v) return false;
     mcdc_errf(err, MCDC_EINVAL, "store: empty %s", what);
@@ -55,4 +57,26 @@ int store_intent_save(store *s, const char *task_id, const char *channel, const 
 int store_position_each(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err) {
     if (bad_name("task id", task_id, err)) return -1;
     return s->ops->position_each(s, task_id, fn, ud, err);
+}
+
+typedef struct position_find {
+    const char *channel;
+    store_position *out;
+    bool *found;
+} position_find;
+
+static int match_channel(void *ud, const store_position *p) {
+    position_find *f = ud;
+    if (strcmp(p->channel, f->channel) != 0) return 0;
+    *f->out = *p;
+    f->out->channel = f->channel;
+    *f->found = true;
+    return 0;
+}
+
+int store_position_find(store *s, const char *task_id, const char *channel, store_position *out, bool *found,
+                        mcdc_err *err) {
+    *out = (store_position){.channel = channel};
+    *found = false;
+    return store_position_each(s, task_id, match_channel, &(position_find){channel, out, found}, err);
 }

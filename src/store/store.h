@@ -71,5 +71,9 @@ int store_intent_save(store *s, const char *task_id, const char *channel, const 
 /* Each channel of the task, ordered by name; MCDC_ENOTFOUND if no such task. */
 typedef int (*store_position_fn)(void *ud, const store_position *p);
 int store_position_each(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err);
+/* One channel's positions: *found false (and *out zeroed) when the task has
+ * none for it. out->channel points into the caller's `channel`. */
+int store_position_find(store *s, const char *task_id, const char *channel, store_position *out, bool *found,
+                        mcdc_err *err);
 
 #endif

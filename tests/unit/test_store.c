@@ -288,6 +288,21 @@ static void test_positions_round_trip(void **state) {
     assert_int_equal(store_checkpoint_save(s, "a", "dml_0", &too_long, 1, &err), -1);
     assert_int_equal(err.code, MCDC_EINVAL);
 
+    /* One channel's positions, found or not. */
+    store_position one;
+    bool found;
+    assert_int_equal(store_position_find(s, "a", "dml_1", &one, &found, &err), 0);
+    assert_true(found);
+    assert_string_equal(one.channel, "dml_1");
+    assert_msgid_equal(&one.checkpoint, &kafka);
+    assert_msgid_equal(&one.intent, &pulsar);
+    assert_int_equal(store_position_find(s, "a", "dml_9", &one, &found, &err), 0);
+    assert_false(found);
+    assert_int_equal(one.checkpoint.len, 0);
+    assert_int_equal(one.intent.len, 0);
+    assert_int_equal(store_position_find(s, "zz", "dml_1", &one, &found, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+
     for (int round = 0; round < 2; round++) {
         list_pos(s, "a", &ps);
         assert_int_equal(ps.n, 3);
