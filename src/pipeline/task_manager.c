@@ -50,25 +50,19 @@ static void remove_task(task_manager *tm, task *t) {
     }
 }
 
-typedef struct load_ctx {
-    task_manager *tm;
-    int failures;
-} load_ctx;
-
 static int load_one(void *ud, const store_task *st) {
-    load_ctx *lc = ud;
+    task_manager *tm = ud;
     mcdc_err err;
     json_t *j = json_loads(st->spec_json, 0, NULL);
     task_spec spec;
     if (!j || task_spec_from_json(j, &spec, &err)) {
         log_error("store: task %s has an unreadable spec (%s); left out", st->id, j ? err.msg : "bad JSON");
         json_decref(j);
-        lc->failures++;
         return 0;
     }
     json_decref(j);
-    task *t = task_new(mcdc_xstrdup(st->id), &spec, &lc->tm->env, (task_state)st->state, st->reason);
-    add(lc->tm, t);
+    task *t = task_new(mcdc_xstrdup(st->id), &spec, &tm->env, (task_state)st->state, st->reason);
+    add(tm, t);
     if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
         log_error("task %s: could not start again: %s", task_id(t), err.msg);
         task_pause_on_error(t, err.msg);
@@ -80,9 +74,8 @@ task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
     task_manager *tm = mcdc_xcalloc(1, sizeof *tm);
     tm->env = *env;
     pthread_mutex_init(&tm->mu, NULL);
-    load_ctx lc = {tm, 0};
     pthread_mutex_lock(&tm->mu);
-    int rc = store_task_each(env->store, load_one, &lc, err);
+    int rc = store_task_each(env->store, load_one, tm, err);
     pthread_mutex_unlock(&tm->mu);
     if (rc) {
         task_manager_close(tm);
