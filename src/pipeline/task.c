@@ -27,6 +27,8 @@ struct task {
     char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
     char skip_channel[256];            /* maintenance: skip this one message on resume */
     mq_msgid skip_id;
+    _Atomic bool troubled;             /* last_error is set: a success clears it without the lock otherwise */
+    _Atomic bool skip_asked;           /* skip_channel is set: lets workers skip the lock per message */
 
     /* One slot per channel of task_channels(); NULL while the task has no
      * reason to read it. Slots are set and cleared under mu. */
@@ -181,11 +183,16 @@ size_t task_channels_read(task *t) {
 /* ---- what the workers see of their task (worker_io.h) --------------------------------- */
 
 static void hook_pause(void *ud, const char *reason) { task_pause_on_error(ud, reason); }
-static void hook_trouble(void *ud, const char *msg) { task_set_last_error(ud, msg); }
+/* Called after every successful call with "": only then worth the lock. */
+static void hook_trouble(void *ud, const char *msg) {
+    task *t = ud;
+    if (msg[0] || atomic_load(&t->troubled)) task_set_last_error(t, msg);
+}
 static uint64_t hook_watermark(void *ud) { return task_watermark(ud); }
 
 static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
     task *t = ud;
+    if (!atomic_load(&t->skip_asked)) return false;
     pthread_mutex_lock(&t->mu);
     bool yes = t->skip_channel[0] && strcmp(t->skip_channel, channel) == 0;
     if (yes) *at = t->skip_id;
@@ -196,7 +203,10 @@ static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
 static void hook_skip_taken(void *ud, const char *channel) {
     task *t = ud;
     pthread_mutex_lock(&t->mu);
-    if (strcmp(t->skip_channel, channel) == 0) t->skip_channel[0] = '\0';
+    if (strcmp(t->skip_channel, channel) == 0) {
+        t->skip_channel[0] = '\0';
+        atomic_store(&t->skip_asked, false);
+    }
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -366,12 +376,14 @@ void task_request_skip(task *t, const char *channel, const mq_msgid *at) {
     pthread_mutex_lock(&t->mu);
     snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
     t->skip_id = *at;
+    atomic_store(&t->skip_asked, true);
     pthread_mutex_unlock(&t->mu);
 }
 
 void task_set_last_error(task *t, const char *msg) {
     pthread_mutex_lock(&t->mu);
     snprintf(t->last_error, sizeof t->last_error, "%s", msg);
+    atomic_store(&t->troubled, msg[0] != '\0');
     pthread_mutex_unlock(&t->mu);
 }
 
