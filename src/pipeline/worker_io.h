@@ -21,7 +21,7 @@
 #include "base/histogram.h"
 #include "mq/mq.h"
 #include "source/catalog.h"
-#include "source/change.h"
+#include "model/change.h"
 
 /* A target call started and not yet waited for. */
 typedef struct target_call target_call;

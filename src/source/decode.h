@@ -13,9 +13,12 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "source/change.h"
+#include "model/change.h"
 
 int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err);
+
+/* Name of a MsgType number as Milvus spells it ("Insert"), or NULL. */
+const char *change_msg_type_name(int32_t msg_type);
 
 /* Only the header: type and timestamp, without decoding the body. Cheap, so a
  * reader that wants no TimeTicks can drop them unread (mcdc dump does). The

@@ -412,7 +412,7 @@ static size_t delete_keys(const change *c, const Milvus__Proto__Schema__IDs **id
     *ids = m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET
                ? m->primary_keys
                : NULL;
-    return *ids ? milvus_ids_count(*ids) : m->n_int64_primary_keys;
+    return *ids ? change_ids_count(*ids) : m->n_int64_primary_keys;
 }
 
 /* The keys of consecutive Deletes of one partition, in one key list: one

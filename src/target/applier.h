@@ -20,7 +20,7 @@
 #include "base/error.h"
 #include "pipeline/task_spec.h"
 #include "source/catalog.h"
-#include "source/change.h"
+#include "model/change.h"
 #include "target/milvus_client.h"
 
 typedef struct applier applier;

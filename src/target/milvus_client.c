@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "common.pb-c.h"
+#include "model/change.h"
 #include "schema.pb-c.h"
 #include "target/milvus_util.h"
 
@@ -427,7 +428,7 @@ int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char
 
 int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,
                       const Milvus__Proto__Schema__IDs *ids, mcdc_err *err) {
-    size_t n = milvus_ids_count(ids);
+    size_t n = change_ids_count(ids);
     if (!pk_field || !*pk_field) return mcdc_errf(err, MCDC_EINVAL, "target %s Delete(%s.%s): no primary key field",
                                                   c->address, db ? db : "", coll);
     Milvus__Proto__Milvus__DeleteRequest req = MILVUS__PROTO__MILVUS__DELETE_REQUEST__INIT;
