@@ -4,6 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/pbfield.h"
+
 /* ---- header --------------------------------------------------------------
  * protobuf-c can only unpack whole messages, and unpacking the outer message
  * as common.MsgHeader would copy every other field (megabytes of vectors) into
@@ -198,33 +200,23 @@ static int check_create_collection(change *c, mcdc_err *err) {
  * partition_name, db_id, collection_id, partition_id) but places them at
  * different field numbers, and most carry only some. */
 static const char *string_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return "";
-    const char *v = *(char *const *)((const char *)m + f->offset);
+    const char *v = pbfield_string(m, name);
     return v ? v : "";
-}
-
-static int64_t int64_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_INT64 || f->label == PROTOBUF_C_LABEL_REPEATED) return 0;
-    return *(const int64_t *)((const char *)m + f->offset);
 }
 
 static void fill_names(change *c) {
     c->db_name = string_field(c->msg, "db_name");
     c->collection_name = string_field(c->msg, "collection_name");
     c->partition_name = string_field(c->msg, "partition_name");
-    c->db_id = int64_field(c->msg, "db_id");
-    c->collection_id = int64_field(c->msg, "collection_id");
-    c->partition_id = int64_field(c->msg, "partition_id");
+    c->db_id = pbfield_int64(c->msg, "db_id");
+    c->collection_id = pbfield_int64(c->msg, "collection_id");
+    c->partition_id = pbfield_int64(c->msg, "partition_id");
 }
 
 /* Every message type we read has `MsgBase msg_base = 1`; find it through the
  * descriptor rather than assume where protoc-c put it in the struct. */
 static const Milvus__Proto__Common__MsgBase *msg_base_of(const ProtobufCMessage *m) {
-    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-    if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
-    return *(Milvus__Proto__Common__MsgBase *const *)((const char *)m + fd->offset);
+    return (const Milvus__Proto__Common__MsgBase *)pbfield_message(m, 1, &milvus__proto__common__msg_base__descriptor);
 }
 
 int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err) {

@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/pbfield.h"
 #include "target/columns.h"
 #include "target/milvus_util.h"
 
@@ -552,13 +553,6 @@ static const replay_kind REPLAYS[] = {
     {CHANGE_DROP_DATABASE, "DropDatabase", MCDC_ENOTFOUND},
 };
 
-/* The string field `name` of a request (db_name, collection_name), found
- * through the descriptor because each request type places it differently. */
-static char **string_slot(ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    return (f && f->type == PROTOBUF_C_TYPE_STRING) ? (char **)((char *)m + f->offset) : NULL;
-}
-
 int applier_replay(applier *a, change *c, mcdc_err *err) {
     const replay_kind *rk = NULL;
     for (size_t i = 0; i < sizeof REPLAYS / sizeof REPLAYS[0]; i++)
@@ -573,14 +567,16 @@ int applier_replay(applier *a, change *c, mcdc_err *err) {
      * without the source's MsgBase (its msgID and ts mean nothing here). The
      * message is restored afterwards: the change still owns its strings. */
     ProtobufCMessage *m = c->msg;
-    const ProtobufCFieldDescriptor *bf = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-    void **base_slot = (void **)((char *)m + bf->offset);
-    void *saved_base = *base_slot;
-    char **db_slot = string_slot(m, "db_name"), **coll_slot = string_slot(m, "collection_name");
+    /* Each request type places db_name, collection_name and its MsgBase
+     * (number 1) differently: pbfield finds them. */
+    void **base_slot = pbfield_slot_number(m, 1, PROTOBUF_C_TYPE_MESSAGE);
+    void *saved_base = base_slot ? *base_slot : NULL;
+    char **db_slot = pbfield_slot(m, "db_name", PROTOBUF_C_TYPE_STRING);
+    char **coll_slot = pbfield_slot(m, "collection_name", PROTOBUF_C_TYPE_STRING);
     char *saved_db = db_slot ? *db_slot : NULL, *saved_coll = coll_slot ? *coll_slot : NULL;
     char **flush_names = NULL, **saved_flush = NULL;
     size_t n_flush = 0;
-    *base_slot = NULL;
+    if (base_slot) *base_slot = NULL;
     if (db_slot) *db_slot = (char *)tdb;
     if (coll_slot && c->collection_name[0]) *coll_slot = (char *)tcoll;
     if (c->kind == CHANGE_FLUSH) {
@@ -598,7 +594,7 @@ int applier_replay(applier *a, change *c, mcdc_err *err) {
     int rc = milvus_replay_request(a->client, rk->method, m, err);
     if (c->kind == CHANGE_FLUSH) ((Milvus__Proto__Milvus__FlushRequest *)m)->collection_names = saved_flush;
     free(flush_names);
-    *base_slot = saved_base;
+    if (base_slot) *base_slot = saved_base;
     if (db_slot) *db_slot = saved_db;
     if (coll_slot) *coll_slot = saved_coll;
     if (rc && rk->ok_code != MCDC_OK && err->code == rk->ok_code) rc = 0;

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "base/base64.h"
 #include "base/buf.h"
+#include "base/pbfield.h"
 #include "base/log.h"
 #include "common.pb-c.h"
 #include "model/change.h"
@@ -27,19 +27,10 @@ struct milvus_client {
     char *version;
 };
 
-static char *base64(const char *s) {
-    size_t n = strlen(s);
-    unsigned char *out = mcdc_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock(out, (const unsigned char *)s, (int)n);
-    return (char *)out;
-}
-
 /* A string field of any request, looked up by name because db_name and
  * collection_name sit at different field numbers in different requests. */
 static const char *string_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
-    const char *v = *(const char *const *)((const char *)m + f->offset);
+    const char *v = pbfield_string(m, name);
     return v && *v ? v : NULL;
 }
 
@@ -57,11 +48,7 @@ static void call_subject(char *out, size_t n, const char *db, const ProtobufCMes
 
 static const Milvus__Proto__Common__Status *reply_status(const ProtobufCMessage *r) {
     if (r->descriptor == &milvus__proto__common__status__descriptor) return (const Milvus__Proto__Common__Status *)r;
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(r->descriptor, 1);
-    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->descriptor != &milvus__proto__common__status__descriptor)
-        return NULL;
-    return *(const Milvus__Proto__Common__Status *const *)((const char *)r + f->offset);
+    return (const Milvus__Proto__Common__Status *)pbfield_message(r, 1, &milvus__proto__common__status__descriptor);
 }
 
 /* rpc's messages start with "<target> <path>: "; that part is replaced by
@@ -199,11 +186,11 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
     c->address = mcdc_xstrdup(cfg->address);
     c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     if (cfg->api_key && *cfg->api_key) {
-        c->authorization = base64(cfg->api_key);
+        c->authorization = mcdc_base64_encode(cfg->api_key, strlen(cfg->api_key));
     } else if (cfg->username && *cfg->username) {
         mcdc_buf b = MCDC_BUF_INIT;
         mcdc_buf_printf(&b, "%s:%s", cfg->username, cfg->password ? cfg->password : "");
-        c->authorization = base64(mcdc_buf_cstr(&b));
+        c->authorization = mcdc_base64_encode(b.data, b.len);
         /* The plain password should not linger in freed heap memory. */
         memset(b.data, 0, b.len);
         mcdc_buf_free(&b);
