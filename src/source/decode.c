@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/pbfield.h"
 
 /* ---- header --------------------------------------------------------------
@@ -149,18 +150,32 @@ static int check_insert(change *c, mcdc_err *err) {
     return 0;
 }
 
+/* Field 12 (primary_keys) is the current form; field 9 (int64 keys) is what
+ * older writers used (spec/mq-messages.md §7). The keys of field 9 move into
+ * field 12, so every reader of a decoded Delete looks in field 12 only. The
+ * array changes owner, not place: the message still frees it. */
+static void normalise_delete_keys(Milvus__Proto__Msg__DeleteRequest *m) {
+    if (m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) return;
+    if (!m->primary_keys) {
+        m->primary_keys = mcdc_xmalloc(sizeof *m->primary_keys);
+        milvus__proto__schema__ids__init(m->primary_keys);
+    }
+    Milvus__Proto__Schema__LongArray *longs = mcdc_xmalloc(sizeof *longs);
+    milvus__proto__schema__long_array__init(longs);
+    longs->data = m->int64_primary_keys;
+    longs->n_data = m->n_int64_primary_keys;
+    m->int64_primary_keys = NULL;
+    m->n_int64_primary_keys = 0;
+    m->primary_keys->id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
+    m->primary_keys->int_id = longs;
+}
+
 static int check_delete(change *c, mcdc_err *err) {
     Milvus__Proto__Msg__DeleteRequest *m = (Milvus__Proto__Msg__DeleteRequest *)c->msg;
     if (m->num_rows < 0)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64, m->num_rows);
-    /* Field 12 is the current form; field 9 is what older writers used
-     * (spec/mq-messages.md §7). Normalise to field 12 so readers look in one place. */
-    size_t keys;
-    if (m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) {
-        keys = change_ids_count(m->primary_keys);
-    } else {
-        keys = m->n_int64_primary_keys;
-    }
+    normalise_delete_keys(m);
+    size_t keys = change_ids_count(m->primary_keys);
     if (keys != (uint64_t)m->num_rows)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu primary keys", m->num_rows, keys);
     if (m->n_timestamps != (size_t)m->num_rows)

@@ -406,16 +406,6 @@ int applier_apply_inserts(applier *a, const change *const *parts, size_t n, cons
     return rc;
 }
 
-/* A Delete's keys as the message holds them: older writers put int64 keys in
- * field 9 instead of primary_keys (decode.c accepts both). */
-static size_t delete_keys(const change *c, const Milvus__Proto__Schema__IDs **ids) {
-    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(c);
-    *ids = m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET
-               ? m->primary_keys
-               : NULL;
-    return *ids ? change_ids_count(*ids) : m->n_int64_primary_keys;
-}
-
 /* The keys of consecutive Deletes of one partition, in one key list: one
  * Delete call (chunked by expression size in milvus_delete_ids) instead of
  * one per WAL message. The strings stay in the parts; only pointers are
@@ -427,11 +417,10 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
     if (!cc->pk) return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s has no primary key in etcd yet", cc->db_name, cc->name);
     if (applier_ensure_collection(a, cc, err)) return -1;
     bool strings = cc->pk->data_type == MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
+    /* decode.h: a Delete's keys are in primary_keys, whichever field the
+     * source wrote them in. */
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const Milvus__Proto__Schema__IDs *ids;
-        total += delete_keys(parts[i], &ids);
-    }
+    for (size_t i = 0; i < n; i++) total += change_ids_count(change_delete(parts[i])->primary_keys);
     Milvus__Proto__Schema__IDs all = MILVUS__PROTO__SCHEMA__IDS__INIT;
     Milvus__Proto__Schema__LongArray longs = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
     Milvus__Proto__Schema__StringArray strs = MILVUS__PROTO__SCHEMA__STRING_ARRAY__INIT;
@@ -439,14 +428,14 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
     char **sv = strings ? mcdc_xcalloc(total ? total : 1, sizeof *sv) : NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const Milvus__Proto__Schema__IDs *ids;
-        size_t m = delete_keys(parts[i], &ids);
-        if (strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID) {
+        const Milvus__Proto__Schema__IDs *ids = change_delete(parts[i])->primary_keys;
+        size_t m = change_ids_count(ids);
+        if (m == 0) {
+            continue;
+        } else if (strings && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID) {
             memcpy(sv + k, ids->str_id->data, m * sizeof *sv);
-        } else if (!strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
+        } else if (!strings && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
             memcpy(lv + k, ids->int_id->data, m * sizeof *lv);
-        } else if (!strings && !ids) {
-            memcpy(lv + k, change_delete(parts[i])->int64_primary_keys, m * sizeof *lv);
         } else {
             free(lv);
             free(sv);
