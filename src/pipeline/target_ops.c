@@ -5,13 +5,9 @@
 #include "target/applier.h"
 
 void *target_ops_open(const task_spec *spec, catalog *source, mcdc_err *err) {
-    const task_target *tt = &spec->target;
-    milvus_config mc = {.address = tt->address,
-                        .tls = tt->tls,
-                        .username = tt->username,
-                        .password = tt->password,
-                        .api_key = tt->api_key,
-                        .timeout_ms = (uint32_t)(tt->connect_timeout_s > 0 ? tt->connect_timeout_s * 1000 : 30000)};
+    /* 30 s unless the task says: a write of many rows may take its time
+     * (the create request's check, task_manager.c, waits only 10 s). */
+    milvus_config mc = task_target_milvus_config(&spec->target, 30000);
     applier *a = applier_open(spec, &mc, err);
     if (a) applier_set_source(a, source);
     return a;
