@@ -121,6 +121,21 @@ static uint64_t end_ts(const uint64_t *ts, size_t n, uint64_t fallback) {
     return m;
 }
 
+/* Insert and Delete carry their rows' count, timestamps, shard, names and
+ * ids under the same field names, in two message types: hence a macro. */
+#define TAKE_DML_FIELDS(c, m)                                          \
+    do {                                                               \
+        (c)->num_rows = (size_t)(m)->num_rows;                         \
+        (c)->ts = end_ts((m)->timestamps, (m)->n_timestamps, (c)->ts); \
+        (c)->shard_name = (m)->shard_name;                             \
+        (c)->db_name = (m)->db_name;                                   \
+        (c)->collection_name = (m)->collection_name;                   \
+        (c)->partition_name = (m)->partition_name;                     \
+        (c)->db_id = (m)->db_id;                                       \
+        (c)->collection_id = (m)->collection_id;                       \
+        (c)->partition_id = (m)->partition_id;                         \
+    } while (0)
+
 static int check_insert(change *c, mcdc_err *err) {
     Milvus__Proto__Msg__InsertRequest *m = (Milvus__Proto__Msg__InsertRequest *)c->msg;
     if (m->version != MILVUS__PROTO__MSG__INSERT_DATA_VERSION__ColumnBased || m->n_row_data)
@@ -138,15 +153,7 @@ static int check_insert(change *c, mcdc_err *err) {
             return mcdc_errf(err, MCDC_EDECODE, "insert column '%s' (field %" PRId64 ") holds %ld rows but num_rows is %" PRIu64,
                              f->field_name, f->field_id, rows, m->num_rows);
     }
-    c->num_rows = (size_t)m->num_rows;
-    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
-    c->shard_name = m->shard_name;
-    c->db_name = m->db_name;
-    c->collection_name = m->collection_name;
-    c->partition_name = m->partition_name;
-    c->db_id = m->db_id;
-    c->collection_id = m->collection_id;
-    c->partition_id = m->partition_id;
+    TAKE_DML_FIELDS(c, m);
     return 0;
 }
 
@@ -180,15 +187,7 @@ static int check_delete(change *c, mcdc_err *err) {
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu primary keys", m->num_rows, keys);
     if (m->n_timestamps != (size_t)m->num_rows)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu timestamps", m->num_rows, m->n_timestamps);
-    c->num_rows = (size_t)m->num_rows;
-    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
-    c->shard_name = m->shard_name;
-    c->db_name = m->db_name;
-    c->collection_name = m->collection_name;
-    c->partition_name = m->partition_name;
-    c->db_id = m->db_id;
-    c->collection_id = m->collection_id;
-    c->partition_id = m->partition_id;
+    TAKE_DML_FIELDS(c, m);
     return 0;
 }
 
