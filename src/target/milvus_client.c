@@ -10,6 +10,7 @@
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/pbfield.h"
+#include "base/secret.h"
 #include "base/log.h"
 #include "common.pb-c.h"
 #include "model/change.h"
@@ -187,7 +188,7 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
         mcdc_buf_printf(&b, "%s:%s", cfg->username, cfg->password ? cfg->password : "");
         c->authorization = mcdc_base64_encode(b.data, b.len);
         /* The plain password should not linger in freed heap memory. */
-        memset(b.data, 0, b.len);
+        mcdc_secret_wipe(b.data, b.len);
         mcdc_buf_free(&b);
     }
 
@@ -207,8 +208,7 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
 void milvus_close(milvus_client *c) {
     if (!c) return;
     rpc_channel_close(c->ch);
-    if (c->authorization) memset(c->authorization, 0, strlen(c->authorization));
-    free(c->authorization);
+    mcdc_secret_free(c->authorization);
     free(c->address);
     free(c->version);
     free(c);
