@@ -1,45 +1,90 @@
 /* target_ops.c — see target_ops.h. A thin table: the applier already speaks
- * in changes; this only picks the call for what the worker hands over. */
+ * in changes; this picks the call for what the worker hands over and
+ * describes the collection in the target's terms (target_desc.h) on the way,
+ * so that the worker keeps its catalog snapshots and the applier sees
+ * neither the task nor the catalog. */
 #include "pipeline/target_ops.h"
 
+#include <stdlib.h>
+
+#include "base/buf.h"
+#include "pipeline/target_desc.h"
 #include "target/applier.h"
 
+typedef struct target_ud {
+    applier *a;
+    const task_spec *spec;
+    catalog *source;
+} target_ud;
+
 void *target_ops_open(const task_spec *spec, catalog *source, mcdc_err *err) {
-    const task_target *tt = &spec->target;
-    milvus_config mc = {.address = tt->address,
-                        .tls = tt->tls,
-                        .username = tt->username,
-                        .password = tt->password,
-                        .api_key = tt->api_key,
-                        .timeout_ms = (uint32_t)(tt->connect_timeout_s > 0 ? tt->connect_timeout_s * 1000 : 30000)};
-    applier *a = applier_open(spec, &mc, err);
-    if (a) applier_set_source(a, source);
-    return a;
+    /* 30 s unless the task says: a write of many rows may take its time
+     * (the create request's check, task_manager.c, waits only 10 s). */
+    milvus_config mc = task_target_milvus_config(&spec->target, 30000);
+    applier_options opt = target_desc_options(spec);
+    applier *a = applier_open(&mc, &opt, err);
+    if (!a) return NULL;
+    target_ud *u = mcdc_xcalloc(1, sizeof *u);
+    *u = (target_ud){.a = a, .spec = spec, .source = source};
+    return u;
+}
+
+static target_collection *describe(const target_ud *u, const catalog_coll *cc) {
+    return target_desc_new(u->spec, u->source, cc);
 }
 
 static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
-    if (cs[0]->kind == CHANGE_DELETE) return applier_apply_deletes(ud, cs, n, cc, err);
-    if (n > 1) return applier_apply_inserts(ud, cs, n, cc, as_upsert, err);
-    return applier_apply(ud, cs[0], cc, as_upsert, err);
+    target_ud *u = ud;
+    target_collection *tc = describe(u, cc);
+    int rc = cs[0]->kind == CHANGE_DELETE ? applier_apply_deletes(u->a, cs, n, tc, err)
+             : n > 1                      ? applier_apply_inserts(u->a, cs, n, tc, as_upsert, err)
+                                          : applier_apply(u->a, cs[0], tc, as_upsert, err);
+    target_desc_free(tc);
+    return rc;
 }
 
 static int start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out, mcdc_err *err) {
-    applier_write *wr = NULL;
-    int rc = applier_send_inserts(ud, cs, n, cc, false, &wr, err);
+    target_ud *u = ud;
+    target_collection *tc = describe(u, cc);
+    milvus_write *wr = NULL;
+    /* The request is serialized once this returns: tc may go at once. */
+    int rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
+    target_desc_free(tc);
     *out = (target_call *)wr;
     return rc;
 }
 
-static bool ready(target_call *c) { return applier_write_ready((applier_write *)c); }
-static int wait(target_call *c, mcdc_err *err) { return applier_write_wait((applier_write *)c, err); }
-static int resend(target_call *c, mcdc_err *err) { return applier_write_resend((applier_write *)c, true, err); }
-static size_t bytes(const target_call *c) { return applier_write_bytes((const applier_write *)c); }
-static size_t rows(const target_call *c) { return applier_write_rows((const applier_write *)c); }
-static bool is_upsert(const target_call *c) { return applier_write_is_upsert((const applier_write *)c); }
-static void call_free(target_call *c) { applier_write_free((applier_write *)c); }
-static int ensure(void *ud, const catalog_coll *cc, mcdc_err *err) { return applier_ensure_collection(ud, cc, err); }
-static int replay(void *ud, change *c, mcdc_err *err) { return applier_replay(ud, c, err); }
-static void close_applier(void *ud) { applier_close(ud); }
+static bool ready(target_call *c) { return milvus_write_ready((milvus_write *)c); }
+static int wait(target_call *c, mcdc_err *err) { return milvus_write_wait((milvus_write *)c, err); }
+static int resend(target_call *c, mcdc_err *err) { return milvus_write_resend((milvus_write *)c, true, err); }
+static size_t bytes(const target_call *c) { return milvus_write_bytes((const milvus_write *)c); }
+static size_t rows(const target_call *c) { return milvus_write_rows((const milvus_write *)c); }
+static bool is_upsert(const target_call *c) { return milvus_write_is_upsert((const milvus_write *)c); }
+static void call_free(target_call *c) { milvus_write_free((milvus_write *)c); }
+
+static int ensure(void *ud, const catalog_coll *cc, mcdc_err *err) {
+    target_ud *u = ud;
+    target_collection *tc = describe(u, cc);
+    int rc = applier_ensure_collection(u->a, tc, err);
+    target_desc_free(tc);
+    return rc;
+}
+
+static int replay(void *ud, change *c, mcdc_err *err) {
+    target_ud *u = ud;
+    target_request_names names;
+    target_desc_request_names(u->spec, c, &names);
+    int rc = applier_replay(u->a, c, &names, err);
+    target_desc_request_names_free(&names);
+    return rc;
+}
+
+static void close_applier(void *ud) {
+    target_ud *u = ud;
+    if (!u) return;
+    applier_close(u->a);
+    free(u);
+}
 
 const target_ops applier_target_ops = {
     .apply = apply,

@@ -98,12 +98,9 @@ void task_manager_close(task_manager *tm) {
 /* The target must answer before a task is stored: a typo in the address is
  * the user's error to see now, not a task that retries forever. */
 static int check_target(const task_spec *s, mcdc_err *err) {
-    milvus_config mc = {.address = s->target.address,
-                        .tls = s->target.tls,
-                        .username = s->target.username,
-                        .password = s->target.password,
-                        .api_key = s->target.api_key,
-                        .timeout_ms = (uint32_t)(s->target.connect_timeout_s > 0 ? s->target.connect_timeout_s * 1000 : 10000)};
+    /* 10 s unless the task says: the create request waits for this answer,
+     * while a worker's calls (target_ops.c) get 30 s to carry rows. */
+    milvus_config mc = task_target_milvus_config(&s->target, 10000);
     milvus_client *c = milvus_open(&mc, err);
     if (!c) {
         mcdc_err_prefix(err, "target Milvus %s", s->target.address);

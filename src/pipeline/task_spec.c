@@ -668,3 +668,13 @@ void task_spec_free(task_spec *s) {
     free_kvs(s->positions, s->n_positions);
     memset(s, 0, sizeof *s);
 }
+
+milvus_config task_target_milvus_config(const task_target *t, uint32_t default_timeout_ms) {
+    return (milvus_config){.address = t->address,
+                           .tls = t->tls,
+                           .username = t->username,
+                           .password = t->password,
+                           .api_key = t->api_key,
+                           .timeout_ms = t->connect_timeout_s > 0 ? (uint32_t)t->connect_timeout_s * 1000u
+                                                                  : default_timeout_ms};
+}

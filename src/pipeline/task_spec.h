@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "base/error.h"
+#include "target/milvus_client.h"
 
 typedef struct task_kv {
     char *key;
@@ -93,6 +94,11 @@ void task_spec_map_name(const task_spec *s, const char *db, const char *coll, co
 
 /* Whether the task covers a source collection. */
 bool task_spec_covers(const task_spec *s, const char *db, const char *coll);
+
+/* The connection settings of the task's target. The timeout per call is the
+ * task's connect_timeout when set, else default_timeout_ms: each caller says
+ * its own. The strings point into t, which must outlive the result. */
+milvus_config task_target_milvus_config(const task_target *t, uint32_t default_timeout_ms);
 
 void task_spec_free(task_spec *s);
 

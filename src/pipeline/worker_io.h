@@ -19,9 +19,9 @@
 
 #include "base/error.h"
 #include "base/histogram.h"
+#include "model/change.h"
 #include "mq/mq.h"
 #include "source/catalog.h"
-#include "source/change.h"
 
 /* A target call started and not yet waited for. */
 typedef struct target_call target_call;

@@ -104,14 +104,13 @@ json_t *change_cell_json(const Milvus__Proto__Schema__FieldData *f, size_t row) 
     }
 }
 
-static json_t *ids_json(const Milvus__Proto__Schema__IDs *ids, const int64_t *legacy, size_t n_legacy) {
+/* A decoded Delete holds its keys in primary_keys only (decode.h). */
+static json_t *ids_json(const Milvus__Proto__Schema__IDs *ids) {
     json_t *a = json_array();
     if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && ids->int_id) {
         for (size_t i = 0; i < ids->int_id->n_data; i++) json_array_append_new(a, json_integer(ids->int_id->data[i]));
     } else if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID && ids->str_id) {
         for (size_t i = 0; i < ids->str_id->n_data; i++) json_array_append_new(a, json_string(ids->str_id->data[i]));
-    } else {
-        for (size_t i = 0; i < n_legacy; i++) json_array_append_new(a, json_integer(legacy[i]));
     }
     return a;
 }
@@ -140,7 +139,7 @@ json_t *change_to_json(const change *c, const char *pk_field, bool with_rows) {
     const Milvus__Proto__Msg__InsertRequest *ins = change_insert(c);
     const Milvus__Proto__Msg__DeleteRequest *del = change_delete(c);
     if (ins || del) json_object_set_new(o, "num_rows", json_integer((json_int_t)c->num_rows));
-    if (del) json_object_set_new(o, "pks", ids_json(del->primary_keys, del->int64_primary_keys, del->n_int64_primary_keys));
+    if (del) json_object_set_new(o, "pks", ids_json(del->primary_keys));
     if (ins) {
         const Milvus__Proto__Schema__FieldData *pk = NULL;
         for (size_t i = 0; pk_field && i < ins->n_fields_data; i++)

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "source/change.h"
+#include "model/change.h"
 
 /* pk_field names the primary-key column of an Insert (the catalog knows it;
  * the message does not). NULL leaves "pks" out of inserts. */

@@ -4,6 +4,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/pbfield.h"
+
 /* ---- header --------------------------------------------------------------
  * protobuf-c can only unpack whole messages, and unpacking the outer message
  * as common.MsgHeader would copy every other field (megabytes of vectors) into
@@ -100,118 +103,10 @@ static const type_entry TYPES[] = {
 };
 #define NTYPES (sizeof TYPES / sizeof TYPES[0])
 
-static const char *KIND_NAMES[CHANGE_KIND_COUNT] = {
-    [CHANGE_INSERT] = "insert",
-    [CHANGE_DELETE] = "delete",
-    [CHANGE_TIMETICK] = "timetick",
-    [CHANGE_CREATE_COLLECTION] = "create_collection",
-    [CHANGE_DROP_COLLECTION] = "drop_collection",
-    [CHANGE_CREATE_PARTITION] = "create_partition",
-    [CHANGE_DROP_PARTITION] = "drop_partition",
-    [CHANGE_CREATE_INDEX] = "create_index",
-    [CHANGE_DROP_INDEX] = "drop_index",
-    [CHANGE_LOAD_COLLECTION] = "load_collection",
-    [CHANGE_RELEASE_COLLECTION] = "release_collection",
-    [CHANGE_LOAD_PARTITIONS] = "load_partitions",
-    [CHANGE_RELEASE_PARTITIONS] = "release_partitions",
-    [CHANGE_FLUSH] = "flush",
-    [CHANGE_CREATE_DATABASE] = "create_database",
-    [CHANGE_DROP_DATABASE] = "drop_database",
-};
-
-const char *change_kind_name(change_kind k) {
-    return (k >= 0 && k < CHANGE_KIND_COUNT) ? KIND_NAMES[k] : "unknown";
-}
-
 const char *change_msg_type_name(int32_t msg_type) {
     for (size_t i = 0; i < NTYPES; i++)
         if (TYPES[i].msg_type == msg_type) return TYPES[i].name;
     return NULL;
-}
-
-Milvus__Proto__Msg__InsertRequest *change_insert(const change *c) {
-    return c->kind == CHANGE_INSERT ? (Milvus__Proto__Msg__InsertRequest *)c->msg : NULL;
-}
-
-Milvus__Proto__Msg__DeleteRequest *change_delete(const change *c) {
-    return c->kind == CHANGE_DELETE ? (Milvus__Proto__Msg__DeleteRequest *)c->msg : NULL;
-}
-
-Milvus__Proto__Msg__CreateCollectionRequest *change_create_collection(const change *c) {
-    return c->kind == CHANGE_CREATE_COLLECTION ? (Milvus__Proto__Msg__CreateCollectionRequest *)c->msg : NULL;
-}
-
-void change_free(change *c) {
-    if (!c) return;
-    if (c->msg) protobuf_c_message_free_unpacked(c->msg, NULL);
-    if (c->schema) milvus__proto__schema__collection_schema__free_unpacked(c->schema, NULL);
-    memset(c, 0, sizeof *c);
-}
-
-/* ---- shape checks ---------------------------------------------------------- */
-
-size_t change_ids_count(const Milvus__Proto__Schema__IDs *ids) {
-    if (!ids) return 0;
-    switch (ids->id_field_case) {
-    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID: return ids->int_id ? ids->int_id->n_data : 0;
-    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID: return ids->str_id ? ids->str_id->n_data : 0;
-    default: return 0;
-    }
-}
-
-#define N_OF(arr) ((arr) ? (long)(arr)->n_data : 0L)
-
-static long scalar_rows(const Milvus__Proto__Schema__ScalarField *s) {
-    if (!s) return 0;
-    switch (s->data_case) {
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BOOL_DATA: return N_OF(s->bool_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA: return N_OF(s->int_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA: return N_OF(s->long_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_FLOAT_DATA: return N_OF(s->float_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA: return N_OF(s->double_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA: return N_OF(s->string_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BYTES_DATA: return N_OF(s->bytes_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_ARRAY_DATA: return N_OF(s->array_data);
-    case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_JSON_DATA: return N_OF(s->json_data);
-    default: return 0; /* an empty column carries no oneof at all */
-    }
-}
-
-long change_column_rows(const Milvus__Proto__Schema__FieldData *f, mcdc_err *err) {
-    if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS) return scalar_rows(f->scalars);
-    if (f->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS) return 0;
-
-    const Milvus__Proto__Schema__VectorField *v = f->vectors;
-    if (!v || v->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA__NOT_SET) return 0;
-    if (v->dim <= 0)
-        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' has dim %" PRId64, f->field_name, v->dim);
-    uint64_t dim = (uint64_t)v->dim, units, per_row;
-    switch (v->data_case) {
-    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR:
-        units = v->float_vector ? v->float_vector->n_data : 0;
-        per_row = dim;
-        break;
-    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR:
-        if (dim % 8)
-            return mcdc_errf(err, MCDC_EDECODE, "binary vector field '%s' has dim %" PRIu64 ", not a multiple of 8", f->field_name, dim);
-        units = v->binary_vector.len;
-        per_row = dim / 8;
-        break;
-    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR:
-        units = v->float16_vector.len;
-        per_row = dim * 2;
-        break;
-    case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR:
-        units = v->bfloat16_vector.len;
-        per_row = dim * 2;
-        break;
-    default:
-        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' has unknown data case %d", f->field_name, (int)v->data_case);
-    }
-    if (units % per_row)
-        return mcdc_errf(err, MCDC_EDECODE, "vector field '%s' holds %" PRIu64 " values, not a multiple of %" PRIu64 " per row",
-                         f->field_name, units, per_row);
-    return (long)(units / per_row);
 }
 
 /* Milvus orders DML by the rows' timestamps, not by MsgBase.timestamp: its
@@ -225,6 +120,21 @@ static uint64_t end_ts(const uint64_t *ts, size_t n, uint64_t fallback) {
         if (ts[i] > m) m = ts[i];
     return m;
 }
+
+/* Insert and Delete carry their rows' count, timestamps, shard, names and
+ * ids under the same field names, in two message types: hence a macro. */
+#define TAKE_DML_FIELDS(c, m)                                          \
+    do {                                                               \
+        (c)->num_rows = (size_t)(m)->num_rows;                         \
+        (c)->ts = end_ts((m)->timestamps, (m)->n_timestamps, (c)->ts); \
+        (c)->shard_name = (m)->shard_name;                             \
+        (c)->db_name = (m)->db_name;                                   \
+        (c)->collection_name = (m)->collection_name;                   \
+        (c)->partition_name = (m)->partition_name;                     \
+        (c)->db_id = (m)->db_id;                                       \
+        (c)->collection_id = (m)->collection_id;                       \
+        (c)->partition_id = (m)->partition_id;                         \
+    } while (0)
 
 static int check_insert(change *c, mcdc_err *err) {
     Milvus__Proto__Msg__InsertRequest *m = (Milvus__Proto__Msg__InsertRequest *)c->msg;
@@ -243,43 +153,41 @@ static int check_insert(change *c, mcdc_err *err) {
             return mcdc_errf(err, MCDC_EDECODE, "insert column '%s' (field %" PRId64 ") holds %ld rows but num_rows is %" PRIu64,
                              f->field_name, f->field_id, rows, m->num_rows);
     }
-    c->num_rows = (size_t)m->num_rows;
-    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
-    c->shard_name = m->shard_name;
-    c->db_name = m->db_name;
-    c->collection_name = m->collection_name;
-    c->partition_name = m->partition_name;
-    c->db_id = m->db_id;
-    c->collection_id = m->collection_id;
-    c->partition_id = m->partition_id;
+    TAKE_DML_FIELDS(c, m);
     return 0;
+}
+
+/* Field 12 (primary_keys) is the current form; field 9 (int64 keys) is what
+ * older writers used (spec/mq-messages.md §7). The keys of field 9 move into
+ * field 12, so every reader of a decoded Delete looks in field 12 only. The
+ * array changes owner, not place: the message still frees it. */
+static void normalise_delete_keys(Milvus__Proto__Msg__DeleteRequest *m) {
+    if (m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) return;
+    if (!m->primary_keys) {
+        m->primary_keys = mcdc_xmalloc(sizeof *m->primary_keys);
+        milvus__proto__schema__ids__init(m->primary_keys);
+    }
+    Milvus__Proto__Schema__LongArray *longs = mcdc_xmalloc(sizeof *longs);
+    milvus__proto__schema__long_array__init(longs);
+    longs->data = m->int64_primary_keys;
+    longs->n_data = m->n_int64_primary_keys;
+    m->int64_primary_keys = NULL;
+    m->n_int64_primary_keys = 0;
+    m->primary_keys->id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
+    m->primary_keys->int_id = longs;
 }
 
 static int check_delete(change *c, mcdc_err *err) {
     Milvus__Proto__Msg__DeleteRequest *m = (Milvus__Proto__Msg__DeleteRequest *)c->msg;
     if (m->num_rows < 0)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64, m->num_rows);
-    /* Field 12 is the current form; field 9 is what older writers used
-     * (spec/mq-messages.md §7). Normalise to field 12 so readers look in one place. */
-    size_t keys;
-    if (m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET) {
-        keys = change_ids_count(m->primary_keys);
-    } else {
-        keys = m->n_int64_primary_keys;
-    }
+    normalise_delete_keys(m);
+    size_t keys = change_ids_count(m->primary_keys);
     if (keys != (uint64_t)m->num_rows)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu primary keys", m->num_rows, keys);
     if (m->n_timestamps != (size_t)m->num_rows)
         return mcdc_errf(err, MCDC_EDECODE, "delete has num_rows %" PRId64 " but %zu timestamps", m->num_rows, m->n_timestamps);
-    c->num_rows = (size_t)m->num_rows;
-    c->ts = end_ts(m->timestamps, m->n_timestamps, c->ts);
-    c->shard_name = m->shard_name;
-    c->db_name = m->db_name;
-    c->collection_name = m->collection_name;
-    c->partition_name = m->partition_name;
-    c->db_id = m->db_id;
-    c->collection_id = m->collection_id;
-    c->partition_id = m->partition_id;
+    TAKE_DML_FIELDS(c, m);
     return 0;
 }
 
@@ -306,33 +214,23 @@ static int check_create_collection(change *c, mcdc_err *err) {
  * partition_name, db_id, collection_id, partition_id) but places them at
  * different field numbers, and most carry only some. */
 static const char *string_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return "";
-    const char *v = *(char *const *)((const char *)m + f->offset);
+    const char *v = pbfield_string(m, name);
     return v ? v : "";
-}
-
-static int64_t int64_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_INT64 || f->label == PROTOBUF_C_LABEL_REPEATED) return 0;
-    return *(const int64_t *)((const char *)m + f->offset);
 }
 
 static void fill_names(change *c) {
     c->db_name = string_field(c->msg, "db_name");
     c->collection_name = string_field(c->msg, "collection_name");
     c->partition_name = string_field(c->msg, "partition_name");
-    c->db_id = int64_field(c->msg, "db_id");
-    c->collection_id = int64_field(c->msg, "collection_id");
-    c->partition_id = int64_field(c->msg, "partition_id");
+    c->db_id = pbfield_int64(c->msg, "db_id");
+    c->collection_id = pbfield_int64(c->msg, "collection_id");
+    c->partition_id = pbfield_int64(c->msg, "partition_id");
 }
 
 /* Every message type we read has `MsgBase msg_base = 1`; find it through the
  * descriptor rather than assume where protoc-c put it in the struct. */
 static const Milvus__Proto__Common__MsgBase *msg_base_of(const ProtobufCMessage *m) {
-    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-    if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
-    return *(Milvus__Proto__Common__MsgBase *const *)((const char *)m + fd->offset);
+    return (const Milvus__Proto__Common__MsgBase *)pbfield_message(m, 1, &milvus__proto__common__msg_base__descriptor);
 }
 
 int decode_change(const uint8_t *data, size_t len, change *out, mcdc_err *err) {

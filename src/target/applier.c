@@ -2,13 +2,14 @@
 #include "target/applier.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/pbfield.h"
 #include "target/columns.h"
-#include "target/milvus_util.h"
 
 /* Names known to exist on the target ("db\x1f coll" or "db\x1f coll\x1f part"),
  * so the hot path does not ask the target before every insert. A few hundred
@@ -19,16 +20,12 @@ typedef struct name_set {
 } name_set;
 
 struct applier {
-    const task_spec *spec;
+    applier_options opt;
     milvus_client *client;
     name_set collections;
     name_set partitions;
     name_set databases;
-    applier_stats stats;
-    catalog *source;
 };
-
-void applier_set_source(applier *a, catalog *source) { a->source = source; }
 
 static char *key3(const char *a, const char *b, const char *c) {
     mcdc_buf k = MCDC_BUF_INIT;
@@ -73,11 +70,11 @@ static void set_free(name_set *s) {
     s->n = 0;
 }
 
-applier *applier_open(const task_spec *spec, const milvus_config *target, mcdc_err *err) {
+applier *applier_open(const milvus_config *target, const applier_options *opt, mcdc_err *err) {
     milvus_client *mc = milvus_open(target, err);
     if (!mc) return NULL;
     applier *a = mcdc_xcalloc(1, sizeof *a);
-    a->spec = spec;
+    if (opt) a->opt = *opt;
     a->client = mc;
     return a;
 }
@@ -91,16 +88,10 @@ void applier_close(applier *a) {
     free(a);
 }
 
-applier_stats applier_get_stats(const applier *a) { return a->stats; }
-
-static bool is_partition_key(const catalog_coll *cc) {
-    for (size_t i = 0; cc->schema && i < cc->schema->n_fields; i++)
-        if (cc->schema->fields[i]->is_partition_key) return true;
+static bool is_partition_key(const target_collection *tc) {
+    for (size_t i = 0; tc->schema && i < tc->schema->n_fields; i++)
+        if (tc->schema->fields[i]->is_partition_key) return true;
     return false;
-}
-
-static void target_names(const applier *a, const catalog_coll *cc, const char **db, const char **coll) {
-    task_spec_map_name(a->spec, cc->db_name, cc->name, db, coll);
 }
 
 static int ensure_database(applier *a, const char *db, mcdc_err *err) {
@@ -128,98 +119,81 @@ static int ensure_partition(applier *a, const char *db, const char *coll, const 
 /* A collection older than the task has its CreateIndex and Load requests in
  * the replicate channel before the task's start, so the target would get
  * neither; a new target collection therefore takes the source's current
- * index and load state from etcd. Later changes still come through the
- * replicate channel, and repeating a create or load is harmless. Failures
- * are logged, not fatal: the rows are what replication owes, and the
- * operator can index and load by hand. */
-static void copy_source_state(applier *a, const catalog_coll *cc, const char *db, const char *coll) {
-    if (!a->source) return;
+ * index and load state (tc->read_state). Later changes still come through
+ * the replicate channel, and repeating a create or load is harmless.
+ * Failures are logged, not fatal: the rows are what replication owes, and
+ * the operator can index and load by hand. */
+static void copy_source_state(applier *a, const target_collection *tc) {
+    if (!tc->read_state) return;
+    const char *db = tc->db, *coll = tc->name;
     mcdc_err err;
-    catalog_index *ix;
-    size_t nix;
-    if (catalog_indexes(a->source, cc->id, &ix, &nix, &err)) {
-        log_warn("target %s.%s: cannot read the source's indexes: %s", db, coll, err.msg);
+    target_state st = {0};
+    if (tc->read_state(tc->state_ctx, &st, &err)) {
+        log_warn("target %s.%s: cannot read the source's indexes and load state: %s", db, coll, err.msg);
         return;
     }
     bool indexed = true;
-    for (size_t i = 0; i < nix; i++) {
-        const char *field = NULL;
-        for (size_t f = 0; cc->schema && f < cc->schema->n_fields; f++)
-            if (cc->schema->fields[f]->field_id == ix[i].field_id) field = cc->schema->fields[f]->name;
-        if (!field) continue;
-        Milvus__Proto__Common__KeyValuePair *kv = mcdc_xcalloc(ix[i].n_params ? ix[i].n_params : 1, sizeof *kv);
-        Milvus__Proto__Common__KeyValuePair **kvp = mcdc_xcalloc(ix[i].n_params ? ix[i].n_params : 1, sizeof *kvp);
-        for (size_t k = 0; k < ix[i].n_params; k++) {
+    for (size_t i = 0; i < st.n_indexes; i++) {
+        const target_index *ix = &st.indexes[i];
+        size_t np = ix->n_params;
+        Milvus__Proto__Common__KeyValuePair *kv = mcdc_xcalloc(np ? np : 1, sizeof *kv);
+        Milvus__Proto__Common__KeyValuePair **kvp = mcdc_xcalloc(np ? np : 1, sizeof *kvp);
+        for (size_t k = 0; k < np; k++) {
             kv[k] = (Milvus__Proto__Common__KeyValuePair)MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT;
-            kv[k].key = ix[i].keys[k];
-            kv[k].value = ix[i].values[k];
+            kv[k].key = (char *)ix->keys[k];
+            kv[k].value = (char *)ix->values[k];
             kvp[k] = &kv[k];
         }
         Milvus__Proto__Milvus__CreateIndexRequest req = MILVUS__PROTO__MILVUS__CREATE_INDEX_REQUEST__INIT;
         req.db_name = (char *)db;
         req.collection_name = (char *)coll;
-        req.field_name = (char *)field;
-        req.index_name = ix[i].index_name;
+        req.field_name = (char *)ix->field;
+        req.index_name = (char *)ix->name;
         req.extra_params = kvp;
-        req.n_extra_params = ix[i].n_params;
+        req.n_extra_params = np;
         if (milvus_replay_request(a->client, "CreateIndex", &req.base, &err) && err.code != MCDC_EEXIST) {
-            log_warn("target %s.%s: creating index %s on %s as the source has it: %s", db, coll, ix[i].index_name, field,
+            log_warn("target %s.%s: creating index %s on %s as the source has it: %s", db, coll, ix->name, ix->field,
                      err.msg);
             indexed = false;
         } else {
-            log_info("target %s.%s: index %s on %s, as on the source", db, coll, ix[i].index_name, field);
+            log_info("target %s.%s: index %s on %s, as on the source", db, coll, ix->name, ix->field);
         }
         free(kv);
         free(kvp);
     }
-    catalog_indexes_free(ix, nix);
-
-    catalog_load ld;
-    if (catalog_load_state(a->source, cc->id, &ld, &err)) {
-        log_warn("target %s.%s: cannot read the source's load state: %s", db, coll, err.msg);
-        return;
-    }
-    if (ld.loaded && indexed && nix) {
+    if (st.loaded && indexed && st.n_indexes) {
         /* The target's own replica count: its size is its operator's choice. */
         int rc;
-        if (ld.whole) {
+        if (st.whole) {
             Milvus__Proto__Milvus__LoadCollectionRequest req = MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
             req.db_name = (char *)db;
             req.collection_name = (char *)coll;
             rc = milvus_replay_request(a->client, "LoadCollection", &req.base, &err);
         } else {
-            char **names = mcdc_xcalloc(ld.n_partitions ? ld.n_partitions : 1, sizeof(char *));
-            size_t nn = 0;
-            for (size_t i = 0; i < ld.n_partitions; i++) {
-                const catalog_partition *p = catalog_partition_by_id(cc, ld.partition_ids[i]);
-                if (p) names[nn++] = p->name;
-            }
             Milvus__Proto__Milvus__LoadPartitionsRequest req = MILVUS__PROTO__MILVUS__LOAD_PARTITIONS_REQUEST__INIT;
             req.db_name = (char *)db;
             req.collection_name = (char *)coll;
-            req.partition_names = names;
-            req.n_partition_names = nn;
-            rc = nn ? milvus_replay_request(a->client, "LoadPartitions", &req.base, &err) : 0;
-            free(names);
+            req.partition_names = (char **)st.load_partitions;
+            req.n_partition_names = st.n_load_partitions;
+            rc = st.n_load_partitions ? milvus_replay_request(a->client, "LoadPartitions", &req.base, &err) : 0;
         }
         if (rc) log_warn("target %s.%s: loading it as the source has it: %s", db, coll, err.msg);
         else log_info("target %s.%s: loaded, as on the source", db, coll);
     }
-    catalog_load_free(&ld);
+    if (tc->free_state) tc->free_state(tc->state_ctx, &st);
 }
 
-int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err) {
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
+int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err *err) {
+    const char *db = tc->db, *coll = tc->name;
     char *k = key3(db, coll, NULL);
     if (set_has(&a->collections, k)) {
         free(k);
         return 0;
     }
-    if (!cc->schema || !cc->pk) {
+    if (!tc->schema || !tc->pk) {
         free(k);
         return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s (id %" PRId64 ") has no fields in etcd yet",
-                         cc->db_name, cc->name, cc->id);
+                         tc->source_db, tc->source_name, tc->source_id);
     }
     if (ensure_database(a, db, err)) {
         free(k);
@@ -234,7 +208,7 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
         /* The target gets the user's fields only: no RowID/Timestamp (ids < 100,
          * the server adds its own) and no $meta (enable_dynamic_field says it).
          * autoID is switched off so the keys the source generated are kept. */
-        const Milvus__Proto__Schema__CollectionSchema *src = cc->schema;
+        const Milvus__Proto__Schema__CollectionSchema *src = tc->schema;
         Milvus__Proto__Schema__FieldSchema *copies = mcdc_xcalloc(src->n_fields ? src->n_fields : 1, sizeof *copies);
         Milvus__Proto__Schema__FieldSchema **ptrs = mcdc_xcalloc(src->n_fields ? src->n_fields : 1, sizeof *ptrs);
         size_t n = 0;
@@ -252,9 +226,9 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
         s.auto_id = false;
         s.fields = ptrs;
         s.n_fields = n;
-        int64_t num_partitions = is_partition_key(cc) ? (int64_t)cc->n_partitions : 0;
-        int rc = milvus_create_collection(a->client, db, coll, &s, cc->shards_num > 0 ? cc->shards_num : 1,
-                                          cc->consistency_level, NULL, 0, num_partitions, err);
+        int64_t num_partitions = is_partition_key(tc) ? tc->num_partitions : 0;
+        int rc = milvus_create_collection(a->client, db, coll, &s, tc->shards_num > 0 ? tc->shards_num : 1,
+                                          tc->consistency_level, NULL, 0, num_partitions, err);
         free(copies);
         free(ptrs);
         if (rc && err->code != MCDC_EEXIST) {
@@ -262,51 +236,40 @@ int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err)
             return -1;
         }
         if (rc == 0) {
-            log_info("target: created collection %s.%s from source %s.%s (id %" PRId64 ")", db, coll, cc->db_name,
-                     cc->name, cc->id);
+            log_info("target: created collection %s.%s from source %s.%s (id %" PRId64 ")", db, coll, tc->source_db,
+                     tc->source_name, tc->source_id);
             created = true;
         }
     }
     set_add(&a->collections, k);
-    if (!is_partition_key(cc) && !a->spec->target.ignore_partition) {
-        for (size_t i = 0; i < cc->n_partitions; i++) {
-            const catalog_partition *p = &cc->partitions[i];
-            if (p->state != CATALOG_CREATED) continue;
-            if (ensure_partition(a, db, coll, p->name, err)) return -1;
-        }
+    if (!is_partition_key(tc) && !a->opt.ignore_partition) {
+        for (size_t i = 0; i < tc->n_partitions; i++)
+            if (ensure_partition(a, db, coll, tc->partitions[i].name, err)) return -1;
     }
-    if (created) copy_source_state(a, cc, db, coll);
-    a->stats.ddl++;
+    if (created) copy_source_state(a, tc);
     return 0;
 }
 
 /* The partition to name in a DML call on the target, or NULL for "all"/"the
  * collection decides" (partition-key collections refuse a partition name:
  * milvus-grpc.md §6). */
-static const char *dml_partition(const applier *a, const catalog_coll *cc, const change *c) {
-    if (a->spec->target.ignore_partition || is_partition_key(cc)) return NULL;
+static const char *dml_partition(const applier *a, const target_collection *tc, const change *c) {
+    if (a->opt.ignore_partition || is_partition_key(tc)) return NULL;
     if (!c->partition_name[0] || c->partition_id == -1) return NULL;
     return c->partition_name;
 }
 
-struct applier_write {
-    applier *a;
-    milvus_pending *p;
-    size_t rows, n_parts;
-    bool upsert;
-    char source[MCDC_ERR_MSG_MAX / 2];   /* "db.coll" of the source, for errors */
-};
-
-static void write_err(const applier_write *wr, mcdc_err *err) {
-    if (wr->n_parts > 1)
-        mcdc_err_prefix(err, "%s of %s (%zu messages joined)", wr->upsert ? "Upsert" : "Insert", wr->source,
-                        wr->n_parts);
+/* "of db.coll (n messages joined)": the source collection a write is for,
+ * in its errors (milvus_write_start's `about`). */
+static void write_about(char *out, size_t cap, const target_collection *tc, size_t n_parts) {
+    if (n_parts > 1)
+        snprintf(out, cap, "of %s.%s (%zu messages joined)", tc->source_db, tc->source_name, n_parts);
     else
-        mcdc_err_prefix(err, "%s of %s", wr->upsert ? "Upsert" : "Insert", wr->source);
+        snprintf(out, cap, "of %s.%s", tc->source_db, tc->source_name);
 }
 
-int applier_send_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
-                         applier_write **out, mcdc_err *err) {
+int applier_send_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                         bool as_upsert, milvus_write **out, mcdc_err *err) {
     *out = NULL;
     size_t rows = 0;
     for (size_t i = 0; i < n; i++) rows += parts[i]->num_rows;
@@ -331,88 +294,37 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
              * here, so nothing is left in flight. */
             log_debug("applier: %s; sending %zu inserts one by one", why.msg, n);
             for (size_t i = 0; i < n; i++)
-                if (applier_apply_inserts(a, &parts[i], 1, cc, as_upsert, err)) return -1;
+                if (applier_apply_inserts(a, &parts[i], 1, tc, as_upsert, err)) return -1;
             return 0;
         }
         send_cols = j.cols;
         n_send = j.n_cols;
     }
-    applier_write *wr = mcdc_xcalloc(1, sizeof *wr);
-    wr->a = a;
-    wr->rows = rows;
-    wr->n_parts = n;
-    wr->upsert = as_upsert;
-    snprintf(wr->source, sizeof wr->source, "%s.%s", cc->db_name, cc->name);
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
-    const char *part = dml_partition(a, cc, parts[0]);
-    int rc = applier_ensure_collection(a, cc, err);
-    if (rc == 0 && part) rc = ensure_partition(a, db, coll, part, err);
-    if (rc == 0 &&
-        !(wr->p = milvus_write_start(a->client, as_upsert, db, coll, part, send_cols, n_send, (uint32_t)rows, err)))
+    char about[MCDC_ERR_MSG_MAX / 2];
+    write_about(about, sizeof about, tc, n);
+    const char *part = dml_partition(a, tc, parts[0]);
+    int rc = applier_ensure_collection(a, tc, err);
+    if (rc == 0 && part) rc = ensure_partition(a, tc->db, tc->name, part, err);
+    if (rc) {
+        mcdc_err_prefix(err, "%s %s", as_upsert ? "Upsert" : "Insert", about);
+    } else if (!(*out = milvus_write_start(a->client, as_upsert, tc->db, tc->name, part, send_cols, n_send,
+                                           (uint32_t)rows, about, err))) {
         rc = -1;
+    }
     /* The request is serialized now: the joined copy is not needed while
      * the call is in flight. */
     columns_free(&j);
-    if (rc) {
-        write_err(wr, err);
-        free(wr);
-        return -1;
-    }
-    *out = wr;
-    return 0;
-}
-
-bool applier_write_ready(applier_write *wr) { return milvus_pending_ready(wr->p); }
-size_t applier_write_bytes(const applier_write *wr) { return milvus_pending_bytes(wr->p); }
-size_t applier_write_rows(const applier_write *wr) { return wr->rows; }
-bool applier_write_is_upsert(const applier_write *wr) { return wr->upsert; }
-
-int applier_write_wait(applier_write *wr, mcdc_err *err) {
-    if (milvus_pending_wait(wr->p, &milvus__proto__milvus__mutation_result__descriptor, NULL, err)) {
-        write_err(wr, err);
-        return -1;
-    }
-    if (wr->upsert)
-        wr->a->stats.upserted_rows += wr->rows;
-    else
-        wr->a->stats.inserted_rows += wr->rows;
-    return 0;
-}
-
-int applier_write_resend(applier_write *wr, bool as_upsert, mcdc_err *err) {
-    wr->upsert = as_upsert;
-    if (milvus_pending_resend(wr->p, as_upsert ? "Upsert" : "Insert", err)) {
-        write_err(wr, err);
-        return -1;
-    }
-    return 0;
-}
-
-void applier_write_free(applier_write *wr) {
-    if (!wr) return;
-    milvus_pending_free(wr->p);
-    free(wr);
-}
-
-int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
-                          mcdc_err *err) {
-    applier_write *wr;
-    if (applier_send_inserts(a, parts, n, cc, as_upsert, &wr, err)) return -1;
-    if (!wr) return 0;
-    int rc = applier_write_wait(wr, err);
-    applier_write_free(wr);
     return rc;
 }
 
-/* A Delete's keys as the message holds them: older writers put int64 keys in
- * field 9 instead of primary_keys (decode.c accepts both). */
-static size_t delete_keys(const change *c, const Milvus__Proto__Schema__IDs **ids) {
-    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(c);
-    *ids = m->primary_keys && m->primary_keys->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD__NOT_SET
-               ? m->primary_keys
-               : NULL;
-    return *ids ? milvus_ids_count(*ids) : m->n_int64_primary_keys;
+int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                          bool as_upsert, mcdc_err *err) {
+    milvus_write *wr;
+    if (applier_send_inserts(a, parts, n, tc, as_upsert, &wr, err)) return -1;
+    if (!wr) return 0;
+    int rc = milvus_write_wait(wr, err);
+    milvus_write_free(wr);
+    return rc;
 }
 
 /* The keys of consecutive Deletes of one partition, in one key list: one
@@ -420,17 +332,17 @@ static size_t delete_keys(const change *c, const Milvus__Proto__Schema__IDs **id
  * one per WAL message. The strings stay in the parts; only pointers are
  * gathered. Deletes are idempotent and the keys of one partition's deletes
  * commute, so joining them changes nothing the target ends up holding. */
-int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, mcdc_err *err) {
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
-    if (!cc->pk) return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s has no primary key in etcd yet", cc->db_name, cc->name);
-    if (applier_ensure_collection(a, cc, err)) return -1;
-    bool strings = cc->pk->data_type == MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
+int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                          mcdc_err *err) {
+    if (!tc->pk)
+        return mcdc_errf(err, MCDC_EUNAVAIL, "source collection %s.%s has no primary key in etcd yet", tc->source_db,
+                         tc->source_name);
+    if (applier_ensure_collection(a, tc, err)) return -1;
+    bool strings = tc->pk->data_type == MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
+    /* decode.h: a Delete's keys are in primary_keys, whichever field the
+     * source wrote them in. */
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const Milvus__Proto__Schema__IDs *ids;
-        total += delete_keys(parts[i], &ids);
-    }
+    for (size_t i = 0; i < n; i++) total += change_ids_count(change_delete(parts[i])->primary_keys);
     Milvus__Proto__Schema__IDs all = MILVUS__PROTO__SCHEMA__IDS__INIT;
     Milvus__Proto__Schema__LongArray longs = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
     Milvus__Proto__Schema__StringArray strs = MILVUS__PROTO__SCHEMA__STRING_ARRAY__INIT;
@@ -438,19 +350,19 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
     char **sv = strings ? mcdc_xcalloc(total ? total : 1, sizeof *sv) : NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const Milvus__Proto__Schema__IDs *ids;
-        size_t m = delete_keys(parts[i], &ids);
-        if (strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID) {
+        const Milvus__Proto__Schema__IDs *ids = change_delete(parts[i])->primary_keys;
+        size_t m = change_ids_count(ids);
+        if (m == 0) {
+            continue;
+        } else if (strings && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID) {
             memcpy(sv + k, ids->str_id->data, m * sizeof *sv);
-        } else if (!strings && ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
+        } else if (!strings && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
             memcpy(lv + k, ids->int_id->data, m * sizeof *lv);
-        } else if (!strings && !ids) {
-            memcpy(lv + k, change_delete(parts[i])->int64_primary_keys, m * sizeof *lv);
         } else {
             free(lv);
             free(sv);
             return mcdc_errf(err, MCDC_EDECODE, "Delete of %s.%s: keys of another type than the primary key %s",
-                             cc->db_name, cc->name, cc->pk->name);
+                             tc->source_db, tc->source_name, tc->pk->name);
         }
         k += m;
     }
@@ -465,35 +377,32 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
         all.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
         all.int_id = &longs;
     }
-    int rc = milvus_delete_ids(a->client, db, coll, dml_partition(a, cc, parts[0]), cc->pk->name, &all, err);
+    const char *part = dml_partition(a, tc, parts[0]);
+    int rc = milvus_delete_ids(a->client, tc->db, tc->name, part, tc->pk->name, &all, err);
     free(lv);
     free(sv);
     if (rc) {
         /* Deleting from a partition the target never had deletes nothing. */
-        if (err->code == MCDC_ENOTFOUND && dml_partition(a, cc, parts[0])) return 0;
+        if (err->code == MCDC_ENOTFOUND && part) return 0;
         return -1;
     }
-    a->stats.deleted_rows += total;
     return 0;
 }
 
-static int apply_drop_collection(applier *a, const catalog_coll *cc, mcdc_err *err) {
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
+static int apply_drop_collection(applier *a, const target_collection *tc, mcdc_err *err) {
+    const char *db = tc->db, *coll = tc->name;
     if (milvus_drop_collection(a->client, db, coll, err) && err->code != MCDC_ENOTFOUND) return -1;
     char *k = key3(db, coll, NULL);
     set_del_prefix(&a->collections, k);
     set_del_prefix(&a->partitions, k);
     free(k);
-    a->stats.ddl++;
     log_info("target: dropped collection %s.%s", db, coll);
     return 0;
 }
 
-static int apply_drop_partition(applier *a, const change *c, const catalog_coll *cc, mcdc_err *err) {
-    const char *db, *coll;
-    target_names(a, cc, &db, &coll);
-    if (a->spec->target.ignore_partition || is_partition_key(cc)) return 0;
+static int apply_drop_partition(applier *a, const change *c, const target_collection *tc, mcdc_err *err) {
+    const char *db = tc->db, *coll = tc->name;
+    if (a->opt.ignore_partition || is_partition_key(tc)) return 0;
     /* The target refuses to drop a loaded partition; the source's user had
      * released it first, but a release of partitions is not in a 2.3.5 WAL. */
     Milvus__Proto__Milvus__ReleasePartitionsRequest rel = MILVUS__PROTO__MILVUS__RELEASE_PARTITIONS_REQUEST__INIT;
@@ -508,27 +417,23 @@ static int apply_drop_partition(applier *a, const change *c, const catalog_coll 
     char *k = key3(db, coll, c->partition_name);
     set_del_prefix(&a->partitions, k);
     free(k);
-    a->stats.ddl++;
     return 0;
 }
 
-int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
+int applier_apply(applier *a, const change *c, const target_collection *tc, bool as_upsert, mcdc_err *err) {
     int rc = 0;
     switch (c->kind) {
-    case CHANGE_INSERT: return applier_apply_inserts(a, &c, 1, cc, as_upsert, err);
-    case CHANGE_DELETE: rc = applier_apply_deletes(a, &c, 1, cc, err); break;
-    case CHANGE_CREATE_COLLECTION: rc = applier_ensure_collection(a, cc, err); break;
-    case CHANGE_DROP_COLLECTION: rc = apply_drop_collection(a, cc, err); break;
-    case CHANGE_CREATE_PARTITION: {
-        const char *db, *coll;
-        target_names(a, cc, &db, &coll);
-        rc = applier_ensure_collection(a, cc, err) ? -1 : ensure_partition(a, db, coll, c->partition_name, err);
+    case CHANGE_INSERT: return applier_apply_inserts(a, &c, 1, tc, as_upsert, err);
+    case CHANGE_DELETE: rc = applier_apply_deletes(a, &c, 1, tc, err); break;
+    case CHANGE_CREATE_COLLECTION: rc = applier_ensure_collection(a, tc, err); break;
+    case CHANGE_DROP_COLLECTION: rc = apply_drop_collection(a, tc, err); break;
+    case CHANGE_CREATE_PARTITION:
+        rc = applier_ensure_collection(a, tc, err) ? -1 : ensure_partition(a, tc->db, tc->name, c->partition_name, err);
         break;
-    }
-    case CHANGE_DROP_PARTITION: rc = apply_drop_partition(a, c, cc, err); break;
+    case CHANGE_DROP_PARTITION: rc = apply_drop_partition(a, c, tc, err); break;
     default: return mcdc_errf(err, MCDC_EINTERNAL, "applier: %s is not a DML-channel change", change_kind_name(c->kind));
     }
-    if (rc) mcdc_err_prefix(err, "%s of %s.%s", change_kind_name(c->kind), cc->db_name, cc->name);
+    if (rc) mcdc_err_prefix(err, "%s of %s.%s", change_kind_name(c->kind), tc->source_db, tc->source_name);
     return rc;
 }
 
@@ -552,53 +457,37 @@ static const replay_kind REPLAYS[] = {
     {CHANGE_DROP_DATABASE, "DropDatabase", MCDC_ENOTFOUND},
 };
 
-/* The string field `name` of a request (db_name, collection_name), found
- * through the descriptor because each request type places it differently. */
-static char **string_slot(ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    return (f && f->type == PROTOBUF_C_TYPE_STRING) ? (char **)((char *)m + f->offset) : NULL;
-}
-
-int applier_replay(applier *a, change *c, mcdc_err *err) {
+int applier_replay(applier *a, change *c, const target_request_names *names, mcdc_err *err) {
     const replay_kind *rk = NULL;
     for (size_t i = 0; i < sizeof REPLAYS / sizeof REPLAYS[0]; i++)
         if (REPLAYS[i].kind == c->kind) rk = &REPLAYS[i];
     if (!rk) return mcdc_errf(err, MCDC_EINTERNAL, "applier: %s is not a replicate-channel request", change_kind_name(c->kind));
 
-    const char *src_db = c->db_name[0] ? c->db_name : "default";
-    const char *tdb, *tcoll;
-    task_spec_map_name(a->spec, src_db, c->collection_name, &tdb, &tcoll);
+    const char *tdb = names->db, *tcoll = names->collection;
+    Milvus__Proto__Milvus__FlushRequest *flush = c->kind == CHANGE_FLUSH ? (void *)c->msg : NULL;
+    if (flush && names->n_flush != flush->n_collection_names)
+        return mcdc_errf(err, MCDC_EINTERNAL, "applier: Flush of %zu collections given %zu target names",
+                         flush->n_collection_names, names->n_flush);
 
     /* The request is sent as the source wrote it, with the target's names and
      * without the source's MsgBase (its msgID and ts mean nothing here). The
      * message is restored afterwards: the change still owns its strings. */
     ProtobufCMessage *m = c->msg;
-    const ProtobufCFieldDescriptor *bf = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-    void **base_slot = (void **)((char *)m + bf->offset);
-    void *saved_base = *base_slot;
-    char **db_slot = string_slot(m, "db_name"), **coll_slot = string_slot(m, "collection_name");
+    /* Each request type places db_name, collection_name and its MsgBase
+     * (number 1) differently: pbfield finds them. */
+    void **base_slot = pbfield_slot_number(m, 1, PROTOBUF_C_TYPE_MESSAGE);
+    void *saved_base = base_slot ? *base_slot : NULL;
+    char **db_slot = pbfield_slot(m, "db_name", PROTOBUF_C_TYPE_STRING);
+    char **coll_slot = pbfield_slot(m, "collection_name", PROTOBUF_C_TYPE_STRING);
     char *saved_db = db_slot ? *db_slot : NULL, *saved_coll = coll_slot ? *coll_slot : NULL;
-    char **flush_names = NULL, **saved_flush = NULL;
-    size_t n_flush = 0;
-    *base_slot = NULL;
+    char **saved_flush = flush ? flush->collection_names : NULL;
+    if (base_slot) *base_slot = NULL;
     if (db_slot) *db_slot = (char *)tdb;
     if (coll_slot && c->collection_name[0]) *coll_slot = (char *)tcoll;
-    if (c->kind == CHANGE_FLUSH) {
-        Milvus__Proto__Milvus__FlushRequest *fr = (void *)m;
-        n_flush = fr->n_collection_names;
-        saved_flush = fr->collection_names;
-        flush_names = mcdc_xcalloc(n_flush ? n_flush : 1, sizeof(char *));
-        for (size_t i = 0; i < n_flush; i++) {
-            const char *d2, *c2;
-            task_spec_map_name(a->spec, src_db, saved_flush[i], &d2, &c2);
-            flush_names[i] = (char *)c2;
-        }
-        fr->collection_names = flush_names;
-    }
+    if (flush) flush->collection_names = (char **)names->flush;
     int rc = milvus_replay_request(a->client, rk->method, m, err);
-    if (c->kind == CHANGE_FLUSH) ((Milvus__Proto__Milvus__FlushRequest *)m)->collection_names = saved_flush;
-    free(flush_names);
-    *base_slot = saved_base;
+    if (flush) flush->collection_names = saved_flush;
+    if (base_slot) *base_slot = saved_base;
     if (db_slot) *db_slot = saved_db;
     if (coll_slot) *coll_slot = saved_coll;
     if (rc && rk->ok_code != MCDC_OK && err->code == rk->ok_code) rc = 0;
@@ -613,6 +502,5 @@ int applier_replay(applier *a, change *c, mcdc_err *err) {
         set_del_prefix(&a->partitions, k);
         free(k);
     }
-    a->stats.ddl++;
     return 0;
 }

@@ -1,11 +1,11 @@
 /* applier.h — turns source changes into calls on the target Milvus.
  *
- * One applier per channel worker (it owns a target connection). It knows the
- * task's name mapping, makes sure the target database, collection and
- * partition exist before writing into them, and keeps the target a normal
- * Milvus: collections are created through the ordinary API with the source's
- * schema, but with autoID off so the source's primary keys are kept
- * (design.md §3, milvus-grpc.md §6).
+ * One applier per channel worker (it owns a target connection). It is told
+ * each collection's target names and source description (collection.h), makes
+ * sure the target database, collection and partition exist before writing
+ * into them, and keeps the target a normal Milvus: collections are created
+ * through the ordinary API with the source's schema, but with autoID off so
+ * the source's primary keys are kept (design.md §3, milvus-grpc.md §6).
  *
  * Every function is idempotent for the replay window: creating what exists,
  * dropping what is gone, and deleting absent keys all succeed; inserts are
@@ -18,68 +18,63 @@
 #include <stdbool.h>
 
 #include "base/error.h"
-#include "pipeline/task_spec.h"
-#include "source/catalog.h"
-#include "source/change.h"
+#include "model/change.h"
+#include "target/collection.h"
 #include "target/milvus_client.h"
 
 typedef struct applier applier;
 
-typedef struct applier_stats {
-    uint64_t inserted_rows;
-    uint64_t upserted_rows;
-    uint64_t deleted_rows;
-    uint64_t ddl;
-} applier_stats;
+typedef struct applier_options {
+    /* Write every row to the target's default partition and leave the
+     * source's partitions out (milvus-cdc's ignore_partition). */
+    bool ignore_partition;
+} applier_options;
 
-applier *applier_open(const task_spec *spec, const milvus_config *target, mcdc_err *err);
+applier *applier_open(const milvus_config *target, const applier_options *opt, mcdc_err *err);
 void applier_close(applier *a);
 
-/* Where the applier reads the source's index and load state for a target
- * collection it creates (catalog_indexes, catalog_load_state). Without it a
- * new target collection gets neither until the replicate channel brings
- * them. */
-void applier_set_source(applier *a, catalog *source);
+/* Creates the target collection (and database, partitions) from tc, if it
+ * does not exist yet; a collection it creates gets the source's index and
+ * load state (tc->read_state). */
+int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err *err);
 
-/* Creates the target collection (and database, partitions) from the source's
- * description in the catalog, if it does not exist yet. */
-int applier_ensure_collection(applier *a, const catalog_coll *cc, mcdc_err *err);
-
-/* One change of a covered collection; cc is its catalog snapshot (for the
- * db name, the PK field, the partitions). as_upsert: send an Insert as Upsert
- * (the replay window, and the Insert half of a source upsert). */
-int applier_apply(applier *a, const change *c, const catalog_coll *cc, bool as_upsert, mcdc_err *err);
+/* One change of the DML channel; tc describes its collection. as_upsert:
+ * send an Insert as Upsert (the replay window, and the Insert half of a
+ * source upsert). */
+int applier_apply(applier *a, const change *c, const target_collection *tc, bool as_upsert, mcdc_err *err);
 
 /* Consecutive Inserts of one partition (parts[0..n), n >= 1) in one call:
  * their columns joined (columns.h), or one call each if they do not join. */
-int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
-                          mcdc_err *err);
+int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                          bool as_upsert, mcdc_err *err);
 
 /* Consecutive Deletes of one partition (parts[0..n), n >= 1): their keys in
  * one key list, sent as few Delete calls as the expression size allows. */
-int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, mcdc_err *err);
+int applier_apply_deletes(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                          mcdc_err *err);
 
 /* The inserts, started but not waited for, so a channel can keep several
  * writes in flight (inserts commute; the caller keeps order where it
- * matters). The request is serialized before this returns: the parts may be
- * freed at once. *out is NULL when the parts did not join and were applied
- * one by one here. applier_write_wait takes the reply (and counts the rows
- * in the stats); after a failure, applier_write_resend sends the same bytes
- * again, as an Upsert when as_upsert (a retry of an ambiguous Insert). */
-typedef struct applier_write applier_write;
-int applier_send_inserts(applier *a, const change *const *parts, size_t n, const catalog_coll *cc, bool as_upsert,
-                         applier_write **out, mcdc_err *err);
-bool applier_write_ready(applier_write *wr);
-int applier_write_wait(applier_write *wr, mcdc_err *err);
-int applier_write_resend(applier_write *wr, bool as_upsert, mcdc_err *err);
-size_t applier_write_bytes(const applier_write *wr);
-size_t applier_write_rows(const applier_write *wr);
-bool applier_write_is_upsert(const applier_write *wr);
-void applier_write_free(applier_write *wr);
+ * matters). The request is serialized before this returns: the parts and
+ * tc may be freed at once. *out is NULL when the parts did not join and
+ * were applied one by one here. The caller owns *out: milvus_write_wait
+ * takes the reply; after a failure milvus_write_resend sends the same bytes
+ * again, as an Upsert when asked (a retry of an ambiguous Insert);
+ * milvus_write_free ends it (milvus_client.h). */
+int applier_send_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
+                         bool as_upsert, milvus_write **out, mcdc_err *err);
 
-/* A replicate-channel request (index, load/release, flush, database). */
-int applier_replay(applier *a, change *c, mcdc_err *err);
+/* The target's names for a replicate-channel request, mapped by the caller. */
+typedef struct target_request_names {
+    const char *db;                 /* the target database */
+    const char *collection;         /* the target collection; "" when the request names none */
+    const char *const *flush;       /* a Flush: the target names of its collection_names, in order */
+    size_t n_flush;
+} target_request_names;
 
-applier_stats applier_get_stats(const applier *a);
+/* A replicate-channel request (index, load/release, flush, database), sent
+ * with the target's names. A collection-scoped request needs the target
+ * collection: the caller ensures it first (applier_ensure_collection). */
+int applier_replay(applier *a, change *c, const target_request_names *names, mcdc_err *err);
 
 #endif

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "base/base64.h"
 #include "base/buf.h"
+#include "base/pbfield.h"
+#include "base/secret.h"
 #include "base/log.h"
 #include "common.pb-c.h"
+#include "model/change.h"
 #include "schema.pb-c.h"
 #include "target/milvus_util.h"
 
@@ -26,19 +28,10 @@ struct milvus_client {
     char *version;
 };
 
-static char *base64(const char *s) {
-    size_t n = strlen(s);
-    unsigned char *out = mcdc_xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock(out, (const unsigned char *)s, (int)n);
-    return (char *)out;
-}
-
 /* A string field of any request, looked up by name because db_name and
  * collection_name sit at different field numbers in different requests. */
 static const char *string_field(const ProtobufCMessage *m, const char *name) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
-    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
-    const char *v = *(const char *const *)((const char *)m + f->offset);
+    const char *v = pbfield_string(m, name);
     return v && *v ? v : NULL;
 }
 
@@ -56,11 +49,7 @@ static void call_subject(char *out, size_t n, const char *db, const ProtobufCMes
 
 static const Milvus__Proto__Common__Status *reply_status(const ProtobufCMessage *r) {
     if (r->descriptor == &milvus__proto__common__status__descriptor) return (const Milvus__Proto__Common__Status *)r;
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(r->descriptor, 1);
-    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED ||
-        f->descriptor != &milvus__proto__common__status__descriptor)
-        return NULL;
-    return *(const Milvus__Proto__Common__Status *const *)((const char *)r + f->offset);
+    return (const Milvus__Proto__Common__Status *)pbfield_message(r, 1, &milvus__proto__common__status__descriptor);
 }
 
 /* rpc's messages start with "<target> <path>: "; that part is replaced by
@@ -76,23 +65,31 @@ static void rewrite_rpc_err(const milvus_client *c, const char *path, const char
     mcdc_err_prefix(err, "target %s %s%s", c->address, method, subject);
 }
 
-struct milvus_pending {
+/* One call in flight. Every call is one: milvus_call starts it and waits at
+ * once; only writes are handed to the caller (milvus_write_*), who may keep
+ * several in flight. */
+struct milvus_write {
     milvus_client *client;
     rpc_call *call;
+    const ProtobufCMessageDescriptor *reply;
     char method[64];
     char path[160];
     char subject[320];
+    char about[MCDC_ERR_MSG_MAX / 2];   /* the caller's words for errors, or "" */
+    uint32_t rows;
+    bool upsert;
 };
 
-static void set_method(milvus_pending *p, const char *method) {
+static void set_method(milvus_write *p, const char *method) {
     snprintf(p->method, sizeof p->method, "%s", method);
     snprintf(p->path, sizeof p->path, SERVICE_PATH "%s", method);
 }
 
-milvus_pending *milvus_call_start(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
-                                  mcdc_err *err) {
-    milvus_pending *p = mcdc_xcalloc(1, sizeof *p);
+static milvus_write *call_start(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
+                                const ProtobufCMessageDescriptor *reply, mcdc_err *err) {
+    milvus_write *p = mcdc_xcalloc(1, sizeof *p);
     p->client = c;
+    p->reply = reply;
     set_method(p, method);
     call_subject(p->subject, sizeof p->subject, db, req);
 
@@ -110,24 +107,11 @@ milvus_pending *milvus_call_start(milvus_client *c, const char *method, const ch
     return p;
 }
 
-bool milvus_pending_ready(milvus_pending *p) { return rpc_call_ready(p->call); }
-size_t milvus_pending_bytes(const milvus_pending *p) { return rpc_call_request_bytes(p->call); }
-
-int milvus_pending_resend(milvus_pending *p, const char *method, mcdc_err *err) {
-    if (method) set_method(p, method);
-    if (rpc_call_restart(p->call, p->path, err)) {
-        rewrite_rpc_err(p->client, p->path, p->method, p->subject, err);
-        return -1;
-    }
-    return 0;
-}
-
-int milvus_pending_wait(milvus_pending *p, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                        mcdc_err *err) {
+static int call_wait(milvus_write *p, ProtobufCMessage **resp, mcdc_err *err) {
     if (resp) *resp = NULL;
     milvus_client *c = p->client;
     ProtobufCMessage *r = NULL;
-    if (rpc_call_wait(p->call, resp_desc, &r, err)) {
+    if (rpc_call_wait(p->call, p->reply, &r, err)) {
         rewrite_rpc_err(c, p->path, p->method, p->subject, err);
         return -1;
     }
@@ -154,7 +138,7 @@ int milvus_pending_wait(milvus_pending *p, const ProtobufCMessageDescriptor *res
     return 0;
 }
 
-void milvus_pending_free(milvus_pending *p) {
+static void call_free(milvus_write *p) {
     if (!p) return;
     rpc_call_free(p->call);
     free(p);
@@ -163,10 +147,10 @@ void milvus_pending_free(milvus_pending *p) {
 int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err) {
     if (resp) *resp = NULL;
-    milvus_pending *p = milvus_call_start(c, method, db, req, err);
+    milvus_write *p = call_start(c, method, db, req, resp_desc, err);
     if (!p) return -1;
-    int rc = milvus_pending_wait(p, resp_desc, resp, err);
-    milvus_pending_free(p);
+    int rc = call_wait(p, resp, err);
+    call_free(p);
     return rc;
 }
 
@@ -198,13 +182,13 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
     c->address = mcdc_xstrdup(cfg->address);
     c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     if (cfg->api_key && *cfg->api_key) {
-        c->authorization = base64(cfg->api_key);
+        c->authorization = mcdc_base64_encode(cfg->api_key, strlen(cfg->api_key));
     } else if (cfg->username && *cfg->username) {
         mcdc_buf b = MCDC_BUF_INIT;
         mcdc_buf_printf(&b, "%s:%s", cfg->username, cfg->password ? cfg->password : "");
-        c->authorization = base64(mcdc_buf_cstr(&b));
+        c->authorization = mcdc_base64_encode(b.data, b.len);
         /* The plain password should not linger in freed heap memory. */
-        memset(b.data, 0, b.len);
+        mcdc_secret_wipe(b.data, b.len);
         mcdc_buf_free(&b);
     }
 
@@ -224,8 +208,7 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
 void milvus_close(milvus_client *c) {
     if (!c) return;
     rpc_channel_close(c->ch);
-    if (c->authorization) memset(c->authorization, 0, strlen(c->authorization));
-    free(c->authorization);
+    mcdc_secret_free(c->authorization);
     free(c->address);
     free(c->version);
     free(c);
@@ -384,14 +367,16 @@ int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_
 
 /* ---- data ----------------------------------------------------------------- */
 
-/* The columns are sent as the caller holds them: the proxy matches them to
- * its schema by field_name and rewrites field_id/type itself (§6). An empty
- * partition lets the server choose, as partition-key collections require. */
-milvus_pending *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
-                                   const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
-                                   size_t n_columns, uint32_t num_rows, mcdc_err *err) {
+/* "Insert <about>: ..." on a write's errors, when the caller said what about. */
+static void prefix_about(mcdc_err *err, bool upsert, const char *about) {
+    if (about && *about) mcdc_err_prefix(err, "%s %s", upsert ? "Upsert" : "Insert", about);
+}
+
+milvus_write *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
+                                 const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
+                                 size_t n_columns, uint32_t num_rows, const char *about, mcdc_err *err) {
     /* InsertRequest and UpsertRequest are the same message on the wire
-     * (fields 1-7 alike, milvus-grpc.md), which milvus_pending_resend relies
+     * (fields 1-7 alike, milvus-grpc.md), which milvus_write_resend relies
      * on to turn an ambiguous Insert into an Upsert without re-encoding. */
     Milvus__Proto__Milvus__InsertRequest req = MILVUS__PROTO__MILVUS__INSERT_REQUEST__INIT;
     req.db_name = (char *)db;
@@ -400,16 +385,48 @@ milvus_pending *milvus_write_start(milvus_client *c, bool upsert, const char *db
     req.n_fields_data = n_columns;
     req.fields_data = (Milvus__Proto__Schema__FieldData **)columns;
     req.num_rows = num_rows;
-    return milvus_call_start(c, upsert ? "Upsert" : "Insert", db, &req.base, err);
+    milvus_write *w = call_start(c, upsert ? "Upsert" : "Insert", db, &req.base,
+                                 &milvus__proto__milvus__mutation_result__descriptor, err);
+    if (!w) {
+        prefix_about(err, upsert, about);
+        return NULL;
+    }
+    w->rows = num_rows;
+    w->upsert = upsert;
+    snprintf(w->about, sizeof w->about, "%s", about ? about : "");
+    return w;
+}
+
+bool milvus_write_ready(milvus_write *w) { return rpc_call_ready(w->call); }
+size_t milvus_write_bytes(const milvus_write *w) { return rpc_call_request_bytes(w->call); }
+size_t milvus_write_rows(const milvus_write *w) { return w->rows; }
+bool milvus_write_is_upsert(const milvus_write *w) { return w->upsert; }
+void milvus_write_free(milvus_write *w) { call_free(w); }
+
+int milvus_write_wait(milvus_write *w, mcdc_err *err) {
+    if (call_wait(w, NULL, err) == 0) return 0;
+    prefix_about(err, w->upsert, w->about);
+    return -1;
+}
+
+int milvus_write_resend(milvus_write *w, bool as_upsert, mcdc_err *err) {
+    w->upsert = as_upsert;
+    set_method(w, as_upsert ? "Upsert" : "Insert");
+    if (rpc_call_restart(w->call, w->path, err)) {
+        rewrite_rpc_err(w->client, w->path, w->method, w->subject, err);
+        prefix_about(err, w->upsert, w->about);
+        return -1;
+    }
+    return 0;
 }
 
 static int write_rows(milvus_client *c, bool upsert, const char *db, const char *coll, const char *partition,
                       Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
                       mcdc_err *err) {
-    milvus_pending *p = milvus_write_start(c, upsert, db, coll, partition, columns, n_columns, num_rows, err);
-    if (!p) return -1;
-    int rc = milvus_pending_wait(p, &milvus__proto__milvus__mutation_result__descriptor, NULL, err);
-    milvus_pending_free(p);
+    milvus_write *w = milvus_write_start(c, upsert, db, coll, partition, columns, n_columns, num_rows, NULL, err);
+    if (!w) return -1;
+    int rc = milvus_write_wait(w, err);
+    milvus_write_free(w);
     return rc;
 }
 
@@ -427,7 +444,7 @@ int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char
 
 int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,
                       const Milvus__Proto__Schema__IDs *ids, mcdc_err *err) {
-    size_t n = milvus_ids_count(ids);
+    size_t n = change_ids_count(ids);
     if (!pk_field || !*pk_field) return mcdc_errf(err, MCDC_EINVAL, "target %s Delete(%s.%s): no primary key field",
                                                   c->address, db ? db : "", coll);
     Milvus__Proto__Milvus__DeleteRequest req = MILVUS__PROTO__MILVUS__DELETE_REQUEST__INIT;

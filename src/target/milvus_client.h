@@ -47,20 +47,27 @@ const char *milvus_server_version(const milvus_client *c);
 int milvus_call(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp, mcdc_err *err);
 
-/* A call in two halves, to keep several in flight on one connection
- * (rpc_call). The request is serialized by milvus_call_start, so it may be
- * freed once that returns. milvus_pending_wait checks the reply exactly as
- * milvus_call does; milvus_pending_resend sends the same bytes again, to
- * another method of the same request type (NULL: the same method). */
-typedef struct milvus_pending milvus_pending;
-milvus_pending *milvus_call_start(milvus_client *c, const char *method, const char *db, const ProtobufCMessage *req,
-                                  mcdc_err *err);
-bool milvus_pending_ready(milvus_pending *p);
-int milvus_pending_wait(milvus_pending *p, const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
-                        mcdc_err *err);
-int milvus_pending_resend(milvus_pending *p, const char *method, mcdc_err *err);
-size_t milvus_pending_bytes(const milvus_pending *p);
-void milvus_pending_free(milvus_pending *p);
+/* An Insert or Upsert in two halves, to keep several in flight on one
+ * connection (rpc_call underneath: rpc.h). milvus_write_start serializes the
+ * request before it returns, so the columns may be freed at once; the call
+ * keeps those bytes, and milvus_write_resend sends them again, as an Upsert
+ * when as_upsert (InsertRequest and UpsertRequest are the same message on
+ * the wire). milvus_write_wait checks the reply as milvus_call does. `about`
+ * (may be NULL) goes into the errors of wait and resend after the method:
+ * "Insert <about>: target ...". The columns go as the caller holds them: the
+ * proxy matches them to its schema by field_name (§6); partition may be
+ * NULL/"" (required for partition-key collections). */
+typedef struct milvus_write milvus_write;
+milvus_write *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
+                                 const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
+                                 size_t n_columns, uint32_t num_rows, const char *about, mcdc_err *err);
+bool milvus_write_ready(milvus_write *w);                     /* never blocks */
+int milvus_write_wait(milvus_write *w, mcdc_err *err);
+int milvus_write_resend(milvus_write *w, bool as_upsert, mcdc_err *err);
+size_t milvus_write_bytes(const milvus_write *w);             /* the serialized request */
+size_t milvus_write_rows(const milvus_write *w);
+bool milvus_write_is_upsert(const milvus_write *w);           /* as last sent */
+void milvus_write_free(milvus_write *w);
 
 int milvus_create_database(milvus_client *c, const char *db, mcdc_err *err);
 int milvus_drop_database(milvus_client *c, const char *db, mcdc_err *err);
@@ -88,19 +95,14 @@ int milvus_create_alias(milvus_client *c, const char *db, const char *coll, cons
 int milvus_alter_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
 int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_err *err);
 
-/* Rows as columns: the FieldData of a WAL Insert go here unchanged.
- * partition may be NULL/"" (required for partition-key collections). */
+/* Rows as columns: the FieldData of a WAL Insert go here unchanged; both
+ * wait for the reply (milvus_write_start without waiting: above). */
 int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
                   Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
                   mcdc_err *err);
 int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char *partition,
                   Milvus__Proto__Schema__FieldData *const *columns, size_t n_columns, uint32_t num_rows,
                   mcdc_err *err);
-/* milvus_insert or milvus_upsert, started (milvus_call_start); the reply is
- * a MutationResult. */
-milvus_pending *milvus_write_start(milvus_client *c, bool upsert, const char *db, const char *coll,
-                                   const char *partition, Milvus__Proto__Schema__FieldData *const *columns,
-                                   size_t n_columns, uint32_t num_rows, mcdc_err *err);
 /* Deletes by primary keys: builds "<pk> in [...]" (quoting varchar keys, §5),
  * as several Delete calls of at most 1 MiB of expression each when the key
  * list is long. No keys: nothing is sent. */

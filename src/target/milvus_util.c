@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/change.h"
+
 /* merr codes of 2.3 (milvus-grpc.md §7). */
 enum {
     CODE_NOT_READY = 1,
@@ -115,18 +117,9 @@ void milvus_quote_str(mcdc_buf *b, const char *s, size_t n) {
     mcdc_buf_putc(b, '"');
 }
 
-size_t milvus_ids_count(const Milvus__Proto__Schema__IDs *ids) {
-    if (!ids) return 0;
-    switch (ids->id_field_case) {
-    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID: return ids->int_id ? ids->int_id->n_data : 0;
-    case MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID: return ids->str_id ? ids->str_id->n_data : 0;
-    default: return 0;
-    }
-}
-
 size_t milvus_expr_ids(mcdc_buf *b, const char *pk, const Milvus__Proto__Schema__IDs *ids, size_t start,
                        size_t max_bytes) {
-    size_t n = milvus_ids_count(ids);
+    size_t n = change_ids_count(ids);
     size_t base = b->len;
     mcdc_buf_printf(b, "%s in [", pk);
     size_t taken = 0;

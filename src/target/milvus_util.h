@@ -26,9 +26,6 @@ mcdc_code milvus_status_class(const char *method, int32_t error_code, int32_t co
 /* Appends s (n bytes) as a double-quoted Milvus string literal. */
 void milvus_quote_str(mcdc_buf *b, const char *s, size_t n);
 
-/* Number of keys in ids (0 when the oneof is unset). */
-size_t milvus_ids_count(const Milvus__Proto__Schema__IDs *ids);
-
 /* Appends "<pk> in [k_start, ...]" to b with as many keys from index start
  * as keep the expression within max_bytes (at least one, whatever its size)
  * and returns how many it took. */

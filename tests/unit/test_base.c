@@ -1,23 +1,28 @@
 /* test_base.c — the base module: error values, buffer growth, backoff bounds,
  * hybrid timestamps, log level parsing, latency histograms, host:port
- * addresses, secret wiping. */
+ * addresses, secret wiping, protobuf fields by name or number, base64. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "base/addr.h"
 #include "base/backoff.h"
+#include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/histogram.h"
 #include "base/log.h"
+#include "base/pbfield.h"
 #include "base/secret.h"
+#include "milvus.pb-c.h"
+#include "msg.pb-c.h"
 
 static int fails_with_context(mcdc_err *err) {
     if (mcdc_errf(err, MCDC_EDECODE, "column '%s' holds %d rows", "vec", 3) != -1) return 0;
@@ -287,6 +292,76 @@ static void test_secret_free(void **state) {
     mcdc_secret_free(mcdc_xstrdup("s3cret")); /* ASan: nothing leaks, nothing is freed twice */
 }
 
+/* ---- pbfield: a field of any request type, by name or number -------------------- */
+
+static void test_pbfield_reads_and_replaces_by_name(void **state) {
+    (void)state;
+    Milvus__Proto__Milvus__HasCollectionRequest req = MILVUS__PROTO__MILVUS__HAS_COLLECTION_REQUEST__INIT;
+    req.db_name = "db1";
+    req.time_stamp = 7;
+    assert_string_equal(pbfield_string(&req.base, "db_name"), "db1");
+    assert_string_equal(pbfield_string(&req.base, "collection_name"), ""); /* unset: protobuf-c's empty string */
+    assert_null(pbfield_string(&req.base, "partition_name"));             /* not a field of this type */
+    assert_int_equal(pbfield_int64(&req.base, "time_stamp"), 0);         /* uint64, not int64: absent */
+    assert_null(pbfield_slot(&req.base, "db_name", PROTOBUF_C_TYPE_BYTES));
+
+    char **slot = pbfield_slot(&req.base, "collection_name", PROTOBUF_C_TYPE_STRING);
+    assert_non_null(slot);
+    *slot = "renamed";
+    assert_string_equal(req.collection_name, "renamed");
+
+    Milvus__Proto__Msg__DeleteRequest del = MILVUS__PROTO__MSG__DELETE_REQUEST__INIT;
+    del.collection_id = 445566;
+    assert_int_equal(pbfield_int64(&del.base, "collection_id"), 445566);
+
+    /* A repeated field is not a singular one, whatever its element type. */
+    Milvus__Proto__Milvus__FlushRequest fl = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
+    assert_null(pbfield_slot(&fl.base, "collection_names", PROTOBUF_C_TYPE_STRING));
+    assert_null(pbfield_string(&fl.base, "collection_names"));
+}
+
+static void test_pbfield_message_by_number_and_type(void **state) {
+    (void)state;
+    Milvus__Proto__Common__Status st = MILVUS__PROTO__COMMON__STATUS__INIT;
+    Milvus__Proto__Milvus__BoolResponse resp = MILVUS__PROTO__MILVUS__BOOL_RESPONSE__INIT;
+    assert_null(pbfield_message(&resp.base, 1, NULL)); /* unset */
+    resp.status = &st;
+    assert_ptr_equal(pbfield_message(&resp.base, 1, &milvus__proto__common__status__descriptor), &st.base);
+    assert_ptr_equal(pbfield_message(&resp.base, 1, NULL), &st.base);
+    assert_null(pbfield_message(&resp.base, 1, &milvus__proto__common__msg_base__descriptor));
+    assert_null(pbfield_message(&resp.base, 2, NULL)); /* a bool */
+    assert_null(pbfield_message(&resp.base, 99, NULL));
+
+    Milvus__Proto__Common__MsgBase mb = MILVUS__PROTO__COMMON__MSG_BASE__INIT;
+    Milvus__Proto__Milvus__HasCollectionRequest req = MILVUS__PROTO__MILVUS__HAS_COLLECTION_REQUEST__INIT;
+    req.msg_base = &mb;
+    void **base = pbfield_slot_number(&req.base, 1, PROTOBUF_C_TYPE_MESSAGE);
+    assert_ptr_equal(base, (void *)&req.msg_base);
+    assert_null(pbfield_slot_number(&req.base, 2, PROTOBUF_C_TYPE_MESSAGE)); /* db_name is a string */
+}
+
+/* The authorization header's form (RFC 4648 with padding) and its way back. */
+static void test_base64_both_ways(void **state) {
+    (void)state;
+    static const struct {
+        const char *plain, *coded;
+    } cases[] = {{"root:Milvus", "cm9vdDpNaWx2dXM="}, {"ab", "YWI="}, {"abc", "YWJj"}, {"", ""}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *e = mcdc_base64_encode(cases[i].plain, strlen(cases[i].plain));
+        assert_string_equal(e, cases[i].coded);
+        free(e);
+        if (!cases[i].plain[0]) continue;
+        uint8_t *d;
+        long n = mcdc_base64_decode(cases[i].coded, &d);
+        assert_int_equal(n, (long)strlen(cases[i].plain));
+        assert_memory_equal(d, cases[i].plain, (size_t)n);
+        free(d);
+    }
+    uint8_t *d;
+    assert_int_equal(mcdc_base64_decode("abc", &d), -1);
+    assert_null(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_value_and_prefix),
@@ -302,6 +377,9 @@ int main(void) {
         cmocka_unit_test(test_addr_errors_say_what),
         cmocka_unit_test(test_addr_list),
         cmocka_unit_test(test_secret_free),
+        cmocka_unit_test(test_pbfield_reads_and_replaces_by_name),
+        cmocka_unit_test(test_pbfield_message_by_number_and_type),
+        cmocka_unit_test(test_base64_both_ways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,6 +452,47 @@ static void test_inconsistent_shapes_are_refused(void **state) {
     free(p);
 }
 
+/* The old Delete form (keys in field 9, no field 12: spec/mq-messages.md §7),
+ * made from the real delete_int64 message: decode moves the keys to field
+ * 12, the one place every reader looks. */
+static void test_delete_old_key_field_is_normalised(void **state) {
+    (void)state;
+    size_t len, blen;
+    uint8_t *p = load("delete_int64", &len);
+    Milvus__Proto__Msg__DeleteRequest *d = milvus__proto__msg__delete_request__unpack(NULL, len, p);
+    assert_non_null(d);
+    const Milvus__Proto__Schema__LongArray *now = d->primary_keys->int_id;
+    int64_t *old = malloc(now->n_data * sizeof *old);
+    memcpy(old, now->data, now->n_data * sizeof *old);
+    d->n_int64_primary_keys = now->n_data;
+    d->int64_primary_keys = old;
+    milvus__proto__schema__ids__free_unpacked(d->primary_keys, NULL);
+    d->primary_keys = NULL;
+    uint8_t *b = repack(&d->base, &blen);
+
+    change c;
+    mcdc_err err = {0};
+    if (decode_change(b, blen, &c, &err)) fail_msg("%s", err.msg);
+    const Milvus__Proto__Msg__DeleteRequest *m = change_delete(&c);
+    assert_int_equal(c.num_rows, 2);
+    assert_non_null(m->primary_keys);
+    assert_int_equal(m->primary_keys->id_field_case, MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID);
+    assert_int_equal(change_ids_count(m->primary_keys), 2);
+    assert_int_equal(m->primary_keys->int_id->data[0], 1001);
+    assert_int_equal(m->primary_keys->int_id->data[1], 1003);
+    assert_int_equal(m->n_int64_primary_keys, 0);
+    change_free(&c);
+    free(b);
+
+    /* Field 9 is counted against num_rows like field 12. */
+    d->num_rows = 3;
+    b = repack(&d->base, &blen);
+    expect_refused(b, blen, "primary keys");
+    free(b);
+    milvus__proto__msg__delete_request__free_unpacked(d, NULL);
+    free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_collection_every_field_type),
@@ -468,6 +509,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_and_garbage_are_refused),
         cmocka_unit_test(test_unknown_type_is_refused),
         cmocka_unit_test(test_inconsistent_shapes_are_refused),
+        cmocka_unit_test(test_delete_old_key_field_is_normalised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
+#include "model/change.h"
 #include "target/milvus_util.h"
 
 static void test_status_classes(void **state) {
@@ -83,13 +84,13 @@ static void test_expr_int_and_str(void **state) {
     sids.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID;
     sids.str_id = &sa;
     mcdc_buf_reset(&b);
-    assert_int_equal(milvus_ids_count(&sids), 4);
+    assert_int_equal(change_ids_count(&sids), 4);
     assert_int_equal(milvus_expr_ids(&b, "name", &sids, 0, MILVUS_EXPR_MAX_BYTES), 4);
     assert_string_equal(mcdc_buf_cstr(&b), "name in [\"a\\\"b\",\"c\\\\d\",\"\xc3\xa9\",\"x'y\"]");
 
     Milvus__Proto__Schema__IDs none = MILVUS__PROTO__SCHEMA__IDS__INIT;
-    assert_int_equal(milvus_ids_count(&none), 0);
-    assert_int_equal(milvus_ids_count(NULL), 0);
+    assert_int_equal(change_ids_count(&none), 0);
+    assert_int_equal(change_ids_count(NULL), 0);
     mcdc_buf_free(&b);
 }
 

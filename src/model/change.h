@@ -1,5 +1,9 @@
 /* change.h — one decoded WAL message: what happened on the source, typed.
  *
+ * src/model/ holds the domain types every layer shares: the source decodes
+ * into them, the pipeline routes them, the target applies them. Nothing here
+ * depends on any of those layers.
+ *
  * A change owns the protobuf message it was decoded from and points into it
  * (names, columns, primary keys) instead of copying: an Insert's columns are
  * schema.FieldData, the very type the target's Insert/Upsert request takes,
@@ -74,8 +78,6 @@ Milvus__Proto__Msg__CreateCollectionRequest *change_create_collection(const chan
 void change_free(change *c);
 
 const char *change_kind_name(change_kind k);
-/* Name of a MsgType number as Milvus spells it ("Insert"), or NULL. */
-const char *change_msg_type_name(int32_t msg_type);
 
 /* Number of rows in one column, derived from its data and checked for shape
  * (a vector column must hold a whole number of vectors). -1 with *err set when
