@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from pymilvus import Collection, connections, utility
+from pymilvus.exceptions import MilvusException
 
 from stackenv import tool
 
@@ -187,8 +188,19 @@ def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=150, tgt_name=None):
     raise AssertionError(f"{db}.{name} not equal after {timeout}s: {last}")
 
 
-def connect(alias, uri, db="default"):
+def connect(alias, uri, db="default", timeout=60):
     """(Re)points a pymilvus alias: tests share aliases ("src", "tgt") across modules that use
-    different sources (the Kafka- and the Pulsar-backed one)."""
-    connections.disconnect(alias)
-    connections.connect(alias, uri=uri, db_name=db)
+    different sources (the Kafka- and the Pulsar-backed one). Tries for up to `timeout` seconds:
+    after a server was killed and started again, gRPC's client keeps its connection to that
+    address in reconnect backoff (shared by every channel of the process), so the first tries
+    may fail for a while even though the server answers (seen: 10 s under ASan load)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connections.disconnect(alias)
+        try:
+            connections.connect(alias, uri=uri, db_name=db)
+            return
+        except MilvusException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1)
