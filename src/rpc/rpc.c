@@ -103,24 +103,16 @@ static gpr_timespec deadline_after(uint32_t ms) {
 }
 
 static char *read_file(const char *path, mcdc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mcdc_errf(err, MCDC_EINVAL, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
     mcdc_buf b = MCDC_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        mcdc_buf_free(&b);
-        mcdc_errf(err, MCDC_EINVAL, "cannot read %s", path);
-        return NULL;
+    int got = mcdc_buf_read_file(&b, path);
+    if (got == 0) {
+        mcdc_buf_cstr(&b);
+        return (char *)b.data;
     }
-    mcdc_buf_cstr(&b);
-    return (char *)b.data;
+    if (got == -1) mcdc_errf(err, MCDC_EINVAL, "cannot read %s: %s", path, strerror(errno));
+    else mcdc_errf(err, MCDC_EINVAL, "cannot read %s", path);
+    mcdc_buf_free(&b);
+    return NULL;
 }
 
 static grpc_channel_credentials *tls_credentials(const rpc_tls *tls, mcdc_err *err) {

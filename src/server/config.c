@@ -463,19 +463,11 @@ int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_confi
 
 int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return mcdc_errf(err, MCDC_EIO, "%s: cannot open the config file: %s", path, strerror(errno));
     mcdc_buf b = MCDC_BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    bool bad_read = ferror(f);
-    fclose(f);
-    if (bad_read) {
-        mcdc_buf_free(&b);
-        return mcdc_errf(err, MCDC_EIO, "%s: cannot read the config file", path);
-    }
-    int rc = mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
+    int got = mcdc_buf_read_file(&b, path);
+    int rc = got == -1 ? mcdc_errf(err, MCDC_EIO, "%s: cannot open the config file: %s", path, strerror(errno))
+             : got     ? mcdc_errf(err, MCDC_EIO, "%s: cannot read the config file", path)
+                       : mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
     /* The text may hold passwords. */
     mcdc_secret_wipe(b.data, b.len);
     mcdc_buf_free(&b);
