@@ -100,6 +100,21 @@ static int get_int(ctx *c, yaml_node_t *v, const char *path, long long lo, long 
     return 0;
 }
 
+/* get_int into the config's unsigned fields, which keep their value when the key is null. */
+static int get_u32(ctx *c, yaml_node_t *v, const char *path, long long lo, long long hi, uint32_t *dst) {
+    long long n = *dst;
+    if (get_int(c, v, path, lo, hi, &n)) return -1;
+    *dst = (uint32_t)n;
+    return 0;
+}
+
+static int get_size(ctx *c, yaml_node_t *v, const char *path, long long lo, long long hi, size_t *dst) {
+    long long n = (long long)*dst;
+    if (get_int(c, v, path, lo, hi, &n)) return -1;
+    *dst = (size_t)n;
+    return 0;
+}
+
 /* ---- mappings ------------------------------------------------------------ */
 
 static size_t edit_distance(const char *a, const char *b) {
@@ -185,10 +200,7 @@ static int k_listen(ctx *c, yaml_node_t *v, const char *path) {
 static int k_api_token(ctx *c, yaml_node_t *v, const char *path) { return get_string(c, v, path, &c->cfg->api_token); }
 
 static int k_max_body(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->max_body_bytes;
-    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
-    c->cfg->max_body_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 1LL << 30, &c->cfg->max_body_bytes);
 }
 
 static int k_log_level(ctx *c, yaml_node_t *v, const char *path) {
@@ -351,35 +363,20 @@ static const key_def SOURCE_KEYS[] = {
 static int k_source(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, SOURCE_KEYS); }
 
 static int k_batch_rows(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.batch_rows;
-    if (get_int(c, v, path, 1, 1000000, &n)) return -1;
-    c->cfg->apply.batch_rows = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 1, 1000000, &c->cfg->apply.batch_rows);
 }
 static int k_batch_bytes(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->apply.batch_bytes;
     /* Milvus refuses a request over its gRPC receive limit (64 MiB by default). */
-    if (get_int(c, v, path, 1024, 64LL << 20, &n)) return -1;
-    c->cfg->apply.batch_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 64LL << 20, &c->cfg->apply.batch_bytes);
 }
 static int k_inflight_calls(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.inflight_calls;
-    if (get_int(c, v, path, 1, 64, &n)) return -1;
-    c->cfg->apply.inflight_calls = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 1, 64, &c->cfg->apply.inflight_calls);
 }
 static int k_inflight_bytes(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->apply.inflight_bytes;
-    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
-    c->cfg->apply.inflight_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 1LL << 30, &c->cfg->apply.inflight_bytes);
 }
 static int k_retry_max(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.retry_max_ms;
-    if (get_int(c, v, path, 10, 3600000, &n)) return -1;
-    c->cfg->apply.retry_max_ms = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 10, 3600000, &c->cfg->apply.retry_max_ms);
 }
 
 static const key_def APPLY_KEYS[] = {
