@@ -74,11 +74,20 @@ static bool is_null(const yaml_node_t *n) {
            strcmp(s, "NULL") == 0;
 }
 
-static int get_string(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+/* A string value's text in *out; NULL for a null value (keep the default). */
+static int get_text(ctx *c, yaml_node_t *v, const char *path, const char **out) {
+    *out = NULL;
     if (is_null(v)) return 0;
     if (v->type != YAML_SCALAR_NODE) return fail(c, v, path, "want a string");
     if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, path, "holds a NUL character");
-    set_str(dst, scalar(v));
+    *out = scalar(v);
+    return 0;
+}
+
+static int get_string(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+    const char *s;
+    if (get_text(c, v, path, &s)) return -1;
+    if (s) set_str(dst, s);
     return 0;
 }
 
@@ -162,24 +171,39 @@ static int unknown_key(ctx *c, const yaml_node_t *k, const char *path, const cha
     return rc;
 }
 
-static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *keys, size_t n) {
+/* Called with the row i of the table that names the key, its value and the
+ * value's path. */
+typedef int (*row_fn)(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *ud);
+
+/* Walks mapping m whose keys are the names of a table (see name_at): a key
+ * of no row, or one given twice, fails; each other goes to fn. */
+static int walk_rows(ctx *c, yaml_node_t *m, const char *path, const char *const *names, size_t n, size_t stride,
+                     row_fn fn, const void *ud) {
     if (is_null(m)) return 0;
     if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
-    int seen_line[16] = {0};
+    int seen_line[32] = {0};
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
         size_t i = 0;
-        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
-        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
+        while (i < n && strcmp(name_at(names, stride, i), scalar(k)) != 0) i++;
+        if (i == n) return unknown_key(c, k, path, names, n, stride);
         char child[PATH_CAP];
-        path_key(child, path, keys[i].name);
-        if (i < 16 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
-        if (i < 16) seen_line[i] = line_of(k);
-        if (keys[i].parse(c, v, child)) return -1;
+        path_key(child, path, name_at(names, stride, i));
+        if (i < 32 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
+        if (i < 32) seen_line[i] = line_of(k);
+        if (fn(c, i, v, child, ud)) return -1;
     }
     return 0;
+}
+
+static int parse_row(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *keys) {
+    return ((const key_def *)keys)[i].parse(c, v, child);
+}
+
+static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *keys, size_t n) {
+    return walk_rows(c, m, path, &keys[0].name, n, sizeof keys[0], parse_row, keys);
 }
 
 #define WALK(c, v, path, keys) walk_map(c, v, path, keys, sizeof keys / sizeof keys[0])
@@ -301,38 +325,39 @@ static mcdc_config_mq_section *section_of(mcdc_config *cfg, const char *type) {
     return NULL;
 }
 
-/* source.mq.<type>: the driver's keys, each value checked by the driver
- * (mq_setting_check), then the rules between them (mq_settings_check). */
+typedef struct mq_rows {
+    mcdc_config_mq_section *sec;
+    const mq_key *keys;
+} mq_rows;
+
+/* One of the driver's keys: its value checked by the driver (mq_setting_check)
+ * and kept in the spelling the driver gives back. */
+static int mq_row(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *ud) {
+    const mq_rows *r = ud;
+    const char *s, *canon;
+    mcdc_err why;
+    if (get_text(c, v, child, &s)) return -1;
+    if (!s) return 0;
+    if (mq_setting_check(&r->keys[i], s, &canon, &why)) return fail(c, v, child, "%s", why.msg);
+    mcdc_config_mq_section *sec = r->sec;
+    sec->settings = mcdc_xrealloc(sec->settings, (sec->n_settings + 1) * sizeof *sec->settings);
+    sec->settings[sec->n_settings++] = (mq_kv){mcdc_xstrdup(r->keys[i].name), mcdc_xstrdup(canon)};
+    return 0;
+}
+
+/* source.mq.<type>: the driver's keys (mq_row), then the rules between them
+ * (mq_settings_check). */
 static int k_mq_section(ctx *c, yaml_node_t *m, const char *path) {
     if (is_null(m)) return 0;
-    if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
-    mcdc_config_mq_section *sec = section_of(c->cfg, strrchr(path, '.') + 1);
+    mq_rows r = {section_of(c->cfg, strrchr(path, '.') + 1), NULL};
     size_t n;
-    const mq_key *keys = mq_keys(sec->type, &n);
-    int seen_line[32] = {0};
-    mcdc_err why;
-    char child[PATH_CAP];
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-        if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
-        size_t i = 0;
-        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
-        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
-        path_key(child, path, keys[i].name);
-        if (i < 32 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
-        if (i < 32) seen_line[i] = line_of(k);
-        if (is_null(v)) continue;
-        if (v->type != YAML_SCALAR_NODE) return fail(c, v, child, "want a string");
-        if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, child, "holds a NUL character");
-        const char *canon;
-        if (mq_setting_check(&keys[i], scalar(v), &canon, &why)) return fail(c, v, child, "%s", why.msg);
-        sec->settings = mcdc_xrealloc(sec->settings, (sec->n_settings + 1) * sizeof *sec->settings);
-        sec->settings[sec->n_settings++] = (mq_kv){mcdc_xstrdup(keys[i].name), mcdc_xstrdup(canon)};
-    }
-    mq_config mc = mcdc_config_mq(c->cfg, sec->type);
+    r.keys = mq_keys(r.sec->type, &n);
+    if (walk_rows(c, m, path, &r.keys[0].name, n, sizeof r.keys[0], mq_row, &r)) return -1;
+    mq_config mc = mcdc_config_mq(c->cfg, r.sec->type);
     const char *blame;
+    mcdc_err why;
     if (mq_settings_check(&mc, &blame, &why)) {
+        char child[PATH_CAP];
         path_key(child, path, blame ? blame : "");
         return fail(c, m, child, "%s", why.msg);
     }
