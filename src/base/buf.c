@@ -1,7 +1,9 @@
 /* buf.c — see buf.h. */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +84,18 @@ const char *mcdc_buf_cstr(mcdc_buf *b) {
     mcdc_buf_reserve(b, 0);
     b->data[b->len] = '\0';
     return (const char *)b->data;
+}
+
+int mcdc_buf_read_file(mcdc_buf *b, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(b, chunk, n);
+    bool bad = ferror(f);
+    int why = errno;
+    fclose(f);
+    if (!bad) return 0;
+    errno = why;
+    return -2;
 }

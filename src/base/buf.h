@@ -1,6 +1,6 @@
 /* buf.h — the one growable byte buffer.
  *
- * Used for wire frames, JSON text and protobuf packing alike. Growth doubles,
+ * Used for wire frames, JSON text, protobuf packing and files read whole alike. Growth doubles,
  * so appends are amortised O(1). Out of memory is fatal (abort): every caller
  * would otherwise have to handle a case that, on Linux with overcommit, never
  * comes back as NULL anyway. */
@@ -26,6 +26,10 @@ void mcdc_buf_reset(mcdc_buf *b);  /* len = 0, memory kept */
 void mcdc_buf_free(mcdc_buf *b);
 /* NUL-terminates (not counted in len) and returns data as a C string. */
 const char *mcdc_buf_cstr(mcdc_buf *b);
+/* Appends the whole file at path. Returns 0; -1 when the file cannot be
+ * opened, -2 when reading it failed part way (b keeps what was read); errno
+ * says why. The two apart, since callers word them differently. */
+int mcdc_buf_read_file(mcdc_buf *b, const char *path);
 
 /* Allocation helpers that abort on failure, for the same reason as above. */
 void *mcdc_xmalloc(size_t n);

@@ -306,17 +306,21 @@ void etcd_close(etcd_client *c) {
 
 /* ---- KV -------------------------------------------------------------------- */
 
+void etcd_kv_fill(etcd_kv *out, const Mvccpb__KeyValue *kv, const char *key) {
+    out->key = key;
+    out->key_len = kv->key.len;
+    out->value = kv->value.data ? kv->value.data : (const uint8_t *)"";
+    out->value_len = kv->value.len;
+    out->create_revision = kv->create_revision;
+    out->mod_revision = kv->mod_revision;
+    out->version = kv->version;
+    out->lease = kv->lease;
+}
+
 static void kv_from(const Mvccpb__KeyValue *src, mcdc_buf *keybuf, etcd_kv *out) {
     mcdc_buf_reset(keybuf);
     mcdc_buf_append(keybuf, src->key.data, src->key.len);
-    out->key = mcdc_buf_cstr(keybuf);
-    out->key_len = src->key.len;
-    out->value = src->value.data ? src->value.data : (const uint8_t *)"";
-    out->value_len = src->value.len;
-    out->create_revision = src->create_revision;
-    out->mod_revision = src->mod_revision;
-    out->version = src->version;
-    out->lease = src->lease;
+    etcd_kv_fill(out, src, mcdc_buf_cstr(keybuf));
 }
 
 int etcd_range_prefix(etcd_client *c, const char *prefix, int64_t revision, etcd_kv_fn fn, void *ud,

@@ -64,6 +64,11 @@ bool etcd_err_is_token(const mcdc_err *err);
 /* Renews the token unless somebody already replaced stale_token. */
 int etcd_reauth(etcd_client *c, const char *stale_token, mcdc_err *err);
 
+/* Fills *out from a key-value of a Range or a Watch reply; key is the key
+ * as a C string, which the caller keeps alive as long as *out. */
+struct Mvccpb__KeyValue;
+void etcd_kv_fill(etcd_kv *out, const struct Mvccpb__KeyValue *kv, const char *key);
+
 /* Stops and frees the keepalive thread (etcd_close). */
 void etcd_lease_shutdown(etcd_client *c);
 

@@ -143,17 +143,6 @@ static size_t copy_key(char *dst, const Mvccpb__KeyValue *kv) {
     return kv->key.len + 1;
 }
 
-static void fill_kv(etcd_kv *out, const Mvccpb__KeyValue *kv, const char *key) {
-    out->key = key;
-    out->key_len = kv->key.len;
-    out->value = kv->value.data ? kv->value.data : (const uint8_t *)"";
-    out->value_len = kv->value.len;
-    out->create_revision = kv->create_revision;
-    out->mod_revision = kv->mod_revision;
-    out->version = kv->version;
-    out->lease = kv->lease;
-}
-
 /* Turns the response's new events into w->events; returns how many. Events
  * at or below the last delivered revision were seen before a reconnect and
  * are dropped. etcd never splits one revision over two responses (without
@@ -181,11 +170,11 @@ static size_t take_events(etcd_watch *w, Etcdserverpb__WatchResponse *r) {
         etcd_event *ev = &w->events[j++];
         memset(ev, 0, sizeof *ev);
         ev->type = e->type == MVCCPB__EVENT__EVENT_TYPE__DELETE ? ETCD_DELETE : ETCD_PUT;
-        fill_kv(&ev->kv, e->kv, k);
+        etcd_kv_fill(&ev->kv, e->kv, k);
         k += copy_key(k, e->kv);
         if (e->prev_kv) {
             ev->has_prev = true;
-            fill_kv(&ev->prev, e->prev_kv, k);
+            etcd_kv_fill(&ev->prev, e->prev_kv, k);
             k += copy_key(k, e->prev_kv);
         }
         if (e->kv->mod_revision > last) last = e->kv->mod_revision;

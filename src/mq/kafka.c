@@ -142,18 +142,25 @@ static rd_kafka_conf_t *make_conf(const mq_config *cfg, const char *channel, mcd
     return conf;
 }
 
-static void check_missing(kafka_reader *r);
-
-static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err) {
+/* A consumer client with make_conf's settings; NULL with *err set. */
+static rd_kafka_t *new_consumer(const mq_config *cfg, const char *channel, mcdc_err *err) {
     rd_kafka_conf_t *conf = make_conf(cfg, channel, err);
     if (!conf) return NULL;
     char why[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
     if (!rk) {
-        mcdc_errf(err, MCDC_EINVAL, "kafka client for %s: %s", channel, why);
+        /* rd_kafka_new takes the conf only when it succeeds. */
         rd_kafka_conf_destroy(conf);
-        return NULL;
+        mcdc_errf(err, MCDC_EINVAL, "kafka client for %s: %s", channel, why);
     }
+    return rk;
+}
+
+static void check_missing(kafka_reader *r);
+
+static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err) {
+    rd_kafka_t *rk = new_consumer(cfg, channel, err);
+    if (!rk) return NULL;
     rd_kafka_poll_set_consumer(rk);
 
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
@@ -183,14 +190,8 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
 
 static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists,
                                uint32_t timeout_ms, mcdc_err *err) {
-    rd_kafka_conf_t *conf = make_conf(cfg, channel, err);
-    if (!conf) return -1;
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return mcdc_errf(err, MCDC_EINVAL, "kafka client: %s", why);
-    }
+    rd_kafka_t *rk = new_consumer(cfg, channel, err);
+    if (!rk) return -1;
     *exists = false;
     /* Asking a missing topic for its offsets waits out the whole timeout;
      * its metadata says "unknown" at once (and does not create it). */
@@ -224,14 +225,9 @@ static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msg
 }
 
 static int kafka_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
-    rd_kafka_conf_t *conf = make_conf(cfg, "probe", err);
-    if (!conf) return -1;
-    char why[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return mcdc_errf(err, MCDC_EINVAL, "kafka client: %s", why);
-    }
+    /* "probe" names the consumer group (mcdc-probe); no topic is read. */
+    rd_kafka_t *rk = new_consumer(cfg, "probe", err);
+    if (!rk) return -1;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, (int)timeout_ms);
     if (md) rd_kafka_metadata_destroy(md);

@@ -103,24 +103,16 @@ static gpr_timespec deadline_after(uint32_t ms) {
 }
 
 static char *read_file(const char *path, mcdc_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mcdc_errf(err, MCDC_EINVAL, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
     mcdc_buf b = MCDC_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        mcdc_buf_free(&b);
-        mcdc_errf(err, MCDC_EINVAL, "cannot read %s", path);
-        return NULL;
+    int got = mcdc_buf_read_file(&b, path);
+    if (got == 0) {
+        mcdc_buf_cstr(&b);
+        return (char *)b.data;
     }
-    mcdc_buf_cstr(&b);
-    return (char *)b.data;
+    if (got == -1) mcdc_errf(err, MCDC_EINVAL, "cannot read %s: %s", path, strerror(errno));
+    else mcdc_errf(err, MCDC_EINVAL, "cannot read %s", path);
+    mcdc_buf_free(&b);
+    return NULL;
 }
 
 static grpc_channel_credentials *tls_credentials(const rpc_tls *tls, mcdc_err *err) {
@@ -143,6 +135,34 @@ out:
     return creds;
 }
 
+/* The integer arguments every channel gets. */
+static const struct {
+    const char *key;
+    int value;
+} CHANNEL_INTS[] = {
+    /* gRPC's reconnect backoff grows to 120 s by default; while it waits,
+     * every call fails at once. Our callers retry on their own schedule, so
+     * keep the channel ready to reconnect within a couple of seconds after a
+     * server restart. */
+    {GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100},
+    {GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000},
+    /* After a failed connect the channel re-resolves its target before it
+     * tries again, and the DNS resolver allows that only every 30 s by
+     * default: a restarted server would stay "unreachable" that long. */
+    {GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000},
+    /* Long-lived streams (watch, keepalive) on a connection that died without
+     * a FIN would otherwise wait forever; pings find that out. 30 s keeps us
+     * well above etcd's and Milvus's minimum ping interval (5 s). */
+    {GRPC_ARG_KEEPALIVE_TIME_MS, 30000},
+    {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000},
+};
+
+static grpc_arg int_arg(const char *key, int value) {
+    grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
+    a.value.integer = value;
+    return a;
+}
+
 rpc_channel *rpc_channel_open(const char *target, const rpc_tls *tls, size_t max_recv_bytes, mcdc_err *err) {
     if (!target || !*target) {
         mcdc_errf(err, MCDC_EINVAL, "empty gRPC target");
@@ -154,38 +174,14 @@ rpc_channel *rpc_channel_open(const char *target, const rpc_tls *tls, size_t max
         mcdc_err_prefix(err, "%s", target);
         return NULL;
     }
-    grpc_arg args[8];
+    grpc_arg args[2 + sizeof CHANNEL_INTS / sizeof CHANNEL_INTS[0]];
     size_t n = 0;
     /* 0 means no limit: a Milvus query or an etcd watch batch is as large as
      * the data makes it, and refusing it would stall a task for good. */
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[n++].value.integer = max_recv_bytes == 0 || max_recv_bytes > INT32_MAX ? -1 : (int)max_recv_bytes;
-    /* gRPC's reconnect backoff grows to 120 s by default; while it waits,
-     * every call fails at once. Our callers retry on their own schedule, so
-     * keep the channel ready to reconnect within a couple of seconds after a
-     * server restart. */
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-    args[n++].value.integer = 100;
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
-    args[n++].value.integer = 1000;
-    /* After a failed connect the channel re-resolves its target before it
-     * tries again, and the DNS resolver allows that only every 30 s by
-     * default: a restarted server would stay "unreachable" that long. */
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS;
-    args[n++].value.integer = 1000;
-    /* Long-lived streams (watch, keepalive) on a connection that died without
-     * a FIN would otherwise wait forever; pings find that out. 30 s keeps us
-     * well above etcd's and Milvus's minimum ping interval (5 s). */
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
-    args[n++].value.integer = 30000;
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
-    args[n++].value.integer = 10000;
+    args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                        max_recv_bytes == 0 || max_recv_bytes > INT32_MAX ? -1 : (int)max_recv_bytes);
+    for (size_t i = 0; i < sizeof CHANNEL_INTS / sizeof CHANNEL_INTS[0]; i++)
+        args[n++] = int_arg(CHANNEL_INTS[i].key, CHANNEL_INTS[i].value);
     if (tls && tls->enabled && tls->server_name && *tls->server_name) {
         args[n].type = GRPC_ARG_STRING;
         args[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;

@@ -74,11 +74,20 @@ static bool is_null(const yaml_node_t *n) {
            strcmp(s, "NULL") == 0;
 }
 
-static int get_string(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+/* A string value's text in *out; NULL for a null value (keep the default). */
+static int get_text(ctx *c, yaml_node_t *v, const char *path, const char **out) {
+    *out = NULL;
     if (is_null(v)) return 0;
     if (v->type != YAML_SCALAR_NODE) return fail(c, v, path, "want a string");
     if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, path, "holds a NUL character");
-    set_str(dst, scalar(v));
+    *out = scalar(v);
+    return 0;
+}
+
+static int get_string(ctx *c, yaml_node_t *v, const char *path, char **dst) {
+    const char *s;
+    if (get_text(c, v, path, &s)) return -1;
+    if (s) set_str(dst, s);
     return 0;
 }
 
@@ -97,6 +106,21 @@ static int get_int(ctx *c, yaml_node_t *v, const char *path, long long lo, long 
     if (v->type != YAML_SCALAR_NODE || !s[0] || *end || errno || n < lo || n > hi || isspace((unsigned char)s[0]))
         return fail(c, v, path, "want an integer from %lld to %lld", lo, hi);
     *out = n;
+    return 0;
+}
+
+/* get_int into the config's unsigned fields, which keep their value when the key is null. */
+static int get_u32(ctx *c, yaml_node_t *v, const char *path, long long lo, long long hi, uint32_t *dst) {
+    long long n = *dst;
+    if (get_int(c, v, path, lo, hi, &n)) return -1;
+    *dst = (uint32_t)n;
+    return 0;
+}
+
+static int get_size(ctx *c, yaml_node_t *v, const char *path, long long lo, long long hi, size_t *dst) {
+    long long n = (long long)*dst;
+    if (get_int(c, v, path, lo, hi, &n)) return -1;
+    *dst = (size_t)n;
     return 0;
 }
 
@@ -147,24 +171,39 @@ static int unknown_key(ctx *c, const yaml_node_t *k, const char *path, const cha
     return rc;
 }
 
-static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *keys, size_t n) {
+/* Called with the row i of the table that names the key, its value and the
+ * value's path. */
+typedef int (*row_fn)(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *ud);
+
+/* Walks mapping m whose keys are the names of a table (see name_at): a key
+ * of no row, or one given twice, fails; each other goes to fn. */
+static int walk_rows(ctx *c, yaml_node_t *m, const char *path, const char *const *names, size_t n, size_t stride,
+                     row_fn fn, const void *ud) {
     if (is_null(m)) return 0;
     if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
-    int seen_line[16] = {0};
+    int seen_line[32] = {0};
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
         size_t i = 0;
-        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
-        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
+        while (i < n && strcmp(name_at(names, stride, i), scalar(k)) != 0) i++;
+        if (i == n) return unknown_key(c, k, path, names, n, stride);
         char child[PATH_CAP];
-        path_key(child, path, keys[i].name);
-        if (i < 16 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
-        if (i < 16) seen_line[i] = line_of(k);
-        if (keys[i].parse(c, v, child)) return -1;
+        path_key(child, path, name_at(names, stride, i));
+        if (i < 32 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
+        if (i < 32) seen_line[i] = line_of(k);
+        if (fn(c, i, v, child, ud)) return -1;
     }
     return 0;
+}
+
+static int parse_row(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *keys) {
+    return ((const key_def *)keys)[i].parse(c, v, child);
+}
+
+static int walk_map(ctx *c, yaml_node_t *m, const char *path, const key_def *keys, size_t n) {
+    return walk_rows(c, m, path, &keys[0].name, n, sizeof keys[0], parse_row, keys);
 }
 
 #define WALK(c, v, path, keys) walk_map(c, v, path, keys, sizeof keys / sizeof keys[0])
@@ -185,10 +224,7 @@ static int k_listen(ctx *c, yaml_node_t *v, const char *path) {
 static int k_api_token(ctx *c, yaml_node_t *v, const char *path) { return get_string(c, v, path, &c->cfg->api_token); }
 
 static int k_max_body(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->max_body_bytes;
-    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
-    c->cfg->max_body_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 1LL << 30, &c->cfg->max_body_bytes);
 }
 
 static int k_log_level(ctx *c, yaml_node_t *v, const char *path) {
@@ -289,38 +325,39 @@ static mcdc_config_mq_section *section_of(mcdc_config *cfg, const char *type) {
     return NULL;
 }
 
-/* source.mq.<type>: the driver's keys, each value checked by the driver
- * (mq_setting_check), then the rules between them (mq_settings_check). */
+typedef struct mq_rows {
+    mcdc_config_mq_section *sec;
+    const mq_key *keys;
+} mq_rows;
+
+/* One of the driver's keys: its value checked by the driver (mq_setting_check)
+ * and kept in the spelling the driver gives back. */
+static int mq_row(ctx *c, size_t i, yaml_node_t *v, const char *child, const void *ud) {
+    const mq_rows *r = ud;
+    const char *s, *canon;
+    mcdc_err why;
+    if (get_text(c, v, child, &s)) return -1;
+    if (!s) return 0;
+    if (mq_setting_check(&r->keys[i], s, &canon, &why)) return fail(c, v, child, "%s", why.msg);
+    mcdc_config_mq_section *sec = r->sec;
+    sec->settings = mcdc_xrealloc(sec->settings, (sec->n_settings + 1) * sizeof *sec->settings);
+    sec->settings[sec->n_settings++] = (mq_kv){mcdc_xstrdup(r->keys[i].name), mcdc_xstrdup(canon)};
+    return 0;
+}
+
+/* source.mq.<type>: the driver's keys (mq_row), then the rules between them
+ * (mq_settings_check). */
 static int k_mq_section(ctx *c, yaml_node_t *m, const char *path) {
     if (is_null(m)) return 0;
-    if (m->type != YAML_MAPPING_NODE) return fail(c, m, path, "want a mapping of keys");
-    mcdc_config_mq_section *sec = section_of(c->cfg, strrchr(path, '.') + 1);
+    mq_rows r = {section_of(c->cfg, strrchr(path, '.') + 1), NULL};
     size_t n;
-    const mq_key *keys = mq_keys(sec->type, &n);
-    int seen_line[32] = {0};
-    mcdc_err why;
-    char child[PATH_CAP];
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-        if (k->type != YAML_SCALAR_NODE) return fail(c, k, path, "want plain key names");
-        size_t i = 0;
-        while (i < n && strcmp(keys[i].name, scalar(k)) != 0) i++;
-        if (i == n) return unknown_key(c, k, path, &keys[0].name, n, sizeof keys[0]);
-        path_key(child, path, keys[i].name);
-        if (i < 32 && seen_line[i]) return fail(c, k, child, "given twice (first on line %d)", seen_line[i]);
-        if (i < 32) seen_line[i] = line_of(k);
-        if (is_null(v)) continue;
-        if (v->type != YAML_SCALAR_NODE) return fail(c, v, child, "want a string");
-        if (strlen(scalar(v)) != v->data.scalar.length) return fail(c, v, child, "holds a NUL character");
-        const char *canon;
-        if (mq_setting_check(&keys[i], scalar(v), &canon, &why)) return fail(c, v, child, "%s", why.msg);
-        sec->settings = mcdc_xrealloc(sec->settings, (sec->n_settings + 1) * sizeof *sec->settings);
-        sec->settings[sec->n_settings++] = (mq_kv){mcdc_xstrdup(keys[i].name), mcdc_xstrdup(canon)};
-    }
-    mq_config mc = mcdc_config_mq(c->cfg, sec->type);
+    r.keys = mq_keys(r.sec->type, &n);
+    if (walk_rows(c, m, path, &r.keys[0].name, n, sizeof r.keys[0], mq_row, &r)) return -1;
+    mq_config mc = mcdc_config_mq(c->cfg, r.sec->type);
     const char *blame;
+    mcdc_err why;
     if (mq_settings_check(&mc, &blame, &why)) {
+        char child[PATH_CAP];
         path_key(child, path, blame ? blame : "");
         return fail(c, m, child, "%s", why.msg);
     }
@@ -351,35 +388,20 @@ static const key_def SOURCE_KEYS[] = {
 static int k_source(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, SOURCE_KEYS); }
 
 static int k_batch_rows(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.batch_rows;
-    if (get_int(c, v, path, 1, 1000000, &n)) return -1;
-    c->cfg->apply.batch_rows = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 1, 1000000, &c->cfg->apply.batch_rows);
 }
 static int k_batch_bytes(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->apply.batch_bytes;
     /* Milvus refuses a request over its gRPC receive limit (64 MiB by default). */
-    if (get_int(c, v, path, 1024, 64LL << 20, &n)) return -1;
-    c->cfg->apply.batch_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 64LL << 20, &c->cfg->apply.batch_bytes);
 }
 static int k_inflight_calls(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.inflight_calls;
-    if (get_int(c, v, path, 1, 64, &n)) return -1;
-    c->cfg->apply.inflight_calls = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 1, 64, &c->cfg->apply.inflight_calls);
 }
 static int k_inflight_bytes(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = (long long)c->cfg->apply.inflight_bytes;
-    if (get_int(c, v, path, 1024, 1LL << 30, &n)) return -1;
-    c->cfg->apply.inflight_bytes = (size_t)n;
-    return 0;
+    return get_size(c, v, path, 1024, 1LL << 30, &c->cfg->apply.inflight_bytes);
 }
 static int k_retry_max(ctx *c, yaml_node_t *v, const char *path) {
-    long long n = c->cfg->apply.retry_max_ms;
-    if (get_int(c, v, path, 10, 3600000, &n)) return -1;
-    c->cfg->apply.retry_max_ms = (uint32_t)n;
-    return 0;
+    return get_u32(c, v, path, 10, 3600000, &c->cfg->apply.retry_max_ms);
 }
 
 static const key_def APPLY_KEYS[] = {
@@ -463,19 +485,11 @@ int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_confi
 
 int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return mcdc_errf(err, MCDC_EIO, "%s: cannot open the config file: %s", path, strerror(errno));
     mcdc_buf b = MCDC_BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) mcdc_buf_append(&b, chunk, n);
-    bool bad_read = ferror(f);
-    fclose(f);
-    if (bad_read) {
-        mcdc_buf_free(&b);
-        return mcdc_errf(err, MCDC_EIO, "%s: cannot read the config file", path);
-    }
-    int rc = mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
+    int got = mcdc_buf_read_file(&b, path);
+    int rc = got == -1 ? mcdc_errf(err, MCDC_EIO, "%s: cannot open the config file: %s", path, strerror(errno))
+             : got     ? mcdc_errf(err, MCDC_EIO, "%s: cannot read the config file", path)
+                       : mcdc_config_parse(path, b.len ? (const char *)b.data : "", b.len, out, err);
     /* The text may hold passwords. */
     mcdc_secret_wipe(b.data, b.len);
     mcdc_buf_free(&b);

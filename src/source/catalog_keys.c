@@ -82,6 +82,15 @@ static coll_rec *rec_for(catalog *c, int64_t id) {
     return r;
 }
 
+/* The value decoded as desc's message; NULL, with a warning that the key's
+ * `what` is left out, when it does not decode. */
+static ProtobufCMessage *decode(const key_args *m, const ProtobufCMessageDescriptor *desc, const char *what) {
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, m->val_len, m->val);
+    if (!msg)
+        log_warn("catalog: %.*s does not decode as %s; %s left out", (int)m->key_len, m->key, desc->short_name, what);
+    return msg;
+}
+
 /* db_id 0: the legacy layout, which has no database (the default one). */
 static void put_collection_in(catalog *c, const key_args *m, int64_t db_id, int64_t id) {
     coll_rec *r = rec_for(c, id);
@@ -92,11 +101,9 @@ static void put_collection_in(catalog *c, const key_args *m, int64_t db_id, int6
         catalog_snap_invalidate(r);
         return;
     }
-    Milvus__Proto__Etcd__CollectionInfo *ci = milvus__proto__etcd__collection_info__unpack(NULL, m->val_len, m->val);
-    if (!ci) {
-        log_warn("catalog: %.*s does not decode as CollectionInfo; collection left out", (int)m->key_len, m->key);
-        return;
-    }
+    Milvus__Proto__Etcd__CollectionInfo *ci =
+        (Milvus__Proto__Etcd__CollectionInfo *)decode(m, &milvus__proto__etcd__collection_info__descriptor, "collection");
+    if (!ci) return;
     if (r->info) milvus__proto__etcd__collection_info__free_unpacked(r->info, NULL);
     r->info = ci;
     r->gone = false;
@@ -108,36 +115,32 @@ static void put_collection_in(catalog *c, const key_args *m, int64_t db_id, int6
 static void put_collection(catalog *c, const key_args *m) { put_collection_in(c, m, m->id[0], m->id[1]); }
 static void put_collection_legacy(catalog *c, const key_args *m) { put_collection_in(c, m, 0, m->id[0]); }
 
+/* A field or a partition of a collection: map holds the decoded value at
+ * the key's second id; a delete takes it out. */
+static void put_member(coll_rec *r, idmap *map, const key_args *m, const ProtobufCMessageDescriptor *desc,
+                       const char *what) {
+    ProtobufCMessage *msg = NULL;
+    if (m->val && !(msg = decode(m, desc, what))) return;
+    ProtobufCMessage *old = msg ? idmap_put(map, m->id[1], msg) : idmap_del(map, m->id[1]);
+    if (old) protobuf_c_message_free_unpacked(old, NULL);
+    catalog_snap_invalidate(r);
+}
+
 static void put_field(catalog *c, const key_args *m) {
     coll_rec *r = rec_for(c, m->id[0]);
-    Milvus__Proto__Schema__FieldSchema *f = NULL;
-    if (m->val && !(f = milvus__proto__schema__field_schema__unpack(NULL, m->val_len, m->val))) {
-        log_warn("catalog: %.*s does not decode as FieldSchema; field left out", (int)m->key_len, m->key);
-        return;
-    }
-    Milvus__Proto__Schema__FieldSchema *old = f ? idmap_put(&r->fields, m->id[1], f) : idmap_del(&r->fields, m->id[1]);
-    if (old) milvus__proto__schema__field_schema__free_unpacked(old, NULL);
-    catalog_snap_invalidate(r);
+    put_member(r, &r->fields, m, &milvus__proto__schema__field_schema__descriptor, "field");
 }
 
 static void put_partition(catalog *c, const key_args *m) {
     coll_rec *r = rec_for(c, m->id[0]);
-    Milvus__Proto__Etcd__PartitionInfo *pi = NULL;
-    if (m->val && !(pi = milvus__proto__etcd__partition_info__unpack(NULL, m->val_len, m->val))) {
-        log_warn("catalog: %.*s does not decode as PartitionInfo; partition left out", (int)m->key_len, m->key);
-        return;
-    }
-    Milvus__Proto__Etcd__PartitionInfo *old = pi ? idmap_put(&r->parts, m->id[1], pi) : idmap_del(&r->parts, m->id[1]);
-    if (old) milvus__proto__etcd__partition_info__free_unpacked(old, NULL);
-    catalog_snap_invalidate(r);
+    put_member(r, &r->parts, m, &milvus__proto__etcd__partition_info__descriptor, "partition");
 }
 
 static void put_database(catalog *c, const key_args *m) {
     Milvus__Proto__Etcd__DatabaseInfo *di = NULL;
-    if (m->val && !(di = milvus__proto__etcd__database_info__unpack(NULL, m->val_len, m->val))) {
-        log_warn("catalog: %.*s does not decode as DatabaseInfo", (int)m->key_len, m->key);
+    if (m->val &&
+        !(di = (Milvus__Proto__Etcd__DatabaseInfo *)decode(m, &milvus__proto__etcd__database_info__descriptor, "database")))
         return;
-    }
     /* Dropping and Dropped databases are gone for a reader. */
     char *old;
     if (di && di->state != MILVUS__PROTO__ETCD__DATABASE_STATE__DatabaseDropping &&
@@ -167,11 +170,9 @@ static void drop_alias(catalog *c, int64_t db_id, const char *name, size_t name_
 static void put_alias_in(catalog *c, const key_args *m, int64_t db_id) {
     drop_alias(c, db_id, m->name, m->name_len);
     if (!m->val) return;
-    Milvus__Proto__Etcd__AliasInfo *ai = milvus__proto__etcd__alias_info__unpack(NULL, m->val_len, m->val);
-    if (!ai) {
-        log_warn("catalog: %.*s does not decode as AliasInfo", (int)m->key_len, m->key);
-        return;
-    }
+    Milvus__Proto__Etcd__AliasInfo *ai =
+        (Milvus__Proto__Etcd__AliasInfo *)decode(m, &milvus__proto__etcd__alias_info__descriptor, "alias");
+    if (!ai) return;
     if (ai->state == MILVUS__PROTO__ETCD__ALIAS_STATE__AliasCreated) {
         alias_rec *ar = mcdc_xcalloc(1, sizeof *ar);
         ar->db_id = db_id;

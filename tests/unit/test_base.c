@@ -1,6 +1,8 @@
 /* test_base.c — the base module: error values, buffer growth, backoff bounds,
  * hybrid timestamps, log level parsing, latency histograms, host:port
- * addresses, secret wiping, protobuf fields by name or number, base64. */
+ * addresses, secret wiping, protobuf fields by name or number, base64, files
+ * read into a buffer. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -85,6 +88,31 @@ static void test_buf_grows_and_terminates(void **state) {
     assert_int_equal(b.len, 1);
     mcdc_buf_free(&b);
     assert_null(b.data);
+}
+
+static void test_buf_read_file(void **state) {
+    (void)state;
+    char path[] = "/tmp/mcdc-test-buf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char text[20000]; /* more than one read's chunk */
+    for (size_t i = 0; i < sizeof text; i++) text[i] = (char)('a' + i % 26);
+    assert_int_equal(write(fd, text, sizeof text), (ssize_t)sizeof text);
+    close(fd);
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_append(&b, ">", 1);
+    assert_int_equal(mcdc_buf_read_file(&b, path), 0);
+    assert_int_equal(b.len, 1 + sizeof text);
+    assert_memory_equal(b.data + 1, text, sizeof text);
+    unlink(path);
+    mcdc_buf_reset(&b);
+    errno = 0;
+    assert_int_equal(mcdc_buf_read_file(&b, path), -1);
+    assert_int_equal(errno, ENOENT);
+    /* A directory opens but does not read. */
+    assert_int_equal(mcdc_buf_read_file(&b, "/"), -2);
+    assert_int_equal(errno, EISDIR);
+    mcdc_buf_free(&b);
 }
 
 static void test_backoff_grows_within_bounds(void **state) {
@@ -368,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_error_message_is_truncated_not_overflowed),
         cmocka_unit_test(test_transient_codes),
         cmocka_unit_test(test_buf_grows_and_terminates),
+        cmocka_unit_test(test_buf_read_file),
         cmocka_unit_test(test_backoff_grows_within_bounds),
         cmocka_unit_test(test_hybrid_ts),
         cmocka_unit_test(test_log_levels),
