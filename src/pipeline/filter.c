@@ -163,13 +163,9 @@ static size_t covered_on(void *ud, const char *channel, catalog_coll ***out) {
 
 static void forget(void *ud, int64_t collection_id) { idmap_del(&((filter *)ud)->covered, collection_id); }
 
+/* Lookups, then the cache's upkeep. */
 const source_ops filter_ops = {
-    .collection_of = collection_of,
-    .covers = covers,
-    .request_covers = request_covers,
-    .dropped = dropped,
-    .find = find,
-    .covered_on = covered_on,
-    .forget = forget,
-    .close = filter_close,
+    .collection_of = collection_of, .covers = covers, .request_covers = request_covers, .dropped = dropped,
+    .find = find, .covered_on = covered_on,
+    .forget = forget, .close = filter_close,
 };

@@ -86,17 +86,9 @@ static void close_applier(void *ud) {
     free(u);
 }
 
+/* Calls, the call handle's operations, then the collection and requests. */
 const target_ops applier_target_ops = {
-    .apply = apply,
-    .start = start,
-    .ready = ready,
-    .wait = wait,
-    .resend = resend,
-    .bytes = bytes,
-    .rows = rows,
-    .is_upsert = is_upsert,
-    .free = call_free,
-    .ensure_collection = ensure,
-    .replay = replay,
-    .close = close_applier,
+    .apply = apply, .start = start,
+    .ready = ready, .wait = wait, .resend = resend, .bytes = bytes, .rows = rows, .is_upsert = is_upsert, .free = call_free,
+    .ensure_collection = ensure, .replay = replay, .close = close_applier,
 };
