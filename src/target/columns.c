@@ -21,24 +21,63 @@ void columns_free(columns_joined *j) {
     memset(j, 0, sizeof *j);
 }
 
-/* Every typed array of schema.proto is {n_data, data}; strings, bytes and
- * nested arrays are joined as pointers into the parts, numbers by value. */
-#define JOIN_ARRAY(DST, SRC_OF, FIELD, TYPE, INIT)                                   \
-    do {                                                                              \
-        TYPE *a_ = own(j, mcdc_xmalloc(sizeof *a_));                                  \
-        *a_ = (TYPE)INIT;                                                             \
-        size_t total_ = 0;                                                            \
-        for (size_t p_ = 0; p_ < n; p_++)                                             \
-            if (SRC_OF(p_)->FIELD) total_ += SRC_OF(p_)->FIELD->n_data;               \
-        a_->data = own(j, mcdc_xmalloc((total_ ? total_ : 1) * sizeof *a_->data));    \
-        for (size_t p_ = 0; p_ < n; p_++) {                                           \
-            const TYPE *s_ = SRC_OF(p_)->FIELD;                                       \
-            if (!s_ || !s_->n_data) continue;                                         \
-            memcpy(a_->data + a_->n_data, s_->data, s_->n_data * sizeof *a_->data);   \
-            a_->n_data += s_->n_data;                                                 \
-        }                                                                             \
-        (DST)->FIELD = a_;                                                            \
-    } while (0)
+/* The columns of schema.proto are oneofs of typed arrays (a message whose
+ * one repeated field `data` holds the values) or of bytes (binary vectors).
+ * Joining is the same for every type: so it is written once, over
+ * protobuf-c's descriptors, and a type Milvus adds joins without a line
+ * here. Fixed-size values are copied; strings, bytes and nested arrays are
+ * elements that point into the parts, and the pointers are what is copied. */
+
+static size_t element_size(ProtobufCType t) {
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return sizeof(int64_t);
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    default: return sizeof(int32_t); /* the 32-bit integers and enums */
+    }
+}
+
+#define AT(msg, off, type) ((type *)((char *)(msg) + (off)))
+
+/* The typed arrays ms[0..n) (NULL: none in that part) as one: a copy of the
+ * first with `data` holding every part's values in order. */
+static ProtobufCMessage *join_array(columns_joined *j, const ProtobufCMessageDescriptor *ad,
+                                    const ProtobufCMessage *const *ms, size_t n) {
+    const ProtobufCFieldDescriptor *data = protobuf_c_message_descriptor_get_field_by_name(ad, "data");
+    size_t es = element_size(data->type), total = 0;
+    const ProtobufCMessage *first = NULL;
+    for (size_t p = 0; p < n; p++) {
+        if (!ms[p]) continue;
+        total += *AT(ms[p], data->quantifier_offset, const size_t);
+        if (!first) first = ms[p];
+    }
+    ProtobufCMessage *out = own(j, mcdc_xmalloc(ad->sizeof_message));
+    if (first) {
+        memcpy(out, first, ad->sizeof_message); /* and so its other fields: an ArrayArray's element_type */
+        out->n_unknown_fields = 0;
+        out->unknown_fields = NULL;
+    } else {
+        protobuf_c_message_init(ad, out);
+    }
+    uint8_t *values = own(j, mcdc_xmalloc(total ? total * es : 1));
+    size_t k = 0;
+    for (size_t p = 0; p < n; p++) {
+        size_t cnt = ms[p] ? *AT(ms[p], data->quantifier_offset, const size_t) : 0;
+        if (cnt) memcpy(values + k * es, *AT(ms[p], data->offset, void *const), cnt * es);
+        k += cnt;
+    }
+    *AT(out, data->quantifier_offset, size_t) = total;
+    *AT(out, data->offset, void *) = values;
+    return out;
+}
 
 static ProtobufCBinaryData join_bytes(columns_joined *j, const ProtobufCBinaryData *const *parts, size_t n) {
     size_t total = 0;
@@ -49,6 +88,23 @@ static ProtobufCBinaryData join_bytes(columns_joined *j, const ProtobufCBinaryDa
         out.len += parts[p]->len;
     }
     return out;
+}
+
+/* Joins the oneof member `number` of srcs[0..n) (ScalarField or VectorField
+ * messages of one column) into dst, a message of the same type. scratch
+ * holds n pointers. A member this cannot join (none: an empty column) is
+ * left empty, as in every part. */
+static void join_member(columns_joined *j, const ProtobufCMessageDescriptor *owner, unsigned number,
+                        const void *const *srcs, size_t n, void *dst, const void **scratch) {
+    const ProtobufCFieldDescriptor *m = protobuf_c_message_descriptor_get_field(owner, number);
+    if (!m) return;
+    for (size_t p = 0; p < n; p++)
+        scratch[p] = m->type == PROTOBUF_C_TYPE_MESSAGE ? (const void *)*AT(srcs[p], m->offset, void *const)
+                                                         : (const void *)AT(srcs[p], m->offset, const char);
+    if (m->type == PROTOBUF_C_TYPE_MESSAGE)
+        *AT(dst, m->offset, ProtobufCMessage *) = join_array(j, m->descriptor, (const ProtobufCMessage *const *)scratch, n);
+    else if (m->type == PROTOBUF_C_TYPE_BYTES)
+        *AT(dst, m->offset, ProtobufCBinaryData) = join_bytes(j, (const ProtobufCBinaryData *const *)scratch, n);
 }
 
 int columns_join(Milvus__Proto__Schema__FieldData *const *const *parts, const size_t *n_cols, size_t n,
@@ -74,7 +130,7 @@ int columns_join(Milvus__Proto__Schema__FieldData *const *const *parts, const si
 
     j->cols = own(j, mcdc_xcalloc(nc ? nc : 1, sizeof *j->cols));
     j->n_cols = nc;
-    const ProtobufCBinaryData **bins = mcdc_xcalloc(n, sizeof *bins);
+    const void **srcs = mcdc_xcalloc(n, sizeof *srcs), **scratch = mcdc_xcalloc(n, sizeof *scratch);
     for (size_t c = 0; c < nc; c++) {
         const Milvus__Proto__Schema__FieldData *f0 = parts[0][c];
         Milvus__Proto__Schema__FieldData *d = own(j, mcdc_xmalloc(sizeof *d));
@@ -85,67 +141,19 @@ int columns_join(Milvus__Proto__Schema__FieldData *const *const *parts, const si
             *s = (Milvus__Proto__Schema__ScalarField)MILVUS__PROTO__SCHEMA__SCALAR_FIELD__INIT;
             s->data_case = f0->scalars->data_case;
             d->scalars = s;
-#define SC(p) (parts[p][c]->scalars)
-            switch (s->data_case) {
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BOOL_DATA:
-                JOIN_ARRAY(s, SC, bool_data, Milvus__Proto__Schema__BoolArray, MILVUS__PROTO__SCHEMA__BOOL_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA:
-                JOIN_ARRAY(s, SC, int_data, Milvus__Proto__Schema__IntArray, MILVUS__PROTO__SCHEMA__INT_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA:
-                JOIN_ARRAY(s, SC, long_data, Milvus__Proto__Schema__LongArray, MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_FLOAT_DATA:
-                JOIN_ARRAY(s, SC, float_data, Milvus__Proto__Schema__FloatArray, MILVUS__PROTO__SCHEMA__FLOAT_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA:
-                JOIN_ARRAY(s, SC, double_data, Milvus__Proto__Schema__DoubleArray, MILVUS__PROTO__SCHEMA__DOUBLE_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA:
-                JOIN_ARRAY(s, SC, string_data, Milvus__Proto__Schema__StringArray, MILVUS__PROTO__SCHEMA__STRING_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BYTES_DATA:
-                JOIN_ARRAY(s, SC, bytes_data, Milvus__Proto__Schema__BytesArray, MILVUS__PROTO__SCHEMA__BYTES_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_JSON_DATA:
-                JOIN_ARRAY(s, SC, json_data, Milvus__Proto__Schema__JSONArray, MILVUS__PROTO__SCHEMA__JSONARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_ARRAY_DATA:
-                JOIN_ARRAY(s, SC, array_data, Milvus__Proto__Schema__ArrayArray, MILVUS__PROTO__SCHEMA__ARRAY_ARRAY__INIT);
-                if (SC(0)->array_data) s->array_data->element_type = SC(0)->array_data->element_type;
-                break;
-            default: break; /* no data in any part: an empty column stays empty */
-            }
-#undef SC
+for (size_t p = 0; p < n; p++) srcs[p] = parts[p][c]->scalars;
+            join_member(j, &milvus__proto__schema__scalar_field__descriptor, s->data_case, srcs, n, s, scratch);
         } else if (f0->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS) {
             Milvus__Proto__Schema__VectorField *v = own(j, mcdc_xmalloc(sizeof *v));
             *v = (Milvus__Proto__Schema__VectorField)MILVUS__PROTO__SCHEMA__VECTOR_FIELD__INIT;
             v->dim = f0->vectors->dim;
             v->data_case = f0->vectors->data_case;
             d->vectors = v;
-#define VC(p) (parts[p][c]->vectors)
-            switch (v->data_case) {
-            case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR:
-                JOIN_ARRAY(v, VC, float_vector, Milvus__Proto__Schema__FloatArray, MILVUS__PROTO__SCHEMA__FLOAT_ARRAY__INIT);
-                break;
-            case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR:
-                for (size_t p = 0; p < n; p++) bins[p] = &VC(p)->binary_vector;
-                v->binary_vector = join_bytes(j, bins, n);
-                break;
-            case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT16_VECTOR:
-                for (size_t p = 0; p < n; p++) bins[p] = &VC(p)->float16_vector;
-                v->float16_vector = join_bytes(j, bins, n);
-                break;
-            case MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BFLOAT16_VECTOR:
-                for (size_t p = 0; p < n; p++) bins[p] = &VC(p)->bfloat16_vector;
-                v->bfloat16_vector = join_bytes(j, bins, n);
-                break;
-            default: break;
-            }
-#undef VC
+for (size_t p = 0; p < n; p++) srcs[p] = parts[p][c]->vectors;
+            join_member(j, &milvus__proto__schema__vector_field__descriptor, v->data_case, srcs, n, v, scratch);
         }
     }
-    free(bins);
+    free(srcs);
+    free(scratch);
     return 0;
 }

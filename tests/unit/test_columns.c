@@ -101,6 +101,36 @@ static void join_copies(const char *fixture, size_t k) {
                 for (size_t r = 0; r < one->n_data; r++)
                     assert_string_equal(f->scalars->string_data->data[p * one->n_data + r], one->data[r]);
         }
+        /* Fixed-size values of every other kind: each part's run, in order. */
+#define SAME_RUNS(ARR, ONE)                                                                            \
+    do {                                                                                               \
+        assert_int_equal((ARR)->n_data, (ONE)->n_data * k);                                            \
+        for (size_t p = 0; p < k; p++)                                                                 \
+            assert_memory_equal((ARR)->data + p * (ONE)->n_data, (ONE)->data, (ONE)->n_data * sizeof *(ONE)->data); \
+    } while (0)
+        const Milvus__Proto__Schema__ScalarField *sc = cols[0][c]->scalars;
+        if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS) {
+            switch (f->scalars->data_case) {
+            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_BOOL_DATA: SAME_RUNS(f->scalars->bool_data, sc->bool_data); break;
+            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA: SAME_RUNS(f->scalars->int_data, sc->int_data); break;
+            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_FLOAT_DATA: SAME_RUNS(f->scalars->float_data, sc->float_data); break;
+            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_DOUBLE_DATA: SAME_RUNS(f->scalars->double_data, sc->double_data); break;
+            case MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_JSON_DATA:
+                assert_int_equal(f->scalars->json_data->n_data, sc->json_data->n_data * k);
+                for (size_t p = 0; p < k; p++)
+                    for (size_t r = 0; r < sc->json_data->n_data; r++) {
+                        const ProtobufCBinaryData *x = &f->scalars->json_data->data[p * sc->json_data->n_data + r];
+                        assert_int_equal(x->len, sc->json_data->data[r].len);
+                        assert_memory_equal(x->data, sc->json_data->data[r].data, x->len);
+                    }
+                break;
+            default: break;
+            }
+        }
+        if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS &&
+            f->vectors->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_FLOAT_VECTOR)
+            SAME_RUNS(f->vectors->float_vector, cols[0][c]->vectors->float_vector);
+#undef SAME_RUNS
         if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS &&
             f->vectors->data_case == MILVUS__PROTO__SCHEMA__VECTOR_FIELD__DATA_BINARY_VECTOR) {
             const ProtobufCBinaryData *one = &cols[0][c]->vectors->binary_vector;
