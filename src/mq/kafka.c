@@ -361,18 +361,8 @@ static int kafka_position_before(const mq_msgid *at, mq_msgid *out, bool *from_e
 }
 
 const mq_driver mq_kafka_driver = {
-    .name = "kafka",
-    .keys = KEYS,
-    .n_keys = N_KEYS,
-    .check_settings = check_settings,
-    .open = kafka_open,
-    .next = kafka_next,
-    .last_transient_error = kafka_last_transient,
-    .close = kafka_close,
-    .format = kafka_format,
-    .parse = kafka_parse,
-    .cmp = kafka_cmp,
-    .probe = kafka_probe,
-    .last_position = kafka_last_position,
-    .position_before = kafka_position_before,
+    .name = "kafka", .keys = KEYS, .n_keys = N_KEYS, .check_settings = check_settings,
+    .open = kafka_open, .next = kafka_next, .last_transient_error = kafka_last_transient, .close = kafka_close,
+    .probe = kafka_probe, .last_position = kafka_last_position,
+    .format = kafka_format, .parse = kafka_parse, .cmp = kafka_cmp, .position_before = kafka_position_before,
 };

@@ -513,17 +513,8 @@ static int pulsar_position_before(const mq_msgid *at, mq_msgid *out, bool *from_
 }
 
 const mq_driver mq_pulsar_driver = {
-    .name = "pulsar",
-    .keys = pulsar_keys,
-    .n_keys = PULSAR_N_KEYS,
-    .open = pulsar_open,
-    .next = pulsar_next,
-    .last_transient_error = pulsar_last_transient,
-    .close = pulsar_close,
-    .format = pulsar_format,
-    .parse = pulsar_parse,
-    .cmp = pulsar_cmp,
-    .probe = pulsar_probe,
-    .last_position = pulsar_last_position,
-    .position_before = pulsar_position_before,
+    .name = "pulsar", .keys = pulsar_keys, .n_keys = PULSAR_N_KEYS,
+    .open = pulsar_open, .next = pulsar_next, .last_transient_error = pulsar_last_transient, .close = pulsar_close,
+    .probe = pulsar_probe, .last_position = pulsar_last_position,
+    .format = pulsar_format, .parse = pulsar_parse, .cmp = pulsar_cmp, .position_before = pulsar_position_before,
 };
