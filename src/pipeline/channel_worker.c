@@ -159,7 +159,7 @@ apply_rc worker_on_message(channel_worker *w, const mq_message *m) {
     atomic_fetch_add(&w->ctx.stats->messages, 1);
     mq_msgid skip;
     if (w->ctx.hooks.skip_wanted(w->ctx.hooks.ud, w->channel, &skip) && positions_cmp(&w->pos, &skip, &m->id) == 0) {
-        w->ctx.hooks.skip_taken(w->ctx.hooks.ud, w->channel);
+        w->ctx.hooks.skip_taken(w->ctx.hooks.ud, w->channel, &skip);
         log_warn("task %s channel %s: skipping one message at the operator's request", w->ctx.task_id, w->channel);
         if (settle(w)) return APPLY_STOPPED;
         worker_read(w, &m->id, 0, 0, 0);

@@ -128,6 +128,7 @@ apply_rc dml_flush_pending(channel_worker *w, bool paired) {
     for (size_t i = 0; i < d->n_pending; i++) {
         change *c = &d->pending[i];
         catalog_coll *cc = w->ctx.source->collection_of(w->ctx.source_ud, c, &w->stop);
+        if (!cc && worker_stopping(w)) return APPLY_STOPPED;
         if (!cc) break; /* not replicated: done with all of them */
         bool as_upsert = paired || positions_in_window(&w->pos, &d->pending_id[i]);
         apply_rc rc = calls_apply(w, (const change *const[]){c}, 1, &d->pending_id[i], cc, as_upsert);
@@ -178,8 +179,13 @@ static apply_rc on_covered(channel_worker *w, change *c, const mq_msgid *id, cat
     dml_state *d = &w->dml;
     bool held_same_coll = d->n_pending && d->pending[0].collection_id == c->collection_id;
     if (c->kind == CHANGE_INSERT && c->base_ts == 0) {
-        bool same = held_same_coll && d->pending[0].ts == c->ts && d->n_pending < MAX_PENDING;
-        if (d->n_pending && !same && dml_flush_pending(w, false)) return APPLY_STOPPED;
+        bool same_ts = held_same_coll && d->pending[0].ts == c->ts;
+        /* Halves of another ts settle the held ones as plain inserts (no
+         * Delete half came); more halves of one ts than fit send the held
+         * ones as upserts, right whether or not their Delete half follows
+         * (it is then recognised as applied). */
+        if (d->n_pending && !(same_ts && d->n_pending < MAX_PENDING) && dml_flush_pending(w, same_ts))
+            return APPLY_STOPPED;
         hold(w, c, id);
         return APPLY_OK;
     }
@@ -223,6 +229,8 @@ apply_rc dml_handle(channel_worker *w, change *c, const mq_msgid *id) {
     if (c->kind == CHANGE_TIMETICK) return on_tick(w, c, id);
     const source_ops *src = w->ctx.source;
     catalog_coll *cc = c->collection_id ? src->collection_of(w->ctx.source_ud, c, &w->stop) : NULL;
+    /* Asked to stop while waiting for etcd: the message stays unread, not skipped. */
+    if (!cc && worker_stopping(w)) return APPLY_STOPPED;
     if (!cc || !src->covers(w->ctx.source_ud, cc)) {
         if (!cc)
             log_debug("task %s channel %s: %s of unknown collection %" PRId64 " not replicated", w->ctx.task_id,

@@ -89,6 +89,11 @@ static catalog_coll *collection_of(void *ud, const change *c, const _Atomic bool
         catalog_release(cc);
     }
     cc = catalog_get(f->cat, id);
+    if (!described(cc) && atomic_load(stop)) {
+        /* Stopped, not timed out: nothing is known yet, so nothing is cached. */
+        catalog_release(cc);
+        return NULL;
+    }
     if (!described(cc)) {
         log_warn("task %s channel %s: etcd does not describe collection %" PRId64 " after %d s; its changes are not "
                  "replicated (a create that failed on the source leaves this)",

@@ -171,9 +171,10 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     mcdc_err err;
     uint64_t sent_ns = mcdc_now_mono_ns();
     if (w->ctx.target->start(w->ctx.target_ud, cs, n, cc, &call, &err)) {
-        /* calls_apply retries it by the policy. */
+        /* calls_apply retries it by the policy, as upserts: parts that did
+         * not join went one by one, and those before the failure landed. */
         log_debug("task %s channel %s: %s; applying in order instead", w->ctx.task_id, w->channel, err.msg);
-        return calls_apply(w, cs, n, id, cc, false);
+        return calls_apply(w, cs, n, id, cc, true);
     }
     if (!call) {
         /* The parts did not join and went one by one, already acknowledged. */

@@ -200,10 +200,11 @@ static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
     return yes;
 }
 
-static void hook_skip_taken(void *ud, const char *channel) {
+static void hook_skip_taken(void *ud, const char *channel, const mq_msgid *at) {
     task *t = ud;
     pthread_mutex_lock(&t->mu);
-    if (strcmp(t->skip_channel, channel) == 0) {
+    if (strcmp(t->skip_channel, channel) == 0 && t->skip_id.len == at->len &&
+        memcmp(t->skip_id.bytes, at->bytes, at->len) == 0) {
         t->skip_channel[0] = '\0';
         atomic_store(&t->skip_asked, false);
     }

@@ -54,7 +54,9 @@ typedef struct target_ops {
 typedef struct source_ops {
     /* The snapshot of a DML change's collection, waiting a while for etcd
      * when the WAL is ahead of it; NULL when it will not be known. The
-     * caller releases it (catalog_release). Gives up early once *stop. */
+     * caller releases it (catalog_release). Gives up early once *stop, and
+     * then also returns NULL: the caller checks its stop flag before it
+     * takes NULL for "not replicated". */
     catalog_coll *(*collection_of)(void *ud, const change *c, const _Atomic bool *stop);
     bool (*covers)(void *ud, const catalog_coll *cc);
     /* A replicate-channel request names something the task covers. */
@@ -99,9 +101,10 @@ typedef struct task_hooks {
     /* The last transient error while retrying; "" once healed. */
     void (*trouble)(void *ud, const char *msg);
     /* Whether the operator asked to skip a message of this channel, and
-     * which (*at); skip_taken once it was skipped. */
+     * which (*at); skip_taken once that message (at) was skipped, which
+     * clears the request only if it still names it (a newer one stays). */
     bool (*skip_wanted)(void *ud, const char *channel, mq_msgid *at);
-    void (*skip_taken)(void *ud, const char *channel);
+    void (*skip_taken)(void *ud, const char *channel, const mq_msgid *at);
     /* The task's watermark (task.h), for the replicate channel. */
     uint64_t (*watermark)(void *ud);
     void *ud;

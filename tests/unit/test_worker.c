@@ -73,6 +73,8 @@ static struct {
     int64_t skip_at; /* -1: none */
     /* source */
     catalog_coll colls[4];
+    bool catalog_stalls;  /* collection_of waits until stopped, then knows nothing */
+    bool start_fails;     /* the next start of a joined call fails (the parts did not join) */
 } fake;
 
 static size_t rows_of(const change *const *cs, size_t n) {
@@ -104,7 +106,11 @@ static int t_apply(void *ud, const change *const *cs, size_t n, const catalog_co
 
 static int t_start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out,
                    mcdc_err *err) {
-    (void)ud, (void)cc, (void)err;
+    (void)ud, (void)cc;
+    if (fake.start_fails) {
+        fake.start_fails = false;
+        return mcdc_errf(err, MCDC_EUNAVAIL, "fake start failure");
+    }
     record(STARTED, cs, n, false);
     target_call *c = calloc(1, sizeof *c);
     c->rec = fake.n_calls - 1;
@@ -185,7 +191,11 @@ static catalog_coll *coll(int64_t id) {
 }
 
 static catalog_coll *s_collection_of(void *ud, const change *c, const _Atomic bool *stop) {
-    (void)ud, (void)stop;
+    (void)ud;
+    if (fake.catalog_stalls) {
+        assert_true(atomic_load(stop));
+        return NULL;
+    }
     return coll(c->collection_id);
 }
 static bool s_covers(void *ud, const catalog_coll *cc) {
@@ -246,7 +256,10 @@ static bool h_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
     *at = off(fake.skip_at);
     return true;
 }
-static void h_skip_taken(void *ud, const char *channel) { (void)ud, (void)channel, fake.skip_at = -1; }
+static void h_skip_taken(void *ud, const char *channel, const mq_msgid *at) {
+    (void)ud, (void)channel;
+    if (offset_of(at) == fake.skip_at) fake.skip_at = -1;
+}
 static uint64_t h_watermark(void *ud) {
     (void)ud;
     return UINT64_MAX;
@@ -622,6 +635,111 @@ static void test_not_found_of_dropped_collection(void **state) {
     worker_free(w);
 }
 
+/* Rule: a time tick at or past the held halves' ts settles them: no Delete
+ * half will come, so they go as plain inserts. */
+static void test_tick_settles_held_halves(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, upsert_half(1, 500, 2));
+    feed(w, 2, tick(499));
+    assert_int_equal(fake.n_calls, 0);
+    feed(w, 3, tick(500));
+    assert_int_equal(fake.n_calls, 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 2, false);
+    assert_int_equal(atomic_load(&w->tick), 500); /* and the held tick 499 behind them counted too */
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 3);
+    worker_free(w);
+}
+
+/* Rule: more halves of one ts than can be held go as upserts, never as
+ * plain inserts (which would double the keys they update). */
+static void test_too_many_halves_go_as_upserts(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    for (int i = 0; i <= MAX_PENDING; i++) feed(w, 1 + i, upsert_half(1, 500, 1));
+    assert_int_equal(fake.n_calls, MAX_PENDING);
+    for (size_t i = 0; i < fake.n_calls; i++) assert_call(i, SYNC, CHANGE_INSERT, 1, 1, true);
+    feed(w, 2 + MAX_PENDING, delete(1, 500, MAX_PENDING + 1));
+    assert_int_equal(fake.n_calls, MAX_PENDING + 1);
+    assert_call(MAX_PENDING, SYNC, CHANGE_INSERT, 1, 1, true);
+    for (size_t i = 0; i < fake.n_calls; i++) assert_int_not_equal(fake.calls[i].kind, CHANGE_DELETE);
+    worker_free(w);
+}
+
+/* Rule: a tick read while a batch is joined counts for the watermark only
+ * once the batch's call landed; and the intent covers the call before it
+ * is sent. */
+static void test_tick_behind_a_batch_and_the_intent(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 5));
+    feed(w, 2, tick(11));
+    assert_int_equal(atomic_load(&w->tick), 0);
+    quiet(w);
+    assert_int_equal(w->fly.n, 1);
+    assert_int_equal(fake.intent, 1);
+    assert_int_equal(atomic_load(&w->tick), 0);
+    reply(0);
+    assert_int_equal(calls_land(w, SIZE_MAX), APPLY_OK);
+    assert_int_equal(atomic_load(&w->tick), 11);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 2);
+    worker_free(w);
+}
+
+/* Rule: a worker that stops with a batch not yet sent, or halves held,
+ * keeps its checkpoint before them: a restart reads them again. */
+static void test_stop_keeps_unsent_changes(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, tick(5));
+    feed(w, 2, insert(1, 100, 10, 5));
+    feed(w, 3, tick(11));
+    worker_on_exit(w);
+    assert_int_equal(fake.n_calls, 0);
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+
+    w = worker(5000, 4, 0, -1);
+    feed(w, 1, tick(5));
+    feed(w, 2, upsert_half(1, 500, 2));
+    feed(w, 3, insert(2, 100, 501, 1)); /* another collection: applied at once */
+    worker_on_exit(w);
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+}
+
+/* Rule: stopped while waiting for etcd to describe a collection, the
+ * worker leaves the message unread; it is not taken for "not replicated". */
+static void test_stop_during_catalog_wait(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, tick(5));
+    fake.catalog_stalls = true;
+    atomic_store(&w->stop, true);
+    change c = insert(1, 100, 10, 5);
+    mq_msgid id = off(2);
+    assert_int_equal(worker_on_change(w, &c, &id), APPLY_STOPPED);
+    worker_on_exit(w);
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+}
+
+/* Rule: when joined inserts cannot be started (they did not join, and the
+ * ones sent one by one may have landed), they go again in order as upserts. */
+static void test_failed_start_goes_as_upserts(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    fake.start_fails = true;
+    feed(w, 1, insert(1, 100, 10, 5));
+    feed(w, 2, insert(1, 100, 11, 5));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 10, true);
+    worker_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positions_hold_and_release),
@@ -637,6 +755,12 @@ int main(void) {
         cmocka_unit_test(test_skip_only_at_the_paused_position),
         cmocka_unit_test(test_repeat_dropped),
         cmocka_unit_test(test_not_found_of_dropped_collection),
+        cmocka_unit_test(test_tick_settles_held_halves),
+        cmocka_unit_test(test_too_many_halves_go_as_upserts),
+        cmocka_unit_test(test_tick_behind_a_batch_and_the_intent),
+        cmocka_unit_test(test_stop_keeps_unsent_changes),
+        cmocka_unit_test(test_stop_during_catalog_wait),
+        cmocka_unit_test(test_failed_start_goes_as_upserts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
