@@ -289,12 +289,7 @@ channel_worker *worker_new(const worker_ctx *ctx, const char *channel, bool repl
 void worker_free(channel_worker *w) {
     if (!w) return;
     dml_clear(w);
-    while (w->fly.n) {
-        inflight_call *f = &w->fly.ring[w->fly.head];
-        w->ctx.target->free(f->call);
-        w->fly.head = (w->fly.head + 1) % MAX_INFLIGHT;
-        w->fly.n--;
-    }
+    calls_drop(w);
     if (w->ctx.target->close) w->ctx.target->close(w->ctx.target_ud);
     if (w->ctx.source->close) w->ctx.source->close(w->ctx.source_ud);
     positions_free(&w->pos);

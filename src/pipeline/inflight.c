@@ -121,6 +121,10 @@ void calls_land_on_exit(channel_worker *w) {
     }
 }
 
+void calls_drop(channel_worker *w) {
+    while (w->fly.n) pop_head(w);
+}
+
 /* ---- sending -------------------------------------------------------------------------- */
 
 apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, const catalog_coll *cc,

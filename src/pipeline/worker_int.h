@@ -167,6 +167,8 @@ apply_rc calls_land(channel_worker *w, size_t keep);
 /* Stopping: takes every reply without retrying; those acknowledged in order
  * release their positions. */
 void calls_land_on_exit(channel_worker *w);
+/* Forgets the calls still in flight, unanswered (their positions stay held). */
+void calls_drop(channel_worker *w);
 
 /* ---- replicate.c ------------------------------------------------------------------- */
 
