@@ -146,7 +146,7 @@ static apply_rc save_if_due(channel_worker *w) {
  * skipped, or where one will not decode, so the checkpoint lands right
  * before it. */
 static apply_rc settle(channel_worker *w) {
-    return dml_flush_batch(w) || calls_land(w, 0) || dml_flush_pending(w, false) ? APPLY_STOPPED : APPLY_OK;
+    return dml_flush_batch(w) || calls_land(w, 0) || dml_flush_pending(w) ? APPLY_STOPPED : APPLY_OK;
 }
 
 apply_rc worker_on_change(channel_worker *w, change *c, const mq_msgid *id) {

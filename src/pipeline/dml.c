@@ -10,11 +10,16 @@
  * (§9.3). Replayed as an insert then a delete, the delete would remove the
  * new rows (the target gives each call a newer ts), so the pair goes out as
  * one Upsert. Only an Upsert's Insert half leaves MsgBase.timestamp at 0, so
- * only those are held; the hold ends when the question is settled: a
- * message of the same collection arrives, or a time tick at or past the
- * held ts (nothing with a smaller ts follows a tick, timestamps.md §3).
- * Other collections' changes are applied meanwhile; their order relative to
- * ours does not matter.
+ * only those are held, and however the hold ends they go out as an Upsert:
+ * the proxy writes the halves as separate messages and runs DML tasks side
+ * by side, so another write of the same collection can land between them
+ * (reliability review #2), and a plain Insert there would leave the old row
+ * beside the new. An Upsert is right whether or not the Delete half follows;
+ * the Delete half, when it comes, is then known as applied. The hold ends at
+ * the Delete half, at another message of the same collection, at a time
+ * tick at or past the held ts (nothing with a smaller ts follows a tick,
+ * timestamps.md §3), or after PENDING_MAX_MS. Other collections' changes are
+ * applied meanwhile; their order relative to ours does not matter.
  *
  * Joining. Plain Inserts of one partition, or Deletes of one partition,
  * that are already waiting in the queue go out as one call (columns.h), up
@@ -29,8 +34,7 @@
 #include "pipeline/worker_int.h"
 
 /* How long upsert Insert halves wait for their Delete half when no tick
- * comes (the queue or the source is down) before they go as upserts, which
- * is right whether or not a Delete half follows. */
+ * comes (the queue or the source is down). */
 #define PENDING_MAX_MS 10000
 
 static bool is_repeat(dml_state *d, const change *c) {
@@ -122,7 +126,7 @@ apply_rc dml_flush_batch(channel_worker *w) {
     return APPLY_OK;
 }
 
-apply_rc dml_flush_pending(channel_worker *w, bool paired) {
+apply_rc dml_flush_pending(channel_worker *w) {
     dml_state *d = &w->dml;
     if (!d->n_pending) return APPLY_OK;
     for (size_t i = 0; i < d->n_pending; i++) {
@@ -130,8 +134,7 @@ apply_rc dml_flush_pending(channel_worker *w, bool paired) {
         catalog_coll *cc = w->ctx.source->collection_of(w->ctx.source_ud, c, &w->stop);
         if (!cc && worker_stopping(w)) return APPLY_STOPPED;
         if (!cc) break; /* not replicated: done with all of them */
-        bool as_upsert = paired || positions_in_window(&w->pos, &d->pending_id[i]);
-        apply_rc rc = calls_apply(w, (const change *const[]){c}, 1, &d->pending_id[i], cc, as_upsert);
+        apply_rc rc = calls_apply(w, (const change *const[]){c}, 1, &d->pending_id[i], cc, true);
         catalog_release(cc);
         if (rc != APPLY_OK) return rc;
     }
@@ -157,7 +160,7 @@ static void hold(channel_worker *w, change *c, const mq_msgid *id) {
 
 apply_rc dml_quiet(channel_worker *w) {
     if (w->dml.n_pending && mcdc_now_mono_ms() - w->dml.pending_since_ms > PENDING_MAX_MS)
-        return dml_flush_pending(w, true);
+        return dml_flush_pending(w);
     return APPLY_OK;
 }
 
@@ -169,7 +172,7 @@ static apply_rc on_tick(channel_worker *w, const change *c, const mq_msgid *id) 
         worker_read(w, id, c->ts, c->ts, 0);
         return APPLY_OK;
     }
-    if (d->n_pending && c->ts >= d->pending[0].ts && dml_flush_pending(w, false)) return APPLY_STOPPED;
+    if (d->n_pending && c->ts >= d->pending[0].ts && dml_flush_pending(w)) return APPLY_STOPPED;
     worker_read(w, id, c->ts, c->ts, 0);
     return APPLY_OK;
 }
@@ -180,18 +183,16 @@ static apply_rc on_covered(channel_worker *w, change *c, const mq_msgid *id, cat
     bool held_same_coll = d->n_pending && d->pending[0].collection_id == c->collection_id;
     if (c->kind == CHANGE_INSERT && c->base_ts == 0) {
         bool same_ts = held_same_coll && d->pending[0].ts == c->ts;
-        /* Halves of another ts settle the held ones as plain inserts (no
-         * Delete half came); more halves of one ts than fit send the held
-         * ones as upserts, right whether or not their Delete half follows
-         * (it is then recognised as applied). */
-        if (d->n_pending && !(same_ts && d->n_pending < MAX_PENDING) && dml_flush_pending(w, same_ts))
+        /* Halves of another ts, or more halves of one ts than fit, send the
+         * held ones first. */
+        if (d->n_pending && !(same_ts && d->n_pending < MAX_PENDING) && dml_flush_pending(w))
             return APPLY_STOPPED;
         hold(w, c, id);
         return APPLY_OK;
     }
     if (c->kind == CHANGE_DELETE && held_same_coll && d->pending[0].ts == c->ts) {
         /* The Delete is the held inserts' other half. */
-        if (dml_flush_pending(w, true)) return APPLY_STOPPED;
+        if (dml_flush_pending(w)) return APPLY_STOPPED;
         worker_read(w, id, c->ts, 0, 0);
         return APPLY_OK;
     }
@@ -200,7 +201,7 @@ static apply_rc on_covered(channel_worker *w, change *c, const mq_msgid *id, cat
         worker_read(w, id, c->ts, 0, 0);
         return APPLY_OK;
     }
-    if (held_same_coll && dml_flush_pending(w, false)) return APPLY_STOPPED;
+    if (held_same_coll && dml_flush_pending(w)) return APPLY_STOPPED;
     if ((c->kind == CHANGE_INSERT || c->kind == CHANGE_DELETE) && d->n_pending == 0) {
         add_to_batch(w, c, id, cc);
         return APPLY_OK;

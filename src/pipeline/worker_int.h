@@ -145,8 +145,8 @@ apply_rc worker_save_checkpoint(channel_worker *w);
 apply_rc dml_handle(channel_worker *w, change *c, const mq_msgid *id);
 /* Sends the batch being joined, if any. */
 apply_rc dml_flush_batch(channel_worker *w);
-/* Applies the held upsert halves, if any: as upserts when paired. */
-apply_rc dml_flush_pending(channel_worker *w, bool paired);
+/* Applies the held upsert halves, if any, as upserts (dml.c says why). */
+apply_rc dml_flush_pending(channel_worker *w);
 /* The queue is quiet: upsert halves held too long go out as upserts. */
 apply_rc dml_quiet(channel_worker *w);
 /* Drops what is batched or held, unapplied (stopping). */

@@ -407,6 +407,26 @@ static void test_other_collection_between_upsert_halves(void **state) {
     worker_free(w);
 }
 
+/* Rule: another write of the same collection between an upsert's halves
+ * (the proxy runs DML tasks side by side) sends the held half as an
+ * upsert, never a plain insert that would leave two rows for one key; the
+ * late Delete half is then known as applied and dropped. */
+static void test_same_collection_between_upsert_halves(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    feed(w, 1, upsert_half(1, 500, 2));
+    feed(w, 2, insert(1, 100, 501, 7));
+    quiet(w);
+    assert_true(fake.n_calls >= 1);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 2, true);
+    size_t before = fake.n_calls;
+    feed(w, 3, delete(1, 500, 2));
+    quiet(w);
+    for (size_t i = before; i < fake.n_calls; i++) assert_int_not_equal(fake.calls[i].kind, CHANGE_DELETE);
+    assert_int_equal(atomic_load(&stats.deleted), 0);
+    worker_free(w);
+}
+
 /* Rule: a held half that no tick or other half settles goes as an upsert
  * once it waited too long; its late Delete half is then dropped. */
 static void test_upsert_half_held_too_long(void **state) {
@@ -635,8 +655,8 @@ static void test_not_found_of_dropped_collection(void **state) {
     worker_free(w);
 }
 
-/* Rule: a time tick at or past the held halves' ts settles them: no Delete
- * half will come, so they go as plain inserts. */
+/* Rule: a time tick at or past the held halves' ts settles them, as an
+ * upsert (right with or without a Delete half). */
 static void test_tick_settles_held_halves(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 4, 0, -1);
@@ -645,7 +665,7 @@ static void test_tick_settles_held_halves(void **state) {
     assert_int_equal(fake.n_calls, 0);
     feed(w, 3, tick(500));
     assert_int_equal(fake.n_calls, 1);
-    assert_call(0, SYNC, CHANGE_INSERT, 1, 2, false);
+    assert_call(0, SYNC, CHANGE_INSERT, 1, 2, true);
     assert_int_equal(atomic_load(&w->tick), 500); /* and the held tick 499 behind them counted too */
     quiet(w);
     assert_int_equal(fake.checkpoint, 3);
@@ -746,6 +766,7 @@ int main(void) {
         cmocka_unit_test(test_upsert_pair_across_fetch_boundary),
         cmocka_unit_test(test_other_collection_between_upsert_halves),
         cmocka_unit_test(test_upsert_half_held_too_long),
+        cmocka_unit_test(test_same_collection_between_upsert_halves),
         cmocka_unit_test(test_joining_limits),
         cmocka_unit_test(test_calls_land_in_order),
         cmocka_unit_test(test_inflight_bound),
