@@ -68,6 +68,31 @@ static bool may_appear(filter *f, const change *c) {
     return born + CREATE_FRESH_MS > now;
 }
 
+/* After a wait of CATALOG_WAIT_MS, whether the collection will never be
+ * described: only when etcd answers now and the catalog follows it without
+ * trouble, and still has no Created record of it. While etcd cannot be
+ * reached, or the catalog's watch is failing, nothing can be concluded:
+ * waiting on is the only answer that never skips a covered collection's
+ * changes (reliability review #3: an outage during a create used to mark it
+ * not covered for good). */
+static bool gave_up(filter *f, const change *c) {
+    bool exists;
+    mcdc_err err;
+    char trouble[MCDC_ERR_MSG_MAX];
+    if (catalog_probe(f->cat, c->collection_id, &exists, &err)) {
+        log_warn("task %s channel %s: waiting for etcd to describe collection %" PRId64 ": %s", f->task_id, f->channel,
+                 c->collection_id, err.msg);
+        return false;
+    }
+    catalog_last_error(f->cat, trouble, sizeof trouble);
+    if (exists && trouble[0]) {
+        log_warn("task %s channel %s: waiting for the catalog to describe collection %" PRId64 ": %s", f->task_id,
+                 f->channel, c->collection_id, trouble);
+        return false;
+    }
+    return true;
+}
+
 static catalog_coll *collection_of(void *ud, const change *c, const _Atomic bool *stop) {
     filter *f = ud;
     int64_t id = c->collection_id;
@@ -82,27 +107,29 @@ static catalog_coll *collection_of(void *ud, const change *c, const _Atomic bool
         return NULL;
     }
     uint64_t until = mcdc_now_mono_ms() + CATALOG_WAIT_MS;
-    while (!atomic_load(stop) && mcdc_now_mono_ms() < until) {
-        catalog_wait_collection(f->cat, id, 500);
-        cc = catalog_get(f->cat, id);
-        if (described(cc)) return cc;
-        catalog_release(cc);
+    for (;;) {
+        while (!atomic_load(stop) && mcdc_now_mono_ms() < until) {
+            catalog_wait_collection(f->cat, id, 500);
+            cc = catalog_get(f->cat, id);
+            if (described(cc)) return cc;
+            catalog_release(cc);
+        }
+        if (atomic_load(stop)) return NULL; /* nothing is known yet, so nothing is cached */
+        if (gave_up(f, c)) {
+            /* The watch may have caught up while etcd was asked. */
+            catalog_wait_collection(f->cat, id, 1000);
+            cc = catalog_get(f->cat, id);
+            if (described(cc)) return cc;
+            catalog_release(cc);
+            break;
+        }
+        until = mcdc_now_mono_ms() + CATALOG_WAIT_MS;
     }
-    cc = catalog_get(f->cat, id);
-    if (!described(cc) && atomic_load(stop)) {
-        /* Stopped, not timed out: nothing is known yet, so nothing is cached. */
-        catalog_release(cc);
-        return NULL;
-    }
-    if (!described(cc)) {
-        log_warn("task %s channel %s: etcd does not describe collection %" PRId64 " after %d s; its changes are not "
-                 "replicated (a create that failed on the source leaves this)",
-                 f->task_id, f->channel, id, CATALOG_WAIT_MS / 1000);
-        idmap_put(&f->covered, id, NOT_COVERED);
-        catalog_release(cc);
-        return NULL;
-    }
-    return cc;
+    log_warn("task %s channel %s: etcd does not describe collection %" PRId64 " after %d s; its changes are not "
+             "replicated (a create that failed on the source leaves this)",
+             f->task_id, f->channel, id, CATALOG_WAIT_MS / 1000);
+    idmap_put(&f->covered, id, NOT_COVERED);
+    return NULL;
 }
 
 static bool covers(void *ud, const catalog_coll *cc) {

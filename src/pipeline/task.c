@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/backoff.h"
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -248,19 +249,21 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
     return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
 }
 
-/* Starts a worker on every DML channel that now holds a covered collection
- * and has none yet. -1 with *err when a worker could not start. */
+/* Starts the replicate channel's worker, and one on every DML channel that
+ * now holds a covered collection, where there is none yet. -1 with *err
+ * when a worker could not start (those started stay). */
 static int start_needed(task *t, mcdc_err *err) {
     catalog_coll **list;
     size_t n = catalog_list_held(t->env->catalog, &list);
     int rc = 0;
-    for (size_t i = 0; i + 1 < t->n_workers && !atomic_load(&t->stopping); i++) {
+    for (size_t i = 0; i < t->n_workers && !atomic_load(&t->stopping); i++) {
+        bool replicate = i + 1 == t->n_workers;
         pthread_mutex_lock(&t->mu);
         bool have = t->workers[i] != NULL;
         pthread_mutex_unlock(&t->mu);
-        mq_msgid start;
-        if (have || !task_needs_channel(t, list, n, t->channels[i], &start)) continue;
-        channel_worker *w = start_worker(t, t->channels[i], false, start.len ? &start : NULL, err);
+        mq_msgid start = {.len = 0};
+        if (have || (!replicate && !task_needs_channel(t, list, n, t->channels[i], &start))) continue;
+        channel_worker *w = start_worker(t, t->channels[i], replicate, start.len ? &start : NULL, err);
         if (!w) {
             mcdc_err_prefix(err, "starting the reader of %s", t->channels[i]);
             rc = -1;
@@ -274,24 +277,6 @@ static int start_needed(task *t, mcdc_err *err) {
     }
     catalog_release_list(list, n);
     return rc;
-}
-
-/* Polling is enough: a worker started late still begins at the collection's
- * start position, so the delay costs latency once, never data. */
-#define SUPERVISE_MS 500
-
-static void *supervise(void *arg) {
-    task *t = arg;
-    while (!atomic_load(&t->stopping)) {
-        for (int i = 0; i < SUPERVISE_MS / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
-        if (atomic_load(&t->stopping)) break;
-        mcdc_err err;
-        if (start_needed(t, &err)) {
-            task_pause_on_error(t, err.msg);
-            break;
-        }
-    }
-    return NULL;
 }
 
 static void warn_foreign_channels(task *t) {
@@ -309,38 +294,69 @@ static void warn_foreign_channels(task *t) {
     catalog_release_list(list, n);
 }
 
+/* Polling is enough: a worker started late still begins at the collection's
+ * start position, so the delay costs latency once, never data. */
+#define SUPERVISE_MS 500
+
+/* Whether a worker that could not start may start on a later try: the
+ * target or the queue unreachable, the store busy. Anything else (a target
+ * that refuses our credentials...) will not heal by waiting. */
+static bool start_may_heal(const mcdc_err *err) { return mcdc_err_is_transient(err->code) || err->code == MCDC_EIO; }
+
+/* The supervisor starts every worker, so task_start returns at once and a
+ * target or queue that is down when the task starts (mcdc starting before
+ * the target, a resume during an outage, a collection appearing on a new
+ * channel then) is retried with the error shown, never a pause. */
+static void *supervise(void *arg) {
+    task *t = arg;
+    mcdc_backoff bo;
+    mcdc_backoff_init(&bo, SUPERVISE_MS, 30000);
+    uint32_t wait_ms = 0;
+    bool said = false;
+    while (!atomic_load(&t->stopping)) {
+        for (uint32_t i = 0; i < wait_ms / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
+        if (atomic_load(&t->stopping)) break;
+        mcdc_err err;
+        if (start_needed(t, &err) == 0) {
+            if (bo.attempt) task_set_last_error(t, "");
+            mcdc_backoff_reset(&bo);
+            wait_ms = SUPERVISE_MS;
+            if (!said) {
+                said = true;
+                log_info("task %s: running, reading %zu of %zu channels", t->id, task_channels_read(t), t->n_workers);
+                warn_foreign_channels(t);
+            }
+            continue;
+        }
+        if (!start_may_heal(&err)) {
+            task_pause_on_error(t, err.msg);
+            break;
+        }
+        wait_ms = mcdc_backoff_next(&bo);
+        log_warn("task %s: %s; retrying in %u ms", t->id, err.msg, wait_ms);
+        task_set_last_error(t, err.msg);
+    }
+    return NULL;
+}
+
 int task_start(task *t, mcdc_err *err) {
     task_stop(t);
     atomic_store(&t->stopping, false);
     size_t n = task_channels(t->env, &t->channels);
     t->workers = mcdc_xcalloc(n, sizeof *t->workers);
     t->n_workers = n;
-    channel_worker *rw = start_worker(t, t->channels[n - 1], true, NULL, err);
-    if (!rw) {
-        mcdc_err_prefix(err, "task %s", t->id);
-        task_stop(t);
-        return -1;
-    }
+    /* Running before any worker exists: a worker that pauses the task at
+     * once must find it Running, or its pause would be overwritten here. */
     pthread_mutex_lock(&t->mu);
-    t->workers[n - 1] = rw;
+    t->state = TASK_RUNNING;
+    t->reason[0] = '\0';
     pthread_mutex_unlock(&t->mu);
-    if (start_needed(t, err)) {
-        mcdc_err_prefix(err, "task %s", t->id);
-        task_stop(t);
-        return -1;
-    }
     if (pthread_create(&t->supervisor, NULL, supervise, t) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "task %s: cannot start its supervisor thread", t->id);
         task_stop(t);
         return -1;
     }
     t->supervising = true;
-    pthread_mutex_lock(&t->mu);
-    t->state = TASK_RUNNING;
-    t->reason[0] = '\0';
-    pthread_mutex_unlock(&t->mu);
-    log_info("task %s: running, reading %zu of %zu channels", t->id, task_channels_read(t), n);
-    warn_foreign_channels(t);
     return 0;
 }
 
