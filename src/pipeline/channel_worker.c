@@ -23,9 +23,10 @@
 const char *channel_worker_channel(const channel_worker *w) { return w->channel; }
 bool channel_worker_is_replicate(const channel_worker *w) { return w->replicate; }
 
-uint64_t channel_worker_tick(const channel_worker *w, uint64_t *seen_mono_ms) {
-    if (seen_mono_ms) *seen_mono_ms = atomic_load(&w->tick_seen_ms);
-    return atomic_load(&w->tick);
+watermark_channel channel_worker_watermark(const channel_worker *w) {
+    return (watermark_channel){.tick = atomic_load(&w->tick),
+                               .tick_ms = atomic_load(&w->tick_seen_ms),
+                               .idle_since_ms = atomic_load(&w->idle_since_ms)};
 }
 
 void channel_worker_checkpoint(channel_worker *w, mq_msgid *id, uint64_t *ts) {
@@ -150,6 +151,7 @@ static apply_rc settle(channel_worker *w) {
 }
 
 apply_rc worker_on_change(channel_worker *w, change *c, const mq_msgid *id) {
+    atomic_store(&w->idle_since_ms, 0);
     apply_rc rc = w->replicate ? replicate_handle(w, c, id) : dml_handle(w, c, id);
     change_free(c);
     return rc || save_if_due(w) ? APPLY_STOPPED : APPLY_OK;
@@ -192,7 +194,13 @@ apply_rc worker_on_quiet(channel_worker *w) {
         w->trimmed_mono_ms = mcdc_now_mono_ms();
     }
     /* Calls that landed while the queue was quiet move the checkpoint too. */
-    return save_if_due(w);
+    if (save_if_due(w)) return APPLY_STOPPED;
+    /* Idle only with nothing read left unapplied: a worker that holds
+     * anything still counts for the watermark (watermark.h). */
+    if (w->queue_trouble) atomic_store(&w->idle_since_ms, 0);
+    else if (!w->fly.n && !w->dml.n_pending && !atomic_load(&w->idle_since_ms))
+        atomic_store(&w->idle_since_ms, mcdc_now_mono_ms());
+    return APPLY_OK;
 }
 
 void worker_on_exit(channel_worker *w) {
@@ -265,6 +273,8 @@ static void *run(void *arg) {
         }
         const char *trouble = mq_last_transient_error(w->reader);
         if (trouble && r == MQ_NONE && !w->dml.n_batch) w->ctx.hooks.trouble(w->ctx.hooks.ud, trouble);
+        /* A queue we cannot read is no proof that nothing is left to read. */
+        w->queue_trouble = trouble != NULL;
         if (worker_on_quiet(w)) break;
     }
     worker_on_exit(w);

@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "mq/mq.h"
+#include "pipeline/watermark.h"
 #include "pipeline/worker_io.h"
 
 typedef struct channel_worker channel_worker;
@@ -47,9 +48,10 @@ void channel_worker_ask_stop(channel_worker *w);
 void channel_worker_stop(channel_worker *w);
 
 const char *channel_worker_channel(const channel_worker *w);
-/* Last tick applied on this channel (0 = none yet) and when it was seen
- * (monotonic ms). The replicate channel carries no ticks. */
-uint64_t channel_worker_tick(const channel_worker *w, uint64_t *seen_mono_ms);
+/* What the watermark needs of this channel (watermark.h): the last tick
+ * applied, when, and whether the worker is idle. The replicate channel
+ * carries no ticks. */
+watermark_channel channel_worker_watermark(const channel_worker *w);
 bool channel_worker_is_replicate(const channel_worker *w);
 /* The last checkpoint saved: msgID and ts. */
 void channel_worker_checkpoint(channel_worker *w, mq_msgid *id, uint64_t *ts);

@@ -54,10 +54,6 @@ task_state task_state_now(task *t) {
     return s;
 }
 
-/* A DML channel counts for the watermark while its ticks keep coming; one
- * whose last collection was dropped stops ticking (timestamps.md §2). */
-#define TICK_FRESH_MS 3000
-
 const char *task_state_name(task_state s) {
     switch (s) {
     case TASK_INITIAL: return "Initial";
@@ -405,20 +401,17 @@ void task_set_last_error(task *t, const char *msg) {
 }
 
 uint64_t task_watermark(task *t) {
-    uint64_t now = mcdc_now_mono_ms(), wm = UINT64_MAX, best = 0;
     pthread_mutex_lock(&t->mu);
+    watermark_channel *ch = mcdc_xcalloc(t->n_workers ? t->n_workers : 1, sizeof *ch);
+    size_t n = 0;
     for (size_t i = 0; i < t->n_workers; i++) {
         channel_worker *w = t->workers[i];
-        if (!w || channel_worker_is_replicate(w)) continue;
-        uint64_t seen, tick = channel_worker_tick(w, &seen);
-        if (tick > best) best = tick;
-        if (!tick || now - seen > TICK_FRESH_MS) continue;
-        if (tick < wm) wm = tick;
+        if (w && !channel_worker_is_replicate(w)) ch[n++] = channel_worker_watermark(w);
     }
     pthread_mutex_unlock(&t->mu);
-    /* No channel ticking: no collection lives on the source, nothing can be
-     * behind; report the last tick seen anywhere (UINT64_MAX if none). */
-    return wm != UINT64_MAX ? wm : (best ? best : UINT64_MAX);
+    uint64_t wm = watermark_of(ch, n, mcdc_now_mono_ms());
+    free(ch);
+    return wm;
 }
 
 /* ---- first positions ----------------------------------------------------------------- */

@@ -86,11 +86,13 @@ struct channel_worker {
     uint64_t ckpt_ts;
     _Atomic uint64_t tick;
     _Atomic uint64_t tick_seen_ms;
+    _Atomic uint64_t idle_since_ms; /* everything read applied and the queue quiet since; 0: busy */
     mq_msgid start_at;         /* len > 0: open here (inclusive) instead of after ckpt */
 
     /* The worker thread's own. */
     const mq_config *mq;       /* the task env's, outlives the worker */
     mq_reader *reader;
+    bool queue_trouble;        /* the last read met a transient queue error */
     positions pos;
     dml_state dml;
     inflight fly;

@@ -427,6 +427,26 @@ static void test_same_collection_between_upsert_halves(void **state) {
     worker_free(w);
 }
 
+/* Rule: a worker is idle for the watermark only when the queue is quiet
+ * and nothing it read is left unapplied; a message makes it busy again. */
+static void test_idle_only_when_nothing_held(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    assert_int_equal(channel_worker_watermark(w).idle_since_ms, 0);
+    feed(w, 1, upsert_half(1, 500, 2));
+    quiet(w);
+    assert_int_equal(channel_worker_watermark(w).idle_since_ms, 0); /* a half is held */
+    feed(w, 2, delete(1, 500, 2));
+    quiet(w);
+    assert_true(channel_worker_watermark(w).idle_since_ms > 0);
+    feed(w, 3, tick(600));
+    assert_int_equal(channel_worker_watermark(w).idle_since_ms, 0);
+    w->queue_trouble = true;
+    quiet(w);
+    assert_int_equal(channel_worker_watermark(w).idle_since_ms, 0);
+    worker_free(w);
+}
+
 /* Rule: a held half that no tick or other half settles goes as an upsert
  * once it waited too long; its late Delete half is then dropped. */
 static void test_upsert_half_held_too_long(void **state) {
@@ -767,6 +787,7 @@ int main(void) {
         cmocka_unit_test(test_other_collection_between_upsert_halves),
         cmocka_unit_test(test_upsert_half_held_too_long),
         cmocka_unit_test(test_same_collection_between_upsert_halves),
+        cmocka_unit_test(test_idle_only_when_nothing_held),
         cmocka_unit_test(test_joining_limits),
         cmocka_unit_test(test_calls_land_in_order),
         cmocka_unit_test(test_inflight_bound),
