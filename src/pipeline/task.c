@@ -491,6 +491,18 @@ int task_init_positions(task *t, mcdc_err *err) {
             }
         }
     }
+    /* A channel that starts in its past may hold what the target already has
+     * (the same collection replicated before, a task re-created, a target
+     * restored from a backup): up to the channel's end now, inserts replay as
+     * upserts, as in a restart's window (store.h's intent). Milvus keeps no
+     * unique keys, so plain inserts there would double rows. */
+    for (size_t c = 0; c < n && rc == 0; c++) {
+        if (!choice[c].from_earliest && !choice[c].have) continue;
+        mq_msgid end;
+        bool exists;
+        if ((rc = mq_last_position(&t->env->mq, chans[c], &end, &exists, 10000, err))) break;
+        if (exists) rc = store_intent_save(t->env->store, t->id, chans[c], &end, 0, err);
+    }
     /* Everything else: the end of the channel now. */
     for (size_t c = 0; c < n && rc == 0; c++) {
         if (choice[c].from_earliest || choice[c].have) continue;
