@@ -117,8 +117,9 @@ typedef enum mq_result {
 mq_reader *mq_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err);
 
 /* MQ_ERROR only for what does not heal: the start position is gone from the
- * queue (retention), or a payload is too corrupt to hand out. Broker outages
- * are retried inside and visible through mq_last_transient_error. */
+ * queue (retention; MCDC_ENOTFOUND, the message names the channel and the
+ * position), or a payload is too corrupt to hand out. Broker outages are
+ * retried inside and visible through mq_last_transient_error. */
 mq_result mq_next(mq_reader *r, mq_message *msg, uint32_t timeout_ms, mcdc_err *err);
 
 /* The last transient trouble (broker down ...) seen since the last message,

@@ -15,7 +15,11 @@
  *
  * End of channel: when no frame is waiting, the reader asks the broker for
  * the topic's last message id and answers MQ_END once it has handed that out
- * (Kafka's partition EOF, the way mcdc dump knows it is done). */
+ * (Kafka's partition EOF, the way mcdc dump knows it is done).
+ *
+ * A position retention removed is an MQ_ERROR (MCDC_ENOTFOUND), as Kafka's
+ * auto.offset.reset=error is: the broker itself would silently start at the
+ * next entry it still has (see entry_kept). */
 #include "mq/mq_driver.h"
 #include "pulsar_int.h"
 
@@ -57,6 +61,10 @@ typedef struct pulsar_reader {
     bool floor_inclusive;       /* deliver floor itself (MQ_START_AT) */
     bool have_last;
     pulsar_pos last;            /* last message handed out */
+    /* Subscribed at a concrete entry: the first entry the broker sends must
+     * be that one, or the position is gone (entry_kept). */
+    bool expecting;
+    pulsar_pos expected;        /* batch unused */
 
     pulsar_entry entry;         /* the entry being handed out, record by record */
     pulsar_pos entry_pos;       /* batch = -1 */
@@ -133,6 +141,9 @@ static int subscribe_now(pulsar_reader *r, mcdc_err *err) {
     bool latest;
     resume_entry(r, &start, &latest);
     if (pulsar_subscribe(&r->conn, r->topic, r->subscription, CONSUMER_ID, &start, latest, deadline, err)) goto fail;
+    /* Earliest (-1, -1) and latest name no message: nothing to check. */
+    r->expecting = !latest && start.ledger >= 0 && start.entry >= 0;
+    r->expected = start;
     if (latest) {
         /* Pin "latest" to a position now, so a reconnect before the first
          * message resumes here instead of jumping further ahead. */
@@ -262,6 +273,78 @@ static bool at_end(const pulsar_reader *r, const pulsar_pos *last, bool exists) 
     return false;
 }
 
+/* Is the entry the reader subscribed at still in the topic? Asked of the
+ * first MESSAGE after each SUBSCRIBE at a concrete entry (a start position, a
+ * reconnect after the last message handed out, "latest" pinned), and of a
+ * last-message-id reply that comes before any MESSAGE.
+ *
+ * Why the first entry decides, with no false alarm (apache/pulsar, broker
+ * 3.x: ServerCnx.handleSubscribe, PersistentTopic.getNonDurableSubscription,
+ * NonDurableCursorImpl, ManagedLedgerImpl.getNextValidPosition):
+ *  - every start id becomes a batch message id, so the broker steps back one
+ *    entry and places the cursor's read position on the next valid position
+ *    after (ledger, entry - 1): the entry itself whenever its ledger still
+ *    exists. Retention and truncation delete whole ledgers, never part of
+ *    one, so an entry that was a real message and whose ledger is kept is
+ *    always the first one sent; batch indexes play no part (a batch is one
+ *    entry, and the reader drops what precedes the wanted index itself).
+ *  - when that ledger was deleted (retention, truncate, or the topic deleted
+ *    and re-created: new ledgers have new, larger ids) the next valid
+ *    position is the first entry of the next ledger that exists; a start id
+ *    past the last entry (a position from another cluster) starts at the
+ *    subscription's initial position, the earliest. Either way the first
+ *    entry sent is another one: different means gone.
+ *  - a topic trimmed to nothing sends no MESSAGE at all; its last message
+ *    id is then before the wanted entry (or none), which a kept entry can
+ *    never be, as the last id only grows.
+ * Earliest and latest subscribe at no entry and are never checked.
+ *
+ * What this cannot tell: whether anything was lost. When the saved message
+ * was the last entry of a ledger that is now deleted, the next entry the
+ * broker has may be exactly the one we need, but no Pulsar command says how
+ * many entries a deleted ledger held (entry ids restart at 0 in every
+ * ledger, so "the next message" has no name). The reader stops rather than
+ * guess: a pause can be looked at, a silent gap cannot. */
+static bool entry_kept(pulsar_reader *r, const pulsar_pos *got, bool exists, bool delivered) {
+    pulsar_pos want = {r->expected.ledger, r->expected.entry, 0}, at = {0, 0, 0};
+    if (exists) at = (pulsar_pos){got->ledger, got->entry, 0};
+    if (delivered) {
+        r->expecting = false;
+        if (pulsar_pos_cmp(&at, &want) == 0) return true;
+    } else if (exists && pulsar_pos_cmp(&at, &want) >= 0) {
+        return true; /* still to come (a cold read from the bookie) */
+    }
+    char saved[96], left[96];
+    /* The position as the caller knows it: the last message handed out, else
+     * the start position as given (a batch index -1 stays -1). */
+    pulsar_pos shown = r->have_last ? r->last : r->have_floor ? r->floor : want;
+    if (!r->have_last && (r->start.kind == MQ_START_AT || r->start.kind == MQ_START_AFTER))
+        pulsar_msgid_decode(&r->start.at, &shown, NULL, NULL);
+    pulsar_pos_format(&shown, 0, saved, sizeof saved);
+    if (exists) pulsar_pos_format(&at, 0, left, sizeof left);
+    if (delivered)
+        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
+                  "pulsar topic %s: position %s is no longer in the topic (retention?); the oldest message left is %s",
+                  r->topic, saved, left);
+    else if (exists)
+        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
+                  "pulsar topic %s: position %s is no longer in the topic (retention?); its last message is %s",
+                  r->topic, saved, left);
+    else
+        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
+                  "pulsar topic %s: position %s is no longer in the topic (retention?); the topic holds no message",
+                  r->topic, saved);
+    return false;
+}
+
+/* A start position that is gone: said now and on every later call. */
+static mq_result position_gone(pulsar_reader *r, mcdc_err *err) {
+    drop_connection(r, NULL);
+    r->failed = true;
+    if (err) *err = r->failure;
+    return MQ_ERROR;
+}
+
 static int ask_last(pulsar_reader *r, mcdc_err *err) {
     Pulsar__Proto__BaseCommand cmd = PULSAR__PROTO__BASE_COMMAND__INIT;
     Pulsar__Proto__CommandGetLastMessageId g = PULSAR__PROTO__COMMAND_GET_LAST_MESSAGE_ID__INIT;
@@ -357,6 +440,14 @@ static mq_result pulsar_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms
         switch (b->type) {
         case PULSAR__PROTO__BASE_COMMAND__TYPE__MESSAGE: {
             r->ask_after_ms = 0;
+            Pulsar__Proto__MessageIdData *id = b->message ? b->message->message_id : NULL;
+            if (r->expecting && id) {
+                pulsar_pos sent = {(int64_t)id->ledgerid, (int64_t)id->entryid, 0};
+                if (!entry_kept(r, &sent, true, true)) {
+                    pulsar_frame_clear(&f);
+                    return position_gone(r, err);
+                }
+            }
             int rc = take_entry(r, &f, &r->failure);
             pulsar_frame_clear(&f);
             if (rc) {
@@ -375,6 +466,10 @@ static mq_result pulsar_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms
                 pulsar_pos last;
                 bool exists;
                 pulsar_last_from_reply(g->last_message_id, &last, &exists);
+                if (r->expecting && !entry_kept(r, &last, exists, false)) {
+                    pulsar_frame_clear(&f);
+                    return position_gone(r, err);
+                }
                 end = at_end(r, &last, exists);
             }
             pulsar_frame_clear(&f);
