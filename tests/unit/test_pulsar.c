@@ -10,7 +10,9 @@
  *    entries: earliest, at/after a position, latest, the end of the channel,
  *    a missing topic, a connection that dies mid-stream (nothing lost,
  *    nothing twice), a corrupt entry on the wire, frames that never decode,
- *    token auth, the last position. */
+ *    token auth, the last position, and positions retention removed (at
+ *    start, past the end, trimmed to nothing, during an outage: the reader
+ *    stops with MCDC_ENOTFOUND) next to positions still there (no error). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -538,7 +540,9 @@ typedef struct fake {
     int port;
     pthread_t th;
     atomic_bool stop;
-    captured entries[FAKE_MAX]; /* served as ledger 7, entry i */
+    captured entries[FAKE_MAX]; /* served as ledger `ledger`, entry i */
+    int64_t ledger;             /* the topic's one ledger; 7 unless a test trims */
+    int64_t ledger_later;       /* after the first connection: this ledger instead (0: same) */
     int n;
     int drop_after;             /* the first connection dies after sending this many; -1: never */
     int garbage_at;             /* in place of this entry: a frame whose command does not decode; -1: never */
@@ -589,6 +593,7 @@ static void fake_serve(fake *fk, int fd, bool first) {
     mcdc_buf in = MCDC_BUF_INIT;
     int next = 0, sent = 0;
     uint32_t permits = 0;
+    int64_t ledger = !first && fk->ledger_later ? fk->ledger_later : fk->ledger;
     pulsar_frame f;
     char url[64];
     snprintf(url, sizeof url, "pulsar://127.0.0.1:%d", fk->port);
@@ -642,10 +647,14 @@ static void fake_serve(fake *fk, int fd, bool first) {
                 fake_send(fd, &r, NULL, 0);
                 break;
             }
-            /* Like the broker: a start id with a batch index starts at its entry. */
+            /* Like the broker: a start id with a batch index starts at its
+             * entry; in a ledger that is gone, at the first entry of the next
+             * one; past the last entry, at the initial position. */
             int64_t l = (int64_t)s->start_message_id->ledgerid, en = (int64_t)s->start_message_id->entryid;
             fk->last_start_entry = en;
-            next = l < 0 ? 0 : l == INT64_MAX ? fk->n : (int)en;
+            bool latest = s->has_initialposition &&
+                          s->initialposition == PULSAR__PROTO__COMMAND_SUBSCRIBE__INITIAL_POSITION__Latest;
+            next = l < 0 || l < ledger ? 0 : l == ledger && en <= fk->n ? (int)en : latest ? fk->n : 0;
             Pulsar__Proto__CommandSuccess ok = PULSAR__PROTO__COMMAND_SUCCESS__INIT;
             ok.request_id = s->request_id;
             r.type = PULSAR__PROTO__BASE_COMMAND__TYPE__SUCCESS;
@@ -656,7 +665,7 @@ static void fake_serve(fake *fk, int fd, bool first) {
         case PULSAR__PROTO__BASE_COMMAND__TYPE__GET_LAST_MESSAGE_ID: {
             Pulsar__Proto__CommandGetLastMessageIdResponse g = PULSAR__PROTO__COMMAND_GET_LAST_MESSAGE_ID_RESPONSE__INIT;
             Pulsar__Proto__MessageIdData id = PULSAR__PROTO__MESSAGE_ID_DATA__INIT;
-            id.ledgerid = 7;
+            id.ledgerid = (uint64_t)ledger;
             id.entryid = (uint64_t)(int64_t)(fk->n - 1);
             id.has_batch_index = 1;
             /* Like the broker: the last index of a batch, -1 for an entry that is none. */
@@ -685,7 +694,7 @@ static void fake_serve(fake *fk, int fd, bool first) {
             }
             Pulsar__Proto__CommandMessage m = PULSAR__PROTO__COMMAND_MESSAGE__INIT;
             Pulsar__Proto__MessageIdData id = PULSAR__PROTO__MESSAGE_ID_DATA__INIT;
-            id.ledgerid = 7;
+            id.ledgerid = (uint64_t)ledger;
             id.entryid = (uint64_t)next;
             m.consumer_id = 1;
             m.message_id = &id;
@@ -727,6 +736,7 @@ static void fake_start(fake *fk, const char *const *names, int n) {
     memset(fk, 0, sizeof *fk);
     fk->drop_after = -1;
     fk->garbage_at = -1;
+    fk->ledger = 7;
     for (int i = 0; i < n; i++) {
         mcdc_err err;
         parse_captured(names[i], &fk->entries[i], &err); /* a refused entry is served all the same */
@@ -979,6 +989,120 @@ static void test_reader_gives_up_on_frames_that_never_decode(void **state) {
     fake_stop(&fk);
 }
 
+/* The first mq_next that is not MQ_NONE. */
+static mq_result next_answer(mq_reader *r, mq_message *m, mcdc_err *err) {
+    mq_result res = MQ_NONE;
+    for (int spins = 0; spins < 50 && res == MQ_NONE; spins++) res = mq_next(r, m, 100, err);
+    return res;
+}
+
+/* Opens at `start` ("after"/"at" + a position) and expects the pause. */
+static void expect_gone(mq_config *cfg, mq_start_kind kind, const char *pos, const char *left) {
+    mcdc_err err;
+    mq_start st = {.kind = kind};
+    assert_int_equal(mq_msgid_parse("pulsar", pos, &st.at, &err), 0);
+    mq_reader *r = mq_open(cfg, "by-pulsar-rootcoord-dml_2", &st, &err);
+    assert_non_null(r);
+    mq_message m;
+    assert_int_equal(next_answer(r, &m, &err), MQ_ERROR);
+    assert_int_equal(err.code, MCDC_ENOTFOUND); /* the class Kafka's retention error has: the task pauses */
+    assert_non_null(strstr(err.msg, "pulsar topic persistent://public/default/by-pulsar-rootcoord-dml_2: position "));
+    assert_non_null(strstr(err.msg, pos));
+    assert_non_null(strstr(err.msg, "is no longer in the topic"));
+    assert_non_null(strstr(err.msg, left));
+    /* Said again, and nothing after the gap is ever handed out. */
+    assert_int_equal(mq_next(r, &m, 100, &err), MQ_ERROR);
+    assert_non_null(strstr(err.msg, pos));
+    mq_close(r);
+}
+
+static void test_reader_stops_at_a_position_retention_removed(void **state) {
+    (void)state;
+    fake fk;
+    fake_start(&fk, SERIES, SERIES_N);
+    /* Ledger 7 is gone; what is left lives in ledger 9 (a topic deleted and
+     * re-created looks the same: its ledgers are new ones). */
+    fk.ledger = 9;
+    char url[64], got[1024];
+    mq_config cfg = fake_cfg(&fk, url, sizeof url);
+    expect_gone(&cfg, MQ_START_AFTER, "7:3:0:0", "the oldest message left is 9:0:0:0");
+    expect_gone(&cfg, MQ_START_AT, "7:2:0:1", "the oldest message left is 9:0:0:0");
+    /* The last message of the deleted ledger: maybe nothing was lost, but
+     * the protocol cannot say so; it stops all the same. */
+    expect_gone(&cfg, MQ_START_AFTER, "7:6:0:0", "9:0:0:0");
+    /* Past the end of the topic (another cluster's position): the broker
+     * would start at the earliest entry. */
+    expect_gone(&cfg, MQ_START_AFTER, "9:40:0:0", "the oldest message left is 9:0:0:0");
+    expect_gone(&cfg, MQ_START_AFTER, "12:0:0:0", "the oldest message left is 9:0:0:0");
+
+    /* Positions that are still there, the oldest one left included
+     * (retention exactly at the position): no error, from the right message. */
+    mcdc_err err;
+    mq_start st = {.kind = MQ_START_AFTER};
+    assert_int_equal(mq_msgid_parse("pulsar", "9:0:0:0", &st.at, &err), 0);
+    mq_reader *r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), SERIES_MSGS - 1);
+    assert_string_equal(got, "9:1:0:0 9:2:0:0 9:2:0:1 9:2:0:2 9:3:0:0 9:4:0:0 9:5:0:0 9:5:0:1 9:6:0:0");
+    mq_close(r);
+    st.kind = MQ_START_AT;
+    r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), SERIES_MSGS);
+    assert_true(strncmp(got, "9:0:0:0 9:1:0:0", 15) == 0);
+    mq_close(r);
+    /* Inside a batch: the entry is what the broker sends first, the reader
+     * drops the records before the wanted one. */
+    assert_int_equal(mq_msgid_parse("pulsar", "9:2:0:1", &st.at, &err), 0);
+    r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), 7);
+    assert_string_equal(got, "9:2:0:1 9:2:0:2 9:3:0:0 9:4:0:0 9:5:0:0 9:5:0:1 9:6:0:0");
+    mq_close(r);
+    /* Earliest and latest name no message: never an error. */
+    st.kind = MQ_START_EARLIEST;
+    r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), SERIES_MSGS);
+    mq_close(r);
+    st.kind = MQ_START_LATEST;
+    r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), 0);
+    mq_close(r);
+    fake_stop(&fk);
+
+    /* Trimmed to nothing: no MESSAGE ever comes; the last message id says it. */
+    fake_start(&fk, SERIES, 0);
+    fk.ledger = 9;
+    cfg = fake_cfg(&fk, url, sizeof url);
+    expect_gone(&cfg, MQ_START_AFTER, "7:3:0:0", "the topic holds no message");
+    st.kind = MQ_START_EARLIEST;
+    r = mq_open(&cfg, "c", &st, &err);
+    assert_int_equal(read_all(r, got, sizeof got), 0);
+    mq_close(r);
+    fake_stop(&fk);
+}
+
+static void test_reader_stops_when_retention_passes_it_during_an_outage(void **state) {
+    (void)state;
+    fake fk;
+    fake_start(&fk, SERIES, SERIES_N);
+    fk.drop_after = 3;    /* the connection dies after entry 2 ... */
+    fk.ledger_later = 9;  /* ... and ledger 7 is gone when the reader comes back */
+    char url[64];
+    mq_config cfg = fake_cfg(&fk, url, sizeof url);
+    mcdc_err err;
+    mq_start st = {.kind = MQ_START_EARLIEST};
+    mq_reader *r = mq_open(&cfg, "c", &st, &err);
+    mq_message m;
+    mq_result res;
+    int n = 0;
+    while ((res = next_answer(r, &m, &err)) == MQ_MESSAGE) n++;
+    assert_int_equal(n, 5); /* entries 0..2 */
+    assert_int_equal(res, MQ_ERROR);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "position 7:2:0:2 is no longer in the topic"));
+    assert_non_null(strstr(err.msg, "the oldest message left is 9:0:0:0"));
+    mq_close(r);
+    fake_stop(&fk);
+}
+
 static void test_reader_without_a_broker(void **state) {
     (void)state;
     /* A port nobody listens on: the reader exists and says why it waits. */
@@ -1025,6 +1149,8 @@ int main(void) {
         cmocka_unit_test(test_reader_waits_for_a_missing_topic),
         cmocka_unit_test(test_reader_stops_on_a_corrupt_entry),
         cmocka_unit_test(test_reader_gives_up_on_frames_that_never_decode),
+        cmocka_unit_test(test_reader_stops_at_a_position_retention_removed),
+        cmocka_unit_test(test_reader_stops_when_retention_passes_it_during_an_outage),
         cmocka_unit_test(test_reader_without_a_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
