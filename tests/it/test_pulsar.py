@@ -5,7 +5,8 @@ channel with mcdc's mq driver (kafka or pulsar) and decodes every message with m
 
   - the same operations on the Kafka source and on the Pulsar source come out as the same changes;
   - a reader started at / after a position starts exactly there;
-  - a Pulsar restart in the middle of a read loses nothing and repeats nothing.
+  - a Pulsar restart in the middle of a read loses nothing and repeats nothing;
+  - a task whose saved position retention removed pauses, naming it, and writes nothing after the gap.
 """
 import json
 import os
@@ -384,3 +385,101 @@ def test_mcdc_dump_prints_the_same_changes_on_both_queues(pstack, stack, fresh_n
         seen[kind] = shape(changes)
         Collection(name, using=src.alias).drop()
     assert seen["kafka"] == seen["pulsar"], seen
+
+
+def pulsar_admin(stack, method, topic_path, what=""):
+    """One call of the standalone's admin REST API on persistent://public/default/<topic_path>
+    (Milvus's pulsar.tenant and pulsar.namespace as the stack configures them)."""
+    import urllib.request
+    url = f"{stack['MCDC_PULSAR_ADMIN_URL']}/admin/v2/persistent/public/default/{topic_path}{what}"
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        body = r.read()
+        return r.status, json.loads(body) if body else None
+
+
+def test_retention_past_a_saved_position_pauses_the_task(pstack, fresh_name, tmp_path):
+    """A task replicates a collection; mcdc stops; more rows are written; the topic is unloaded (its
+    ledger is closed, the reloaded topic writes to a new one) and truncated (every ledger but the
+    current one is deleted, the saved position with it). Started again, the task must pause with a
+    reason naming the topic and the saved position instead of reading on from the oldest entry left;
+    the target keeps exactly the rows from before the gap."""
+    import re
+    from mcdcserver import McdcServer, connect, count_rows, normalize, rows_of, wait_equal
+
+    t0 = time.monotonic()
+    src = Source(pstack, "pulsar")
+    snap = src.snapshot()
+    srv = McdcServer(pstack, tmp_path, mq="pulsar")
+    srv.start()
+    connect("psrc", srv.source_uri)
+    connect("tgt", pstack["MCDC_TARGET_URI"])
+    name = fresh_name("pq_trim")
+    try:
+        task = srv.create_task(collection_infos=[{"name": name}])
+        coll = Collection(name, SCHEMA, shards_num=1, using="psrc")
+        coll.create_index("vec", {"index_type": "FLAT", "metric_type": "L2", "params": {}})
+        coll.load()
+        cid = coll.describe()["collection_id"]
+        coll.insert(rows(range(1, 101), 1))
+        before_gap = set(range(1, 101))
+        wait_equal("psrc", "tgt", "default", name, "id", timeout=150)
+        channel = next(iter(wait_for(lambda: src.changes_since(snap, cid), 30, "the collection's channel")))
+        topic = f"persistent://public/default/{channel}"
+
+        assert srv.stop() == 0  # SIGTERM: the channel's checkpoint is stored
+        coll.insert(rows(range(101, 201), 2))  # the gap: only in the ledger that will be deleted
+
+        _, stats = pulsar_admin(pstack, "GET", channel, "/internalStats")
+        old = {l["ledgerId"] for l in stats["ledgers"]}
+        assert old, stats
+        # Unload: the topic's current ledger is closed; when Milvus's producer and consumers come back
+        # the topic is loaded again and writes to a new ledger (a managed ledger always opens a fresh
+        # one). Truncate only deletes ledgers other than the current one, so this comes first.
+        status, _ = pulsar_admin(pstack, "PUT", channel, "/unload")
+        assert status in (200, 204), status
+
+        def new_ledger_in_use():
+            _, st = pulsar_admin(pstack, "GET", channel, "/internalStats")
+            return any(l["ledgerId"] not in old for l in st["ledgers"]) and st["currentLedgerEntries"] > 0
+        wait_for(new_ledger_in_use, 60, "the reloaded topic to write to a new ledger")
+        coll.insert(rows(range(201, 301), 3))  # after the gap, in the new ledger
+        # Milvus's own subscriptions must have consumed everything: truncate clears every cursor's
+        # backlog, theirs too. A Strong count waits for the query side, the flush for the data side.
+        wait_for(lambda: count_rows("psrc", name) == 300, 60, "the source to hold its 300 rows")
+        coll.flush()
+        # Truncate: the broker clears every subscription's backlog and deletes every ledger but the
+        # current one, whatever the retention says (ManagedLedgerImpl.asyncTruncate).
+        status, _ = pulsar_admin(pstack, "DELETE", channel, "/truncate")
+        assert status in (200, 204), status
+
+        def old_ledgers_gone():
+            _, st = pulsar_admin(pstack, "GET", channel, "/internalStats")
+            return not old & {l["ledgerId"] for l in st["ledgers"]}
+        wait_for(old_ledgers_gone, 60, f"ledgers {sorted(old)} of {topic} to be deleted")
+
+        srv.start()
+        info = wait_for(lambda: (lambda i: i if i["state"] == "Paused" else None)(srv.get(task)), 90,
+                        "the task to pause")
+        reason = info["reason"]
+        m = re.search(r"pulsar topic (\S+): position (\d+):(\d+):-?\d+:-?\d+ is no longer in the topic "
+                      r"\(retention\?\); the oldest message left is (\d+):(\d+):", reason)
+        assert m, reason
+        assert m.group(1) == topic, reason
+        assert int(m.group(2)) in old, f"the saved position should be in a deleted ledger {sorted(old)}: {reason}"
+        assert int(m.group(4)) not in old, reason
+        assert channel in reason
+
+        # Nothing after the gap reached the target, and what came before is exact, row by row.
+        time.sleep(3)  # a reader that read on would have written by now
+        s_rows, t_rows = rows_of("psrc", "default", name, "id"), rows_of("tgt", "default", name, "id")
+        assert set(t_rows) == before_gap, sorted(set(t_rows) ^ before_gap)[:10]
+        for k in before_gap:
+            assert {f: normalize(v) for f, v in t_rows[k].items()} == {f: normalize(v) for f, v in s_rows[k].items()}
+        assert count_rows("tgt", name) == 100
+        assert count_rows("psrc", name) == 300
+        assert srv.get(task)["state"] == "Paused"
+    finally:
+        srv.stop()
+    Collection(name, using="psrc").drop()
+    print(f"retention past a saved position: paused with '{reason}' in {time.monotonic() - t0:.1f} s")
