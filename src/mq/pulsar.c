@@ -294,9 +294,14 @@ static bool at_end(const pulsar_reader *r, const pulsar_pos *last, bool exists) 
  *    past the last entry (a position from another cluster) starts at the
  *    subscription's initial position, the earliest. Either way the first
  *    entry sent is another one: different means gone.
- *  - a topic trimmed to nothing sends no MESSAGE at all; its last message
- *    id is then before the wanted entry (or none), which a kept entry can
- *    never be, as the last id only grows.
+ *  - when no MESSAGE comes, the topic's last message id may still say it:
+ *    a real entry (entry id >= 0) before the wanted one means the wanted
+ *    one is not there, as the last id only grows while entries exist. An
+ *    answer with entry -1 proves nothing: older brokers answer it for a
+ *    topic just reloaded into a fresh ledger while older ledgers still hold
+ *    messages (3.x looks back to the last ledger that has entries). A topic trimmed to nothing is then "the end for now"
+ *    (nothing is handed out) until Milvus writes again, at the latest its
+ *    next time tick, whose entry then decides.
  * Earliest and latest subscribe at no entry and are never checked.
  *
  * What this cannot tell: whether anything was lost. When the saved message
@@ -304,36 +309,25 @@ static bool at_end(const pulsar_reader *r, const pulsar_pos *last, bool exists) 
  * broker has may be exactly the one we need, but no Pulsar command says how
  * many entries a deleted ledger held (entry ids restart at 0 in every
  * ledger, so "the next message" has no name). The reader stops rather than
- * guess: a pause can be looked at, a silent gap cannot. */
-static bool entry_kept(pulsar_reader *r, const pulsar_pos *got, bool exists, bool delivered) {
-    pulsar_pos want = {r->expected.ledger, r->expected.entry, 0}, at = {0, 0, 0};
-    if (exists) at = (pulsar_pos){got->ledger, got->entry, 0};
-    if (delivered) {
-        r->expecting = false;
-        if (pulsar_pos_cmp(&at, &want) == 0) return true;
-    } else if (exists && pulsar_pos_cmp(&at, &want) >= 0) {
-        return true; /* still to come (a cold read from the bookie) */
-    }
-    char saved[96], left[96];
+ * guess: a pause can be looked at, a silent gap cannot.
+ *
+ * `seen` is the first entry sent (delivered) or the topic's last message, a
+ * real one (!delivered). False: r->failure says why. */
+static bool entry_kept(pulsar_reader *r, const pulsar_pos *seen, bool delivered) {
+    pulsar_pos want = {r->expected.ledger, r->expected.entry, 0}, at = {seen->ledger, seen->entry, 0};
+    int c = pulsar_pos_cmp(&at, &want);
+    if (delivered) r->expecting = false;
+    if (delivered ? c == 0 : c >= 0) return true; /* there, or still to come (a cold read from the bookie) */
+    char saved[96], other[96];
     /* The position as the caller knows it: the last message handed out, else
      * the start position as given (a batch index -1 stays -1). */
     pulsar_pos shown = r->have_last ? r->last : r->have_floor ? r->floor : want;
     if (!r->have_last && (r->start.kind == MQ_START_AT || r->start.kind == MQ_START_AFTER))
         pulsar_msgid_decode(&r->start.at, &shown, NULL, NULL);
     pulsar_pos_format(&shown, 0, saved, sizeof saved);
-    if (exists) pulsar_pos_format(&at, 0, left, sizeof left);
-    if (delivered)
-        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
-                  "pulsar topic %s: position %s is no longer in the topic (retention?); the oldest message left is %s",
-                  r->topic, saved, left);
-    else if (exists)
-        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
-                  "pulsar topic %s: position %s is no longer in the topic (retention?); its last message is %s",
-                  r->topic, saved, left);
-    else
-        mcdc_errf(&r->failure, MCDC_ENOTFOUND,
-                  "pulsar topic %s: position %s is no longer in the topic (retention?); the topic holds no message",
-                  r->topic, saved);
+    pulsar_pos_format(&at, 0, other, sizeof other);
+    mcdc_errf(&r->failure, MCDC_ENOTFOUND, "pulsar topic %s: position %s is no longer in the topic (retention?); %s %s",
+              r->topic, saved, delivered ? "the oldest message left is" : "its last message is", other);
     return false;
 }
 
@@ -443,7 +437,7 @@ static mq_result pulsar_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms
             Pulsar__Proto__MessageIdData *id = b->message ? b->message->message_id : NULL;
             if (r->expecting && id) {
                 pulsar_pos sent = {(int64_t)id->ledgerid, (int64_t)id->entryid, 0};
-                if (!entry_kept(r, &sent, true, true)) {
+                if (!entry_kept(r, &sent, true)) {
                     pulsar_frame_clear(&f);
                     return position_gone(r, err);
                 }
@@ -466,7 +460,7 @@ static mq_result pulsar_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms
                 pulsar_pos last;
                 bool exists;
                 pulsar_last_from_reply(g->last_message_id, &last, &exists);
-                if (r->expecting && !entry_kept(r, &last, exists, false)) {
+                if (r->expecting && exists && !entry_kept(r, &last, false)) {
                     pulsar_frame_clear(&f);
                     return position_gone(r, err);
                 }
