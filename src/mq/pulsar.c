@@ -299,9 +299,10 @@ static bool at_end(const pulsar_reader *r, const pulsar_pos *last, bool exists) 
  *    one is not there, as the last id only grows while entries exist. An
  *    answer with entry -1 proves nothing: older brokers answer it for a
  *    topic just reloaded into a fresh ledger while older ledgers still hold
- *    messages (3.x looks back to the last ledger that has entries). A topic trimmed to nothing is then "the end for now"
- *    (nothing is handed out) until Milvus writes again, at the latest its
- *    next time tick, whose entry then decides.
+ *    messages (3.x looks back to the last ledger that has entries). A topic
+ *    trimmed to nothing is then "the end for now" (nothing is handed out)
+ *    until Milvus writes again, at the latest its next time tick, whose
+ *    entry then decides.
  * Earliest and latest subscribe at no entry and are never checked.
  *
  * What this cannot tell: whether anything was lost. When the saved message

@@ -12,7 +12,7 @@
  *                   flow, last message id;
  *   pulsar_opts.c   the driver's settings (source.mq.pulsar);
  *   pulsar.c        the mq.h driver: positions, flow control, end of channel,
- *                   reconnect-and-resume.
+ *                   reconnect-and-resume, positions retention removed.
  * Wire format: the Pulsar binary protocol (src/proto/pulsar_api.proto) and
  * spec/mq-messages.md §3.2, §6. */
 #ifndef MCDC_MQ_PULSAR_INT_H
