@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/pbfield.h"
 #include "target/columns.h"
+#include "target/schema_check.h"
 
 /* Names known to exist on the target ("db\x1f coll" or "db\x1f coll\x1f part"),
  * so the hot path does not ask the target before every insert. A few hundred
@@ -389,15 +390,52 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
     return 0;
 }
 
-static int apply_drop_collection(applier *a, const target_collection *tc, mcdc_err *err) {
-    const char *db = tc->db, *coll = tc->name;
-    if (milvus_drop_collection(a->client, db, coll, err) && err->code != MCDC_ENOTFOUND) return -1;
-    char *k = key3(db, coll, NULL);
+/* What this applier knows of db.name is forgotten: the name may now belong
+ * to another collection, or to none. */
+static void forget_collection(applier *a, const char *db, const char *name) {
+    char *k = key3(db, name, NULL);
     set_del_prefix(&a->collections, k);
     set_del_prefix(&a->partitions, k);
     free(k);
-    log_info("target: dropped collection %s.%s", db, coll);
+}
+
+int applier_drop_collection(applier *a, const char *db, const char *name, mcdc_err *err) {
+    forget_collection(a, db, name);
+    if (milvus_drop_collection(a->client, db, name, err) && err->code != MCDC_ENOTFOUND) return -1;
     return 0;
+}
+
+static int apply_drop_collection(applier *a, const target_collection *tc, mcdc_err *err) {
+    if (applier_drop_collection(a, tc->db, tc->name, err)) return -1;
+    log_info("target: dropped collection %s.%s", tc->db, tc->name);
+    return 0;
+}
+
+int applier_rename_collection(applier *a, const char *db, const char *from, const char *to, mcdc_err *err) {
+    forget_collection(a, db, from);
+    forget_collection(a, db, to);
+    return milvus_rename_collection(a->client, db, from, to, err);
+}
+
+int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, mcdc_err *err) {
+    *id = 0;
+    /* Not found covers a database that is not there either. */
+    Milvus__Proto__Milvus__DescribeCollectionResponse *r = NULL;
+    if (milvus_describe_collection(a->client, db, name, &r, err)) return err->code == MCDC_ENOTFOUND ? 0 : -1;
+    *id = r->collection_id;
+    milvus__proto__milvus__describe_collection_response__free_unpacked(r, NULL);
+    return 0;
+}
+
+int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err) {
+    Milvus__Proto__Milvus__DescribeCollectionResponse *r = NULL;
+    if (milvus_describe_collection(a->client, tc->db, tc->name, &r, err)) return -1;
+    int rc = r->schema ? schema_check(tc->schema, r->schema, err)
+                       : mcdc_errf(err, MCDC_EREMOTE, "DescribeCollection of %s.%s returned no schema", tc->db, tc->name);
+    milvus__proto__milvus__describe_collection_response__free_unpacked(r, NULL);
+    if (rc) mcdc_err_prefix(err, "target collection %s.%s exists and mcdc did not create it for source %s.%s", tc->db,
+                            tc->name, tc->source_db, tc->source_name);
+    return rc;
 }
 
 static int apply_drop_partition(applier *a, const change *c, const target_collection *tc, mcdc_err *err) {

@@ -284,6 +284,14 @@ int milvus_drop_collection(milvus_client *c, const char *db, const char *name, m
     return call_status(c, "DropCollection", db, &req.base, err);
 }
 
+int milvus_rename_collection(milvus_client *c, const char *db, const char *from, const char *to, mcdc_err *err) {
+    Milvus__Proto__Milvus__RenameCollectionRequest req = MILVUS__PROTO__MILVUS__RENAME_COLLECTION_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.old_name = (char *)from;
+    req.new_name = (char *)to;
+    return call_status(c, "RenameCollection", db, &req.base, err);
+}
+
 int milvus_has_collection(milvus_client *c, const char *db, const char *name, bool *has, mcdc_err *err) {
     Milvus__Proto__Milvus__HasCollectionRequest req = MILVUS__PROTO__MILVUS__HAS_COLLECTION_REQUEST__INIT;
     req.db_name = (char *)db;

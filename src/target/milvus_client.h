@@ -82,6 +82,8 @@ int milvus_create_collection(milvus_client *c, const char *db, const char *name,
                              size_t n_props, int64_t num_partitions, mcdc_err *err);
 int milvus_drop_collection(milvus_client *c, const char *db, const char *name, mcdc_err *err);
 int milvus_has_collection(milvus_client *c, const char *db, const char *name, bool *has, mcdc_err *err);
+/* Within one database (2.3 moves no collection between databases). */
+int milvus_rename_collection(milvus_client *c, const char *db, const char *from, const char *to, mcdc_err *err);
 /* *out freed with milvus__proto__milvus__describe_collection_response__free_unpacked. */
 int milvus_describe_collection(milvus_client *c, const char *db, const char *name,
                                Milvus__Proto__Milvus__DescribeCollectionResponse **out, mcdc_err *err);
