@@ -184,11 +184,12 @@ static int sync_partitions(meta_sync *m, covered *k, const catalog_coll *cc, uin
 
 /* ---- aliases --------------------------------------------------------------------- */
 
-/* The covered, seeded, settled collection the record names on the target. */
+/* The covered, settled collection the record names on the target (seeded:
+ * a step reaches the aliases only after every covered one was). */
 static covered *alias_home(meta_sync *m, const catalog_alias *r) {
     if (r->dropped) return NULL;
     covered *k = cov_find(m, r->collection_id);
-    return k && k->seeded && !k->frozen ? k : NULL;
+    return k && !k->frozen ? k : NULL;
 }
 
 /* Points alias at k's target: an alter when the target has it elsewhere, a

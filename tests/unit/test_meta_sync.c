@@ -419,6 +419,28 @@ static void test_alias_waits_for_its_target(void **state) {
     catalog_close(c);
 }
 
+/* A collection that lost its target (the WAL's drop took it, aliases and
+ * all) and gets one again: read afresh, its alias made again. */
+static void test_target_lost_and_made_again(void **state) {
+    (void)state;
+    catalog *c = source();
+    fake *f = target();
+    meta_sync *m = sync_over(c, f, true);
+    alias(c, "novels", 447, TS(1000));
+    step_ok(m, TS(1000));
+    assert_calls(f, 1, "create alias default.novels -> books");
+    f->targets[0].db[0] = '\0';
+    f->n_aliases = 0;
+    step_ok(m, TS(1100));
+    assert_int_equal(f->n_calls, 1);
+    snprintf(f->targets[0].db, 32, "default");
+    step_ok(m, TS(1200));
+    assert_calls(f, 2, "create alias default.novels -> books", "create alias default.novels -> books");
+    meta_sync_free(m);
+    free(f);
+    catalog_close(c);
+}
+
 /* ---- partitions ------------------------------------------------------------------ */
 
 static void test_empty_partition_created_after_its_ts(void **state) {
@@ -561,6 +583,7 @@ int main(void) {
         cmocka_unit_test(test_alias_in_the_collections_target_db),
         cmocka_unit_test(test_alias_taken_on_target_is_altered),
         cmocka_unit_test(test_alias_waits_for_its_target),
+        cmocka_unit_test(test_target_lost_and_made_again),
         cmocka_unit_test(test_empty_partition_created_after_its_ts),
         cmocka_unit_test(test_partition_dropped_early_never_created),
         cmocka_unit_test(test_no_partitions_when_ignored_or_keyed),
