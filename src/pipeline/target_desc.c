@@ -100,6 +100,9 @@ target_collection *target_desc_new(const task_spec *spec, catalog *cat, const ca
     tc->partitions = d->parts;
     tc->n_partitions = np;
     tc->num_partitions = (int64_t)cc->n_partitions;
+    tc->prop_keys = (const char *const *)cc->prop_keys;
+    tc->prop_values = (const char *const *)cc->prop_values;
+    tc->n_props = cc->n_props;
     if (cat) {
         tc->read_state = read_state;
         tc->free_state = free_state;

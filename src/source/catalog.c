@@ -41,8 +41,12 @@ static int load(catalog *c, mcdc_err *err) {
         r->gone = true;
         catalog_snap_invalidate(r);
     }
+    catalog_aliases_unconfirm(c);
     int rc = etcd_range_prefix(c->etcd, c->prefix, 0, load_fn, c, &rev, err);
-    if (rc == 0) c->revision = rev;
+    if (rc == 0) {
+        c->revision = rev;
+        catalog_aliases_drop_unconfirmed(c);
+    }
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->mu);
     if (rc) {
@@ -177,7 +181,7 @@ catalog_coll *catalog_find(catalog *c, const char *db, const char *name) {
         if (live(r) && r->db_id == dbid && r->info->schema && strcmp(r->info->schema->name, name) == 0) s = catalog_snap_of(c, r);
     }
     for (alias_rec *a = c->aliases; !s && a; a = a->next) {
-        if (a->db_id == dbid && strcmp(a->name, name) == 0) {
+        if (!a->dropped && a->db_id == dbid && strcmp(a->name, name) == 0) {
             coll_rec *r = idmap_get(&c->colls, a->coll_id);
             if (r && live(r)) s = catalog_snap_of(c, r);
         }
@@ -313,6 +317,31 @@ void catalog_last_error(catalog *c, char *buf, size_t cap) {
     pthread_mutex_lock(&c->mu);
     snprintf(buf, cap, "%s", c->last_error);
     pthread_mutex_unlock(&c->mu);
+}
+
+void catalog_set_stamp(catalog *c, uint64_t ts) {
+    pthread_mutex_lock(&c->mu);
+    c->fixed_stamp = ts;
+    pthread_mutex_unlock(&c->mu);
+}
+
+size_t catalog_aliases(catalog *c, catalog_alias **out) {
+    pthread_mutex_lock(&c->mu);
+    size_t n = 0;
+    for (alias_rec *a = c->aliases; a; a = a->next) n++;
+    catalog_alias *list = mcdc_xcalloc(n ? n : 1, sizeof *list);
+    size_t k = 0;
+    for (alias_rec *a = c->aliases; a; a = a->next)
+        list[k++] = (catalog_alias){.db_id = a->db_id, .name = mcdc_xstrdup(a->name), .collection_id = a->coll_id,
+                                    .ts = a->ts, .dropped = a->dropped};
+    pthread_mutex_unlock(&c->mu);
+    *out = list;
+    return n;
+}
+
+void catalog_aliases_free(catalog_alias *list, size_t n) {
+    for (size_t i = 0; i < n; i++) free(list[i].name);
+    free(list);
 }
 
 const catalog_partition *catalog_partition_by_id(const catalog_coll *cc, int64_t partition_id) {

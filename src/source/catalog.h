@@ -66,6 +66,12 @@ typedef struct catalog_coll {
     size_t n_starts;
     char **aliases;
     size_t n_aliases;
+    /* CollectionInfo.properties (collection.ttl.seconds...) as etcd holds
+     * them: those given at create. Milvus 2.3 does not write a later
+     * AlterCollection's to etcd (docs/guarantees.md). */
+    char **prop_keys;
+    char **prop_values;
+    size_t n_props;
     int64_t revision;                   /* etcd revision this snapshot reflects */
 } catalog_coll;
 
@@ -142,6 +148,27 @@ void catalog_load_free(catalog_load *l);
 
 /* The last watch trouble (etcd down...), or "" — the catalog retries by itself. */
 void catalog_last_error(catalog *c, char *buf, size_t cap);
+
+/* Every alias the catalog has seen, dropped ones included, to follow
+ * their changes in source timestamp order (pipeline/meta_sync.h). ts is the
+ * hybrid ts of the last change: AliasInfo.created_time for a create or an
+ * alter (an alter rewrites it); for a drop, whose ts etcd does not keep,
+ * the catalog's stamp (catalog_now_ts) of when it saw the deletion. Freed
+ * with catalog_aliases_free. */
+typedef struct catalog_alias {
+    int64_t db_id;
+    char *name;
+    int64_t collection_id;      /* when dropped: the last one it named */
+    uint64_t ts;
+    bool dropped;
+} catalog_alias;
+
+size_t catalog_aliases(catalog *c, catalog_alias **out);
+void catalog_aliases_free(catalog_alias *list, size_t n);
+
+/* The hybrid ts of the wall clock now (physical ms << 18,
+ * spec/timestamps.md §1), which stamps what etcd gives no ts for. */
+uint64_t catalog_now_ts(catalog *c);
 
 /* A partition of a snapshot by id, or NULL. */
 const catalog_partition *catalog_partition_by_id(const catalog_coll *cc, int64_t partition_id);

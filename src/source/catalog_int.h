@@ -21,10 +21,18 @@
 #include "etcd_meta.pb-c.h"
 #include "source/catalog.h"
 
+/* One alias name of a database. A dropped alias keeps its record (one per
+ * name ever seen, reused by a later create), so the moment of its drop
+ * stays known: etcd keeps no timestamp for a deletion (catalog.h,
+ * catalog_aliases). */
 typedef struct alias_rec {
     int64_t db_id;
     char *name;
-    int64_t coll_id;
+    int64_t coll_id;            /* the last collection it named */
+    uint64_t ts;                /* of its last change: AliasInfo.created_time, or the catalog's stamp */
+    bool dropped;
+    bool legacy;                /* last written under the legacy root-coord/aliases/ layout */
+    bool unconfirmed;           /* a reload has not seen it (yet) */
     struct alias_rec *next;
 } alias_rec;
 
@@ -55,12 +63,17 @@ struct catalog {
     pthread_t thread;
     _Atomic bool stop;
     char last_error[MCDC_ERR_MSG_MAX];
+    uint64_t fixed_stamp;                         /* catalog_set_stamp; 0 = the wall clock */
 };
 
 /* ---- catalog_keys.c: etcd keys -> records (lock held) ---- */
 
 /* Applies one key under c->prefix (value NULL = deleted); see the file. */
 void catalog_apply_key(catalog *c, const char *key, size_t key_len, const uint8_t *val, size_t val_len);
+/* Around a reload's Range: an alias the range no longer holds was dropped
+ * while the watch was away. */
+void catalog_aliases_unconfirm(catalog *c);
+void catalog_aliases_drop_unconfirmed(catalog *c);
 /* Frees every record (the snapshots live on while readers hold them). */
 void catalog_free_recs(catalog *c);
 /* SuffixSnapshot's deletion marker (spec/etcd-meta.md §3). */
@@ -84,5 +97,9 @@ catalog *catalog_new_detached(const char *root_path);
 /* Applies one etcd key as a Range or a Watch event would: val NULL is a
  * deletion. key is the full key, prefix included; neither needs a NUL. */
 void catalog_apply_kv(catalog *c, const char *key, size_t key_len, const uint8_t *val, size_t val_len);
+
+/* The stamp (catalog_now_ts) of the changes applied from now on; 0 goes
+ * back to the wall clock. */
+void catalog_set_stamp(catalog *c, uint64_t ts);
 
 #endif

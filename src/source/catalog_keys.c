@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 static const uint8_t TOMBSTONE[] = {0xE2, 0x9B, 0xBC};
@@ -152,41 +153,75 @@ static void put_database(catalog *c, const key_args *m) {
     if (di) milvus__proto__etcd__database_info__free_unpacked(di, NULL);
 }
 
-static void drop_alias(catalog *c, int64_t db_id, const char *name, size_t name_len) {
-    for (alias_rec **pp = &c->aliases; *pp; pp = &(*pp)->next) {
-        alias_rec *a = *pp;
-        if (a->db_id == db_id && strlen(a->name) == name_len && memcmp(a->name, name, name_len) == 0) {
-            coll_rec *r = idmap_get(&c->colls, a->coll_id);
-            if (r) catalog_snap_invalidate(r);
-            *pp = a->next;
-            free(a->name);
-            free(a);
-            return;
-        }
-    }
+static alias_rec *find_alias(catalog *c, int64_t db_id, const char *name, size_t name_len) {
+    for (alias_rec *a = c->aliases; a; a = a->next)
+        if (a->db_id == db_id && strlen(a->name) == name_len && memcmp(a->name, name, name_len) == 0) return a;
+    return NULL;
 }
 
-/* The key names the alias it replaces; the value, the alias it now is. */
-static void put_alias_in(catalog *c, const key_args *m, int64_t db_id) {
-    drop_alias(c, db_id, m->name, m->name_len);
-    if (!m->val) return;
-    Milvus__Proto__Etcd__AliasInfo *ai =
-        (Milvus__Proto__Etcd__AliasInfo *)decode(m, &milvus__proto__etcd__alias_info__descriptor, "alias");
-    if (!ai) return;
-    if (ai->state == MILVUS__PROTO__ETCD__ALIAS_STATE__AliasCreated) {
-        alias_rec *ar = mcdc_xcalloc(1, sizeof *ar);
-        ar->db_id = db_id;
-        ar->name = mcdc_xstrdup(ai->alias_name[0] ? ai->alias_name : "");
-        ar->coll_id = ai->collection_id;
-        ar->next = c->aliases;
-        c->aliases = ar;
-        catalog_snap_invalidate(rec_for(c, ai->collection_id));
+static void invalidate_coll(catalog *c, int64_t coll_id) {
+    coll_rec *r = idmap_get(&c->colls, coll_id);
+    if (r) catalog_snap_invalidate(r);
+}
+
+static void mark_dropped(catalog *c, alias_rec *a) {
+    invalidate_coll(c, a->coll_id);
+    a->dropped = true;
+    a->ts = catalog_now_ts(c);
+}
+
+/* The key names the alias; the value says what it now is. A deletion keeps
+ * the record, marked dropped (catalog_int.h). */
+static void put_alias_in(catalog *c, const key_args *m, int64_t db_id, bool legacy) {
+    alias_rec *a = find_alias(c, db_id, m->name, m->name_len);
+    Milvus__Proto__Etcd__AliasInfo *ai = NULL;
+    if (m->val && !(ai = (Milvus__Proto__Etcd__AliasInfo *)decode(m, &milvus__proto__etcd__alias_info__descriptor, "alias")))
+        return;
+    if (a) a->unconfirmed = false;
+    if (!ai || ai->state != MILVUS__PROTO__ETCD__ALIAS_STATE__AliasCreated) {
+        /* 2.3's CreateAlias tombstones the name's legacy keys in the same
+         * txn that writes the database-layout key, in no set order: a
+         * legacy deletion must not drop what the database layout holds. */
+        if (a && !a->dropped && (!legacy || a->legacy)) mark_dropped(c, a);
+        if (ai) milvus__proto__etcd__alias_info__free_unpacked(ai, NULL);
+        return;
     }
+    if (!a) {
+        a = mcdc_xcalloc(1, sizeof *a);
+        a->db_id = db_id;
+        a->name = mcdc_xcalloc(m->name_len + 1, 1);
+        memcpy(a->name, m->name, m->name_len);
+        a->next = c->aliases;
+        c->aliases = a;
+    } else {
+        invalidate_coll(c, a->coll_id);
+    }
+    a->coll_id = ai->collection_id;
+    /* created_time is the create's or the alter's ts; a 2.1 record has none. */
+    a->ts = ai->created_time ? ai->created_time : catalog_now_ts(c);
+    a->dropped = false;
+    a->legacy = legacy;
+    invalidate_coll(c, a->coll_id);
     milvus__proto__etcd__alias_info__free_unpacked(ai, NULL);
 }
 
-static void put_alias(catalog *c, const key_args *m) { put_alias_in(c, m, m->id[0]); }
-static void put_alias_legacy(catalog *c, const key_args *m) { put_alias_in(c, m, 1); /* the default db */ }
+static void put_alias(catalog *c, const key_args *m) { put_alias_in(c, m, m->id[0], false); }
+static void put_alias_legacy(catalog *c, const key_args *m) { put_alias_in(c, m, 1 /* the default db */, true); }
+
+void catalog_aliases_unconfirm(catalog *c) {
+    for (alias_rec *a = c->aliases; a; a = a->next) a->unconfirmed = true;
+}
+
+void catalog_aliases_drop_unconfirmed(catalog *c) {
+    for (alias_rec *a = c->aliases; a; a = a->next) {
+        if (a->unconfirmed && !a->dropped) mark_dropped(c, a);
+        a->unconfirmed = false;
+    }
+}
+
+uint64_t catalog_now_ts(catalog *c) {
+    return c->fixed_stamp ? c->fixed_stamp : mcdc_ts_compose(mcdc_now_wall_ms(), 0);
+}
 
 static const struct {
     const char *pattern;

@@ -34,6 +34,12 @@ static void snap_free(catalog_coll *s) {
     free(s->starts);
     for (size_t i = 0; i < s->n_aliases; i++) free(s->aliases[i]);
     free(s->aliases);
+    for (size_t i = 0; i < s->n_props; i++) {
+        free(s->prop_keys[i]);
+        free(s->prop_values[i]);
+    }
+    free(s->prop_keys);
+    free(s->prop_values);
     free(s);
 }
 
@@ -109,6 +115,18 @@ static void copy_channels(catalog_coll *s, const Milvus__Proto__Etcd__Collection
     }
 }
 
+static void copy_props(catalog_coll *s, const Milvus__Proto__Etcd__CollectionInfo *info) {
+    size_t n = info->n_properties;
+    s->prop_keys = mcdc_xcalloc(n ? n : 1, sizeof(char *));
+    s->prop_values = mcdc_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        const Milvus__Proto__Common__KeyValuePair *kv = info->properties[i];
+        if (!kv || !kv->key) continue;
+        s->prop_keys[s->n_props] = mcdc_xstrdup(kv->key);
+        s->prop_values[s->n_props++] = mcdc_xstrdup(kv->value ? kv->value : "");
+    }
+}
+
 static catalog_coll *build_snap(catalog *c, coll_rec *r) {
     catalog_coll *s = mcdc_xcalloc(1, sizeof *s);
     atomic_init(&s->refs, 1);
@@ -124,7 +142,10 @@ static catalog_coll *build_snap(catalog *c, coll_rec *r) {
     s->name = mcdc_xstrdup(s->schema && s->schema->name ? s->schema->name : "");
     for (size_t i = 0; s->schema && i < s->schema->n_fields; i++)
         if (s->schema->fields[i]->is_primary_key) s->pk = s->schema->fields[i];
-    if (info) copy_channels(s, info);
+    if (info) {
+        copy_channels(s, info);
+        copy_props(s, info);
+    }
 
     size_t np = idmap_count(&r->parts);
     s->partitions = mcdc_xcalloc(np ? np : 1, sizeof *s->partitions);
@@ -141,7 +162,7 @@ static catalog_coll *build_snap(catalog *c, coll_rec *r) {
     qsort(s->partitions, s->n_partitions, sizeof *s->partitions, cmp_part);
 
     for (alias_rec *a = c->aliases; a; a = a->next) {
-        if (a->coll_id != r->id) continue;
+        if (a->dropped || a->coll_id != r->id) continue;
         s->aliases = mcdc_xrealloc(s->aliases, (s->n_aliases + 1) * sizeof(char *));
         s->aliases[s->n_aliases++] = mcdc_xstrdup(a->name);
     }

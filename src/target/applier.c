@@ -228,8 +228,19 @@ int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err 
         s.fields = ptrs;
         s.n_fields = n;
         int64_t num_partitions = is_partition_key(tc) ? tc->num_partitions : 0;
+        size_t np = tc->n_props;
+        Milvus__Proto__Common__KeyValuePair *props = mcdc_xcalloc(np ? np : 1, sizeof *props);
+        const Milvus__Proto__Common__KeyValuePair **prop_ptrs = mcdc_xcalloc(np ? np : 1, sizeof *prop_ptrs);
+        for (size_t i = 0; i < np; i++) {
+            props[i] = (Milvus__Proto__Common__KeyValuePair)MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT;
+            props[i].key = (char *)tc->prop_keys[i];
+            props[i].value = (char *)tc->prop_values[i];
+            prop_ptrs[i] = &props[i];
+        }
         int rc = milvus_create_collection(a->client, db, coll, &s, tc->shards_num > 0 ? tc->shards_num : 1,
-                                          tc->consistency_level, NULL, 0, num_partitions, err);
+                                          tc->consistency_level, prop_ptrs, np, num_partitions, err);
+        free(props);
+        free(prop_ptrs);
         free(copies);
         free(ptrs);
         if (rc && err->code != MCDC_EEXIST) {

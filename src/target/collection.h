@@ -66,6 +66,11 @@ typedef struct target_collection {
     size_t n_partitions;
     /* How many partitions a partition-key collection asks for. */
     int64_t num_partitions;
+    /* The source's properties at create (collection.ttl.seconds...): n_props
+     * keys and values, given to a target collection mcdc creates. */
+    const char *const *prop_keys;
+    const char *const *prop_values;
+    size_t n_props;
     /* Reads the source's current index and load state. The applier calls it
      * only right after it created the target collection (a collection older
      * than the task has its CreateIndex and Load before the task's start, so

@@ -232,6 +232,13 @@ int milvus_drop_database(milvus_client *c, const char *db, mcdc_err *err) {
     return call_status(c, "DropDatabase", NULL, &req.base, err);
 }
 
+/* A malloc'ed copy of n strings (NULL read as ""), in a malloc'ed array. */
+static char **copy_names(char *const *src, size_t n) {
+    char **out = mcdc_xcalloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++) out[i] = mcdc_xstrdup(src[i] ? src[i] : "");
+    return out;
+}
+
 int milvus_list_databases(milvus_client *c, char ***names, size_t *n, mcdc_err *err) {
     *names = NULL;
     *n = 0;
@@ -240,9 +247,7 @@ int milvus_list_databases(milvus_client *c, char ***names, size_t *n, mcdc_err *
     if (milvus_call(c, "ListDatabases", NULL, &req.base, &milvus__proto__milvus__list_databases_response__descriptor,
                     (ProtobufCMessage **)&resp, err))
         return -1;
-    char **out = mcdc_xcalloc(resp->n_db_names + 1, sizeof *out);
-    for (size_t i = 0; i < resp->n_db_names; i++) out[i] = mcdc_xstrdup(resp->db_names[i]);
-    *names = out;
+    *names = copy_names(resp->db_names, resp->n_db_names);
     *n = resp->n_db_names;
     milvus__proto__milvus__list_databases_response__free_unpacked(resp, NULL);
     return 0;
@@ -348,6 +353,23 @@ int milvus_has_partition(milvus_client *c, const char *db, const char *coll, con
     return 0;
 }
 
+int milvus_list_partitions(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n,
+                           mcdc_err *err) {
+    *names = NULL;
+    *n = 0;
+    Milvus__Proto__Milvus__ShowPartitionsRequest req = MILVUS__PROTO__MILVUS__SHOW_PARTITIONS_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    Milvus__Proto__Milvus__ShowPartitionsResponse *resp = NULL;
+    if (milvus_call(c, "ShowPartitions", db, &req.base, &milvus__proto__milvus__show_partitions_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    *names = copy_names(resp->partition_names, resp->n_partition_names);
+    *n = resp->n_partition_names;
+    milvus__proto__milvus__show_partitions_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
 /* ---- aliases -------------------------------------------------------------- */
 
 int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err) {
@@ -371,6 +393,22 @@ int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_
     req.db_name = (char *)db;
     req.alias = (char *)alias;
     return call_status(c, "DropAlias", db, &req.base, err);
+}
+
+int milvus_list_aliases(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n, mcdc_err *err) {
+    *names = NULL;
+    *n = 0;
+    Milvus__Proto__Milvus__ListAliasesRequest req = MILVUS__PROTO__MILVUS__LIST_ALIASES_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    Milvus__Proto__Milvus__ListAliasesResponse *resp = NULL;
+    if (milvus_call(c, "ListAliases", db, &req.base, &milvus__proto__milvus__list_aliases_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    *names = copy_names(resp->aliases, resp->n_aliases);
+    *n = resp->n_aliases;
+    milvus__proto__milvus__list_aliases_response__free_unpacked(resp, NULL);
+    return 0;
 }
 
 /* ---- data ----------------------------------------------------------------- */

@@ -92,10 +92,17 @@ int milvus_create_partition(milvus_client *c, const char *db, const char *coll, 
 int milvus_drop_partition(milvus_client *c, const char *db, const char *coll, const char *part, mcdc_err *err);
 int milvus_has_partition(milvus_client *c, const char *db, const char *coll, const char *part, bool *has,
                          mcdc_err *err);
+/* The collection's partitions by name (ShowPartitions); *names as for
+ * milvus_list_databases. */
+int milvus_list_partitions(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n,
+                           mcdc_err *err);
 
 int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
 int milvus_alter_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
 int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_err *err);
+/* The aliases of one collection (ListAliases, in the API since 2.3.5); *names
+ * as for milvus_list_databases. */
+int milvus_list_aliases(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n, mcdc_err *err);
 
 /* Rows as columns: the FieldData of a WAL Insert go here unchanged; both
  * wait for the reply (milvus_write_start without waiting: above). */

@@ -368,6 +368,77 @@ static void test_aliases(void **state) {
     catalog_close(c);
 }
 
+/* What meta_sync follows: an alias's ts (created_time; for a drop, the
+ * catalog's stamp), dropped aliases still listed, and a legacy tombstone
+ * written beside a database-layout create (2.3's CreateAlias) dropping
+ * nothing. */
+static void test_alias_records(void **state) {
+    (void)state;
+    catalog *c = books();
+    Milvus__Proto__Etcd__AliasInfo a = MILVUS__PROTO__ETCD__ALIAS_INFO__INIT;
+    a.alias_name = "novels";
+    a.collection_id = 447;
+    a.created_time = 449000000000000123ull;
+    put(c, "database/aliases/1/novels", pack(&a));
+    tombstone(c, "aliases/novels");
+    catalog_alias *list;
+    size_t n = catalog_aliases(c, &list);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "novels");
+    assert_int_equal(list[0].collection_id, 447);
+    assert_int_equal(list[0].ts, 449000000000000123ull);
+    assert_false(list[0].dropped);
+    catalog_aliases_free(list, n);
+
+    catalog_set_stamp(c, 777);
+    tombstone(c, "database/aliases/1/novels");
+    catalog_set_stamp(c, 0);
+    n = catalog_aliases(c, &list);
+    assert_int_equal(n, 1);
+    assert_true(list[0].dropped);
+    assert_int_equal(list[0].ts, 777);
+    catalog_aliases_free(list, n);
+    assert_null(catalog_find(c, NULL, "novels"));
+
+    /* Made again: the same record, live. */
+    a.created_time = 449000000000000999ull;
+    put(c, "database/aliases/1/novels", pack(&a));
+    n = catalog_aliases(c, &list);
+    assert_int_equal(n, 1);
+    assert_false(list[0].dropped);
+    assert_int_equal(list[0].ts, 449000000000000999ull);
+    catalog_aliases_free(list, n);
+    catalog_coll *cc = catalog_find(c, NULL, "novels");
+    assert_non_null(cc);
+    catalog_release(cc);
+    /* The wall clock, as a hybrid ts, when no stamp is set. */
+    assert_true(catalog_now_ts(c) > (1600000000000ull << 18));
+    catalog_close(c);
+}
+
+static void test_properties(void **state) {
+    (void)state;
+    catalog *c = catalog_new_detached(ROOT);
+    Milvus__Proto__Schema__CollectionSchema schema = MILVUS__PROTO__SCHEMA__COLLECTION_SCHEMA__INIT;
+    schema.name = "ttl";
+    Milvus__Proto__Common__KeyValuePair kv = MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT, *kvp = &kv;
+    kv.key = "collection.ttl.seconds";
+    kv.value = "3600";
+    Milvus__Proto__Etcd__CollectionInfo ci = MILVUS__PROTO__ETCD__COLLECTION_INFO__INIT;
+    ci.id = 500;
+    ci.schema = &schema;
+    ci.db_id = 1;
+    ci.n_properties = 1;
+    ci.properties = &kvp;
+    put(c, "database/collection-info/1/500", pack(&ci));
+    catalog_coll *cc = catalog_get(c, 500);
+    assert_int_equal(cc->n_props, 1);
+    assert_string_equal(cc->prop_keys[0], "collection.ttl.seconds");
+    assert_string_equal(cc->prop_values[0], "3600");
+    catalog_release(cc);
+    catalog_close(c);
+}
+
 /* Keys that are not the catalog's, or not Milvus's, change nothing. */
 static void test_keys_left_alone(void **state) {
     (void)state;
@@ -474,6 +545,8 @@ int main(void) {
         cmocka_unit_test(test_fields_and_partitions_change),
         cmocka_unit_test(test_databases),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_alias_records),
+        cmocka_unit_test(test_properties),
         cmocka_unit_test(test_keys_left_alone),
         cmocka_unit_test(test_undecodable_values),
         cmocka_unit_test(test_no_etcd),
