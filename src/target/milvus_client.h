@@ -104,6 +104,29 @@ int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_
  * as for milvus_list_databases. */
 int milvus_list_aliases(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n, mcdc_err *err);
 
+/* ---- RBAC (milvus_rbac.c) ----
+ * Cluster-wide calls: none names a database in its metadata. The 2.3 proxy
+ * records the caller of OperatePrivilege as the grantor and reads it from
+ * the authorization metadata even when authorization is off, so a target
+ * without configured credentials may refuse grants. Each *out is freed with
+ * the matching milvus__proto__milvus__..._free_unpacked. */
+int milvus_create_role(milvus_client *c, const char *role, mcdc_err *err);
+int milvus_drop_role(milvus_client *c, const char *role, mcdc_err *err);
+int milvus_operate_user_role(milvus_client *c, const char *user, const char *role, bool add, mcdc_err *err);
+/* object: "Collection", "Global" or "User"; privilege as the API names it ("Insert", "*"). */
+int milvus_operate_privilege(milvus_client *c, const char *role, const char *object, const char *db,
+                             const char *object_name, const char *privilege, bool grant, mcdc_err *err);
+/* password in plain text: it is base64-encoded for the wire here, and the
+ * encoded copy wiped after the call. */
+int milvus_create_credential(milvus_client *c, const char *user, const char *password, mcdc_err *err);
+/* Every role (no users). */
+int milvus_select_roles(milvus_client *c, Milvus__Proto__Milvus__SelectRoleResponse **out, mcdc_err *err);
+/* Every user with its roles. */
+int milvus_select_users(milvus_client *c, Milvus__Proto__Milvus__SelectUserResponse **out, mcdc_err *err);
+/* Every grant of role in database db. */
+int milvus_select_grants(milvus_client *c, const char *role, const char *db,
+                         Milvus__Proto__Milvus__SelectGrantResponse **out, mcdc_err *err);
+
 /* Rows as columns: the FieldData of a WAL Insert go here unchanged; both
  * wait for the reply (milvus_write_start without waiting: above). */
 int milvus_insert(milvus_client *c, const char *db, const char *coll, const char *partition,
