@@ -61,6 +61,12 @@ typedef struct mcdc_config {
         size_t inflight_bytes;   /* 4194304: their request bytes at most (one call always goes) */
         uint32_t retry_max_ms;/* 30000: longest wait between retries */
     } apply;
+
+    struct {
+        /* "" = none: replicated users are not created (rbac_passwords.h
+         * reads the file; the server, once at start). */
+        char *passwords_file;
+    } rbac;
 } mcdc_config;
 
 /* Fills *out with the defaults above. */

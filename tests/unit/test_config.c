@@ -42,6 +42,12 @@ static void test_defaults(void **state) {
     assert_int_equal(c.apply.inflight_calls, 4);
     assert_int_equal(c.apply.inflight_bytes, 4194304);
     assert_int_equal(c.apply.retry_max_ms, 30000);
+    assert_string_equal(c.rbac.passwords_file, "");
+    mcdc_config_free(&c);
+    mcdc_err err = {0};
+    const char *text = "rbac:\n  passwords_file: /etc/mcdc/passwords\n";
+    assert_int_equal(mcdc_config_parse("mcdc.yaml", text, strlen(text), &c, &err), 0);
+    assert_string_equal(c.rbac.passwords_file, "/etc/mcdc/passwords");
     mcdc_config_free(&c);
 }
 
