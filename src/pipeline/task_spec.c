@@ -499,6 +499,14 @@ int task_spec_from_json(const json_t *req, task_spec *out, mcdc_err *err) {
     const json_t *pos = field(req, "positions");
     if (pos && parse_kv_object(pos, "positions", false, &s->positions, &s->n_positions, err)) goto fail;
     if (get_bool(req, "", "disable_auto_start", &s->disable_auto_start, err)) goto fail;
+    /* Of extra_info only enable_user_role means something to mcdc; its
+     * other keys stay ignored, as the whole object was before. */
+    const json_t *extra = field(req, "extra_info");
+    if (extra && !json_is_object(extra)) {
+        bad(err, "extra_info", "want an object");
+        goto fail;
+    }
+    if (extra && get_bool(extra, "extra_info", "enable_user_role", &s->enable_user_role, err)) goto fail;
     return 0;
 fail:
     task_spec_free(s);
@@ -558,9 +566,12 @@ json_t *task_spec_to_json(const task_spec *s, bool with_secrets) {
                                               m->target_db, "collection_mapping",
                                               kv_json(m->collections, m->n_collections)));
     }
-    return json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:b}", "task_id", s->id, "milvus_connect_param", conn,
-                     "collection_infos", infos, "db_collections", dbs, "name_mapping", maps, "positions",
-                     kv_json(s->positions, s->n_positions), "disable_auto_start", s->disable_auto_start);
+    json_t *j = json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:b}", "task_id", s->id, "milvus_connect_param", conn,
+                          "collection_infos", infos, "db_collections", dbs, "name_mapping", maps, "positions",
+                          kv_json(s->positions, s->n_positions), "disable_auto_start", s->disable_auto_start);
+    /* Only when set, so tasks without it print as they always did. */
+    if (s->enable_user_role) json_object_set_new(j, "extra_info", json_pack("{s:b}", "enable_user_role", 1));
+    return j;
 }
 
 /* ---- copying ------------------------------------------------------------- */

@@ -14,9 +14,10 @@
  *    "name_mapping": [{"source_db": "a", "target_db": "b",
  *                      "collection_mapping": {"src": "dst"}}],
  *    "positions": {"channel": "pos"},               start positions by pchannel
- *    "disable_auto_start": false}
+ *    "disable_auto_start": false,
+ *    "extra_info": {"enable_user_role": false}}     replicate RBAC (rbac_sync.h)
  * Unknown keys of milvus-cdc that mcdc does not need (kafka_connect_param,
- * rpc_channel_info, extra_info, buffer_config) are accepted and ignored;
+ * rpc_channel_info, buffer_config, extra_info's other keys) are accepted and ignored;
  * other unknown keys are refused, so a typo never silently changes meaning. */
 #ifndef MCDC_TASK_SPEC_H
 #define MCDC_TASK_SPEC_H
@@ -69,6 +70,7 @@ typedef struct task_spec {
     task_kv *positions;   /* pchannel -> position text */
     size_t n_positions;
     bool disable_auto_start;
+    bool enable_user_role;  /* extra_info.enable_user_role */
 } task_spec;
 
 /* Parses and validates request_data of a create request. Every problem is an

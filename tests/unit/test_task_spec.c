@@ -208,6 +208,9 @@ static void test_errors_name_their_key(void **state) {
 
     expect_error("{" CP ", " CI ", \"colection_infos\": []}", "unknown key 'colection_infos'; want one of task_id,");
     expect_error("{" CI "}", "milvus_connect_param: missing");
+    expect_error("{" CP ", " CI ", \"extra_info\": true}", "extra_info: want an object");
+    expect_error("{" CP ", " CI ", \"extra_info\": {\"enable_user_role\": 1}}",
+                 "extra_info.enable_user_role: want true or false");
     expect_error("{\"milvus_connect_param\": \"h:1\", " CI "}", "milvus_connect_param: want an object");
     expect_error("{\"milvus_connect_param\": {}, " CI "}", "milvus_connect_param: no target address");
     expect_error("{\"milvus_connect_param\": {\"hots\": \"h\"}, " CI "}", "milvus_connect_param: unknown key 'hots'");
@@ -359,6 +362,7 @@ static void test_store_round_trip(void **state) {
          * must load again (found by fuzz_http_request: the task was lost on
          * restart). */
         "{\"milvus_connect_param\": {\"uri\": \"h:1\"}, \"db_collections\": {\"a\": [{\"name\": \"x\"}]}}",
+        "{\"milvus_connect_param\": {\"uri\": \"h:1\"}, " CI ", \"extra_info\": {\"enable_user_role\": true}}",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         task_spec a, b;
@@ -371,6 +375,8 @@ static void test_store_round_trip(void **state) {
         assert_string_equal(a.id, b.id);
         assert_int_equal(a.target.tls, b.target.tls);
         assert_int_equal(a.target.connect_timeout_s, b.target.connect_timeout_s);
+        assert_int_equal(a.enable_user_role, b.enable_user_role);
+        assert_int_equal(a.enable_user_role, i == 4);
         json_decref(ja);
         json_decref(jb);
         task_spec_free(&a);
