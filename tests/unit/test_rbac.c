@@ -577,6 +577,11 @@ static void test_builtins_and_root_untouched(void **state) {
     apply_ok(r, v1);
     expect_calls(&f, "create_user alice\n"
                      "bind alice admin\n");
+    /* root's bindings are left alone on purpose, not skipped for want of a password. */
+    rbac_sync_stats st;
+    rbac_sync_get_stats(r, &st);
+    assert_int_equal(st.bindings_skipped, 0);
+    assert_int_equal(st.users_skipped, 0);
     /* Everything gone from the source: alice's binding goes, nothing else. */
     const char *v2[] = {"user:root", NULL};
     apply_ok(r, v2);
@@ -587,6 +592,15 @@ static void test_builtins_and_root_untouched(void **state) {
     assert_true(rbac_snapshot_has_binding(&f.state, "root", "admin"));
     assert_true(rbac_snapshot_has_grant(&f.state, &pub));
     rbac_sync_free(r);
+
+    /* Not even on a target that lacks root, with a password for it. */
+    fake bare = {0};
+    r = rbac_sync_new(NULL, "by-dev", &FAKE_OPS, &bare, &IO, pw);
+    apply_ok(r, v1);
+    expect_calls(&bare, "create_user alice\n"
+                        "bind alice admin\n");
+    rbac_sync_free(r);
+    fake_free(&bare);
     rbac_passwords_free(pw);
     fake_free(&f);
 }
