@@ -26,14 +26,16 @@
 typedef struct filter {
     const task_spec *spec;
     catalog *cat;
+    bindings *bindings;
     char *task_id, *channel;
     idmap covered;
 } filter;
 
-void *filter_new(const task_spec *spec, catalog *cat, const char *task_id, const char *channel) {
+void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, const char *task_id, const char *channel) {
     filter *f = mcdc_xcalloc(1, sizeof *f);
     f->spec = spec;
     f->cat = cat;
+    f->bindings = registry;
     f->task_id = mcdc_xstrdup(task_id);
     f->channel = mcdc_xstrdup(channel);
     return f;
@@ -135,6 +137,7 @@ static catalog_coll *collection_of(void *ud, const change *c, const _Atomic bool
 static bool covers(void *ud, const catalog_coll *cc) {
     filter *f = ud;
     if (!described(cc)) return false;
+    if (bindings_covers(f->bindings, cc->id)) return true;
     void *v = idmap_get(&f->covered, cc->id);
     if (v) return v == COVERED;
     bool yes = task_spec_covers(f->spec, cc->db_name, cc->name);

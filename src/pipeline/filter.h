@@ -8,14 +8,17 @@
 #ifndef MCDC_FILTER_H
 #define MCDC_FILTER_H
 
+#include "pipeline/bindings.h"
 #include "pipeline/task_spec.h"
 #include "pipeline/worker_io.h"
 #include "source/catalog.h"
 
 extern const source_ops filter_ops;
 
-/* spec and catalog must outlive the filter; task_id and channel are copied
- * for log lines. Free it with filter_ops.close. */
-void *filter_new(const task_spec *spec, catalog *cat, const char *task_id, const char *channel);
+/* spec, catalog and bindings must outlive the filter; task_id and channel
+ * are copied for log lines. A collection the task has bound stays covered
+ * whatever it is called now (a rename); others are covered by the spec's
+ * names. Free it with filter_ops.close. */
+void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, const char *task_id, const char *channel);
 
 #endif

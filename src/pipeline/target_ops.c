@@ -5,9 +5,12 @@
  * neither the task nor the catalog. */
 #include "pipeline/target_ops.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "pipeline/target_desc.h"
 #include "target/applier.h"
 
@@ -15,9 +18,41 @@ typedef struct target_ud {
     applier *a;
     const task_spec *spec;
     catalog *source;
+    bindings *bindings;
+    binding_target bt;   /* this applier, as the bindings reach the target */
 } target_ud;
 
-void *target_ops_open(const task_spec *spec, catalog *source, mcdc_err *err) {
+/* ---- the target as bindings.h needs it ---- */
+
+static int bt_lookup(void *ud, const char *db, const char *name, int64_t *id, mcdc_err *err) {
+    return applier_collection_id(((target_ud *)ud)->a, db, name, id, err);
+}
+
+static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, const char *name, mcdc_err *err) {
+    target_ud *u = ud;
+    target_collection *tc = target_desc_new(u->spec, u->source, cc);
+    tc->db = db;
+    tc->name = name;
+    int64_t id;
+    int rc = applier_collection_id(u->a, db, name, &id, err);
+    if (rc == 0 && id) rc = applier_check_schema(u->a, tc, err);
+    if (rc == 0) rc = applier_ensure_collection(u->a, tc, err);
+    if (rc == 0 && id)
+        log_info("target: adopted collection %s.%s (id %" PRId64 ") for source %s.%s: same schema", db, name, id,
+                 cc->db_name, cc->name);
+    target_desc_free(tc);
+    return rc;
+}
+
+static int bt_drop(void *ud, const char *db, const char *name, mcdc_err *err) {
+    return applier_drop_collection(((target_ud *)ud)->a, db, name, err);
+}
+
+static int bt_rename(void *ud, const char *db, const char *from, const char *to, mcdc_err *err) {
+    return applier_rename_collection(((target_ud *)ud)->a, db, from, to, err);
+}
+
+void *target_ops_open(const task_spec *spec, catalog *source, bindings *registry, mcdc_err *err) {
     /* 30 s unless the task says: a write of many rows may take its time
      * (the create request's check, task_manager.c, waits only 10 s). */
     milvus_config mc = task_target_milvus_config(&spec->target, 30000);
@@ -25,18 +60,34 @@ void *target_ops_open(const task_spec *spec, catalog *source, mcdc_err *err) {
     applier *a = applier_open(&mc, &opt, err);
     if (!a) return NULL;
     target_ud *u = mcdc_xcalloc(1, sizeof *u);
-    *u = (target_ud){.a = a, .spec = spec, .source = source};
+    *u = (target_ud){.a = a, .spec = spec, .source = source, .bindings = registry};
+    u->bt = (binding_target){
+        .lookup = bt_lookup, .create_or_check = bt_create_or_check, .drop = bt_drop, .rename = bt_rename, .ud = u};
     return u;
 }
 
-static target_collection *describe(const target_ud *u, const catalog_coll *cc) {
-    return target_desc_new(u->spec, u->source, cc);
+/* The target collection cc owns, made if it has none yet; NULL with rc 0
+ * when the source dropped it (its late changes are left out). */
+static target_collection *describe(target_ud *u, const catalog_coll *cc, binding *b, int *rc, mcdc_err *err) {
+    bool dropped;
+    if ((*rc = bindings_target_of(u->bindings, cc, &u->bt, b, &dropped, err)) || dropped) return NULL;
+    target_collection *tc = target_desc_new(u->spec, u->source, cc);
+    tc->db = b->db;
+    tc->name = b->name;
+    return tc;
 }
 
 static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
     target_ud *u = ud;
-    target_collection *tc = describe(u, cc);
-    int rc = cs[0]->kind == CHANGE_DELETE ? applier_apply_deletes(u->a, cs, n, tc, err)
+    if (cs[0]->kind == CHANGE_DROP_COLLECTION) return bindings_drop(u->bindings, cc->id, cs[0]->ts, &u->bt, err);
+    binding b;
+    int rc;
+    target_collection *tc = describe(u, cc, &b, &rc, err);
+    if (!tc || cs[0]->kind == CHANGE_CREATE_COLLECTION) {
+        target_desc_free(tc);
+        return rc;
+    }
+    rc = cs[0]->kind == CHANGE_DELETE ? applier_apply_deletes(u->a, cs, n, tc, err)
              : n > 1                      ? applier_apply_inserts(u->a, cs, n, tc, as_upsert, err)
                                           : applier_apply(u->a, cs[0], tc, as_upsert, err);
     target_desc_free(tc);
@@ -45,10 +96,12 @@ static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll
 
 static int start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out, mcdc_err *err) {
     target_ud *u = ud;
-    target_collection *tc = describe(u, cc);
+    binding b;
+    int rc;
     milvus_write *wr = NULL;
+    target_collection *tc = describe(u, cc, &b, &rc, err);
     /* The request is serialized once this returns: tc may go at once. */
-    int rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
+    if (tc) rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
     target_desc_free(tc);
     *out = (target_call *)wr;
     return rc;
@@ -63,10 +116,9 @@ static bool is_upsert(const target_call *c) { return milvus_write_is_upsert((con
 static void call_free(target_call *c) { milvus_write_free((milvus_write *)c); }
 
 static int ensure(void *ud, const catalog_coll *cc, mcdc_err *err) {
-    target_ud *u = ud;
-    target_collection *tc = describe(u, cc);
-    int rc = applier_ensure_collection(u->a, tc, err);
-    target_desc_free(tc);
+    binding b;
+    int rc;
+    target_desc_free(describe(ud, cc, &b, &rc, err));
     return rc;
 }
 
@@ -74,6 +126,17 @@ static int replay(void *ud, change *c, mcdc_err *err) {
     target_ud *u = ud;
     target_request_names names;
     target_desc_request_names(u->spec, c, &names);
+    /* A request names its collection as the source called it then; the
+     * target collection is the one that source collection owns now. */
+    binding b;
+    catalog_coll *cc = c->collection_name[0]
+                           ? catalog_find(u->source, c->db_name[0] ? c->db_name : "default", c->collection_name)
+                           : NULL;
+    if (cc && bindings_get(u->bindings, cc->id, &b) && b.state == BINDING_LIVE) {
+        names.db = b.db;
+        names.collection = b.name;
+    }
+    catalog_release(cc);
     int rc = applier_replay(u->a, c, &names, err);
     target_desc_request_names_free(&names);
     return rc;

@@ -11,8 +11,10 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "pipeline/bindings.h"
 #include "pipeline/channel_worker.h"
 #include "pipeline/filter.h"
+#include "pipeline/meta_sync.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
 #include "source/channels.h"
@@ -42,6 +44,18 @@ struct task {
 
     /* What the workers count (worker_io.h). */
     worker_stats stats;
+
+    /* Which target collection each covered source collection owns; loaded
+     * from the store by the supervisor before it starts the first worker,
+     * then shared by the workers (bindings.h locks). */
+    bindings *bindings;
+
+    /* The supervisor's own: metadata etcd alone holds (aliases, empty
+     * partitions), applied behind the watermark (meta_sync.h) over its own
+     * target connection; made on the first step, freed when it stops. */
+    milvus_client *meta_client;
+    meta_sync_target meta_target;
+    meta_sync *meta;
 };
 
 const char *task_id(const task *t) { return t->id; }
@@ -103,6 +117,10 @@ void task_stop(task *t) {
     task_ask_stop(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
+    meta_sync_free(t->meta);
+    milvus_close(t->meta_client);
+    t->meta = NULL;
+    t->meta_client = NULL;
     /* Take the workers out under the lock, stop them outside it: a worker
      * that is stopping may still ask for the watermark, which locks. */
     pthread_mutex_lock(&t->mu);
@@ -120,6 +138,7 @@ void task_stop(task *t) {
 void task_free(task *t) {
     if (!t) return;
     task_stop(t);
+    bindings_free(t->bindings);
     task_spec_free(&t->spec);
     pthread_mutex_destroy(&t->mu);
     free(t->id);
@@ -220,6 +239,58 @@ static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64
 
 static const store_ops task_store_ops = {.save_checkpoint = save_checkpoint, .save_intent = save_intent};
 
+/* ---- bindings: the store and the source as bindings.h sees them ---------------------------- */
+
+static int binding_save(void *ud, const binding *b, mcdc_err *err) {
+    task *t = ud;
+    store_binding sb = {.source_id = b->source_id, .target_db = b->db, .target_name = b->name,
+                        .target_id = b->target_id, .state = b->state, .ts = b->ts};
+    return store_binding_save(t->env->store, t->id, &sb, err);
+}
+
+static bool binding_state_of(void *ud, int64_t id, char *db, char *name, size_t cap) {
+    task *t = ud;
+    catalog_coll *cc = catalog_get(t->env->catalog, id);
+    bool live = cc && (cc->state == CATALOG_CREATED || cc->state == CATALOG_CREATING);
+    if (live) {
+        snprintf(db, cap, "%s", cc->db_name);
+        snprintf(name, cap, "%s", cc->name);
+    }
+    catalog_release(cc);
+    return live;
+}
+
+static void binding_map_name(void *ud, const char *db, const char *name, char *tdb, char *tname, size_t cap) {
+    task *t = ud;
+    const char *mdb, *mname;
+    task_spec_map_name(&t->spec, db, name, &mdb, &mname);
+    snprintf(tdb, cap, "%s", mdb);
+    snprintf(tname, cap, "%s", mname);
+}
+
+static int load_binding(void *ud, const store_binding *sb) {
+    binding b = {.source_id = sb->source_id, .target_id = sb->target_id, .state = sb->state, .ts = sb->ts};
+    snprintf(b.db, sizeof b.db, "%s", sb->target_db);
+    snprintf(b.name, sizeof b.name, "%s", sb->target_name);
+    bindings_load(ud, &b);
+    return 0;
+}
+
+/* Once per task: the registry with what the store holds. */
+static int load_bindings(task *t, mcdc_err *err) {
+    if (t->bindings) return 0;
+    binding_store st = {.save = binding_save, .ud = t};
+    binding_source src = {.state_of = binding_state_of, .map_name = binding_map_name, .ud = t};
+    bindings *r = bindings_new(&st, &src);
+    if (store_binding_each(t->env->store, t->id, load_binding, r, err)) {
+        bindings_free(r);
+        mcdc_err_prefix(err, "reading the task's collection bindings");
+        return -1;
+    }
+    t->bindings = r;
+    return 0;
+}
+
 static channel_worker *start_worker(task *t, const char *channel, bool replicate, const mq_msgid *start_at,
                                     mcdc_err *err) {
     store_position p;
@@ -240,8 +311,8 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
                       .source = &filter_ops,
                       .store = &task_store_ops,
                       .store_ud = t};
-    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->catalog, err))) return NULL;
-    ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->id, channel);
+    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->catalog, t->bindings, err))) return NULL;
+    ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->id, channel);
     return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
 }
 
@@ -290,6 +361,32 @@ static void warn_foreign_channels(task *t) {
     catalog_release_list(list, n);
 }
 
+static bool meta_target_of(void *ud, int64_t id, char *db, size_t db_cap, char *name, size_t name_cap) {
+    binding b;
+    if (!bindings_get(((task *)ud)->bindings, id, &b) || b.state != BINDING_LIVE) return false;
+    snprintf(db, db_cap, "%s", b.db);
+    snprintf(name, name_cap, "%s", b.name);
+    return true;
+}
+
+/* Aliases and empty partitions, once the watermark has passed them. */
+static int meta_step(task *t, mcdc_err *err) {
+    if (!t->meta) {
+        milvus_config mc = task_target_milvus_config(&t->spec.target, 30000);
+        if (!(t->meta_client = milvus_open(&mc, err))) return -1;
+        t->meta_target = meta_sync_milvus_target(t->meta_client);
+        meta_sync_io io = {.target_of = meta_target_of, .ud = t, .ignore_partitions = t->spec.target.ignore_partition};
+        t->meta = meta_sync_new(t->env->catalog, &t->meta_target, &io);
+    }
+    uint64_t wm = task_watermark(t);
+    if (!wm || wm == UINT64_MAX) return 0;
+    if (meta_sync_step(t->meta, wm, err)) {
+        mcdc_err_prefix(err, "replicating aliases and partitions");
+        return -1;
+    }
+    return 0;
+}
+
 /* Polling is enough: a worker started late still begins at the collection's
  * start position, so the delay costs latency once, never data. */
 #define SUPERVISE_MS 500
@@ -313,7 +410,7 @@ static void *supervise(void *arg) {
         for (uint32_t i = 0; i < wait_ms / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
         if (atomic_load(&t->stopping)) break;
         mcdc_err err;
-        if (start_needed(t, &err) == 0) {
+        if (load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && meta_step(t, &err) == 0) {
             if (bo.attempt) task_set_last_error(t, "");
             mcdc_backoff_reset(&bo);
             wait_ms = SUPERVISE_MS;

@@ -2,6 +2,7 @@
  * the backend's function (store_int.h). No state of its own. */
 #include "store/store_int.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 static bool bad_name(const char *what, const char *v, mcdc_err *err) {
@@ -79,4 +80,19 @@ int store_position_find(store *s, const char *task_id, const char *channel, stor
     *out = (store_position){.channel = channel};
     *found = false;
     return store_position_each(s, task_id, match_channel, &(position_find){channel, out, found}, err);
+}
+
+int store_binding_save(store *s, const char *task_id, const store_binding *b, mcdc_err *err) {
+    if (bad_name("task id", task_id, err) || bad_name("target database", b->target_db, err) ||
+        bad_name("target collection", b->target_name, err))
+        return -1;
+    if (b->state < STORE_BINDING_CREATING || b->state > STORE_BINDING_DROPPED)
+        return mcdc_errf(err, MCDC_EINVAL, "store: binding of source collection %" PRId64 ": state %d", b->source_id,
+                         b->state);
+    return s->ops->binding_save(s, task_id, b, err);
+}
+
+int store_binding_each(store *s, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->binding_each(s, task_id, fn, ud, err);
 }

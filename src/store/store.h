@@ -7,7 +7,9 @@
  *   intent     — the highest position of a batch about to be sent. Between the
  *                checkpoint and the intent, a restart replays idempotently
  *                (upsert instead of insert); past it, plain inserts again.
- * Both are written durably before the call returns: a save that returned
+ * Beside them, per (task, source collection), the binding to the target
+ * collection it owns (store_binding, below).
+ * All are written durably before the call returns: a save that returned
  * survives a crash or kill -9 of mcdc (what SQLite's synchronous mode means
  * for OS crashes and power loss: store_sqlite.c). Positions are Milvus
  * msgIDs (mq.h) with the hybrid ts of the message.
@@ -58,7 +60,7 @@ int store_task_update(store *s, const char *id, int state, const char *reason, m
  * (err untouched). Same for store_position_each. */
 typedef int (*store_task_fn)(void *ud, const store_task *t);
 int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err);
-/* Removes the task and all its positions; MCDC_ENOTFOUND if absent. */
+/* Removes the task and all its positions and bindings; MCDC_ENOTFOUND if absent. */
 int store_task_delete(store *s, const char *id, mcdc_err *err);
 
 /* Saves exactly what is given (the caller keeps checkpoints monotonic). A
@@ -75,5 +77,28 @@ int store_position_each(store *s, const char *task_id, store_position_fn fn, voi
  * none for it. out->channel points into the caller's `channel`. */
 int store_position_find(store *s, const char *task_id, const char *channel, store_position *out, bool *found,
                         mcdc_err *err);
+
+/* A source collection a task covers and the target collection it owns
+ * (design.md §8, pipeline/bindings.h). Saved before the target collection
+ * is created (state STORE_BINDING_CREATING, target_id 0) and again once it
+ * exists, so a restart can tell a target collection mcdc created from one
+ * it did not. */
+enum { STORE_BINDING_CREATING = 0, STORE_BINDING_LIVE = 1, STORE_BINDING_DROPPED = 2 };
+typedef struct store_binding {
+    int64_t source_id;
+    const char *target_db;
+    const char *target_name;
+    int64_t target_id;       /* the target's collection id; 0 until created */
+    int state;               /* STORE_BINDING_* */
+    uint64_t ts;             /* source hybrid ts of the change that set this state, 0 if none */
+} store_binding;
+
+/* Inserts or replaces the binding of (task, source_id); durable like a
+ * checkpoint. MCDC_ENOTFOUND if the task does not exist. */
+int store_binding_save(store *s, const char *task_id, const store_binding *b, mcdc_err *err);
+/* Each binding of the task, ordered by source_id; the strings live until fn
+ * returns; fn's contract as store_task_each's. MCDC_ENOTFOUND if no such task. */
+typedef int (*store_binding_fn)(void *ud, const store_binding *b);
+int store_binding_each(store *s, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err);
 
 #endif

@@ -22,6 +22,8 @@ typedef struct store_ops {
     int (*position_save)(store *s, store_pos_kind kind, const char *what, const char *task_id, const char *channel,
                          const mq_msgid *id, uint64_t ts, mcdc_err *err);
     int (*position_each)(store *s, const char *task_id, store_position_fn fn, void *ud, mcdc_err *err);
+    int (*binding_save)(store *s, const char *task_id, const store_binding *b, mcdc_err *err);
+    int (*binding_each)(store *s, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err);
 } store_ops;
 
 /* A backend's own struct begins with this. */

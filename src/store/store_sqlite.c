@@ -34,6 +34,7 @@
 #include "store/store_int.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,6 +82,17 @@ static const char *const MIGRATIONS[] = {
     "  intent_ts     INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (task_id, channel)"
     ") WITHOUT ROWID;",
+    /* 1 -> 2: collection identity (store.h's store_binding). */
+    "CREATE TABLE bindings ("
+    "  task_id     TEXT NOT NULL,"
+    "  source_id   INTEGER NOT NULL,"
+    "  target_db   TEXT NOT NULL,"
+    "  target_name TEXT NOT NULL,"
+    "  target_id   INTEGER NOT NULL DEFAULT 0,"
+    "  state       INTEGER NOT NULL,"
+    "  ts          INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (task_id, source_id)"
+    ") WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -96,6 +108,9 @@ enum {
     ST_CHECKPOINT_SAVE,
     ST_INTENT_SAVE,
     ST_POS_LIST,
+    ST_BINDING_SAVE,
+    ST_BINDING_LIST,
+    ST_BINDING_DELETE_TASK,
     ST_COUNT
 };
 
@@ -125,6 +140,16 @@ static const char *const SQL[ST_COUNT] = {
     [ST_POS_LIST] = "SELECT p.channel, p.checkpoint, p.checkpoint_ts, p.intent, p.intent_ts "
                     "FROM tasks t LEFT JOIN positions p ON p.task_id = t.id "
                     "WHERE t.id = ?1 ORDER BY p.channel",
+    /* The same EXISTS guard and one-statement listing as positions'. */
+    [ST_BINDING_SAVE] = "INSERT INTO bindings(task_id, source_id, target_db, target_name, target_id, state, ts) "
+                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1) "
+                        "ON CONFLICT(task_id, source_id) DO UPDATE SET target_db = excluded.target_db, "
+                        "target_name = excluded.target_name, target_id = excluded.target_id, "
+                        "state = excluded.state, ts = excluded.ts",
+    [ST_BINDING_LIST] = "SELECT b.source_id, b.target_db, b.target_name, b.target_id, b.state, b.ts "
+                        "FROM tasks t LEFT JOIN bindings b ON b.task_id = t.id "
+                        "WHERE t.id = ?1 ORDER BY b.source_id",
+    [ST_BINDING_DELETE_TASK] = "DELETE FROM bindings WHERE task_id = ?1",
 };
 
 typedef struct sqlite_store {
@@ -406,6 +431,8 @@ static int sqlite_task_delete(store *base, const char *id, mcdc_err *err) {
     }
     sqlite3_bind_text(s->st[ST_POS_DELETE_TASK], 1, id, -1, SQLITE_STATIC);
     if ((rc = run(s->st[ST_POS_DELETE_TASK])) != SQLITE_OK) goto fail;
+    sqlite3_bind_text(s->st[ST_BINDING_DELETE_TASK], 1, id, -1, SQLITE_STATIC);
+    if ((rc = run(s->st[ST_BINDING_DELETE_TASK])) != SQLITE_OK) goto fail;
     sqlite3_bind_text(s->st[ST_TASK_DELETE], 1, id, -1, SQLITE_STATIC);
     if ((rc = run(s->st[ST_TASK_DELETE])) != SQLITE_OK) goto fail;
     if (sqlite3_changes(s->db) == 0) {
@@ -563,6 +590,78 @@ static int sqlite_position_each(store *base, const char *task_id, store_position
     return ret;
 }
 
+static int sqlite_binding_save(store *base, const char *task_id, const store_binding *b, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_BINDING_SAVE];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, b->source_id);
+    sqlite3_bind_text(st, 3, b->target_db, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b->target_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, b->target_id);
+    sqlite3_bind_int(st, 6, b->state);
+    sqlite3_bind_int64(st, 7, ts_to_db(b->ts));
+    int rc = run(st);
+    int ret = 0;
+    if (rc != SQLITE_OK)
+        ret = db_fail(s->db, rc, err, "saving the binding of task %s source collection %" PRId64, task_id,
+                      b->source_id);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: saving the binding of task %s source collection %" PRId64
+                        ": no such task", task_id, b->source_id);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+typedef struct binding_row {
+    int64_t source_id, target_id;
+    char *db, *name;
+    int state;
+    uint64_t ts;
+} binding_row;
+
+static int sqlite_binding_each(store *base, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    binding_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    bool task_exists = false;
+    int ret = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_BINDING_LIST];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        task_exists = true;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the task without bindings: its one row */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            rows = mcdc_xrealloc(rows, cap * sizeof *rows);
+        }
+        rows[n++] = (binding_row){.source_id = sqlite3_column_int64(st, 0),
+                                  .db = column_strdup(st, 1),
+                                  .name = column_strdup(st, 2),
+                                  .target_id = sqlite3_column_int64(st, 3),
+                                  .state = sqlite3_column_int(st, 4),
+                                  .ts = ts_from_db(sqlite3_column_int64(st, 5))};
+    }
+    done(st);
+    if (rc != SQLITE_DONE) ret = db_fail(s->db, rc, err, "reading the bindings of task %s", task_id);
+    else if (!task_exists)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: reading the bindings of task %s: no such task", task_id);
+    pthread_mutex_unlock(&s->mu);
+
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        store_binding b = {rows[i].source_id, rows[i].db, rows[i].name, rows[i].target_id, rows[i].state, rows[i].ts};
+        ret = fn(ud, &b);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].db);
+        free(rows[i].name);
+    }
+    free(rows);
+    return ret;
+}
+
 static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
@@ -571,4 +670,6 @@ static const store_ops SQLITE_OPS = {
     .task_delete = sqlite_task_delete,
     .position_save = sqlite_position_save,
     .position_each = sqlite_position_each,
+    .binding_save = sqlite_binding_save,
+    .binding_each = sqlite_binding_each,
 };

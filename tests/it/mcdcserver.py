@@ -23,10 +23,12 @@ def free_port():
 
 
 class McdcServer:
-    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None):
+    def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None,
+                 etcd_endpoint=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
         one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
-        {"batch_rows": 1000}."""
+        {"batch_rows": 1000}. etcd_endpoint: where mcdc reaches the source's etcd (a proxy a test
+        can cut), else the stack's."""
         self.stack = stack
         self.mq = mq
         self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
@@ -43,7 +45,7 @@ listen: 127.0.0.1:{self.port}
 log_level: info
 store: {{type: sqlite, path: {workdir / 'mcdc.db'}}}
 source:
-  etcd: {{endpoints: [{stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
+  etcd: {{endpoints: [{etcd_endpoint or stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
   mq:
 {mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
   + (f"  dml_channels: {dml_channels}\n" if dml_channels else "")

@@ -116,6 +116,36 @@ def test_target_down_for_60s(server, fresh_name):
     run_with_fault(server, fresh_name, fault, expect_error=True)
 
 
+def test_target_down_when_mcdc_starts(server, fresh_name):
+    """mcdc starts while the target Milvus is down: the task stays Running and shows why it waits
+    (it used to pause for good), then catches up once the target is back."""
+    task, c = replicated_collection(server, fresh_name("downstart"))
+    name = c.name
+    c.insert([list(range(100)), [f"r{k}" for k in range(100)], [[k, 1, 2, 3] for k in range(100)]])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=120)
+    server.stop()
+    stop_piece("target-milvus")
+    try:
+        c.insert([list(range(100, 300)), [f"r{k}" for k in range(100, 300)], [[k, 1, 2, 3] for k in range(100, 300)]])
+        server.start()
+        seen = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            info = server.get(task)
+            assert info["state"] == "Running", info  # retried, never paused
+            seen = seen or bool(info["last_error"])
+            time.sleep(1)
+        assert seen, "the task never showed why it waits"
+    finally:
+        start_stack()
+    connect("tgt", server.stack["MCDC_TARGET_URI"])
+    wait_equal("src", "tgt", "default", name, "pk", timeout=180)
+    assert count_rows("src", name) == count_rows("tgt", name) == 300
+    info = server.get(task)
+    assert info["state"] == "Running" and info["last_error"] == "", info
+    c.drop()
+
+
 def freeze_target_with_calls_in_flight(server, task, c, batches):
     """Replicates one warm-up row, then freezes the target (SIGSTOP: its connections stay open,
     requests queue up) while `batches` insert batches of 50 rows reach the source, 0.1 s apart.

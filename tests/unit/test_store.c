@@ -631,6 +631,80 @@ static void test_refuses_files_that_are_not_ours(void **state) {
     expect_open_fails(path_in("no/such/dir/x.db"), "unable to open");
 }
 
+/* ---- bindings ------------------------------------------------------------- */
+
+typedef struct bindings_seen {
+    store_binding b[8];
+    char names[8][64];
+    size_t n;
+} bindings_seen;
+
+static int collect_binding(void *ud, const store_binding *b) {
+    bindings_seen *bs = ud;
+    bs->b[bs->n] = *b;
+    snprintf(bs->names[bs->n], sizeof bs->names[0], "%s.%s", b->target_db, b->target_name);
+    bs->n++;
+    return 0;
+}
+
+/* Rule: a binding is saved and replaced per (task, source id), listed in
+ * source id order, refused for a task that does not exist, and goes with
+ * its task. */
+static void test_bindings_round_trip(void **state) {
+    (void)state;
+    store *s = open_ok("bind.db");
+    mcdc_err err = {0};
+    put_task(s, "a", "{}");
+    store_binding b = {.source_id = 20, .target_db = "default", .target_name = "c", .state = STORE_BINDING_CREATING};
+    assert_int_equal(store_binding_save(s, "a", &b, &err), 0);
+    store_binding c = {.source_id = 7, .target_db = "db1", .target_name = "x", .target_id = 99,
+                       .state = STORE_BINDING_LIVE, .ts = UINT64_MAX - 3};
+    assert_int_equal(store_binding_save(s, "a", &c, &err), 0);
+    b.target_id = 42;
+    b.state = STORE_BINDING_LIVE;
+    b.target_name = "d";
+    assert_int_equal(store_binding_save(s, "a", &b, &err), 0);
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "a", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 2);
+    assert_int_equal(bs.b[0].source_id, 7);
+    assert_true(bs.b[0].ts == UINT64_MAX - 3);
+    assert_string_equal(bs.names[0], "db1.x");
+    assert_int_equal(bs.b[1].target_id, 42);
+    assert_int_equal(bs.b[1].state, STORE_BINDING_LIVE);
+    assert_string_equal(bs.names[1], "default.d");
+
+    assert_int_equal(store_binding_save(s, "nope", &b, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_binding_each(s, "nope", collect_binding, &bs, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+
+    assert_int_equal(store_task_delete(s, "a", &err), 0);
+    put_task(s, "a", "{}");
+    bs.n = 0;
+    assert_int_equal(store_binding_each(s, "a", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 0); /* a new task of the same id inherits nothing */
+    store_close(s);
+}
+
+/* Rule: a store file of schema version 1 (before bindings) gains the table
+ * when opened, and keeps its tasks. */
+static void test_bindings_added_to_an_older_file(void **state) {
+    (void)state;
+    store *s = open_ok("v1.db");
+    put_task(s, "old", "{}");
+    store_close(s);
+    raw_exec(path_in("v1.db"), "DROP TABLE bindings; PRAGMA user_version = 1");
+    s = open_ok("v1.db");
+    mcdc_err err = {0};
+    store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
+    assert_int_equal(store_binding_save(s, "old", &b, &err), 0);
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "old", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 1);
+    store_close(s);
+}
+
 /* A SQLite header over damaged pages: errors from every call, never a crash. */
 static void test_damaged_file(void **state) {
     (void)state;
@@ -703,6 +777,8 @@ int main(void) {
         cmocka_unit_test(test_concurrent_create),
         cmocka_unit_test(test_refuses_files_that_are_not_ours),
         cmocka_unit_test(test_damaged_file),
+        cmocka_unit_test(test_bindings_round_trip),
+        cmocka_unit_test(test_bindings_added_to_an_older_file),
         cmocka_unit_test(test_save_rate),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
