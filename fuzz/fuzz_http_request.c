@@ -14,7 +14,9 @@
  *   - the stored form (to_json with secrets, as text) parses again into a
  *     spec with the same stored form: task_manager reloads tasks that way,
  *     and a stored spec it refuses is a task lost at restart;
- *   - every listed collection is covered; every mapping maps. */
+ *   - every listed collection is covered; every mapping maps;
+ *   - the never-double checks (task_coverage.h) answer with their codes, and
+ *     a spec always overlaps itself. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "pipeline/task_coverage.h"
 #include "pipeline/task_spec.h"
 
 #define CHECK(cond) \
@@ -53,6 +56,12 @@ static void check_questions(const task_spec *s) {
             CHECK(strcmp(tdb, m->target_db) == 0 && strcmp(tcoll, m->collections[j].value) == 0);
         }
     }
+}
+
+static void check_coverage(const task_spec *s) {
+    mcdc_err err = {0};
+    if (task_coverage_check_spec(s, &err)) CHECK(err.code == MCDC_EINVAL && err.msg[0]);
+    CHECK(task_coverage_check_pair(s, s, &err) != 0 && err.code == MCDC_EEXIST && err.msg[0]);
 }
 
 static void round_trip(const task_spec *s) {
@@ -101,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     CHECK(s.id && s.target.address && s.n_collections > 0);
     check_questions(&s);
+    check_coverage(&s);
     round_trip(&s);
     task_spec_free(&s);
     json_decref(doc);

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "pipeline/task.h"
+#include "pipeline/task_coverage.h"
 #include "target/milvus_client.h"
 
 struct task_manager {
@@ -118,6 +119,11 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
         mcdc_errf(err, MCDC_EEXIST, "task '%s' already exists", spec->id);
         goto out;
     }
+    /* Never double: under the lock, so two creates cannot both pass, and
+     * against every task, paused ones too (they resume). */
+    if (task_coverage_check_spec(spec, err)) goto out;
+    for (size_t i = 0; i < tm->n; i++)
+        if (task_coverage_check_pair(task_spec_of(tm->tasks[i]), spec, err)) goto out;
     if (check_target(spec, err)) goto out;
     json_t *j = task_spec_to_json(spec, true);
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);

@@ -3,8 +3,9 @@
  *
  * Every function but open and close is safe to call from the HTTP threads. Errors come back as
  * mcdc_err values; the code says what went wrong (MCDC_EINVAL: the request,
- * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken, MCDC_EUNAVAIL:
- * the target does not answer); src/server decides what a client sees of it.
+ * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken or another task
+ * covers the same collections (task_coverage.h), MCDC_EUNAVAIL: the target
+ * does not answer); src/server decides what a client sees of it.
  * What the manager shows of a task is a task_snapshot or a position list:
  * plain data the caller owns and formats. */
 #ifndef MCDC_TASK_MANAGER_H
@@ -22,8 +23,11 @@ struct task_env;
 task_manager *task_manager_open(const struct task_env *env, mcdc_err *err);
 void task_manager_close(task_manager *tm);
 
-/* Takes ownership of *spec (also on failure). Checks that the target answers
- * before anything is stored. *task_id is malloc'd. */
+/* Takes ownership of *spec (also on failure). Refuses a spec that would
+ * write a row twice (task_coverage.h: two of its sources onto one target
+ * collection, or a collection another task already covers into the same
+ * target), then checks that the target answers before anything is stored.
+ * *task_id is malloc'd. */
 int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err);
 int task_manager_delete(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_pause(task_manager *tm, const char *task_id, mcdc_err *err);

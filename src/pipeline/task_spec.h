@@ -75,7 +75,10 @@ typedef struct task_spec {
 
 /* Parses and validates request_data of a create request. Every problem is an
  * MCDC_EINVAL error naming the key ("milvus_connect_param.port: want an
- * integer from 1 to 65535"). */
+ * integer from 1 to 65535"). What depends on coverage (two covered sources
+ * onto one target collection, overlap with other tasks) is checked at create
+ * by task_coverage.h, not here: stored tasks are read back through this, and
+ * a rule added later must not lose a task at restart. */
 int task_spec_from_json(const json_t *request_data, task_spec *out, mcdc_err *err);
 
 /* The JSON form. with_secrets=true is for the store only; replies to users

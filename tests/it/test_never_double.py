@@ -1,0 +1,150 @@
+"""Never double, at the API: a second task on a collection another task already covers into the same
+target is refused (409, naming the first task), also when it spells the target differently, also while
+the first is paused, and of two such creates sent at once exactly one passes; the target collection then
+holds exactly the source's rows, row by row and by count(*). A request whose name mapping sends two
+source collections to one target collection is refused (400, naming both) and creates nothing.
+The queue does not matter here: Kafka only."""
+import threading
+import time
+
+import pytest
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections, utility
+
+from mcdcserver import McdcServer, connect, count_rows, diff_collections, wait_equal
+
+INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+
+
+@pytest.fixture(scope="module")
+def mcdc(stack, tmp_path_factory):
+    srv = McdcServer(stack, tmp_path_factory.mktemp("mcdc"))
+    srv.start()
+    for alias in ("src", "tgt"):
+        connections.disconnect(alias)
+    connect("src", srv.source_uri)
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    yield srv
+    srv.stop()
+    print(srv.log.read_text()[-4000:])
+
+
+def make_collection(name):
+    schema = CollectionSchema([FieldSchema("pk", DataType.INT64, is_primary=True),
+                               FieldSchema("v", DataType.VARCHAR, max_length=32),
+                               FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4)])
+    c = Collection(name, schema, using="src", shards_num=2)
+    c.create_index("vec", INDEX)
+    c.load()
+    return c
+
+
+def rows(lo, hi, tag=""):
+    return [list(range(lo, hi)), [f"r{i}{tag}" for i in range(lo, hi)], [[i % 7, i % 5, 1, 0] for i in range(lo, hi)]]
+
+
+def task_ids(mcdc):
+    status, reply = mcdc.post("list")
+    assert status == 200, reply
+    return [t["task_id"] for t in reply["data"]["tasks"]]
+
+
+def other_spelling(uri):
+    """The same target written another way: no scheme, upper-case host (mcdc normalises both)."""
+    rest = uri.split("://", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    return f"{host.upper()}:{port}"
+
+
+def test_second_task_on_a_covered_collection_is_refused(mcdc, stack, fresh_name):
+    name = fresh_name("twice")
+    c = make_collection(name)
+    c.insert(rows(0, 1000))
+    c.flush()
+    first = "first_" + fresh_name("t")[-8:]
+    mcdc.create_task(task_id=first, collection_infos=[{"name": name, "use_start_position": True}])
+    wait_equal("src", "tgt", "default", name, "pk")
+    before = task_ids(mcdc)
+
+    target = stack["MCDC_TARGET_URI"]
+    for spec in ({"collection_infos": [{"name": name}]},                      # the same collection
+                 {"collection_infos": [{"name": "*"}]},                       # every collection of default
+                 {"db_collections": {"*": [{"name": name}]}},                 # the name in every database
+                 {"collection_infos": [{"name": name}],                       # under another name there
+                  "name_mapping": [{"source_db": "default", "target_db": "default",
+                                    "collection_mapping": {name: name + "_copy"}}]}):
+        for uri in (target, other_spelling(target)):
+            status, reply = mcdc.post("create", dict(spec, milvus_connect_param={"uri": uri}))
+            assert status == 409 and reply["code"] == 409, (spec, uri, status, reply)
+            assert f"task '{first}'" in reply["message"] and "database" in reply["message"], reply
+    # A name the first task covers on the target, written from another source collection, is refused too.
+    other = fresh_name("other")
+    make_collection(other)
+    status, reply = mcdc.post("create", {"collection_infos": [{"name": other}],
+                                         "name_mapping": [{"source_db": "default", "target_db": "default",
+                                                           "collection_mapping": {other: name}}],
+                                         "milvus_connect_param": {"uri": target}})
+    assert status == 409 and f"task '{first}'" in reply["message"] and f"'{name}'" in reply["message"], reply
+
+    # Paused tasks count: they resume.
+    assert mcdc.post("pause", {"task_id": first})[0] == 200
+    status, reply = mcdc.post("create", {"collection_infos": [{"name": name}], "milvus_connect_param": {"uri": target}})
+    assert status == 409 and f"task '{first}'" in reply["message"], reply
+    assert task_ids(mcdc) == before
+    assert mcdc.post("resume", {"task_id": first})[0] == 200
+
+    # Writes after the refusals reach the target once.
+    c.insert(rows(1000, 2000))
+    c.upsert(rows(0, 50, "-up"))
+    c.delete("pk in [1500, 1501, 1502]")
+    c.flush()
+    wait_equal("src", "tgt", "default", name, "pk")
+    time.sleep(5)  # a second writer, had one been let in, would add its copies by now
+    assert diff_collections("src", "tgt", "default", name, "pk") is None
+    assert count_rows("tgt", name) == count_rows("src", name) == 1997
+    assert not utility.has_collection(name + "_copy", using="tgt")
+
+
+def test_two_creates_at_once_one_passes(mcdc, stack, fresh_name):
+    """The check runs under the lock that makes create atomic: of two creates of one collection sent at
+    the same time (different task ids), one is 200 and the other 409 naming it."""
+    name = fresh_name("race")
+    make_collection(name)
+    results = {}
+
+    def create(tid):
+        results[tid] = mcdc.post("create", {"task_id": tid, "collection_infos": [{"name": name}],
+                                            "milvus_connect_param": {"uri": stack["MCDC_TARGET_URI"]}})
+    ids = ["race_a_" + fresh_name("t")[-6:], "race_b_" + fresh_name("t")[-6:]]
+    threads = [threading.Thread(target=create, args=(tid,)) for tid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(results[tid][0] for tid in ids)
+    assert statuses == [200, 409], results
+    won = next(tid for tid in ids if results[tid][0] == 200)
+    lost = next(tid for tid in ids if results[tid][0] == 409)
+    assert f"task '{won}'" in results[lost][1]["message"], results
+    listed = task_ids(mcdc)
+    assert won in listed and lost not in listed
+
+
+@pytest.mark.parametrize("case", ["renamed_onto_a_kept_name", "two_databases_onto_one"])
+def test_two_sources_onto_one_target_is_refused(mcdc, stack, fresh_name, case):
+    a, c = fresh_name("a"), fresh_name("c")
+    if case == "renamed_onto_a_kept_name":
+        spec = {"collection_infos": [{"name": a}, {"name": c}],
+                "name_mapping": [{"source_db": "default", "target_db": "default", "collection_mapping": {a: c}}]}
+        want = [f"'{a}'", f"'{c}'"]
+    else:
+        d1, d2, t = fresh_name("d1"), fresh_name("d2"), fresh_name("t")
+        spec = {"db_collections": {d1: [{"name": "*"}], d2: [{"name": "*"}]},
+                "name_mapping": [{"source_db": d1, "target_db": t}, {"source_db": d2, "target_db": t}]}
+        want = [f"'{d1}'", f"'{d2}'", f"'{t}'"]
+    before = task_ids(mcdc)
+    status, reply = mcdc.post("create", dict(spec, milvus_connect_param={"uri": stack["MCDC_TARGET_URI"]}))
+    assert status == 400 and reply["code"] == 400, (status, reply)
+    msg = reply["message"]
+    assert msg.startswith("name_mapping: ") and all(w in msg for w in want), msg
+    assert task_ids(mcdc) == before
+    assert not utility.has_collection(c, using="tgt") and not utility.has_collection(a, using="tgt")
