@@ -68,6 +68,7 @@ int cmd_serve(int argc, char **argv) {
     etcd_client *etcd = NULL;
     catalog *cat = NULL;
     store *st = NULL;
+    rbac_passwords *passwords = NULL;
     task_manager *tm = NULL;
     http_server *http = NULL;
     rpc_init();
@@ -82,7 +83,15 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
     }
+    if (cfg.rbac.passwords_file && cfg.rbac.passwords_file[0] &&
+        !(passwords = rbac_passwords_load(cfg.rbac.passwords_file, &err))) {
+        fprintf(stderr, "mcdc serve: %s\n", err.msg);
+        goto out;
+    }
     task_env env = {.catalog = cat,
+                    .etcd = etcd,
+                    .root_path = cfg.source.etcd.root_path,
+                    .passwords = passwords,
                     .store = st,
                     .mq = mq,
                     .channel_prefix = cfg.source.channel_prefix,
@@ -121,6 +130,7 @@ int cmd_serve(int argc, char **argv) {
 out:
     http_stop(http);
     task_manager_close(tm);
+    rbac_passwords_free(passwords);
     store_close(st);
     catalog_close(cat);
     etcd_close(etcd);

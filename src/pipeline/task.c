@@ -15,6 +15,7 @@
 #include "pipeline/channel_worker.h"
 #include "pipeline/filter.h"
 #include "pipeline/meta_sync.h"
+#include "pipeline/rbac_sync.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
 #include "source/channels.h"
@@ -56,6 +57,8 @@ struct task {
     milvus_client *meta_client;
     meta_sync_target meta_target;
     meta_sync *meta;
+    rbac_sync *rbac;                   /* extra_info.enable_user_role, over meta_client */
+    unsigned rbac_wait;                /* supervisor rounds until the next RBAC step */
 };
 
 const char *task_id(const task *t) { return t->id; }
@@ -118,6 +121,8 @@ void task_stop(task *t) {
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
     meta_sync_free(t->meta);
+    rbac_sync_free(t->rbac);
+    t->rbac = NULL;
     milvus_close(t->meta_client);
     t->meta = NULL;
     t->meta_client = NULL;
@@ -369,7 +374,52 @@ static bool meta_target_of(void *ud, int64_t id, char *db, size_t db_cap, char *
     return true;
 }
 
-/* Aliases and empty partitions, once the watermark has passed them. */
+/* A source grant's object in the target's names: a collection the task
+ * covers (through its binding once it has one), or "*" of a database the
+ * task covers whole. */
+static bool rbac_map_object(void *ud, const char *db, const char *name, char *tdb, size_t tdb_cap, char *tname,
+                            size_t tname_cap) {
+    task *t = ud;
+    const char *mdb, *mname;
+    if (!task_spec_covers(&t->spec, db, name)) return false;
+    task_spec_map_name(&t->spec, db, name, &mdb, &mname);
+    snprintf(tdb, tdb_cap, "%s", mdb);
+    snprintf(tname, tname_cap, "%s", strcmp(name, "*") == 0 ? "*" : mname);
+    catalog_coll *cc = strcmp(name, "*") ? catalog_find(t->env->catalog, db, name) : NULL;
+    binding b;
+    if (cc && bindings_get(t->bindings, cc->id, &b) && b.state == BINDING_LIVE) {
+        snprintf(tdb, tdb_cap, "%s", b.db);
+        snprintf(tname, tname_cap, "%s", b.name);
+    }
+    catalog_release(cc);
+    return true;
+}
+
+/* Roles, grants, users and their roles (extra_info.enable_user_role),
+ * every RBAC_EVERY supervisor rounds: the source's RBAC lives in etcd
+ * alone and changes rarely. */
+#define RBAC_EVERY 10
+
+static int rbac_step(task *t, mcdc_err *err) {
+    if (!t->spec.enable_user_role || !t->env->etcd) return 0;
+    if (!t->rbac) {
+        rbac_sync_io io = {.map_object = rbac_map_object, .ud = t};
+        t->rbac = rbac_sync_new(t->env->etcd, t->env->root_path, &rbac_target_milvus, t->meta_client, &io,
+                                t->env->passwords);
+    }
+    if (t->rbac_wait) {
+        t->rbac_wait--;
+        return 0;
+    }
+    if (rbac_sync_step(t->rbac, err)) {
+        mcdc_err_prefix(err, "replicating roles and grants");
+        return -1;
+    }
+    t->rbac_wait = RBAC_EVERY;
+    return 0;
+}
+
+/* Aliases and empty partitions, once the watermark has passed them; then RBAC. */
 static int meta_step(task *t, mcdc_err *err) {
     if (!t->meta) {
         milvus_config mc = task_target_milvus_config(&t->spec.target, 30000);
@@ -379,12 +429,11 @@ static int meta_step(task *t, mcdc_err *err) {
         t->meta = meta_sync_new(t->env->catalog, &t->meta_target, &io);
     }
     uint64_t wm = task_watermark(t);
-    if (!wm || wm == UINT64_MAX) return 0;
-    if (meta_sync_step(t->meta, wm, err)) {
+    if (wm && wm != UINT64_MAX && meta_sync_step(t->meta, wm, err)) {
         mcdc_err_prefix(err, "replicating aliases and partitions");
         return -1;
     }
-    return 0;
+    return rbac_step(t, err);
 }
 
 /* Polling is enough: a worker started late still begins at the collection's

@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "base/histogram.h"
 #include "mq/mq.h"
+#include "pipeline/rbac_passwords.h"
 #include "pipeline/task_manager.h"
 #include "pipeline/task_snapshot.h"
 #include "pipeline/task_spec.h"
@@ -36,6 +37,9 @@ typedef struct channel_worker channel_worker;
 /* What every task of one mcdc process shares: the source and the store. */
 typedef struct task_env {
     catalog *catalog;
+    etcd_client *etcd;         /* the source's etcd, and the root its keys live under */
+    const char *root_path;
+    const rbac_passwords *passwords; /* rbac.passwords_file, NULL if none */
     store *store;
     mq_config mq;
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
