@@ -163,7 +163,14 @@ static bool request_covers(void *ud, const change *c) {
             if (task_spec_covers(s, db, fr->collection_names[i])) return true;
         return false;
     }
-    default: return task_spec_covers(s, db, c->collection_name);
+    default: {
+        if (task_spec_covers(s, db, c->collection_name)) return true;
+        /* A collection the task bound is covered under a new name too. */
+        catalog_coll *cc = catalog_find(((filter *)ud)->cat, db, c->collection_name);
+        bool bound = cc && bindings_covers(((filter *)ud)->bindings, cc->id);
+        catalog_release(cc);
+        return bound;
+    }
     }
 }
 

@@ -158,7 +158,9 @@ void task_free(task *t) {
  * task_start says so). *exact: the collection is on this very channel. */
 static bool covered_here(task *t, const catalog_coll *cc, const char *channel, bool *exact) {
     *exact = false;
-    if (!task_spec_covers(&t->spec, cc->db_name, cc->name)) return false;
+    /* A bound collection stays covered under a new name (a rename). */
+    bool bound = t->bindings && bindings_covers(t->bindings, cc->id);
+    if (!bound && !task_spec_covers(&t->spec, cc->db_name, cc->name)) return false;
     bool ours = false;
     for (size_t s = 0; s < cc->n_channels; s++) {
         if (strcmp(cc->pchannels[s], channel) == 0) *exact = true;
