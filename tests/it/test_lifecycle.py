@@ -132,6 +132,7 @@ def test_empty_partition_is_created(mcdc, fresh_name):
     c.create_partition("gone")
     c.drop_partition("gone")
     c.insert(rows(100, 100))  # rows after: the watermark passes the partitions' ts
+    c.load()  # (rows are compared by query, which needs it loaded on both sides; the load is replicated)
     wait_for("empty partition on the target", lambda: utility.has_partition(name, "empty1", using="tgt") or
              sorted(p.name for p in Collection(name, using="tgt").partitions))
     wait_equal("src", "tgt", "default", name, "pk")

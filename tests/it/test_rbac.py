@@ -51,6 +51,8 @@ def make_collection(name, alias="rsrc"):
     schema = CollectionSchema([FieldSchema("pk", DataType.INT64, is_primary=True),
                                FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2)])
     c = Collection(name, schema, using=alias)
+    c.create_index("vec", {"index_type": "FLAT", "metric_type": "L2", "params": {}})
+    c.load()
     c.insert([[1, 2, 3], [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]])
     return c
 
@@ -77,14 +79,15 @@ def wait_for(what, check, timeout=60):
 def test_role_grant_user_and_binding_follow_the_source(mcdc, stack, fresh_name):
     name, other = fresh_name("rbac"), fresh_name("rbac_other")
     tname = name + "_t"
-    src = make_collection(name)
-    uncovered = make_collection(other)
     task = mcdc.create_task(
         milvus_connect_param={"uri": stack["MCDC_TARGET_URI"], "token": f"{ROOT_USER}:{ROOT_PASSWORD}",
                               "connect_timeout": 10},
         collection_infos=[{"name": name}],
         name_mapping=[{"source_db": "default", "target_db": "default", "collection_mapping": {name: tname}}],
         extra_info={"enable_user_role": True})
+    # Created after the task: a task starts at the end of each channel.
+    src = make_collection(name)
+    uncovered = make_collection(other)
     role = Role(ROLE, using="rsrc")
     try:
         wait_equal("rsrc", "rtgt", "default", name, "pk", tgt_name=tname)
