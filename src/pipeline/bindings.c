@@ -14,7 +14,14 @@
  * followed this deep; deeper is a loop or a bug. */
 #define SETTLE_DEPTH 8
 
+/* Two locks, so a DDL call that hangs on the target stalls only other DDL:
+ * `ddl` is held across a decision and the target calls it makes (one
+ * decision at a time per task); `mu` guards the list for the short reads
+ * every change makes (covers, the hot path of target_of) and for the
+ * writes, which only a `ddl` holder makes. So a `ddl` holder reads the
+ * list without `mu`, and takes `mu` only to change it. Order: ddl, then mu. */
 struct bindings {
+    pthread_mutex_t ddl;
     pthread_mutex_t mu;
     binding *list;
     size_t n, cap;
@@ -24,6 +31,7 @@ struct bindings {
 
 bindings *bindings_new(const binding_store *store, const binding_source *source) {
     bindings *r = mcdc_xcalloc(1, sizeof *r);
+    pthread_mutex_init(&r->ddl, NULL);
     pthread_mutex_init(&r->mu, NULL);
     r->store = *store;
     r->source = *source;
@@ -32,18 +40,20 @@ bindings *bindings_new(const binding_store *store, const binding_source *source)
 
 void bindings_free(bindings *r) {
     if (!r) return;
+    pthread_mutex_destroy(&r->ddl);
     pthread_mutex_destroy(&r->mu);
     free(r->list);
     free(r);
 }
 
-/* Lock held. */
+/* mu or ddl held. */
 static binding *find(bindings *r, int64_t source_id) {
     for (size_t i = 0; i < r->n; i++)
         if (r->list[i].source_id == source_id) return &r->list[i];
     return NULL;
 }
 
+/* mu held. */
 static binding *add(bindings *r, const binding *b) {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 16;
@@ -53,12 +63,22 @@ static binding *add(bindings *r, const binding *b) {
     return &r->list[r->n++];
 }
 
+/* ddl held: adds a binding already saved, under mu for readers. */
+static binding *add_saved(bindings *r, const binding *b) {
+    pthread_mutex_lock(&r->mu);
+    binding *p = add(r, b);
+    pthread_mutex_unlock(&r->mu);
+    return p;
+}
+
 void bindings_load(bindings *r, const binding *b) {
+    pthread_mutex_lock(&r->ddl);
     pthread_mutex_lock(&r->mu);
     binding *old = find(r, b->source_id);
     if (old) *old = *b;
     else add(r, b);
     pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->ddl);
 }
 
 bool bindings_covers(bindings *r, int64_t source_id) {
@@ -81,7 +101,9 @@ bool bindings_get(bindings *r, int64_t source_id, binding *out) {
  * so memory never runs ahead of what a restart would find. */
 static int save(bindings *r, binding *b, const binding *next, mcdc_err *err) {
     if (r->store.save(r->store.ud, next, err)) return -1;
+    pthread_mutex_lock(&r->mu);
     *b = *next;
+    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 
@@ -170,9 +192,20 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
     *dropped = false;
     char tdb[BINDING_NAME_MAX], tname[BINDING_NAME_MAX];
     r->source.map_name(r->source.ud, cc->db_name, cc->name, tdb, tname, sizeof tdb);
+    /* The hot path, every write: bound, live, under its name. */
     pthread_mutex_lock(&r->mu);
-    int rc = 0;
     binding *b = find(r, cc->id);
+    bool settled = b && (b->state == BINDING_DROPPED || (b->state == BINDING_LIVE && same_name(b, tdb, tname)));
+    if (settled) {
+        if (b->state == BINDING_DROPPED) *dropped = true;
+        else *out = *b;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (settled) return 0;
+
+    pthread_mutex_lock(&r->ddl);
+    int rc = 0;
+    b = find(r, cc->id);
     if (b && b->state == BINDING_DROPPED) {
         *dropped = true;
         goto out;
@@ -186,6 +219,25 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
         if (rc == 0) *out = *b;
         goto out;
     }
+    char sdb[BINDING_NAME_MAX], sname[BINDING_NAME_MAX];
+    if (!r->source.state_of(r->source.ud, cc->id, sdb, sname, sizeof sdb)) {
+        /* Met in a replay after the source dropped it: it claims no name
+         * (another collection may hold it now), and its changes are left
+         * out, as they are once a Drop was applied. */
+        binding gone = {.source_id = cc->id, .state = BINDING_DROPPED, .ts = cc->create_ts};
+        snprintf(gone.db, sizeof gone.db, "%s", b ? b->db : tdb);
+        snprintf(gone.name, sizeof gone.name, "%s", b ? b->name : tname);
+        if ((rc = r->store.save(r->store.ud, &gone, err))) goto out;
+        if (b) {
+            pthread_mutex_lock(&r->mu);
+            *b = gone;
+            pthread_mutex_unlock(&r->mu);
+        } else {
+            add_saved(r, &gone);
+        }
+        *dropped = true;
+        goto out;
+    }
     if (!b) {
         if ((rc = settle_owner(r, tdb, tname, cc->id, t, 0, err))) goto out;
         binding fresh = {.source_id = cc->id, .state = BINDING_CREATING, .ts = cc->create_ts};
@@ -194,7 +246,7 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
         /* Saved before the target collection exists: after a crash in
          * between, the one found under the name is the one mcdc made. */
         if ((rc = r->store.save(r->store.ud, &fresh, err))) goto out;
-        b = add(r, &fresh);
+        b = add_saved(r, &fresh);
     } else if ((rc = settle_owner(r, b->db, b->name, cc->id, t, 0, err))) {
         goto out;
     }
@@ -211,14 +263,14 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
     if ((rc = save(r, b, &next, err))) goto out;
     *out = *b;
 out:
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->ddl);
     return rc;
 }
 
 int bindings_drop(bindings *r, int64_t source_id, uint64_t ts, const binding_target *t, mcdc_err *err) {
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->ddl);
     binding *b = find(r, source_id);
     int rc = b && b->state != BINDING_DROPPED ? drop_bound(r, b, ts, t, err) : 0;
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->ddl);
     return rc;
 }

@@ -30,9 +30,15 @@
  * and as Live after, so a crash in between adopts the collection mcdc made.
  *
  * One registry per task, shared by its workers: every decision that changes
- * a binding is taken under its lock, with the target calls it needs, so two
- * channels of one collection never both create or both drop (DDL is rare,
- * and the API never takes this lock). Lookups copy what they return. */
+ * a binding is taken under one lock, with the target calls it needs, so two
+ * channels of one collection never both create or both drop. Lookups, and a
+ * write to a collection already bound under its name, take only a short
+ * lock of their own: a DDL call that hangs on the target stalls other DDL,
+ * not the writes. Lookups copy what they return.
+ *
+ * A source collection met after the source dropped it (a replay from an
+ * older position) claims no name: its binding is saved dropped and its
+ * changes are left out. */
 #ifndef MCDC_BINDINGS_H
 #define MCDC_BINDINGS_H
 

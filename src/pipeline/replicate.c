@@ -38,6 +38,12 @@ static apply_rc wait_for_watermark(channel_worker *w, uint64_t ts) {
 static apply_rc ensure_target(channel_worker *w, const change *c, const mq_msgid *id, bool *gone) {
     const source_ops *src = w->ctx.source;
     catalog_coll *cc = src->find(w->ctx.source_ud, c->db_name[0] ? c->db_name : "default", c->collection_name);
+    /* A collection created after the request is another one under the same
+     * name: the request's own was dropped since. */
+    if (cc && cc->create_ts > c->ts) {
+        catalog_release(cc);
+        cc = NULL;
+    }
     *gone = !cc;
     if (!cc) return APPLY_OK;
     char what[2 * MCDC_ERR_MSG_MAX];

@@ -25,7 +25,8 @@ typedef struct target_ud {
 /* ---- the target as bindings.h needs it ---- */
 
 static int bt_lookup(void *ud, const char *db, const char *name, int64_t *id, mcdc_err *err) {
-    return applier_collection_id(((target_ud *)ud)->a, db, name, id, err);
+    bool is_alias;
+    return applier_collection_id(((target_ud *)ud)->a, db, name, id, &is_alias, err);
 }
 
 static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, const char *name, mcdc_err *err) {
@@ -34,7 +35,16 @@ static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, 
     tc->db = db;
     tc->name = name;
     int64_t id;
-    int rc = applier_collection_id(u->a, db, name, &id, err);
+    bool is_alias;
+    int rc = applier_collection_id(u->a, db, name, &id, &is_alias, err);
+    if (rc == 0 && is_alias) {
+        /* The source has a collection of this name now, and Milvus keeps
+         * aliases and collection names in one namespace: the source's alias
+         * of that name is gone, and so goes the target's (meta_sync would
+         * drop it only once the watermark passed). */
+        rc = applier_drop_alias(u->a, db, name, err);
+        if (rc == 0) log_info("target: dropped alias %s.%s, which the source replaced by a collection", db, name);
+    }
     if (rc == 0 && id) rc = applier_check_schema(u->a, tc, err);
     if (rc == 0) rc = applier_ensure_collection(u->a, tc, err);
     if (rc == 0 && id)

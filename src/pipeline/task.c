@@ -42,6 +42,7 @@ struct task {
     pthread_t supervisor;
     bool supervising;
     _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
+    _Atomic bool worker_missing;       /* a channel that must be read has no worker yet: the cut is unknown */
 
     /* What the workers count (worker_io.h). */
     worker_stats stats;
@@ -252,7 +253,12 @@ static int binding_save(void *ud, const binding *b, mcdc_err *err) {
     task *t = ud;
     store_binding sb = {.source_id = b->source_id, .target_db = b->db, .target_name = b->name,
                         .target_id = b->target_id, .state = b->state, .ts = b->ts};
-    return store_binding_save(t->env->store, t->id, &sb, err);
+    int rc = store_binding_save(t->env->store, t->id, &sb, err);
+    /* A store error is retried like any position save (a binding not saved
+     * must not be acted on); the worker's retry policy knows the target's
+     * codes, so it is handed one that says "retry". */
+    if (rc && err->code == MCDC_EIO) err->code = MCDC_EUNAVAIL;
+    return rc;
 }
 
 static bool binding_state_of(void *ud, int64_t id, char *db, char *name, size_t cap) {
@@ -350,6 +356,7 @@ static int start_needed(task *t, mcdc_err *err) {
         log_info("task %s: reading %s", t->id, t->channels[i]);
     }
     catalog_release_list(list, n);
+    atomic_store(&t->worker_missing, rc != 0);
     return rc;
 }
 
@@ -432,6 +439,9 @@ static int meta_step(task *t, mcdc_err *err) {
     }
     uint64_t wm = task_watermark(t);
     if (wm && wm != UINT64_MAX && meta_sync_step(t->meta, wm, err)) {
+        /* A worker may drop or rename a target collection between the
+         * step's lookup and its call: the next step reads the bindings again. */
+        if (err->code == MCDC_ENOTFOUND) err->code = MCDC_EUNAVAIL;
         mcdc_err_prefix(err, "replicating aliases and partitions");
         return -1;
     }
@@ -549,6 +559,9 @@ void task_set_last_error(task *t, const char *msg) {
 }
 
 uint64_t task_watermark(task *t) {
+    /* A channel that must be read and is not (its worker could not start)
+     * may hold anything: no cut can be claimed. */
+    if (atomic_load(&t->worker_missing)) return 0;
     pthread_mutex_lock(&t->mu);
     watermark_channel *ch = mcdc_xcalloc(t->n_workers ? t->n_workers : 1, sizeof *ch);
     size_t n = 0;

@@ -141,7 +141,9 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
     }
     add(tm, t);
     if (!task_spec_of(t)->disable_auto_start) {
-        if ((rc = task_start(t, err)) == 0) rc = store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err);
+        /* Running is stored first: a worker may pause the task as soon as
+         * it starts, and that pause must be what the store keeps. */
+        if ((rc = store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err)) == 0) rc = task_start(t, err);
         if (rc) {
             /* Created but not running: keep it, paused with the reason. */
             task_pause_on_error(t, err->msg);
@@ -189,7 +191,7 @@ static int pause_op(task_manager *tm, task *t, mcdc_err *err) {
 }
 
 static int resume_op(task_manager *tm, task *t, mcdc_err *err) {
-    if (task_start(t, err) || store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err)) return -1;
+    if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err) || task_start(t, err)) return -1;
     log_info("task %s resumed", task_id(t));
     return 0;
 }

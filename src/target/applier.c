@@ -428,12 +428,25 @@ int applier_rename_collection(applier *a, const char *db, const char *from, cons
     return milvus_rename_collection(a->client, db, from, to, err);
 }
 
-int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, mcdc_err *err) {
+int applier_drop_alias(applier *a, const char *db, const char *alias, mcdc_err *err) {
+    forget_collection(a, db, alias);
+    if (milvus_drop_alias(a->client, db, alias, err) && err->code != MCDC_ENOTFOUND) return -1;
+    return 0;
+}
+
+int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, bool *is_alias, mcdc_err *err) {
     *id = 0;
-    /* Not found covers a database that is not there either. */
+    *is_alias = false;
+    /* Asked when a name may have changed hands (another worker's drop or
+     * rename): what this applier remembers of it may be stale. */
+    forget_collection(a, db, name);
     Milvus__Proto__Milvus__DescribeCollectionResponse *r = NULL;
+    /* Not found covers a database that is not there either. */
     if (milvus_describe_collection(a->client, db, name, &r, err)) return err->code == MCDC_ENOTFOUND ? 0 : -1;
-    *id = r->collection_id;
+    /* DescribeCollection resolves aliases: a name that is an alias is not a
+     * collection of that name. */
+    if (r->collection_name && r->collection_name[0] && strcmp(r->collection_name, name) != 0) *is_alias = true;
+    else *id = r->collection_id;
     milvus__proto__milvus__describe_collection_response__free_unpacked(r, NULL);
     return 0;
 }

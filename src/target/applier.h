@@ -39,13 +39,15 @@ void applier_close(applier *a);
 int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err *err);
 
 /* Collection identity (pipeline/bindings.h) needs these four. The target's
- * id of collection db.name, 0 when there is none. */
-int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, mcdc_err *err);
+ * id of collection db.name, 0 when there is none; *is_alias when the name
+ * is an alias of another collection there (id 0 then). */
+int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, bool *is_alias, mcdc_err *err);
 /* Whether existing target collection tc->db.tc->name can take the source's
  * rows as they are (schema_check.h): MCDC_EREMOTE naming both if not. */
 int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err);
 int applier_drop_collection(applier *a, const char *db, const char *name, mcdc_err *err);
 int applier_rename_collection(applier *a, const char *db, const char *from, const char *to, mcdc_err *err);
+int applier_drop_alias(applier *a, const char *db, const char *alias, mcdc_err *err);
 
 /* One change of the DML channel; tc describes its collection. as_upsert:
  * send an Insert as Upsert (the replay window, and the Insert half of a

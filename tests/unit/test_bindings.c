@@ -353,6 +353,29 @@ static void test_two_live_sources_onto_one_name(void **state) {
     bindings_free(r);
 }
 
+/* Rule: a collection met after the source dropped it (a replay from an
+ * older position) claims no name: the one bound under it now is untouched,
+ * and the old one's changes are left out. */
+static void test_replayed_dropped_collection_claims_nothing(void **state) {
+    (void)state;
+    bindings *r = registry();
+    source_set(1, false, "c");
+    source_set(2, true, "c");
+    catalog_coll c1 = coll(1, "c"), c2 = coll(2, "c");
+    binding b2 = bound(r, &c2);
+    binding b;
+    bool dropped;
+    mcdc_err err;
+    assert_int_equal(bindings_target_of(r, &c1, &target, &b, &dropped, &err), 0);
+    assert_true(dropped);
+    assert_int_equal(f.drops, 0);
+    assert_int_equal(target_find("default", "c")->id, b2.target_id);
+    assert_true(bindings_get(r, 1, &b));
+    assert_int_equal(b.state, BINDING_DROPPED);
+    assert_int_equal(f.saved[f.n_saved - 1].state, BINDING_DROPPED);
+    bindings_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_created_once_and_saved_around_it),
@@ -364,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_existing_target_collection),
         cmocka_unit_test(test_store_failure_changes_nothing),
         cmocka_unit_test(test_two_live_sources_onto_one_name),
+        cmocka_unit_test(test_replayed_dropped_collection_claims_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
