@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/bindings.h"
+#include "pipeline/bulk_inserts.h"
 #include "pipeline/channel_worker.h"
 #include "pipeline/filter.h"
 #include "pipeline/meta_sync.h"
@@ -60,6 +61,10 @@ struct task {
     meta_sync *meta;
     rbac_sync *rbac;                   /* extra_info.enable_user_role, over meta_client */
     unsigned rbac_wait;                /* supervisor rounds until the next RBAC step */
+
+    /* Bulk inserts on covered collections, whose rows the WAL never carries
+     * (bulk_inserts.h); kept for the life of the task object. */
+    bulk_inserts *bulk;
 };
 
 const char *task_id(const task *t) { return t->id; }
@@ -106,6 +111,7 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     mcdc_histogram_init(&t->stats.target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
+    t->bulk = bulk_inserts_new(id);
     return t;
 }
 
@@ -145,6 +151,7 @@ void task_free(task *t) {
     if (!t) return;
     task_stop(t);
     bindings_free(t->bindings);
+    bulk_inserts_free(t->bulk);
     task_spec_free(&t->spec);
     pthread_mutex_destroy(&t->mu);
     free(t->id);
@@ -448,6 +455,13 @@ static int meta_step(task *t, mcdc_err *err) {
     return rbac_step(t, err);
 }
 
+/* Bulk inserts never reach the WAL: the task can only say so (bulk_inserts.h). */
+static void bulk_step(task *t) {
+    if (!t->env->etcd) return;
+    bulk_scope scope = {.catalog = t->env->catalog, .bindings = t->bindings, .spec = &t->spec};
+    bulk_inserts_step(t->bulk, t->env->etcd, t->env->root_path, bulk_scope_covers, &scope);
+}
+
 /* Polling is enough: a worker started late still begins at the collection's
  * start position, so the delay costs latency once, never data. */
 #define SUPERVISE_MS 500
@@ -470,6 +484,7 @@ static void *supervise(void *arg) {
     while (!atomic_load(&t->stopping)) {
         for (uint32_t i = 0; i < wait_ms / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
         if (atomic_load(&t->stopping)) break;
+        bulk_step(t); /* whatever the target does: it only reads the source */
         mcdc_err err;
         if (load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && meta_step(t, &err) == 0) {
             if (bo.attempt) task_set_last_error(t, "");
@@ -709,6 +724,7 @@ task_snapshot *task_snapshot_take(task *t) {
     };
     mcdc_histogram_copy(&s->apply_lag, &t->stats.apply_lag);
     mcdc_histogram_copy(&s->target_call, &t->stats.target_call);
+    bulk_inserts_copy(t->bulk, &s->bulk_inserts, &s->n_bulk_inserts);
     return s;
 }
 

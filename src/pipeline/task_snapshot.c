@@ -13,9 +13,15 @@ double task_snapshot_lag_seconds(const task_snapshot *s) {
     return lag_ms > 0 ? (double)lag_ms / 1000.0 : 0.0;
 }
 
+void task_bulk_inserts_free(task_bulk_insert *list, size_t n) {
+    for (size_t i = 0; i < n; i++) free(list[i].collection);
+    free(list);
+}
+
 void task_snapshot_free(task_snapshot *s) {
     if (!s) return;
     free(s->id);
+    task_bulk_inserts_free(s->bulk_inserts, s->n_bulk_inserts);
     task_spec_free(&s->spec);
     free(s);
 }

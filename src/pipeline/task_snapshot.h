@@ -28,6 +28,17 @@ typedef struct task_counters {
     uint64_t calls_in_flight_peak;        /* the most one channel has had at once */
 } task_counters;
 
+/* A bulk insert (Import) on a covered collection whose rows the task does
+ * not replicate: they never passed through the WAL (bulk_inserts.h). */
+typedef struct task_bulk_insert {
+    char *collection;                     /* "db.name" when it was found */
+    int64_t import_task;                  /* the source's import task id */
+    const char *state;                    /* Milvus's name ("ImportCompleted"); a static string */
+    int64_t rows;
+} task_bulk_insert;
+
+void task_bulk_inserts_free(task_bulk_insert *list, size_t n);
+
 typedef struct task_snapshot {
     char *id;
     task_spec spec;                       /* a copy, secrets masked (task_spec_copy) */
@@ -41,6 +52,8 @@ typedef struct task_snapshot {
     uint64_t taken_wall_ms;               /* this host's clock when taken: lag is measured against it */
     task_counters applied;
     mcdc_histogram apply_lag, target_call; /* copies: worker_io.h's worker_stats says what each counts */
+    task_bulk_insert *bulk_inserts;       /* since this process started; owned */
+    size_t n_bulk_inserts;
 } task_snapshot;
 
 /* Seconds from the watermark's physical time to taken_wall_ms, never below 0

@@ -27,6 +27,19 @@ static json_t *applied_json(const task_counters *a) {
     return o;
 }
 
+/* Imports whose rows bypassed the WAL; NULL when there are none, so a reply
+ * without any stays as it was. */
+static json_t *bulk_inserts_json(const task_snapshot *s) {
+    if (!s->n_bulk_inserts) return NULL;
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_bulk_inserts; i++) {
+        const task_bulk_insert *b = &s->bulk_inserts[i];
+        json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:I}", "collection", b->collection, "import_task",
+                                           (json_int_t)b->import_task, "state", b->state, "rows", (json_int_t)b->rows));
+    }
+    return a;
+}
+
 json_t *api_task_json(const task_snapshot *s) {
     json_t *j = task_spec_to_json(&s->spec, false);
     json_object_set_new(j, "task_id", json_string(s->id));
@@ -43,6 +56,8 @@ json_t *api_task_json(const task_snapshot *s) {
     json_object_set_new(j, "applied", applied_json(&s->applied));
     json_object_set_new(j, "latency", json_pack("{s:o, s:o}", "apply_lag_seconds", latency_json(&s->apply_lag),
                                                 "target_call_seconds", latency_json(&s->target_call)));
+    json_t *bulk = bulk_inserts_json(s);
+    if (bulk) json_object_set_new(j, "bulk_inserts_not_replicated", bulk);
     return j;
 }
 

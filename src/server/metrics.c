@@ -110,4 +110,10 @@ void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     mcdc_buf_printf(out, "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n");
     for (size_t i = 0; i < n; i++)
         mcdc_buf_printf(out, "mcdc_messages_total{task_id=\"%s\"} %" PRIu64 "\n", list[i]->id, list[i]->applied.messages);
+    mcdc_buf_printf(out, "# HELP mcdc_bulk_inserts_not_replicated Bulk inserts (Import) on covered collections whose rows "
+                         "the WAL did not carry, since this process started the task.\n"
+                         "# TYPE mcdc_bulk_inserts_not_replicated gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "mcdc_bulk_inserts_not_replicated{task_id=\"%s\"} %zu\n", list[i]->id,
+                        list[i]->n_bulk_inserts);
 }

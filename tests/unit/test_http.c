@@ -697,6 +697,25 @@ static void test_task_json(void **state) {
     assert_true(strstr(text, "\"state\"") < strstr(text, "\"last_error\""));
     assert_true(strstr(text, "\"channels_read\"") < strstr(text, "\"applied\""));
     assert_true(strstr(text, "\"applied\"") < strstr(text, "\"latency\""));
+    /* No bulk insert: the reply is as it was, without the key. */
+    assert_null(strstr(text, "bulk_inserts_not_replicated"));
+    free(text);
+    json_decref(j);
+
+    /* Bulk inserts whose rows the WAL did not carry: listed after the rest. */
+    s->n_bulk_inserts = 2;
+    s->bulk_inserts = mcdc_xcalloc(2, sizeof *s->bulk_inserts);
+    s->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 448000000000000001, "ImportCompleted", 1000};
+    s->bulk_inserts[1] = (task_bulk_insert){mcdc_xstrdup("db2.films"), 448000000000000002, "ImportPersisted", 7};
+    j = api_task_json(s);
+    text = json_dumps(json_object_get(j, "bulk_inserts_not_replicated"), JSON_COMPACT);
+    assert_string_equal(text, "[{\"collection\":\"default.books\",\"import_task\":448000000000000001,"
+                              "\"state\":\"ImportCompleted\",\"rows\":1000},"
+                              "{\"collection\":\"db2.films\",\"import_task\":448000000000000002,"
+                              "\"state\":\"ImportPersisted\",\"rows\":7}]");
+    free(text);
+    text = json_dumps(j, JSON_COMPACT);
+    assert_true(strstr(text, "\"latency\"") < strstr(text, "\"bulk_inserts_not_replicated\""));
     free(text);
     json_decref(j);
 
@@ -769,6 +788,9 @@ static void test_task_metrics(void **state) {
     list[0]->watermark = ts_at(1714557600123 - 1500);
     list[2]->watermark = ts_at(1714557600123 + 900); /* ahead of us */
     list[0]->applied = (task_counters){.inserted = 10, .upserted = 20, .deleted = 30, .messages = 40, .calls_in_flight = 2};
+    list[2]->n_bulk_inserts = 1;
+    list[2]->bulk_inserts = mcdc_xcalloc(1, sizeof *list[2]->bulk_inserts);
+    list[2]->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 1, "ImportCompleted", 10};
     /* The snapshot's histogram is a copy that reads the same as its source. */
     mcdc_histogram live = {0};
     mcdc_histogram_init(&live, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
@@ -807,6 +829,12 @@ static void test_task_metrics(void **state) {
                       "# HELP mcdc_messages_total WAL messages read.\n# TYPE mcdc_messages_total counter\n"
                       "mcdc_messages_total{task_id=\"a\"} 40\nmcdc_messages_total{task_id=\"b\"} 0\n"
                       "mcdc_messages_total{task_id=\"c\"} 0\n");
+    at = after(t, at, "# HELP mcdc_bulk_inserts_not_replicated Bulk inserts (Import) on covered collections whose rows "
+                      "the WAL did not carry, since this process started the task.\n"
+                      "# TYPE mcdc_bulk_inserts_not_replicated gauge\n"
+                      "mcdc_bulk_inserts_not_replicated{task_id=\"a\"} 0\n"
+                      "mcdc_bulk_inserts_not_replicated{task_id=\"b\"} 0\n"
+                      "mcdc_bulk_inserts_not_replicated{task_id=\"c\"} 1\n");
     assert_int_equal(*at, '\0');
     assert_null(strstr(t, "mcdc_task_lag_seconds{task_id=\"b\"}"));
     mcdc_buf_free(&b);
