@@ -14,15 +14,13 @@
  * followed this deep; deeper is a loop or a bug. */
 #define SETTLE_DEPTH 8
 
-/* Two locks, so a DDL call that hangs on the target stalls only other DDL:
- * `ddl` is held across a decision and the target calls it makes (one
- * decision at a time per task); `mu` guards the list for the short reads
- * every change makes (covers, the hot path of target_of) and for the
- * writes, which only a `ddl` holder makes. So a `ddl` holder reads the
- * list without `mu`, and takes `mu` only to change it. Order: ddl, then mu. */
+/* One lock, read-write: a DDL decision holds it for writing, with the
+ * target calls it makes (one decision at a time per task, and no write of
+ * a collection in between); lookups, and every write to the target between
+ * bindings_use_begin and _end, hold it for reading, so they run side by
+ * side. Writers are preferred: a stream of writes cannot starve a Drop. */
 struct bindings {
-    pthread_mutex_t ddl;
-    pthread_mutex_t mu;
+    pthread_rwlock_t lock;
     binding *list;
     size_t n, cap;
     binding_store store;
@@ -31,8 +29,11 @@ struct bindings {
 
 bindings *bindings_new(const binding_store *store, const binding_source *source) {
     bindings *r = mcdc_xcalloc(1, sizeof *r);
-    pthread_mutex_init(&r->ddl, NULL);
-    pthread_mutex_init(&r->mu, NULL);
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&r->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     r->store = *store;
     r->source = *source;
     return r;
@@ -40,20 +41,19 @@ bindings *bindings_new(const binding_store *store, const binding_source *source)
 
 void bindings_free(bindings *r) {
     if (!r) return;
-    pthread_mutex_destroy(&r->ddl);
-    pthread_mutex_destroy(&r->mu);
+    pthread_rwlock_destroy(&r->lock);
     free(r->list);
     free(r);
 }
 
-/* mu or ddl held. */
+/* Lock held. */
 static binding *find(bindings *r, int64_t source_id) {
     for (size_t i = 0; i < r->n; i++)
         if (r->list[i].source_id == source_id) return &r->list[i];
     return NULL;
 }
 
-/* mu held. */
+/* Lock held for writing. */
 static binding *add(bindings *r, const binding *b) {
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 16;
@@ -63,37 +63,27 @@ static binding *add(bindings *r, const binding *b) {
     return &r->list[r->n++];
 }
 
-/* ddl held: adds a binding already saved, under mu for readers. */
-static binding *add_saved(bindings *r, const binding *b) {
-    pthread_mutex_lock(&r->mu);
-    binding *p = add(r, b);
-    pthread_mutex_unlock(&r->mu);
-    return p;
-}
-
 void bindings_load(bindings *r, const binding *b) {
-    pthread_mutex_lock(&r->ddl);
-    pthread_mutex_lock(&r->mu);
+    pthread_rwlock_wrlock(&r->lock);
     binding *old = find(r, b->source_id);
     if (old) *old = *b;
     else add(r, b);
-    pthread_mutex_unlock(&r->mu);
-    pthread_mutex_unlock(&r->ddl);
+    pthread_rwlock_unlock(&r->lock);
 }
 
 bool bindings_covers(bindings *r, int64_t source_id) {
-    pthread_mutex_lock(&r->mu);
+    pthread_rwlock_rdlock(&r->lock);
     binding *b = find(r, source_id);
     bool yes = b && b->state != BINDING_DROPPED;
-    pthread_mutex_unlock(&r->mu);
+    pthread_rwlock_unlock(&r->lock);
     return yes;
 }
 
 bool bindings_get(bindings *r, int64_t source_id, binding *out) {
-    pthread_mutex_lock(&r->mu);
+    pthread_rwlock_rdlock(&r->lock);
     binding *b = find(r, source_id);
     if (b) *out = *b;
-    pthread_mutex_unlock(&r->mu);
+    pthread_rwlock_unlock(&r->lock);
     return b != NULL;
 }
 
@@ -101,9 +91,7 @@ bool bindings_get(bindings *r, int64_t source_id, binding *out) {
  * so memory never runs ahead of what a restart would find. */
 static int save(bindings *r, binding *b, const binding *next, mcdc_err *err) {
     if (r->store.save(r->store.ud, next, err)) return -1;
-    pthread_mutex_lock(&r->mu);
     *b = *next;
-    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 
@@ -193,17 +181,17 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
     char tdb[BINDING_NAME_MAX], tname[BINDING_NAME_MAX];
     r->source.map_name(r->source.ud, cc->db_name, cc->name, tdb, tname, sizeof tdb);
     /* The hot path, every write: bound, live, under its name. */
-    pthread_mutex_lock(&r->mu);
+    pthread_rwlock_rdlock(&r->lock);
     binding *b = find(r, cc->id);
     bool settled = b && (b->state == BINDING_DROPPED || (b->state == BINDING_LIVE && same_name(b, tdb, tname)));
     if (settled) {
         if (b->state == BINDING_DROPPED) *dropped = true;
         else *out = *b;
     }
-    pthread_mutex_unlock(&r->mu);
+    pthread_rwlock_unlock(&r->lock);
     if (settled) return 0;
 
-    pthread_mutex_lock(&r->ddl);
+    pthread_rwlock_wrlock(&r->lock);
     int rc = 0;
     b = find(r, cc->id);
     if (b && b->state == BINDING_DROPPED) {
@@ -229,11 +217,9 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
         snprintf(gone.name, sizeof gone.name, "%s", b ? b->name : tname);
         if ((rc = r->store.save(r->store.ud, &gone, err))) goto out;
         if (b) {
-            pthread_mutex_lock(&r->mu);
             *b = gone;
-            pthread_mutex_unlock(&r->mu);
         } else {
-            add_saved(r, &gone);
+            add(r, &gone);
         }
         *dropped = true;
         goto out;
@@ -246,7 +232,7 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
         /* Saved before the target collection exists: after a crash in
          * between, the one found under the name is the one mcdc made. */
         if ((rc = r->store.save(r->store.ud, &fresh, err))) goto out;
-        b = add_saved(r, &fresh);
+        b = add(r, &fresh);
     } else if ((rc = settle_owner(r, b->db, b->name, cc->id, t, 0, err))) {
         goto out;
     }
@@ -263,14 +249,27 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
     if ((rc = save(r, b, &next, err))) goto out;
     *out = *b;
 out:
-    pthread_mutex_unlock(&r->ddl);
+    pthread_rwlock_unlock(&r->lock);
     return rc;
 }
 
 int bindings_drop(bindings *r, int64_t source_id, uint64_t ts, const binding_target *t, mcdc_err *err) {
-    pthread_mutex_lock(&r->ddl);
+    pthread_rwlock_wrlock(&r->lock);
     binding *b = find(r, source_id);
     int rc = b && b->state != BINDING_DROPPED ? drop_bound(r, b, ts, t, err) : 0;
-    pthread_mutex_unlock(&r->ddl);
+    pthread_rwlock_unlock(&r->lock);
     return rc;
 }
+
+bool bindings_use_begin(bindings *r, int64_t source_id, binding *out) {
+    pthread_rwlock_rdlock(&r->lock);
+    binding *b = find(r, source_id);
+    if (b && b->state == BINDING_LIVE) {
+        *out = *b;
+        return true;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return false;
+}
+
+void bindings_use_end(bindings *r) { pthread_rwlock_unlock(&r->lock); }

@@ -30,11 +30,13 @@
  * and as Live after, so a crash in between adopts the collection mcdc made.
  *
  * One registry per task, shared by its workers: every decision that changes
- * a binding is taken under one lock, with the target calls it needs, so two
- * channels of one collection never both create or both drop. Lookups, and a
- * write to a collection already bound under its name, take only a short
- * lock of their own: a DDL call that hangs on the target stalls other DDL,
- * not the writes. Lookups copy what they return.
+ * a binding is taken under its lock held for writing, with the target calls
+ * it needs, so two channels of one collection never both create or both
+ * drop. A write to the target is made between bindings_use_begin and _end,
+ * which hold the lock for reading: no Drop or re-create can come between
+ * the lookup of a collection's target and the write into it (a stale copy
+ * would write a dropped collection's rows into the new one of its name).
+ * Lookups copy what they return.
  *
  * A source collection met after the source dropped it (a replay from an
  * older position) claims no name: its binding is saved dropped and its
@@ -112,6 +114,13 @@ int bindings_target_of(bindings *r, const catalog_coll *cc, const binding_target
  * collection if the target still holds that very one, then marks the
  * binding dropped. No binding, or dropped already: nothing to do. */
 int bindings_drop(bindings *r, int64_t source_id, uint64_t ts, const binding_target *t, mcdc_err *err);
+
+/* A write to source_id's target collection: true, with a copy of its live
+ * binding and the lock held for reading until bindings_use_end; false (no
+ * lock held) when it is not live now. Never call into the registry in
+ * between (the lock is not recursive). */
+bool bindings_use_begin(bindings *r, int64_t source_id, binding *out);
+void bindings_use_end(bindings *r);
 
 /* A copy of source_id's binding; false if it has none. */
 bool bindings_get(bindings *r, int64_t source_id, binding *out);

@@ -76,31 +76,46 @@ void *target_ops_open(const task_spec *spec, catalog *source, bindings *registry
     return u;
 }
 
-/* The target collection cc owns, made if it has none yet; NULL with rc 0
- * when the source dropped it (its late changes are left out). */
-static target_collection *describe(target_ud *u, const catalog_coll *cc, binding *b, int *rc, mcdc_err *err) {
-    bool dropped;
-    if ((*rc = bindings_target_of(u->bindings, cc, &u->bt, b, &dropped, err)) || dropped) return NULL;
+/* The target collection cc owns, made if it has none yet, for a write:
+ * returned with the bindings held for the write (bindings_use_begin) until
+ * done_with; NULL with rc 0 when the source dropped it (its late changes
+ * are left out). A write never creates the collection (must_exist): only
+ * the bindings do, so a write that lost a race with a drop fails as "not
+ * found" instead of making the dropped collection again. */
+static target_collection *for_write(target_ud *u, const catalog_coll *cc, binding *b, int *rc, mcdc_err *err) {
+    for (;;) {
+        bool dropped;
+        if ((*rc = bindings_target_of(u->bindings, cc, &u->bt, b, &dropped, err)) || dropped) return NULL;
+        /* Between the two, another worker may have dropped or renamed it:
+         * then decide again. */
+        if (bindings_use_begin(u->bindings, cc->id, b)) break;
+    }
     target_collection *tc = target_desc_new(u->spec, u->source, cc);
     tc->db = b->db;
     tc->name = b->name;
+    tc->must_exist = true;
     return tc;
+}
+
+static void done_with(target_ud *u, target_collection *tc) {
+    if (!tc) return;
+    target_desc_free(tc);
+    bindings_use_end(u->bindings);
 }
 
 static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
     target_ud *u = ud;
-    if (cs[0]->kind == CHANGE_DROP_COLLECTION) return bindings_drop(u->bindings, cc->id, cs[0]->ts, &u->bt, err);
     binding b;
+    bool dropped;
+    if (cs[0]->kind == CHANGE_DROP_COLLECTION) return bindings_drop(u->bindings, cc->id, cs[0]->ts, &u->bt, err);
+    if (cs[0]->kind == CHANGE_CREATE_COLLECTION) return bindings_target_of(u->bindings, cc, &u->bt, &b, &dropped, err);
     int rc;
-    target_collection *tc = describe(u, cc, &b, &rc, err);
-    if (!tc || cs[0]->kind == CHANGE_CREATE_COLLECTION) {
-        target_desc_free(tc);
-        return rc;
-    }
+    target_collection *tc = for_write(u, cc, &b, &rc, err);
+    if (!tc) return rc;
     rc = cs[0]->kind == CHANGE_DELETE ? applier_apply_deletes(u->a, cs, n, tc, err)
              : n > 1                      ? applier_apply_inserts(u->a, cs, n, tc, as_upsert, err)
                                           : applier_apply(u->a, cs[0], tc, as_upsert, err);
-    target_desc_free(tc);
+    done_with(u, tc);
     return rc;
 }
 
@@ -109,10 +124,10 @@ static int start(void *ud, const change *const *cs, size_t n, const catalog_coll
     binding b;
     int rc;
     milvus_write *wr = NULL;
-    target_collection *tc = describe(u, cc, &b, &rc, err);
+    target_collection *tc = for_write(u, cc, &b, &rc, err);
     /* The request is serialized once this returns: tc may go at once. */
     if (tc) rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
-    target_desc_free(tc);
+    done_with(u, tc);
     *out = (target_call *)wr;
     return rc;
 }
@@ -126,10 +141,10 @@ static bool is_upsert(const target_call *c) { return milvus_write_is_upsert((con
 static void call_free(target_call *c) { milvus_write_free((milvus_write *)c); }
 
 static int ensure(void *ud, const catalog_coll *cc, mcdc_err *err) {
+    target_ud *u = ud;
     binding b;
-    int rc;
-    target_desc_free(describe(ud, cc, &b, &rc, err));
-    return rc;
+    bool dropped;
+    return bindings_target_of(u->bindings, cc, &u->bt, &b, &dropped, err);
 }
 
 static int replay(void *ud, change *c, mcdc_err *err) {

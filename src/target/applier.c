@@ -205,6 +205,11 @@ int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err 
         free(k);
         return -1;
     }
+    if (!has && tc->must_exist) {
+        free(k);
+        return mcdc_errf(err, MCDC_ENOTFOUND, "target collection %s.%s (of source %s.%s) does not exist", db, coll,
+                         tc->source_db, tc->source_name);
+    }
     if (!has) {
         /* The target gets the user's fields only: no RowID/Timestamp (ids < 100,
          * the server adds its own) and no $meta (enable_dynamic_field says it).

@@ -58,6 +58,9 @@ typedef struct target_collection {
      * is made from that. */
     const Milvus__Proto__Schema__CollectionSchema *schema;
     const Milvus__Proto__Schema__FieldSchema *pk;
+    /* Created elsewhere (the pipeline's collection identity): a write
+     * never creates it, and finds it gone as MCDC_ENOTFOUND. */
+    bool must_exist;
     int32_t shards_num;         /* <= 0: one */
     int consistency_level;
     /* The source's live partitions: created on the target with the
