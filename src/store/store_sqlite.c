@@ -30,16 +30,23 @@
  * Monotonicity of checkpoints is the caller's business (the task pipeline
  * advances a channel's checkpoint only after the target acknowledged, in
  * channel order): the store saves exactly what it is given, so an operator's
- * "skip_message" or a rewind can also be expressed as a plain save. */
+ * "skip_message" or a rewind can also be expressed as a plain save.
+ *
+ * Privacy. The specs hold the targets' credentials: the file (and so its
+ * -wal and -shm) is created 0600 and a file others may read is refused
+ * (make_private_file). */
 #include "store/store_int.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -318,11 +325,57 @@ static int set_wal(sqlite3 *db, char *mode, size_t cap) {
     }
 }
 
+/* The file holds each task's spec with its secrets (target passwords and
+ * tokens), so it is the owner's alone: created 0600, and refused when other
+ * users may read or write it. SQLite would create it 0644 less the umask;
+ * it creates -wal, -shm and -journal with the main file's mode whatever the
+ * umask, so making the main file first is enough for all of them.
+ * The file is made with mknod(2), which opens no descriptor: closing any
+ * descriptor of a file drops every POSIX lock this process holds on it,
+ * including a lock another store's connection on the same file took in
+ * between (SQLite's locks are POSIX locks), and that is how SQLite files
+ * get corrupted. An existing -wal or -shm (left by an mcdc that made 0644
+ * files) is checked too: it holds the same rows. */
+static int make_private_file(const char *path, mcdc_err *err) {
+    if (mknod(path, S_IFREG | 0600, 0) != 0 && errno != EEXIST)
+        return mcdc_errf(err, MCDC_EIO, "store: opening %s: unable to open database file: %s", path, strerror(errno));
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char name[PATH_MAX];
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) >= sizeof name)
+            return mcdc_errf(err, MCDC_EINVAL, "store: opening %s: the path is too long", path);
+        struct stat st;
+        if (stat(name, &st) != 0) {
+            if (errno == ENOENT && i > 0) continue;
+            return mcdc_errf(err, MCDC_EIO, "store: opening %s: unable to open database file: %s", name,
+                             strerror(errno));
+        }
+        if (st.st_mode & (S_IRWXG | S_IRWXO))
+            return mcdc_errf(err, MCDC_EINVAL,
+                             "store: opening %s: its mode %04o gives other users access to it, and it holds the "
+                             "tasks' passwords; make it the owner's alone (chmod 600 %s)",
+                             name, (unsigned)(st.st_mode & 07777), name);
+    }
+    return 0;
+}
+
 store *store_open_sqlite(const char *path, mcdc_err *err) {
     if (!path || !*path) {
         mcdc_errf(err, MCDC_EINVAL, "store: no path given for the SQLite file");
         return NULL;
     }
+    /* This SQLite takes a name starting with "file:" as a URI; the
+     * configured value is a path, so keep it one ("./file:x" is the file
+     * "file:x" here). */
+    char rel[PATH_MAX];
+    if (strncmp(path, "file:", 5) == 0) {
+        if ((size_t)snprintf(rel, sizeof rel, "./%s", path) >= sizeof rel) {
+            mcdc_errf(err, MCDC_EINVAL, "store: opening %s: the path is too long", path);
+            return NULL;
+        }
+        path = rel;
+    }
+    if (strcmp(path, ":memory:") != 0 && make_private_file(path, err) != 0) return NULL;
     sqlite3 *db = NULL;
     /* NOMUTEX: our own mutex already serialises every use of the connection. */
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
