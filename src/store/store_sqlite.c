@@ -1,6 +1,6 @@
 /* store_sqlite.c — the SQLite backend of store.h (its table of functions is
- * SQLITE_OPS, store_int.h): tasks and their positions in one local file, the
- * default checkpoint store.
+ * SQLITE_OPS, store_int.h): tasks, their positions and their collection
+ * bindings in one local file, the default checkpoint store.
  *
  * Durability. The file is in WAL mode with synchronous=NORMAL. A commit then
  * appends its frames to the -wal file with write(2) before the call returns;
@@ -117,6 +117,7 @@ enum {
     ST_POS_LIST,
     ST_BINDING_SAVE,
     ST_BINDING_LIST,
+    ST_BINDING_DELETE,
     ST_BINDING_DELETE_TASK,
     ST_COUNT
 };
@@ -156,6 +157,7 @@ static const char *const SQL[ST_COUNT] = {
     [ST_BINDING_LIST] = "SELECT b.source_id, b.target_db, b.target_name, b.target_id, b.state, b.ts "
                         "FROM tasks t LEFT JOIN bindings b ON b.task_id = t.id "
                         "WHERE t.id = ?1 ORDER BY b.source_id",
+    [ST_BINDING_DELETE] = "DELETE FROM bindings WHERE task_id = ?1 AND source_id = ?2",
     [ST_BINDING_DELETE_TASK] = "DELETE FROM bindings WHERE task_id = ?1",
 };
 
@@ -253,8 +255,12 @@ static int pragma_int(sqlite3 *db, const char *sql, long long *out) {
 }
 
 /* Brings the schema to STORE_SCHEMA_VERSION, or says why this file is not
- * ours to touch. Runs in one IMMEDIATE transaction, so two processes opening
- * a fresh file at once create the tables once. */
+ * ours to touch. Everything (reading the header, the application_id check,
+ * the migrations, the new version) is one IMMEDIATE transaction: it takes
+ * the write lock before reading, and BEGIN IMMEDIATE holds no lock yet so it
+ * waits under busy_timeout instead of failing. Of several processes opening
+ * a fresh file at once, one creates the tables; the others, once it commits,
+ * read the new version and change nothing; none sees a half-made schema. */
 static int ensure_schema(sqlite3 *db, const char *path, mcdc_err *err) {
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return db_fail(db, rc, err, "opening %s: starting the schema check", path);
@@ -715,6 +721,23 @@ static int sqlite_binding_each(store *base, const char *task_id, store_binding_f
     return ret;
 }
 
+static int sqlite_binding_delete(store *base, const char *task_id, int64_t source_id, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_BINDING_DELETE];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, source_id);
+    int rc = run(st);
+    int ret = 0;
+    if (rc != SQLITE_OK)
+        ret = db_fail(s->db, rc, err, "deleting the binding of task %s source collection %" PRId64, task_id, source_id);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: deleting the binding of task %s source collection %" PRId64
+                        ": no such binding", task_id, source_id);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
 static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
@@ -725,4 +748,5 @@ static const store_ops SQLITE_OPS = {
     .position_each = sqlite_position_each,
     .binding_save = sqlite_binding_save,
     .binding_each = sqlite_binding_each,
+    .binding_delete = sqlite_binding_delete,
 };

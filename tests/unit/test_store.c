@@ -1,8 +1,11 @@
 /* test_store.c — the SQLite store (store.h) on real files in a temp dir:
- * tasks and positions round-trip byte-exact, saves survive kill -9 of the
- * writer, two connections share a file without lock failures, and files that
- * are not ours (not SQLite, another program's, a newer schema, damaged) are
- * refused with an error rather than a crash. Prints checkpoint saves/s. */
+ * tasks, positions and collection bindings round-trip byte-exact, saves
+ * survive kill -9 of the writer, two connections share a file without lock
+ * failures, threads or processes creating one fresh file at once all get a
+ * store, the file is the owner's alone (a file others may read is refused),
+ * and files that are not ours (not SQLite, another program's, a newer
+ * schema, damaged) are refused with an error rather than a crash. Prints
+ * checkpoint saves/s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -813,6 +816,62 @@ static void test_bindings_round_trip(void **state) {
     store_close(s);
 }
 
+static int stop_at_second_binding(void *ud, const store_binding *b) {
+    (void)b;
+    return ++*(int *)ud == 2 ? 7 : 0;
+}
+
+/* Rule: one binding can be deleted, durably, leaving the task's others; a
+ * binding that is not there (deleted already, never saved, no such task) is
+ * MCDC_ENOTFOUND. Arguments no backend should see are refused, and a walk
+ * stops when fn says so. */
+static void test_binding_delete_and_checks(void **state) {
+    (void)state;
+    store *s = open_ok("bind_delete.db");
+    mcdc_err err = {0};
+    put_task(s, "a", "{}");
+    put_task(s, "b", "{}");
+    for (int64_t id = 1; id <= 3; id++) {
+        store_binding b = {.source_id = id, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
+        assert_int_equal(store_binding_save(s, "a", &b, &err), 0);
+        assert_int_equal(store_binding_save(s, "b", &b, &err), 0);
+    }
+    assert_int_equal(store_binding_delete(s, "a", 2, &err), 0);
+    assert_int_equal(store_binding_delete(s, "a", 2, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "task a source collection 2"));
+    assert_int_equal(store_binding_delete(s, "a", 99, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_binding_delete(s, "nope", 1, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_binding_delete(s, "", 1, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    store_close(s);
+
+    s = open_ok("bind_delete.db");
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "a", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 2);
+    assert_int_equal(bs.b[0].source_id, 1);
+    assert_int_equal(bs.b[1].source_id, 3);
+    bs.n = 0;
+    assert_int_equal(store_binding_each(s, "b", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 3); /* the other task's binding of the same source id is its own */
+
+    store_binding bad = {.source_id = 1, .target_db = "default", .target_name = "", .state = STORE_BINDING_LIVE};
+    assert_int_equal(store_binding_save(s, "a", &bad, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    bad.target_name = "c";
+    bad.state = STORE_BINDING_DROPPED + 1;
+    assert_int_equal(store_binding_save(s, "a", &bad, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+
+    int calls = 0;
+    assert_int_equal(store_binding_each(s, "b", stop_at_second_binding, &calls, &err), 7);
+    assert_int_equal(calls, 2);
+    store_close(s);
+}
+
 /* Rule: a store file of schema version 1 (before bindings) gains the table
  * when opened, and keeps its tasks. */
 static void test_bindings_added_to_an_older_file(void **state) {
@@ -907,6 +966,7 @@ int main(void) {
         cmocka_unit_test(test_refuses_files_that_are_not_ours),
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_bindings_round_trip),
+        cmocka_unit_test(test_binding_delete_and_checks),
         cmocka_unit_test(test_bindings_added_to_an_older_file),
         cmocka_unit_test(test_save_rate),
     };
