@@ -96,3 +96,8 @@ int store_binding_each(store *s, const char *task_id, store_binding_fn fn, void 
     if (bad_name("task id", task_id, err)) return -1;
     return s->ops->binding_each(s, task_id, fn, ud, err);
 }
+
+int store_binding_delete(store *s, const char *task_id, int64_t source_id, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->binding_delete(s, task_id, source_id, err);
+}

@@ -1,4 +1,5 @@
-/* store.h — where mcdc keeps its tasks and its positions.
+/* store.h — where mcdc keeps its tasks, their positions and their
+ * collection bindings.
  *
  * The delivery promise (design.md §2) rests on this file's two kinds of
  * position per (task, channel):
@@ -100,5 +101,8 @@ int store_binding_save(store *s, const char *task_id, const store_binding *b, mc
  * returns; fn's contract as store_task_each's. MCDC_ENOTFOUND if no such task. */
 typedef int (*store_binding_fn)(void *ud, const store_binding *b);
 int store_binding_each(store *s, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err);
+/* Removes the binding of (task, source_id), durably; MCDC_ENOTFOUND if the
+ * task has none for that source collection (or does not exist). */
+int store_binding_delete(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* store_sqlite.c — the SQLite backend of store.h (its table of functions is
- * SQLITE_OPS, store_int.h): tasks and their positions in one local file, the
- * default checkpoint store.
+ * SQLITE_OPS, store_int.h): tasks, their positions and their collection
+ * bindings in one local file, the default checkpoint store.
  *
  * Durability. The file is in WAL mode with synchronous=NORMAL. A commit then
  * appends its frames to the -wal file with write(2) before the call returns;
@@ -30,16 +30,23 @@
  * Monotonicity of checkpoints is the caller's business (the task pipeline
  * advances a channel's checkpoint only after the target acknowledged, in
  * channel order): the store saves exactly what it is given, so an operator's
- * "skip_message" or a rewind can also be expressed as a plain save. */
+ * "skip_message" or a rewind can also be expressed as a plain save.
+ *
+ * Privacy. The specs hold the targets' credentials: the file (and so its
+ * -wal and -shm) is created 0600 and a file others may read is refused
+ * (make_private_file). */
 #include "store/store_int.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -110,6 +117,7 @@ enum {
     ST_POS_LIST,
     ST_BINDING_SAVE,
     ST_BINDING_LIST,
+    ST_BINDING_DELETE,
     ST_BINDING_DELETE_TASK,
     ST_COUNT
 };
@@ -149,6 +157,7 @@ static const char *const SQL[ST_COUNT] = {
     [ST_BINDING_LIST] = "SELECT b.source_id, b.target_db, b.target_name, b.target_id, b.state, b.ts "
                         "FROM tasks t LEFT JOIN bindings b ON b.task_id = t.id "
                         "WHERE t.id = ?1 ORDER BY b.source_id",
+    [ST_BINDING_DELETE] = "DELETE FROM bindings WHERE task_id = ?1 AND source_id = ?2",
     [ST_BINDING_DELETE_TASK] = "DELETE FROM bindings WHERE task_id = ?1",
 };
 
@@ -246,8 +255,12 @@ static int pragma_int(sqlite3 *db, const char *sql, long long *out) {
 }
 
 /* Brings the schema to STORE_SCHEMA_VERSION, or says why this file is not
- * ours to touch. Runs in one IMMEDIATE transaction, so two processes opening
- * a fresh file at once create the tables once. */
+ * ours to touch. Everything (reading the header, the application_id check,
+ * the migrations, the new version) is one IMMEDIATE transaction: it takes
+ * the write lock before reading, and BEGIN IMMEDIATE holds no lock yet so it
+ * waits under busy_timeout instead of failing. Of several processes opening
+ * a fresh file at once, one creates the tables; the others, once it commits,
+ * read the new version and change nothing; none sees a half-made schema. */
 static int ensure_schema(sqlite3 *db, const char *path, mcdc_err *err) {
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return db_fail(db, rc, err, "opening %s: starting the schema check", path);
@@ -318,11 +331,57 @@ static int set_wal(sqlite3 *db, char *mode, size_t cap) {
     }
 }
 
+/* The file holds each task's spec with its secrets (target passwords and
+ * tokens), so it is the owner's alone: created 0600, and refused when other
+ * users may read or write it. SQLite would create it 0644 less the umask;
+ * it creates -wal, -shm and -journal with the main file's mode whatever the
+ * umask, so making the main file first is enough for all of them.
+ * The file is made with mknod(2), which opens no descriptor: closing any
+ * descriptor of a file drops every POSIX lock this process holds on it,
+ * including a lock another store's connection on the same file took in
+ * between (SQLite's locks are POSIX locks), and that is how SQLite files
+ * get corrupted. An existing -wal or -shm (left by an mcdc that made 0644
+ * files) is checked too: it holds the same rows. */
+static int make_private_file(const char *path, mcdc_err *err) {
+    if (mknod(path, S_IFREG | 0600, 0) != 0 && errno != EEXIST)
+        return mcdc_errf(err, MCDC_EIO, "store: opening %s: unable to open database file: %s", path, strerror(errno));
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char name[PATH_MAX];
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) >= sizeof name)
+            return mcdc_errf(err, MCDC_EINVAL, "store: opening %s: the path is too long", path);
+        struct stat st;
+        if (stat(name, &st) != 0) {
+            if (errno == ENOENT && i > 0) continue;
+            return mcdc_errf(err, MCDC_EIO, "store: opening %s: unable to open database file: %s", name,
+                             strerror(errno));
+        }
+        if (st.st_mode & (S_IRWXG | S_IRWXO))
+            return mcdc_errf(err, MCDC_EINVAL,
+                             "store: opening %s: its mode %04o gives other users access to it, and it holds the "
+                             "tasks' passwords; make it the owner's alone (chmod 600 %s)",
+                             name, (unsigned)(st.st_mode & 07777), name);
+    }
+    return 0;
+}
+
 store *store_open_sqlite(const char *path, mcdc_err *err) {
     if (!path || !*path) {
         mcdc_errf(err, MCDC_EINVAL, "store: no path given for the SQLite file");
         return NULL;
     }
+    /* This SQLite takes a name starting with "file:" as a URI; the
+     * configured value is a path, so keep it one ("./file:x" is the file
+     * "file:x" here). */
+    char rel[PATH_MAX];
+    if (strncmp(path, "file:", 5) == 0) {
+        if ((size_t)snprintf(rel, sizeof rel, "./%s", path) >= sizeof rel) {
+            mcdc_errf(err, MCDC_EINVAL, "store: opening %s: the path is too long", path);
+            return NULL;
+        }
+        path = rel;
+    }
+    if (strcmp(path, ":memory:") != 0 && make_private_file(path, err) != 0) return NULL;
     sqlite3 *db = NULL;
     /* NOMUTEX: our own mutex already serialises every use of the connection. */
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -662,6 +721,23 @@ static int sqlite_binding_each(store *base, const char *task_id, store_binding_f
     return ret;
 }
 
+static int sqlite_binding_delete(store *base, const char *task_id, int64_t source_id, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_BINDING_DELETE];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, source_id);
+    int rc = run(st);
+    int ret = 0;
+    if (rc != SQLITE_OK)
+        ret = db_fail(s->db, rc, err, "deleting the binding of task %s source collection %" PRId64, task_id, source_id);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: deleting the binding of task %s source collection %" PRId64
+                        ": no such binding", task_id, source_id);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
 static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
@@ -672,4 +748,5 @@ static const store_ops SQLITE_OPS = {
     .position_each = sqlite_position_each,
     .binding_save = sqlite_binding_save,
     .binding_each = sqlite_binding_each,
+    .binding_delete = sqlite_binding_delete,
 };

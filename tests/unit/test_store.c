@@ -1,8 +1,11 @@
 /* test_store.c — the SQLite store (store.h) on real files in a temp dir:
- * tasks and positions round-trip byte-exact, saves survive kill -9 of the
- * writer, two connections share a file without lock failures, and files that
- * are not ours (not SQLite, another program's, a newer schema, damaged) are
- * refused with an error rather than a crash. Prints checkpoint saves/s. */
+ * tasks, positions and collection bindings round-trip byte-exact, saves
+ * survive kill -9 of the writer, two connections share a file without lock
+ * failures, threads or processes creating one fresh file at once all get a
+ * store, the file is the owner's alone (a file others may read is refused),
+ * and files that are not ours (not SQLite, another program's, a newer
+ * schema, damaged) are refused with an error rather than a crash. Prints
+ * checkpoint saves/s. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,11 +73,14 @@ static void put_task(store *s, const char *id, const char *spec) {
     if (store_task_put_new(s, &t, &err) != 0) fail_msg("put %s: %s", id, err.msg);
 }
 
+/* Owner-only like a store, so that a test meets the refusal it is about
+ * and not the one of a file others may read. */
 static void write_file(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(p, 1, n, f), n);
     fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
 }
 
 /* ---- collecting callbacks ------------------------------------------------ */
@@ -554,23 +561,29 @@ static void test_two_connections_under_contention(void **state) {
 }
 
 typedef struct opener {
+    const char *path;
     store *s;
     mcdc_err err;
 } opener;
 
 static void *open_run(void *arg) {
     opener *o = arg;
-    o->s = store_open_sqlite(path_in("fresh.db"), &o->err);
+    o->s = store_open_sqlite(o->path, &o->err);
     return NULL;
 }
 
-/* Two processes starting at once on a file that does not exist yet: both
- * must get a store, and the schema must be created once. */
+/* Several connections starting at once on a file that does not exist yet:
+ * each must get a store, and the schema must be created once. The path is
+ * copied before the threads start: path_in's buffer is not for sharing. */
 static void test_concurrent_create(void **state) {
     (void)state;
+    char *path = mcdc_xstrdup(path_in("fresh.db"));
     opener o[4] = {0};
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, open_run, &o[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        o[i].path = path;
+        assert_int_equal(pthread_create(&th[i], NULL, open_run, &o[i]), 0);
+    }
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < 4; i++)
         if (!o[i].s) fail_msg("opener %d: %s", i, o[i].err.msg);
@@ -580,6 +593,121 @@ static void test_concurrent_create(void **state) {
     assert_int_equal(ts.n, 1);
     tasks_free(&ts);
     for (int i = 0; i < 4; i++) store_close(o[i].s);
+    free(path);
+}
+
+/* The same with processes, as two mcdc (or mcdc and a tool) would be: each
+ * child waits for the pipe to close so all start together, opens the fresh
+ * file and adds its own task. */
+static void test_concurrent_create_processes(void **state) {
+    (void)state;
+    enum { N = 4 };
+    char *path = mcdc_xstrdup(path_in("fresh_procs.db"));
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid[N];
+    fflush(NULL);
+    for (int i = 0; i < N; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            close(go[1]);
+            char c;
+            while (read(go[0], &c, 1) < 0 && errno == EINTR) {
+            }
+            mcdc_err err = {0};
+            store *s = store_open_sqlite(path, &err);
+            char id[8];
+            snprintf(id, sizeof id, "p%d", i);
+            store_task t = {id, "{}", 0, ""};
+            if (!s || store_task_put_new(s, &t, &err) != 0) {
+                fprintf(stderr, "child %d: %s\n", i, err.msg);
+                _exit(1);
+            }
+            store_close(s);
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < N; i++) {
+        int status;
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("child %d failed: status %d", i, status);
+    }
+    store *s = open_ok("fresh_procs.db");
+    tasks_seen ts;
+    list_tasks(s, &ts);
+    assert_int_equal(ts.n, N);
+    tasks_free(&ts);
+    store_close(s);
+    free(path);
+}
+
+/* ---- file modes ------------------------------------------------------------- */
+
+static unsigned mode_of(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) fail_msg("stat %s: %s", path, strerror(errno));
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* Even with a umask that lets SQLite make 0666 files, the store and the
+ * -wal and -shm beside it are the owner's alone. */
+static void test_new_file_is_private(void **state) {
+    (void)state;
+    mode_t old = umask(0);
+    store *s = open_ok("private.db");
+    umask(old);
+    put_task(s, "t", "{\"password\":\"secret\"}");
+    assert_int_equal(mode_of(path_in("private.db")), 0600);
+    assert_int_equal(mode_of(path_in("private.db-wal")), 0600);
+    assert_int_equal(mode_of(path_in("private.db-shm")), 0600);
+    store_close(s);
+    /* ":memory:" is no file and stays usable (test_memory_store). */
+}
+
+static void expect_refused_mode(const char *open_path, const char *named, const char *mode) {
+    mcdc_err err = {0};
+    store *s = store_open_sqlite(open_path, &err);
+    if (s) {
+        store_close(s);
+        fail_msg("opened %s although %s is %s", open_path, named, mode);
+    }
+    assert_int_equal(err.code, MCDC_EINVAL);
+    if (!strstr(err.msg, named) || !strstr(err.msg, mode) || !strstr(err.msg, "chmod 600"))
+        fail_msg("error '%s' lacks '%s', '%s' or the fix", err.msg, named, mode);
+}
+
+/* A store others may read (what an older mcdc made under umask 022) is
+ * refused with the file, its mode and the fix; after the fix it opens. */
+static void test_shared_file_is_refused(void **state) {
+    (void)state;
+    char *db = mcdc_xstrdup(path_in("shared_mode.db")), *wal = mcdc_xstrdup(path_in("shared_mode.db-wal"));
+    store *s = open_ok("shared_mode.db");
+    put_task(s, "t", "{}");
+    store_close(s);
+
+    assert_int_equal(chmod(db, 0644), 0);
+    expect_refused_mode(db, db, "0644");
+    assert_int_equal(chmod(db, 0640), 0);
+    expect_refused_mode(db, db, "0640");
+    assert_int_equal(chmod(db, 0600), 0);
+
+    /* A -wal left behind readable holds the same rows. */
+    write_file(wal, "", 0);
+    assert_int_equal(chmod(wal, 0644), 0);
+    expect_refused_mode(db, wal, "0644");
+    assert_int_equal(chmod(wal, 0600), 0);
+
+    s = open_ok("shared_mode.db");
+    tasks_seen ts;
+    list_tasks(s, &ts);
+    assert_int_equal(ts.n, 1);
+    tasks_free(&ts);
+    store_close(s);
+    free(db);
+    free(wal);
 }
 
 /* ---- files that are not ours ------------------------------------------- */
@@ -602,6 +730,7 @@ static void raw_exec(const char *path, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
     sqlite3_close(db);
+    assert_int_equal(chmod(path, 0600), 0); /* as write_file */
 }
 
 static void test_refuses_files_that_are_not_ours(void **state) {
@@ -684,6 +813,62 @@ static void test_bindings_round_trip(void **state) {
     bs.n = 0;
     assert_int_equal(store_binding_each(s, "a", collect_binding, &bs, &err), 0);
     assert_int_equal(bs.n, 0); /* a new task of the same id inherits nothing */
+    store_close(s);
+}
+
+static int stop_at_second_binding(void *ud, const store_binding *b) {
+    (void)b;
+    return ++*(int *)ud == 2 ? 7 : 0;
+}
+
+/* Rule: one binding can be deleted, durably, leaving the task's others; a
+ * binding that is not there (deleted already, never saved, no such task) is
+ * MCDC_ENOTFOUND. Arguments no backend should see are refused, and a walk
+ * stops when fn says so. */
+static void test_binding_delete_and_checks(void **state) {
+    (void)state;
+    store *s = open_ok("bind_delete.db");
+    mcdc_err err = {0};
+    put_task(s, "a", "{}");
+    put_task(s, "b", "{}");
+    for (int64_t id = 1; id <= 3; id++) {
+        store_binding b = {.source_id = id, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
+        assert_int_equal(store_binding_save(s, "a", &b, &err), 0);
+        assert_int_equal(store_binding_save(s, "b", &b, &err), 0);
+    }
+    assert_int_equal(store_binding_delete(s, "a", 2, &err), 0);
+    assert_int_equal(store_binding_delete(s, "a", 2, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "task a source collection 2"));
+    assert_int_equal(store_binding_delete(s, "a", 99, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_binding_delete(s, "nope", 1, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_binding_delete(s, "", 1, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    store_close(s);
+
+    s = open_ok("bind_delete.db");
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "a", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 2);
+    assert_int_equal(bs.b[0].source_id, 1);
+    assert_int_equal(bs.b[1].source_id, 3);
+    bs.n = 0;
+    assert_int_equal(store_binding_each(s, "b", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 3); /* the other task's binding of the same source id is its own */
+
+    store_binding bad = {.source_id = 1, .target_db = "default", .target_name = "", .state = STORE_BINDING_LIVE};
+    assert_int_equal(store_binding_save(s, "a", &bad, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    bad.target_name = "c";
+    bad.state = STORE_BINDING_DROPPED + 1;
+    assert_int_equal(store_binding_save(s, "a", &bad, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+
+    int calls = 0;
+    assert_int_equal(store_binding_each(s, "b", stop_at_second_binding, &calls, &err), 7);
+    assert_int_equal(calls, 2);
     store_close(s);
 }
 
@@ -775,9 +960,13 @@ int main(void) {
         cmocka_unit_test(test_crash_durability),
         cmocka_unit_test(test_two_connections_under_contention),
         cmocka_unit_test(test_concurrent_create),
+        cmocka_unit_test(test_concurrent_create_processes),
+        cmocka_unit_test(test_new_file_is_private),
+        cmocka_unit_test(test_shared_file_is_refused),
         cmocka_unit_test(test_refuses_files_that_are_not_ours),
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_bindings_round_trip),
+        cmocka_unit_test(test_binding_delete_and_checks),
         cmocka_unit_test(test_bindings_added_to_an_older_file),
         cmocka_unit_test(test_save_rate),
     };
