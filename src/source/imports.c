@@ -11,9 +11,9 @@
 #include "base/buf.h"
 #include "import_task.pb-c.h"
 
-/* RootCoord's task store is rooted at KvRootPath (<root>/kv), not at the
- * <root>/meta of the catalogs, and the records sit under ImportTaskSubPath. */
-#define IMPORT_DIR "/kv/importtask/"
+/* Milvus 2.3.5 keeps the records under <root>/meta/importtask/ (seen on
+ * the stack with etcdctl; import_task.proto says why not <root>/kv). */
+#define IMPORT_DIR "/meta/importtask/"
 
 const char *import_state_name(int state) {
     switch (state) {

@@ -3,7 +3,7 @@
  * Rows a bulk insert writes reach the collection as segments the datanode
  * builds from files; in Milvus 2.3 they never pass through the WAL, so no
  * channel worker sees them. RootCoord keeps one record per import task in
- * etcd, at <root>/kv/importtask/{task id} (an ImportTaskInfo protobuf; the
+ * etcd, at <root>/meta/importtask/{task id} (an ImportTaskInfo protobuf; the
  * Milvus functions that write it are named in src/proto/import_task.proto).
  * imports_read takes one Range over that prefix: one consistent cut at one
  * etcd revision. RootCoord deletes a record ImportTaskRetention after its
@@ -62,7 +62,7 @@ typedef struct import_list {
     int64_t revision;        /* the etcd revision read */
 } import_list;
 
-/* Reads every record under <root_path>/kv/importtask/ into *out. Errors are
+/* Reads every record under <root_path>/meta/importtask/ into *out. Errors are
  * etcd's (transient ones stay transient); a record that does not decode is
  * skipped, not an error. */
 int imports_read(etcd_client *c, const char *root_path, import_list *out, mcdc_err *err);
