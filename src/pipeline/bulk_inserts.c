@@ -11,7 +11,6 @@
 
 struct bulk_inserts {
     char *task_id;
-    unsigned wait;             /* calls until the next read; the supervisor's alone */
     bool read_failing;         /* the last read failed and was logged */
     size_t skipped;            /* records the last read could not decode */
     pthread_mutex_t mu;        /* guards the list: the API copies it */
@@ -103,11 +102,6 @@ void bulk_inserts_apply(bulk_inserts *b, const import_list *l, bulk_covers_fn co
 }
 
 void bulk_inserts_step(bulk_inserts *b, etcd_client *etcd, const char *root_path, bulk_covers_fn covers, void *ud) {
-    if (b->wait) {
-        b->wait--;
-        return;
-    }
-    b->wait = BULK_INSERTS_EVERY - 1;
     import_list l;
     mcdc_err err;
     if (imports_read(etcd, root_path, &l, &err)) {

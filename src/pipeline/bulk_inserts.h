@@ -12,8 +12,8 @@
  * fails after its rows landed loses them on the source too and leaves the
  * list. Copying the rows is the snapshot re-sync's job, not this module's.
  *
- * The task's supervisor calls bulk_inserts_step; it reads etcd every
- * BULK_INSERTS_EVERY calls. bulk_inserts_copy may be called from any thread. */
+ * The task's supervisor calls bulk_inserts_step every BULK_INSERTS_EVERY
+ * rounds. bulk_inserts_copy may be called from any thread. */
 #ifndef MCDC_BULK_INSERTS_H
 #define MCDC_BULK_INSERTS_H
 
@@ -49,7 +49,7 @@ bool bulk_scope_covers(void *scope, int64_t collection_id, char *name, size_t ca
 bulk_inserts *bulk_inserts_new(const char *task_id);
 void bulk_inserts_free(bulk_inserts *b);  /* NULL is fine */
 
-/* Every BULK_INSERTS_EVERY-th call: reads the source's import tasks and
+/* Reads the source's import tasks and
  * applies them. A read error is logged (once until a read succeeds again)
  * and the next read comes at the next interval; it never stops the task. */
 void bulk_inserts_step(bulk_inserts *b, etcd_client *etcd, const char *root_path, bulk_covers_fn covers, void *ud);

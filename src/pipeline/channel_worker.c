@@ -60,7 +60,9 @@ void worker_healed(channel_worker *w) {
 }
 
 /* Transient errors are retried forever, visible as the task's last error,
- * after a backoff sleep here; "not found" on a collection the source has
+ * after a backoff sleep here, and so is a store error (MCDC_EIO: local file
+ * or database trouble, never the data's fault; a position or binding not
+ * saved must not be acted on); "not found" on a collection the source has
  * dropped meanwhile is fine (its data is gone there too); anything else
  * pauses the task at the message. */
 retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_of *r) {
@@ -71,7 +73,7 @@ retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_o
     }
     char msg[2 * MCDC_ERR_MSG_MAX];
     snprintf(msg, sizeof msg, "%s%s%s", r->what ? r->what : "", r->what ? ": " : "", err->msg);
-    if (!r->always && !mcdc_err_is_transient(err->code)) {
+    if (!r->always && !mcdc_err_is_transient(err->code) && err->code != MCDC_EIO) {
         worker_pause_at(w, r->at, msg);
         return RETRY_STOP;
     }

@@ -137,10 +137,9 @@ static catalog_coll *collection_of(void *ud, const change *c, const _Atomic bool
 static bool covers(void *ud, const catalog_coll *cc) {
     filter *f = ud;
     if (!described(cc)) return false;
-    if (bindings_covers(f->bindings, cc->id)) return true;
     void *v = idmap_get(&f->covered, cc->id);
     if (v) return v == COVERED;
-    bool yes = task_spec_covers(f->spec, cc->db_name, cc->name);
+    bool yes = bindings_covers(f->bindings, cc->id) || task_spec_covers(f->spec, cc->db_name, cc->name);
     idmap_put(&f->covered, cc->id, yes ? COVERED : NOT_COVERED);
     return yes;
 }

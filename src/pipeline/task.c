@@ -60,7 +60,7 @@ struct task {
     meta_sync_target meta_target;
     meta_sync *meta;
     rbac_sync *rbac;                   /* extra_info.enable_user_role, over meta_client */
-    unsigned rbac_wait;                /* supervisor rounds until the next RBAC step */
+    uint64_t round;                    /* the supervisor's round, from 0: what runs every N rounds counts on it */
 
     /* Bulk inserts on covered collections, whose rows the WAL never carries
      * (bulk_inserts.h); kept for the life of the task object. */
@@ -260,12 +260,7 @@ static int binding_save(void *ud, const binding *b, mcdc_err *err) {
     task *t = ud;
     store_binding sb = {.source_id = b->source_id, .target_db = b->db, .target_name = b->name,
                         .target_id = b->target_id, .state = b->state, .ts = b->ts};
-    int rc = store_binding_save(t->env->store, t->id, &sb, err);
-    /* A store error is retried like any position save (a binding not saved
-     * must not be acted on); the worker's retry policy knows the target's
-     * codes, so it is handed one that says "retry". */
-    if (rc && err->code == MCDC_EIO) err->code = MCDC_EUNAVAIL;
-    return rc;
+    return store_binding_save(t->env->store, t->id, &sb, err);
 }
 
 static bool binding_state_of(void *ud, int64_t id, char *db, char *name, size_t cap) {
@@ -423,15 +418,11 @@ static int rbac_step(task *t, mcdc_err *err) {
         t->rbac = rbac_sync_new(t->env->etcd, t->env->root_path, &rbac_target_milvus, t->meta_client, &io,
                                 t->env->passwords);
     }
-    if (t->rbac_wait) {
-        t->rbac_wait--;
-        return 0;
-    }
+    if (t->round % RBAC_EVERY) return 0;
     if (rbac_sync_step(t->rbac, err)) {
         mcdc_err_prefix(err, "replicating roles and grants");
         return -1;
     }
-    t->rbac_wait = RBAC_EVERY;
     return 0;
 }
 
@@ -457,7 +448,7 @@ static int meta_step(task *t, mcdc_err *err) {
 
 /* Bulk inserts never reach the WAL: the task can only say so (bulk_inserts.h). */
 static void bulk_step(task *t) {
-    if (!t->env->etcd) return;
+    if (!t->env->etcd || t->round % BULK_INSERTS_EVERY) return;
     bulk_scope scope = {.catalog = t->env->catalog, .bindings = t->bindings, .spec = &t->spec};
     bulk_inserts_step(t->bulk, t->env->etcd, t->env->root_path, bulk_scope_covers, &scope);
 }
@@ -480,10 +471,12 @@ static void *supervise(void *arg) {
     mcdc_backoff bo;
     mcdc_backoff_init(&bo, SUPERVISE_MS, 30000);
     uint32_t wait_ms = 0;
+    uint64_t round = 0;
     bool said = false;
     while (!atomic_load(&t->stopping)) {
         for (uint32_t i = 0; i < wait_ms / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
         if (atomic_load(&t->stopping)) break;
+        t->round = round++;
         bulk_step(t); /* whatever the target does: it only reads the source */
         mcdc_err err;
         if (load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && meta_step(t, &err) == 0) {
