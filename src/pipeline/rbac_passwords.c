@@ -83,9 +83,7 @@ rbac_passwords *rbac_passwords_load(const char *path, mcdc_err *err) {
     }
     /* Checked on the opened file, so a swap between check and read cannot
      * slip a looser file in. */
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        mcdc_errf(err, MCDC_EINVAL, "%s: the passwords file is open to group or others (mode %03o); chmod 600 it",
-                  path, (unsigned)(st.st_mode & 0777));
+    if (mcdc_secret_file_check(path, st.st_mode, "users' passwords", err)) {
         close(fd);
         return NULL;
     }

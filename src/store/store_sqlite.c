@@ -51,6 +51,7 @@
 #include <sqlite3.h>
 
 #include "base/buf.h"
+#include "base/secret.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -356,11 +357,10 @@ static int make_private_file(const char *path, mcdc_err *err) {
             return mcdc_errf(err, MCDC_EIO, "store: opening %s: unable to open database file: %s", name,
                              strerror(errno));
         }
-        if (st.st_mode & (S_IRWXG | S_IRWXO))
-            return mcdc_errf(err, MCDC_EINVAL,
-                             "store: opening %s: its mode %04o gives other users access to it, and it holds the "
-                             "tasks' passwords; make it the owner's alone (chmod 600 %s)",
-                             name, (unsigned)(st.st_mode & 07777), name);
+        if (mcdc_secret_file_check(name, st.st_mode, "the tasks' passwords", err)) {
+            mcdc_err_prefix(err, "store: opening %s", path);
+            return -1;
+        }
     }
     return 0;
 }
