@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "logcapture.h"
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "import_task.pb-c.h"
@@ -231,36 +233,6 @@ static void add(import_list *l, int64_t id, int64_t coll, int state, int64_t row
     l->items[l->n++] = (import_task){.id = id, .collection_id = coll, .state = state, .rows = rows};
 }
 
-typedef struct capture {
-    int saved;
-    char path[64];
-    mcdc_log_level level;
-} capture;
-
-static void capture_start(capture *c) {
-    snprintf(c->path, sizeof c->path, "/tmp/test_imports_log_XXXXXX");
-    int fd = mkstemp(c->path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    c->saved = dup(2);
-    dup2(fd, 2);
-    close(fd);
-    c->level = mcdc_log_get_level();
-    mcdc_log_set_level(MCDC_LOG_INFO);
-}
-
-static char *capture_end(capture *c) {
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    mcdc_log_set_level(c->level);
-    mcdc_buf b = MCDC_BUF_INIT;
-    assert_int_equal(mcdc_buf_read_file(&b, c->path), 0);
-    unlink(c->path);
-    char *s = mcdc_xstrdup(b.len ? mcdc_buf_cstr(&b) : "");
-    mcdc_buf_free(&b);
-    return s;
-}
 
 static size_t count(const char *hay, const char *needle) {
     size_t n = 0;
@@ -277,10 +249,10 @@ static void test_task_lists_landed_imports(void **state) {
     add(&l, 101, 3, IMPORT_COMPLETED, 50);    /* not covered */
     add(&l, 102, 2, IMPORT_STARTED, 0);       /* covered, not landed yet */
     add(&l, 103, 1, IMPORT_FAILED, 0);        /* failed before landing */
-    capture cap;
-    capture_start(&cap);
+    log_capture cap;
+    log_capture_start(&cap, MCDC_LOG_INFO);
     bulk_inserts_apply(b, &l, fake_covers, &calls);
-    char *log = capture_end(&cap);
+    char *log = log_capture_end(&cap);
     assert_int_equal(calls, 2); /* only landed imports are looked up */
     assert_int_equal(count(log, "bulk insert"), 1);
     assert_non_null(strstr(log, "WARN"));
@@ -302,9 +274,9 @@ static void test_task_lists_landed_imports(void **state) {
     l.items[0].state = IMPORT_COMPLETED;
     l.items[2].state = IMPORT_COMPLETED;
     l.items[2].rows = 7;
-    capture_start(&cap);
+    log_capture_start(&cap, MCDC_LOG_INFO);
     bulk_inserts_apply(b, &l, fake_covers, &calls);
-    log = capture_end(&cap);
+    log = log_capture_end(&cap);
     assert_int_equal(count(log, "bulk insert"), 1);
     assert_non_null(strstr(log, "collection db2.films: bulk insert (import task 102, ImportCompleted, 7 rows)"));
     free(log);
@@ -318,9 +290,9 @@ static void test_task_lists_landed_imports(void **state) {
      * 100 failed after landing: its segments are dropped on the source, it leaves. */
     import_list l2 = {0};
     add(&l2, 100, 1, IMPORT_FAILED_AND_CLEANED, 1000);
-    capture_start(&cap);
+    log_capture_start(&cap, MCDC_LOG_INFO);
     bulk_inserts_apply(b, &l2, fake_covers, &calls);
-    log = capture_end(&cap);
+    log = log_capture_end(&cap);
     assert_non_null(strstr(log, "import task 100) is now ImportFailedAndCleaned"));
     free(log);
     bulk_inserts_copy(b, &list, &n);

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "logcapture.h"
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "pipeline/rbac_passwords.h"
@@ -371,38 +373,6 @@ static bool owns_target(void *ud, const char *tdb, const char *tname) {
 
 static const rbac_sync_io IO = {map_object, owns_target, NULL};
 
-/* ---- log capture ------------------------------------------------------------------------ */
-
-typedef struct capture {
-    int saved;
-    char path[64];
-    mcdc_log_level level;
-} capture;
-
-static void capture_start(capture *c) {
-    snprintf(c->path, sizeof c->path, "/tmp/test_rbac_log_XXXXXX");
-    int fd = mkstemp(c->path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    c->saved = dup(2);
-    dup2(fd, 2);
-    close(fd);
-    c->level = mcdc_log_get_level();
-    mcdc_log_set_level(MCDC_LOG_DEBUG);
-}
-
-static char *capture_end(capture *c) {
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    mcdc_log_set_level(c->level);
-    mcdc_buf b = MCDC_BUF_INIT;
-    assert_int_equal(mcdc_buf_read_file(&b, c->path), 0);
-    unlink(c->path);
-    char *s = mcdc_xstrdup(b.len ? mcdc_buf_cstr(&b) : "");
-    mcdc_buf_free(&b);
-    return s;
-}
 
 /* ---- rbac_sync ------------------------------------------------------------------------------ */
 
@@ -489,10 +459,10 @@ static void test_users_and_bindings(void **state) {
     rbac_sync *r = rbac_sync_new(NULL, "by-dev", &FAKE_OPS, &f, &IO, pw);
     const char *v1[] = {"user:alice",        "user:bob",        "user:carol",       "role:reader",
                         "bind:alice:reader", "bind:bob:reader", "bind:carol:reader", NULL};
-    capture cap;
-    capture_start(&cap);
+    log_capture cap;
+    log_capture_start(&cap, MCDC_LOG_DEBUG);
     int rc = apply(r, v1, &err);
-    char *log = capture_end(&cap);
+    char *log = log_capture_end(&cap);
     if (rc) fail_msg("step failed: %s", err.msg);
     expect_calls(&f, "create_role reader\n"
                      "create_user alice\n"
@@ -511,9 +481,9 @@ static void test_users_and_bindings(void **state) {
 
     /* The binding goes on the source: it goes on the target; users stay. */
     const char *v2[] = {"user:alice", "user:bob", "user:carol", "role:reader", "bind:carol:reader", NULL};
-    capture_start(&cap);
+    log_capture_start(&cap, MCDC_LOG_DEBUG);
     apply_ok(r, v2);
-    log = capture_end(&cap);
+    log = log_capture_end(&cap);
     expect_calls(&f, "unbind alice reader\n");
     /* bob was reported once, not at every change. */
     assert_null(strstr(log, "bob"));
@@ -532,10 +502,10 @@ static void test_password_never_in_errors_or_logs(void **state) {
     rbac_passwords *pw = rbac_passwords_parse("pw", pwtext, strlen(pwtext), &err);
     rbac_sync *r = rbac_sync_new(NULL, "by-dev", &FAKE_OPS, &f, &IO, pw);
     const char *src[] = {"user:alice", NULL};
-    capture cap;
-    capture_start(&cap);
+    log_capture cap;
+    log_capture_start(&cap, MCDC_LOG_DEBUG);
     int rc = apply(r, src, &err);
-    char *log = capture_end(&cap);
+    char *log = log_capture_end(&cap);
     assert_int_equal(rc, -1);
     assert_int_equal(err.code, MCDC_EREMOTE);
     assert_non_null(strstr(err.msg, "creating user 'alice'"));
