@@ -1,5 +1,5 @@
 /* task.c — see task.h. */
-#include "pipeline/task.h"
+#include "pipeline/task_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,61 +11,11 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "pipeline/bindings.h"
-#include "pipeline/bulk_inserts.h"
-#include "pipeline/channel_worker.h"
 #include "pipeline/filter.h"
-#include "pipeline/meta_sync.h"
-#include "pipeline/rbac_sync.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
 #include "source/channels.h"
 
-struct task {
-    char *id;
-    task_spec spec;
-    const task_env *env;
-
-    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
-    task_state state;
-    char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
-    char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
-    char skip_channel[256];            /* maintenance: skip this one message on resume */
-    mq_msgid skip_id;
-    _Atomic bool troubled;             /* last_error is set: a success clears it without the lock otherwise */
-    _Atomic bool skip_asked;           /* skip_channel is set: lets workers skip the lock per message */
-
-    /* One slot per channel of task_channels(); NULL while the task has no
-     * reason to read it. Slots are set and cleared under mu. */
-    char **channels;
-    channel_worker **workers;
-    size_t n_workers;
-    pthread_t supervisor;
-    bool supervising;
-    _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
-    _Atomic bool worker_missing;       /* a channel that must be read has no worker yet: the cut is unknown */
-
-    /* What the workers count (worker_io.h). */
-    worker_stats stats;
-
-    /* Which target collection each covered source collection owns; loaded
-     * from the store by the supervisor before it starts the first worker,
-     * then shared by the workers (bindings.h locks). */
-    bindings *bindings;
-
-    /* The supervisor's own: metadata etcd alone holds (aliases, empty
-     * partitions), applied behind the watermark (meta_sync.h) over its own
-     * target connection; made on the first step, freed when it stops. */
-    milvus_client *meta_client;
-    meta_sync_target meta_target;
-    meta_sync *meta;
-    rbac_sync *rbac;                   /* extra_info.enable_user_role, over meta_client */
-    uint64_t round;                    /* the supervisor's round, from 0: what runs every N rounds counts on it */
-
-    /* Bulk inserts on covered collections, whose rows the WAL never carries
-     * (bulk_inserts.h); kept for the life of the task object. */
-    bulk_inserts *bulk;
-};
 
 const char *task_id(const task *t) { return t->id; }
 const task_spec *task_spec_of(const task *t) { return &t->spec; }
@@ -127,12 +77,7 @@ void task_stop(task *t) {
     task_ask_stop(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
-    meta_sync_free(t->meta);
-    rbac_sync_free(t->rbac);
-    t->rbac = NULL;
-    milvus_close(t->meta_client);
-    t->meta = NULL;
-    t->meta_client = NULL;
+    task_meta_stop(t);
     /* Take the workers out under the lock, stop them outside it: a worker
      * that is stopping may still ask for the watermark, which locks. */
     pthread_mutex_lock(&t->mu);
@@ -254,58 +199,6 @@ static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64
 
 static const store_ops task_store_ops = {.save_checkpoint = save_checkpoint, .save_intent = save_intent};
 
-/* ---- bindings: the store and the source as bindings.h sees them ---------------------------- */
-
-static int binding_save(void *ud, const binding *b, mcdc_err *err) {
-    task *t = ud;
-    store_binding sb = {.source_id = b->source_id, .target_db = b->db, .target_name = b->name,
-                        .target_id = b->target_id, .state = b->state, .ts = b->ts};
-    return store_binding_save(t->env->store, t->id, &sb, err);
-}
-
-static bool binding_state_of(void *ud, int64_t id, char *db, char *name, size_t cap) {
-    task *t = ud;
-    catalog_coll *cc = catalog_get(t->env->catalog, id);
-    bool live = cc && (cc->state == CATALOG_CREATED || cc->state == CATALOG_CREATING);
-    if (live) {
-        snprintf(db, cap, "%s", cc->db_name);
-        snprintf(name, cap, "%s", cc->name);
-    }
-    catalog_release(cc);
-    return live;
-}
-
-static void binding_map_name(void *ud, const char *db, const char *name, char *tdb, char *tname, size_t cap) {
-    task *t = ud;
-    const char *mdb, *mname;
-    task_spec_map_name(&t->spec, db, name, &mdb, &mname);
-    snprintf(tdb, cap, "%s", mdb);
-    snprintf(tname, cap, "%s", mname);
-}
-
-static int load_binding(void *ud, const store_binding *sb) {
-    binding b = {.source_id = sb->source_id, .target_id = sb->target_id, .state = sb->state, .ts = sb->ts};
-    snprintf(b.db, sizeof b.db, "%s", sb->target_db);
-    snprintf(b.name, sizeof b.name, "%s", sb->target_name);
-    bindings_load(ud, &b);
-    return 0;
-}
-
-/* Once per task: the registry with what the store holds. */
-static int load_bindings(task *t, mcdc_err *err) {
-    if (t->bindings) return 0;
-    binding_store st = {.save = binding_save, .ud = t};
-    binding_source src = {.state_of = binding_state_of, .map_name = binding_map_name, .ud = t};
-    bindings *r = bindings_new(&st, &src);
-    if (store_binding_each(t->env->store, t->id, load_binding, r, err)) {
-        bindings_free(r);
-        mcdc_err_prefix(err, "reading the task's collection bindings");
-        return -1;
-    }
-    t->bindings = r;
-    return 0;
-}
-
 static channel_worker *start_worker(task *t, const char *channel, bool replicate, const mq_msgid *start_at,
                                     mcdc_err *err) {
     store_position p;
@@ -377,82 +270,6 @@ static void warn_foreign_channels(task *t) {
     catalog_release_list(list, n);
 }
 
-static bool meta_target_of(void *ud, int64_t id, char *db, size_t db_cap, char *name, size_t name_cap) {
-    binding b;
-    if (!bindings_get(((task *)ud)->bindings, id, &b) || b.state != BINDING_LIVE) return false;
-    snprintf(db, db_cap, "%s", b.db);
-    snprintf(name, name_cap, "%s", b.name);
-    return true;
-}
-
-/* A source grant's object in the target's names: a collection the task
- * covers (through its binding once it has one), or "*" of a database the
- * task covers whole. */
-static bool rbac_map_object(void *ud, const char *db, const char *name, char *tdb, size_t tdb_cap, char *tname,
-                            size_t tname_cap) {
-    task *t = ud;
-    const char *mdb, *mname;
-    if (!task_spec_covers(&t->spec, db, name)) return false;
-    task_spec_map_name(&t->spec, db, name, &mdb, &mname);
-    snprintf(tdb, tdb_cap, "%s", mdb);
-    snprintf(tname, tname_cap, "%s", strcmp(name, "*") == 0 ? "*" : mname);
-    catalog_coll *cc = strcmp(name, "*") ? catalog_find(t->env->catalog, db, name) : NULL;
-    binding b;
-    if (cc && bindings_get(t->bindings, cc->id, &b) && b.state == BINDING_LIVE) {
-        snprintf(tdb, tdb_cap, "%s", b.db);
-        snprintf(tname, tname_cap, "%s", b.name);
-    }
-    catalog_release(cc);
-    return true;
-}
-
-/* Roles, grants, users and their roles (extra_info.enable_user_role),
- * every RBAC_EVERY supervisor rounds: the source's RBAC lives in etcd
- * alone and changes rarely. */
-#define RBAC_EVERY 10
-
-static int rbac_step(task *t, mcdc_err *err) {
-    if (!t->spec.enable_user_role || !t->env->etcd) return 0;
-    if (!t->rbac) {
-        rbac_sync_io io = {.map_object = rbac_map_object, .ud = t};
-        t->rbac = rbac_sync_new(t->env->etcd, t->env->root_path, &rbac_target_milvus, t->meta_client, &io,
-                                t->env->passwords);
-    }
-    if (t->round % RBAC_EVERY) return 0;
-    if (rbac_sync_step(t->rbac, err)) {
-        mcdc_err_prefix(err, "replicating roles and grants");
-        return -1;
-    }
-    return 0;
-}
-
-/* Aliases and empty partitions, once the watermark has passed them; then RBAC. */
-static int meta_step(task *t, mcdc_err *err) {
-    if (!t->meta) {
-        milvus_config mc = task_target_milvus_config(&t->spec.target, 30000);
-        if (!(t->meta_client = milvus_open(&mc, err))) return -1;
-        t->meta_target = meta_sync_milvus_target(t->meta_client);
-        meta_sync_io io = {.target_of = meta_target_of, .ud = t, .ignore_partitions = t->spec.target.ignore_partition};
-        t->meta = meta_sync_new(t->env->catalog, &t->meta_target, &io);
-    }
-    uint64_t wm = task_watermark(t);
-    if (wm && wm != UINT64_MAX && meta_sync_step(t->meta, wm, err)) {
-        /* A worker may drop or rename a target collection between the
-         * step's lookup and its call: the next step reads the bindings again. */
-        if (err->code == MCDC_ENOTFOUND) err->code = MCDC_EUNAVAIL;
-        mcdc_err_prefix(err, "replicating aliases and partitions");
-        return -1;
-    }
-    return rbac_step(t, err);
-}
-
-/* Bulk inserts never reach the WAL: the task can only say so (bulk_inserts.h). */
-static void bulk_step(task *t) {
-    if (!t->env->etcd || t->round % BULK_INSERTS_EVERY) return;
-    bulk_scope scope = {.catalog = t->env->catalog, .bindings = t->bindings, .spec = &t->spec};
-    bulk_inserts_step(t->bulk, t->env->etcd, t->env->root_path, bulk_scope_covers, &scope);
-}
-
 /* Polling is enough: a worker started late still begins at the collection's
  * start position, so the delay costs latency once, never data. */
 #define SUPERVISE_MS 500
@@ -477,9 +294,9 @@ static void *supervise(void *arg) {
         for (uint32_t i = 0; i < wait_ms / 50 && !atomic_load(&t->stopping); i++) mcdc_sleep_ms(50);
         if (atomic_load(&t->stopping)) break;
         t->round = round++;
-        bulk_step(t); /* whatever the target does: it only reads the source */
+        task_bulk_step(t); /* whatever the target does: it only reads the source */
         mcdc_err err;
-        if (load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && meta_step(t, &err) == 0) {
+        if (task_load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && task_meta_step(t, &err) == 0) {
             if (bo.attempt) task_set_last_error(t, "");
             mcdc_backoff_reset(&bo);
             wait_ms = SUPERVISE_MS;

@@ -1,0 +1,72 @@
+/* task_int.h — private to task.c and task_meta.c: the task's fields, and
+ * the supervisor's steps that keep the task in step with the source's etcd
+ * (task_meta.c). The rest of mcdc sees the task through task.h only. */
+#ifndef MCDC_TASK_INT_H
+#define MCDC_TASK_INT_H
+
+#include "pipeline/bindings.h"
+#include "pipeline/bulk_inserts.h"
+#include "pipeline/channel_worker.h"
+#include "pipeline/meta_sync.h"
+#include "pipeline/rbac_sync.h"
+#include "pipeline/task.h"
+
+struct task {
+    char *id;
+    task_spec spec;
+    const task_env *env;
+
+    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
+    task_state state;
+    char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
+    char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
+    char skip_channel[256];            /* maintenance: skip this one message on resume */
+    mq_msgid skip_id;
+    _Atomic bool troubled;             /* last_error is set: a success clears it without the lock otherwise */
+    _Atomic bool skip_asked;           /* skip_channel is set: lets workers skip the lock per message */
+
+    /* One slot per channel of task_channels(); NULL while the task has no
+     * reason to read it. Slots are set and cleared under mu. */
+    char **channels;
+    channel_worker **workers;
+    size_t n_workers;
+    pthread_t supervisor;
+    bool supervising;
+    _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
+    _Atomic bool worker_missing;       /* a channel that must be read has no worker yet: the cut is unknown */
+
+    /* What the workers count (worker_io.h). */
+    worker_stats stats;
+
+    /* Which target collection each covered source collection owns; loaded
+     * from the store by the supervisor before it starts the first worker,
+     * then shared by the workers (bindings.h locks). */
+    bindings *bindings;
+
+    /* The supervisor's own: metadata etcd alone holds (aliases, empty
+     * partitions), applied behind the watermark (meta_sync.h) over its own
+     * target connection; made on the first step, freed when it stops. */
+    milvus_client *meta_client;
+    meta_sync_target meta_target;
+    meta_sync *meta;
+    rbac_sync *rbac;                   /* extra_info.enable_user_role, over meta_client */
+    uint64_t round;                    /* the supervisor's round, from 0: what runs every N rounds counts on it */
+
+    /* Bulk inserts on covered collections, whose rows the WAL never carries
+     * (bulk_inserts.h); kept for the life of the task object. */
+    bulk_inserts *bulk;
+};
+
+/* ---- task_meta.c: called on the supervisor's thread ---- */
+
+/* Once per task: the bindings registry with what the store holds. */
+int task_load_bindings(task *t, mcdc_err *err);
+/* Aliases and empty partitions behind the watermark, then RBAC; -1 with a
+ * transient *err to retry on a later round, any other to pause. */
+int task_meta_step(task *t, mcdc_err *err);
+/* Bulk inserts on covered collections, logged and kept for the API. */
+void task_bulk_step(task *t);
+/* Frees what the steps made; after the supervisor stopped. */
+void task_meta_stop(task *t);
+
+#endif
