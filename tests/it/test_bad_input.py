@@ -92,3 +92,28 @@ def test_http_bad_input_and_concurrent_create_delete(stack, tmp_path, fresh_name
         assert status == 200 and [t["task_id"] for t in reply["data"]["tasks"]].count(tid) <= 1
     finally:
         srv.stop()
+
+
+def test_store_is_owner_only(stack, tmp_path, fresh_name):
+    """The store holds the tasks' target passwords: mcdc creates it (and SQLite's -wal and -shm
+    beside it) 0600, and refuses to start on a store that other users may read, naming the file,
+    its mode and the fix."""
+    import os
+    import stat
+    srv = McdcServer(stack, tmp_path)
+    srv.start()
+    try:
+        srv.create_task(collection_infos=[{"name": fresh_name("mode")}],
+                        milvus_connect_param={"uri": stack["MCDC_TARGET_URI"], "connect_timeout": 10,
+                                              "username": "root", "password": "s3cret-in-store"})
+        db = tmp_path / "mcdc.db"
+        files = [db, tmp_path / "mcdc.db-wal", tmp_path / "mcdc.db-shm"]
+        for f in files:
+            assert f.exists(), f
+            assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, (f, oct(os.stat(f).st_mode))
+    finally:
+        srv.stop()
+    os.chmod(db, 0o640)
+    rc, err = serve(srv.config, timeout=60)
+    assert rc == 2, err
+    assert str(db) in err and "0640" in err and "chmod 600" in err, err
