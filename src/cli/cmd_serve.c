@@ -92,6 +92,7 @@ int cmd_serve(int argc, char **argv) {
                     .etcd = etcd,
                     .root_path = cfg.source.etcd.root_path,
                     .passwords = passwords,
+                    .secrets_dir = cfg.secrets_dir,
                     .store = st,
                     .mq = mq,
                     .channel_prefix = cfg.source.channel_prefix,

@@ -62,12 +62,16 @@ static int bt_rename(void *ud, const char *db, const char *from, const char *to,
     return applier_rename_collection(((target_ud *)ud)->a, db, from, to, err);
 }
 
-void *target_ops_open(const task_spec *spec, catalog *source, bindings *registry, mcdc_err *err) {
+void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *source, bindings *registry,
+                      mcdc_err *err) {
     /* 30 s unless the task says: a write of many rows may take its time
      * (the create request's check, task_manager.c, waits only 10 s). */
-    milvus_config mc = task_target_milvus_config(&spec->target, 30000);
+    milvus_config mc;
+    task_secrets held;
+    if (task_target_milvus_config(&spec->target, secrets_dir, 30000, &mc, &held, err)) return NULL;
     applier_options opt = target_desc_options(spec);
     applier *a = applier_open(&mc, &opt, err);
+    task_secrets_free(&held);
     if (!a) return NULL;
     target_ud *u = mcdc_xcalloc(1, sizeof *u);
     *u = (target_ud){.a = a, .spec = spec, .source = source, .bindings = registry};

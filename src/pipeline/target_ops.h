@@ -15,8 +15,12 @@
 extern const target_ops applier_target_ops;
 
 /* An applier for the task's target; spec, catalog and bindings must outlive
- * it. NULL with *err when the target cannot be reached or its settings are
+ * it. The secrets the spec names by reference are read now, from
+ * secrets_dir (the config's) or the environment, and forgotten once the
+ * connection is open. NULL with *err when the target cannot be reached, a
+ * secret cannot be read (MCDC_EIO, task_spec.h) or the settings are
  * unusable. Free it with applier_target_ops.close. */
-void *target_ops_open(const task_spec *spec, catalog *source, bindings *registry, mcdc_err *err);
+void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *source, bindings *registry,
+                      mcdc_err *err);
 
 #endif

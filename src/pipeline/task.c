@@ -219,7 +219,7 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
                       .source = &filter_ops,
                       .store = &task_store_ops,
                       .store_ud = t};
-    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->catalog, t->bindings, err))) return NULL;
+    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, err))) return NULL;
     ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->id, channel);
     return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
 }

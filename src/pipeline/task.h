@@ -40,6 +40,7 @@ typedef struct task_env {
     etcd_client *etcd;         /* the source's etcd, and the root its keys live under */
     const char *root_path;
     const rbac_passwords *passwords; /* rbac.passwords_file, NULL if none */
+    const char *secrets_dir;   /* where a task's password_file may be; NULL or "": nowhere */
     store *store;
     mq_config mq;
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */

@@ -98,11 +98,19 @@ void task_manager_close(task_manager *tm) {
 
 /* The target must answer before a task is stored: a typo in the address is
  * the user's error to see now, not a task that retries forever. */
-static int check_target(const task_spec *s, mcdc_err *err) {
+static int check_target(const task_manager *tm, const task_spec *s, mcdc_err *err) {
     /* 10 s unless the task says: the create request waits for this answer,
      * while a worker's calls (target_ops.c) get 30 s to carry rows. */
-    milvus_config mc = task_target_milvus_config(&s->target, 10000);
+    milvus_config mc;
+    task_secrets held;
+    if (task_target_milvus_config(&s->target, tm->env.secrets_dir, 10000, &mc, &held, err)) {
+        /* At a start the host is to fix it (retried); here it is the
+         * request that names a secret mcdc cannot read: 400 at once. */
+        err->code = MCDC_EINVAL;
+        return -1;
+    }
     milvus_client *c = milvus_open(&mc, err);
+    task_secrets_free(&held);
     if (!c) {
         mcdc_err_prefix(err, "target Milvus %s", s->target.address);
         return -1;
@@ -124,7 +132,7 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
     if (task_coverage_check_spec(spec, err)) goto out;
     for (size_t i = 0; i < tm->n; i++)
         if (task_coverage_check_pair(task_spec_of(tm->tasks[i]), spec, err)) goto out;
-    if (check_target(spec, err)) goto out;
+    if (check_target(tm, spec, err)) goto out;
     json_t *j = task_spec_to_json(spec, true);
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);

@@ -115,8 +115,12 @@ static int rbac_step(task *t, mcdc_err *err) {
 /* Aliases and empty partitions, once the watermark has passed them; then RBAC. */
 int task_meta_step(task *t, mcdc_err *err) {
     if (!t->meta) {
-        milvus_config mc = task_target_milvus_config(&t->spec.target, 30000);
-        if (!(t->meta_client = milvus_open(&mc, err))) return -1;
+        milvus_config mc;
+        task_secrets held;
+        if (task_target_milvus_config(&t->spec.target, t->env->secrets_dir, 30000, &mc, &held, err)) return -1;
+        t->meta_client = milvus_open(&mc, err);
+        task_secrets_free(&held);
+        if (!t->meta_client) return -1;
         t->meta_target = meta_sync_milvus_target(t->meta_client);
         meta_sync_io io = {.target_of = meta_target_of, .ud = t, .ignore_partitions = t->spec.target.ignore_partition};
         t->meta = meta_sync_new(t->env->catalog, &t->meta_target, &io);

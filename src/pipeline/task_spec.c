@@ -31,8 +31,10 @@ static const char *const TOP_KEYS[] = {"task_id", "milvus_connect_param", "colle
 /* milvus-cdc keys that do not change what mcdc does; clients send them. */
 static const char *const TOP_IGNORED[] = {"kafka_connect_param", "rpc_channel_info", "extra_info", "buffer_config",
                                           NULL};
-static const char *const CONNECT_KEYS[] = {"uri", "token", "host", "port", "enable_tls", "username",
-                                           "password", "connect_timeout", "ignore_partition", "dial_config", NULL};
+static const char *const CONNECT_KEYS[] = {"uri",           "token",           "host",          "port",
+                                           "enable_tls",    "username",        "password",      "connect_timeout",
+                                           "ignore_partition", "dial_config",  "password_file", "password_env",
+                                           "token_file",    "token_env",       NULL};
 /* channel_num tells milvus-cdc how many channels the target has for its raw
  * message forwarding; mcdc writes through the normal API and needs none. */
 static const char *const CONNECT_IGNORED[] = {"channel_num", NULL};
@@ -137,6 +139,42 @@ static int check_name(const char *s, const char *path, mcdc_err *err) {
     return 0;
 }
 
+/* ---- secrets named by reference ------------------------------------------- */
+
+static const char *ref_key(char *dst, const char *field, const char *form) {
+    snprintf(dst, PATH_CAP, "milvus_connect_param.%s%s", field, form);
+    return dst;
+}
+
+/* At most one of field, field_file and field_env: with two, which one
+ * counts would be a rule the user cannot see. Then the references' syntax;
+ * whether the file exists and may be read is the connection's to check
+ * (task_target_milvus_config), with the config's secrets_dir. */
+static int check_secret_forms(const char *field, bool value, const task_secret_ref *r, mcdc_err *err) {
+    const char *forms[3];
+    size_t n = 0;
+    if (value) forms[n++] = "";
+    if (r->file) forms[n++] = "_file";
+    if (r->env) forms[n++] = "_env";
+    if (n > 1)
+        return mcdc_errf(err, MCDC_EINVAL, "milvus_connect_param: give one of %s, %s_file and %s_env, not %s%s and %s%s",
+                         field, field, field, field, forms[0], field, forms[1]);
+    char path[PATH_CAP];
+    if (r->file && !mcdc_secret_file_name_ok(r->file))
+        return bad(err, ref_key(path, field, "_file"),
+                   "want a file name relative to the config's secrets_dir, without '..' (no absolute path)");
+    if (r->env && !mcdc_secret_env_name_ok(r->env))
+        return bad(err, ref_key(path, field, "_env"),
+                   "want a variable named " MCDC_SECRET_ENV_PREFIX "*; mcdc reads no other variable on request");
+    return 0;
+}
+
+static void free_ref(task_secret_ref *r) {
+    free(r->file);
+    free(r->env);
+    memset(r, 0, sizeof *r);
+}
+
 /* ---- target address ------------------------------------------------------ */
 
 /* Parses "host[:port]" or "[v6][:port]" with an optional trailing '/'. */
@@ -195,6 +233,9 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
     if (get_string(p, P, "uri", &uri, err) || get_string(p, P, "host", &host, err) ||
         get_string(p, P, "token", &token, err) || get_string(p, P, "username", &t->username, err) ||
         get_string(p, P, "password", &t->password, err) ||
+        get_string(p, P, "password_file", &t->password_ref.file, err) ||
+        get_string(p, P, "password_env", &t->password_ref.env, err) ||
+        get_string(p, P, "token_file", &t->token_ref.file, err) || get_string(p, P, "token_env", &t->token_ref.env, err) ||
         get_int(p, P, "port", 1, 65535, &port, &port_given, err) ||
         get_int(p, P, "connect_timeout", 0, MAX_CONNECT_TIMEOUT_S, &timeout, &timeout_given, err) ||
         get_bool(p, P, "enable_tls", &enable_tls, err) || get_bool(p, P, "ignore_partition", &t->ignore_partition, err)) {
@@ -226,11 +267,18 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
     }
     if (enable_tls) t->tls = true;
 
+    if (check_secret_forms("password", t->password != NULL, &t->password_ref, err) ||
+        check_secret_forms("token", token != NULL, &t->token_ref, err))
+        goto out;
+    bool token_given = token || t->token_ref.file || t->token_ref.env;
     /* As in milvus-cdc, a token wins over username/password. */
-    if (token) {
-        free(t->username);
-        free(t->password);
+    if (token_given) {
+        mcdc_secret_free(t->username);
+        mcdc_secret_free(t->password);
         t->username = t->password = NULL;
+        free_ref(&t->password_ref);
+    }
+    if (token) {
         char *colon = strchr(token, ':');
         if (colon) {
             *colon = '\0';
@@ -248,7 +296,7 @@ static int parse_target(const json_t *p, task_target *t, mcdc_err *err) {
             t->api_key = token;
             token = NULL;
         }
-    } else if (!t->username != !t->password) {
+    } else if (!token_given && !t->username != !(t->password || t->password_ref.file || t->password_ref.env)) {
         path_key(path, P, t->username ? "password" : "username");
         bad(err, path, "missing; username and password go together");
         goto out;
@@ -530,6 +578,19 @@ static void set_secret(json_t *o, const char *key, const char *value, bool with_
     if (value) json_object_set_new(o, key, json_string(with_secrets ? value : SECRET_MASK));
 }
 
+/* A reference is no secret: the store and the user see it as given. */
+static void set_ref(json_t *o, const char *field, const task_secret_ref *r) {
+    char key[64];
+    if (r->file) {
+        snprintf(key, sizeof key, "%s_file", field);
+        json_object_set_new(o, key, json_string(r->file));
+    }
+    if (r->env) {
+        snprintf(key, sizeof key, "%s_env", field);
+        json_object_set_new(o, key, json_string(r->env));
+    }
+}
+
 json_t *task_spec_to_json(const task_spec *s, bool with_secrets) {
     const task_target *t = &s->target;
     json_t *conn = json_object();
@@ -541,6 +602,8 @@ json_t *task_spec_to_json(const task_spec *s, bool with_secrets) {
     set_secret(conn, "username", t->username, with_secrets);
     set_secret(conn, "password", t->password, with_secrets);
     set_secret(conn, "token", t->api_key, with_secrets);
+    set_ref(conn, "password", &t->password_ref);
+    set_ref(conn, "token", &t->token_ref);
     json_object_set_new(conn, "enable_tls", json_boolean(t->tls));
     json_object_set_new(conn, "connect_timeout", json_integer(t->connect_timeout_s));
     json_object_set_new(conn, "ignore_partition", json_boolean(t->ignore_partition));
@@ -593,6 +656,9 @@ void task_spec_copy(const task_spec *s, task_spec *out, bool with_secrets) {
     out->target.username = dup_secret(s->target.username, with_secrets);
     out->target.password = dup_secret(s->target.password, with_secrets);
     out->target.api_key = dup_secret(s->target.api_key, with_secrets);
+    out->target.password_ref = (task_secret_ref){dup_or_null(s->target.password_ref.file),
+                                                 dup_or_null(s->target.password_ref.env)};
+    out->target.token_ref = (task_secret_ref){dup_or_null(s->target.token_ref.file), dup_or_null(s->target.token_ref.env)};
     out->collections = s->n_collections ? mcdc_xcalloc(s->n_collections, sizeof *out->collections) : NULL;
     for (size_t i = 0; i < s->n_collections; i++) {
         const task_collection *c = &s->collections[i];
@@ -664,6 +730,8 @@ void task_spec_free(task_spec *s) {
     mcdc_secret_free(s->target.username);
     mcdc_secret_free(s->target.password);
     mcdc_secret_free(s->target.api_key);
+    free_ref(&s->target.password_ref);
+    free_ref(&s->target.token_ref);
     for (size_t i = 0; i < s->n_collections; i++) {
         free(s->collections[i].db);
         free(s->collections[i].name);
@@ -680,12 +748,76 @@ void task_spec_free(task_spec *s) {
     memset(s, 0, sizeof *s);
 }
 
-milvus_config task_target_milvus_config(const task_target *t, uint32_t default_timeout_ms) {
-    return (milvus_config){.address = t->address,
+/* The secret r names, into *out (NULL when r names none). */
+static int read_ref(const task_secret_ref *r, const char *field, const char *secrets_dir, char **out, mcdc_err *err) {
+    char path[PATH_CAP];
+    *out = NULL;
+    if (r->file) {
+        ref_key(path, field, "_file");
+        if (!secrets_dir || !secrets_dir[0])
+            return mcdc_errf(err, MCDC_EIO, "%s: %s: the config sets no secrets_dir, so no file is read for a task",
+                             path, r->file);
+        if (mcdc_secret_read_file(secrets_dir, r->file, out, err)) goto fail;
+    } else if (r->env) {
+        ref_key(path, field, "_env");
+        if (mcdc_secret_read_env(r->env, out, err)) goto fail;
+    }
+    return 0;
+fail:
+    err->code = MCDC_EIO;
+    mcdc_err_prefix(err, "%s", path);
+    return -1;
+}
+
+/* A token read from a file or variable means what a token given in the
+ * request means: "user:password", or an API key. */
+static int split_token(char *token, const task_secret_ref *r, task_secrets *held, mcdc_err *err) {
+    size_t len = strlen(token);
+    char *colon = strchr(token, ':');
+    int rc = 0;
+    if (!colon) {
+        held->api_key = mcdc_xstrdup(token);
+    } else {
+        *colon = '\0';
+        if (!token[0] || !colon[1])
+            rc = mcdc_errf(err, MCDC_EIO, "milvus_connect_param.token_%s: %s holds \"user:password\" with the %s empty",
+                           r->file ? "file" : "env", r->file ? r->file : r->env, token[0] ? "password" : "user");
+        else {
+            held->username = mcdc_xstrdup(token);
+            held->password = mcdc_xstrdup(colon + 1);
+        }
+    }
+    mcdc_secret_wipe(token, len);
+    free(token);
+    return rc;
+}
+
+int task_target_milvus_config(const task_target *t, const char *secrets_dir, uint32_t default_timeout_ms,
+                              milvus_config *out, task_secrets *held, mcdc_err *err) {
+    memset(held, 0, sizeof *held);
+    *out = (milvus_config){.address = t->address,
                            .tls = t->tls,
                            .username = t->username,
                            .password = t->password,
                            .api_key = t->api_key,
                            .timeout_ms = t->connect_timeout_s > 0 ? (uint32_t)t->connect_timeout_s * 1000u
                                                                   : default_timeout_ms};
+    char *token = NULL;
+    if (read_ref(&t->password_ref, "password", secrets_dir, &held->password, err) ||
+        read_ref(&t->token_ref, "token", secrets_dir, &token, err) ||
+        (token && split_token(token, &t->token_ref, held, err))) {
+        task_secrets_free(held);
+        return -1;
+    }
+    if (held->password) out->password = held->password;
+    if (held->username) out->username = held->username;
+    if (held->api_key) out->api_key = held->api_key;
+    return 0;
+}
+
+void task_secrets_free(task_secrets *held) {
+    mcdc_secret_free(held->username);
+    mcdc_secret_free(held->password);
+    mcdc_secret_free(held->api_key);
+    memset(held, 0, sizeof *held);
 }

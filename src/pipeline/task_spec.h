@@ -7,7 +7,9 @@
  *    "milvus_connect_param": {"uri": "http://h:19530", "token": "user:pass",
  *                             "host": "h", "port": 19530, "enable_tls": false,
  *                             "username": "u", "password": "p", "connect_timeout": 10,
- *                             "ignore_partition": false},
+ *                             "ignore_partition": false,
+ *                             "password_file": "name", "password_env": "MCDC_SECRET_X",
+ *                             "token_file": "name", "token_env": "MCDC_SECRET_Y"},
  *    "collection_infos": [{"name": "*" | "coll", "positions": {"vchannel": "pos"},
  *                          "use_start_position": false}],
  *    "db_collections": {"db": [{"name": ...}, ...]},   several dbs (ours: any number)
@@ -18,7 +20,14 @@
  *    "extra_info": {"enable_user_role": false}}     replicate RBAC (rbac_sync.h)
  * Unknown keys of milvus-cdc that mcdc does not need (kafka_connect_param,
  * rpc_channel_info, buffer_config, extra_info's other keys) are accepted and ignored;
- * other unknown keys are refused, so a typo never silently changes meaning. */
+ * other unknown keys are refused, so a typo never silently changes meaning.
+ *
+ * password and token may instead be named by reference, *_file (a file
+ * under the config's secrets_dir) or *_env (an MCDC_SECRET_* variable of
+ * mcdc's environment); at most one of the three forms per field. A
+ * reference is kept, stored and shown as given; the secret it names is read
+ * only when a connection is made (task_target_milvus_config), never stored,
+ * never shown. */
 #ifndef MCDC_TASK_SPEC_H
 #define MCDC_TASK_SPEC_H
 
@@ -35,12 +44,21 @@ typedef struct task_kv {
     char *value;
 } task_kv;
 
+/* Where a secret is, when the request names it instead of giving it: at
+ * most one of the two is set. Not secrets themselves: stored and shown. */
+typedef struct task_secret_ref {
+    char *file;           /* a name relative to the config's secrets_dir */
+    char *env;            /* an MCDC_SECRET_* variable */
+} task_secret_ref;
+
 typedef struct task_target {
     char *address;        /* "host:port", derived from uri or host+port */
     bool tls;             /* uri https:// or enable_tls */
     char *username;       /* from token "user:pass" or username/password; secret */
     char *password;       /* secret */
     char *api_key;        /* a token without ':' (milvus-grpc.md §4); secret */
+    task_secret_ref password_ref; /* instead of password (username given) */
+    task_secret_ref token_ref;    /* instead of token: "user:pass" or an API key */
     int connect_timeout_s;
     bool ignore_partition;
 } task_target;
@@ -100,10 +118,31 @@ void task_spec_map_name(const task_spec *s, const char *db, const char *coll, co
 /* Whether the task covers a source collection. */
 bool task_spec_covers(const task_spec *s, const char *db, const char *coll);
 
-/* The connection settings of the task's target. The timeout per call is the
- * task's connect_timeout when set, else default_timeout_ms: each caller says
- * its own. The strings point into t, which must outlive the result. */
-milvus_config task_target_milvus_config(const task_target *t, uint32_t default_timeout_ms);
+/* The secrets read for one connection. */
+typedef struct task_secrets {
+    char *username;
+    char *password;
+    char *api_key;
+} task_secrets;
+
+/* The connection settings of the task's target, into *out. The timeout per
+ * call is the task's connect_timeout when set, else default_timeout_ms: each
+ * caller says its own. Each secret named by reference is read now, from
+ * secrets_dir (the config's; NULL or "" allows no file) or the environment,
+ * into *held: so every connection, every start and resume among them, reads
+ * the file as it is then (a rotated password counts from the next start).
+ * The strings of *out point into t and *held; free *held with
+ * task_secrets_free as soon as the connection is open (milvus_open keeps
+ * what it needs).
+ * A secret that cannot be read is -1 with MCDC_EIO naming the key and the
+ * file or variable, never a byte of the secret: missing, unreadable, empty,
+ * open to group or others, outside secrets_dir, unset, or no secrets_dir in
+ * the config. The request was checked when it was made; all of these are the
+ * host's to fix, and the caller that made the request says 400 for them. */
+int task_target_milvus_config(const task_target *t, const char *secrets_dir, uint32_t default_timeout_ms,
+                              milvus_config *out, task_secrets *held, mcdc_err *err);
+/* Wipes and frees what *held holds. */
+void task_secrets_free(task_secrets *held);
 
 void task_spec_free(task_spec *s);
 

@@ -416,9 +416,13 @@ static int k_passwords_file(ctx *c, yaml_node_t *v, const char *path) {
 static const key_def RBAC_KEYS[] = {{"passwords_file", k_passwords_file}};
 static int k_rbac(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, RBAC_KEYS); }
 
+static int k_secrets_dir(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->secrets_dir);
+}
+
 static const key_def TOP_KEYS[] = {{"listen", k_listen},       {"api_token", k_api_token}, {"max_body_bytes", k_max_body},
                                    {"log_level", k_log_level}, {"store", k_store},         {"source", k_source},
-                                   {"apply", k_apply},         {"rbac", k_rbac}};
+                                   {"apply", k_apply},         {"rbac", k_rbac},           {"secrets_dir", k_secrets_dir}};
 
 /* ---- load ---------------------------------------------------------------- */
 
@@ -448,6 +452,7 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->apply.inflight_bytes = 4 * 1024 * 1024;
     out->apply.retry_max_ms = 30000;
     out->rbac.passwords_file = mcdc_xstrdup("");
+    out->secrets_dir = mcdc_xstrdup("");
 }
 
 int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err) {
@@ -528,6 +533,7 @@ void mcdc_config_free(mcdc_config *c) {
     free(c->source.mq.sections);
     free(c->source.channel_prefix);
     free(c->rbac.passwords_file);
+    free(c->secrets_dir);
     memset(c, 0, sizeof *c);
 }
 

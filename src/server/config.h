@@ -62,6 +62,9 @@ typedef struct mcdc_config {
         uint32_t retry_max_ms;/* 30000: longest wait between retries */
     } apply;
 
+    /* "" = none: a task may name no password_file (task_spec.h). */
+    char *secrets_dir;
+
     struct {
         /* "" = none: replicated users are not created (rbac_passwords.h
          * reads the file; the server, once at start). */

@@ -1,6 +1,8 @@
 /* test_task_spec.c — the create request of milvus-cdc as mcdc reads it:
  * the examples of milvus-cdc's docs parse; every refusal names its key;
- * secrets never reach the public JSON; name mapping and coverage rules. */
+ * secrets never reach the public JSON; secrets named by reference (a file
+ * under secrets_dir, an MCDC_SECRET_* variable) are kept as references and
+ * read, anew, at each connection; name mapping and coverage rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pipeline/task_spec.h"
 
@@ -391,6 +395,223 @@ static void test_store_round_trip(void **state) {
     expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"token\": \"ke:\"}, " CI "}", "password is empty");
 }
 
+/* ---- secrets by reference --------------------------------------------------------- */
+
+#define REF_CP(conn) "{\"milvus_connect_param\": {\"uri\": \"h:1\", " conn "}, " CI "}"
+
+static char secrets_dir[64];
+
+static void put_file(const char *name, const char *content, mode_t mode) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", secrets_dir, name);
+    unlink(path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int make_secrets_dir(void **state) {
+    (void)state;
+    snprintf(secrets_dir, sizeof secrets_dir, "/tmp/mcdc-test-secrets-XXXXXX");
+    assert_non_null(mkdtemp(secrets_dir));
+    return 0;
+}
+
+static int remove_secrets_dir(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", secrets_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The config the task's connection would get, or the error. */
+static int resolve(const char *text, const char *dir, milvus_config *mc, task_secrets *held, mcdc_err *err) {
+    task_spec s;
+    parse_ok(text, &s);
+    int rc = task_target_milvus_config(&s.target, dir, 1000, mc, held, err);
+    if (rc == 0) {
+        /* Copied out before the spec goes: the test compares strings only. */
+        static char user[64], pass[64], key[64];
+        snprintf(user, sizeof user, "%s", mc->username ? mc->username : "(null)");
+        snprintf(pass, sizeof pass, "%s", mc->password ? mc->password : "(null)");
+        snprintf(key, sizeof key, "%s", mc->api_key ? mc->api_key : "(null)");
+        mc->username = user;
+        mc->password = pass;
+        mc->api_key = key;
+        mc->address = NULL;
+    }
+    task_secrets_free(held);
+    task_spec_free(&s);
+    return rc;
+}
+
+static void expect_unreadable(const char *text, const char *dir, const char *want) {
+    milvus_config mc;
+    task_secrets held;
+    mcdc_err err = {0};
+    if (resolve(text, dir, &mc, &held, &err) == 0) fail_msg("read, want an error with '%s':\n  %s", want, text);
+    assert_int_equal(err.code, MCDC_EIO);
+    if (!strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
+    if (strstr(err.msg, "zz9")) fail_msg("message '%s' shows a secret", err.msg);
+    assert_null(held.password);
+}
+
+static void test_secret_refs_stored_not_secrets(void **state) {
+    (void)state;
+    put_file("pw", "zz9-pass\n", 0600);
+    const char *text = REF_CP("\"username\": \"u\", \"password_file\": \"pw\"");
+    task_spec a, b;
+    parse_ok(text, &a);
+    assert_null(a.target.password);
+    assert_string_equal(a.target.password_ref.file, "pw");
+    json_t *stored = task_spec_to_json(&a, true);
+    char *st = json_dumps(stored, JSON_SORT_KEYS);
+    assert_non_null(strstr(st, "\"password_file\": \"pw\""));
+    assert_null(strstr(st, "\"password\""));
+    assert_null(strstr(st, "zz9"));
+    mcdc_err err = {0};
+    if (task_spec_from_json(stored, &b, &err)) fail_msg("stored form refused: %s", err.msg);
+    json_t *again = task_spec_to_json(&b, true);
+    assert_true(json_equal(stored, again));
+    /* What users see: the reference, the user masked as before. */
+    task_spec view;
+    task_spec_copy(&a, &view, false);
+    json_t *pub = task_spec_to_json(&view, false);
+    json_t *conn = json_object_get(pub, "milvus_connect_param");
+    assert_string_equal(json_string_value(json_object_get(conn, "password_file")), "pw");
+    assert_string_equal(json_string_value(json_object_get(conn, "username")), "***");
+    assert_null(json_object_get(conn, "password"));
+    free(st);
+    json_decref(stored);
+    json_decref(again);
+    json_decref(pub);
+    task_spec_free(&view);
+    task_spec_free(&a);
+    task_spec_free(&b);
+
+    /* The env form, and token references, keep the same way. */
+    task_spec k;
+    parse_ok(REF_CP("\"token_env\": \"MCDC_SECRET_TOKEN\", \"username\": \"dropped\", \"password\": \"zz9\""), &k);
+    assert_null(k.target.username); /* a token wins, as in milvus-cdc */
+    assert_null(k.target.password);
+    stored = task_spec_to_json(&k, true);
+    st = json_dumps(stored, JSON_SORT_KEYS);
+    assert_non_null(strstr(st, "\"token_env\": \"MCDC_SECRET_TOKEN\""));
+    assert_null(strstr(st, "zz9"));
+    free(st);
+    json_decref(stored);
+    task_spec_free(&k);
+}
+
+static void test_secret_ref_refusals(void **state) {
+    (void)state;
+    expect_error(REF_CP("\"username\": \"u\", \"password\": \"s3cret\", \"password_file\": \"pw\""),
+                 "milvus_connect_param: give one of password, password_file and password_env, not password and "
+                 "password_file");
+    expect_error(REF_CP("\"username\": \"u\", \"password_file\": \"pw\", \"password_env\": \"MCDC_SECRET_P\""),
+                 "not password_file and password_env");
+    expect_error(REF_CP("\"token\": \"s3cret\", \"token_env\": \"MCDC_SECRET_T\""), "not token and token_env");
+    expect_error(REF_CP("\"username\": \"u\", \"password_file\": \"../pw\""),
+                 "milvus_connect_param.password_file: want a file name relative to the config's secrets_dir");
+    expect_error(REF_CP("\"username\": \"u\", \"password_file\": \"/etc/shadow\""), "no absolute path");
+    expect_error(REF_CP("\"username\": \"u\", \"password_file\": \"a/./b\""), "without '..'");
+    expect_error(REF_CP("\"username\": \"u\", \"password_env\": \"HOME\""),
+                 "milvus_connect_param.password_env: want a variable named MCDC_SECRET_*");
+    expect_error(REF_CP("\"username\": \"u\", \"password_env\": \"MCDC_SECRET_\""), "want a variable named");
+    expect_error(REF_CP("\"username\": \"u\", \"password_env\": \"MCDC_SECRET_A=B\""), "want a variable named");
+    expect_error(REF_CP("\"token_env\": \"AWS_SECRET_ACCESS_KEY\""), "milvus_connect_param.token_env");
+    expect_error(REF_CP("\"password_file\": \"pw\""), "milvus_connect_param.username: missing");
+}
+
+static void test_secret_files_read_with_care(void **state) {
+    (void)state;
+    const char *text = REF_CP("\"username\": \"u\", \"password_file\": \"pw\"");
+    milvus_config mc;
+    task_secrets held;
+    mcdc_err err = {0};
+
+    put_file("pw", "zz9-one\n", 0600);
+    if (resolve(text, secrets_dir, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.username, "u");
+    assert_string_equal(mc.password, "zz9-one"); /* the newline cut */
+    assert_int_equal(mc.timeout_ms, 10000);
+    /* Rotated in place: the next connection reads the new one. */
+    put_file("pw", "zz9-two\r\n", 0600);
+    if (resolve(text, secrets_dir, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.password, "zz9-two");
+
+    put_file("pw", "zz9-open\n", 0644);
+    expect_unreadable(text, secrets_dir, "open to group or others (mode 0644)");
+    put_file("pw", "zz9-open\n", 0640);
+    expect_unreadable(text, secrets_dir, "chmod 600");
+    put_file("pw", "\n", 0600);
+    expect_unreadable(text, secrets_dir, "milvus_connect_param.password_file: ");
+    expect_unreadable(text, secrets_dir, "/pw: is empty");
+    expect_unreadable(REF_CP("\"username\": \"u\", \"password_file\": \"nope\""), secrets_dir,
+                      "milvus_connect_param.password_file: ");
+    expect_unreadable(REF_CP("\"username\": \"u\", \"password_file\": \"nope\""), secrets_dir,
+                      "/nope: No such file or directory");
+    expect_unreadable(text, NULL, "the config sets no secrets_dir");
+    expect_unreadable(text, "", "the config sets no secrets_dir");
+
+    /* A link in the directory that leads out of it is refused; one that
+     * stays inside is read. */
+    put_file("inside", "zz9-in\n", 0600);
+    char link[256];
+    snprintf(link, sizeof link, "%s/out", secrets_dir);
+    unlink(link);
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    expect_unreadable(REF_CP("\"username\": \"u\", \"password_file\": \"out\""), secrets_dir,
+                      "resolves outside the secrets directory");
+    snprintf(link, sizeof link, "%s/in", secrets_dir);
+    unlink(link);
+    assert_int_equal(symlink("inside", link), 0);
+    if (resolve(REF_CP("\"username\": \"u\", \"password_file\": \"in\""), secrets_dir, &mc, &held, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(mc.password, "zz9-in");
+    /* A directory named as a file. */
+    char sub[256];
+    snprintf(sub, sizeof sub, "%s/sub", secrets_dir);
+    mkdir(sub, 0700);
+    expect_unreadable(REF_CP("\"username\": \"u\", \"password_file\": \"sub\""), secrets_dir, "not a regular file");
+
+    /* A token file: "user:password" or an API key. */
+    put_file("tok", "tu:zz9-tp\n", 0600);
+    if (resolve(REF_CP("\"token_file\": \"tok\""), secrets_dir, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.username, "tu");
+    assert_string_equal(mc.password, "zz9-tp");
+    assert_string_equal(mc.api_key, "(null)");
+    put_file("tok", "zz9-key", 0600);
+    if (resolve(REF_CP("\"token_file\": \"tok\""), secrets_dir, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.api_key, "zz9-key");
+    assert_string_equal(mc.username, "(null)");
+    put_file("tok", "zz9:", 0600);
+    expect_unreadable(REF_CP("\"token_file\": \"tok\""), secrets_dir,
+                      "milvus_connect_param.token_file: tok holds \"user:password\" with the password empty");
+}
+
+static void test_secret_env(void **state) {
+    (void)state;
+    const char *text = REF_CP("\"username\": \"u\", \"password_env\": \"MCDC_SECRET_TEST_PW\"");
+    milvus_config mc;
+    task_secrets held;
+    mcdc_err err = {0};
+    unsetenv("MCDC_SECRET_TEST_PW");
+    expect_unreadable(text, NULL, "milvus_connect_param.password_env: MCDC_SECRET_TEST_PW: not set in mcdc's environment");
+    setenv("MCDC_SECRET_TEST_PW", "zz9-env", 1);
+    if (resolve(text, NULL, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.password, "zz9-env");
+    setenv("MCDC_SECRET_TEST_PW", "zz9-rotated", 1);
+    if (resolve(text, NULL, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.password, "zz9-rotated");
+    unsetenv("MCDC_SECRET_TEST_PW");
+    /* A password given in the request is used as it is. */
+    if (resolve(REF_CP("\"username\": \"u\", \"password\": \"p\""), NULL, &mc, &held, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(mc.password, "p");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_doc_example),   cmocka_unit_test(test_address_forms),
@@ -398,6 +619,10 @@ int main(void) {
         cmocka_unit_test(test_star_database),       cmocka_unit_test(test_errors_name_their_key),
         cmocka_unit_test(test_long_names),          cmocka_unit_test(test_secrets_stay_private),
         cmocka_unit_test(test_store_round_trip),
+        cmocka_unit_test(test_secret_refs_stored_not_secrets),
+        cmocka_unit_test(test_secret_ref_refusals),
+        cmocka_unit_test(test_secret_files_read_with_care),
+        cmocka_unit_test(test_secret_env),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_secrets_dir, remove_secrets_dir);
 }
