@@ -137,8 +137,14 @@ typedef struct task_secrets {
  * A secret that cannot be read is -1 with MCDC_EIO naming the key and the
  * file or variable, never a byte of the secret: missing, unreadable, empty,
  * open to group or others, outside secrets_dir, unset, or no secrets_dir in
- * the config. The request was checked when it was made; all of these are the
- * host's to fix, and the caller that made the request says 400 for them. */
+ * the config. MCDC_EIO, not MCDC_EINVAL, because at a start the request is
+ * not what is wrong: it was checked when it was made, and the spec cannot
+ * change since; what changed is the host (a file being rotated or not yet
+ * restored, a chmod, a variable or secrets_dir missing after a restart),
+ * and the operator fixes it there. So the supervisor retries it with the
+ * error shown (start_may_heal, task.c), and the task runs as soon as the
+ * file is back, where a pause would also want a resume. The create request
+ * is the one caller for which the request is at fault: it says 400. */
 int task_target_milvus_config(const task_target *t, const char *secrets_dir, uint32_t default_timeout_ms,
                               milvus_config *out, task_secrets *held, mcdc_err *err);
 /* Wipes and frees what *held holds. */

@@ -24,11 +24,11 @@ def free_port():
 
 class McdcServer:
     def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None,
-                 etcd_endpoint=None):
+                 etcd_endpoint=None, secrets_dir=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
         one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
         {"batch_rows": 1000}. etcd_endpoint: where mcdc reaches the source's etcd (a proxy a test
-        can cut), else the stack's."""
+        can cut), else the stack's. secrets_dir: the config's secrets_dir (task password files)."""
         self.stack = stack
         self.mq = mq
         self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
@@ -49,7 +49,8 @@ source:
   mq:
 {mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
   + (f"  dml_channels: {dml_channels}\n" if dml_channels else "")
-  + ("apply: {" + ", ".join(f"{k}: {v}" for k, v in apply.items()) + "}\n" if apply else ""))
+  + ("apply: {" + ", ".join(f"{k}: {v}" for k, v in apply.items()) + "}\n" if apply else "")
+  + (f"secrets_dir: {secrets_dir}\n" if secrets_dir else ""))
 
     def start(self):
         logf = open(self.log, "a")
