@@ -11,6 +11,8 @@
  *   - a refusal is an MCDC_EINVAL error with a message (MCDC_EIO only if
  *     /dev/urandom fails for a generated task id);
  *   - the public form never carries a secret;
+ *   - a secret named by reference (password_file, token_env, ...) has no
+ *     value next to it, which the stored form would carry;
  *   - the stored form (to_json with secrets, as text) parses again into a
  *     spec with the same stored form: task_manager reloads tasks that way,
  *     and a stored spec it refuses is a task lost at restart;
@@ -65,6 +67,11 @@ static void check_coverage(const task_spec *s) {
 }
 
 static void round_trip(const task_spec *s) {
+    const task_target *t = &s->target;
+    CHECK(!t->password || !(t->password_ref.file || t->password_ref.env));
+    CHECK(!(t->password_ref.file && t->password_ref.env) && !(t->token_ref.file && t->token_ref.env));
+    if (t->token_ref.file || t->token_ref.env)
+        CHECK(!t->api_key && !t->username && !t->password && !t->password_ref.file && !t->password_ref.env);
     json_t *pub = task_spec_to_json(s, false);
     CHECK(pub != NULL);
     const json_t *conn = json_object_get(pub, "milvus_connect_param");
