@@ -63,6 +63,7 @@ def test_password_file_replicates_and_is_never_kept(stack, tmp_path, fresh_name)
         c = Collection(name, CollectionSchema([FieldSchema("pk", DataType.INT64, is_primary=True),
                                                 FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4)]), using="src")
         c.create_index("vec", INDEX)
+        c.load()
         c.insert([{"pk": i, "vec": [i % 5 / 5, 0.1, 0.2, 0.3]} for i in range(200)])
         wait_equal("src", "tgt", "default", name, "pk")
 
