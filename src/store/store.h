@@ -9,7 +9,8 @@
  *                checkpoint and the intent, a restart replays idempotently
  *                (upsert instead of insert); past it, plain inserts again.
  * Beside them, per (task, source collection), the binding to the target
- * collection it owns (store_binding, below).
+ * collection it owns (store_binding, below), and with each task the message
+ * it is paused at and the operator's skip of it (store_msg_ref).
  * All are written durably before the call returns: a save that returned
  * survives a crash or kill -9 of mcdc (what SQLite's synchronous mode means
  * for OS crashes and power loss: store_sqlite.c). Positions are Milvus
