@@ -50,7 +50,7 @@ void worker_pause_at(channel_worker *w, const mq_msgid *id, const char *what) {
     } else {
         snprintf(why, sizeof why, "channel %s: %s", w->channel, what);
     }
-    w->ctx.hooks.pause(w->ctx.hooks.ud, why);
+    w->ctx.hooks.pause(w->ctx.hooks.ud, w->channel, id, why);
     atomic_store(&w->stop, true);
 }
 
@@ -80,8 +80,18 @@ retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_o
     w->ctx.hooks.trouble(w->ctx.hooks.ud, msg);
     log_warn("task %s channel %s: %s (retrying)", w->ctx.task_id, w->channel, msg);
     if (worker_stopping(w)) return RETRY_STOP;
-    mcdc_sleep_ms(mcdc_backoff_next(&w->bo));
-    return RETRY_AGAIN;
+    return worker_sleep(w, mcdc_backoff_next(&w->bo)) ? RETRY_AGAIN : RETRY_STOP;
+}
+
+/* A backoff may reach apply.retry_max_ms (up to an hour): a pause or delete
+ * must not wait for it, so the sleep looks at the stop flag every slice. */
+#define SLEEP_SLICE_MS 20
+
+bool worker_sleep(channel_worker *w, uint32_t ms) {
+    uint64_t until = mcdc_now_mono_ms() + ms;
+    for (uint64_t now = mcdc_now_mono_ms(); now < until && !worker_stopping(w); now = mcdc_now_mono_ms())
+        mcdc_sleep_ms((uint32_t)(until - now < SLEEP_SLICE_MS ? until - now : SLEEP_SLICE_MS));
+    return !worker_stopping(w);
 }
 
 /* ---- positions ------------------------------------------------------------------------- */
@@ -163,11 +173,14 @@ apply_rc worker_on_message(channel_worker *w, const mq_message *m) {
     atomic_fetch_add(&w->ctx.stats->messages, 1);
     mq_msgid skip;
     if (w->ctx.hooks.skip_wanted(w->ctx.hooks.ud, w->channel, &skip) && positions_cmp(&w->pos, &skip, &m->id) == 0) {
-        w->ctx.hooks.skip_taken(w->ctx.hooks.ud, w->channel, &skip);
         log_warn("task %s channel %s: skipping one message at the operator's request", w->ctx.task_id, w->channel);
         if (settle(w)) return APPLY_STOPPED;
         worker_read(w, &m->id, 0, 0, 0);
-        return worker_save_checkpoint(w);
+        /* Taken only once the checkpoint is past it: a crash before that
+         * meets the message again, and the request still there skips it. */
+        if (worker_save_checkpoint(w)) return APPLY_STOPPED;
+        w->ctx.hooks.skip_taken(w->ctx.hooks.ud, w->channel, &skip);
+        return APPLY_OK;
     }
     change c;
     mcdc_err err;

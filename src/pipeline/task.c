@@ -65,6 +65,20 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     return t;
 }
 
+void task_restore(task *t, const store_task *st) {
+    pthread_mutex_lock(&t->mu);
+    if (st->paused_at.channel && st->paused_at.channel[0]) {
+        snprintf(t->paused_channel, sizeof t->paused_channel, "%s", st->paused_at.channel);
+        t->paused_id = st->paused_at.id;
+    }
+    if (st->skip.channel && st->skip.channel[0]) {
+        snprintf(t->skip_channel, sizeof t->skip_channel, "%s", st->skip.channel);
+        t->skip_id = st->skip.id;
+        atomic_store(&t->skip_asked, true);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
 void task_ask_stop(task *t) {
     atomic_store(&t->stopping, true);
     pthread_mutex_lock(&t->mu);
@@ -82,14 +96,15 @@ void task_stop(task *t) {
      * that is stopping may still ask for the watermark, which locks. */
     pthread_mutex_lock(&t->mu);
     channel_worker **ws = t->workers;
+    char **chans = t->channels;
     size_t n = t->n_workers;
     t->workers = NULL;
+    t->channels = NULL;
     t->n_workers = 0;
     pthread_mutex_unlock(&t->mu);
     for (size_t i = 0; i < n; i++) channel_worker_stop(ws[i]);
     free(ws);
-    free_list(t->channels, n);
-    t->channels = NULL;
+    free_list(chans, n);
 }
 
 void task_free(task *t) {
@@ -158,7 +173,10 @@ size_t task_channels_read(task *t) {
 
 /* ---- what the workers see of their task (worker_io.h) --------------------------------- */
 
-static void hook_pause(void *ud, const char *reason) { task_pause_on_error(ud, reason); }
+static void hook_pause(void *ud, const char *channel, const mq_msgid *at, const char *reason) {
+    if (at) task_pause_at(ud, channel, at, reason);
+    else task_pause_on_error(ud, reason);
+}
 /* Called after every successful call with "": only then worth the lock. */
 static void hook_trouble(void *ud, const char *msg) {
     task *t = ud;
@@ -166,26 +184,8 @@ static void hook_trouble(void *ud, const char *msg) {
 }
 static uint64_t hook_watermark(void *ud) { return task_watermark(ud); }
 
-static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
-    task *t = ud;
-    if (!atomic_load(&t->skip_asked)) return false;
-    pthread_mutex_lock(&t->mu);
-    bool yes = t->skip_channel[0] && strcmp(t->skip_channel, channel) == 0;
-    if (yes) *at = t->skip_id;
-    pthread_mutex_unlock(&t->mu);
-    return yes;
-}
-
-static void hook_skip_taken(void *ud, const char *channel, const mq_msgid *at) {
-    task *t = ud;
-    pthread_mutex_lock(&t->mu);
-    if (strcmp(t->skip_channel, channel) == 0 && t->skip_id.len == at->len &&
-        memcmp(t->skip_id.bytes, at->bytes, at->len) == 0) {
-        t->skip_channel[0] = '\0';
-        atomic_store(&t->skip_asked, false);
-    }
-    pthread_mutex_unlock(&t->mu);
-}
+static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) { return task_skip_wanted(ud, channel, at); }
+static void hook_skip_taken(void *ud, const char *channel, const mq_msgid *at) { task_skip_taken(ud, channel, at); }
 
 static int save_checkpoint(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
     task *t = ud;
@@ -252,6 +252,7 @@ static int start_needed(task *t, mcdc_err *err) {
     }
     catalog_release_list(list, n);
     atomic_store(&t->worker_missing, rc != 0);
+    if (rc == 0) atomic_store(&t->started, true);
     return rc;
 }
 
@@ -321,14 +322,18 @@ static void *supervise(void *arg) {
 int task_start(task *t, mcdc_err *err) {
     task_stop(t);
     atomic_store(&t->stopping, false);
-    size_t n = task_channels(t->env, &t->channels);
-    t->workers = mcdc_xcalloc(n, sizeof *t->workers);
-    t->n_workers = n;
+    atomic_store(&t->started, false);
+    char **chans;
+    size_t n = task_channels(t->env, &chans);
     /* Running before any worker exists: a worker that pauses the task at
      * once must find it Running, or its pause would be overwritten here. */
     pthread_mutex_lock(&t->mu);
+    t->channels = chans;
+    t->workers = mcdc_xcalloc(n, sizeof *t->workers);
+    t->n_workers = n;
     t->state = TASK_RUNNING;
     t->reason[0] = '\0';
+    t->paused_channel[0] = '\0';
     pthread_mutex_unlock(&t->mu);
     if (pthread_create(&t->supervisor, NULL, supervise, t) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "task %s: cannot start its supervisor thread", t->id);
@@ -339,41 +344,111 @@ int task_start(task *t, mcdc_err *err) {
     return 0;
 }
 
-/* The one place a pause is recorded: state, reason (the first reason
- * stays unless overwrite), and the store, so a restart keeps it paused. */
-static int record_pause(task *t, const char *reason, bool overwrite, mcdc_err *err) {
+/* The one place a pause is recorded: state, reason and the message it is
+ * at (the first pause's stay while the task is Paused), and the store, so
+ * a restart keeps it paused there. *first: this call paused it. */
+static int record_pause(task *t, const char *reason, const char *channel, const mq_msgid *at, bool *first,
+                        mcdc_err *err) {
     pthread_mutex_lock(&t->mu);
-    bool first = t->state != TASK_PAUSED;
+    *first = t->state != TASK_PAUSED;
     t->state = TASK_PAUSED;
-    if (first || overwrite) snprintf(t->reason, sizeof t->reason, "%s", reason);
+    store_msg_ref where = {.channel = ""};
+    if (*first) {
+        snprintf(t->reason, sizeof t->reason, "%s", reason);
+        snprintf(t->paused_channel, sizeof t->paused_channel, "%s", at ? channel : "");
+        t->paused_id = at ? *at : (mq_msgid){.len = 0};
+        where = (store_msg_ref){.channel = t->paused_channel, .id = t->paused_id};
+    }
     /* Set before the workers are asked, so one that start_needed adds
      * meanwhile is asked there (both look under mu). */
     atomic_store(&t->stopping, true);
     for (size_t i = 0; i < t->n_workers; i++)
         if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
     pthread_mutex_unlock(&t->mu);
-    if (!first && !overwrite) return 0;
-    return store_task_update(t->env->store, t->id, TASK_PAUSED, reason, err);
+    if (!*first) return 0;
+    return store_task_update(t->env->store, t->id, TASK_PAUSED, reason, &where, err);
 }
 
-void task_pause_on_error(task *t, const char *reason) {
-    if (task_state_now(t) != TASK_PAUSED) log_error("task %s paused: %s", t->id, reason);
+void task_pause_at(task *t, const char *channel, const mq_msgid *at, const char *reason) {
     mcdc_err err;
-    if (record_pause(t, reason, false, &err)) log_error("task %s: could not record the pause: %s", t->id, err.msg);
+    bool first;
+    if (record_pause(t, reason, channel, at, &first, &err))
+        log_error("task %s: could not record the pause: %s", t->id, err.msg);
+    if (first) log_error("task %s paused: %s", t->id, reason);
 }
+
+void task_pause_on_error(task *t, const char *reason) { task_pause_at(t, NULL, NULL, reason); }
 
 int task_pause_by_request(task *t, mcdc_err *err) {
+    /* Recorded before the threads are joined: get shows Paused at once, and
+     * a worker's error meanwhile does not overwrite the operator's reason. */
+    bool first;
+    int rc = record_pause(t, "paused by request", NULL, NULL, &first, err);
     task_stop(t);
-    log_info("task %s paused by request", t->id);
-    return record_pause(t, "paused by request", true, err);
+    if (rc == 0) log_info("task %s paused by request%s", t->id, first ? "" : " (it was paused already)");
+    return rc;
 }
 
-void task_request_skip(task *t, const char *channel, const mq_msgid *at) {
+static bool same_msg(const task *t, const char *ch_a, const mq_msgid *a, const char *ch_b, const mq_msgid *b) {
+    return ch_a[0] && strcmp(ch_a, ch_b) == 0 && a->len && b->len && mq_msgid_cmp(t->env->mq.type, a, b) == 0;
+}
+
+int task_request_skip(task *t, const char *channel, const mq_msgid *at, mcdc_err *err) {
+    char pos[64] = "", want[64] = "";
+    mq_msgid_format(t->env->mq.type, at, want, sizeof want);
+    pthread_mutex_lock(&t->mu);
+    task_state st = t->state;
+    bool at_msg = st == TASK_PAUSED && t->paused_channel[0];
+    bool match = at_msg && same_msg(t, t->paused_channel, &t->paused_id, channel, at);
+    char paused_channel[sizeof t->paused_channel];
+    snprintf(paused_channel, sizeof paused_channel, "%s", t->paused_channel);
+    if (at_msg) mq_msgid_format(t->env->mq.type, &t->paused_id, pos, sizeof pos);
+    pthread_mutex_unlock(&t->mu);
+    if (!at_msg)
+        return mcdc_errf(err, MCDC_EINVAL,
+                         "task %s is %s, not paused at a message: skip_message passes only the message a task is "
+                         "paused at",
+                         t->id, st == TASK_PAUSED ? "paused by request or for another reason" : task_state_name(st));
+    if (!match)
+        return mcdc_errf(err, MCDC_EINVAL,
+                         "task %s is paused at channel %s position %s; skip_message must name exactly that message "
+                         "(got channel %s position %s)",
+                         t->id, paused_channel, pos, channel, want);
+    /* Persisted before it counts: a restart between this and the resume
+     * still skips it. Operations on one task are serialised (task_manager),
+     * so the pause cannot move meanwhile. */
+    store_msg_ref ref = {.channel = channel, .id = *at};
+    if (store_task_set_skip(t->env->store, t->id, &ref, err)) return -1;
     pthread_mutex_lock(&t->mu);
     snprintf(t->skip_channel, sizeof t->skip_channel, "%s", channel);
     t->skip_id = *at;
     atomic_store(&t->skip_asked, true);
     pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+bool task_skip_wanted(task *t, const char *channel, mq_msgid *at) {
+    if (!atomic_load(&t->skip_asked)) return false;
+    pthread_mutex_lock(&t->mu);
+    bool yes = t->skip_channel[0] && strcmp(t->skip_channel, channel) == 0;
+    if (yes) *at = t->skip_id;
+    pthread_mutex_unlock(&t->mu);
+    return yes;
+}
+
+void task_skip_taken(task *t, const char *channel, const mq_msgid *at) {
+    pthread_mutex_lock(&t->mu);
+    bool cleared = same_msg(t, t->skip_channel, &t->skip_id, channel, at);
+    if (cleared) {
+        t->skip_channel[0] = '\0';
+        atomic_store(&t->skip_asked, false);
+    }
+    pthread_mutex_unlock(&t->mu);
+    mcdc_err err;
+    /* Left in the store, it names a message behind the checkpoint, which is
+     * never read again: harmless, but get would still show it. */
+    if (cleared && store_task_set_skip(t->env->store, t->id, NULL, &err))
+        log_warn("task %s: the skip was taken, but clearing it in the store failed: %s", t->id, err.msg);
 }
 
 void task_set_last_error(task *t, const char *msg) {
@@ -514,13 +589,24 @@ task_snapshot *task_snapshot_take(task *t) {
     task_snapshot *s = mcdc_xcalloc(1, sizeof *s);
     s->id = mcdc_xstrdup(t->id);
     task_spec_copy(&t->spec, &s->spec, false);
+    const char *mq = t->env->mq.type;
     pthread_mutex_lock(&t->mu);
     s->state = t->state;
     snprintf(s->reason, sizeof s->reason, "%s", t->reason);
     snprintf(s->last_error, sizeof s->last_error, "%s", t->last_error);
+    if (t->state == TASK_PAUSED && t->paused_channel[0]) {
+        snprintf(s->paused_channel, sizeof s->paused_channel, "%s", t->paused_channel);
+        mq_msgid_format(mq, &t->paused_id, s->paused_position, sizeof s->paused_position);
+    }
+    if (t->skip_channel[0]) {
+        snprintf(s->skip_channel, sizeof s->skip_channel, "%s", t->skip_channel);
+        mq_msgid_format(mq, &t->skip_id, s->skip_position, sizeof s->skip_position);
+    }
+    bool any_worker = t->n_workers > 0;
     pthread_mutex_unlock(&t->mu);
+    s->starting = s->state == TASK_RUNNING && (!atomic_load(&t->started) || atomic_load(&t->worker_missing));
     s->channels_read = task_channels_read(t);
-    uint64_t wm = t->n_workers ? task_watermark(t) : 0;
+    uint64_t wm = any_worker ? task_watermark(t) : 0;
     s->watermark = wm == UINT64_MAX ? 0 : wm;
     s->taken_wall_ms = mcdc_now_wall_ms();
     s->applied = (task_counters){

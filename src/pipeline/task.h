@@ -33,6 +33,7 @@
 #include "store/store.h"
 
 typedef struct channel_worker channel_worker;
+typedef struct task task; /* opaque: task.c alone reads its fields */
 
 /* What every task of one mcdc process shares: the source and the store. */
 typedef struct task_env {
@@ -46,28 +47,50 @@ typedef struct task_env {
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
     int dml_channels;
     worker_settings apply;     /* apply.*: resolved by the config (config.c has the defaults) */
+    /* What a create waits on, as seams for the unit tests; NULL in
+     * production: GetVersion on the target (within its connect_timeout),
+     * and task_init_positions. */
+    int (*probe_target)(const struct task_env *env, const task_spec *spec, mcdc_err *err);
+    int (*first_positions)(task *t, mcdc_err *err);
 } task_env;
 
-typedef struct task task; /* opaque: task.c alone reads its fields */
-
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);
+/* What the store kept of a task beyond its state: where it is paused and
+ * the operator's skip (store_task). Before the task starts. */
+void task_restore(task *t, const store_task *st);
 void task_free(task *t);               /* stops it first */
 
-/* Starts the workers (state Running) / stops them (state stays as set). */
+/* Starts the supervisor, which starts the workers (state Running), and
+ * returns at once / stops them and waits (state stays as set). The wait is
+ * bounded by the slowest call in flight: a target call ends by its
+ * deadline, the task's connect_timeout (10 s unless the spec says, at most
+ * 3600 s); sleeps between retries end at once. Start and stop of one task
+ * are called by one thread at a time (task_manager.c's operation lock). */
 int task_start(task *t, mcdc_err *err);
 void task_stop(task *t);
 /* Asks the supervisor and every worker to stop, without waiting. */
 void task_ask_stop(task *t);
 
-/* Called by a worker that hit an error that will not heal: records the
- * reason, persists state Paused, and asks every worker to stop. */
+/* An error that will not heal: records the reason (the first one stays
+ * while the task is Paused), persists state Paused, and asks the
+ * supervisor and every worker to stop, without waiting. _at: the error is
+ * at the message `at` of `channel`, which the task keeps (and the store,
+ * and get shows) as the one message an operator may skip. */
 void task_pause_on_error(task *t, const char *reason);
-/* The operator's pause: stops the workers (waits for them), then records
- * state Paused with reason "paused by request". */
+void task_pause_at(task *t, const char *channel, const mq_msgid *at, const char *reason);
+/* The operator's pause: records state Paused with reason "paused by
+ * request" (a task already Paused keeps its reason and position), then
+ * stops the threads and waits for them: see task_stop for how long. */
 int task_pause_by_request(task *t, mcdc_err *err);
-/* The operator's skip_message: the worker of channel skips the message at
- * exactly `at` (once) when it meets it. */
-void task_request_skip(task *t, const char *channel, const mq_msgid *at);
+/* The operator's skip_message: accepted only when the task is Paused at
+ * exactly that message (else MCDC_EINVAL naming where it is paused, or
+ * that it is not paused at a message); persisted, so a restart before the
+ * resume still skips it. The worker of channel skips it once, when it
+ * meets it, and the request is cleared (in the store too). */
+int task_request_skip(task *t, const char *channel, const mq_msgid *at, mcdc_err *err);
+/* What the workers call (worker_io.h's skip hooks). */
+bool task_skip_wanted(task *t, const char *channel, mq_msgid *at);
+void task_skip_taken(task *t, const char *channel, const mq_msgid *at);
 
 const char *task_id(const task *t);
 task_state task_state_now(task *t);

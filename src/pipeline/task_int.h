@@ -16,10 +16,15 @@ struct task {
     task_spec spec;
     const task_env *env;
 
-    pthread_mutex_t mu;                /* guards state, reason, last_error, skip */
+    /* Guards state, reason, last_error, paused_*, skip_*, and the worker
+     * slots (channels, workers, n_workers); held briefly, never across a
+     * call, a sleep or a join. */
+    pthread_mutex_t mu;
     task_state state;
     char reason[MCDC_ERR_MSG_MAX];     /* why it is paused */
     char last_error[MCDC_ERR_MSG_MAX]; /* the last transient error, "" once healed */
+    char paused_channel[256];          /* the message an error paused it at; "" if none */
+    mq_msgid paused_id;
     char skip_channel[256];            /* maintenance: skip this one message on resume */
     mq_msgid skip_id;
     _Atomic bool troubled;             /* last_error is set: a success clears it without the lock otherwise */
@@ -34,6 +39,7 @@ struct task {
     bool supervising;
     _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
     _Atomic bool worker_missing;       /* a channel that must be read has no worker yet: the cut is unknown */
+    _Atomic bool started;              /* the supervisor has had every needed worker running once since task_start */
 
     /* What the workers count (worker_io.h). */
     worker_stats stats;

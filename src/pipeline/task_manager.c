@@ -1,6 +1,37 @@
-/* task_manager.c — see task_manager.h. Tasks live in memory and in the store;
- * the store is the truth across restarts: on open, every task is loaded and
- * the ones that were running start again from their checkpoints. */
+/* task_manager.c — see task_manager.h. Tasks live in memory and in the
+ * store; the store is the truth across restarts: on open, every task is
+ * loaded and the ones that were running start again from their checkpoints.
+ *
+ * Locks. No API call waits on the network, a sleep or a join while it holds
+ * a lock another call needs:
+ *   - tm->mu, the list lock, guards the entry list, each entry's refs and
+ *     flags, and busy/closing. It is held only to look up, add, remove and
+ *     count: never across a store call, a target call or a join.
+ *   - entry->op, one per task, serialises what changes a task (pause,
+ *     resume, delete, skip_message): one at a time per task, on the HTTP
+ *     thread that asked, and that thread may wait (a pause joins the task's
+ *     threads: task_stop in task.h says how long). Taken with tm->mu not
+ *     held; tm->mu may be taken inside it, never the other way round.
+ *   - t->mu (task_int.h) is the task's own, held briefly by its threads and
+ *     by task_snapshot_take. get and list take snapshots holding no manager
+ *     lock, so they never wait on an operation, a create or a frozen target.
+ * Entries are reference counted: the list holds one reference, and so does
+ * every call that uses the task outside tm->mu; the last one of an entry
+ * out of the list frees it.
+ *
+ * Create makes the task object (no thread yet), then reserves its id and
+ * coverage under tm->mu as an entry marked `creating`, so two creates of
+ * one id or of overlapping coverage cannot both pass; it probes the target
+ * and pins the first positions outside the lock, then publishes the entry or
+ * drops it. Until then the task is not listed and get finds none
+ * (MCDC_ENOTFOUND, saying its create is running); a second create of the
+ * id is MCDC_EEXIST.
+ * Delete marks the entry gone (new calls: MCDC_ENOTFOUND; a create of the
+ * id: MCDC_EEXIST until the delete ends), stops the task and deletes it from
+ * the store, then takes the entry out of the list; if the store refuses,
+ * the entry and the task are back as they were.
+ * Close refuses new calls (MCDC_EUNAVAIL), waits for those in flight, then
+ * stops every task, all at once. */
 #include "pipeline/task_manager.h"
 
 #include <pthread.h>
@@ -14,42 +45,111 @@
 #include "pipeline/task_coverage.h"
 #include "target/milvus_client.h"
 
+typedef struct entry {
+    task *t;                  /* made before the entry is listed; its id and spec never change */
+    pthread_mutex_t op;       /* serialises the operations on this task */
+    unsigned refs;            /* under tm->mu: the list's one, plus one per call using it */
+    bool creating;            /* under tm->mu: reserved, its create still running */
+    bool gone;                /* under tm->mu: being deleted, or deleted */
+} entry;
+
 struct task_manager {
     task_env env;
-    /* One lock for the task list and every state change: API calls are rare,
-     * and serialising them makes create/delete races on one id impossible. */
-    pthread_mutex_t mu;
-    task **tasks;
+    pthread_mutex_t mu;       /* the list lock: see the top of the file */
+    pthread_cond_t idle;      /* busy fell to 0 */
+    entry **list;
     size_t n;
+    size_t busy;              /* calls holding a reference */
+    bool closing;
 };
 
-static task *find(task_manager *tm, const char *id) {
+static entry *entry_new(task *t) {
+    entry *e = mcdc_xcalloc(1, sizeof *e);
+    e->t = t;
+    e->refs = 1;
+    pthread_mutex_init(&e->op, NULL);
+    return e;
+}
+
+static void entry_free(entry *e) {
+    task_free(e->t);
+    pthread_mutex_destroy(&e->op);
+    free(e);
+}
+
+/* Under tm->mu. Any entry of the id, creating and gone ones too. */
+static entry *find_any(task_manager *tm, const char *id) {
     for (size_t i = 0; i < tm->n; i++)
-        if (strcmp(task_id(tm->tasks[i]), id) == 0) return tm->tasks[i];
+        if (strcmp(task_id(tm->list[i]->t), id) == 0) return tm->list[i];
     return NULL;
 }
 
-/* The task, or NULL with MCDC_ENOTFOUND in *err. */
-static task *find_or_err(task_manager *tm, const char *id, mcdc_err *err) {
-    task *t = find(tm, id);
-    if (!t) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
-    return t;
+/* Under tm->mu. */
+static void list_add(task_manager *tm, entry *e) {
+    tm->list = mcdc_xrealloc(tm->list, (tm->n + 1) * sizeof *tm->list);
+    tm->list[tm->n++] = e;
 }
 
-static void add(task_manager *tm, task *t) {
-    tm->tasks = mcdc_xrealloc(tm->tasks, (tm->n + 1) * sizeof *tm->tasks);
-    tm->tasks[tm->n++] = t;
-}
-
-static void remove_task(task_manager *tm, task *t) {
+/* Under tm->mu. */
+static void list_remove(task_manager *tm, entry *e) {
     for (size_t i = 0; i < tm->n; i++) {
-        if (tm->tasks[i] == t) {
-            memmove(&tm->tasks[i], &tm->tasks[i + 1], (tm->n - i - 1) * sizeof *tm->tasks);
+        if (tm->list[i] == e) {
+            memmove(&tm->list[i], &tm->list[i + 1], (tm->n - i - 1) * sizeof *tm->list);
             tm->n--;
             return;
         }
     }
 }
+
+/* Under tm->mu: a new call may start. */
+static int admit(task_manager *tm, mcdc_err *err) {
+    if (!tm->closing) {
+        tm->busy++;
+        return 0;
+    }
+    return mcdc_errf(err, MCDC_EUNAVAIL, "mcdc is shutting down");
+}
+
+/* Under tm->mu: a call ended. */
+static void done(task_manager *tm) {
+    if (--tm->busy == 0) pthread_cond_broadcast(&tm->idle);
+}
+
+/* Drops a reference (and the call's count, when counted); the last one
+ * frees the entry, outside the lock. */
+static void put(task_manager *tm, entry *e, bool counted) {
+    pthread_mutex_lock(&tm->mu);
+    bool last = --e->refs == 0;
+    if (counted) done(tm);
+    pthread_mutex_unlock(&tm->mu);
+    if (last) entry_free(e);
+}
+
+/* The published task of the id, with a reference for the call; NULL with
+ * MCDC_ENOTFOUND (or MCDC_EUNAVAIL while closing). Release with put(.., true). */
+static entry *acquire(task_manager *tm, const char *id, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    entry *e = find_any(tm, id);
+    if (admit(tm, err)) e = NULL;
+    else if (!e || e->creating || e->gone) {
+        mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'%s", id, e && e->creating ? " (its create is still running)" : "");
+        done(tm);
+        e = NULL;
+    } else {
+        e->refs++;
+    }
+    pthread_mutex_unlock(&tm->mu);
+    return e;
+}
+
+static bool is_gone(task_manager *tm, entry *e) {
+    pthread_mutex_lock(&tm->mu);
+    bool gone = e->gone;
+    pthread_mutex_unlock(&tm->mu);
+    return gone;
+}
+
+/* ---- open and close ------------------------------------------------------------------- */
 
 static int load_one(void *ud, const store_task *st) {
     task_manager *tm = ud;
@@ -63,7 +163,11 @@ static int load_one(void *ud, const store_task *st) {
     }
     json_decref(j);
     task *t = task_new(mcdc_xstrdup(st->id), &spec, &tm->env, (task_state)st->state, st->reason);
-    add(tm, t);
+    task_restore(t, st);
+    /* Not shared yet: open runs before any API call. */
+    list_add(tm, entry_new(t));
+    /* Returns at once: the supervisor starts the workers and retries what
+     * is down (the target, the queue) with the error shown. */
     if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
         log_error("task %s: could not start again: %s", task_id(t), err.msg);
         task_pause_on_error(t, err.msg);
@@ -75,10 +179,8 @@ task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
     task_manager *tm = mcdc_xcalloc(1, sizeof *tm);
     tm->env = *env;
     pthread_mutex_init(&tm->mu, NULL);
-    pthread_mutex_lock(&tm->mu);
-    int rc = store_task_each(env->store, load_one, tm, err);
-    pthread_mutex_unlock(&tm->mu);
-    if (rc) {
+    pthread_cond_init(&tm->idle, NULL);
+    if (store_task_each(env->store, load_one, tm, err)) {
         task_manager_close(tm);
         return NULL;
     }
@@ -88,22 +190,30 @@ task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
 
 void task_manager_close(task_manager *tm) {
     if (!tm) return;
-    /* Signal every task first so they wind down in parallel, then join. */
-    for (size_t i = 0; i < tm->n; i++) task_ask_stop(tm->tasks[i]);
-    for (size_t i = 0; i < tm->n; i++) task_free(tm->tasks[i]);
-    free(tm->tasks);
+    pthread_mutex_lock(&tm->mu);
+    tm->closing = true;
+    while (tm->busy) pthread_cond_wait(&tm->idle, &tm->mu);
+    pthread_mutex_unlock(&tm->mu);
+    /* No call holds an entry now: the list's references are the last. Every
+     * task is signalled first so they wind down in parallel, then joined. */
+    for (size_t i = 0; i < tm->n; i++) task_ask_stop(tm->list[i]->t);
+    for (size_t i = 0; i < tm->n; i++) entry_free(tm->list[i]);
+    free(tm->list);
+    pthread_cond_destroy(&tm->idle);
     pthread_mutex_destroy(&tm->mu);
     free(tm);
 }
 
+/* ---- create --------------------------------------------------------------------------- */
+
 /* The target must answer before a task is stored: a typo in the address is
  * the user's error to see now, not a task that retries forever. */
-static int check_target(const task_manager *tm, const task_spec *s, mcdc_err *err) {
+static int check_target(const task_env *env, const task_spec *s, mcdc_err *err) {
     /* 10 s unless the task says: the create request waits for this answer,
      * while a worker's calls (target_ops.c) get 30 s to carry rows. */
     milvus_config mc;
     task_secrets held;
-    if (task_target_milvus_config(&s->target, tm->env.secrets_dir, 10000, &mc, &held, err)) {
+    if (task_target_milvus_config(&s->target, env->secrets_dir, 10000, &mc, &held, err)) {
         /* At a start the host is to fix it (retried); here it is the
          * request that names a secret mcdc cannot read: 400 at once. */
         err->code = MCDC_EINVAL;
@@ -119,133 +229,213 @@ static int check_target(const task_manager *tm, const task_spec *s, mcdc_err *er
     return 0;
 }
 
-int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_err *err) {
-    pthread_mutex_lock(&tm->mu);
-    int rc = -1;
-    task *t = NULL;
-    if (find(tm, spec->id)) {
-        mcdc_errf(err, MCDC_EEXIST, "task '%s' already exists", spec->id);
-        goto out;
-    }
-    /* Never double: under the lock, so two creates cannot both pass, and
-     * against every task, paused ones too (they resume). */
-    if (task_coverage_check_spec(spec, err)) goto out;
+/* Under tm->mu: the id is free and no task covers what spec covers. Never
+ * double: against every entry, paused ones (they resume), ones being
+ * created and ones being deleted. */
+static int reserve_check(task_manager *tm, const task_spec *spec, mcdc_err *err) {
+    entry *had = find_any(tm, spec->id);
+    if (had)
+        return mcdc_errf(err, MCDC_EEXIST, "task '%s' %s", spec->id,
+                         had->creating ? "is being created" : had->gone ? "is being deleted" : "already exists");
     for (size_t i = 0; i < tm->n; i++)
-        if (task_coverage_check_pair(task_spec_of(tm->tasks[i]), spec, err)) goto out;
-    if (check_target(tm, spec, err)) goto out;
+        if (task_coverage_check_pair(task_spec_of(tm->list[i]->t), spec, err)) return -1;
+    return 0;
+}
+
+/* Stores the new task and pins where each channel starts; the slow part,
+ * outside every lock. */
+static int create_slow(task_manager *tm, task *t, mcdc_err *err) {
+    const task_spec *spec = task_spec_of(t);
+    if ((tm->env.probe_target ? tm->env.probe_target : check_target)(&tm->env, spec, err)) return -1;
     json_t *j = task_spec_to_json(spec, true);
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     store_task st = {.id = spec->id, .spec_json = text, .state = TASK_INITIAL, .reason = ""};
-    rc = store_task_put_new(tm->env.store, &st, err);
+    int rc = store_task_put_new(tm->env.store, &st, err);
     free(text);
-    if (rc) goto out;
-    t = task_new(mcdc_xstrdup(spec->id), spec, &tm->env, TASK_INITIAL, "");
-    if ((rc = task_init_positions(t, err))) {
+    if (rc) return -1;
+    if ((tm->env.first_positions ? tm->env.first_positions : task_init_positions)(t, err)) {
         mcdc_err ignored;
         store_task_delete(tm->env.store, task_id(t), &ignored);
-        task_free(t);
-        goto out;
+        return -1;
     }
-    add(tm, t);
-    if (!task_spec_of(t)->disable_auto_start) {
+    if (!spec->disable_auto_start) {
         /* Running is stored first: a worker may pause the task as soon as
-         * it starts, and that pause must be what the store keeps. */
-        if ((rc = store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err)) == 0) rc = task_start(t, err);
-        if (rc) {
-            /* Created but not running: keep it, paused with the reason. */
-            task_pause_on_error(t, err->msg);
-            rc = 0;
-        }
+         * it starts, and that pause must be what the store keeps. Starting
+         * returns at once (the supervisor starts the workers). */
+        mcdc_err serr;
+        if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, &serr) || task_start(t, &serr))
+            task_pause_on_error(t, serr.msg); /* created but not running: kept, paused with the reason */
     }
-    *out_id = mcdc_xstrdup(task_id(t));
-    log_info("task %s created (%s)", *out_id, task_state_name(task_state_now(t)));
-out:
-    if (!t) task_spec_free(spec);
-    pthread_mutex_unlock(&tm->mu);
-    return rc;
+    return 0;
 }
 
-/* An operation on one task, under the manager's lock; a missing task is
- * MCDC_ENOTFOUND. */
-typedef int (*task_op)(task_manager *tm, task *t, mcdc_err *err);
-
-static int on_task(task_manager *tm, const char *id, task_op op, mcdc_err *err) {
+int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_err *err) {
+    if (task_coverage_check_spec(spec, err)) {
+        task_spec_free(spec);
+        return -1;
+    }
+    /* The task object first (no thread, no call): the reservation's id and
+     * spec are then the task's own, which never change. */
+    task *t = task_new(mcdc_xstrdup(spec->id), spec, &tm->env, TASK_INITIAL, "");
     pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
-    int rc = t ? op(tm, t, err) : -1;
+    int rc = admit(tm, err);
+    if (rc == 0 && (rc = reserve_check(tm, task_spec_of(t), err))) done(tm);
+    entry *e = NULL;
+    if (rc == 0) {
+        e = entry_new(t);
+        e->creating = true;
+        list_add(tm, e);
+    }
+    pthread_mutex_unlock(&tm->mu);
+    if (!e) {
+        task_free(t);
+        return -1;
+    }
+
+    rc = create_slow(tm, t, err);
+
+    pthread_mutex_lock(&tm->mu);
+    if (rc) list_remove(tm, e);
+    else e->creating = false;
+    pthread_mutex_unlock(&tm->mu);
+    if (rc == 0) {
+        *out_id = mcdc_xstrdup(task_id(t));
+        log_info("task %s created (%s)", *out_id, task_state_name(task_state_now(t)));
+    }
+    /* The list's reference, when the reservation is dropped. */
+    if (rc) put(tm, e, false);
+    pthread_mutex_lock(&tm->mu);
+    done(tm);
     pthread_mutex_unlock(&tm->mu);
     return rc;
 }
 
-static int delete_op(task_manager *tm, task *t, mcdc_err *err) {
+/* ---- operations on one task ----------------------------------------------------------- */
+
+typedef struct op_args {
+    const char *channel;
+    const mq_msgid *at;
+    const char *position;
+} op_args;
+
+/* An operation on one task, under its op lock; a task deleted meanwhile is
+ * MCDC_ENOTFOUND. */
+typedef int (*task_op)(task_manager *tm, entry *e, const op_args *a, mcdc_err *err);
+
+static int on_task(task_manager *tm, const char *id, task_op op, const op_args *a, mcdc_err *err) {
+    entry *e = acquire(tm, id, err);
+    if (!e) return -1;
+    pthread_mutex_lock(&e->op);
+    int rc = is_gone(tm, e) ? mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id) : op(tm, e, a, err);
+    pthread_mutex_unlock(&e->op);
+    put(tm, e, true);
+    return rc;
+}
+
+static int delete_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)a;
+    task *t = e->t;
+    pthread_mutex_lock(&tm->mu);
+    e->gone = true;
+    pthread_mutex_unlock(&tm->mu);
+    bool was_running = task_state_now(t) == TASK_RUNNING;
     /* Workers stop first: their last checkpoint save must find the task
      * still in the store. */
     task_stop(t);
     if (store_task_delete(tm->env.store, task_id(t), err) == 0) {
         log_info("task %s deleted", task_id(t));
-        remove_task(tm, t);
-        task_free(t);
+        pthread_mutex_lock(&tm->mu);
+        list_remove(tm, e);
+        pthread_mutex_unlock(&tm->mu);
+        put(tm, e, false); /* the list's; on_task's is the last */
         return 0;
     }
     mcdc_err again;
-    if (task_state_now(t) == TASK_RUNNING && task_start(t, &again)) task_pause_on_error(t, again.msg);
+    if (was_running && task_start(t, &again)) task_pause_on_error(t, again.msg);
+    pthread_mutex_lock(&tm->mu);
+    e->gone = false;
+    pthread_mutex_unlock(&tm->mu);
     return -1;
 }
 
-static int pause_op(task_manager *tm, task *t, mcdc_err *err) {
-    (void)tm;
-    return task_pause_by_request(t, err);
+static int pause_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm, (void)a;
+    return task_pause_by_request(e->t, err);
 }
 
-static int resume_op(task_manager *tm, task *t, mcdc_err *err) {
-    if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", err) || task_start(t, err)) return -1;
+static int resume_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)a;
+    task *t = e->t;
+    if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, err) || task_start(t, err)) return -1;
     log_info("task %s resumed", task_id(t));
     return 0;
 }
 
-int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, delete_op, err); }
-int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, pause_op, err); }
-int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, resume_op, err); }
+static int skip_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm;
+    if (task_request_skip(e->t, a->channel, a->at, err)) return -1;
+    log_warn("task %s: operator asked to skip the message at %s position %s", task_id(e->t), a->channel, a->position);
+    return 0;
+}
+
+int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, delete_op, NULL, err); }
+int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, pause_op, NULL, err); }
+int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, resume_op, NULL, err); }
+
+int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
+                              mcdc_err *err) {
+    mq_msgid at;
+    if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return -1;
+    return on_task(tm, id, skip_op, &(op_args){.channel = channel, .at = &at, .position = position}, err);
+}
+
+/* ---- reads: no operation lock, no wait --------------------------------------------------- */
 
 task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err) {
-    pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
-    task_snapshot *s = t ? task_snapshot_take(t) : NULL;
-    pthread_mutex_unlock(&tm->mu);
+    entry *e = acquire(tm, id, err);
+    if (!e) return NULL;
+    task_snapshot *s = task_snapshot_take(e->t);
+    put(tm, e, true);
     return s;
 }
 
 size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
     pthread_mutex_lock(&tm->mu);
-    size_t n = tm->n;
-    task_snapshot **list = mcdc_xcalloc(n ? n : 1, sizeof *list);
-    for (size_t i = 0; i < n; i++) list[i] = task_snapshot_take(tm->tasks[i]);
+    mcdc_err ignored;
+    size_t n = 0;
+    entry **held = NULL;
+    if (admit(tm, &ignored) == 0) {
+        held = mcdc_xcalloc(tm->n ? tm->n : 1, sizeof *held);
+        for (size_t i = 0; i < tm->n; i++) {
+            entry *e = tm->list[i];
+            if (e->creating || e->gone) continue;
+            e->refs++;
+            held[n++] = e;
+        }
+    }
     pthread_mutex_unlock(&tm->mu);
+    task_snapshot **list = mcdc_xcalloc(n ? n : 1, sizeof *list);
+    for (size_t i = 0; i < n; i++) {
+        list[i] = task_snapshot_take(held[i]->t);
+        put(tm, held[i], false);
+    }
+    if (held) {
+        pthread_mutex_lock(&tm->mu);
+        done(tm);
+        pthread_mutex_unlock(&tm->mu);
+    }
+    free(held);
     *out = list;
     return n;
 }
 
 int task_manager_positions(task_manager *tm, const char *id, task_positions *out, mcdc_err *err) {
     *out = (task_positions){0};
-    pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
+    entry *e = acquire(tm, id, err);
+    if (!e) return -1;
     mcdc_err serr;
-    if (t && task_positions_read(t, out, &serr)) log_warn("task %s: reading positions: %s", id, serr.msg);
-    pthread_mutex_unlock(&tm->mu);
-    return t ? 0 : -1;
-}
-
-int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
-                              mcdc_err *err) {
-    mq_msgid at;
-    if (mq_msgid_parse(tm->env.mq.type, position, &at, err)) return -1;
-    pthread_mutex_lock(&tm->mu);
-    task *t = find_or_err(tm, id, err);
-    if (t) {
-        task_request_skip(t, channel, &at);
-        log_warn("task %s: operator asked to skip the message at %s position %s", id, channel, position);
-    }
-    pthread_mutex_unlock(&tm->mu);
-    return t ? 0 : -1;
+    if (task_positions_read(e->t, out, &serr)) log_warn("task %s: reading positions: %s", id, serr.msg);
+    put(tm, e, true);
+    return 0;
 }

@@ -1,7 +1,12 @@
 /* task_manager.h — the tasks of one mcdc process: opened and closed by
  * `mcdc serve`, driven by the HTTP API.
  *
- * Every function but open and close is safe to call from the HTTP threads. Errors come back as
+ * Every function but open and close is safe to call from the HTTP threads,
+ * at once: get, list and positions never wait on another call, on a task's
+ * threads or on a target (task_manager.c says how); create waits on its own
+ * target check, pause and delete on their task's threads (task.h's
+ * task_stop bounds it), and operations on one task run one at a time.
+ * Errors come back as
  * mcdc_err values; the code says what went wrong (MCDC_EINVAL: the request,
  * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken or another task
  * covers the same collections (task_coverage.h), MCDC_EUNAVAIL: the target
@@ -18,16 +23,20 @@
 typedef struct task_manager task_manager;
 struct task_env;
 
-/* Loads the stored tasks and starts those that were running. env is copied;
- * what it points to (catalog, store) must outlive the manager. */
+/* Loads the stored tasks and starts those that were running, in the
+ * background: it returns without waiting for a target or a queue. env is
+ * copied; what it points to (catalog, store) must outlive the manager. */
 task_manager *task_manager_open(const struct task_env *env, mcdc_err *err);
+/* Refuses new calls (MCDC_EUNAVAIL), waits for those running, then stops
+ * every task. */
 void task_manager_close(task_manager *tm);
 
 /* Takes ownership of *spec (also on failure). Refuses a spec that would
  * write a row twice (task_coverage.h: two of its sources onto one target
  * collection, or a collection another task already covers into the same
  * target), then checks that the target answers before anything is stored.
- * *task_id is malloc'd. */
+ * Until it returns, the task is not listed and get finds none; a second
+ * create of the id meanwhile is MCDC_EEXIST. *task_id is malloc'd. */
 int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_err *err);
 int task_manager_delete(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_pause(task_manager *tm, const char *task_id, mcdc_err *err);
@@ -44,9 +53,12 @@ int task_manager_positions(task_manager *tm, const char *task_id, task_positions
 
 /* The one way past a message that will never apply (one that does not
  * decode): names it exactly, by channel and position as the queue writes
- * it (the pause reason gives both), so nothing else is skipped; the task
- * skips it when it is resumed. MCDC_EINVAL when position is not one of the
- * queue's, MCDC_ENOTFOUND when there is no such task. */
+ * it (get's paused_at gives both), so nothing else is skipped; the task
+ * skips it once, when it is resumed. Accepted only while the task is
+ * Paused at exactly that message, and stored, so a restart before the
+ * resume keeps it. MCDC_EINVAL when position is not one of the queue's or
+ * not where the task is paused (the message says where it is, or that it
+ * is not paused at a message), MCDC_ENOTFOUND when there is no such task. */
 int task_manager_skip_message(task_manager *tm, const char *task_id, const char *channel, const char *position,
                               mcdc_err *err);
 

@@ -8,6 +8,7 @@
 #ifndef MCDC_TASK_SNAPSHOT_H
 #define MCDC_TASK_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,13 @@ typedef struct task_snapshot {
     task_state state;
     char reason[MCDC_ERR_MSG_MAX];        /* why it is paused; "" when it is not */
     char last_error[MCDC_ERR_MSG_MAX];    /* the last transient error; "" once healed */
+    /* Running, and a channel it must read has no worker yet (the supervisor
+     * is starting them, retrying with last_error shown). */
+    bool starting;
+    /* The message an error paused the task at, and the operator's skip not
+     * taken yet; channel "" when none. Positions as the queue writes them. */
+    char paused_channel[256], paused_position[64];
+    char skip_channel[256], skip_position[64];
     size_t channels_read;
     /* Every source change with ts <= watermark is applied (task.h); 0 when
      * not known: no worker runs, or no channel has ticked yet. */

@@ -130,6 +130,8 @@ typedef struct retry_of {
     bool always;            /* any error is transient (the store: a position not saved must not move) */
 } retry_of;
 retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_of *r);
+/* Sleeps ms, or less once the worker is asked to stop; false then. */
+bool worker_sleep(channel_worker *w, uint32_t ms);
 /* Pauses the task with the reason at a position of this channel. */
 void worker_pause_at(channel_worker *w, const mq_msgid *id, const char *what);
 /* A success: the backoff starts small again and the task's trouble clears. */

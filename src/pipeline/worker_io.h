@@ -96,13 +96,16 @@ typedef struct worker_stats {
 /* The task, as its workers see it. */
 typedef struct task_hooks {
     /* An error that will not heal: the task pauses and asks every worker to
-     * stop. The reason names the channel and position. */
-    void (*pause)(void *ud, const char *reason);
+     * stop. The reason names the channel and position; at is the message's
+     * msgID when the error is at one (the only place an operator's skip may
+     * then name), NULL otherwise. */
+    void (*pause)(void *ud, const char *channel, const mq_msgid *at, const char *reason);
     /* The last transient error while retrying; "" once healed. */
     void (*trouble)(void *ud, const char *msg);
     /* Whether the operator asked to skip a message of this channel, and
-     * which (*at); skip_taken once that message (at) was skipped, which
-     * clears the request only if it still names it (a newer one stays). */
+     * which (*at); skip_taken once that message (at) was skipped and the
+     * checkpoint saved past it, which clears the request only if it still
+     * names it (a newer one stays). */
     bool (*skip_wanted)(void *ud, const char *channel, mq_msgid *at);
     void (*skip_taken)(void *ud, const char *channel, const mq_msgid *at);
     /* The task's watermark (task.h), for the replicate channel. */

@@ -11,6 +11,8 @@
 
 /* The task's spec as task_spec_to_json prints it without secrets, and:
  * "task_id", "state", "reason" (only when there is one), "last_error",
+ * "starting" (Running, and still starting the readers it needs),
+ * "paused_at" and "skip_requested" {"channel","position"} (only when set),
  * "channels_read", "watermark" {"ts","time"} and "lag_seconds" (both only
  * when the watermark is known), "applied" {"inserted_rows","upserted_rows",
  * "deleted_rows","ddl","messages","calls_in_flight","calls_in_flight_peak"},

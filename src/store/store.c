@@ -21,9 +21,30 @@ int store_task_put_new(store *s, const store_task *t, mcdc_err *err) {
     return s->ops->task_put_new(s, t, err);
 }
 
-int store_task_update(store *s, const char *id, int state, const char *reason, mcdc_err *err) {
+/* NULL for none, whichever way the caller said it. */
+static const store_msg_ref *msg_ref(const char *what, const store_msg_ref *r, mcdc_err *err, bool *bad) {
+    *bad = false;
+    if (!r || !r->channel || !r->channel[0]) return NULL;
+    if (r->id.len > MQ_MSGID_MAX) {
+        mcdc_errf(err, MCDC_EINVAL, "store: %s: msgID of %zu bytes", what, r->id.len);
+        *bad = true;
+    }
+    return r;
+}
+
+int store_task_update(store *s, const char *id, int state, const char *reason, const store_msg_ref *paused_at,
+                      mcdc_err *err) {
+    bool bad;
     if (bad_name("task id", id, err)) return -1;
-    return s->ops->task_update(s, id, state, reason, err);
+    paused_at = msg_ref("the paused position", paused_at, err, &bad);
+    return bad ? -1 : s->ops->task_update(s, id, state, reason, paused_at, err);
+}
+
+int store_task_set_skip(store *s, const char *id, const store_msg_ref *skip, mcdc_err *err) {
+    bool bad;
+    if (bad_name("task id", id, err)) return -1;
+    skip = msg_ref("the message to skip", skip, err, &bad);
+    return bad ? -1 : s->ops->task_set_skip(s, id, skip, err);
 }
 
 int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err) {

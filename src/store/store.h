@@ -9,7 +9,8 @@
  *                checkpoint and the intent, a restart replays idempotently
  *                (upsert instead of insert); past it, plain inserts again.
  * Beside them, per (task, source collection), the binding to the target
- * collection it owns (store_binding, below).
+ * collection it owns (store_binding, below), and with each task the message
+ * it is paused at and the operator's skip of it (store_msg_ref).
  * All are written durably before the call returns: a save that returned
  * survives a crash or kill -9 of mcdc (what SQLite's synchronous mode means
  * for OS crashes and power loss: store_sqlite.c). Positions are Milvus
@@ -33,11 +34,21 @@
 
 typedef struct store store;
 
+/* One message of a channel, for a task's pause and the operator's skip;
+ * channel "" (or NULL when given) is none. */
+typedef struct store_msg_ref {
+    const char *channel;
+    mq_msgid id;
+} store_msg_ref;
+
 typedef struct store_task {
     const char *id;
     const char *spec_json;   /* task_spec_to_json(.., with_secrets=true) */
     int state;               /* task_state */
     const char *reason;      /* why it is paused, or "" */
+    /* Read back by store_task_each; store_task_put_new stores none. */
+    store_msg_ref paused_at; /* the message an error paused the task at */
+    store_msg_ref skip;      /* the operator's skip_message, not taken yet */
 } store_task;
 
 typedef struct store_position {
@@ -52,9 +63,13 @@ typedef struct store_position {
 store *store_open_sqlite(const char *path, mcdc_err *err);
 void store_close(store *s);
 
-/* Inserts a new task; MCDC_EEXIST if the id exists. update: MCDC_ENOTFOUND if not. */
+/* Inserts a new task; MCDC_EEXIST if the id exists. update: MCDC_ENOTFOUND
+ * if not; it sets state, reason and the message the task is paused at
+ * (NULL: none) together. set_skip sets the skip request (NULL: clears it). */
 int store_task_put_new(store *s, const store_task *t, mcdc_err *err);
-int store_task_update(store *s, const char *id, int state, const char *reason, mcdc_err *err);
+int store_task_update(store *s, const char *id, int state, const char *reason, const store_msg_ref *paused_at,
+                      mcdc_err *err);
+int store_task_set_skip(store *s, const char *id, const store_msg_ref *skip, mcdc_err *err);
 /* Calls fn for each task (in creation order). The store's lock is not held
  * during fn, so fn may call the store; the strings live until fn returns.
  * fn returns 0 to go on; anything else stops the walk and is returned as is

@@ -15,7 +15,10 @@ typedef enum store_pos_kind { STORE_CHECKPOINT, STORE_INTENT } store_pos_kind;
 typedef struct store_ops {
     void (*close)(store *s);
     int (*task_put_new)(store *s, const store_task *t, mcdc_err *err);
-    int (*task_update)(store *s, const char *id, int state, const char *reason, mcdc_err *err);
+    /* paused_at and skip: NULL or a non-empty channel with a msgID within MQ_MSGID_MAX. */
+    int (*task_update)(store *s, const char *id, int state, const char *reason, const store_msg_ref *paused_at,
+                       mcdc_err *err);
+    int (*task_set_skip)(store *s, const char *id, const store_msg_ref *skip, mcdc_err *err);
     int (*task_each)(store *s, store_task_fn fn, void *ud, mcdc_err *err);
     int (*task_delete)(store *s, const char *id, mcdc_err *err);
     /* what: "checkpoint" or "intent", for messages. */

@@ -101,6 +101,12 @@ static const char *const MIGRATIONS[] = {
     "  ts          INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (task_id, source_id)"
     ") WITHOUT ROWID;",
+    /* 2 -> 3: where a task paused on a message, and the operator's skip of
+     * it (store.h's store_msg_ref); '' and x'' are none. */
+    "ALTER TABLE tasks ADD COLUMN paused_channel TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN paused_msgid BLOB NOT NULL DEFAULT x'';"
+    "ALTER TABLE tasks ADD COLUMN skip_channel TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tasks ADD COLUMN skip_msgid BLOB NOT NULL DEFAULT x'';",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -110,6 +116,7 @@ enum {
     ST_ROLLBACK,
     ST_TASK_INSERT,
     ST_TASK_UPDATE,
+    ST_TASK_SET_SKIP,
     ST_TASK_LIST,
     ST_TASK_DELETE,
     ST_POS_DELETE_TASK,
@@ -129,8 +136,10 @@ static const char *const SQL[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_TASK_INSERT] = "INSERT INTO tasks(id, spec_json, state, reason, created) "
                        "VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(created), 0) + 1 FROM tasks))",
-    [ST_TASK_UPDATE] = "UPDATE tasks SET state = ?2, reason = ?3 WHERE id = ?1",
-    [ST_TASK_LIST] = "SELECT id, spec_json, state, reason FROM tasks ORDER BY created",
+    [ST_TASK_UPDATE] = "UPDATE tasks SET state = ?2, reason = ?3, paused_channel = ?4, paused_msgid = ?5 WHERE id = ?1",
+    [ST_TASK_SET_SKIP] = "UPDATE tasks SET skip_channel = ?2, skip_msgid = ?3 WHERE id = ?1",
+    [ST_TASK_LIST] = "SELECT id, spec_json, state, reason, paused_channel, paused_msgid, skip_channel, skip_msgid "
+                     "FROM tasks ORDER BY created",
     [ST_TASK_DELETE] = "DELETE FROM tasks WHERE id = ?1",
     [ST_POS_DELETE_TASK] = "DELETE FROM positions WHERE task_id = ?1",
     /* The EXISTS guard makes a save for a deleted task a no-op we can see
@@ -463,19 +472,42 @@ static int sqlite_task_put_new(store *base, const store_task *t, mcdc_err *err) 
     return ret;
 }
 
-static int sqlite_task_update(store *base, const char *id, int state, const char *reason, mcdc_err *err) {
+/* A message reference's channel and msgID into two parameters; NULL binds
+ * none ('' and x''). */
+static void bind_msg_ref(sqlite3_stmt *st, int i, const store_msg_ref *r) {
+    sqlite3_bind_text(st, i, r ? r->channel : "", -1, SQLITE_STATIC);
+    bind_msgid(st, i + 1, r ? &r->id : NULL);
+}
+
+/* One UPDATE of the tasks table by id (parameter 1). */
+static int update_task_row(sqlite_store *s, sqlite3_stmt *st, const char *id, const char *what, mcdc_err *err) {
+    int rc = run(st);
+    if (rc != SQLITE_OK) return db_fail(s->db, rc, err, "%s of task %s", what, id);
+    if (sqlite3_changes(s->db) == 0) return mcdc_errf(err, MCDC_ENOTFOUND, "store: %s of task %s: no such task", what, id);
+    return 0;
+}
+
+static int sqlite_task_update(store *base, const char *id, int state, const char *reason,
+                              const store_msg_ref *paused_at, mcdc_err *err) {
     sqlite_store *s = of(base);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = s->st[ST_TASK_UPDATE];
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, state);
     sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
-    int rc = run(st);
-    int ret = 0;
-    if (rc != SQLITE_OK)
-        ret = db_fail(s->db, rc, err, "updating task %s", id);
-    else if (sqlite3_changes(s->db) == 0)
-        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: updating task %s: no such task", id);
+    bind_msg_ref(st, 4, paused_at);
+    int ret = update_task_row(s, st, id, "updating the state", err);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+static int sqlite_task_set_skip(store *base, const char *id, const store_msg_ref *skip, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_TASK_SET_SKIP];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    bind_msg_ref(st, 2, skip);
+    int ret = update_task_row(s, st, id, skip ? "saving the skip request" : "clearing the skip request", err);
     pthread_mutex_unlock(&s->mu);
     return ret;
 }
@@ -522,8 +554,11 @@ static char *column_strdup(sqlite3_stmt *st, int col) {
 /* Rows are copied out under the lock and handed to the callback after it is
  * released: a callback may then call back into the store (start a task, read
  * its positions) without deadlocking, and a slow one does not stall saves. */
+static bool column_msgid(sqlite3_stmt *st, int col, mq_msgid *out);
+
 typedef struct task_row {
-    char *id, *spec_json, *reason;
+    char *id, *spec_json, *reason, *paused_channel, *skip_channel;
+    mq_msgid paused_id, skip_id;
     int state;
 } task_row;
 
@@ -544,20 +579,31 @@ static int sqlite_task_each(store *base, store_task_fn fn, void *ud, mcdc_err *e
         rows[n].spec_json = column_strdup(st, 1);
         rows[n].state = sqlite3_column_int(st, 2);
         rows[n].reason = column_strdup(st, 3);
+        rows[n].paused_channel = column_strdup(st, 4);
+        rows[n].skip_channel = column_strdup(st, 6);
         n++;
+        if (!column_msgid(st, 5, &rows[n - 1].paused_id) || !column_msgid(st, 7, &rows[n - 1].skip_id)) {
+            ret = mcdc_errf(err, MCDC_EIO, "store: listing tasks: task %s holds a msgID over %d bytes", rows[n - 1].id,
+                            MQ_MSGID_MAX);
+            break;
+        }
     }
     done(st);
-    if (rc != SQLITE_DONE) ret = db_fail(s->db, rc, err, "listing tasks");
+    if (ret == 0 && rc != SQLITE_DONE) ret = db_fail(s->db, rc, err, "listing tasks");
     pthread_mutex_unlock(&s->mu);
 
     for (size_t i = 0; i < n && ret == 0; i++) {
-        store_task t = {rows[i].id, rows[i].spec_json, rows[i].state, rows[i].reason};
+        store_task t = {rows[i].id, rows[i].spec_json, rows[i].state, rows[i].reason,
+                        .paused_at = {rows[i].paused_channel, rows[i].paused_id},
+                        .skip = {rows[i].skip_channel, rows[i].skip_id}};
         ret = fn(ud, &t);
     }
     for (size_t i = 0; i < n; i++) {
         free(rows[i].id);
         free(rows[i].spec_json);
         free(rows[i].reason);
+        free(rows[i].paused_channel);
+        free(rows[i].skip_channel);
     }
     free(rows);
     return ret;
@@ -742,6 +788,7 @@ static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
     .task_update = sqlite_task_update,
+    .task_set_skip = sqlite_task_set_skip,
     .task_each = sqlite_task_each,
     .task_delete = sqlite_task_delete,
     .position_save = sqlite_position_save,

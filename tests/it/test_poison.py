@@ -4,7 +4,10 @@ that message with a maintenance request and resumes; everything after it is appl
 
 The garbage goes into a channel of its own (mcdc reads `<prefix>-rootcoord-dml_0` with a test prefix)
 into which real WAL records of a real collection are copied around it, so the source Milvus never
-sees the garbage."""
+sees the garbage.
+
+The skip is refused for any message but the one the task is paused at (400, naming it), stored once
+accepted (a restart before the resume keeps it), shown in `get`, and taken once."""
 import time
 import uuid
 
@@ -29,6 +32,11 @@ def real_records(stack, name, want):
         time.sleep(0.5)
     raw = read_offsets(stack["MCDC_KAFKA_BROKERS"], changes[0]["channel"], [int(c["position"]) for c in changes])
     return list(zip(want, raw))
+
+
+def skip(srv, task, channel, position):
+    return srv.post("maintenance", {"operation": "skip_message",
+                                    "params": {"task_id": task, "channel": channel, "position": position}})
 
 
 def test_poison_message_pauses_and_can_be_skipped(stack, tmp_path, fresh_name):
@@ -71,18 +79,50 @@ def test_poison_message_pauses_and_can_be_skipped(stack, tmp_path, fresh_name):
         pos = {p["channel_name"]: p["position"] for p in srv.post("position", {"task_id": task})[1]["data"]["positions"]}
         assert pos[topic] == "1", pos                                         # the checkpoint did not move past it
 
+        # get names the message as data, the one a skip may name
+        assert info["paused_at"] == {"channel": topic, "position": "2"}, info
+        assert "skip_requested" not in info, info
+
         # it stays paused across a restart, at the same place
         srv.stop()
         srv.start()
-        assert srv.get(task)["state"] == "Paused"
+        info = srv.get(task)
+        assert info["state"] == "Paused"
+        assert info["paused_at"] == {"channel": topic, "position": "2"}, info
 
-        status, reply = srv.post("maintenance", {"operation": "skip_message",
-                                                 "params": {"task_id": task, "channel": topic, "position": "2"}})
+        # a skip of any other message is refused, naming where the task is paused
+        for channel, position in ((topic, "3"), (topic, "1"), (f"{prefix}-rootcoord-dml_1", "2")):
+            status, reply = skip(srv, task, channel, position)
+            assert status == 400, reply
+            assert f"paused at channel {topic} position 2" in reply["message"], reply
+        assert "skip_requested" not in srv.get(task)
+
+        status, reply = skip(srv, task, topic, "2")
         assert status == 200, reply
+        assert srv.get(task)["skip_requested"] == {"channel": topic, "position": "2"}
+
+        # the accepted skip is stored: a restart before the resume keeps it
+        srv.stop()
+        srv.start()
+        info = srv.get(task)
+        assert info["state"] == "Paused"
+        assert info["skip_requested"] == {"channel": topic, "position": "2"}, info
+
         status, reply = srv.post("resume", {"task_id": task})
         assert status == 200, reply
         wait_equal("src", "tgt", "default", name, "pk", timeout=60)
-        assert srv.get(task)["state"] == "Running"
+        info = srv.get(task)
+        assert info["state"] == "Running"
+        # taken once: gone from get, and from the store (a restart does not bring it back)
+        assert "skip_requested" not in info and "paused_at" not in info, info
+        pos = {p["channel_name"]: p["position"] for p in srv.post("position", {"task_id": task})[1]["data"]["positions"]}
+        assert int(pos[topic]) >= 3, pos
+        srv.stop()
+        srv.start()
+        assert "skip_requested" not in srv.get(task)
+        # a running task is not paused at a message: nothing to skip
+        status, reply = skip(srv, task, topic, "2")
+        assert status == 400 and "not paused at a message" in reply["message"], reply
     finally:
         srv.stop()
         c.drop()

@@ -69,7 +69,7 @@ static store *open_ok(const char *name) {
 
 static void put_task(store *s, const char *id, const char *spec) {
     mcdc_err err = {0};
-    store_task t = {id, spec, 0, ""};
+    store_task t = {.id = id, .spec_json = spec, .reason = ""};
     if (store_task_put_new(s, &t, &err) != 0) fail_msg("put %s: %s", id, err.msg);
 }
 
@@ -91,6 +91,8 @@ typedef struct tasks_seen {
     int n;
     char *id[MAX_ROWS], *spec[MAX_ROWS], *reason[MAX_ROWS];
     int state[MAX_ROWS];
+    char *paused_channel[MAX_ROWS], *skip_channel[MAX_ROWS];
+    mq_msgid paused_id[MAX_ROWS], skip_id[MAX_ROWS];
 } tasks_seen;
 
 static int collect_task(void *ud, const store_task *t) {
@@ -98,6 +100,10 @@ static int collect_task(void *ud, const store_task *t) {
     assert_true(ts->n < MAX_ROWS);
     ts->id[ts->n] = mcdc_xstrdup(t->id);
     ts->spec[ts->n] = mcdc_xstrdup(t->spec_json);
+    ts->paused_channel[ts->n] = mcdc_xstrdup(t->paused_at.channel);
+    ts->paused_id[ts->n] = t->paused_at.id;
+    ts->skip_channel[ts->n] = mcdc_xstrdup(t->skip.channel);
+    ts->skip_id[ts->n] = t->skip.id;
     ts->reason[ts->n] = mcdc_xstrdup(t->reason);
     ts->state[ts->n] = t->state;
     ts->n++;
@@ -109,6 +115,8 @@ static void tasks_free(tasks_seen *ts) {
         free(ts->id[i]);
         free(ts->spec[i]);
         free(ts->reason[i]);
+        free(ts->paused_channel[i]);
+        free(ts->skip_channel[i]);
     }
     memset(ts, 0, sizeof *ts);
 }
@@ -189,13 +197,13 @@ static void test_tasks_put_list_update_delete(void **state) {
     put_task(s, "t2", "{}");
     put_task(s, "t0", "{\"x\":1}");
 
-    store_task dup = {"t1", "{\"other\":true}", 1, "r"};
+    store_task dup = {.id = "t1", .spec_json = "{\"other\":true}", .state = 1, .reason = "r"};
     assert_int_equal(store_task_put_new(s, &dup, &err), -1);
     assert_int_equal(err.code, MCDC_EEXIST);
     assert_non_null(strstr(err.msg, "t1"));
 
-    assert_int_equal(store_task_update(s, "t2", 2, "target said: permission denied 'x' \"y\"", &err), 0);
-    assert_int_equal(store_task_update(s, "nope", 1, "", &err), -1);
+    assert_int_equal(store_task_update(s, "t2", 2, "target said: permission denied 'x' \"y\"", NULL, &err), 0);
+    assert_int_equal(store_task_update(s, "nope", 1, "", NULL, &err), -1);
     assert_int_equal(err.code, MCDC_ENOTFOUND);
     assert_non_null(strstr(err.msg, "nope"));
     assert_int_equal(store_task_delete(s, "nope", &err), -1);
@@ -238,7 +246,7 @@ static void test_tasks_put_list_update_delete(void **state) {
     assert_int_equal(ts.state[0], 2);
     tasks_free(&ts);
 
-    store_task bad = {"", "{}", 0, ""};
+    store_task bad = {.id = "", .spec_json = "{}", .reason = ""};
     assert_int_equal(store_task_put_new(s, &bad, &err), -1);
     assert_int_equal(err.code, MCDC_EINVAL);
     store_close(s);
@@ -523,7 +531,7 @@ static void *worker_run(void *arg) {
             if (store_checkpoint_save(w->s, "t", w->channel, &id, i, &err) != 0) worker_failed(w, &err);
         } else {
             if (store_position_each(w->s, "t", count_nothing, NULL, &err) != 0) worker_failed(w, &err);
-            if (i % 4 == 0 && store_task_update(w->s, "t", (int)(i % 3), "", &err) != 0) worker_failed(w, &err);
+            if (i % 4 == 0 && store_task_update(w->s, "t", (int)(i % 3), "", NULL, &err) != 0) worker_failed(w, &err);
         }
     }
     return NULL;
@@ -619,7 +627,7 @@ static void test_concurrent_create_processes(void **state) {
             store *s = store_open_sqlite(path, &err);
             char id[8];
             snprintf(id, sizeof id, "p%d", i);
-            store_task t = {id, "{}", 0, ""};
+            store_task t = {.id = id, .spec_json = "{}", .reason = ""};
             if (!s || store_task_put_new(s, &t, &err) != 0) {
                 fprintf(stderr, "child %d: %s\n", i, err.msg);
                 _exit(1);
@@ -872,6 +880,11 @@ static void test_binding_delete_and_checks(void **state) {
     store_close(s);
 }
 
+/* What schema version 3 added, taken away again to make an older file. */
+#define DROP_V3_COLUMNS                                                                                          \
+    "ALTER TABLE tasks DROP COLUMN paused_channel; ALTER TABLE tasks DROP COLUMN paused_msgid;"                   \
+    "ALTER TABLE tasks DROP COLUMN skip_channel; ALTER TABLE tasks DROP COLUMN skip_msgid;"
+
 /* Rule: a store file of schema version 1 (before bindings) gains the table
  * when opened, and keeps its tasks. */
 static void test_bindings_added_to_an_older_file(void **state) {
@@ -879,7 +892,7 @@ static void test_bindings_added_to_an_older_file(void **state) {
     store *s = open_ok("v1.db");
     put_task(s, "old", "{}");
     store_close(s);
-    raw_exec(path_in("v1.db"), "DROP TABLE bindings; PRAGMA user_version = 1");
+    raw_exec(path_in("v1.db"), "DROP TABLE bindings;" DROP_V3_COLUMNS "PRAGMA user_version = 1");
     s = open_ok("v1.db");
     mcdc_err err = {0};
     store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
@@ -887,6 +900,96 @@ static void test_bindings_added_to_an_older_file(void **state) {
     bindings_seen bs = {0};
     assert_int_equal(store_binding_each(s, "old", collect_binding, &bs, &err), 0);
     assert_int_equal(bs.n, 1);
+    store_close(s);
+}
+
+static mq_msgid msgid_of(const char *bytes) {
+    mq_msgid id = {.len = strlen(bytes)};
+    memcpy(id.bytes, bytes, id.len);
+    return id;
+}
+
+/* Rule: where a task is paused and the operator's skip are kept with the
+ * task, each set and cleared on its own, and survive a reopen. */
+static void test_pause_and_skip_round_trip(void **state) {
+    (void)state;
+    store *s = open_ok("skip.db");
+    mcdc_err err = {0};
+    put_task(s, "p", "{}");
+    store_msg_ref at = {.channel = "by-dev-rootcoord-dml_3", .id = msgid_of("\x01\x02\x03")};
+    assert_int_equal(store_task_update(s, "p", 2, "channel by-dev-rootcoord-dml_3 position 7: bad", &at, &err), 0);
+    assert_int_equal(store_task_set_skip(s, "p", &at, &err), 0);
+    assert_int_equal(store_task_set_skip(s, "nope", &at, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    store_msg_ref huge = {.channel = "c", .id = {.len = MQ_MSGID_MAX + 1}};
+    assert_int_equal(store_task_set_skip(s, "p", &huge, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    store_close(s);
+
+    s = open_ok("skip.db");
+    tasks_seen ts;
+    list_tasks(s, &ts);
+    assert_int_equal(ts.n, 1);
+    assert_string_equal(ts.paused_channel[0], "by-dev-rootcoord-dml_3");
+    assert_int_equal(ts.paused_id[0].len, 3);
+    assert_memory_equal(ts.paused_id[0].bytes, "\x01\x02\x03", 3);
+    assert_string_equal(ts.skip_channel[0], "by-dev-rootcoord-dml_3");
+    assert_memory_equal(ts.skip_id[0].bytes, "\x01\x02\x03", 3);
+    tasks_free(&ts);
+
+    /* Resumed: no longer paused anywhere, the skip stays until taken. */
+    assert_int_equal(store_task_update(s, "p", 1, "", NULL, &err), 0);
+    list_tasks(s, &ts);
+    assert_string_equal(ts.paused_channel[0], "");
+    assert_int_equal(ts.paused_id[0].len, 0);
+    assert_string_equal(ts.skip_channel[0], "by-dev-rootcoord-dml_3");
+    tasks_free(&ts);
+    /* Taken. */
+    assert_int_equal(store_task_set_skip(s, "p", NULL, &err), 0);
+    list_tasks(s, &ts);
+    assert_string_equal(ts.skip_channel[0], "");
+    assert_int_equal(ts.skip_id[0].len, 0);
+    tasks_free(&ts);
+    store_close(s);
+}
+
+/* Rule: a store file of schema version 2 (before pauses and skips were
+ * kept) gains the columns when opened, and keeps its tasks, positions and
+ * bindings. */
+static void test_pause_columns_added_to_a_version_2_file(void **state) {
+    (void)state;
+    store *s = open_ok("v2.db");
+    mcdc_err err = {0};
+    put_task(s, "old", "{\"v\":2}");
+    assert_int_equal(store_task_update(s, "old", 2, "paused by request", NULL, &err), 0);
+    mq_msgid ck = msgid_of("\x09");
+    assert_int_equal(store_checkpoint_save(s, "old", "ch", &ck, 5, &err), 0);
+    store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
+    assert_int_equal(store_binding_save(s, "old", &b, &err), 0);
+    store_close(s);
+    raw_exec(path_in("v2.db"), DROP_V3_COLUMNS "PRAGMA user_version = 2");
+
+    s = open_ok("v2.db");
+    tasks_seen ts;
+    list_tasks(s, &ts);
+    assert_int_equal(ts.n, 1);
+    assert_string_equal(ts.id[0], "old");
+    assert_string_equal(ts.spec[0], "{\"v\":2}");
+    assert_int_equal(ts.state[0], 2);
+    assert_string_equal(ts.reason[0], "paused by request");
+    assert_string_equal(ts.paused_channel[0], "");
+    assert_string_equal(ts.skip_channel[0], "");
+    tasks_free(&ts);
+    pos_seen ps = {0};
+    assert_int_equal(store_position_each(s, "old", collect_pos, &ps, &err), 0);
+    assert_int_equal(ps.n, 1);
+    assert_int_equal(ps.p[0].checkpoint_ts, 5);
+    pos_free(&ps);
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "old", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 1);
+    store_msg_ref at = {.channel = "ch", .id = ck};
+    assert_int_equal(store_task_set_skip(s, "old", &at, &err), 0);
     store_close(s);
 }
 
@@ -968,6 +1071,8 @@ int main(void) {
         cmocka_unit_test(test_bindings_round_trip),
         cmocka_unit_test(test_binding_delete_and_checks),
         cmocka_unit_test(test_bindings_added_to_an_older_file),
+        cmocka_unit_test(test_pause_and_skip_round_trip),
+        cmocka_unit_test(test_pause_columns_added_to_a_version_2_file),
         cmocka_unit_test(test_save_rate),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);

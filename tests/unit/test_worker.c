@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "pipeline/worker_int.h"
 
 /* ---- positions as offsets -------------------------------------------------------------- */
@@ -70,6 +71,8 @@ static struct {
     int checkpoint_saves;
     /* task */
     char paused[1024];
+    char paused_channel[64];
+    int64_t paused_at;   /* -1: not at a message */
     int64_t skip_at; /* -1: none */
     /* source */
     catalog_coll colls[4];
@@ -245,9 +248,11 @@ static int st_intent(void *ud, const char *channel, const mq_msgid *id, uint64_t
 }
 static const store_ops fake_store = {.save_checkpoint = st_checkpoint, .save_intent = st_intent};
 
-static void h_pause(void *ud, const char *reason) {
+static void h_pause(void *ud, const char *channel, const mq_msgid *at, const char *reason) {
     (void)ud;
     snprintf(fake.paused, sizeof fake.paused, "%s", reason);
+    snprintf(fake.paused_channel, sizeof fake.paused_channel, "%s", channel);
+    fake.paused_at = at ? offset_of(at) : -1;
 }
 static void h_trouble(void *ud, const char *msg) { (void)ud, (void)msg; }
 static bool h_skip_wanted(void *ud, const char *channel, mq_msgid *at) {
@@ -612,6 +617,9 @@ static void test_skip_only_at_the_paused_position(void **state) {
     mq_message m = {.payload = poison, .len = sizeof poison, .id = off(2)};
     assert_int_equal(worker_on_message(w, &m), APPLY_STOPPED);
     assert_non_null(strstr(fake.paused, "position 2"));
+    /* The task is told where, as data: the one place a skip may name. */
+    assert_string_equal(fake.paused_channel, "by-dev-rootcoord-dml_0");
+    assert_int_equal(fake.paused_at, 2);
     assert_int_equal(fake.checkpoint, 1);
     worker_free(w);
 
@@ -780,6 +788,40 @@ static void test_failed_start_goes_as_upserts(void **state) {
     worker_free(w);
 }
 
+typedef struct retry_run {
+    channel_worker *w;
+    retry_verdict verdict;
+    uint64_t returned_ms;
+} retry_run;
+
+static void *retry_thread(void *arg) {
+    retry_run *r = arg;
+    mcdc_err err;
+    mcdc_errf(&err, MCDC_EUNAVAIL, "target: connection refused");
+    r->verdict = worker_retry(r->w, &err, &(retry_of){0});
+    r->returned_ms = mcdc_now_mono_ms();
+    return NULL;
+}
+
+/* Rule: a stop is honoured during a backoff sleep, however long the backoff
+ * (apply.retry_max_ms may be an hour): a pause or delete joins the worker
+ * within a sleep slice, not after the backoff. */
+static void test_stop_during_long_backoff(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    mcdc_backoff_init(&w->bo, 60000, 60000); /* the next sleep: 30 to 60 s */
+    retry_run r = {.w = w};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, retry_thread, &r), 0);
+    mcdc_sleep_ms(50);
+    uint64_t asked = mcdc_now_mono_ms();
+    channel_worker_ask_stop(w);
+    pthread_join(th, NULL);
+    assert_int_equal(r.verdict, RETRY_STOP);
+    assert_true(r.returned_ms - asked < 100);
+    worker_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positions_hold_and_release),
@@ -803,6 +845,7 @@ int main(void) {
         cmocka_unit_test(test_stop_keeps_unsent_changes),
         cmocka_unit_test(test_stop_during_catalog_wait),
         cmocka_unit_test(test_failed_start_goes_as_upserts),
+        cmocka_unit_test(test_stop_during_long_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
