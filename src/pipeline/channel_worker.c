@@ -54,6 +54,21 @@ void worker_pause_at(channel_worker *w, const mq_msgid *id, const char *what) {
     atomic_store(&w->stop, true);
 }
 
+void worker_pause_call(channel_worker *w, const mq_msgid *last, size_t messages, const char *what) {
+    if (messages <= 1 || !last) {
+        worker_pause_at(w, last, what);
+        return;
+    }
+    char pos[64] = "", why[3 * MCDC_ERR_MSG_MAX];
+    mq_msgid_format(w->ctx.mq_type, last, pos, sizeof pos);
+    snprintf(why, sizeof why,
+             "channel %s: the target refused one call carrying %zu messages up to position %s, so no single message "
+             "is to blame (fix the target, then resume): %s",
+             w->channel, messages, pos, what);
+    w->ctx.hooks.pause(w->ctx.hooks.ud, w->channel, NULL, why);
+    atomic_store(&w->stop, true);
+}
+
 void worker_healed(channel_worker *w) {
     mcdc_backoff_reset(&w->bo);
     w->ctx.hooks.trouble(w->ctx.hooks.ud, "");
@@ -74,7 +89,7 @@ retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_o
     char msg[2 * MCDC_ERR_MSG_MAX];
     snprintf(msg, sizeof msg, "%s%s%s", r->what ? r->what : "", r->what ? ": " : "", err->msg);
     if (!r->always && !mcdc_err_is_transient(err->code) && err->code != MCDC_EIO) {
-        worker_pause_at(w, r->at, msg);
+        worker_pause_call(w, r->at, r->messages, msg);
         return RETRY_STOP;
     }
     w->ctx.hooks.trouble(w->ctx.hooks.ud, msg);

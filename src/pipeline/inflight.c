@@ -79,7 +79,8 @@ static apply_rc land_head(channel_worker *w) {
     bool acked = true;
     while (t->wait(f->call, &err)) {
         call_ended(w, f->sent_ns);
-        retry_verdict v = worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->coll_id, });
+        retry_verdict v =
+            worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->coll_id, .messages = f->messages});
         if (v == RETRY_STOP) return APPLY_STOPPED;
         if (v == RETRY_SKIP) {
             acked = false;
@@ -89,7 +90,7 @@ static apply_rc land_head(channel_worker *w) {
          * broke: the same rows again as an upsert are right either way. */
         f->sent_ns = mcdc_now_mono_ns();
         if (t->resend(f->call, &err)) {
-            worker_pause_at(w, &f->id, err.msg);
+            worker_pause_call(w, &f->id, f->messages, err.msg);
             return APPLY_STOPPED;
         }
     }
@@ -149,7 +150,7 @@ apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const
          * the retry safe either way. */
         if (mcdc_err_is_transient(err.code) && c->kind == CHANGE_INSERT) as_upsert = true;
         retry_verdict v = worker_retry(
-            w, &err, &(retry_of){.at = id, .collection_id = c->collection_id});
+            w, &err, &(retry_of){.at = id, .collection_id = c->collection_id, .messages = n});
         if (v == RETRY_STOP) return APPLY_STOPPED;
         if (v == RETRY_SKIP) return APPLY_OK;
     }
@@ -189,7 +190,8 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     }
     w->fly.n++;
     w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT] = (inflight_call){
-        .call = call, .holder = holder, .id = *id, .first_ts = first_ts, .sent_ns = sent_ns, .coll_id = cc->id};
+        .call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts, .sent_ns = sent_ns,
+        .coll_id = cc->id};
     w->fly.bytes += w->ctx.target->bytes(call);
     *in_flight = true;
     worker_stats *s = w->ctx.stats;

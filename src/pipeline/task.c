@@ -204,6 +204,12 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
     store_position p;
     bool found;
     if (store_position_find(t->env->store, t->id, channel, &p, &found, err)) return NULL;
+    /* A skip at or behind the checkpoint was taken by a run that ended
+     * before it could clear it: it would never match again, only show. */
+    mq_msgid skip;
+    if (found && p.checkpoint.len && task_skip_wanted(t, channel, &skip) &&
+        mq_msgid_cmp(t->env->mq.type, &skip, &p.checkpoint) <= 0)
+        task_skip_taken(t, channel, &skip);
     worker_resume resume = {.checkpoint = p.checkpoint, .checkpoint_ts = p.checkpoint_ts, .intent = p.intent};
     worker_ctx ctx = {.task_id = t->id,
                       .mq_type = t->env->mq.type,

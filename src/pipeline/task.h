@@ -62,9 +62,12 @@ void task_free(task *t);               /* stops it first */
 
 /* Starts the supervisor, which starts the workers (state Running), and
  * returns at once / stops them and waits (state stays as set). The wait is
- * bounded by the slowest call in flight: a target call ends by its
- * deadline, the task's connect_timeout (10 s unless the spec says, at most
- * 3600 s); sleeps between retries end at once. Start and stop of one task
+ * bounded by the calls in flight, never by a sleep between retries (those
+ * end at once): a worker's target call ends by its deadline, the task's
+ * connect_timeout (10 s unless the spec says, up to 3600 s), and the
+ * supervisor may be in one such call to the target (task_meta.c) or in an
+ * etcd call (10 s in all, its retries included), so a stop can take a few
+ * times connect_timeout. Start and stop of one task
  * are called by one thread at a time (task_manager.c's operation lock). */
 int task_start(task *t, mcdc_err *err);
 void task_stop(task *t);

@@ -23,10 +23,9 @@
  * coverage under tm->mu as an entry marked `creating`, so two creates of
  * one id or of overlapping coverage cannot both pass; it probes the target
  * and pins the first positions outside the lock, then publishes the entry or
- * drops it. Until then the task is not listed and get finds none
- * (MCDC_ENOTFOUND, saying its create is running); a second create of the
- * id is MCDC_EEXIST.
- * Delete marks the entry gone (new calls: MCDC_ENOTFOUND; a create of the
+ * drops it. Until then the task is not listed, and every call naming its id
+ * (a second create too) is MCDC_EEXIST, saying it is being created.
+ * Delete marks the entry gone (new calls naming it, and a create of the
  * id: MCDC_EEXIST until the delete ends), stops the task and deletes it from
  * the store, then takes the entry out of the list; if the store refuses,
  * the entry and the task are back as they were.
@@ -126,13 +125,18 @@ static void put(task_manager *tm, entry *e, bool counted) {
 }
 
 /* The published task of the id, with a reference for the call; NULL with
- * MCDC_ENOTFOUND (or MCDC_EUNAVAIL while closing). Release with put(.., true). */
+ * MCDC_ENOTFOUND, MCDC_EEXIST while its create or delete runs (either may
+ * still fail: "not found" would let a delete with ignore_not_found report
+ * a task gone that is about to exist), or MCDC_EUNAVAIL while closing.
+ * Release with put(.., true). */
 static entry *acquire(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
     entry *e = find_any(tm, id);
     if (admit(tm, err)) e = NULL;
     else if (!e || e->creating || e->gone) {
-        mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'%s", id, e && e->creating ? " (its create is still running)" : "");
+        if (!e) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+        else mcdc_errf(err, MCDC_EEXIST, "task '%s' is being %s; ask again when that ends", id,
+                       e->creating ? "created" : "deleted");
         done(tm);
         e = NULL;
     } else {
@@ -339,10 +343,12 @@ static int delete_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err
     pthread_mutex_lock(&tm->mu);
     e->gone = true;
     pthread_mutex_unlock(&tm->mu);
-    bool was_running = task_state_now(t) == TASK_RUNNING;
     /* Workers stop first: their last checkpoint save must find the task
      * still in the store. */
     task_stop(t);
+    /* Read after the stop: a worker may have paused the task meanwhile, and
+     * the store (untouched if the delete fails) then says Paused too. */
+    bool was_running = task_state_now(t) == TASK_RUNNING;
     if (store_task_delete(tm->env.store, task_id(t), err) == 0) {
         log_info("task %s deleted", task_id(t));
         pthread_mutex_lock(&tm->mu);

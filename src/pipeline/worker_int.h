@@ -41,6 +41,7 @@ typedef struct inflight_call {
     target_call *call;
     pos_holder holder;
     mq_msgid id;          /* its last message: where an error is reported */
+    size_t messages;      /* WAL messages it carries */
     uint64_t first_ts;    /* its oldest change: where its apply lag counts from */
     uint64_t sent_ns;     /* the current attempt's send */
     int64_t coll_id;
@@ -128,12 +129,18 @@ typedef struct retry_of {
     int64_t collection_id;  /* 0: no collection; else a "not found" of a dropped one is skipped */
     const char *what;       /* NULL, or what was tried, for the reason: "creating target collection for db.c" */
     bool always;            /* any error is transient (the store: a position not saved must not move) */
+    size_t messages;        /* WAL messages the failed call carries, `at` the last; 0 or 1: just `at` */
 } retry_of;
 retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_of *r);
 /* Sleeps ms, or less once the worker is asked to stop; false then. */
 bool worker_sleep(channel_worker *w, uint32_t ms);
 /* Pauses the task with the reason at a position of this channel. */
 void worker_pause_at(channel_worker *w, const mq_msgid *id, const char *what);
+/* Pauses the task for a call that the target refused and that carries
+ * `messages` WAL messages up to `last`: when it is more than one, no single
+ * message can be blamed, so the task is paused at none (a skip_message
+ * naming `last` would drop the good messages with it). */
+void worker_pause_call(channel_worker *w, const mq_msgid *last, size_t messages, const char *what);
 /* A success: the backoff starts small again and the task's trouble clears. */
 void worker_healed(channel_worker *w);
 

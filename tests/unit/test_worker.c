@@ -565,6 +565,49 @@ static void test_transient_failure_mid_ring(void **state) {
     worker_free(w);
 }
 
+/* Rule: a refused call that carries several WAL messages blames none of
+ * them: the task pauses at no message, so no skip can name the last one
+ * and drop the good messages with it; a call of one message pauses at it. */
+static void test_refused_batch_pauses_at_no_message(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    fake.fail_next_waits = 1 << 20;
+    fake.fail_code = MCDC_EREMOTE;
+    feed(w, 1, insert(1, 100, 10, 5));
+    feed(w, 2, insert(1, 100, 11, 6));
+    feed(w, 3, insert(1, 100, 12, 7));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 1);
+    assert_int_equal(fake.calls[0].n, 3);
+    assert_int_equal(calls_land(w, 0), APPLY_STOPPED);
+    assert_int_equal(fake.paused_at, -1);
+    assert_non_null(strstr(fake.paused, "3 messages up to position 3"));
+    worker_on_exit(w);
+    assert_true(fake.checkpoint < 1); /* nothing of the refused call passed */
+    worker_free(w);
+
+    /* The same refusal of a synchronous call (replay window: upserts). */
+    w = worker(5000, 4, 0, 3);
+    fake.fail_applies = 1 << 20;
+    fake.apply_code = MCDC_EREMOTE;
+    feed(w, 1, insert(1, 100, 10, 5));
+    feed(w, 2, insert(1, 100, 11, 6));
+    assert_int_equal(worker_on_quiet(w), APPLY_STOPPED);
+    assert_int_equal(fake.paused_at, -1);
+    assert_non_null(strstr(fake.paused, "2 messages up to position 2"));
+    worker_free(w);
+
+    /* One message in the call: paused at it. */
+    w = worker(5000, 4, 0, -1);
+    fake.fail_next_waits = 1 << 20;
+    fake.fail_code = MCDC_EREMOTE;
+    feed(w, 1, insert(1, 100, 10, 5));
+    quiet(w);
+    assert_int_equal(calls_land(w, 0), APPLY_STOPPED);
+    assert_int_equal(fake.paused_at, 1);
+    worker_free(w);
+}
+
 /* Rule: a permanent failure in the middle of the ring pauses the task at
  * that call's message; the checkpoint stays after the call before it, even
  * though the call after it was acknowledged. */
@@ -835,6 +878,7 @@ int main(void) {
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_transient_failure_mid_ring),
         cmocka_unit_test(test_permanent_failure_mid_ring),
+        cmocka_unit_test(test_refused_batch_pauses_at_no_message),
         cmocka_unit_test(test_replay_window_as_upserts),
         cmocka_unit_test(test_skip_only_at_the_paused_position),
         cmocka_unit_test(test_repeat_dropped),
