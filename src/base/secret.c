@@ -3,11 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -95,12 +99,53 @@ static int read_all(int fd, const char *shown, char **out, mcdc_err *err) {
     return 0;
 }
 
+/* Opens name inside dir (a resolved directory) so that nothing on the way
+ * leads out of it, links included. openat2's RESOLVE_BENEATH makes that
+ * the kernel's check at the moment of the open: a check of the resolved path
+ * before an open would let a directory inside be swapped for a link to
+ * /etc in between. Kernels before 5.6 lack openat2: there the path is
+ * resolved, checked, and opened without following a final link. */
+static int open_beneath(const char *dir, const char *name, const char *shown, mcdc_err *err) {
+    const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        mcdc_errf(err, MCDC_EIO, "secrets directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_BENEATH};
+    int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof how);
+    int e = errno;
+    close(dfd);
+    if (fd >= 0) return fd;
+    if (e == EXDEV) {
+        mcdc_errf(err, MCDC_EIO, "%s: resolves outside the secrets directory %s", shown, dir);
+        return -1;
+    }
+    if (e != ENOSYS) {
+        mcdc_errf(err, MCDC_EIO, "%s: %s", shown, strerror(e));
+        return -1;
+    }
+    char real_file[PATH_MAX];
+    if (!realpath(shown, real_file)) {
+        mcdc_errf(err, MCDC_EIO, "%s: %s", shown, strerror(errno));
+        return -1;
+    }
+    size_t dl = strlen(dir);
+    bool root = dl == 1; /* "/" as the directory: everything is inside */
+    if (!root && (strncmp(real_file, dir, dl) != 0 || real_file[dl] != '/')) {
+        mcdc_errf(err, MCDC_EIO, "%s: resolves outside the secrets directory %s", shown, dir);
+        return -1;
+    }
+    if ((fd = open(real_file, flags | O_NOFOLLOW)) < 0) mcdc_errf(err, MCDC_EIO, "%s: cannot open: %s", shown, strerror(errno));
+    return fd;
+}
+
 int mcdc_secret_read_file(const char *dir, const char *name, char **out, mcdc_err *err) {
     *out = NULL;
     if (!mcdc_secret_file_name_ok(name))
         return mcdc_errf(err, MCDC_EIO, "%s: want a file name relative to the secrets directory, without '..'",
                          name ? name : "(none)");
-    char real_dir[PATH_MAX], real_file[PATH_MAX];
+    char real_dir[PATH_MAX];
     if (!dir || !dir[0] || !realpath(dir, real_dir))
         return mcdc_errf(err, MCDC_EIO, "secrets directory %s: %s", dir && dir[0] ? dir : "(none)",
                          dir && dir[0] ? strerror(errno) : "not set");
@@ -108,25 +153,8 @@ int mcdc_secret_read_file(const char *dir, const char *name, char **out, mcdc_er
     mcdc_buf_printf(&joined, "%s/%s", real_dir, name);
     const char *shown = mcdc_buf_cstr(&joined);
     int rc = -1;
-    if (!realpath(shown, real_file)) {
-        mcdc_errf(err, MCDC_EIO, "%s: %s", shown, strerror(errno));
-        goto out;
-    }
-    /* Links inside the directory may point anywhere: what counts is where
-     * the file is. */
-    size_t dl = strlen(real_dir);
-    bool root = dl == 1; /* "/" as the directory: everything is inside */
-    if (!root && (strncmp(real_file, real_dir, dl) != 0 || real_file[dl] != '/')) {
-        mcdc_errf(err, MCDC_EIO, "%s: resolves outside the secrets directory %s", shown, real_dir);
-        goto out;
-    }
-    /* O_NOFOLLOW: the path was resolved; a link put in its place since is
-     * refused, not followed. */
-    int fd = open(real_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) {
-        mcdc_errf(err, MCDC_EIO, "%s: cannot open: %s", shown, strerror(errno));
-        goto out;
-    }
+    int fd = open_beneath(real_dir, name, shown, err);
+    if (fd < 0) goto out;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         mcdc_errf(err, MCDC_EIO, "%s: cannot stat: %s", shown, strerror(errno));
