@@ -35,7 +35,8 @@ static const char USAGE[] =
     "  -c, --config FILE   the YAML configuration (required)\n"
     "  -h, --help          this text\n"
     "\n"
-    "Exit codes: 0 after SIGINT/SIGTERM, 2 for a bad configuration or a source that cannot be reached.\n";
+    "Exit codes: 0 after SIGINT/SIGTERM, 2 for a bad configuration (among them a listen address beyond\n"
+    "loopback without api_token) or a source that cannot be reached.\n";
 
 int cmd_serve(int argc, char **argv) {
     static const struct option LONG[] = {{"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -106,16 +107,14 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
     }
-    http_config hc = {.address = cfg.listen_host,
-                      .port = cfg.listen_port,
-                      .api_token = cfg.api_token,
-                      .max_body_bytes = cfg.max_body_bytes};
+    http_config hc = mcdc_config_http(&cfg);
     if (!(http = http_start(&hc, tm, &err))) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
     }
-    log_info("mcdc serve: API on http://%s:%u, source etcd %s root %s, %s %s", cfg.listen_host, http_port(http),
-             cfg.source.etcd.endpoints, cfg.source.etcd.root_path, cfg.source.mq.type, mq_config_get(&mq, "address"));
+    log_info("mcdc serve: API on %s://%s:%u, source etcd %s root %s, %s %s", cfg.api_tls_cert_file[0] ? "https" : "http",
+             cfg.listen_host, http_port(http), cfg.source.etcd.endpoints, cfg.source.etcd.root_path,
+             cfg.source.mq.type, mq_config_get(&mq, "address"));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "base/secret.h"
 #include "server/http.h"
+#include "server/http_guard.h"
 
 #define PATH_CAP 128
 
@@ -227,6 +228,37 @@ static int k_max_body(ctx *c, yaml_node_t *v, const char *path) {
     return get_size(c, v, path, 1024, 1LL << 30, &c->cfg->max_body_bytes);
 }
 
+static int k_allowed_hosts(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    static const char WANT[] = "want a list of host names, e.g. [mcdc.example.com, \"mcdc.example.com:8444\"], or [\"*\"]";
+    if (v->type != YAML_SEQUENCE_NODE) return fail(c, v, path, WANT);
+    mcdc_config *cfg = c->cfg;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+        const char *s;
+        mcdc_err why;
+        if (e->type != YAML_SCALAR_NODE || get_text(c, e, path, &s) || !s) return fail(c, e, path, WANT);
+        if (http_host_entry_check(s, &why)) return fail(c, e, path, "'%.64s': %s", s, why.msg);
+        cfg->api_allowed_hosts =
+            mcdc_xrealloc(cfg->api_allowed_hosts, (cfg->n_api_allowed_hosts + 1) * sizeof *cfg->api_allowed_hosts);
+        cfg->api_allowed_hosts[cfg->n_api_allowed_hosts++] = mcdc_xstrdup(s);
+    }
+    return 0;
+}
+
+static int k_tls_cert(ctx *c, yaml_node_t *v, const char *path) { return get_string(c, v, path, &c->cfg->api_tls_cert_file); }
+static int k_tls_key(ctx *c, yaml_node_t *v, const char *path) { return get_string(c, v, path, &c->cfg->api_tls_key_file); }
+
+static int k_max_conns(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 10000, &c->cfg->api_max_connections);
+}
+static int k_max_conns_client(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 10000, &c->cfg->api_max_connections_per_client);
+}
+static int k_header_timeout(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 100, 600000, &c->cfg->api_header_timeout_ms);
+}
+
 static int k_log_level(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
     if (v->type != YAML_SCALAR_NODE || mcdc_log_parse_level(scalar(v), &c->cfg->log_level) != 0)
@@ -420,9 +452,21 @@ static int k_secrets_dir(ctx *c, yaml_node_t *v, const char *path) {
     return get_string(c, v, path, &c->cfg->secrets_dir);
 }
 
-static const key_def TOP_KEYS[] = {{"listen", k_listen},       {"api_token", k_api_token}, {"max_body_bytes", k_max_body},
-                                   {"log_level", k_log_level}, {"store", k_store},         {"source", k_source},
-                                   {"apply", k_apply},         {"rbac", k_rbac},           {"secrets_dir", k_secrets_dir}};
+static const key_def TOP_KEYS[] = {{"listen", k_listen},
+                                   {"api_token", k_api_token},
+                                   {"max_body_bytes", k_max_body},
+                                   {"log_level", k_log_level},
+                                   {"store", k_store},
+                                   {"source", k_source},
+                                   {"apply", k_apply},
+                                   {"rbac", k_rbac},
+                                   {"secrets_dir", k_secrets_dir},
+                                   {"api_allowed_hosts", k_allowed_hosts},
+                                   {"api_tls_cert_file", k_tls_cert},
+                                   {"api_tls_key_file", k_tls_key},
+                                   {"api_max_connections", k_max_conns},
+                                   {"api_max_connections_per_client", k_max_conns_client},
+                                   {"api_header_timeout_ms", k_header_timeout}};
 
 /* ---- load ---------------------------------------------------------------- */
 
@@ -432,6 +476,11 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->listen_port = HTTP_DEFAULT_PORT;
     out->api_token = mcdc_xstrdup("");
     out->max_body_bytes = HTTP_DEFAULT_MAX_BODY;
+    out->api_tls_cert_file = mcdc_xstrdup("");
+    out->api_tls_key_file = mcdc_xstrdup("");
+    out->api_max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    out->api_max_connections_per_client = HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+    out->api_header_timeout_ms = HTTP_DEFAULT_HEADER_TIMEOUT_MS;
     out->log_level = MCDC_LOG_INFO;
     out->store.type = mcdc_xstrdup("sqlite");
     out->store.path = mcdc_xstrdup("mcdc.db");
@@ -486,6 +535,11 @@ int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_confi
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    if (!rc) {
+        http_config hc = mcdc_config_http(out);
+        mcdc_err why;
+        if (http_config_check(&hc, &why)) rc = mcdc_errf(err, MCDC_EINVAL, "%s: %s", name, why.msg);
+    }
     if (rc) {
         mcdc_config_free(out);
         return -1;
@@ -513,6 +567,10 @@ void mcdc_config_free(mcdc_config *c) {
     if (!c) return;
     free(c->listen_host);
     mcdc_secret_free(c->api_token);
+    for (size_t i = 0; i < c->n_api_allowed_hosts; i++) free(c->api_allowed_hosts[i]);
+    free(c->api_allowed_hosts);
+    free(c->api_tls_cert_file);
+    free(c->api_tls_key_file);
     free(c->store.type);
     free(c->store.path);
     free(c->source.etcd.endpoints);
@@ -535,6 +593,20 @@ void mcdc_config_free(mcdc_config *c) {
     free(c->rbac.passwords_file);
     free(c->secrets_dir);
     memset(c, 0, sizeof *c);
+}
+
+http_config mcdc_config_http(const mcdc_config *c) {
+    return (http_config){.address = c->listen_host,
+                         .port = c->listen_port,
+                         .api_token = c->api_token,
+                         .max_body_bytes = c->max_body_bytes,
+                         .allowed_hosts = (const char *const *)c->api_allowed_hosts,
+                         .n_allowed_hosts = c->n_api_allowed_hosts,
+                         .tls_cert_file = c->api_tls_cert_file,
+                         .tls_key_file = c->api_tls_key_file,
+                         .max_connections = c->api_max_connections,
+                         .max_connections_per_client = c->api_max_connections_per_client,
+                         .header_timeout_ms = c->api_header_timeout_ms};
 }
 
 mq_config mcdc_config_mq(const mcdc_config *c, const char *type) {

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "mq/mq.h"
+#include "server/http.h"
 
 /* One source.mq.<type> section: the keys given there, each checked against
  * what that driver declares (mq.h, mq_keys), choices in their declared
@@ -31,6 +32,13 @@ typedef struct mcdc_config {
     uint16_t listen_port;     /* 8444, milvus-cdc's; 0 = any free port */
     char *api_token;          /* "" = no authentication; secret */
     size_t max_body_bytes;    /* 1048576 */
+    char **api_allowed_hosts; /* Host names besides listen's (http.h); "*" = any */
+    size_t n_api_allowed_hosts;
+    char *api_tls_cert_file;  /* "" = plain HTTP; with api_tls_key_file */
+    char *api_tls_key_file;
+    uint32_t api_max_connections;            /* 256 */
+    uint32_t api_max_connections_per_client; /* 32 */
+    uint32_t api_header_timeout_ms;          /* 10000 */
     mcdc_log_level log_level; /* info */
 
     struct {
@@ -75,15 +83,19 @@ typedef struct mcdc_config {
 /* Fills *out with the defaults above. */
 void mcdc_config_defaults(mcdc_config *out);
 
-/* Defaults, then the file. On failure *out holds nothing to free and err
- * says what and where (MCDC_EIO for an unreadable file, MCDC_EINVAL for
- * bad content). */
+/* Defaults, then the file, then the rules between the API's keys
+ * (http_config_check: a token beyond loopback, ...). On failure *out holds
+ * nothing to free and err says what and where (MCDC_EIO for an unreadable
+ * file, MCDC_EINVAL for bad content). */
 int mcdc_config_load(const char *path, mcdc_config *out, mcdc_err *err);
 
 /* The same from text in memory; name is what messages call it. */
 int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err);
 
 void mcdc_config_free(mcdc_config *c);
+
+/* The API's settings; it points into c. */
+http_config mcdc_config_http(const mcdc_config *c);
 
 /* The queue settings of source.mq.<type> (type NULL: source.mq.type, the
  * queue mcdc reads); it points into c. */

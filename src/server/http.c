@@ -1,12 +1,32 @@
-/* http.c — the HTTP API of http.h on libmicrohttpd: routing, authentication,
- * the body limit, milvus-cdc's request envelope and the reading of each
- * request's data, and the mapping from mcdc_err codes to HTTP statuses
- * (status_of, the only one). The replies' JSON is api_json.c's, the
- * Prometheus page metrics.c's. */
+/* http.c — the HTTP API of http.h on libmicrohttpd: routing, the refusals
+ * (Host, authentication, Content-Type, the body limit), milvus-cdc's request
+ * envelope and the reading of each request's data, and the mapping from
+ * mcdc_err codes to HTTP statuses (status_of, the only one). The rules of
+ * Host and Content-Type are http_guard.c's, the header deadline
+ * http_conns.c's, the replies' JSON api_json.c's, the Prometheus page
+ * metrics.c's.
+ *
+ * One thread per connection, not an event loop with a pool of workers: a
+ * create request holds its handler for as long as the target takes to
+ * answer (10 s and more for one that does not), and so would a pool
+ * worker; a few such requests would take every worker, and /healthz would
+ * wait behind them. With a thread each, a slow handler holds only its own
+ * connection. What a thread costs is bounded by the limits: at most
+ * max_connections threads (256 by default), most of them asleep in poll;
+ * a slow client holds one only until the header deadline; one address
+ * holds at most max_connections_per_client, so a flood from one client
+ * leaves room for the others (a load balancer's /healthz among them).
+ *
+ * A request body is never quoted, in a reply or in the log: a parse error
+ * says where (line, column, byte) and what kind of error in our words,
+ * never jansson's text, which quotes the body near the error. What this
+ * file echoes of a request is its method, path, Host and Content-Type
+ * (printable, cut), request_type, key names, and task ids. */
 #include "server/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -16,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -25,12 +46,16 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "server/api_json.h"
+#include "server/http_conns.h"
+#include "server/http_guard.h"
 #include "server/metrics.h"
 
-/* Idle seconds before a silent client is dropped; a handler that waits for
- * the target does not count as idle. */
+/* Idle seconds before a silent client is dropped (a body that stalls); a
+ * handler that waits for the target does not count as idle. Headers have
+ * their own, shorter deadline (http_conns.h). */
 #define CONN_TIMEOUT_S 60
-#define CONN_LIMIT 64
+/* How much of a header value a message quotes. */
+#define QUOTE_MAX 64
 /* How far past max_body_bytes a chunked body is read (and dropped) so that
  * its client still gets a 413, before the connection is simply closed. */
 #define DROP_FACTOR 16
@@ -47,6 +72,8 @@ struct http_server {
     char *token;               /* NULL = no authentication */
     size_t max_body;
     uint16_t port;
+    http_hosts hosts;
+    http_conns *conns;
     uint64_t started_wall_ms;
     request_metrics requests;
 };
@@ -154,7 +181,8 @@ static json_t *maintenance(http_server *s, const json_t *rd, mcdc_err *err) {
         return NULL;
     }
     if (strcmp(op, "skip_message") != 0) {
-        mcdc_errf(err, MCDC_EINVAL, "maintenance: unknown operation '%s'; known: skip_message", op);
+        /* A value of request_data: not quoted. */
+        mcdc_errf(err, MCDC_EINVAL, "maintenance: unknown operation; known: skip_message");
         return NULL;
     }
     const char *id = json_string_value(json_object_get(params, "task_id"));
@@ -253,6 +281,24 @@ static void observe_latency(http_server *s, int type, uint64_t start_ns) {
     request_metrics_observe_us(&s->requests, (size_t)type, (mcdc_now_mono_ns() - start_ns) / 1000);
 }
 
+/* What kind of error jansson found, in words that quote nothing of the
+ * body (jansson's own text does: "... near '<what was there>'"). */
+static const char *json_error_words(enum json_error_code code) {
+    switch (code) {
+    case json_error_out_of_memory: return "out of memory while reading it";
+    case json_error_stack_overflow: return "nested too deeply";
+    case json_error_invalid_utf8: return "not valid UTF-8";
+    case json_error_premature_end_of_input: return "it ends before the JSON value does";
+    case json_error_end_of_input_expected: return "more text after the JSON value";
+    case json_error_invalid_syntax: return "invalid syntax";
+    case json_error_null_character: return "a NUL character";
+    case json_error_null_byte_in_key: return "a NUL character in a key";
+    case json_error_duplicate_key: return "a key given twice in one object";
+    case json_error_numeric_overflow: return "a number out of range";
+    default: return "not readable";
+    }
+}
+
 static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, request *q) {
     json_error_t je;
     char msg[MCDC_ERR_MSG_MAX + 64];
@@ -264,8 +310,8 @@ static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, requ
     json_t *doc = json_loadb((const char *)q->body.data, q->body.len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
         count(s, T_UNKNOWN, REQ_UNMARSHAL_ERROR);
-        snprintf(msg, sizeof msg, "request body: malformed JSON at line %d, column %d: %s", je.line, je.column,
-                 je.text);
+        snprintf(msg, sizeof msg, "request body: malformed JSON at line %d, column %d (byte %d): %s", je.line,
+                 je.column, je.position, json_error_words(json_error_code(&je)));
         log_warn("http: POST /cdc -> 400: %s", msg);
         return send_error(c, MHD_HTTP_BAD_REQUEST, msg, NULL, NULL);
     }
@@ -362,13 +408,74 @@ static bool authorized(http_server *s, struct MHD_Connection *c) {
     return same_secret(h, s->token);
 }
 
-/* Decides on the first call, before any of the body is read: unknown path,
- * wrong method, no token and a declared body over the limit are all answered
- * without reading the body. Returns true when a reply was queued. */
+/* 421: the request names a host this server does not answer to. A page
+ * that a browser loaded from a name the attacker controls (DNS rebinding)
+ * reaches 127.0.0.1 with that name in Host; refusing it makes the page's
+ * requests fail however the name resolves. 421 Misdirected Request, not
+ * 403: the request is not forbidden to its sender, it was sent to the
+ * wrong server, and a status of its own tells it apart from a bad token. */
+static bool host_refused(http_server *s, struct MHD_Connection *c, const char *method, const char *url,
+                         enum MHD_Result *rc) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    http_host_verdict v = http_hosts_check(&s->hosts, h);
+    if (v == HTTP_HOST_OK) return false;
+    char host[QUOTE_MAX + 4], msg[384];
+    http_printable(host, QUOTE_MAX, h ? h : "");
+    if (v == HTTP_HOST_WRONG_PORT)
+        snprintf(msg, sizeof msg,
+                 "Host '%s': that port is not the one mcdc listens on (%u); send Host with port %u, or add "
+                 "'%s' to api_allowed_hosts when a proxy forwards it",
+                 host, (unsigned)s->port, (unsigned)s->port, host);
+    else if (v == HTTP_HOST_MISSING)
+        snprintf(msg, sizeof msg,
+                 "%s Host header%s%s%s; send the address mcdc listens on as Host (a guard against DNS rebinding)",
+                 h ? "unreadable" : "no", h ? " '" : "", h ? host : "", h ? "'" : "");
+    else
+        snprintf(msg, sizeof msg,
+                 "Host '%s' is not a name of this server (a guard against DNS rebinding); if clients reach mcdc "
+                 "by that name, add it to api_allowed_hosts",
+                 host);
+    count(s, T_UNKNOWN, REQ_HOST_REFUSED);
+    log_info("http: %.16s %.64s -> 421: %s", method, url, msg);
+    *rc = send_error(c, MHD_HTTP_MISDIRECTED_REQUEST, msg, NULL, NULL);
+    return true;
+}
+
+/* 415: /cdc takes JSON only. A browser sends a cross-site POST with
+ * text/plain (or a form type) without asking the server first; with
+ * application/json it must ask first (a CORS preflight), which this server
+ * never grants. So a page cannot send a /cdc request a browser lets
+ * through. */
+static bool content_type_refused(http_server *s, struct MHD_Connection *c, enum MHD_Result *rc) {
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (http_is_json_type(ct)) return false;
+    char got[QUOTE_MAX + 4], msg[320];
+    if (ct) {
+        http_printable(got, QUOTE_MAX, ct);
+        snprintf(msg, sizeof msg,
+                 "Content-Type '%s' is not accepted on /cdc; send the JSON body with Content-Type: application/json "
+                 "(curl -H 'Content-Type: application/json')",
+                 got);
+    } else
+        snprintf(msg, sizeof msg,
+                 "Content-Type missing on /cdc; send the JSON body with Content-Type: application/json "
+                 "(curl -H 'Content-Type: application/json')");
+    count(s, T_UNKNOWN, REQ_CONTENT_TYPE_REFUSED);
+    log_info("http: POST /cdc -> 415: %s", msg);
+    *rc = send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg, NULL, NULL);
+    return true;
+}
+
+/* Decides on the first call, before any of the body is read: a foreign
+ * Host, unknown path, wrong method, no token, not JSON and a declared body
+ * over the limit are all answered without reading the body. GET /healthz
+ * is answered whatever the Host and token: load balancers probe it by
+ * address, and it tells nothing. Returns true when a reply was queued. */
 static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, const char *url, const char *method,
                         enum MHD_Result *rc) {
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     char msg[256];
+    if (!(is_get && strcmp(url, "/healthz") == 0) && host_refused(s, c, method, url, rc)) return true;
     if (strcmp(url, "/cdc") == 0) {
         q->route = ROUTE_CDC;
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
@@ -390,18 +497,21 @@ static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, co
         return true;
     }
     if (q->route != ROUTE_HEALTHZ && !authorized(s, c)) {
+        count(s, T_UNKNOWN, REQ_UNAUTHORIZED);
         log_info("http: %s %s -> 401", method, url);
         *rc = send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token; send Authorization: Bearer <api_token>",
                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mcdc\"");
         return true;
     }
     if (q->route == ROUTE_CDC) {
+        if (content_type_refused(s, c, rc)) return true;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno == 0 && *end == '\0' && n > s->max_body) {
+                count(s, T_UNKNOWN, REQ_TOO_LARGE);
                 snprintf(msg, sizeof msg, "request body: %llu bytes is over the limit of %zu (max_body_bytes)", n,
                          s->max_body);
                 log_info("http: POST /cdc -> 413: %s", msg);
@@ -420,6 +530,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_server *s = cls;
     request *q = *con_cls;
     if (!q) {
+        http_conns_headers_done(s->conns, c);
         q = mcdc_xcalloc(1, sizeof *q);
         q->start_ns = mcdc_now_mono_ns();
         *con_cls = q;
@@ -454,6 +565,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     q->replied = true;
     if (q->too_large) {
         char msg[160];
+        count(s, T_UNKNOWN, REQ_TOO_LARGE);
         snprintf(msg, sizeof msg, "request body: over the limit of %zu bytes (max_body_bytes)", s->max_body);
         log_info("http: POST /cdc -> 413: %s", msg);
         return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, NULL);
@@ -467,9 +579,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)c;
     (void)toe;
+    http_server *s = cls;
+    http_conns_request_done(s->conns, c);
     request *q = *con_cls;
     if (!q) return;
     mcdc_buf_free(&q->body);
@@ -488,14 +600,19 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 
 /* ---- start and stop ------------------------------------------------------ */
 
-/* Binds here rather than in libmicrohttpd so that a failure says why. */
-static int listen_socket(const char *address, uint16_t port, uint16_t *bound, bool *v6, mcdc_err *err) {
+static int resolve(const char *address, uint16_t port, struct addrinfo **ai, mcdc_err *err) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
     char service[8];
     snprintf(service, sizeof service, "%u", (unsigned)port);
-    int gai = getaddrinfo(address, service, &hints, &ai);
+    int gai = getaddrinfo(address, service, &hints, ai);
     if (gai != 0) return mcdc_errf(err, MCDC_EINVAL, "listen address '%s': %s", address, gai_strerror(gai));
+    return 0;
+}
+
+/* Binds here rather than in libmicrohttpd so that a failure says why. */
+static int listen_socket(const char *address, uint16_t port, uint16_t *bound, bool *v6, mcdc_err *err) {
+    struct addrinfo *ai = NULL;
+    if (resolve(address, port, &ai, err)) return -1;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         freeaddrinfo(ai);
@@ -504,7 +621,9 @@ static int listen_socket(const char *address, uint16_t port, uint16_t *bound, bo
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     *v6 = ai->ai_family == AF_INET6;
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+    /* The kernel's queue of connections not yet accepted: as many as the
+     * server may hold, so that a burst waits rather than being refused. */
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 256) != 0) {
         int e = errno;
         close(fd);
         freeaddrinfo(ai);
@@ -519,36 +638,166 @@ static int listen_socket(const char *address, uint16_t port, uint16_t *bound, bo
     return fd;
 }
 
+static const char *address_of(const http_config *cfg) {
+    return cfg->address && cfg->address[0] ? cfg->address : HTTP_DEFAULT_ADDRESS;
+}
+
+static bool has(const char *s) { return s && s[0]; }
+
+int http_config_check(const http_config *cfg, mcdc_err *err) {
+    const char *address = address_of(cfg);
+    if (has(cfg->tls_cert_file) != has(cfg->tls_key_file))
+        return mcdc_errf(err, MCDC_EINVAL, "api_tls_cert_file and api_tls_key_file go together: %s is set, %s is not",
+                         has(cfg->tls_cert_file) ? "api_tls_cert_file" : "api_tls_key_file",
+                         has(cfg->tls_cert_file) ? "api_tls_key_file" : "api_tls_cert_file");
+    for (size_t i = 0; i < cfg->n_allowed_hosts; i++) {
+        mcdc_err why;
+        if (http_host_entry_check(cfg->allowed_hosts[i], &why)) {
+            char entry[QUOTE_MAX + 4];
+            http_printable(entry, QUOTE_MAX, cfg->allowed_hosts[i]);
+            return mcdc_errf(err, MCDC_EINVAL, "api_allowed_hosts[%zu] '%s': %s", i, entry, why.msg);
+        }
+    }
+    struct addrinfo *ai = NULL;
+    if (resolve(address, cfg->port, &ai, err)) return -1;
+    http_addr_kind kind = http_addr_kind_of(ai->ai_addr);
+    freeaddrinfo(ai);
+    if (kind != HTTP_ADDR_LOOPBACK && !has(cfg->api_token))
+        return mcdc_errf(err, MCDC_EINVAL,
+                         "listen %s is beyond loopback and api_token is empty: anyone who reaches the port could "
+                         "create and delete tasks; set api_token (clients then send Authorization: Bearer "
+                         "<api_token>), or listen on 127.0.0.1",
+                         address);
+    if (kind == HTTP_ADDR_WILDCARD && cfg->n_allowed_hosts == 0)
+        return mcdc_errf(err, MCDC_EINVAL,
+                         "listen %s serves every interface, so no single name can be checked against a request's "
+                         "Host header: set api_allowed_hosts to the names clients use to reach mcdc, or [\"*\"] when "
+                         "a proxy in front of mcdc checks Host itself",
+                         address);
+    return 0;
+}
+
+/* A PEM file for libmicrohttpd, NUL-terminated; the key file passes the
+ * rule for files that hold secrets first. */
+static int read_pem(const char *path, const char *key, bool secret, mcdc_buf *out, mcdc_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mcdc_errf(err, MCDC_EIO, "%s %s: cannot open: %s", key, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return mcdc_errf(err, MCDC_EIO, "%s %s: %s", key, path, strerror(e));
+    }
+    if (secret && mcdc_secret_file_check(path, st.st_mode, "the API's TLS private key", err)) {
+        close(fd);
+        return -1;
+    }
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            mcdc_secret_wipe(chunk, sizeof chunk);
+            return mcdc_errf(err, MCDC_EIO, "%s %s: cannot read: %s", key, path, strerror(e));
+        }
+        if (n == 0) break;
+        mcdc_buf_append(out, chunk, (size_t)n);
+    }
+    close(fd);
+    mcdc_secret_wipe(chunk, sizeof chunk);
+    if (out->len == 0 || !strstr(mcdc_buf_cstr(out), "-----BEGIN "))
+        return mcdc_errf(err, MCDC_EINVAL, "%s %s: not a PEM file (no -----BEGIN line)", key, path);
+    return 0;
+}
+
+static void free_server(http_server *s) {
+    http_conns_stop(s->conns);
+    http_hosts_free(&s->hosts);
+    if (s->token) mcdc_secret_wipe(s->token, strlen(s->token));
+    free(s->token);
+    free(s);
+}
+
 http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err) {
-    const char *address = cfg->address && cfg->address[0] ? cfg->address : HTTP_DEFAULT_ADDRESS;
+    if (http_config_check(cfg, err)) return NULL;
+    const char *address = address_of(cfg);
+    bool tls = has(cfg->tls_cert_file);
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        mcdc_errf(err, MCDC_EINVAL, "api_tls_cert_file: this build of libmicrohttpd has no TLS");
+        return NULL;
+    }
+    mcdc_buf cert = MCDC_BUF_INIT, key = MCDC_BUF_INIT;
+    if (tls && (read_pem(cfg->tls_cert_file, "api_tls_cert_file", false, &cert, err) ||
+                read_pem(cfg->tls_key_file, "api_tls_key_file", true, &key, err))) {
+        mcdc_buf_free(&cert);
+        mcdc_secret_wipe(key.data, key.len);
+        mcdc_buf_free(&key);
+        return NULL;
+    }
     http_server *s = mcdc_xcalloc(1, sizeof *s);
     s->tm = tm;
     s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
-    if (cfg->api_token && cfg->api_token[0]) s->token = mcdc_xstrdup(cfg->api_token);
+    if (has(cfg->api_token)) s->token = mcdc_xstrdup(cfg->api_token);
     s->started_wall_ms = mcdc_now_wall_ms();
     request_metrics_init(&s->requests, REQUEST_TYPES, N_TYPES);
+    unsigned max_conns = cfg->max_connections ? cfg->max_connections : HTTP_DEFAULT_MAX_CONNECTIONS;
+    unsigned per_client =
+        cfg->max_connections_per_client ? cfg->max_connections_per_client : HTTP_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+    unsigned header_ms = cfg->header_timeout_ms ? cfg->header_timeout_ms : HTTP_DEFAULT_HEADER_TIMEOUT_MS;
     bool v6 = false;
     int fd = listen_socket(address, cfg->port, &s->port, &v6, err);
     if (fd < 0) goto fail;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (http_hosts_init(&s->hosts, address, http_addr_kind_of((struct sockaddr *)&ss) == HTTP_ADDR_LOOPBACK,
+                        cfg->allowed_hosts, cfg->n_allowed_hosts, s->port, tls, err)) {
+        close(fd);
+        goto fail;
+    }
+    if (!(s->conns = http_conns_start(header_ms))) {
+        mcdc_errf(err, MCDC_EIO, "listen %s:%u: cannot start a thread", address, (unsigned)s->port);
+        close(fd);
+        goto fail;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? (void *)mcdc_buf_cstr(&cert) : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? (void *)mcdc_buf_cstr(&key) : NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                  MHD_OPTION_LISTEN_SOCKET, fd,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, s->conns,
+                                 MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+                                 MHD_OPTION_ARRAY, tls_opts,
                                  MHD_OPTION_END);
+    /* libmicrohttpd handed both to GnuTLS at start, which keeps its own copy. */
+    mcdc_buf_free(&cert);
+    mcdc_secret_wipe(key.data, key.len);
+    mcdc_buf_free(&key);
     if (!s->daemon) {
         close(fd);
-        mcdc_errf(err, MCDC_EIO, "listen %s:%u: the HTTP server did not start", address, (unsigned)s->port);
+        mcdc_errf(err, MCDC_EIO, "listen %s:%u: the HTTP server did not start%s", address, (unsigned)s->port,
+                  tls ? " (are api_tls_cert_file and api_tls_key_file a PEM certificate and its key?)" : "");
         goto fail;
     }
-    log_info("http: listening on %s:%u%s", address, (unsigned)s->port, s->token ? " (bearer token required)" : "");
+    log_info("http: listening on %s://%s%s%s:%u (%sat most %u connections, %u per client, headers within %u ms)",
+             tls ? "https" : "http", v6 ? "[" : "", address, v6 ? "]" : "", (unsigned)s->port,
+             s->token ? "bearer token required; " : "", max_conns, per_client, header_ms);
     return s;
 fail:
-    free(s->token);
-    free(s);
+    mcdc_buf_free(&cert);
+    mcdc_secret_wipe(key.data, key.len);
+    mcdc_buf_free(&key);
+    free_server(s);
     return NULL;
 }
 
@@ -556,8 +805,8 @@ uint16_t http_port(const http_server *s) { return s->port; }
 
 void http_stop(http_server *s) {
     if (!s) return;
+    /* Closes every connection (each CLOSED notification leaves
+     * http_conns's list) before the deadline's thread stops. */
     MHD_stop_daemon(s->daemon);
-    if (s->token) mcdc_secret_wipe(s->token, strlen(s->token));
-    free(s->token);
-    free(s);
+    free_server(s);
 }

@@ -10,8 +10,9 @@
 /* milvus-cdc's milvus_cdc_request_latency buckets, in milliseconds. */
 static const double LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
 
-static const char *const STATUS_NAMES[REQ_N_STATUS] = {"total", "success", "fail", "invalid_method",
-                                                       "unmarshal_error"};
+static const char *const STATUS_NAMES[REQ_N_STATUS] = {"total",           "success",       "fail",
+                                                       "invalid_method",  "unmarshal_error", "unauthorized",
+                                                       "host_refused",    "content_type_refused", "too_large"};
 
 void request_metrics_init(request_metrics *m, const char *const *types, size_t n_types) {
     m->types = types;

@@ -14,9 +14,12 @@
 #include "base/histogram.h"
 #include "pipeline/task_snapshot.h"
 
-/* milvus-cdc's request_status label values, in its order. */
+/* milvus-cdc's request_status label values, in its order, then mcdc's
+ * refusals (counted as request_type="unknown": each is told before the
+ * body, and so the type, is read). */
 typedef enum request_status {
-    REQ_TOTAL, REQ_SUCCESS, REQ_FAIL, REQ_INVALID_METHOD, REQ_UNMARSHAL_ERROR, REQ_N_STATUS
+    REQ_TOTAL, REQ_SUCCESS, REQ_FAIL, REQ_INVALID_METHOD, REQ_UNMARSHAL_ERROR,
+    REQ_UNAUTHORIZED, REQ_HOST_REFUSED, REQ_CONTENT_TYPE_REFUSED, REQ_TOO_LARGE, REQ_N_STATUS
 } request_status;
 
 #define METRICS_MAX_REQUEST_TYPES 16

@@ -22,6 +22,12 @@ static void test_defaults(void **state) {
     assert_int_equal(c.listen_port, 8444);
     assert_string_equal(c.api_token, "");
     assert_int_equal(c.max_body_bytes, 1048576);
+    assert_int_equal(c.n_api_allowed_hosts, 0);
+    assert_string_equal(c.api_tls_cert_file, "");
+    assert_string_equal(c.api_tls_key_file, "");
+    assert_int_equal(c.api_max_connections, 256);
+    assert_int_equal(c.api_max_connections_per_client, 32);
+    assert_int_equal(c.api_header_timeout_ms, 10000);
     assert_int_equal(c.log_level, MCDC_LOG_INFO);
     assert_string_equal(c.store.type, "sqlite");
     assert_string_equal(c.store.path, "mcdc.db");
@@ -66,10 +72,12 @@ static void test_empty_file_is_all_defaults(void **state) {
     mcdc_config_free(&c);
     parse_ok("# only a comment\n", &c);
     mcdc_config_free(&c);
-    parse_ok("source:\n  etcd:\n    root_path: prod\nstore:\napi_token: ~\nlisten: \":9000\"\n", &c);
+    parse_ok("source:\n  etcd:\n    root_path: prod\nstore:\napi_token: t\nlisten: \":9000\"\n"
+             "api_allowed_hosts: [\"*\"]\n",
+             &c);
     assert_string_equal(c.source.channel_prefix, "prod");
     assert_string_equal(c.store.path, "mcdc.db");
-    assert_string_equal(c.api_token, "");
+    assert_string_equal(c.api_token, "t");
     assert_string_equal(c.listen_host, "0.0.0.0");
     assert_int_equal(c.listen_port, 9000);
     mcdc_config_free(&c);
@@ -81,6 +89,12 @@ static void test_full_file(void **state) {
         "listen: 0.0.0.0:18444\n"
         "api_token: \"t0ken\"\n"
         "max_body_bytes: 2097152\n"
+        "api_allowed_hosts: [mcdc.example.com, \"mcdc.example.com:443\", \"[fd00::1]:8444\"]\n"
+        "api_tls_cert_file: /etc/mcdc/api.crt\n"
+        "api_tls_key_file: /etc/mcdc/api.key\n"
+        "api_max_connections: 100\n"
+        "api_max_connections_per_client: 8\n"
+        "api_header_timeout_ms: 2000\n"
         "log_level: debug\n"
         "store: {type: sqlite, path: /var/lib/mcdc/mcdc.db}\n"
         "source:\n"
@@ -113,6 +127,24 @@ static void test_full_file(void **state) {
     assert_int_equal(c.listen_port, 18444);
     assert_string_equal(c.api_token, "t0ken");
     assert_int_equal(c.max_body_bytes, 2097152);
+    assert_int_equal(c.n_api_allowed_hosts, 3);
+    assert_string_equal(c.api_allowed_hosts[0], "mcdc.example.com");
+    assert_string_equal(c.api_allowed_hosts[1], "mcdc.example.com:443");
+    assert_string_equal(c.api_allowed_hosts[2], "[fd00::1]:8444");
+    assert_string_equal(c.api_tls_cert_file, "/etc/mcdc/api.crt");
+    assert_string_equal(c.api_tls_key_file, "/etc/mcdc/api.key");
+    assert_int_equal(c.api_max_connections, 100);
+    assert_int_equal(c.api_max_connections_per_client, 8);
+    assert_int_equal(c.api_header_timeout_ms, 2000);
+    http_config hc = mcdc_config_http(&c);
+    assert_string_equal(hc.address, "0.0.0.0");
+    assert_int_equal(hc.port, 18444);
+    assert_int_equal(hc.n_allowed_hosts, 3);
+    assert_string_equal(hc.allowed_hosts[2], "[fd00::1]:8444");
+    assert_string_equal(hc.tls_key_file, "/etc/mcdc/api.key");
+    assert_int_equal(hc.max_connections, 100);
+    assert_int_equal(hc.max_connections_per_client, 8);
+    assert_int_equal(hc.header_timeout_ms, 2000);
     assert_int_equal(c.log_level, MCDC_LOG_DEBUG);
     assert_string_equal(c.store.path, "/var/lib/mcdc/mcdc.db");
     assert_string_equal(c.source.etcd.endpoints, "10.0.0.1:2379,10.0.0.2:2379");
@@ -253,6 +285,51 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("? [a]\n: 1\n", "mcdc.yaml:1: want plain key names");
 }
 
+/* The API listener's rules, refused at load with the keys that fix them. */
+static void test_api_listener_rules(void **state) {
+    (void)state;
+    /* Beyond loopback without a token. */
+    expect_error("listen: 0.0.0.0:8444\napi_allowed_hosts: [\"*\"]\n",
+                 "mcdc.yaml: listen 0.0.0.0 is beyond loopback and api_token is empty");
+    expect_error("listen: \":8444\"\n", "mcdc.yaml: listen 0.0.0.0 is beyond loopback and api_token is empty");
+    expect_error("listen: 10.1.2.3:8444\napi_token: \"\"\n",
+                 "mcdc.yaml: listen 10.1.2.3 is beyond loopback and api_token is empty: anyone who reaches the port "
+                 "could create and delete tasks; set api_token");
+    /* Every interface without a list of names for Host. */
+    expect_error("listen: 0.0.0.0:8444\napi_token: s3cret\n",
+                 "mcdc.yaml: listen 0.0.0.0 serves every interface, so no single name can be checked against a "
+                 "request's Host header: set api_allowed_hosts");
+    expect_error("listen: \"[::]:8444\"\napi_token: s3cret\n", "mcdc.yaml: listen :: serves every interface");
+    /* Cert and key go together. */
+    expect_error("api_tls_cert_file: /etc/a.crt\n",
+                 "mcdc.yaml: api_tls_cert_file and api_tls_key_file go together: api_tls_cert_file is set, "
+                 "api_tls_key_file is not");
+    expect_error("api_tls_key_file: /etc/a.key\n",
+                 "mcdc.yaml: api_tls_cert_file and api_tls_key_file go together: api_tls_key_file is set");
+    /* Entries of the list. */
+    expect_error("api_allowed_hosts: mcdc.example.com\n", "mcdc.yaml:1: api_allowed_hosts: want a list of host names");
+    expect_error("api_allowed_hosts: [\"a b\"]\n", "mcdc.yaml:1: api_allowed_hosts: 'a b': want a host name");
+    expect_error("api_allowed_hosts: [\"\"]\n", "mcdc.yaml:1: api_allowed_hosts: '': want a host name");
+    expect_error("api_allowed_hosts: [\"h:99999\"]\n", "mcdc.yaml:1: api_allowed_hosts: 'h:99999': want a host name");
+    expect_error("api_allowed_hosts: [[a]]\n", "mcdc.yaml:1: api_allowed_hosts: want a list of host names");
+    expect_error("api_max_connections: 0\n", "mcdc.yaml:1: api_max_connections: want an integer from 1 to 10000");
+    expect_error("api_max_connections_per_client: 0\n",
+                 "mcdc.yaml:1: api_max_connections_per_client: want an integer from 1 to 10000");
+    expect_error("api_header_timeout_ms: 10\n", "mcdc.yaml:1: api_header_timeout_ms: want an integer from 100 to 600000");
+
+    /* What is fine: loopback without a token (any loopback address, and
+     * localhost), beyond it with one, every interface with both. */
+    mcdc_config c;
+    const char *ok[] = {"listen: 127.0.0.2:8444\n", "listen: \"[::1]:8444\"\n", "listen: localhost:8444\n",
+                        "listen: 10.1.2.3:8444\napi_token: s3cret\n",
+                        "listen: 0.0.0.0:8444\napi_token: s3cret\napi_allowed_hosts: [mcdc.example.com]\n",
+                        "api_tls_cert_file: a.crt\napi_tls_key_file: a.key\n"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        parse_ok(ok[i], &c);
+        mcdc_config_free(&c);
+    }
+}
+
 static void test_missing_and_real_files(void **state) {
     (void)state;
     mcdc_config c;
@@ -291,6 +368,7 @@ int main(void) {
         cmocka_unit_test(test_mq_sections),
         cmocka_unit_test(test_example_file_loads),
         cmocka_unit_test(test_errors_point_at_line_and_key),
+        cmocka_unit_test(test_api_listener_rules),
         cmocka_unit_test(test_missing_and_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -404,7 +404,7 @@ static void test_task_errors(void **state) {
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400,
                 "maintenance: 'operation' (a string) is required; known: skip_message");
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"explode\"}}", 400,
-                "maintenance: unknown operation 'explode'; known: skip_message");
+                "maintenance: unknown operation; known: skip_message");
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"skip_message\","
                    " \"params\": {\"task_id\": \"dup\", \"channel\": \"ch\"}}}", 400,
                 "maintenance skip_message: params.task_id, params.channel and params.position (strings) are required");
@@ -466,7 +466,8 @@ static void test_methods_and_paths(void **state) {
 static void test_body_limit(void **state) {
     fixture *f = *state;
     /* A declared length over the limit is refused before any body is sent. */
-    const char head[] = "POST /cdc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10485760\r\n\r\n";
+    const char head[] = "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                        "Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n";
     reply r = exchange(f->port, head, sizeof head - 1);
     assert_int_equal(r.status, 413);
     assert_non_null(strstr(message(&r), "10485760 bytes is over the limit of 65536"));
@@ -474,7 +475,8 @@ static void test_body_limit(void **state) {
 
     /* So is a chunked body, once it passes the limit. */
     mcdc_buf b = MCDC_BUF_INIT;
-    mcdc_buf_printf(&b, "POST /cdc HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+    mcdc_buf_printf(&b, "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int i = 0; i < 20; i++) {
         mcdc_buf_printf(&b, "1000\r\n");
         for (int j = 0; j < 0x1000; j++) mcdc_buf_putc(&b, ' ');
@@ -502,7 +504,8 @@ static void test_body_limit(void **state) {
 static void test_endless_chunked_body_is_cut_off(void **state) {
     fixture *f = *state;
     int fd = connect_to(f->port);
-    const char head[] = "POST /cdc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char head[] = "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
     assert_int_equal(send(fd, head, sizeof head - 1, MSG_NOSIGNAL), (ssize_t)(sizeof head - 1));
     char chunk[0x10000 + 16];
     int n = snprintf(chunk, sizeof chunk, "10000\r\n");
