@@ -688,9 +688,10 @@ static int read_pem(const char *path, const char *key, bool secret, mcdc_buf *ou
         close(fd);
         return mcdc_errf(err, MCDC_EIO, "%s %s: %s", key, path, strerror(e));
     }
-    if (secret && mcdc_secret_file_check(path, st.st_mode, "the API's TLS private key", err)) {
+    mcdc_err why;
+    if (secret && mcdc_secret_file_check(path, st.st_mode, "the API's TLS private key", &why)) {
         close(fd);
-        return -1;
+        return mcdc_errf(err, why.code, "%s %s", key, why.msg);
     }
     char chunk[4096];
     for (;;) {

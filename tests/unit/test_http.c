@@ -6,6 +6,7 @@
  * in-memory stand-in with the contract of task_manager.h; the real one is
  * exercised by the integration tests. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,11 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "logcapture.h"
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -52,6 +57,12 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_
     pthread_mutex_lock(&tm->mu);
     if (strcmp(spec->target.address, "unreachable:1") == 0)
         rc = mcdc_errf(err, MCDC_EUNAVAIL, "target unreachable:1 does not answer");
+    else if (strcmp(spec->target.address, "slow:1") == 0) {
+        /* A target that takes its time, with the manager's lock held (the
+         * worst a task manager could do): /healthz must not care. */
+        sleep(3);
+        rc = mcdc_errf(err, MCDC_EUNAVAIL, "target slow:1 does not answer");
+    }
     else if (find(tm, spec->id) >= 0)
         rc = mcdc_errf(err, MCDC_EEXIST, "task '%s' exists already", spec->id);
     else if (tm->n == MAX_TASKS)
@@ -163,21 +174,31 @@ static void reply_free(reply *r) {
     memset(r, 0, sizeof *r);
 }
 
-static int connect_to(uint16_t port) {
+/* A connection to the server from the loopback address `from` (NULL:
+ * 127.0.0.1; any 127.x.y.z works, which is how the tests play several
+ * clients). */
+static int connect_from(const char *from, uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        assert_int_equal(inet_pton(AF_INET, from, &src.sin_addr), 1);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
 }
 
+static int connect_to(uint16_t port) { return connect_from(NULL, port); }
+
 /* Sends what it can (the server may stop reading), then reads the reply. */
-static reply exchange(uint16_t port, const void *raw, size_t len) {
-    int fd = connect_to(port);
+static reply exchange_from(const char *from, uint16_t port, const void *raw, size_t len) {
+    int fd = connect_from(from, port);
     size_t sent = 0;
     while (sent < len) {
         ssize_t n = send(fd, (const char *)raw + sent, len - sent, MSG_NOSIGNAL);
@@ -202,6 +223,8 @@ static reply exchange(uint16_t port, const void *raw, size_t len) {
     mcdc_buf_free(&in);
     return r;
 }
+
+static reply exchange(uint16_t port, const void *raw, size_t len) { return exchange_from(NULL, port, raw, len); }
 
 static reply request(uint16_t port, const char *method, const char *path, const char *headers, const char *body) {
     mcdc_buf b = MCDC_BUF_INIT;
@@ -247,10 +270,9 @@ typedef struct fixture {
     uint16_t port;
 } fixture;
 
-static int start(void **state, const char *token, size_t max_body) {
+static int start_with(void **state, http_config cfg) {
     fixture *f = calloc(1, sizeof *f);
     pthread_mutex_init(&f->tm.mu, NULL);
-    http_config cfg = {.address = "127.0.0.1", .port = 0, .api_token = token, .max_body_bytes = max_body};
     mcdc_err err = {0};
     f->srv = http_start(&cfg, &f->tm, &err);
     if (!f->srv) fail_msg("http_start: %s", err.msg);
@@ -260,8 +282,32 @@ static int start(void **state, const char *token, size_t max_body) {
     return 0;
 }
 
+static int start(void **state, const char *token, size_t max_body) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .api_token = token, .max_body_bytes = max_body});
+}
+
 static int setup_plain(void **state) { return start(state, NULL, 64 * 1024); }
 static int setup_token(void **state) { return start(state, "s3cret-token", 0); }
+
+static const char *const ALLOWED[] = {"mcdc.example.com", "proxy.example:8443", "[fd00::1]"};
+static int setup_allowed(void **state) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .allowed_hosts = ALLOWED, .n_allowed_hosts = 3});
+}
+static const char *const ANY[] = {"*"};
+static int setup_any_host(void **state) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .allowed_hosts = ANY, .n_allowed_hosts = 1});
+}
+/* Deadlines short enough for a test, long enough for a loaded machine. */
+static int setup_deadline(void **state) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .header_timeout_ms = 1000});
+}
+static int setup_per_client(void **state) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .max_connections_per_client = 4,
+                                           .header_timeout_ms = 60000});
+}
+static int setup_busy(void **state) {
+    return start_with(state, (http_config){.address = "127.0.0.1", .header_timeout_ms = 2000});
+}
 
 static int teardown(void **state) {
     fixture *f = *state;
@@ -640,6 +686,477 @@ static void test_bind_errors(void **state) {
     http_stop(a);
 }
 
+/* ---- refusals ---------------------------------------------------------------- */
+
+/* POST /cdc with these header lines (Host and Content-Type among them, or not). */
+static reply post_raw(uint16_t port, const char *headers, const char *body) {
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "POST /cdc HTTP/1.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n%s", headers,
+                    strlen(body), body);
+    reply r = exchange(port, b.data, b.len);
+    mcdc_buf_free(&b);
+    return r;
+}
+
+/* GET path with exactly these header lines. */
+static reply get_raw(uint16_t port, const char *path, const char *headers) {
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "GET %s HTTP/1.1\r\nConnection: close\r\n%s\r\n", path, headers);
+    reply r = exchange(port, b.data, b.len);
+    mcdc_buf_free(&b);
+    return r;
+}
+
+/* The status, the same code in the body, a message with want; freed. */
+static void expect_refused(reply *r, int status, const char *want) {
+    if (r->status != status) fail_msg("status %d, want %d; body %s", r->status, status, r->body);
+    assert_int_equal(json_integer_value(json_object_get(r->json, "code")), status);
+    if (!message(r) || !strstr(message(r), want)) fail_msg("message '%s' lacks '%s'", message(r), want);
+    reply_free(r);
+}
+
+static void expect_status(reply *r, int status) {
+    if (r->status != status) fail_msg("status %d, want %d; body %s", r->status, status, r->body);
+    reply_free(r);
+}
+
+#define LIST "{\"request_type\": \"list\"}"
+#define JSON_CT "Content-Type: application/json\r\n"
+
+static void test_content_type(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    reply r = post_raw(p, "Host: 127.0.0.1\r\nContent-Type: text/plain\r\n", LIST);
+    expect_refused(&r, 415, "Content-Type 'text/plain' is not accepted on /cdc; send the JSON body with "
+                            "Content-Type: application/json (curl -H 'Content-Type: application/json')");
+    r = post_raw(p, "Host: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n", LIST);
+    expect_refused(&r, 415, "Content-Type 'application/x-www-form-urlencoded' is not accepted");
+    r = post_raw(p, "Host: 127.0.0.1\r\n", LIST);
+    expect_refused(&r, 415, "Content-Type missing on /cdc; send the JSON body with Content-Type: application/json");
+    r = post_raw(p, "Host: 127.0.0.1\r\nContent-Type: application/jsonx\r\n", LIST);
+    expect_refused(&r, 415, "'application/jsonx'");
+    /* Refused before the body is read: a declared 10 MiB body that never comes. */
+    const char head[] = "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: 10485760\r\n\r\n";
+    r = exchange(p, head, sizeof head - 1);
+    expect_refused(&r, 415, "Content-Type 'text/plain'");
+    /* The media type in any case, with parameters. */
+    r = post_raw(p, "Host: 127.0.0.1\r\nContent-Type: Application/JSON; charset=utf-8\r\n", LIST);
+    expect_status(&r, 200);
+    r = post_raw(p, "Host: 127.0.0.1\r\nContent-Type: application/json;charset=UTF-8\r\n", LIST);
+    expect_status(&r, 200);
+
+    r = request(p, "GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"content_type_refused\"} 5\n"));
+    reply_free(&r);
+}
+
+static void test_host(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    char h[128];
+    reply r = post_raw(p, "Host: evil.example\r\n" JSON_CT, LIST);
+    expect_refused(&r, 421, "Host 'evil.example' is not a name of this server (a guard against DNS rebinding); "
+                            "if clients reach mcdc by that name, add it to api_allowed_hosts");
+    snprintf(h, sizeof h, "Host: evil.example:%u\r\n" JSON_CT, p);
+    r = post_raw(p, h, LIST);
+    expect_refused(&r, 421, "is not a name of this server");
+    /* The wrong port on a right name. */
+    snprintf(h, sizeof h, "Host: 127.0.0.1:%u\r\n" JSON_CT, (unsigned)(p == 65535 ? 1 : p + 1));
+    r = post_raw(p, h, LIST);
+    char want[160];
+    snprintf(want, sizeof want, "that port is not the one mcdc listens on (%u)", p);
+    expect_refused(&r, 421, want);
+    /* Every route but /healthz, before the token and the method. */
+    r = get_raw(p, "/metrics", "Host: evil.example\r\n");
+    expect_refused(&r, 421, "Host 'evil.example'");
+    r = get_raw(p, "/cdc", "Host: evil.example\r\n");
+    expect_refused(&r, 421, "Host 'evil.example'");
+    r = get_raw(p, "/healthz", "Host: evil.example\r\n");
+    expect_status(&r, 200);
+    /* HTTP/1.0 may leave Host out; here it may not. */
+    const char v10[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    r = exchange(p, v10, sizeof v10 - 1);
+    expect_refused(&r, 421, "no Host header; send the address mcdc listens on as Host");
+    /* What the reply quotes of a Host is printable and short. */
+    mcdc_buf b = MCDC_BUF_INIT;
+    mcdc_buf_printf(&b, "Host: a");
+    for (int i = 0; i < 300; i++) mcdc_buf_putc(&b, 'x');
+    mcdc_buf_printf(&b, "\r\n" JSON_CT);
+    r = post_raw(p, mcdc_buf_cstr(&b), LIST);
+    mcdc_buf_free(&b);
+    assert_int_equal(r.status, 421);
+    assert_non_null(strstr(message(&r), "xxx...'"));
+    assert_true(strlen(message(&r)) < 300);
+    reply_free(&r);
+
+    /* The names of a loopback listener, with and without the port. */
+    const char *names[] = {"127.0.0.1", "localhost", "LocalHost", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(h, sizeof h, "Host: %s\r\n" JSON_CT, names[i]);
+        r = post_raw(p, h, LIST);
+        expect_status(&r, 200);
+        snprintf(h, sizeof h, "Host: %s:%u\r\n" JSON_CT, names[i], p);
+        r = post_raw(p, h, LIST);
+        expect_status(&r, 200);
+    }
+    r = request(p, "GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"host_refused\"} 7\n"));
+    reply_free(&r);
+}
+
+static void test_allowed_hosts(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    char h[128];
+    /* A name of the list: without a port, or with the bound one. */
+    reply r = post_raw(p, "Host: mcdc.example.com\r\n" JSON_CT, LIST);
+    expect_status(&r, 200);
+    snprintf(h, sizeof h, "Host: MCDC.example.com:%u\r\n" JSON_CT, p);
+    r = post_raw(p, h, LIST);
+    expect_status(&r, 200);
+    r = post_raw(p, "Host: mcdc.example.com:1\r\n" JSON_CT, LIST);
+    expect_refused(&r, 421, "that port is not the one mcdc listens on");
+    /* An entry with a port: that port only (a proxy that keeps its own). */
+    r = post_raw(p, "Host: proxy.example:8443\r\n" JSON_CT, LIST);
+    expect_status(&r, 200);
+    snprintf(h, sizeof h, "Host: proxy.example:%u\r\n" JSON_CT, p);
+    r = post_raw(p, h, LIST);
+    expect_refused(&r, 421, "that port is not the one mcdc listens on");
+    r = post_raw(p, "Host: [fd00::1]\r\n" JSON_CT, LIST);
+    expect_status(&r, 200);
+    r = post_raw(p, "Host: other.example.com\r\n" JSON_CT, LIST);
+    expect_refused(&r, 421, "Host 'other.example.com' is not a name of this server");
+    /* The loopback names stay. */
+    r = post_raw(p, "Host: localhost\r\n" JSON_CT, LIST);
+    expect_status(&r, 200);
+}
+
+static void test_any_host(void **state) {
+    fixture *f = *state;
+    reply r = post_raw(f->port, "Host: evil.example:1\r\n" JSON_CT, LIST);
+    expect_status(&r, 200);
+    /* Content-Type still counts. */
+    r = post_raw(f->port, "Host: evil.example\r\nContent-Type: text/plain\r\n", LIST);
+    expect_refused(&r, 415, "Content-Type 'text/plain'");
+}
+
+static void test_config_check(void **state) {
+    (void)state;
+    mcdc_err err = {0};
+    http_config cfg = {.address = "0.0.0.0", .port = 0};
+    assert_int_equal(http_config_check(&cfg, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "listen 0.0.0.0 is beyond loopback and api_token is empty"));
+    /* http_start refuses the same, before it binds. */
+    assert_null(http_start(&cfg, NULL, &err));
+    assert_non_null(strstr(err.msg, "api_token is empty"));
+    cfg.api_token = "t";
+    assert_int_equal(http_config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "serves every interface"));
+    assert_non_null(strstr(err.msg, "api_allowed_hosts"));
+    cfg.allowed_hosts = ANY;
+    cfg.n_allowed_hosts = 1;
+    assert_int_equal(http_config_check(&cfg, &err), 0);
+    static const char *const bad[] = {"good.example", "bad host"};
+    cfg.allowed_hosts = bad;
+    cfg.n_allowed_hosts = 2;
+    assert_int_equal(http_config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "api_allowed_hosts[1] 'bad host': want a host name"));
+    cfg = (http_config){.address = "127.0.0.1", .tls_key_file = "k.pem"};
+    assert_int_equal(http_config_check(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "api_tls_cert_file and api_tls_key_file go together"));
+    cfg = (http_config){.address = "::1"};
+    assert_int_equal(http_config_check(&cfg, &err), 0);
+}
+
+/* ---- the body is never quoted ------------------------------------------------- */
+
+static void test_parse_errors_never_quote_the_body(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    /* Where jansson would say "near '<the token>'". */
+    const char *bodies[] = {
+        "{\"request_type\": \"create\", \"request_data\": {\"milvus_connect_param\": {\"token\": Tok3nS3cr3t}}}",
+        "{\"request_type\": \"list\"} Tok3nS3cr3t",
+        "{\"request_type\": \"list\", \"Tok3nS3cr3t\": 1, \"Tok3nS3cr3t\": 2}",
+        "{\"request_type\": \"list\", \"request_data\": {\"token\": \"Tok3nS3cr3t\xff\"}}",
+        "{\"request_type\": \"list\", \"request_data\": {\"token\": \"Tok3nS3cr3t",
+        "Tok3nS3cr3t",
+        "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"Tok3nS3cr3t\"}}",
+    };
+    const char *want[] = {
+        "request body: malformed JSON at line 1, column ",
+        "more text after the JSON value",
+        "a key given twice in one object",
+        "not valid UTF-8",
+        "it ends before the JSON value does",
+        "invalid syntax",
+        "maintenance: unknown operation; known: skip_message",
+    };
+    log_capture lc;
+    log_capture_start(&lc, MCDC_LOG_DEBUG);
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        reply r = cdc(p, bodies[i]);
+        if (r.status != 400) fail_msg("%s: status %d", bodies[i], r.status);
+        if (strstr(r.body, "Tok3n")) fail_msg("the reply quotes the body: %s", r.body);
+        if (!strstr(message(&r), want[i])) fail_msg("%s: message '%s' lacks '%s'", bodies[i], message(&r), want[i]);
+        reply_free(&r);
+    }
+    char *log = log_capture_end(&lc);
+    if (strstr(log, "Tok3n")) fail_msg("the log quotes the body:\n%s", log);
+    assert_non_null(strstr(log, "malformed JSON at line 1"));
+    free(log);
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static double now_s(void) { return (double)mcdc_now_mono_ns() / 1e9; }
+
+/* Waits up to `within` seconds for the server to close fd (end of stream or
+ * reset); the seconds it took, or -1 if it did not. Anything the server
+ * sends first fails the test. */
+static double wait_closed(int fd, double within) {
+    double t0 = now_s();
+    while (now_s() - t0 < within) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 200) > 0) {
+            char c;
+            ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+            if (n > 0) fail_msg("the server answered a request that has no end of headers");
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return now_s() - t0;
+        }
+    }
+    return -1;
+}
+
+static void send_all(int fd, const char *s) {
+    assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static void test_header_deadline(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    log_capture lc;
+    log_capture_start(&lc, MCDC_LOG_INFO);
+    double t0 = now_s();
+    int slow = connect_to(p);
+    send_all(slow, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    /* Meanwhile others are served. */
+    reply r = request(p, "GET", "/healthz", NULL, NULL);
+    expect_status(&r, 200);
+    r = cdc(p, LIST);
+    expect_status(&r, 200);
+    /* A byte every 200 ms: libmicrohttpd's idle timeout would never fire. */
+    bool closed = false;
+    while (!closed && now_s() - t0 < 30) {
+        if (send(slow, "a", 1, MSG_NOSIGNAL) != 1) closed = true;
+        else closed = wait_closed(slow, 0.2) >= 0;
+    }
+    double took = now_s() - t0;
+    close(slow);
+    char *log = log_capture_end(&lc);
+    if (!closed) fail_msg("a trickling client still connected after %.1f s", took);
+    /* Not before its deadline of 1 s from being accepted (which follows t0). */
+    if (took < 0.95) fail_msg("closed after %.2f s, before its deadline", took);
+    assert_non_null(strstr(log, "http: closed a connection from 127.0.0.1: no complete request headers within "
+                                "1000 ms (api_header_timeout_ms)"));
+    free(log);
+
+    /* After a reply, the clock runs again for the next request on a
+     * connection kept alive. */
+    int idle = connect_to(p);
+    send_all(idle, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    mcdc_buf in = MCDC_BUF_INIT;
+    char chunk[512];
+    while (!strstr(mcdc_buf_cstr(&in), "\r\n\r\nok\n")) {
+        ssize_t n = recv(idle, chunk, sizeof chunk, 0);
+        if (n <= 0) fail_msg("no reply on a kept-alive connection: '%s'", mcdc_buf_cstr(&in));
+        mcdc_buf_append(&in, chunk, (size_t)n);
+    }
+    mcdc_buf_free(&in);
+    double idle_took = wait_closed(idle, 30);
+    close(idle);
+    if (idle_took < 0) fail_msg("an idle kept-alive connection stays open");
+}
+
+static void test_per_client_limit(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    int held[4];
+    for (int i = 0; i < 4; i++) held[i] = connect_from("127.0.0.1", p);
+    /* Accepted in order: by the time this one is, the four above count. */
+    int fifth = connect_from("127.0.0.1", p);
+    double took = wait_closed(fifth, 30);
+    close(fifth);
+    if (took < 0) fail_msg("a fifth connection from one address was not closed");
+    /* The header deadline (60 s here) is not what closed it. */
+    assert_true(took < 30);
+    /* Another address is served meanwhile: /healthz and the API. */
+    const char hz[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    reply r = exchange_from("127.0.0.2", p, hz, sizeof hz - 1);
+    expect_status(&r, 200);
+    char list[256];
+    int n = snprintf(list, sizeof list,
+                     "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" JSON_CT
+                     "Content-Length: %zu\r\n\r\n" LIST, strlen(LIST));
+    r = exchange_from("127.0.0.2", p, list, (size_t)n);
+    expect_status(&r, 200);
+    /* Once the four go, the first address is served again (libmicrohttpd
+     * counts a connection until it has cleaned it up: allow it time). */
+    for (int i = 0; i < 4; i++) close(held[i]);
+    double t0 = now_s();
+    for (;;) {
+        int fd = connect_to(p);
+        send_all(fd, hz);
+        char buf[16] = {0};
+        ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        if (got > 0 && strncmp(buf, "HTTP/1.1 200", 12) == 0) break;
+        if (now_s() - t0 > 30) fail_msg("127.0.0.1 still refused after its connections closed");
+        usleep(100 * 1000);
+    }
+}
+
+typedef struct create_arg {
+    uint16_t port;
+    int status;
+} create_arg;
+
+static void *slow_create(void *p) {
+    create_arg *a = p;
+    reply r = cdc(a->port, "{\"request_type\": \"create\", \"request_data\": {\"milvus_connect_param\": {\"uri\": "
+                           "\"slow:1\"}, \"collection_infos\": [{\"name\": \"c\"}]}}");
+    a->status = r.status;
+    reply_free(&r);
+    return NULL;
+}
+
+/* /healthz answers at once while a create waits on its target with the
+ * task manager's lock held, and while 100 clients trickle headers from as
+ * many addresses; those are closed after their deadline (2 s here). */
+static void test_healthz_while_busy(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    enum { SLOW = 100 };
+    int slow[SLOW];
+    log_capture lc;
+    log_capture_start(&lc, MCDC_LOG_WARN); /* not 100 lines of closed connections */
+    for (int i = 0; i < SLOW; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "127.0.1.%d", i + 1);
+        slow[i] = connect_from(from, p);
+        send_all(slow[i], "POST /cdc HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    }
+    create_arg ca = {p, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, slow_create, &ca);
+    usleep(300 * 1000); /* the create is in (or about to be) */
+    for (int i = 0; i < 5; i++) {
+        double t0 = now_s();
+        reply r = request(p, "GET", "/healthz", NULL, NULL);
+        double took = now_s() - t0;
+        expect_status(&r, 200);
+        if (took > 1.0) fail_msg("/healthz took %.2f s", took);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(ca.status, 503);
+    for (int i = 0; i < SLOW; i++) {
+        if (wait_closed(slow[i], 30) < 0) fail_msg("slow client %d still connected", i);
+        close(slow[i]);
+    }
+    free(log_capture_end(&lc));
+}
+
+/* ---- HTTPS ------------------------------------------------------------------------ */
+
+static void write_file(const char *path, const char *text, mode_t mode) {
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    chmod(path, mode);
+}
+
+static void test_tls_files(void **state) {
+    fixture *f = *state;
+    char dir[] = "/tmp/mcdc-test-tls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/api.crt", dir);
+    snprintf(key, sizeof key, "%s/api.key", dir);
+    mcdc_err err = {0};
+    http_config cfg = {.address = "127.0.0.1", .tls_cert_file = cert, .tls_key_file = key};
+    assert_null(http_start(&cfg, &f->tm, &err));
+    assert_int_equal(err.code, MCDC_EIO);
+    char want[256];
+    snprintf(want, sizeof want, "api_tls_cert_file %s: cannot open: No such file or directory", cert);
+    assert_string_equal(err.msg, want);
+    write_file(cert, "not a certificate\n", 0644);
+    assert_null(http_start(&cfg, &f->tm, &err));
+    snprintf(want, sizeof want, "api_tls_cert_file %s: not a PEM file", cert);
+    assert_non_null(strstr(err.msg, want));
+    write_file(cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 0644);
+    write_file(key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0644);
+    assert_null(http_start(&cfg, &f->tm, &err));
+    snprintf(want, sizeof want, "api_tls_key_file %s: open to group or others (mode 0644)", key);
+    assert_non_null(strstr(err.msg, want));
+    chmod(key, 0600);
+    /* Both PEM in form, neither in content: libmicrohttpd refuses them. */
+    assert_null(http_start(&cfg, &f->tm, &err));
+    assert_non_null(strstr(err.msg, "the HTTP server did not start (are api_tls_cert_file and api_tls_key_file"));
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
+/* A real certificate (openssl's CLI) and a real client (curl's): skipped
+ * where either is missing. The integration test does the same from
+ * Python. */
+static void test_tls_round_trip(void **state) {
+    fixture *f = *state;
+    if (system("command -v openssl >/dev/null 2>&1 && command -v curl >/dev/null 2>&1") != 0) skip();
+    char dir[] = "/tmp/mcdc-test-tls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], cert[128], key[128];
+    snprintf(cert, sizeof cert, "%s/api.crt", dir);
+    snprintf(key, sizeof key, "%s/api.key", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost "
+             "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout %s -out %s >/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    chmod(key, 0600);
+    mcdc_err err = {0};
+    http_config cfg = {.address = "127.0.0.1", .tls_cert_file = cert, .tls_key_file = key};
+    http_server *srv = http_start(&cfg, &f->tm, &err);
+    if (!srv) fail_msg("http_start: %s", err.msg);
+    uint16_t p = http_port(srv);
+    char out[128];
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -m 20 --cacert %s -H 'Content-Type: application/json' -d '{\"request_type\": \"list\"}' "
+             "https://127.0.0.1:%u/cdc >%s",
+             cert, p, out);
+    assert_int_equal(system(cmd), 0);
+    mcdc_buf b = MCDC_BUF_INIT;
+    assert_int_equal(mcdc_buf_read_file(&b, out), 0);
+    assert_non_null(strstr(mcdc_buf_cstr(&b), "{\"code\":200,\"data\":{\"tasks\":[]}}"));
+    mcdc_buf_free(&b);
+    /* Plain HTTP to the TLS port gets no HTTP reply. */
+    int fd = connect_to(p);
+    send_all(fd, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    char buf[64] = {0};
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    assert_true(n <= 0 || strncmp(buf, "HTTP/1.1 200", 12) != 0);
+    http_stop(srv);
+    unlink(out);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 /* ---- the formats, from hand-made snapshots ------------------------------------ */
 
 static task_spec spec_with_secret(const char *id) {
@@ -862,6 +1379,17 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bearer_token, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_bind_errors, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_content_type, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_host, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_allowed_hosts, setup_allowed, teardown),
+        cmocka_unit_test_setup_teardown(test_any_host, setup_any_host, teardown),
+        cmocka_unit_test(test_config_check),
+        cmocka_unit_test_setup_teardown(test_parse_errors_never_quote_the_body, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_header_deadline, setup_deadline, teardown),
+        cmocka_unit_test_setup_teardown(test_per_client_limit, setup_per_client, teardown),
+        cmocka_unit_test_setup_teardown(test_healthz_while_busy, setup_busy, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_files, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_round_trip, setup_plain, teardown),
         cmocka_unit_test(test_task_json),
         cmocka_unit_test(test_positions_json),
         cmocka_unit_test(test_task_metrics),
