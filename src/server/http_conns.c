@@ -130,10 +130,11 @@ static void *reaper(void *arg) {
         uint64_t now = mcdc_now_mono_ns();
         for (conn *e = cs->head; e; e = e->next) {
             if (!e->on_clock || e->shut || e->fd < 0 || now - e->clock_ns < cs->timeout_ns) continue;
-            e->shut = true;
-            shutdown(e->fd, SHUT_RDWR);
+            /* The line first: whoever sees the connection end finds it logged. */
             log_info("http: closed a connection from %s: no complete request headers within %u ms "
                      "(api_header_timeout_ms)", e->peer, cs->timeout_ms);
+            e->shut = true;
+            shutdown(e->fd, SHUT_RDWR);
         }
     }
     pthread_mutex_unlock(&cs->mu);

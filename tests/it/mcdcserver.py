@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -24,11 +25,14 @@ def free_port():
 
 class McdcServer:
     def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None,
-                 etcd_endpoint=None, secrets_dir=None):
+                 etcd_endpoint=None, secrets_dir=None, api=None, ca=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
         one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
         {"batch_rows": 1000}. etcd_endpoint: where mcdc reaches the source's etcd (a proxy a test
-        can cut), else the stack's. secrets_dir: the config's secrets_dir (task password files)."""
+        can cut), else the stack's. secrets_dir: the config's secrets_dir (task password files).
+        api: more top-level keys of the API listener, e.g. {"api_header_timeout_ms": 2000}. ca: the
+        CA file of the API's certificate when api sets api_tls_cert_file; the helpers then call
+        https://."""
         self.stack = stack
         self.mq = mq
         self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
@@ -37,6 +41,8 @@ class McdcServer:
                    f"    type: kafka\n    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}\n")
         self.dir = workdir
         self.port = free_port()
+        self.base = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        self.ssl = ssl.create_default_context(cafile=str(ca)) if ca else None
         self.proc = None
         self.log = workdir / "mcdc.log"
         self.config = workdir / "mcdc.yaml"
@@ -50,7 +56,8 @@ source:
 {mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
   + (f"  dml_channels: {dml_channels}\n" if dml_channels else "")
   + ("apply: {" + ", ".join(f"{k}: {v}" for k, v in apply.items()) + "}\n" if apply else "")
-  + (f"secrets_dir: {secrets_dir}\n" if secrets_dir else ""))
+  + (f"secrets_dir: {secrets_dir}\n" if secrets_dir else "")
+  + "".join(f"{k}: {json.dumps(v)}\n" for k, v in (api or {}).items()))
 
     def start(self):
         logf = open(self.log, "a")
@@ -61,7 +68,7 @@ source:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mcdc serve exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=1, context=self.ssl) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, OSError):
@@ -88,10 +95,10 @@ source:
 
     def post(self, request_type, data=None, raw=None):
         body = raw if raw is not None else json.dumps({"request_type": request_type, "request_data": data or {}}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/cdc", data=body, method="POST",
+        req = urllib.request.Request(f"{self.base}/cdc", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
+            with urllib.request.urlopen(req, timeout=60, context=self.ssl) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"{}")
@@ -109,7 +116,7 @@ source:
 
     def metrics(self):
         """GET /metrics as {sample name with labels: value}."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10, context=self.ssl) as r:
             text = r.read().decode()
         out = {}
         for line in text.splitlines():
