@@ -658,10 +658,7 @@ int http_config_check(const http_config *cfg, mcdc_err *err) {
             return mcdc_errf(err, MCDC_EINVAL, "api_allowed_hosts[%zu] '%s': %s", i, entry, why.msg);
         }
     }
-    struct addrinfo *ai = NULL;
-    if (resolve(address, cfg->port, &ai, err)) return -1;
-    http_addr_kind kind = http_addr_kind_of(ai->ai_addr);
-    freeaddrinfo(ai);
+    http_addr_kind kind = http_addr_kind_of_text(address);
     if (kind != HTTP_ADDR_LOOPBACK && !has(cfg->api_token))
         return mcdc_errf(err, MCDC_EINVAL,
                          "listen %s is beyond loopback and api_token is empty: anyone who reaches the port could "

@@ -65,12 +65,14 @@ typedef struct http_config {
 typedef struct http_server http_server;
 
 /* The rules a configuration must meet before anything is started, without
- * binding: an api_token when the address is beyond loopback, allowed_hosts
+ * binding or asking DNS: an api_token when the address is beyond loopback
+ * (only an IP address in 127.0.0.0/8 or ::1, or "localhost", counts as
+ * loopback; any other name does not, whatever it resolves to), allowed_hosts
  * when it is every interface (0.0.0.0, ::), well-formed allowed_hosts
  * entries, cert and key both or neither. MCDC_EINVAL naming the config keys
  * (listen, api_token, api_allowed_hosts, api_tls_*). http_start checks the
- * same; `mcdc serve` calls it first so that it refuses before it opens the
- * source. */
+ * same; mcdc_config_parse calls it, so that `mcdc serve` refuses before it
+ * opens the source. */
 int http_config_check(const http_config *cfg, mcdc_err *err);
 
 /* Checks cfg (http_config_check), binds and starts serving before it

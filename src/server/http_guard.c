@@ -4,6 +4,7 @@
  * configuration. */
 #include "server/http_guard.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -26,6 +27,14 @@ http_addr_kind http_addr_kind_of(const struct sockaddr *sa) {
         if (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127) return HTTP_ADDR_LOOPBACK;
     }
     return HTTP_ADDR_OTHER;
+}
+
+http_addr_kind http_addr_kind_of_text(const char *address) {
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    if (inet_pton(AF_INET, address, &v4.sin_addr) == 1) return http_addr_kind_of((struct sockaddr *)&v4);
+    if (inet_pton(AF_INET6, address, &v6.sin6_addr) == 1) return http_addr_kind_of((struct sockaddr *)&v6);
+    return strcasecmp(address, "localhost") == 0 ? HTTP_ADDR_LOOPBACK : HTTP_ADDR_OTHER;
 }
 
 /* With PORT_OPTIONAL and a default of 0, port 0 says "no port given". */

@@ -21,6 +21,11 @@ typedef enum http_addr_kind {
 
 http_addr_kind http_addr_kind_of(const struct sockaddr *sa);
 
+/* The same of a configured address, without asking DNS (a configuration
+ * is checked the same wherever it is loaded): an IP address by its value,
+ * "localhost" as loopback, any other name as beyond loopback. */
+http_addr_kind http_addr_kind_of_text(const char *address);
+
 /* The Host names a server accepts, built once at start. */
 typedef struct http_hosts {
     bool any;               /* "*" was allowed */

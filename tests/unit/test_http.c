@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "server/api_json.h"
 #include "server/http.h"
+#include "server/http_guard.h"
 #include "server/metrics.h"
 
 /* ---- an in-memory task manager ------------------------------------------- */
@@ -668,7 +669,7 @@ static void test_bind_errors(void **state) {
     char want[64];
     snprintf(want, sizeof want, "listen 127.0.0.1:%u: Address already in use", f->port);
     assert_string_equal(err.msg, want);
-    cfg = (http_config){.address = "not an address", .port = 0};
+    cfg = (http_config){.address = "not an address", .port = 0, .api_token = "t"};
     assert_null(http_start(&cfg, &f->tm, &err));
     assert_int_equal(err.code, MCDC_EINVAL);
     assert_non_null(strstr(err.msg, "listen address 'not an address'"));
@@ -868,6 +869,59 @@ static void test_config_check(void **state) {
     assert_non_null(strstr(err.msg, "api_tls_cert_file and api_tls_key_file go together"));
     cfg = (http_config){.address = "::1"};
     assert_int_equal(http_config_check(&cfg, &err), 0);
+}
+
+/* The rules alone, without a server. */
+static void test_guard_rules(void **state) {
+    (void)state;
+    assert_true(http_is_json_type("application/json"));
+    assert_true(http_is_json_type(" APPLICATION/Json ; charset=utf-8"));
+    assert_false(http_is_json_type(NULL));
+    assert_false(http_is_json_type(""));
+    assert_false(http_is_json_type("text/plain"));
+    assert_false(http_is_json_type("application/json-patch+json"));
+    assert_false(http_is_json_type("application/jsonp"));
+
+    assert_int_equal(http_addr_kind_of_text("127.0.0.1"), HTTP_ADDR_LOOPBACK);
+    assert_int_equal(http_addr_kind_of_text("127.9.8.7"), HTTP_ADDR_LOOPBACK);
+    assert_int_equal(http_addr_kind_of_text("::1"), HTTP_ADDR_LOOPBACK);
+    assert_int_equal(http_addr_kind_of_text("::ffff:127.0.0.1"), HTTP_ADDR_LOOPBACK);
+    assert_int_equal(http_addr_kind_of_text("LOCALHOST"), HTTP_ADDR_LOOPBACK);
+    assert_int_equal(http_addr_kind_of_text("0.0.0.0"), HTTP_ADDR_WILDCARD);
+    assert_int_equal(http_addr_kind_of_text("::"), HTTP_ADDR_WILDCARD);
+    assert_int_equal(http_addr_kind_of_text("10.0.0.1"), HTTP_ADDR_OTHER);
+    assert_int_equal(http_addr_kind_of_text("mcdc.internal"), HTTP_ADDR_OTHER);
+
+    static const char *const allowed[] = {"Mcdc.Example.com", "proxy:8443"};
+    http_hosts h;
+    mcdc_err err = {0};
+    assert_int_equal(http_hosts_init(&h, "10.0.0.1", false, allowed, 2, 8444, false, &err), 0);
+    assert_int_equal(http_hosts_check(&h, "10.0.0.1:8444"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "10.0.0.1"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "10.0.0.1:80"), HTTP_HOST_WRONG_PORT);
+    assert_int_equal(http_hosts_check(&h, "localhost:8444"), HTTP_HOST_UNKNOWN); /* not on loopback */
+    assert_int_equal(http_hosts_check(&h, "mcdc.example.COM"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "proxy:8443"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "proxy"), HTTP_HOST_WRONG_PORT); /* port 80 then */
+    assert_int_equal(http_hosts_check(&h, NULL), HTTP_HOST_MISSING);
+    assert_int_equal(http_hosts_check(&h, ""), HTTP_HOST_MISSING);
+    assert_int_equal(http_hosts_check(&h, "a b"), HTTP_HOST_MISSING);
+    assert_int_equal(http_hosts_check(&h, "10.0.0.1:8444:1"), HTTP_HOST_MISSING);
+    http_hosts_free(&h);
+    /* With TLS a Host without a port means 443. */
+    static const char *const tls_proxy[] = {"proxy:443"};
+    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, tls_proxy, 1, 8444, true, &err), 0);
+    assert_int_equal(http_hosts_check(&h, "proxy"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "[::1]:8444"), HTTP_HOST_OK);
+    http_hosts_free(&h);
+    static const char *const bad[] = {"ok", "no good"};
+    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, bad, 2, 8444, false, &err), -1);
+
+    char out[16];
+    http_printable(out, 8, "ab\x01\n\xff" "cdefghij");
+    assert_string_equal(out, "ab???cde...");
+    http_printable(out, 8, "short");
+    assert_string_equal(out, "short");
 }
 
 /* ---- the body is never quoted ------------------------------------------------- */
@@ -1384,6 +1438,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_allowed_hosts, setup_allowed, teardown),
         cmocka_unit_test_setup_teardown(test_any_host, setup_any_host, teardown),
         cmocka_unit_test(test_config_check),
+        cmocka_unit_test(test_guard_rules),
         cmocka_unit_test_setup_teardown(test_parse_errors_never_quote_the_body, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_header_deadline, setup_deadline, teardown),
         cmocka_unit_test_setup_teardown(test_per_client_limit, setup_per_client, teardown),
