@@ -365,10 +365,14 @@ fail:
     count(s, type, REQ_FAIL);
     if (err.code == MCDC_OK) mcdc_errf(&err, MCDC_EINTERNAL, "the request failed without a reason (a bug)");
     unsigned status = status_of(err.code);
-    if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE) log_error("http: POST /cdc %s -> %u: %s", type == T_UNKNOWN ? "?" : REQUEST_TYPES[type],
-                                 status, err.msg);
-    else log_info("http: POST /cdc %s -> %u: %s", type == T_UNKNOWN ? "?" : REQUEST_TYPES[type], status, err.msg);
-    return send_error(c, status, err.msg, NULL, NULL);
+    /* A message may name a key or value of the request, which JSON lets
+     * hold a newline: printable only, so no client writes a log line. */
+    char shown[MCDC_ERR_MSG_MAX + 4];
+    http_printable(shown, MCDC_ERR_MSG_MAX - 1, err.msg);
+    const char *tname = type == T_UNKNOWN ? "?" : REQUEST_TYPES[type];
+    if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE) log_error("http: POST /cdc %s -> %u: %s", tname, status, shown);
+    else log_info("http: POST /cdc %s -> %u: %s", tname, status, shown);
+    return send_error(c, status, shown, NULL, NULL);
 }
 
 /* ---- /metrics ------------------------------------------------------------ */
@@ -436,7 +440,10 @@ static bool host_refused(http_server *s, struct MHD_Connection *c, const char *m
                  "by that name, add it to api_allowed_hosts",
                  host);
     count(s, T_UNKNOWN, REQ_HOST_REFUSED);
-    log_info("http: %.16s %.64s -> 421: %s", method, url, msg);
+    char m[QUOTE_MAX + 4], u[QUOTE_MAX + 4];
+    http_printable(m, 16, method);
+    http_printable(u, QUOTE_MAX, url);
+    log_info("http: %s %s -> 421: %s", m, u, msg);
     *rc = send_error(c, MHD_HTTP_MISDIRECTED_REQUEST, msg, NULL, NULL);
     return true;
 }
@@ -475,30 +482,35 @@ static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, co
                         enum MHD_Result *rc) {
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     char msg[256];
+    /* The path as libmicrohttpd decoded it (%0a is a newline) and the
+     * method, as they may be shown in a reply or the log. */
+    char m[QUOTE_MAX + 4], u[QUOTE_MAX + 4];
+    http_printable(m, 16, method);
+    http_printable(u, QUOTE_MAX, url);
     if (!(is_get && strcmp(url, "/healthz") == 0) && host_refused(s, c, method, url, rc)) return true;
     if (strcmp(url, "/cdc") == 0) {
         q->route = ROUTE_CDC;
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
             count(s, T_UNKNOWN, REQ_INVALID_METHOD);
-            snprintf(msg, sizeof msg, "method %.16s not allowed on /cdc; only POST", method);
+            snprintf(msg, sizeof msg, "method %s not allowed on /cdc; only POST", m);
             *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "POST");
             return true;
         }
     } else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
         q->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_METRICS;
         if (!is_get) {
-            snprintf(msg, sizeof msg, "method %.16s not allowed on %s; only GET", method, url);
+            snprintf(msg, sizeof msg, "method %s not allowed on %s; only GET", m, url);
             *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
             return true;
         }
     } else {
-        snprintf(msg, sizeof msg, "no such path '%.64s'; the API is POST /cdc, GET /healthz, GET /metrics", url);
+        snprintf(msg, sizeof msg, "no such path '%s'; the API is POST /cdc, GET /healthz, GET /metrics", u);
         *rc = send_error(c, MHD_HTTP_NOT_FOUND, msg, NULL, NULL);
         return true;
     }
     if (q->route != ROUTE_HEALTHZ && !authorized(s, c)) {
         count(s, T_UNKNOWN, REQ_UNAUTHORIZED);
-        log_info("http: %s %s -> 401", method, url);
+        log_info("http: %s %s -> 401", m, u);
         *rc = send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token; send Authorization: Bearer <api_token>",
                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mcdc\"");
         return true;
@@ -530,12 +542,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_server *s = cls;
     request *q = *con_cls;
     if (!q) {
-        http_conns_headers_done(s->conns, c);
         q = mcdc_xcalloc(1, sizeof *q);
         q->start_ns = mcdc_now_mono_ns();
         *con_cls = q;
         enum MHD_Result rc = MHD_YES;
         if (early_reply(s, c, q, url, method, &rc)) {
+            http_conns_request_in(s->conns, c);
             q->replied = true;
             return rc;
         }
@@ -563,6 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (q->replied) return MHD_YES;
     q->replied = true;
+    http_conns_request_in(s->conns, c);
     if (q->too_large) {
         char msg[160];
         count(s, T_UNKNOWN, REQ_TOO_LARGE);
@@ -690,6 +703,9 @@ static int read_pem(const char *path, const char *key, bool secret, mcdc_buf *ou
         close(fd);
         return mcdc_errf(err, why.code, "%s %s", key, why.msg);
     }
+    /* Room for the whole file first: a buffer that grew while reading would
+     * leave a copy of the key in freed memory, unwiped. */
+    mcdc_buf_reserve(out, (size_t)st.st_size + 1);
     char chunk[4096];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof chunk);
@@ -751,7 +767,7 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
     socklen_t len = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &len);
     if (http_hosts_init(&s->hosts, address, http_addr_kind_of((struct sockaddr *)&ss) == HTTP_ADDR_LOOPBACK,
-                        cfg->allowed_hosts, cfg->n_allowed_hosts, s->port, tls, err)) {
+                        cfg->allowed_hosts, cfg->n_allowed_hosts, s->port, err)) {
         close(fd);
         goto fail;
     }
@@ -782,7 +798,11 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
     mcdc_secret_wipe(key.data, key.len);
     mcdc_buf_free(&key);
     if (!s->daemon) {
-        close(fd);
+        /* fd is not closed here: libmicrohttpd 0.9.75 closes a listen socket
+         * it was given on some failures (TLS set-up) and not on others, and
+         * a second close could hit a descriptor another thread has opened
+         * since. At worst one descriptor leaks, on a path that ends
+         * `mcdc serve`. */
         mcdc_errf(err, MCDC_EIO, "listen %s:%u: the HTTP server did not start%s", address, (unsigned)s->port,
                   tls ? " (are api_tls_cert_file and api_tls_key_file a PEM certificate and its key?)" : "");
         goto fail;

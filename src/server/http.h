@@ -18,8 +18,9 @@
  *
  * Against clients that hold connections: at most max_connections in all and
  * max_connections_per_client from one address; a connection that has not
- * sent a request's complete headers within header_timeout_ms of being
- * accepted (or of its last reply) is closed, however slowly it trickles.
+ * sent a whole request (headers and body) within header_timeout_ms of
+ * being accepted (or of its last reply) is closed, however slowly it
+ * trickles.
  * /healthz takes no lock that the task API holds.
  *
  * A failed request gets milvus-cdc's {"code": status, "message": ...} with

@@ -36,7 +36,7 @@ typedef struct conn {
     struct conn *prev, *next;
     int fd;
     uint64_t clock_ns;  /* when its clock started */
-    bool on_clock;      /* no request's headers complete since clock_ns */
+    bool on_clock;      /* no request wholly received (headers and body) since clock_ns */
     bool shut;          /* shut down already; waiting for libmicrohttpd to close it */
     char peer[INET6_ADDRSTRLEN];
 } conn;
@@ -95,7 +95,7 @@ static conn *entry_of(struct MHD_Connection *c) {
     return ci ? ci->socket_context : NULL;
 }
 
-void http_conns_headers_done(http_conns *cs, struct MHD_Connection *c) {
+void http_conns_request_in(http_conns *cs, struct MHD_Connection *c) {
     conn *e = entry_of(c);
     if (!e) return;
     pthread_mutex_lock(&cs->mu);
@@ -131,7 +131,7 @@ static void *reaper(void *arg) {
         for (conn *e = cs->head; e; e = e->next) {
             if (!e->on_clock || e->shut || e->fd < 0 || now - e->clock_ns < cs->timeout_ns) continue;
             /* The line first: whoever sees the connection end finds it logged. */
-            log_info("http: closed a connection from %s: no complete request headers within %u ms "
+            log_info("http: closed a connection from %s: no complete request within %u ms "
                      "(api_header_timeout_ms)", e->peer, cs->timeout_ms);
             e->shut = true;
             shutdown(e->fd, SHUT_RDWR);

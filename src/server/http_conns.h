@@ -1,5 +1,5 @@
-/* http_conns.h — the header deadline of http.h: a connection that has not
- * sent a request's complete headers within a deadline of being accepted,
+/* http_conns.h — the request deadline of http.h: a connection that has not
+ * sent a whole request (headers and body) within a deadline of being accepted,
  * or of the end of its last request, is shut down, however it trickles.
  * libmicrohttpd 0.9.75 has only an idle timeout, which every byte resets.
  *
@@ -24,9 +24,11 @@ void http_conns_stop(http_conns *cs);
 void http_conns_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                        enum MHD_ConnectionNotificationCode toe);
 
-/* A request's headers are complete (the handler's first call): its
- * connection is no longer on the clock. */
-void http_conns_headers_done(http_conns *cs, struct MHD_Connection *c);
+/* A request is wholly in, headers and body (or answered before its body
+ * was read): its connection is off the clock while mcdc works on it. The
+ * body counts, or a client could send complete headers and then trickle
+ * a chunked body for ever, holding a slot without any deadline. */
+void http_conns_request_in(http_conns *cs, struct MHD_Connection *c);
 
 /* A request is over (its reply sent): the clock starts again for the next
  * one on the same connection. */

@@ -62,10 +62,9 @@ static void add_name(http_hosts *h, const char *name, uint16_t port) {
 }
 
 int http_hosts_init(http_hosts *h, const char *listen_address, bool loopback, const char *const *allowed,
-                    size_t n_allowed, uint16_t bound_port, bool tls, mcdc_err *err) {
+                    size_t n_allowed, uint16_t bound_port, mcdc_err *err) {
     memset(h, 0, sizeof *h);
     h->bound_port = bound_port;
-    h->default_port = tls ? 443 : 80;
     /* The listen address as written in the configuration: an IPv6 address
      * comes without brackets, as a Host header's does once parsed. */
     add_name(h, listen_address, 0);
@@ -103,10 +102,13 @@ http_host_verdict http_hosts_check(const http_hosts *h, const char *host_header)
     http_host_verdict v = HTTP_HOST_UNKNOWN;
     for (size_t i = 0; i < h->n; i++) {
         if (strcasecmp(a.host, h->names[i]) != 0) continue;
-        /* No port in Host means the scheme's default one. */
-        uint16_t asked = a.port ? a.port : h->default_port;
+        /* No port in Host means the default port of the scheme the client
+         * used, which mcdc cannot know behind a proxy that ends TLS
+         * ("name:443" listed, "Host: name" forwarded over plain HTTP): a
+         * Host without a port matches any entry of its name. The name is
+         * what a rebinding page cannot forge. */
         uint16_t want = h->ports[i] ? h->ports[i] : h->bound_port;
-        if (asked == want || (!a.port && !h->ports[i])) return HTTP_HOST_OK;
+        if (!a.port || a.port == want) return HTTP_HOST_OK;
         v = HTTP_HOST_WRONG_PORT;
     }
     return v;

@@ -33,7 +33,6 @@ typedef struct http_hosts {
     char **names;           /* lower case, IPv6 without brackets */
     uint16_t *ports;        /* 0 = the entry named no port */
     uint16_t bound_port;    /* the port the server listens on */
-    uint16_t default_port;  /* what a Host without a port means: 80, or 443 with TLS */
 } http_hosts;
 
 /* One allowed_hosts entry: "*", "name", "name:port" or "[v6]:port".
@@ -43,7 +42,7 @@ int http_host_entry_check(const char *entry, mcdc_err *err);
 /* The listen address as configured, the loopback names when `loopback`,
  * then the entries (each checked as above). */
 int http_hosts_init(http_hosts *h, const char *listen_address, bool loopback, const char *const *allowed,
-                    size_t n_allowed, uint16_t bound_port, bool tls, mcdc_err *err);
+                    size_t n_allowed, uint16_t bound_port, mcdc_err *err);
 void http_hosts_free(http_hosts *h);
 
 typedef enum http_host_verdict {

@@ -495,6 +495,22 @@ static void test_methods_and_paths(void **state) {
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(message(&r), "no such path '/nope'"));
     reply_free(&r);
+    /* libmicrohttpd decodes %0a in the path into a newline: shown as '?',
+     * so no client writes a line of its own into the log. */
+    log_capture lc;
+    log_capture_start(&lc, MCDC_LOG_DEBUG);
+    r = request(f->port, "GET", "/x%0a2026-01-01T00:00:00.000Z%20ERROR%20forged", NULL, NULL);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(message(&r), "no such path '/x?2026-01-01"));
+    reply_free(&r);
+    r = cdc(f->port, "{\"request_type\": \"get\", \"request_data\": {\"task_id\": \"a\\nERROR forged\"}}");
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(message(&r), "a?ERROR forged"));
+    reply_free(&r);
+    char *log = log_capture_end(&lc);
+    if (strstr(log, "\nERROR forged") || strstr(log, "\n2026-01-01T00:00:00.000Z ERROR"))
+        fail_msg("a request wrote a log line:\n%s", log);
+    free(log);
     r = request(f->port, "GET", "/", NULL, NULL);
     assert_int_equal(r.status, 404);
     reply_free(&r);
@@ -895,27 +911,30 @@ static void test_guard_rules(void **state) {
     static const char *const allowed[] = {"Mcdc.Example.com", "proxy:8443"};
     http_hosts h;
     mcdc_err err = {0};
-    assert_int_equal(http_hosts_init(&h, "10.0.0.1", false, allowed, 2, 8444, false, &err), 0);
+    assert_int_equal(http_hosts_init(&h, "10.0.0.1", false, allowed, 2, 8444, &err), 0);
     assert_int_equal(http_hosts_check(&h, "10.0.0.1:8444"), HTTP_HOST_OK);
     assert_int_equal(http_hosts_check(&h, "10.0.0.1"), HTTP_HOST_OK);
     assert_int_equal(http_hosts_check(&h, "10.0.0.1:80"), HTTP_HOST_WRONG_PORT);
     assert_int_equal(http_hosts_check(&h, "localhost:8444"), HTTP_HOST_UNKNOWN); /* not on loopback */
     assert_int_equal(http_hosts_check(&h, "mcdc.example.COM"), HTTP_HOST_OK);
     assert_int_equal(http_hosts_check(&h, "proxy:8443"), HTTP_HOST_OK);
-    assert_int_equal(http_hosts_check(&h, "proxy"), HTTP_HOST_WRONG_PORT); /* port 80 then */
+    assert_int_equal(http_hosts_check(&h, "proxy:80"), HTTP_HOST_WRONG_PORT);
     assert_int_equal(http_hosts_check(&h, NULL), HTTP_HOST_MISSING);
     assert_int_equal(http_hosts_check(&h, ""), HTTP_HOST_MISSING);
     assert_int_equal(http_hosts_check(&h, "a b"), HTTP_HOST_MISSING);
     assert_int_equal(http_hosts_check(&h, "10.0.0.1:8444:1"), HTTP_HOST_MISSING);
     http_hosts_free(&h);
-    /* With TLS a Host without a port means 443. */
+    /* A Host without a port matches an entry of its name whatever port the
+     * entry names: behind a proxy that ends TLS, "Host: proxy" reaches mcdc
+     * over plain HTTP for an entry "proxy:443". */
     static const char *const tls_proxy[] = {"proxy:443"};
-    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, tls_proxy, 1, 8444, true, &err), 0);
+    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, tls_proxy, 1, 8444, &err), 0);
     assert_int_equal(http_hosts_check(&h, "proxy"), HTTP_HOST_OK);
+    assert_int_equal(http_hosts_check(&h, "proxy:444"), HTTP_HOST_WRONG_PORT);
     assert_int_equal(http_hosts_check(&h, "[::1]:8444"), HTTP_HOST_OK);
     http_hosts_free(&h);
     static const char *const bad[] = {"ok", "no good"};
-    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, bad, 2, 8444, false, &err), -1);
+    assert_int_equal(http_hosts_init(&h, "127.0.0.1", true, bad, 2, 8444, &err), -1);
 
     char out[16];
     http_printable(out, 8, "ab\x01\n\xff" "cdefghij");
@@ -1013,7 +1032,7 @@ static void test_header_deadline(void **state) {
     if (!closed) fail_msg("a trickling client still connected after %.1f s", took);
     /* Not before its deadline of 1 s from being accepted (which follows t0). */
     if (took < 0.95) fail_msg("closed after %.2f s, before its deadline", took);
-    assert_non_null(strstr(log, "http: closed a connection from 127.0.0.1: no complete request headers within "
+    assert_non_null(strstr(log, "http: closed a connection from 127.0.0.1: no complete request within "
                                 "1000 ms (api_header_timeout_ms)"));
     free(log);
 
@@ -1032,6 +1051,21 @@ static void test_header_deadline(void **state) {
     double idle_took = wait_closed(idle, 30);
     close(idle);
     if (idle_took < 0) fail_msg("an idle kept-alive connection stays open");
+
+    /* Complete headers, then a chunked body a byte at a time: the body is
+     * on the clock too, or such a client would hold a slot for ever (on
+     * /healthz, which asks for no token and no Host). */
+    int body = connect_to(p);
+    t0 = now_s();
+    send_all(body, "GET /healthz HTTP/1.1\r\nHost: anything\r\nTransfer-Encoding: chunked\r\n\r\n");
+    closed = false;
+    while (!closed && now_s() - t0 < 30) {
+        if (send(body, "1\r\na\r\n", 6, MSG_NOSIGNAL) != 6) closed = true;
+        else closed = wait_closed(body, 0.2) >= 0;
+    }
+    took = now_s() - t0;
+    close(body);
+    if (!closed) fail_msg("a client trickling its body still connected after %.1f s", took);
 }
 
 static void test_per_client_limit(void **state) {
@@ -1111,7 +1145,9 @@ static void test_healthz_while_busy(void **state) {
         reply r = request(p, "GET", "/healthz", NULL, NULL);
         double took = now_s() - t0;
         expect_status(&r, 200);
-        if (took > 1.0) fail_msg("/healthz took %.2f s", took);
+        /* 3 s, not 1: here the test's own 100 threads share two cores
+         * with the server's; tests/it/test_api_guard.py holds 1 s. */
+        if (took > 3.0) fail_msg("/healthz took %.2f s", took);
     }
     pthread_join(th, NULL);
     assert_int_equal(ca.status, 503);
