@@ -14,25 +14,9 @@ src/proto/pulsar_api.proto."""
 import os
 import struct
 import sys
+
+from pbwire import ld, varint, vint
 import zlib
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def vint(field, n):
-    return varint(field << 3) + varint(n)
-
-
-def ld(field, payload):
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
 
 
 def metadata(**kw):

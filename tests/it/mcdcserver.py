@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from pymilvus import Collection, connections, utility
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections, utility
 from pymilvus.exceptions import MilvusException
 
 from stackenv import tool
@@ -214,3 +214,27 @@ def connect(alias, uri, db="default", timeout=60):
             if time.monotonic() >= deadline:
                 raise
             time.sleep(1)
+
+
+def serving(stack, workdir):
+    """A started McdcServer with the aliases "src" and "tgt" connected to the stack's source and
+    target: what the fault, crash and stress tests share."""
+    srv = McdcServer(stack, workdir)
+    srv.start()
+    connect("src", stack["MCDC_SOURCE_URI"])
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    return srv
+
+
+def replicated_collection(server, name):
+    """A task for name, then the source collection (pk int64, s varchar, vec dim 4; 2 shards),
+    indexed with FLAT and loaded."""
+    task = server.create_task(collection_infos=[{"name": name}])
+    c = Collection(name, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("s", DataType.VARCHAR, max_length=32),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+    ]), using="src", shards_num=2)
+    c.create_index("vec", {"index_type": "FLAT", "metric_type": "L2", "params": {}})
+    c.load()
+    return task, c

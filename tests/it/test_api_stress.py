@@ -13,21 +13,16 @@ import urllib.error
 import urllib.request
 
 import pytest
-from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
 
-from mcdcserver import McdcServer, connect, count_rows, wait_equal
+from mcdcserver import connect, count_rows, replicated_collection, serving, wait_equal
 from stackenv import piece_pid, start_stack
 
-INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 LIMIT_S = 1.0
 
 
 @pytest.fixture
 def server(stack, tmp_path):
-    srv = McdcServer(stack, tmp_path)
-    srv.start()
-    connect("src", stack["MCDC_SOURCE_URI"])
-    connect("tgt", stack["MCDC_TARGET_URI"])
+    srv = serving(stack, tmp_path)
     yield srv
     srv.stop()
     start_stack()
@@ -56,16 +51,8 @@ def timed_metrics(srv, limit=LIMIT_S):
 
 
 def collection(server, name):
-    """A task for name, then the source collection (2 shards), indexed and loaded, with 100 rows
-    replicated."""
-    task = server.create_task(collection_infos=[{"name": name}])
-    c = Collection(name, CollectionSchema([
-        FieldSchema("pk", DataType.INT64, is_primary=True),
-        FieldSchema("s", DataType.VARCHAR, max_length=32),
-        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
-    ]), using="src", shards_num=2)
-    c.create_index("vec", INDEX)
-    c.load()
+    """replicated_collection with 100 rows."""
+    task, c = replicated_collection(server, name)
     insert(c, 0, 100)
     return task, c
 

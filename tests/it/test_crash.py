@@ -6,15 +6,12 @@ import random
 import pytest
 
 from crashkit import Writer, kill_and_restart, make_collections, wait_settled
-from mcdcserver import McdcServer, connect
+from mcdcserver import serving
 
 
 @pytest.fixture
 def server(stack, tmp_path):
-    srv = McdcServer(stack, tmp_path)
-    srv.start()
-    connect("src", stack["MCDC_SOURCE_URI"])
-    connect("tgt", stack["MCDC_TARGET_URI"])
+    srv = serving(stack, tmp_path)
     yield srv
     srv.stop()
 

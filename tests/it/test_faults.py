@@ -10,7 +10,7 @@ import time
 import pytest
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, connections
 
-from mcdcserver import McdcServer, connect, count_rows, wait_equal
+from mcdcserver import McdcServer, connect, count_rows, replicated_collection, serving, wait_equal
 from stackenv import piece_pid, start_stack, stop_piece
 
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
@@ -18,10 +18,7 @@ INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 
 @pytest.fixture(scope="module")
 def server(stack, tmp_path_factory):
-    srv = McdcServer(stack, tmp_path_factory.mktemp("faults"))
-    srv.start()
-    connect("src", stack["MCDC_SOURCE_URI"])
-    connect("tgt", stack["MCDC_TARGET_URI"])
+    srv = serving(stack, tmp_path_factory.mktemp("faults"))
     yield srv
     srv.stop()
     start_stack()
@@ -47,19 +44,6 @@ class Writer(threading.Thread):
             except Exception:
                 time.sleep(0.5)  # the source is restarting
             time.sleep(0.1)
-
-
-def replicated_collection(server, name):
-    """A task for name, then the source collection (2 shards), indexed and loaded."""
-    task = server.create_task(collection_infos=[{"name": name}])
-    c = Collection(name, CollectionSchema([
-        FieldSchema("pk", DataType.INT64, is_primary=True),
-        FieldSchema("s", DataType.VARCHAR, max_length=32),
-        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
-    ]), using="src", shards_num=2)
-    c.create_index("vec", INDEX)
-    c.load()
-    return task, c
 
 
 def run_with_fault(server, fresh_name, fault, expect_error=False):
