@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "base/base64.h"
 #include "base/buf.h"
 #include "base/pbfield.h"
@@ -408,6 +410,46 @@ int milvus_list_aliases(milvus_client *c, const char *db, const char *coll, char
     *names = copy_names(resp->aliases, resp->n_aliases);
     *n = resp->n_aliases;
     milvus__proto__milvus__list_aliases_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* Two parameter values: equal text, or both JSON and equal as JSON. */
+static bool same_param(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return true;
+    json_t *ja = json_loads(a, JSON_DECODE_ANY, NULL), *jb = json_loads(b, JSON_DECODE_ANY, NULL);
+    bool eq = ja && jb && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return eq;
+}
+
+int milvus_field_indexed_as(milvus_client *c, const char *db, const char *coll, const char *field,
+                            Milvus__Proto__Common__KeyValuePair *const *params, size_t n_params, bool *yes,
+                            mcdc_err *err) {
+    *yes = false;
+    Milvus__Proto__Milvus__DescribeIndexRequest req = MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.field_name = (char *)field;
+    Milvus__Proto__Milvus__DescribeIndexResponse *resp = NULL;
+    if (milvus_call(c, "DescribeIndex", db, &req.base, &milvus__proto__milvus__describe_index_response__descriptor,
+                    (ProtobufCMessage **)&resp, err)) {
+        if (err->code != MCDC_ENOTFOUND) return -1;
+        return 0; /* "index not found": none on the field */
+    }
+    for (size_t i = 0; i < resp->n_index_descriptions && !*yes; i++) {
+        const Milvus__Proto__Milvus__IndexDescription *d = resp->index_descriptions[i];
+        if (strcmp(d->field_name, field) != 0) continue;
+        bool all = true;
+        for (size_t k = 0; k < n_params && all; k++) {
+            bool found = false;
+            for (size_t m = 0; m < d->n_params && !found; m++)
+                found = strcmp(d->params[m]->key, params[k]->key) == 0 && same_param(d->params[m]->value, params[k]->value);
+            all = found;
+        }
+        *yes = all;
+    }
+    milvus__proto__milvus__describe_index_response__free_unpacked(resp, NULL);
     return 0;
 }
 

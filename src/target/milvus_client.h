@@ -103,6 +103,13 @@ int milvus_drop_alias(milvus_client *c, const char *db, const char *alias, mcdc_
 /* The aliases of one collection (ListAliases, in the API since 2.3.5); *names
  * as for milvus_list_databases. */
 int milvus_list_aliases(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n, mcdc_err *err);
+/* Whether field carries an index built with these CreateIndex params (each
+ * of them among the index's; "params" compared as JSON, so spacing and key
+ * order do not count): *yes. No index on the field is *yes = false, not an
+ * error. */
+int milvus_field_indexed_as(milvus_client *c, const char *db, const char *coll, const char *field,
+                            Milvus__Proto__Common__KeyValuePair *const *params, size_t n_params, bool *yes,
+                            mcdc_err *err);
 
 /* ---- RBAC (milvus_rbac.c) ----
  * Cluster-wide calls: none names a database in its metadata. The 2.3 proxy

@@ -158,3 +158,22 @@ def test_ttl_property_at_create(mcdc, fresh_name):
     c.insert(rows(0, 300))
     wait_equal("src", "tgt", "default", name, "pk")
     assert properties_of(name, "tgt").get("collection.ttl.seconds") == "86400"
+
+
+def test_create_index_the_target_already_has(mcdc, fresh_name):
+    """The target collection already carries the index the source asks for, under another name (an
+    earlier CreateIndex that timed out on a busy target but landed; an operator's own): Milvus 2.3.5
+    refuses the repeat ("creating multiple indexes on same field is not supported"), and mcdc takes
+    it as done instead of pausing. Seen when a restarted target answered CreateIndex after the
+    deadline: the task paused and nothing after the request was replicated."""
+    name = fresh_name("idx")
+    t = Collection(name, schema(), using="tgt", shards_num=2)   # adopted: the same schema
+    t.create_index("vec", INDEX, index_name="operators_own")
+    task = mcdc.create_task(collection_infos=[{"name": name}])
+    c = make(name)                                              # index "vec" on vec, then load
+    c.insert(rows(0, 200))
+    wait_equal("src", "tgt", "default", name, "pk")
+    info = mcdc.get(task)
+    assert info["state"] == "Running", info
+    assert [i.index_name for i in Collection(name, using="tgt").indexes] == ["operators_own"]
+    assert f"{name}: vec is already indexed as the source asks" in mcdc.log.read_text()
