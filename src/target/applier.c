@@ -117,11 +117,43 @@ static int ensure_partition(applier *a, const char *db, const char *coll, const 
     return 0;
 }
 
+/* A CreateIndex may already be done on the target: an earlier try that
+ * timed out on a busy target but landed, the index copy_source_state gave
+ * a new collection, an operator's own. Sending it again is not harmless
+ * there: a restarting 2.3.5 target was seen to keep eight copies of one
+ * index from tries that each timed out, and then to refuse the next with
+ * "creating multiple indexes on same field is not supported" (datacoord's
+ * CanCreateIndex), which paused the task. So the field is looked at first,
+ * and again after a refusal: what the source asked for is there when the
+ * field carries an index with these params, and the request is done. */
+static bool index_already_there(applier *a, const char *db, const char *coll,
+                                const Milvus__Proto__Milvus__CreateIndexRequest *r) {
+    bool yes = false;
+    mcdc_err err;
+    if (milvus_field_indexed_as(a->client, db, coll, r->field_name, r->extra_params, r->n_extra_params, &yes, &err)) {
+        log_warn("target %s.%s: cannot tell whether %s is already indexed: %s", db, coll, r->field_name, err.msg);
+        return false;
+    }
+    if (yes) log_info("target %s.%s: %s is already indexed as the source asks; CreateIndex done", db, coll, r->field_name);
+    return yes;
+}
+
+/* The one way mcdc creates an index on the target: 0 when the field carries
+ * it afterwards, whoever made it. */
+static int create_index(applier *a, const char *db, const char *coll, const Milvus__Proto__Milvus__CreateIndexRequest *r,
+                        mcdc_err *err) {
+    if (index_already_there(a, db, coll, r)) return 0;
+    if (milvus_replay_request(a->client, "CreateIndex", &r->base, err) == 0 || err->code == MCDC_EEXIST) return 0;
+    if (!mcdc_err_is_transient(err->code) && index_already_there(a, db, coll, r)) return 0;
+    return -1;
+}
+
 /* A collection older than the task has its CreateIndex and Load requests in
  * the replicate channel before the task's start, so the target would get
  * neither; a new target collection therefore takes the source's current
  * index and load state (tc->read_state). Later changes still come through
- * the replicate channel, and repeating a create or load is harmless.
+ * the replicate channel: create_index looks before it creates, and a
+ * repeated load is harmless.
  * Failures are logged, not fatal: the rows are what replication owes, and
  * the operator can index and load by hand. */
 static void copy_source_state(applier *a, const target_collection *tc) {
@@ -152,7 +184,7 @@ static void copy_source_state(applier *a, const target_collection *tc) {
         req.index_name = (char *)ix->name;
         req.extra_params = kvp;
         req.n_extra_params = np;
-        if (milvus_replay_request(a->client, "CreateIndex", &req.base, &err) && err.code != MCDC_EEXIST) {
+        if (create_index(a, db, coll, &req, &err)) {
             log_warn("target %s.%s: creating index %s on %s as the source has it: %s", db, coll, ix->name, ix->field,
                      err.msg);
             indexed = false;
@@ -524,31 +556,6 @@ static const replay_kind REPLAYS[] = {
     {CHANGE_DROP_DATABASE, "DropDatabase", MCDC_ENOTFOUND},
 };
 
-/* A CreateIndex may already be done on the target: an earlier try that
- * timed out on a busy target but landed, the index copy_source_state gave
- * a new collection, an operator's own. Sending it again is not harmless
- * there: a restarting 2.3.5 target was seen to keep eight copies of one
- * index from tries that each timed out, and then to refuse the next with
- * "creating multiple indexes on same field is not supported" (datacoord's
- * CanCreateIndex), which paused the task. So the field is looked at first,
- * and again after a refusal: what the source asked for is there when the
- * field carries an index with these params, and the request is done. */
-static bool index_already_there(applier *a, const change *c, const target_request_names *names) {
-    const Milvus__Proto__Milvus__CreateIndexRequest *r = (const void *)c->msg;
-    bool yes = false;
-    mcdc_err err;
-    if (milvus_field_indexed_as(a->client, names->db, names->collection, r->field_name, r->extra_params,
-                                r->n_extra_params, &yes, &err)) {
-        log_warn("target %s.%s: cannot tell whether %s is already indexed: %s", names->db, names->collection,
-                 r->field_name, err.msg);
-        return false;
-    }
-    if (yes)
-        log_info("target %s.%s: %s is already indexed as the source asks; CreateIndex done", names->db,
-                 names->collection, r->field_name);
-    return yes;
-}
-
 int applier_replay(applier *a, change *c, const target_request_names *names, mcdc_err *err) {
     const replay_kind *rk = NULL;
     for (size_t i = 0; i < sizeof REPLAYS / sizeof REPLAYS[0]; i++)
@@ -556,7 +563,6 @@ int applier_replay(applier *a, change *c, const target_request_names *names, mcd
     if (!rk) return mcdc_errf(err, MCDC_EINTERNAL, "applier: %s is not a replicate-channel request", change_kind_name(c->kind));
 
     const char *tdb = names->db, *tcoll = names->collection;
-    if (c->kind == CHANGE_CREATE_INDEX && index_already_there(a, c, names)) return 0;
     Milvus__Proto__Milvus__FlushRequest *flush = c->kind == CHANGE_FLUSH ? (void *)c->msg : NULL;
     if (flush && names->n_flush != flush->n_collection_names)
         return mcdc_errf(err, MCDC_EINTERNAL, "applier: Flush of %zu collections given %zu target names",
@@ -578,14 +584,13 @@ int applier_replay(applier *a, change *c, const target_request_names *names, mcd
     if (db_slot) *db_slot = (char *)tdb;
     if (coll_slot && c->collection_name[0]) *coll_slot = (char *)tcoll;
     if (flush) flush->collection_names = (char **)names->flush;
-    int rc = milvus_replay_request(a->client, rk->method, m, err);
+    int rc = c->kind == CHANGE_CREATE_INDEX ? create_index(a, tdb, tcoll, (void *)m, err)
+                                            : milvus_replay_request(a->client, rk->method, m, err);
     if (flush) flush->collection_names = saved_flush;
     if (base_slot) *base_slot = saved_base;
     if (db_slot) *db_slot = saved_db;
     if (coll_slot) *coll_slot = saved_coll;
     if (rc && rk->ok_code != MCDC_OK && err->code == rk->ok_code) rc = 0;
-    if (rc && c->kind == CHANGE_CREATE_INDEX && !mcdc_err_is_transient(err->code) && index_already_there(a, c, names))
-        rc = 0;
     if (rc) {
         mcdc_err_prefix(err, "%s on %s.%s", rk->method, tdb, tcoll[0] ? tcoll : "*");
         return -1;
