@@ -651,3 +651,8 @@ int task_positions_read(task *t, task_positions *out, mcdc_err *err) {
     pos_ctx c = {t, out};
     return store_position_each(t->env->store, t->id, add_position, &c, err);
 }
+
+int task_resync(task *t, const char *db, const char *collection, mcdc_err *err) {
+    (void)t;
+    return mcdc_errf(err, MCDC_EINVAL, "resync of %s.%s: not built yet", db, collection);
+}

@@ -35,6 +35,17 @@
 typedef struct channel_worker channel_worker;
 typedef struct task task; /* opaque: task.c alone reads its fields */
 
+/* snapshot.*: how a collection's copy reads and writes (config.c has the
+ * defaults and limits). */
+typedef struct copy_settings {
+    uint32_t page_rows;       /* rows per Query page: 8192 (Milvus allows 16384) */
+    size_t page_bytes;        /* a page's rows at most this many bytes by the schema's estimate: 16 MiB */
+    uint32_t pages_in_flight; /* a collection's page upserts sent and not yet acknowledged: 4 */
+    uint32_t readers;         /* partitions of one collection read at once: 2 */
+    bool resync_on_bulk_insert; /* on_bulk_insert: "resync" (true) or "report" */
+    uint32_t progress_log_s;  /* a progress line every this many seconds: 10 */
+} copy_settings;
+
 /* What every task of one mcdc process shares: the source and the store. */
 typedef struct task_env {
     catalog *catalog;
@@ -47,6 +58,10 @@ typedef struct task_env {
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
     int dml_channels;
     worker_settings apply;     /* apply.*: resolved by the config (config.c has the defaults) */
+    /* source.milvus: the source's proxy, read by snapshots (its Query API);
+     * address NULL or "": none configured, and a snapshot is refused. */
+    milvus_config source_milvus;
+    copy_settings copy;
     /* What a create waits on, as seams for the unit tests; NULL in
      * production: GetVersion on the target (within its connect_timeout),
      * and task_init_positions. */
@@ -123,6 +138,14 @@ size_t task_channels(const task_env *env, char ***out);
  * begins there: *start gets the earliest start position, len 0 when one of
  * them has none. */
 bool task_needs_channel(task *t, catalog_coll *const *list, size_t n, const char *channel, mq_msgid *start);
+
+/* The operator's re-sync of one covered collection (request_type
+ * "resync"): copies every row the source holds now as upserts while the
+ * stream goes on (copier.h). MCDC_ENOTFOUND naming the task when it does
+ * not cover db.collection (or the source has no such collection),
+ * MCDC_EEXIST when that collection's copy or overlap is running,
+ * MCDC_EINVAL when no source.milvus.address is configured. */
+int task_resync(task *t, const char *db, const char *collection, mcdc_err *err);
 
 /* How many channels the task reads now. */
 size_t task_channels_read(task *t);

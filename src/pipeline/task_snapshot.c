@@ -22,6 +22,7 @@ void task_snapshot_free(task_snapshot *s) {
     if (!s) return;
     free(s->id);
     task_bulk_inserts_free(s->bulk_inserts, s->n_bulk_inserts);
+    task_copies_free(s->copies, s->n_copies);
     task_spec_free(&s->spec);
     free(s);
 }
@@ -36,4 +37,22 @@ void task_positions_free(task_positions *p) {
     free(p->items);
     p->items = NULL;
     p->n = 0;
+}
+
+const char *copy_phase_name(copy_phase p) {
+    switch (p) {
+    case COPY_WAITING: return "waiting";
+    case COPY_COPYING: return "copying";
+    case COPY_OVERLAPPING: return "overlapping";
+    case COPY_STREAMING: return "streaming";
+    }
+    return "unknown";
+}
+
+void task_copies_free(task_copy *list, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].db);
+        free(list[i].collection);
+    }
+    free(list);
 }

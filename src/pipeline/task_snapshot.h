@@ -40,6 +40,30 @@ typedef struct task_bulk_insert {
 
 void task_bulk_inserts_free(task_bulk_insert *list, size_t n);
 
+/* Where a collection's snapshot (copy of the rows it held before the
+ * stream, copier.h) stands. */
+typedef enum copy_phase {
+    COPY_WAITING = 0,     /* asked for, not started yet (or retrying its start) */
+    COPY_COPYING,         /* reading pages from the source, writing them as upserts */
+    COPY_OVERLAPPING,     /* copied; the stream applies inserts as upserts until it passed end_ts */
+    COPY_STREAMING,       /* done: the stream alone keeps the collection */
+} copy_phase;
+const char *copy_phase_name(copy_phase p); /* "waiting", "copying", "overlapping", "streaming" */
+
+typedef struct task_copy {
+    char *db, *collection;                /* the source's names now */
+    int64_t collection_id;                /* the source's id */
+    copy_phase phase;
+    uint64_t rows_copied;                 /* rows written to the target, over every start of this copy */
+    uint64_t rows_total;                  /* the source's count(*) when the copy began; 0 until known */
+    double rows_per_s;                    /* over the last progress interval of this process; 0 when idle */
+    int64_t eta_s;                        /* seconds left at rows_per_s; -1 when not known */
+    uint64_t end_ts;                      /* the copy's end (hybrid ts); 0 while copying */
+    char last_error[MCDC_ERR_MSG_MAX];    /* the last error of the copy while it retries; "" when none */
+} task_copy;
+
+void task_copies_free(task_copy *list, size_t n);
+
 typedef struct task_snapshot {
     char *id;
     task_spec spec;                       /* a copy, secrets masked (task_spec_copy) */
@@ -62,6 +86,11 @@ typedef struct task_snapshot {
     mcdc_histogram apply_lag, target_call; /* copies: worker_io.h's worker_stats says what each counts */
     task_bulk_insert *bulk_inserts;       /* since this process started; owned */
     size_t n_bulk_inserts;
+    task_copy *copies;                    /* one per collection with a snapshot asked for; owned */
+    size_t n_copies;
+    /* false while a collection's copy or overlap runs: the watermark is then
+     * the streams' cut, but the target does not hold the source as of it. */
+    bool consistent;
 } task_snapshot;
 
 /* Seconds from the watermark's physical time to taken_wall_ms, never below 0
