@@ -77,11 +77,12 @@ static void note(bulk_inserts *b, const import_task *it, const char *collection)
         b->items = mcdc_xrealloc(b->items, b->cap * sizeof *b->items);
     }
     b->items[b->n++] = (task_bulk_insert){.collection = mcdc_xstrdup(collection),
+                                          .collection_id = it->collection_id,
                                           .import_task = it->id,
                                           .state = import_state_name(it->state),
                                           .rows = it->rows};
     log_warn("task %s: collection %s: bulk insert (import task %" PRId64 ", %s, %" PRId64 " rows) wrote rows that do "
-             "not pass through the WAL; they are not replicated (the snapshot re-sync will copy them)",
+             "not pass through the WAL (snapshot.on_bulk_insert says whether the task re-syncs the collection)",
              b->task_id, collection, it->id, import_state_name(it->state), it->rows);
 }
 

@@ -71,6 +71,14 @@ static bool is_applied_half(const dml_state *d, const change *c) {
     return c->kind == CHANGE_DELETE && c->collection_id == d->last_insert_coll && c->ts == d->last_insert_ts;
 }
 
+/* An Insert goes as an Upsert inside the replay window, and while a
+ * snapshot's copy of its collection may already hold its rows. */
+static bool as_upsert(channel_worker *w, const change *c, const mq_msgid *id) {
+    if (positions_in_window(&w->pos, id)) return true;
+    const source_ops *s = w->ctx.source;
+    return c->kind == CHANGE_INSERT && s->upsert_until && c->ts <= s->upsert_until(w->ctx.source_ud, c->collection_id);
+}
+
 static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) {
     const dml_state *d = &w->dml;
     if (!d->n_batch || c->kind != d->batch[0].kind) return false;
@@ -78,7 +86,7 @@ static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) 
     if (c->kind == CHANGE_DELETE && (d->n_pending || is_applied_half(d, c))) return false;
     const change *b = &d->batch[0];
     return c->collection_id == b->collection_id && c->partition_id == b->partition_id &&
-           positions_in_window(&w->pos, id) == d->batch_upsert && d->n_batch < MAX_BATCH &&
+           as_upsert(w, c, id) == d->batch_upsert && d->n_batch < MAX_BATCH &&
            d->batch_rows + c->num_rows <= w->ctx.set.batch_rows && d->batch_bytes + w->cur_len <= w->ctx.set.batch_bytes;
 }
 
@@ -86,7 +94,7 @@ static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) 
 static void add_to_batch(channel_worker *w, change *c, const mq_msgid *id, catalog_coll **cc) {
     dml_state *d = &w->dml;
     if (d->n_batch == 0) {
-        d->batch_upsert = positions_in_window(&w->pos, id);
+        d->batch_upsert = as_upsert(w, c, id);
         d->batch_cc = *cc;
         *cc = NULL;
         d->batch_holder = positions_new_holder(&w->pos);
@@ -206,8 +214,8 @@ static apply_rc on_covered(channel_worker *w, change *c, const mq_msgid *id, cat
         add_to_batch(w, c, id, cc);
         return APPLY_OK;
     }
-    bool as_upsert = c->kind == CHANGE_INSERT && positions_in_window(&w->pos, id);
-    if (calls_apply(w, (const change *const[]){c}, 1, id, *cc, as_upsert)) return APPLY_STOPPED;
+    bool upsert = c->kind == CHANGE_INSERT && as_upsert(w, c, id);
+    if (calls_apply(w, (const change *const[]){c}, 1, id, *cc, upsert)) return APPLY_STOPPED;
     if (c->kind == CHANGE_DROP_COLLECTION) w->ctx.source->forget(w->ctx.source_ud, c->collection_id);
     worker_read(w, id, c->ts, 0, 0);
     return APPLY_OK;

@@ -27,12 +27,15 @@ typedef struct filter {
     const task_spec *spec;
     catalog *cat;
     bindings *bindings;
+    overlap *overlap;
     char *task_id, *channel;
     idmap covered;
 } filter;
 
-void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, const char *task_id, const char *channel) {
+void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, overlap *ov, const char *task_id,
+                 const char *channel) {
     filter *f = mcdc_xcalloc(1, sizeof *f);
+    f->overlap = ov;
     f->spec = spec;
     f->cat = cat;
     f->bindings = registry;
@@ -205,7 +208,13 @@ static size_t covered_on(void *ud, const char *channel, catalog_coll ***out) {
 static void forget(void *ud, int64_t collection_id) { idmap_del(&((filter *)ud)->covered, collection_id); }
 
 /* Lookups, then the cache's upkeep. */
+static uint64_t upsert_until(void *ud, int64_t collection_id) {
+    filter *f = ud;
+    return f->overlap ? overlap_upsert_until(f->overlap, collection_id) : 0;
+}
+
 const source_ops filter_ops = {
+    .upsert_until = upsert_until,
     .collection_of = collection_of, .covers = covers, .request_covers = request_covers, .dropped = dropped,
     .find = find, .covered_on = covered_on,
     .forget = forget, .close = filter_close,

@@ -9,6 +9,7 @@
 #define MCDC_FILTER_H
 
 #include "pipeline/bindings.h"
+#include "pipeline/overlap.h"
 #include "pipeline/task_spec.h"
 #include "pipeline/worker_io.h"
 #include "source/catalog.h"
@@ -18,7 +19,9 @@ extern const source_ops filter_ops;
 /* spec, catalog and bindings must outlive the filter; task_id and channel
  * are copied for log lines. A collection the task has bound stays covered
  * whatever it is called now (a rename); others are covered by the spec's
- * names. Free it with filter_ops.close. */
-void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, const char *task_id, const char *channel);
+ * names. ov (may be NULL) says which collections a snapshot copies
+ * (upsert_until). Free it with filter_ops.close. */
+void *filter_new(const task_spec *spec, catalog *cat, bindings *registry, overlap *ov, const char *task_id,
+                 const char *channel);
 
 #endif

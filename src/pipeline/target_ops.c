@@ -19,6 +19,7 @@ typedef struct target_ud {
     const task_spec *spec;
     catalog *source;
     bindings *bindings;
+    overlap *overlap;    /* where the stream's writes meet a snapshot's pages */
     binding_target bt;   /* this applier, as the bindings reach the target */
 } target_ud;
 
@@ -63,7 +64,7 @@ static int bt_rename(void *ud, const char *db, const char *from, const char *to,
 }
 
 void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *source, bindings *registry,
-                      mcdc_err *err) {
+                      overlap *ov, mcdc_err *err) {
     /* 30 s unless the task says: a write of many rows may take its time
      * (the create request's check, task_manager.c, waits only 10 s). */
     milvus_config mc;
@@ -74,7 +75,7 @@ void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *s
     task_secrets_free(&held);
     if (!a) return NULL;
     target_ud *u = mcdc_xcalloc(1, sizeof *u);
-    *u = (target_ud){.a = a, .spec = spec, .source = source, .bindings = registry};
+    *u = (target_ud){.a = a, .spec = spec, .source = source, .bindings = registry, .overlap = ov};
     u->bt = (binding_target){
         .lookup = bt_lookup, .create_or_check = bt_create_or_check, .drop = bt_drop, .rename = bt_rename, .ud = u};
     return u;
@@ -107,8 +108,51 @@ static void done_with(target_ud *u, target_collection *tc) {
     bindings_use_end(u->bindings);
 }
 
+/* The primary keys one change writes or deletes, as overlap.h takes them
+ * (pointing into the change); n 0 when it has none of the key's type. */
+static overlap_keys keys_of(const change *c, const catalog_coll *cc) {
+    overlap_keys k = {0};
+    if (c->kind == CHANGE_DELETE) {
+        const Milvus__Proto__Schema__IDs *ids = change_delete(c)->primary_keys;
+        if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && ids->int_id)
+            k = (overlap_keys){.ints = ids->int_id->data, .n = ids->int_id->n_data};
+        else if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID && ids->str_id)
+            k = (overlap_keys){.strs = (const char *const *)ids->str_id->data, .n = ids->str_id->n_data};
+        return k;
+    }
+    const Milvus__Proto__Msg__InsertRequest *m = change_insert(c);
+    if (!m || !cc->pk) return k;
+    for (size_t i = 0; i < m->n_fields_data; i++) {
+        const Milvus__Proto__Schema__FieldData *f = m->fields_data[i];
+        if (strcmp(f->field_name, cc->pk->name) != 0 || !f->scalars) continue;
+        if (f->scalars->long_data)
+            k = (overlap_keys){.ints = f->scalars->long_data->data, .n = f->scalars->long_data->n_data};
+        else if (f->scalars->string_data)
+            k = (overlap_keys){.strs = (const char *const *)f->scalars->string_data->data,
+                               .n = f->scalars->string_data->n_data};
+        break;
+    }
+    return k;
+}
+
+/* overlap.h's rule 2 and 3, before the stream sends rows of a collection
+ * being copied: after any page in flight with the same keys, and known to
+ * the pages that come. Each part's own ts is recorded as the call's newest:
+ * a later ts only drops more from a page, which is always safe. */
+static void before_stream_write(target_ud *u, const change *const *cs, size_t n, const catalog_coll *cc) {
+    if (!u->overlap || (cs[0]->kind != CHANGE_INSERT && cs[0]->kind != CHANGE_DELETE)) return;
+    uint64_t ts = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i]->ts > ts) ts = cs[i]->ts;
+    for (size_t i = 0; i < n; i++) {
+        overlap_keys k = keys_of(cs[i], cc);
+        if (k.n) overlap_stream_write(u->overlap, cc->id, &k, ts);
+    }
+}
+
 static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
     target_ud *u = ud;
+    before_stream_write(u, cs, n, cc);
     binding b;
     bool dropped;
     if (cs[0]->kind == CHANGE_DROP_COLLECTION) return bindings_drop(u->bindings, cc->id, cs[0]->ts, &u->bt, err);
@@ -128,9 +172,24 @@ static int start(void *ud, const change *const *cs, size_t n, const catalog_coll
     binding b;
     int rc;
     milvus_write *wr = NULL;
+    before_stream_write(u, cs, n, cc);
     target_collection *tc = for_write(u, cc, &b, &rc, err);
     /* The request is serialized once this returns: tc may go at once. */
     if (tc) rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
+    done_with(u, tc);
+    *out = (target_call *)wr;
+    return rc;
+}
+
+int target_ops_copy_start(void *ud, const catalog_coll *cc, const char *partition,
+                          Milvus__Proto__Schema__FieldData *const *cols, size_t n_cols, uint32_t rows,
+                          target_call **out, mcdc_err *err) {
+    target_ud *u = ud;
+    binding b;
+    int rc;
+    milvus_write *wr = NULL;
+    target_collection *tc = for_write(u, cc, &b, &rc, err);
+    if (tc) rc = applier_send_rows(u->a, tc, partition, cols, n_cols, rows, &wr, err);
     done_with(u, tc);
     *out = (target_call *)wr;
     return rc;

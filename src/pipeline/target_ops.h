@@ -8,6 +8,7 @@
 #define MCDC_TARGET_OPS_H
 
 #include "pipeline/bindings.h"
+#include "pipeline/overlap.h"
 #include "pipeline/task_spec.h"
 #include "pipeline/worker_io.h"
 #include "source/catalog.h"
@@ -21,6 +22,15 @@ extern const target_ops applier_target_ops;
  * secret cannot be read (MCDC_EIO, task_spec.h) or the settings are
  * unusable. Free it with applier_target_ops.close. */
 void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *source, bindings *registry,
-                      mcdc_err *err);
+                      overlap *ov, mcdc_err *err);
+
+/* A snapshot page (copier.h): rows of source collection cc as Query
+ * returned them, as one Upsert into the collection cc owns (made if it has
+ * none yet), started and not waited for; the call is then handled with
+ * applier_target_ops' ready / wait / resend / free. *out NULL with rc 0
+ * when the source dropped the collection. */
+int target_ops_copy_start(void *ud, const catalog_coll *cc, const char *partition,
+                          Milvus__Proto__Schema__FieldData *const *cols, size_t n_cols, uint32_t rows,
+                          target_call **out, mcdc_err *err);
 
 #endif

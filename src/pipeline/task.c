@@ -50,6 +50,19 @@ static void free_list(char **l, size_t n) {
     free(l);
 }
 
+static uint64_t hook_watermark(void *ud);
+
+/* The copier's own target connections: not the stream's, so they record
+ * nothing in the overlap (that is for the stream's writes). */
+static void *copy_target_open(void *ud, mcdc_err *err) {
+    task *t = ud;
+    return target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, NULL, err);
+}
+static void copy_target_close(void *ud, void *target) {
+    (void)ud;
+    applier_target_ops.close(target);
+}
+
 task *task_new(char *id, task_spec *spec, const task_env *env, task_state state, const char *reason) {
     task *t = mcdc_xcalloc(1, sizeof *t);
     t->id = id;
@@ -62,6 +75,19 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
     t->bulk = bulk_inserts_new(id);
+    t->overlap = overlap_new();
+    copier_env ce = {.task_id = t->id,
+                     .source = &env->source_milvus,
+                     .set = &env->copy,
+                     .retry_max_ms = env->apply.retry_max_ms,
+                     .catalog = env->catalog,
+                     .store = env->store,
+                     .overlap = t->overlap,
+                     .target_open = copy_target_open,
+                     .target_close = copy_target_close,
+                     .watermark = hook_watermark,
+                     .ud = t};
+    t->copier = copier_new(&ce);
     return t;
 }
 
@@ -81,6 +107,7 @@ void task_restore(task *t, const store_task *st) {
 
 void task_ask_stop(task *t) {
     atomic_store(&t->stopping, true);
+    copier_ask_stop(t->copier);
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n_workers; i++)
         if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
@@ -91,6 +118,9 @@ void task_stop(task *t) {
     task_ask_stop(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
+    /* The copier first: a worker may wait for one of its pages to land. */
+    copier_stop(t->copier);
+    t->copier_running = false;
     task_meta_stop(t);
     /* Take the workers out under the lock, stop them outside it: a worker
      * that is stopping may still ask for the watermark, which locks. */
@@ -112,6 +142,8 @@ void task_free(task *t) {
     task_stop(t);
     bindings_free(t->bindings);
     bulk_inserts_free(t->bulk);
+    copier_free(t->copier);
+    overlap_free(t->overlap);
     task_spec_free(&t->spec);
     pthread_mutex_destroy(&t->mu);
     free(t->id);
@@ -225,8 +257,9 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
                       .source = &filter_ops,
                       .store = &task_store_ops,
                       .store_ud = t};
-    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, err))) return NULL;
-    ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->id, channel);
+    if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, t->overlap, err)))
+        return NULL;
+    ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->overlap, t->id, channel);
     return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
 }
 
@@ -277,6 +310,21 @@ static void warn_foreign_channels(task *t) {
     catalog_release_list(list, n);
 }
 
+/* The copies the store holds, once, before the first worker starts (a
+ * copy that was copying makes the stream's inserts upserts before any is
+ * sent); then the copier's thread, at each start. */
+static int load_copies(task *t, mcdc_err *err) {
+    if (!atomic_load(&t->copies_loaded)) {
+        if (copier_load(t->copier, err)) return -1;
+        atomic_store(&t->copies_loaded, true);
+    }
+    if (!t->copier_running) {
+        copier_start(t->copier);
+        t->copier_running = true;
+    }
+    return 0;
+}
+
 /* Polling is enough: a worker started late still begins at the collection's
  * start position, so the delay costs latency once, never data. */
 #define SUPERVISE_MS 500
@@ -303,7 +351,8 @@ static void *supervise(void *arg) {
         t->round = round++;
         task_bulk_step(t); /* whatever the target does: it only reads the source */
         mcdc_err err;
-        if (task_load_bindings(t, &err) == 0 && start_needed(t, &err) == 0 && task_meta_step(t, &err) == 0) {
+        if (task_load_bindings(t, &err) == 0 && load_copies(t, &err) == 0 && start_needed(t, &err) == 0 &&
+            task_meta_step(t, &err) == 0) {
             if (bo.attempt) task_set_last_error(t, "");
             mcdc_backoff_reset(&bo);
             wait_ms = SUPERVISE_MS;
@@ -627,6 +676,9 @@ task_snapshot *task_snapshot_take(task *t) {
     mcdc_histogram_copy(&s->apply_lag, &t->stats.apply_lag);
     mcdc_histogram_copy(&s->target_call, &t->stats.target_call);
     bulk_inserts_copy(t->bulk, &s->bulk_inserts, &s->n_bulk_inserts);
+    copier_views(t->copier, &s->copies, &s->n_copies);
+    /* Before the copies are loaded from the store, nothing is known. */
+    s->consistent = atomic_load(&t->copies_loaded) && copier_consistent(t->copier);
     return s;
 }
 
@@ -652,7 +704,30 @@ int task_positions_read(task *t, task_positions *out, mcdc_err *err) {
     return store_position_each(t->env->store, t->id, add_position, &c, err);
 }
 
+/* Whether the task covers source collection cc: bound (whatever it is
+ * called now) or named by the spec. */
+static bool task_covers(task *t, const catalog_coll *cc) {
+    return (t->bindings && bindings_covers(t->bindings, cc->id)) || task_spec_covers(&t->spec, cc->db_name, cc->name);
+}
+
+static int need_source_milvus(const task *t, const char *what, mcdc_err *err) {
+    if (t->env->source_milvus.address && t->env->source_milvus.address[0]) return 0;
+    return mcdc_errf(err, MCDC_EINVAL,
+                     "%s: a snapshot reads the source through its Query API; set source.milvus.address in mcdc's "
+                     "config",
+                     what);
+}
+
 int task_resync(task *t, const char *db, const char *collection, mcdc_err *err) {
-    (void)t;
-    return mcdc_errf(err, MCDC_EINVAL, "resync of %s.%s: not built yet", db, collection);
+    if (need_source_milvus(t, "resync", err)) return -1;
+    catalog_coll *cc = catalog_find(t->env->catalog, db, collection);
+    if (!cc || !task_covers(t, cc)) {
+        catalog_release(cc);
+        return mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", t->id, db,
+                         collection);
+    }
+    int rc = copier_add(t->copier, cc, 0, err);
+    catalog_release(cc);
+    if (rc) mcdc_err_prefix(err, "task %s: resync", t->id);
+    return rc;
 }

@@ -7,6 +7,8 @@
 #include "pipeline/bindings.h"
 #include "pipeline/bulk_inserts.h"
 #include "pipeline/channel_worker.h"
+#include "pipeline/copier.h"
+#include "pipeline/overlap.h"
 #include "pipeline/meta_sync.h"
 #include "pipeline/rbac_sync.h"
 #include "pipeline/task.h"
@@ -61,6 +63,15 @@ struct task {
     /* Bulk inserts on covered collections, whose rows the WAL never carries
      * (bulk_inserts.h); kept for the life of the task object. */
     bulk_inserts *bulk;
+
+    /* Snapshots (copier.h) and where their pages meet the stream
+     * (overlap.h, shared with every worker's filter and target). The
+     * supervisor loads the copies from the store once, before it starts
+     * the first worker, and starts the copier's thread. */
+    overlap *overlap;
+    copier *copier;
+    _Atomic bool copies_loaded;        /* read by the API's snapshots */
+    bool copier_running;
 };
 
 /* ---- task_meta.c: called on the supervisor's thread ---- */

@@ -137,10 +137,37 @@ int task_meta_step(task *t, mcdc_err *err) {
 }
 
 /* Bulk inserts never reach the WAL: the task can only say so (bulk_inserts.h). */
+/* A bulk insert that completed on a covered collection: its rows are
+ * queryable on the source now, so a copy of the collection brings them
+ * (snapshot.on_bulk_insert: resync). A copy that is running may have read
+ * past some of them already: the new one is asked for once that ended. */
+static void resync_for_imports(task *t) {
+    if (!t->env->copy.resync_on_bulk_insert || !atomic_load(&t->copies_loaded) || !t->env->source_milvus.address ||
+        !t->env->source_milvus.address[0])
+        return;
+    task_bulk_insert *list;
+    size_t n;
+    bulk_inserts_copy(t->bulk, &list, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].state, "ImportCompleted") != 0 || copier_import_seen(t->copier, list[i].import_task) ||
+            copier_busy(t->copier, list[i].collection_id))
+            continue;
+        catalog_coll *cc = catalog_get(t->env->catalog, list[i].collection_id);
+        mcdc_err err;
+        if (cc && cc->state != CATALOG_DROPPED && copier_add(t->copier, cc, list[i].import_task, &err) == 0)
+            log_info("task %s: collection %s: bulk insert (import task %" PRId64 ") completed; re-syncing the "
+                     "collection",
+                     t->id, list[i].collection, list[i].import_task);
+        catalog_release(cc);
+    }
+    task_bulk_inserts_free(list, n);
+}
+
 void task_bulk_step(task *t) {
     if (!t->env->etcd || t->round % BULK_INSERTS_EVERY) return;
     bulk_scope scope = {.catalog = t->env->catalog, .bindings = t->bindings, .spec = &t->spec};
     bulk_inserts_step(t->bulk, t->env->etcd, t->env->root_path, bulk_scope_covers, &scope);
+    resync_for_imports(t);
 }
 
 void task_meta_stop(task *t) {

@@ -69,6 +69,10 @@ typedef struct source_ops {
     /* Live covered collections with a shard on channel; the caller frees the
      * list with catalog_release_list. */
     size_t (*covered_on)(void *ud, const char *channel, catalog_coll ***out);
+    /* A snapshot's copy of the collection may hold rows the stream brings
+     * again: its Inserts with ts <= this go as Upserts (overlap.h rule 1);
+     * 0 when none. NULL: never. */
+    uint64_t (*upsert_until)(void *ud, int64_t collection_id);
     /* The collection was dropped: forget what was cached of it. */
     void (*forget)(void *ud, int64_t collection_id);
     void (*close)(void *ud);  /* the worker is done with ud; NULL: nothing to do */

@@ -366,6 +366,22 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
     return rc;
 }
 
+int applier_send_rows(applier *a, const target_collection *tc, const char *partition,
+                      Milvus__Proto__Schema__FieldData *const *cols, size_t n_cols, uint32_t rows, milvus_write **out,
+                      mcdc_err *err) {
+    *out = NULL;
+    const char *part = a->opt.ignore_partition || is_partition_key(tc) || !partition || !partition[0] ? NULL : partition;
+    char about[MCDC_ERR_MSG_MAX / 2];
+    snprintf(about, sizeof about, "of %s.%s (snapshot)", tc->source_db, tc->source_name);
+    int rc = applier_ensure_collection(a, tc, err);
+    if (rc == 0 && part) rc = ensure_partition(a, tc->db, tc->name, part, err);
+    if (rc) {
+        mcdc_err_prefix(err, "Upsert %s", about);
+        return -1;
+    }
+    return (*out = milvus_write_start(a->client, true, tc->db, tc->name, part, cols, n_cols, rows, about, err)) ? 0 : -1;
+}
+
 int applier_apply_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
                           bool as_upsert, mcdc_err *err) {
     milvus_write *wr;

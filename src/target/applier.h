@@ -75,6 +75,16 @@ int applier_apply_deletes(applier *a, const change *const *parts, size_t n, cons
 int applier_send_inserts(applier *a, const change *const *parts, size_t n, const target_collection *tc,
                          bool as_upsert, milvus_write **out, mcdc_err *err);
 
+/* Rows read from the source's Query (a snapshot's page: copier.h), columns
+ * as Query returned them, as one Upsert into the source's partition
+ * `partition` (NULL: none named; also when partitions are ignored or come
+ * from a partition key), started and not waited for, as
+ * applier_send_inserts. An Upsert, because the stream or an earlier try
+ * may have written some of these rows already. */
+int applier_send_rows(applier *a, const target_collection *tc, const char *partition,
+                      Milvus__Proto__Schema__FieldData *const *cols, size_t n_cols, uint32_t rows, milvus_write **out,
+                      mcdc_err *err);
+
 /* The target's names for a replicate-channel request, mapped by the caller. */
 typedef struct target_request_names {
     const char *db;                 /* the target database */
