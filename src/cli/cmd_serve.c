@@ -102,7 +102,19 @@ int cmd_serve(int argc, char **argv) {
                               .batch_bytes = cfg.apply.batch_bytes,
                               .inflight_calls = cfg.apply.inflight_calls,
                               .inflight_bytes = cfg.apply.inflight_bytes,
-                              .retry_max_ms = cfg.apply.retry_max_ms}};
+                              .retry_max_ms = cfg.apply.retry_max_ms},
+                    /* "" in the file is "none" (and "no auth") to the task. */
+                    .source_milvus = {.address = cfg.source.milvus.address[0] ? cfg.source.milvus.address : NULL,
+                                      .tls = cfg.source.milvus.tls,
+                                      .username = cfg.source.milvus.username[0] ? cfg.source.milvus.username : NULL,
+                                      .password = cfg.source.milvus.password[0] ? cfg.source.milvus.password : NULL,
+                                      .timeout_ms = 30000},
+                    .copy = {.page_rows = cfg.snapshot.page_rows,
+                             .page_bytes = cfg.snapshot.page_bytes,
+                             .pages_in_flight = cfg.snapshot.pages_in_flight,
+                             .readers = cfg.snapshot.readers,
+                             .resync_on_bulk_insert = cfg.snapshot.resync_on_bulk_insert,
+                             .progress_log_s = cfg.snapshot.progress_log_s}};
     if (!(tm = task_manager_open(&env, &err))) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
@@ -112,9 +124,10 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
     }
-    log_info("mcdc serve: API on %s://%s:%u, source etcd %s root %s, %s %s", cfg.api_tls_cert_file[0] ? "https" : "http",
-             cfg.listen_host, http_port(http), cfg.source.etcd.endpoints, cfg.source.etcd.root_path,
-             cfg.source.mq.type, mq_config_get(&mq, "address"));
+    log_info("mcdc serve: API on %s://%s:%u, source etcd %s root %s, %s %s, source milvus %s",
+             cfg.api_tls_cert_file[0] ? "https" : "http", cfg.listen_host, http_port(http), cfg.source.etcd.endpoints,
+             cfg.source.etcd.root_path, cfg.source.mq.type, mq_config_get(&mq, "address"),
+             cfg.source.milvus.address[0] ? cfg.source.milvus.address : "none (no snapshots)");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

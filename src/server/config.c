@@ -125,6 +125,15 @@ static int get_size(ctx *c, yaml_node_t *v, const char *path, long long lo, long
     return 0;
 }
 
+static int get_bool(ctx *c, yaml_node_t *v, const char *path, bool *dst) {
+    if (is_null(v)) return 0;
+    const char *s = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+    if (strcmp(s, "true") == 0) *dst = true;
+    else if (strcmp(s, "false") == 0) *dst = false;
+    else return fail(c, v, path, "want true or false");
+    return 0;
+}
+
 /* ---- mappings ------------------------------------------------------------ */
 
 static size_t edit_distance(const char *a, const char *b) {
@@ -415,8 +424,48 @@ static int k_dml_channels(ctx *c, yaml_node_t *v, const char *path) {
     return 0;
 }
 
-static const key_def SOURCE_KEYS[] = {
-    {"etcd", k_etcd}, {"mq", k_mq}, {"channel_prefix", k_channel_prefix}, {"dml_channels", k_dml_channels}};
+/* "" is a value here (no source proxy), not a mistake: only a non-empty
+ * address is parsed. Its reachability is the snapshot's business, not the
+ * start's: a source proxy that is down must not stop replication. */
+static int k_milvus_address(ctx *c, yaml_node_t *v, const char *path) {
+    const char *s;
+    if (get_text(c, v, path, &s)) return -1;
+    if (!s) return 0;
+    mcdc_addr a;
+    mcdc_err why;
+    if (s[0] && mcdc_addr_parse(s, strlen(s), 0, 0, &a, &why))
+        return fail(c, v, path, "want host:port, e.g. 127.0.0.1:19530, or \"\" for none (%s)", why.msg);
+    set_str(&c->cfg->source.milvus.address, s);
+    return 0;
+}
+static int k_milvus_user(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.milvus.username);
+}
+static int k_milvus_password(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->source.milvus.password);
+}
+static int k_milvus_tls(ctx *c, yaml_node_t *v, const char *path) {
+    return get_bool(c, v, path, &c->cfg->source.milvus.tls);
+}
+
+static const key_def MILVUS_KEYS[] = {
+    {"address", k_milvus_address}, {"username", k_milvus_user}, {"password", k_milvus_password}, {"tls", k_milvus_tls}};
+
+static int k_milvus(ctx *c, yaml_node_t *v, const char *path) {
+    if (WALK(c, v, path, MILVUS_KEYS)) return -1;
+    if (!c->cfg->source.milvus.username[0] != !c->cfg->source.milvus.password[0]) {
+        char child[PATH_CAP];
+        path_key(child, path, c->cfg->source.milvus.username[0] ? "password" : "username");
+        return fail(c, v, child, "missing; username and password go together");
+    }
+    return 0;
+}
+
+static const key_def SOURCE_KEYS[] = {{"etcd", k_etcd},
+                                      {"mq", k_mq},
+                                      {"channel_prefix", k_channel_prefix},
+                                      {"dml_channels", k_dml_channels},
+                                      {"milvus", k_milvus}};
 static int k_source(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, SOURCE_KEYS); }
 
 static int k_batch_rows(ctx *c, yaml_node_t *v, const char *path) {
@@ -441,6 +490,40 @@ static const key_def APPLY_KEYS[] = {
     {"inflight_bytes", k_inflight_bytes}, {"retry_max_ms", k_retry_max}};
 static int k_apply(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, APPLY_KEYS); }
 
+static int k_page_rows(ctx *c, yaml_node_t *v, const char *path) {
+    /* Milvus (2.3, by default) refuses a Query whose offset + limit
+     * passes 16384. */
+    return get_u32(c, v, path, 1, 16384, &c->cfg->snapshot.page_rows);
+}
+static int k_page_bytes(ctx *c, yaml_node_t *v, const char *path) {
+    return get_size(c, v, path, 1LL << 20, 256LL << 20, &c->cfg->snapshot.page_bytes);
+}
+static int k_pages_in_flight(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 64, &c->cfg->snapshot.pages_in_flight);
+}
+static int k_readers(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 16, &c->cfg->snapshot.readers);
+}
+static int k_on_bulk_insert(ctx *c, yaml_node_t *v, const char *path) {
+    if (is_null(v)) return 0;
+    const char *s = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+    if (strcmp(s, "resync") == 0) c->cfg->snapshot.resync_on_bulk_insert = true;
+    else if (strcmp(s, "report") == 0) c->cfg->snapshot.resync_on_bulk_insert = false;
+    else return fail(c, v, path, "want resync or report");
+    return 0;
+}
+static int k_progress_log(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 3600, &c->cfg->snapshot.progress_log_s);
+}
+
+static const key_def SNAPSHOT_KEYS[] = {{"page_rows", k_page_rows},
+                                        {"page_bytes", k_page_bytes},
+                                        {"pages_in_flight", k_pages_in_flight},
+                                        {"readers", k_readers},
+                                        {"on_bulk_insert", k_on_bulk_insert},
+                                        {"progress_log_s", k_progress_log}};
+static int k_snapshot(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, SNAPSHOT_KEYS); }
+
 static int k_passwords_file(ctx *c, yaml_node_t *v, const char *path) {
     return get_string(c, v, path, &c->cfg->rbac.passwords_file);
 }
@@ -459,6 +542,7 @@ static const key_def TOP_KEYS[] = {{"listen", k_listen},
                                    {"store", k_store},
                                    {"source", k_source},
                                    {"apply", k_apply},
+                                   {"snapshot", k_snapshot},
                                    {"rbac", k_rbac},
                                    {"secrets_dir", k_secrets_dir},
                                    {"api_allowed_hosts", k_allowed_hosts},
@@ -495,11 +579,21 @@ void mcdc_config_defaults(mcdc_config *out) {
         out->source.mq.sections[i].type = mcdc_xstrdup(mq_type(i));
     out->source.channel_prefix = mcdc_xstrdup("");
     out->source.dml_channels = 16;
+    out->source.milvus.address = mcdc_xstrdup("");
+    out->source.milvus.username = mcdc_xstrdup("");
+    out->source.milvus.password = mcdc_xstrdup("");
+    out->source.milvus.tls = false;
     out->apply.batch_rows = 5000;
     out->apply.batch_bytes = 8 * 1024 * 1024;
     out->apply.inflight_calls = 4;
     out->apply.inflight_bytes = 4 * 1024 * 1024;
     out->apply.retry_max_ms = 30000;
+    out->snapshot.page_rows = 8192;
+    out->snapshot.page_bytes = 16 * 1024 * 1024;
+    out->snapshot.pages_in_flight = 4;
+    out->snapshot.readers = 2;
+    out->snapshot.resync_on_bulk_insert = true;
+    out->snapshot.progress_log_s = 10;
     out->rbac.passwords_file = mcdc_xstrdup("");
     out->secrets_dir = mcdc_xstrdup("");
 }
@@ -590,6 +684,9 @@ void mcdc_config_free(mcdc_config *c) {
     }
     free(c->source.mq.sections);
     free(c->source.channel_prefix);
+    free(c->source.milvus.address);
+    free(c->source.milvus.username);
+    mcdc_secret_free(c->source.milvus.password);
     free(c->rbac.passwords_file);
     free(c->secrets_dir);
     memset(c, 0, sizeof *c);

@@ -8,6 +8,7 @@
 #ifndef MCDC_CONFIG_H
 #define MCDC_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,14 @@ typedef struct mcdc_config {
         } mq;
         char *channel_prefix; /* msgChannel.chanNamePrefix.cluster; defaults to etcd.root_path */
         int dml_channels;     /* rootCoord.dmlChannelNum; 16 */
+        /* The source's proxy, whose Query API a snapshot reads the rows
+         * from. address "" = none (a snapshot is then refused); else
+         * host:port, checked at load (not reached). username "" = no auth,
+         * and then password ""; password secret. */
+        struct {
+            char *address, *username, *password;
+            bool tls;         /* false */
+        } milvus;
     } source;
 
     struct {
@@ -69,6 +78,16 @@ typedef struct mcdc_config {
         size_t inflight_bytes;   /* 4194304: their request bytes at most (one call always goes) */
         uint32_t retry_max_ms;/* 30000: longest wait between retries */
     } apply;
+
+    /* How a snapshot copies a collection's rows (pipeline/task.h's copy_settings). */
+    struct {
+        uint32_t page_rows;       /* 8192: rows per Query page, 1 ... 16384 (Milvus's limit) */
+        size_t page_bytes;        /* 16777216: a page's bytes at most by the schema's estimate */
+        uint32_t pages_in_flight; /* 4: a collection's page upserts not yet acknowledged */
+        uint32_t readers;         /* 2: partitions of one collection read at once */
+        bool resync_on_bulk_insert; /* on_bulk_insert: "resync" (true, the default) or "report" */
+        uint32_t progress_log_s;  /* 10: a progress line this often */
+    } snapshot;
 
     /* "" = none: a task may name no password_file (task_spec.h). */
     char *secrets_dir;

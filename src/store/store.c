@@ -122,3 +122,21 @@ int store_binding_delete(store *s, const char *task_id, int64_t source_id, mcdc_
     if (bad_name("task id", task_id, err)) return -1;
     return s->ops->binding_delete(s, task_id, source_id, err);
 }
+
+int store_copy_save(store *s, const char *task_id, int64_t source_id, const char *state_json, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    if (!state_json)
+        return mcdc_errf(err, MCDC_EINVAL, "store: saving the copy of task %s source collection %" PRId64 ": no state",
+                         task_id, source_id);
+    return s->ops->copy_save(s, task_id, source_id, state_json, err);
+}
+
+int store_copy_each(store *s, const char *task_id, store_copy_fn fn, void *ud, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->copy_each(s, task_id, fn, ud, err);
+}
+
+int store_copy_delete(store *s, const char *task_id, int64_t source_id, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->copy_delete(s, task_id, source_id, err);
+}

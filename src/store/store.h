@@ -9,8 +9,10 @@
  *                checkpoint and the intent, a restart replays idempotently
  *                (upsert instead of insert); past it, plain inserts again.
  * Beside them, per (task, source collection), the binding to the target
- * collection it owns (store_binding, below), and with each task the message
- * it is paused at and the operator's skip of it (store_msg_ref).
+ * collection it owns (store_binding, below), how far the copy of that
+ * source collection's existing rows has come (store_copy_*), and with each
+ * task the message it is paused at and the operator's skip of it
+ * (store_msg_ref).
  * All are written durably before the call returns: a save that returned
  * survives a crash or kill -9 of mcdc (what SQLite's synchronous mode means
  * for OS crashes and power loss: store_sqlite.c). Positions are Milvus
@@ -76,7 +78,8 @@ int store_task_set_skip(store *s, const char *id, const store_msg_ref *skip, mcd
  * (err untouched). Same for store_position_each. */
 typedef int (*store_task_fn)(void *ud, const store_task *t);
 int store_task_each(store *s, store_task_fn fn, void *ud, mcdc_err *err);
-/* Removes the task and all its positions and bindings; MCDC_ENOTFOUND if absent. */
+/* Removes the task and all its positions, bindings and copy progress, in
+ * one transaction; MCDC_ENOTFOUND if absent. */
 int store_task_delete(store *s, const char *id, mcdc_err *err);
 
 /* Saves exactly what is given (the caller keeps checkpoints monotonic). A
@@ -119,5 +122,21 @@ int store_binding_each(store *s, const char *task_id, store_binding_fn fn, void 
 /* Removes the binding of (task, source_id), durably; MCDC_ENOTFOUND if the
  * task has none for that source collection (or does not exist). */
 int store_binding_delete(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
+
+/* How far the copy of a source collection's existing rows (a snapshot) has
+ * come, per (task, source collection id), so that a restart resumes the copy
+ * instead of starting it over. The text is the copier's own JSON
+ * (pipeline/copier.c): the store neither reads nor checks it, only keeps it
+ * byte-exact. Same rules as bindings: a save inserts or replaces, durably,
+ * and is MCDC_ENOTFOUND when the task does not exist; state_json must not be
+ * NULL ("" is stored as given). */
+int store_copy_save(store *s, const char *task_id, int64_t source_id, const char *state_json, mcdc_err *err);
+/* Each copy of the task, ordered by source_id; state_json lives until fn
+ * returns; fn's contract as store_task_each's. MCDC_ENOTFOUND if no such task. */
+typedef int (*store_copy_fn)(void *ud, int64_t source_id, const char *state_json);
+int store_copy_each(store *s, const char *task_id, store_copy_fn fn, void *ud, mcdc_err *err);
+/* Removes the copy progress of (task, source_id), durably (the copy is done
+ * or abandoned); MCDC_ENOTFOUND if there is none (or no such task). */
+int store_copy_delete(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
 
 #endif

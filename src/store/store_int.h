@@ -28,6 +28,10 @@ typedef struct store_ops {
     int (*binding_save)(store *s, const char *task_id, const store_binding *b, mcdc_err *err);
     int (*binding_each)(store *s, const char *task_id, store_binding_fn fn, void *ud, mcdc_err *err);
     int (*binding_delete)(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
+    /* state_json: never NULL. */
+    int (*copy_save)(store *s, const char *task_id, int64_t source_id, const char *state_json, mcdc_err *err);
+    int (*copy_each)(store *s, const char *task_id, store_copy_fn fn, void *ud, mcdc_err *err);
+    int (*copy_delete)(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
 } store_ops;
 
 /* A backend's own struct begins with this. */

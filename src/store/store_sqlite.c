@@ -1,6 +1,7 @@
 /* store_sqlite.c — the SQLite backend of store.h (its table of functions is
- * SQLITE_OPS, store_int.h): tasks, their positions and their collection
- * bindings in one local file, the default checkpoint store.
+ * SQLITE_OPS, store_int.h): tasks, their positions, their collection
+ * bindings and their copy progress in one local file, the default
+ * checkpoint store.
  *
  * Durability. The file is in WAL mode with synchronous=NORMAL. A commit then
  * appends its frames to the -wal file with write(2) before the call returns;
@@ -107,6 +108,17 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE tasks ADD COLUMN paused_msgid BLOB NOT NULL DEFAULT x'';"
     "ALTER TABLE tasks ADD COLUMN skip_channel TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE tasks ADD COLUMN skip_msgid BLOB NOT NULL DEFAULT x'';",
+    /* 3 -> 4: how far the copy of a source collection's rows has come
+     * (store.h's store_copy_*). A rowid table, unlike the others: the
+     * copier's JSON may run to kilobytes, and a WITHOUT ROWID table keeps
+     * whole rows in its b-tree's cells, where large ones spill to overflow
+     * pages on every lookup. */
+    "CREATE TABLE copies ("
+    "  task_id    TEXT NOT NULL,"
+    "  source_id  INTEGER NOT NULL,"
+    "  state_json TEXT NOT NULL,"
+    "  PRIMARY KEY (task_id, source_id)"
+    ");",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -127,6 +139,10 @@ enum {
     ST_BINDING_LIST,
     ST_BINDING_DELETE,
     ST_BINDING_DELETE_TASK,
+    ST_COPY_SAVE,
+    ST_COPY_LIST,
+    ST_COPY_DELETE,
+    ST_COPY_DELETE_TASK,
     ST_COUNT
 };
 
@@ -169,6 +185,15 @@ static const char *const SQL[ST_COUNT] = {
                         "WHERE t.id = ?1 ORDER BY b.source_id",
     [ST_BINDING_DELETE] = "DELETE FROM bindings WHERE task_id = ?1 AND source_id = ?2",
     [ST_BINDING_DELETE_TASK] = "DELETE FROM bindings WHERE task_id = ?1",
+    /* Bindings' EXISTS guard and one-statement listing again. */
+    [ST_COPY_SAVE] = "INSERT INTO copies(task_id, source_id, state_json) "
+                     "SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1) "
+                     "ON CONFLICT(task_id, source_id) DO UPDATE SET state_json = excluded.state_json",
+    [ST_COPY_LIST] = "SELECT c.source_id, c.state_json "
+                     "FROM tasks t LEFT JOIN copies c ON c.task_id = t.id "
+                     "WHERE t.id = ?1 ORDER BY c.source_id",
+    [ST_COPY_DELETE] = "DELETE FROM copies WHERE task_id = ?1 AND source_id = ?2",
+    [ST_COPY_DELETE_TASK] = "DELETE FROM copies WHERE task_id = ?1",
 };
 
 typedef struct sqlite_store {
@@ -524,6 +549,8 @@ static int sqlite_task_delete(store *base, const char *id, mcdc_err *err) {
     if ((rc = run(s->st[ST_POS_DELETE_TASK])) != SQLITE_OK) goto fail;
     sqlite3_bind_text(s->st[ST_BINDING_DELETE_TASK], 1, id, -1, SQLITE_STATIC);
     if ((rc = run(s->st[ST_BINDING_DELETE_TASK])) != SQLITE_OK) goto fail;
+    sqlite3_bind_text(s->st[ST_COPY_DELETE_TASK], 1, id, -1, SQLITE_STATIC);
+    if ((rc = run(s->st[ST_COPY_DELETE_TASK])) != SQLITE_OK) goto fail;
     sqlite3_bind_text(s->st[ST_TASK_DELETE], 1, id, -1, SQLITE_STATIC);
     if ((rc = run(s->st[ST_TASK_DELETE])) != SQLITE_OK) goto fail;
     if (sqlite3_changes(s->db) == 0) {
@@ -784,6 +811,78 @@ static int sqlite_binding_delete(store *base, const char *task_id, int64_t sourc
     return ret;
 }
 
+static int sqlite_copy_save(store *base, const char *task_id, int64_t source_id, const char *state_json,
+                            mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_COPY_SAVE];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, source_id);
+    sqlite3_bind_text(st, 3, state_json, -1, SQLITE_STATIC);
+    int rc = run(st);
+    int ret = 0;
+    if (rc != SQLITE_OK)
+        ret = db_fail(s->db, rc, err, "saving the copy of task %s source collection %" PRId64, task_id, source_id);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: saving the copy of task %s source collection %" PRId64
+                        ": no such task", task_id, source_id);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+typedef struct copy_row {
+    int64_t source_id;
+    char *state_json;
+} copy_row;
+
+static int sqlite_copy_each(store *base, const char *task_id, store_copy_fn fn, void *ud, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    copy_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    bool task_exists = false;
+    int ret = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_COPY_LIST];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        task_exists = true;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the task without copies: its one row */
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            rows = mcdc_xrealloc(rows, cap * sizeof *rows);
+        }
+        rows[n++] = (copy_row){sqlite3_column_int64(st, 0), column_strdup(st, 1)};
+    }
+    done(st);
+    if (rc != SQLITE_DONE) ret = db_fail(s->db, rc, err, "reading the copies of task %s", task_id);
+    else if (!task_exists)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: reading the copies of task %s: no such task", task_id);
+    pthread_mutex_unlock(&s->mu);
+
+    for (size_t i = 0; i < n && ret == 0; i++) ret = fn(ud, rows[i].source_id, rows[i].state_json);
+    for (size_t i = 0; i < n; i++) free(rows[i].state_json);
+    free(rows);
+    return ret;
+}
+
+static int sqlite_copy_delete(store *base, const char *task_id, int64_t source_id, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = s->st[ST_COPY_DELETE];
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, source_id);
+    int rc = run(st);
+    int ret = 0;
+    if (rc != SQLITE_OK)
+        ret = db_fail(s->db, rc, err, "deleting the copy of task %s source collection %" PRId64, task_id, source_id);
+    else if (sqlite3_changes(s->db) == 0)
+        ret = mcdc_errf(err, MCDC_ENOTFOUND, "store: deleting the copy of task %s source collection %" PRId64
+                        ": no such copy", task_id, source_id);
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
 static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
@@ -796,4 +895,7 @@ static const store_ops SQLITE_OPS = {
     .binding_save = sqlite_binding_save,
     .binding_each = sqlite_binding_each,
     .binding_delete = sqlite_binding_delete,
+    .copy_save = sqlite_copy_save,
+    .copy_each = sqlite_copy_each,
+    .copy_delete = sqlite_copy_delete,
 };

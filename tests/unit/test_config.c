@@ -49,6 +49,16 @@ static void test_defaults(void **state) {
     assert_int_equal(c.apply.inflight_bytes, 4194304);
     assert_int_equal(c.apply.retry_max_ms, 30000);
     assert_string_equal(c.rbac.passwords_file, "");
+    assert_string_equal(c.source.milvus.address, "");
+    assert_string_equal(c.source.milvus.username, "");
+    assert_string_equal(c.source.milvus.password, "");
+    assert_false(c.source.milvus.tls);
+    assert_int_equal(c.snapshot.page_rows, 8192);
+    assert_int_equal(c.snapshot.page_bytes, 16777216);
+    assert_int_equal(c.snapshot.pages_in_flight, 4);
+    assert_int_equal(c.snapshot.readers, 2);
+    assert_true(c.snapshot.resync_on_bulk_insert);
+    assert_int_equal(c.snapshot.progress_log_s, 10);
     mcdc_config_free(&c);
     mcdc_err err = {0};
     const char *text = "rbac:\n  passwords_file: /etc/mcdc/passwords\n";
@@ -115,6 +125,18 @@ static void test_full_file(void **state) {
         "      prefetch_kbytes: 4096\n"
         "  channel_prefix: prod-chan\n"
         "  dml_channels: 4\n"
+        "  milvus:\n"
+        "    address: \"[fd00::2]:19530\"\n"
+        "    username: root\n"
+        "    password: Milvus\n"
+        "    tls: true\n"
+        "snapshot:\n"
+        "  page_rows: 16384\n"
+        "  page_bytes: 1048576\n"
+        "  pages_in_flight: 64\n"
+        "  readers: 16\n"
+        "  on_bulk_insert: report\n"
+        "  progress_log_s: 3600\n"
         "apply:\n"
         "  batch_rows: 100\n"
         "  batch_bytes: 65536\n"
@@ -167,6 +189,47 @@ static void test_full_file(void **state) {
     assert_int_equal(c.apply.inflight_calls, 1);
     assert_int_equal(c.apply.inflight_bytes, 2097152);
     assert_int_equal(c.apply.retry_max_ms, 1000);
+    assert_string_equal(c.source.milvus.address, "[fd00::2]:19530");
+    assert_string_equal(c.source.milvus.username, "root");
+    assert_string_equal(c.source.milvus.password, "Milvus");
+    assert_true(c.source.milvus.tls);
+    assert_int_equal(c.snapshot.page_rows, 16384);
+    assert_int_equal(c.snapshot.page_bytes, 1048576);
+    assert_int_equal(c.snapshot.pages_in_flight, 64);
+    assert_int_equal(c.snapshot.readers, 16);
+    assert_false(c.snapshot.resync_on_bulk_insert);
+    assert_int_equal(c.snapshot.progress_log_s, 3600);
+    mcdc_config_free(&c);
+}
+
+/* source.milvus and snapshot: what each key takes, and the other ends of
+ * the ranges. */
+static void test_source_milvus_and_snapshot(void **state) {
+    (void)state;
+    mcdc_config c;
+    parse_ok("source:\n  milvus:\n    address: localhost:19530\n    tls: false\n"
+             "snapshot:\n  page_rows: 1\n  page_bytes: 268435456\n  pages_in_flight: 1\n  readers: 1\n"
+             "  on_bulk_insert: resync\n  progress_log_s: 1\n",
+             &c);
+    assert_string_equal(c.source.milvus.address, "localhost:19530");
+    assert_string_equal(c.source.milvus.username, "");
+    assert_false(c.source.milvus.tls);
+    assert_int_equal(c.snapshot.page_rows, 1);
+    assert_int_equal(c.snapshot.page_bytes, 268435456);
+    assert_int_equal(c.snapshot.pages_in_flight, 1);
+    assert_int_equal(c.snapshot.readers, 1);
+    assert_true(c.snapshot.resync_on_bulk_insert);
+    assert_int_equal(c.snapshot.progress_log_s, 1);
+    mcdc_config_free(&c);
+    /* "" is no source proxy; null keeps the defaults. */
+    parse_ok("source:\n  milvus:\n    address: \"\"\n    tls: ~\nsnapshot:\n  readers:\n", &c);
+    assert_string_equal(c.source.milvus.address, "");
+    assert_false(c.source.milvus.tls);
+    assert_int_equal(c.snapshot.readers, 2);
+    mcdc_config_free(&c);
+    parse_ok("source:\n  milvus:\nsnapshot:\n", &c);
+    assert_string_equal(c.source.milvus.address, "");
+    assert_int_equal(c.snapshot.page_rows, 8192);
     mcdc_config_free(&c);
 }
 
@@ -205,6 +268,9 @@ static void test_example_file_loads(void **state) {
     mq_config mq = mcdc_config_mq(&c, NULL);
     assert_string_equal(mq_config_get(&mq, "address"), "127.0.0.1:9092");
     assert_string_equal(c.source.channel_prefix, "by-dev");
+    assert_string_equal(c.source.milvus.address, "");
+    assert_int_equal(c.snapshot.page_rows, 8192);
+    assert_true(c.snapshot.resync_on_bulk_insert);
     mcdc_config_free(&c);
 }
 
@@ -283,6 +349,37 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("listen: [\n", "mcdc.yaml:2: YAML syntax: did not find expected node content");
     expect_error("source:\n  etcd:\n   root_path: a\n  bad indentation\n", "mcdc.yaml:4: YAML syntax: ");
     expect_error("? [a]\n: 1\n", "mcdc.yaml:1: want plain key names");
+    /* source.milvus and snapshot. */
+    expect_error("source:\n  milvus:\n    address: milvus\n",
+                 "mcdc.yaml:3: source.milvus.address: want host:port, e.g. 127.0.0.1:19530, or \"\" for none");
+    expect_error("source:\n  milvus:\n    address: \"m:0\"\n", "mcdc.yaml:3: source.milvus.address: want host:port");
+    expect_error("source:\n  milvus:\n    address: \"m:19530,n:19530\"\n",
+                 "mcdc.yaml:3: source.milvus.address: want host:port");
+    expect_error("source:\n  milvus:\n    address: [m:1]\n", "mcdc.yaml:3: source.milvus.address: want a string");
+    expect_error("source:\n  milvus:\n    adress: m:1\n",
+                 "mcdc.yaml:3: source.milvus: unknown key 'adress' (did you mean 'address'?)");
+    expect_error("source:\n  milvus:\n    address: m:1\n    username: root\n",
+                 "mcdc.yaml:3: source.milvus.password: missing; username and password go together");
+    expect_error("source:\n  milvus:\n    password: s3cret\n",
+                 "mcdc.yaml:3: source.milvus.username: missing; username and password go together");
+    expect_error("source:\n  milvus:\n    username: u\n    password: [s3cret]\n",
+                 "mcdc.yaml:4: source.milvus.password: want a string");
+    expect_error("source:\n  milvus:\n    tls: yes\n", "mcdc.yaml:3: source.milvus.tls: want true or false");
+    expect_error("source:\n  milvus:\n    tls: [true]\n", "mcdc.yaml:3: source.milvus.tls: want true or false");
+    expect_error("snapshot:\n  page_rows: 0\n", "mcdc.yaml:2: snapshot.page_rows: want an integer from 1 to 16384");
+    expect_error("snapshot:\n  page_rows: 16385\n", "mcdc.yaml:2: snapshot.page_rows: want an integer from 1 to 16384");
+    expect_error("snapshot:\n  page_bytes: 1048575\n",
+                 "mcdc.yaml:2: snapshot.page_bytes: want an integer from 1048576 to 268435456");
+    expect_error("snapshot:\n  page_bytes: 268435457\n", "mcdc.yaml:2: snapshot.page_bytes: want an integer from 1048576");
+    expect_error("snapshot:\n  pages_in_flight: 65\n", "mcdc.yaml:2: snapshot.pages_in_flight: want an integer from 1 to 64");
+    expect_error("snapshot:\n  readers: 0\n", "mcdc.yaml:2: snapshot.readers: want an integer from 1 to 16");
+    expect_error("snapshot:\n  readers: 17\n", "mcdc.yaml:2: snapshot.readers: want an integer from 1 to 16");
+    expect_error("snapshot:\n  on_bulk_insert: ignore\n", "mcdc.yaml:2: snapshot.on_bulk_insert: want resync or report");
+    expect_error("snapshot:\n  on_bulk_insert: [resync]\n", "mcdc.yaml:2: snapshot.on_bulk_insert: want resync or report");
+    expect_error("snapshot:\n  progress_log_s: 0\n", "mcdc.yaml:2: snapshot.progress_log_s: want an integer from 1 to 3600");
+    expect_error("snapshot:\n  progress_log_s: 3601\n", "mcdc.yaml:2: snapshot.progress_log_s: want an integer from 1 to 3600");
+    expect_error("snapshot:\n  page_row: 1\n", "mcdc.yaml:2: snapshot: unknown key 'page_row' (did you mean 'page_rows'?)");
+    expect_error("snapshot: 5\n", "mcdc.yaml:1: snapshot: want a mapping of keys");
 }
 
 /* The API listener's rules, refused at load with the keys that fix them. */
@@ -366,6 +463,7 @@ int main(void) {
         cmocka_unit_test(test_empty_file_is_all_defaults),
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_mq_sections),
+        cmocka_unit_test(test_source_milvus_and_snapshot),
         cmocka_unit_test(test_example_file_loads),
         cmocka_unit_test(test_errors_point_at_line_and_key),
         cmocka_unit_test(test_api_listener_rules),

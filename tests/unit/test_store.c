@@ -1,5 +1,6 @@
 /* test_store.c — the SQLite store (store.h) on real files in a temp dir:
- * tasks, positions and collection bindings round-trip byte-exact, saves
+ * tasks, positions, collection bindings and copy progress round-trip
+ * byte-exact, older schemas are migrated with their rows kept, saves
  * survive kill -9 of the writer, two connections share a file without lock
  * failures, threads or processes creating one fresh file at once all get a
  * store, the file is the owner's alone (a file others may read is refused),
@@ -416,17 +417,30 @@ static void test_callbacks_may_reenter_and_stop(void **state) {
 #define CRASH_ROUNDS 6
 
 /* The child does what a channel worker does per batch: intent, then (after
- * the target's ack) checkpoint, and only then counts the batch as done. */
+ * the target's ack) checkpoint, and only then counts the batch as done. It
+ * also saves copy progress after each checkpoint, as a copier does after a
+ * page: the same promise, checked the same way. */
 static void crash_child(int wfd) {
     mcdc_err err = {0};
     store *s = store_open_sqlite(path_in("crash.db"), &err);
     if (!s) _exit(2);
     for (uint64_t i = 1;; i++) {
         mq_msgid id = kafka_id(i);
+        char json[48];
+        snprintf(json, sizeof json, "{\"page\":%llu}", (unsigned long long)i);
         if (store_intent_save(s, "t", "dml_0", &id, i, &err) != 0) _exit(3);
         if (store_checkpoint_save(s, "t", "dml_0", &id, i, &err) != 0) _exit(4);
+        if (store_copy_save(s, "t", 7, json, &err) != 0) _exit(6);
         if (write(wfd, &i, sizeof i) != (ssize_t)sizeof i) _exit(5);
     }
+}
+
+static int copy_page(void *ud, int64_t source_id, const char *state_json) {
+    assert_int_equal(source_id, 7);
+    unsigned long long page;
+    assert_int_equal(sscanf(state_json, "{\"page\":%llu}", &page), 1);
+    *(uint64_t *)ud = page;
+    return 0;
 }
 
 static bool read_ack(int fd, uint64_t *v) {
@@ -487,6 +501,12 @@ static void test_crash_durability(void **state) {
         assert_int_equal(kafka_offset(&ps.p[0].checkpoint), cp);
         assert_int_equal(kafka_offset(&ps.p[0].intent), in);
         pos_free(&ps);
+        uint64_t page = 0;
+        mcdc_err err = {0};
+        assert_int_equal(store_copy_each(s, "t", copy_page, &page, &err), 0);
+        printf("[ store ] round %d: stored copy page %llu\n", round, (unsigned long long)page);
+        assert_true(page >= last_acked && page <= last_acked + 1);
+        assert_true(page == cp || page + 1 == cp);
         store_close(s);
 
         sqlite3 *db;
@@ -880,7 +900,8 @@ static void test_binding_delete_and_checks(void **state) {
     store_close(s);
 }
 
-/* What schema version 3 added, taken away again to make an older file. */
+/* What schema versions 3 and 4 added, taken away again to make an older file. */
+#define DROP_V4_TABLE "DROP TABLE copies;"
 #define DROP_V3_COLUMNS                                                                                          \
     "ALTER TABLE tasks DROP COLUMN paused_channel; ALTER TABLE tasks DROP COLUMN paused_msgid;"                   \
     "ALTER TABLE tasks DROP COLUMN skip_channel; ALTER TABLE tasks DROP COLUMN skip_msgid;"
@@ -892,7 +913,7 @@ static void test_bindings_added_to_an_older_file(void **state) {
     store *s = open_ok("v1.db");
     put_task(s, "old", "{}");
     store_close(s);
-    raw_exec(path_in("v1.db"), "DROP TABLE bindings;" DROP_V3_COLUMNS "PRAGMA user_version = 1");
+    raw_exec(path_in("v1.db"), DROP_V4_TABLE "DROP TABLE bindings;" DROP_V3_COLUMNS "PRAGMA user_version = 1");
     s = open_ok("v1.db");
     mcdc_err err = {0};
     store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
@@ -967,7 +988,7 @@ static void test_pause_columns_added_to_a_version_2_file(void **state) {
     store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
     assert_int_equal(store_binding_save(s, "old", &b, &err), 0);
     store_close(s);
-    raw_exec(path_in("v2.db"), DROP_V3_COLUMNS "PRAGMA user_version = 2");
+    raw_exec(path_in("v2.db"), DROP_V4_TABLE DROP_V3_COLUMNS "PRAGMA user_version = 2");
 
     s = open_ok("v2.db");
     tasks_seen ts;
@@ -990,6 +1011,219 @@ static void test_pause_columns_added_to_a_version_2_file(void **state) {
     assert_int_equal(bs.n, 1);
     store_msg_ref at = {.channel = "ch", .id = ck};
     assert_int_equal(store_task_set_skip(s, "old", &at, &err), 0);
+    store_close(s);
+}
+
+/* ---- copy progress ---------------------------------------------------------- */
+
+typedef struct copies_seen {
+    size_t n;
+    int64_t source_id[MAX_ROWS];
+    char *json[MAX_ROWS];
+} copies_seen;
+
+static int collect_copy(void *ud, int64_t source_id, const char *state_json) {
+    copies_seen *cs = ud;
+    assert_true(cs->n < MAX_ROWS);
+    cs->source_id[cs->n] = source_id;
+    cs->json[cs->n] = mcdc_xstrdup(state_json);
+    cs->n++;
+    return 0;
+}
+
+static void copies_free(copies_seen *cs) {
+    for (size_t i = 0; i < cs->n; i++) free(cs->json[i]);
+    memset(cs, 0, sizeof *cs);
+}
+
+static void list_copies(store *s, const char *task, copies_seen *cs) {
+    mcdc_err err = {0};
+    memset(cs, 0, sizeof *cs);
+    if (store_copy_each(s, task, collect_copy, cs, &err) != 0) fail_msg("copy_each %s: %s", task, err.msg);
+}
+
+/* Larger than a page of the file, so that it spills to overflow pages. */
+static char *big_json(size_t n) {
+    char *j = mcdc_xmalloc(n + 1);
+    static const char PART[] = "{\"partition\":\"caf\xc3\xa9\",\"after\":-9223372036854775808},";
+    size_t len = 0;
+    j[len++] = '[';
+    while (len + sizeof PART + 1 < n) {
+        memcpy(j + len, PART, sizeof PART - 1);
+        len += sizeof PART - 1;
+    }
+    j[len - 1] = ']';
+    j[len] = '\0';
+    return j;
+}
+
+static int copy_deletes_itself(void *ud, int64_t source_id, const char *state_json) {
+    (void)state_json;
+    mcdc_err err = {0};
+    if (store_copy_delete(ud, "a", source_id, &err) != 0) fail_msg("delete from the callback: %s", err.msg);
+    return 0;
+}
+
+static int stop_at_second_copy(void *ud, int64_t source_id, const char *state_json) {
+    (void)source_id;
+    (void)state_json;
+    return ++*(int *)ud == 2 ? 9 : 0;
+}
+
+/* Rule: a copy's progress is saved and replaced per (task, source id),
+ * byte-exact whatever the text, listed in source id order, kept across a
+ * reopen, refused for a task that does not exist, deleted one by one, and
+ * goes with its task. */
+static void test_copies_round_trip(void **state) {
+    (void)state;
+    store *s = open_ok("copy.db");
+    mcdc_err err = {0};
+    put_task(s, "a", "{}");
+    put_task(s, "b", "{}");
+    char *big = big_json(64 * 1024);
+    assert_int_equal(store_copy_save(s, "a", 300, "{\"phase\":\"copying\"}", &err), 0);
+    assert_int_equal(store_copy_save(s, "a", -5, SPEC_UTF8, &err), 0);
+    assert_int_equal(store_copy_save(s, "a", INT64_MAX, "", &err), 0);
+    assert_int_equal(store_copy_save(s, "a", 300, big, &err), 0); /* replaces */
+    assert_int_equal(store_copy_save(s, "b", 300, "{\"of\":\"b\"}", &err), 0);
+    store_close(s);
+
+    s = open_ok("copy.db");
+    copies_seen cs;
+    list_copies(s, "a", &cs);
+    assert_int_equal(cs.n, 3);
+    assert_int_equal(cs.source_id[0], -5);
+    assert_string_equal(cs.json[0], SPEC_UTF8);
+    assert_int_equal(cs.source_id[1], 300);
+    assert_string_equal(cs.json[1], big);
+    assert_int_equal(cs.source_id[2], INT64_MAX);
+    assert_string_equal(cs.json[2], "");
+    copies_free(&cs);
+    list_copies(s, "b", &cs); /* the other task's copy of the same source id is its own */
+    assert_int_equal(cs.n, 1);
+    assert_string_equal(cs.json[0], "{\"of\":\"b\"}");
+    copies_free(&cs);
+    free(big);
+
+    int calls = 0;
+    assert_int_equal(store_copy_each(s, "a", stop_at_second_copy, &calls, &err), 9);
+    assert_int_equal(calls, 2);
+
+    /* No such task, no such copy. */
+    assert_int_equal(store_copy_save(s, "nope", 1, "{}", &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "task nope source collection 1"));
+    assert_int_equal(store_copy_each(s, "nope", collect_copy, &cs, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_int_equal(store_copy_delete(s, "a", 99, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "task a source collection 99"));
+    assert_int_equal(store_copy_delete(s, "nope", 300, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+
+    /* Arguments no backend should see. */
+    assert_int_equal(store_copy_save(s, "", 1, "{}", &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_int_equal(store_copy_save(s, NULL, 1, "{}", &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_int_equal(store_copy_save(s, "a", 1, NULL, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "task a source collection 1"));
+    assert_int_equal(store_copy_each(s, "", collect_copy, &cs, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_int_equal(store_copy_delete(s, NULL, 1, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+
+    /* One deleted, durably; the others stay. */
+    assert_int_equal(store_copy_delete(s, "a", -5, &err), 0);
+    assert_int_equal(store_copy_delete(s, "a", -5, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    store_close(s);
+    s = open_ok("copy.db");
+    list_copies(s, "a", &cs);
+    assert_int_equal(cs.n, 2);
+    assert_int_equal(cs.source_id[0], 300);
+    copies_free(&cs);
+
+    /* A callback may call the store: the lock is not held during fn. */
+    assert_int_equal(store_copy_each(s, "a", copy_deletes_itself, s, &err), 0);
+    list_copies(s, "a", &cs);
+    assert_int_equal(cs.n, 0);
+    assert_int_equal(store_copy_save(s, "a", 1, "{}", &err), 0);
+
+    /* The task's delete takes its copies, not another task's. */
+    assert_int_equal(store_task_delete(s, "a", &err), 0);
+    put_task(s, "a", "{}");
+    list_copies(s, "a", &cs);
+    assert_int_equal(cs.n, 0); /* a new task of the same id inherits nothing */
+    list_copies(s, "b", &cs);
+    assert_int_equal(cs.n, 1);
+    copies_free(&cs);
+    store_close(s);
+}
+
+static long long raw_int(const char *path, const char *sql) {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Rule: a store file of schema version 3 (before copies were kept) gains
+ * the table when opened, at version 4, and keeps its tasks, positions,
+ * bindings, pauses and skips. */
+static void test_copies_added_to_a_version_3_file(void **state) {
+    (void)state;
+    store *s = open_ok("v3.db");
+    mcdc_err err = {0};
+    put_task(s, "old", "{\"v\":3}");
+    store_msg_ref at = {.channel = "ch", .id = msgid_of("\x07")};
+    assert_int_equal(store_task_update(s, "old", 2, "paused", &at, &err), 0);
+    assert_int_equal(store_task_set_skip(s, "old", &at, &err), 0);
+    mq_msgid ck = msgid_of("\x09");
+    assert_int_equal(store_checkpoint_save(s, "old", "ch", &ck, 5, &err), 0);
+    store_binding b = {.source_id = 1, .target_db = "default", .target_name = "c", .state = STORE_BINDING_LIVE};
+    assert_int_equal(store_binding_save(s, "old", &b, &err), 0);
+    store_close(s);
+    raw_exec(path_in("v3.db"), DROP_V4_TABLE "PRAGMA user_version = 3");
+    assert_int_equal(raw_int(path_in("v3.db"), "SELECT count(*) FROM sqlite_schema WHERE name = 'copies'"), 0);
+
+    s = open_ok("v3.db");
+    assert_int_equal(raw_int(path_in("v3.db"), "PRAGMA user_version"), 4);
+    tasks_seen ts;
+    list_tasks(s, &ts);
+    assert_int_equal(ts.n, 1);
+    assert_string_equal(ts.spec[0], "{\"v\":3}");
+    assert_int_equal(ts.state[0], 2);
+    assert_string_equal(ts.reason[0], "paused");
+    assert_string_equal(ts.paused_channel[0], "ch");
+    assert_msgid_equal(&ts.paused_id[0], &at.id);
+    assert_string_equal(ts.skip_channel[0], "ch");
+    tasks_free(&ts);
+    pos_seen ps;
+    list_pos(s, "old", &ps);
+    assert_int_equal(ps.n, 1);
+    assert_msgid_equal(&ps.p[0].checkpoint, &ck);
+    pos_free(&ps);
+    bindings_seen bs = {0};
+    assert_int_equal(store_binding_each(s, "old", collect_binding, &bs, &err), 0);
+    assert_int_equal(bs.n, 1);
+    copies_seen cs;
+    list_copies(s, "old", &cs);
+    assert_int_equal(cs.n, 0);
+    assert_int_equal(store_copy_save(s, "old", 1, "{\"phase\":\"copying\"}", &err), 0);
+    store_close(s);
+
+    s = open_ok("v3.db"); /* at version 4 now: opened as it is */
+    list_copies(s, "old", &cs);
+    assert_int_equal(cs.n, 1);
+    assert_string_equal(cs.json[0], "{\"phase\":\"copying\"}");
+    copies_free(&cs);
     store_close(s);
 }
 
@@ -1073,6 +1307,8 @@ int main(void) {
         cmocka_unit_test(test_bindings_added_to_an_older_file),
         cmocka_unit_test(test_pause_and_skip_round_trip),
         cmocka_unit_test(test_pause_columns_added_to_a_version_2_file),
+        cmocka_unit_test(test_copies_round_trip),
+        cmocka_unit_test(test_copies_added_to_a_version_3_file),
         cmocka_unit_test(test_save_rate),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
