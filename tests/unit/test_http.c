@@ -45,6 +45,7 @@ struct task_manager {
     } tasks[MAX_TASKS];
     size_t n;
     char skipped[256];  /* the last skip_message: "task channel position" */
+    char resynced[256]; /* the last resync: "task db collection" */
 };
 
 static int find(task_manager *tm, const char *id) {
@@ -157,6 +158,20 @@ int task_manager_skip_message(task_manager *tm, const char *id, const char *chan
     if (i >= 0) snprintf(tm->skipped, sizeof tm->skipped, "%s %s %s", id, channel, position);
     pthread_mutex_unlock(&tm->mu);
     return i < 0 ? mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id) : 0;
+}
+
+/* The real one's answers: 404, 400 for a Paused task; and task_resync's
+ * 409 for a collection whose copy runs ("busy" here). */
+int task_manager_resync(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id), rc = 0;
+    if (i < 0) rc = mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    else if (tm->tasks[i].state == TASK_PAUSED) rc = mcdc_errf(err, MCDC_EINVAL, "task '%s' is paused; resume it first", id);
+    else if (strcmp(collection, "busy") == 0)
+        rc = mcdc_errf(err, MCDC_EEXIST, "resync of %s.%s: its copy is running", db, collection);
+    else snprintf(tm->resynced, sizeof tm->resynced, "%s %s %s", id, db, collection);
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
 }
 
 /* ---- a tiny HTTP client ---------------------------------------------------- */
@@ -401,6 +416,19 @@ static void test_every_request_type(void **state) {
     assert_string_equal(f->tm.skipped, "t1 ch 2");
     reply_free(&r);
 
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c1\"}}");
+    assert_int_equal(json_object_size(data(&r)), 0);
+    assert_string_equal(f->tm.resynced, "t1 default c1");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c2\","
+                     " \"db_name\": \"db2\"}}");
+    assert_string_equal(f->tm.resynced, "t1 db2 c2");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c3\","
+                     " \"db_name\": null}}");
+    assert_string_equal(f->tm.resynced, "t1 default c3");
+    reply_free(&r);
+
     r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
     assert_int_equal(json_object_size(data(&r)), 0);
     reply_free(&r);
@@ -448,6 +476,32 @@ static void test_task_errors(void **state) {
     expect_fail(p, "{\"request_type\": \"list\", \"request_data\": {\"all\": true}}", 400,
                 "request_data: unknown key 'all'");
     expect_fail(p, "{\"request_type\": \"maintenance\"}", 400, "request_data: missing");
+
+#define RESYNC(data) "{\"request_type\": \"resync\", \"request_data\": " data "}"
+    expect_fail(p, RESYNC("{\"task_id\": \"nope\", \"collection_name\": \"c\"}"), 404, "task 'nope' not found");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"busy\"}"), 409,
+                "resync of default.busy: its copy is running");
+    expect_fail(p, "{\"request_type\": \"resync\"}", 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{}"), 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{\"collection_name\": \"c\"}"), 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\"}"), 400, "request_data.collection_name: missing");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": null}"), 400,
+                "request_data.collection_name: missing");
+    expect_fail(p, RESYNC("{\"task_id\": 5, \"collection_name\": \"c\"}"), 400,
+                "request_data.task_id: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"\"}"), 400,
+                "request_data.collection_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\", \"db_name\": 1}"), 400,
+                "request_data.db_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\", \"db_name\": \"\"}"), 400,
+                "request_data.db_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection\": \"c\"}"), 400,
+                "request_data: unknown key 'collection'; want task_id, collection_name and db_name");
+    r = expect_ok(p, "{\"request_type\": \"pause\", \"request_data\": {\"task_id\": \"dup\"}}");
+    reply_free(&r);
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\"}"), 400,
+                "task 'dup' is paused; resume it first");
+#undef RESYNC
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400,
                 "maintenance: 'operation' (a string) is required; known: skip_message");
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"explode\"}}", 400,
@@ -473,11 +527,11 @@ static void test_envelope_errors(void **state) {
     expect_fail(p, "[1, 2]", 400, "request body: want a JSON object");
     expect_fail(p, "{\"request_typ\": \"list\"}", 400, "request body: unknown key 'request_typ'");
     expect_fail(p, "{\"request_data\": {}}", 400, "request_type: missing; want one of create, delete, pause, resume,"
-                                                  " get, list, position, maintenance");
+                                                  " get, list, position, maintenance, resync");
     expect_fail(p, "{\"request_type\": 3}", 400, "request_type: want a string");
     expect_fail(p, "{\"request_type\": \"drop\"}", 400,
                 "request_type: unknown 'drop'; want one of create, delete, pause, resume, get, list, position, "
-                "maintenance");
+                "maintenance, resync");
     expect_fail(p, "{\"request_type\": \"get\", \"request_data\": \"t1\"}", 400, "request_data: want an object");
 }
 
@@ -606,6 +660,7 @@ static void test_metrics(void **state) {
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"list\",request_status=\"success\"} 1\n"));
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"unmarshal_error\"} 1\n"));
     assert_non_null(strstr(r.body, "milvus_cdc_request_latency_count{request_type=\"list\"} 1\n"));
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"resync\",request_status=\"total\"} 0\n"));
     assert_non_null(strstr(r.body, "process_resident_memory_bytes "));
     assert_non_null(strstr(r.body, "\nmcdc_task_state{task_id=\"m1\"} 1\n"));
     assert_non_null(strstr(r.body, "\nmcdc_apply_lag_seconds_count{task_id=\"m1\"} 0\n"));
