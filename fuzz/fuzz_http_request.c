@@ -16,7 +16,8 @@
  *   - the stored form (to_json with secrets, as text) parses again into a
  *     spec with the same stored form: task_manager reloads tasks that way,
  *     and a stored spec it refuses is a task lost at restart;
- *   - every listed collection is covered; every mapping maps;
+ *   - every listed collection is covered, and its entry's snapshot is the
+ *     answer of task_spec_wants_snapshot; every mapping maps;
  *   - the never-double checks (task_coverage.h) answer with their codes, and
  *     a spec always overlaps itself. */
 #include <stdbool.h>
@@ -46,7 +47,10 @@ static void check_questions(const task_spec *s) {
     for (size_t i = 0; i < s->n_collections; i++) {
         const task_collection *c = &s->collections[i];
         CHECK(c->db && c->name);
-        CHECK(task_spec_covers(s, c->db, strcmp(c->name, "*") == 0 ? unlisted : c->name));
+        const char *name = strcmp(c->name, "*") == 0 ? unlisted : c->name;
+        CHECK(task_spec_covers(s, c->db, name));
+        /* The entry that covers it answers for it. */
+        CHECK(task_spec_wants_snapshot(s, c->db, name) == c->snapshot);
     }
     for (size_t i = 0; i < s->n_mappings; i++) {
         const task_name_map *m = &s->mappings[i];

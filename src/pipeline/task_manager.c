@@ -8,8 +8,8 @@
  *     flags, and busy/closing. It is held only to look up, add, remove and
  *     count: never across a store call, a target call or a join.
  *   - entry->op, one per task, serialises what changes a task (pause,
- *     resume, delete, skip_message): one at a time per task, on the HTTP
- *     thread that asked, and that thread may wait (a pause joins the task's
+ *     resume, delete, skip_message, resync): one at a time per task, on the
+ *     HTTP thread that asked, and that thread may wait (a pause joins the task's
  *     threads: task_stop in task.h says how long). Taken with tm->mu not
  *     held; tm->mu may be taken inside it, never the other way round.
  *   - t->mu (task_int.h) is the task's own, held briefly by its threads and
@@ -318,9 +318,11 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
 /* ---- operations on one task ----------------------------------------------------------- */
 
 typedef struct op_args {
-    const char *channel;
+    const char *channel;      /* skip_message */
     const mq_msgid *at;
     const char *position;
+    const char *db;           /* resync */
+    const char *collection;
 } op_args;
 
 /* An operation on one task, under its op lock; a task deleted meanwhile is
@@ -385,9 +387,25 @@ static int skip_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) 
     return 0;
 }
 
+static int resync_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm;
+    /* Under the op lock no operator's pause or resume comes between this
+     * and the copy's start; a worker's pause may come at any time, and what
+     * a copy does then is task_resync's (task.h). */
+    if (task_state_now(e->t) == TASK_PAUSED)
+        return mcdc_errf(err, MCDC_EINVAL, "task '%s' is paused; resume it first", task_id(e->t));
+    if (task_resync(e->t, a->db, a->collection, err)) return -1;
+    log_info("task %s: resync of %s.%s asked for", task_id(e->t), a->db, a->collection);
+    return 0;
+}
+
 int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, delete_op, NULL, err); }
 int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, pause_op, NULL, err); }
 int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, resume_op, NULL, err); }
+
+int task_manager_resync(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
+    return on_task(tm, id, resync_op, &(op_args){.db = db, .collection = collection}, err);
+}
 
 int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,
                               mcdc_err *err) {

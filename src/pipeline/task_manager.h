@@ -9,7 +9,8 @@
  * Errors come back as
  * mcdc_err values; the code says what went wrong (MCDC_EINVAL: the request,
  * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken or another task
- * covers the same collections (task_coverage.h), MCDC_EUNAVAIL: the target
+ * covers the same collections (task_coverage.h), or its create or delete
+ * still runs, MCDC_EUNAVAIL: the target
  * does not answer); src/server decides what a client sees of it.
  * What the manager shows of a task is a task_snapshot or a position list:
  * plain data the caller owns and formats. */
@@ -41,6 +42,15 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **task_id, mcdc_
 int task_manager_delete(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_pause(task_manager *tm, const char *task_id, mcdc_err *err);
 int task_manager_resume(task_manager *tm, const char *task_id, mcdc_err *err);
+
+/* The operator's re-sync of one collection the task covers: its rows are
+ * copied again from the source while the stream goes on (task_resync in
+ * task.h says what it refuses). Runs under the task's operation lock, as
+ * pause and resume do. A Paused task is refused (MCDC_EINVAL): a copy needs
+ * the stream running to close its overlap, and a resume is the operator's
+ * decision, not a side effect of this. */
+int task_manager_resync(task_manager *tm, const char *task_id, const char *db, const char *collection,
+                        mcdc_err *err);
 
 /* One task now; NULL and MCDC_ENOTFOUND when there is none. Free with
  * task_snapshot_free. */

@@ -1,7 +1,7 @@
 /* task_spec.c — parses and validates the create request of a task, prints it
- * back (with or without secrets), and answers the two questions the pipeline
- * asks of it: does the task cover this source collection, and what is it
- * called on the target. See task_spec.h for the JSON it reads. */
+ * back (with or without secrets), and answers the questions the pipeline
+ * asks of it: does the task cover this source collection, does it want the
+ * collection's rows copied first, and what is it called on the target. See task_spec.h for the JSON it reads. */
 #include "pipeline/task_spec.h"
 
 #include <ctype.h>
@@ -38,7 +38,7 @@ static const char *const CONNECT_KEYS[] = {"uri",           "token",           "
 /* channel_num tells milvus-cdc how many channels the target has for its raw
  * message forwarding; mcdc writes through the normal API and needs none. */
 static const char *const CONNECT_IGNORED[] = {"channel_num", NULL};
-static const char *const COLL_KEYS[] = {"name", "positions", "use_start_position", NULL};
+static const char *const COLL_KEYS[] = {"name", "positions", "use_start_position", "snapshot", NULL};
 static const char *const MAP_KEYS[] = {"source_db", "target_db", "collection_mapping", NULL};
 
 /* ---- key paths, so every error names where it is ------------------------- */
@@ -353,6 +353,7 @@ static int parse_collection(const json_t *c, const char *path, const char *db, t
     if (check_name(json_string_value(name), npath, err)) return -1;
     out->name = mcdc_xstrdup(json_string_value(name));
     if (get_bool(c, path, "use_start_position", &out->use_start_position, err)) return -1;
+    if (get_bool(c, path, "snapshot", &out->snapshot, err)) return -1;
     const json_t *pos = field(c, "positions");
     if (pos) {
         char ppath[PATH_CAP];
@@ -570,8 +571,12 @@ static json_t *kv_json(const task_kv *kv, size_t n) {
 }
 
 static json_t *collection_json(const task_collection *c) {
-    return json_pack("{s:s, s:o, s:b}", "name", c->name, "positions", kv_json(c->positions, c->n_positions),
-                     "use_start_position", c->use_start_position);
+    json_t *o = json_pack("{s:s, s:o, s:b}", "name", c->name, "positions", kv_json(c->positions, c->n_positions),
+                          "use_start_position", c->use_start_position);
+    /* Only when asked for: a stored spec without it stays readable by an
+     * mcdc that does not know the key (it refuses unknown keys). */
+    if (c->snapshot) json_object_set_new(o, "snapshot", json_true());
+    return o;
 }
 
 static void set_secret(json_t *o, const char *key, const char *value, bool with_secrets) {
@@ -662,8 +667,12 @@ void task_spec_copy(const task_spec *s, task_spec *out, bool with_secrets) {
     out->collections = s->n_collections ? mcdc_xcalloc(s->n_collections, sizeof *out->collections) : NULL;
     for (size_t i = 0; i < s->n_collections; i++) {
         const task_collection *c = &s->collections[i];
-        out->collections[i] = (task_collection){mcdc_xstrdup(c->db), mcdc_xstrdup(c->name), c->use_start_position,
-                                                dup_kvs(c->positions, c->n_positions), c->n_positions};
+        out->collections[i] = (task_collection){.db = mcdc_xstrdup(c->db),
+                                                .name = mcdc_xstrdup(c->name),
+                                                .use_start_position = c->use_start_position,
+                                                .snapshot = c->snapshot,
+                                                .positions = dup_kvs(c->positions, c->n_positions),
+                                                .n_positions = c->n_positions};
     }
     out->mappings = s->n_mappings ? mcdc_xcalloc(s->n_mappings, sizeof *out->mappings) : NULL;
     for (size_t i = 0; i < s->n_mappings; i++) {
@@ -700,9 +709,11 @@ void task_spec_map_name(const task_spec *s, const char *db, const char *coll, co
     }
 }
 
-bool task_spec_covers(const task_spec *s, const char *db, const char *coll) {
-    /* As in milvus-cdc, the entries of a database named exactly win over the
-     * "*" database: {"*": ["*"], "a": ["x"]} covers only x in a. */
+/* The entry that covers db.coll, or NULL. As in milvus-cdc, the entries of
+ * a database named exactly win over the "*" database: {"*": ["*"], "a":
+ * ["x"]} covers only x in a. Inside one database a name and "*" never meet
+ * (check_duplicates), so the first match is the only one. */
+static const task_collection *covering(const task_spec *s, const char *db, const char *coll) {
     bool named_db = false;
     for (size_t i = 0; i < s->n_collections; i++)
         if (strcmp(s->collections[i].db, db) == 0) named_db = true;
@@ -710,9 +721,16 @@ bool task_spec_covers(const task_spec *s, const char *db, const char *coll) {
     for (size_t i = 0; i < s->n_collections; i++) {
         const task_collection *c = &s->collections[i];
         if (strcmp(c->db, want_db) != 0) continue;
-        if (strcmp(c->name, "*") == 0 || strcmp(c->name, coll) == 0) return true;
+        if (strcmp(c->name, "*") == 0 || strcmp(c->name, coll) == 0) return c;
     }
-    return false;
+    return NULL;
+}
+
+bool task_spec_covers(const task_spec *s, const char *db, const char *coll) { return covering(s, db, coll) != NULL; }
+
+bool task_spec_wants_snapshot(const task_spec *s, const char *db, const char *coll) {
+    const task_collection *c = covering(s, db, coll);
+    return c && c->snapshot;
 }
 
 static void free_kvs(task_kv *kv, size_t n) {

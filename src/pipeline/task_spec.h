@@ -11,13 +11,18 @@
  *                             "password_file": "name", "password_env": "MCDC_SECRET_X",
  *                             "token_file": "name", "token_env": "MCDC_SECRET_Y"},
  *    "collection_infos": [{"name": "*" | "coll", "positions": {"vchannel": "pos"},
- *                          "use_start_position": false}],
+ *                          "use_start_position": false, "snapshot": false}],
  *    "db_collections": {"db": [{"name": ...}, ...]},   several dbs (ours: any number)
  *    "name_mapping": [{"source_db": "a", "target_db": "b",
  *                      "collection_mapping": {"src": "dst"}}],
  *    "positions": {"channel": "pos"},               start positions by pchannel
  *    "disable_auto_start": false,
  *    "extra_info": {"enable_user_role": false}}     replicate RBAC (rbac_sync.h)
+ * "snapshot" is mcdc's own: true copies the rows each collection of the entry
+ * already holds on the source (through the source's Query API) before the
+ * stream alone keeps it, where milvus-cdc replicates only what the stream
+ * carries from the task's start. Printed only when true, so specs without it
+ * print, and are stored, as they always were.
  * Unknown keys of milvus-cdc that mcdc does not need (kafka_connect_param,
  * rpc_channel_info, buffer_config, extra_info's other keys) are accepted and ignored;
  * other unknown keys are refused, so a typo never silently changes meaning.
@@ -67,6 +72,7 @@ typedef struct task_collection {
     char *db;             /* "default" when given through collection_infos */
     char *name;           /* a collection name, or "*" for every collection of db */
     bool use_start_position;
+    bool snapshot;        /* copy the rows it holds before the stream (copier.h) */
     task_kv *positions;   /* vchannel or pchannel -> position text */
     size_t n_positions;
 } task_collection;
@@ -117,6 +123,11 @@ void task_spec_map_name(const task_spec *s, const char *db, const char *coll, co
 
 /* Whether the task covers a source collection. */
 bool task_spec_covers(const task_spec *s, const char *db, const char *coll);
+
+/* Whether the entry that covers a source collection asks for a snapshot:
+ * the entry task_spec_covers finds (the database by its name before "*",
+ * then the collection by its name before "*"). false when none covers it. */
+bool task_spec_wants_snapshot(const task_spec *s, const char *db, const char *coll);
 
 /* The secrets read for one connection. */
 typedef struct task_secrets {

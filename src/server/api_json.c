@@ -1,6 +1,7 @@
 /* api_json.c — snapshots to milvus-cdc's JSON (see api_json.h). */
 #include "server/api_json.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "base/base64.h"
@@ -40,6 +41,33 @@ static json_t *bulk_inserts_json(const task_snapshot *s) {
     return a;
 }
 
+/* A copy's rate to one decimal: more digits would claim a precision one
+ * progress interval does not have. */
+static double one_decimal(double x) { return round(x * 10.0) / 10.0; }
+
+static json_t *copy_json(const task_copy *c) {
+    json_t *o = json_object();
+    json_object_set_new(o, "db", json_string(c->db));
+    json_object_set_new(o, "collection", json_string(c->collection));
+    json_object_set_new(o, "collection_id", json_integer((json_int_t)c->collection_id));
+    json_object_set_new(o, "phase", json_string(copy_phase_name(c->phase)));
+    json_object_set_new(o, "rows_copied", json_integer((json_int_t)c->rows_copied));
+    json_object_set_new(o, "rows_total", json_integer((json_int_t)c->rows_total));
+    json_object_set_new(o, "rows_per_s", json_real(one_decimal(c->rows_per_s)));
+    json_object_set_new(o, "eta_s", c->eta_s >= 0 ? json_integer((json_int_t)c->eta_s) : json_null());
+    json_object_set_new(o, "end_ts", json_integer((json_int_t)c->end_ts));
+    json_object_set_new(o, "last_error", json_string(c->last_error));
+    return o;
+}
+
+/* Always there, so a client reads "consistent" without asking whether the
+ * task has copies; with none, nothing runs that could make it false. */
+static json_t *snapshot_json(const task_snapshot *s) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < s->n_copies; i++) json_array_append_new(list, copy_json(&s->copies[i]));
+    return json_pack("{s:b, s:o}", "consistent", s->consistent || s->n_copies == 0, "collections", list);
+}
+
 json_t *api_task_json(const task_snapshot *s) {
     json_t *j = task_spec_to_json(&s->spec, false);
     json_object_set_new(j, "task_id", json_string(s->id));
@@ -63,6 +91,7 @@ json_t *api_task_json(const task_snapshot *s) {
     json_object_set_new(j, "applied", applied_json(&s->applied));
     json_object_set_new(j, "latency", json_pack("{s:o, s:o}", "apply_lag_seconds", latency_json(&s->apply_lag),
                                                 "target_call_seconds", latency_json(&s->target_call)));
+    json_object_set_new(j, "snapshot", snapshot_json(s));
     json_t *bulk = bulk_inserts_json(s);
     if (bulk) json_object_set_new(j, "bulk_inserts_not_replicated", bulk);
     return j;

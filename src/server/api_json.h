@@ -17,7 +17,11 @@
  * when the watermark is known), "applied" {"inserted_rows","upserted_rows",
  * "deleted_rows","ddl","messages","calls_in_flight","calls_in_flight_peak"},
  * "latency" {"apply_lag_seconds","target_call_seconds"}, each
- * {"count","p50","p99","max"}. */
+ * {"count","p50","p99","max"}, "snapshot" {"consistent", "collections":
+ * [{"db","collection","collection_id","phase","rows_copied","rows_total",
+ * "rows_per_s" (one decimal),"eta_s" (null when not known),"end_ts",
+ * "last_error"}]} (always; consistent is true when there is no copy), and
+ * "bulk_inserts_not_replicated" (only when there are some). */
 json_t *api_task_json(const task_snapshot *s);
 
 /* A JSON array of api_task_json, in the list's order. */

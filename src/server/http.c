@@ -60,11 +60,11 @@
  * its client still gets a 413, before the connection is simply closed. */
 #define DROP_FACTOR 16
 
-static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",    "resume",
-                                            "get",    "list",   "position", "maintenance"};
-enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, N_TYPES };
+static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",    "resume",      "get",
+                                            "list",   "position", "maintenance", "resync"};
+enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, T_RESYNC, N_TYPES };
 #define T_UNKNOWN N_TYPES
-#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance"
+#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance, resync"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -108,7 +108,11 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 /* Takes doc. */
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *doc, const char *hname,
                                  const char *hvalue) {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    /* 15 significant digits, not jansson's 17: a lag of 0.4 s or a rate of
+     * 12.3 rows/s then reads 0.4 and 12.3, not 0.40000000000000002; no value
+     * of the API holds more digits than that of meaning (every timestamp and
+     * count is an integer, which this does not touch). */
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (!text) return MHD_NO;
     mcdc_buf b = MCDC_BUF_INIT;
@@ -170,6 +174,47 @@ static const char *want_task_id(const json_t *rd, bool allow_ignore_not_found, m
         return NULL;
     }
     return json_string_value(id);
+}
+
+/* A name in request_data: absent (NULL, no error) or a non-empty string. */
+static int opt_name(const json_t *rd, const char *key, const char **out, mcdc_err *err) {
+    const json_t *v = json_object_get(rd, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) != strlen(json_string_value(v)))
+        return mcdc_errf(err, MCDC_EINVAL, "request_data.%s: want a non-empty string", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* {"task_id", "collection_name", "db_name"}: milvus-cdc's names for a
+ * collection in its requests; the database is "default" when not given. */
+static json_t *resync(http_server *s, const json_t *rd, mcdc_err *err) {
+    static const char *const keys[] = {"task_id", "collection_name", "db_name"};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rd, k, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) known |= strcmp(k, keys[i]) == 0;
+        if (!known) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id, collection_name and db_name", k);
+            return NULL;
+        }
+    }
+    const char *id, *coll, *db;
+    if (opt_name(rd, "task_id", &id, err) || opt_name(rd, "collection_name", &coll, err) ||
+        opt_name(rd, "db_name", &db, err))
+        return NULL;
+    if (!id || !coll) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.%s: missing", id ? "collection_name" : "task_id");
+        return NULL;
+    }
+    if (!db) db = "default";
+    if (task_manager_resync(s->tm, id, db, coll, err)) return NULL;
+    /* Not the names: the manager logs them, once the task took them as a
+     * collection it covers. */
+    log_info("http: resync asked for task %s", id);
+    return json_object();
 }
 
 /* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}. */
@@ -272,6 +317,12 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
         if (r) log_info("http: maintenance done");
         return r;
     }
+    case T_RESYNC:
+        if (!rd) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+            return NULL;
+        }
+        return resync(s, rd, err);
     }
     mcdc_errf(err, MCDC_EINTERNAL, "request type %d has no handler", type);
     return NULL;

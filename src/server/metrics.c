@@ -78,6 +78,79 @@ void metrics_write_requests(mcdc_buf *b, const request_metrics *m) {
     }
 }
 
+/* A label value as the text format wants it: backslash, double quote and
+ * newline escaped. Task ids need none (task_spec.c allows none of them);
+ * database and collection names come from the source and are not ours to
+ * trust. */
+static void put_label_value(mcdc_buf *out, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\') mcdc_buf_printf(out, "\\\\");
+        else if (*v == '"') mcdc_buf_printf(out, "\\\"");
+        else if (*v == '\n') mcdc_buf_printf(out, "\\n");
+        else mcdc_buf_putc(out, (uint8_t)*v);
+    }
+}
+
+/* name{task_id="..",collection="db.name"[,phase=".."]} */
+static void copy_series(mcdc_buf *out, const char *name, const task_snapshot *s, const task_copy *c,
+                        const char *phase) {
+    mcdc_buf_printf(out, "%s{task_id=\"%s\",collection=\"", name, s->id);
+    put_label_value(out, c->db);
+    mcdc_buf_putc(out, '.');
+    put_label_value(out, c->collection);
+    mcdc_buf_putc(out, '"');
+    if (phase) mcdc_buf_printf(out, ",phase=\"%s\"", phase);
+    mcdc_buf_putc(out, '}');
+}
+
+/* Each copy's progress, and whether each task's target holds its source as
+ * of the watermark (task_snapshot.h's consistent; true with no copy). */
+static void write_copies(mcdc_buf *out, task_snapshot *const *list, size_t n) {
+    mcdc_buf_printf(out, "# HELP mcdc_snapshot_rows_copied Rows of a collection's snapshot written to the target, over "
+                         "every start of its copy.\n# TYPE mcdc_snapshot_rows_copied counter\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->n_copies; k++) {
+            const task_copy *c = &list[i]->copies[k];
+            copy_series(out, "mcdc_snapshot_rows_copied", list[i], c, NULL);
+            mcdc_buf_printf(out, " %" PRIu64 "\n", c->rows_copied);
+        }
+    mcdc_buf_printf(out, "# HELP mcdc_snapshot_rows_total The source's row count when a collection's copy began; 0 "
+                         "until known.\n# TYPE mcdc_snapshot_rows_total gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->n_copies; k++) {
+            const task_copy *c = &list[i]->copies[k];
+            copy_series(out, "mcdc_snapshot_rows_total", list[i], c, NULL);
+            mcdc_buf_printf(out, " %" PRIu64 "\n", c->rows_total);
+        }
+    mcdc_buf_printf(out, "# HELP mcdc_snapshot_rows_per_second Rows a collection's copy wrote per second over its "
+                         "last progress interval; 0 when idle.\n# TYPE mcdc_snapshot_rows_per_second gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->n_copies; k++) {
+            const task_copy *c = &list[i]->copies[k];
+            copy_series(out, "mcdc_snapshot_rows_per_second", list[i], c, NULL);
+            mcdc_buf_printf(out, " %.1f\n", c->rows_per_s);
+        }
+    /* One series per phase, 1 for the current one: a dashboard then sums or
+     * filters by phase without knowing a number for each. */
+    mcdc_buf_printf(out, "# HELP mcdc_snapshot_phase Where a collection's snapshot stands: 1 for its phase "
+                         "(waiting, copying, overlapping, streaming), 0 for the others.\n"
+                         "# TYPE mcdc_snapshot_phase gauge\n");
+    static const copy_phase PHASES[] = {COPY_WAITING, COPY_COPYING, COPY_OVERLAPPING, COPY_STREAMING};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->n_copies; k++) {
+            const task_copy *c = &list[i]->copies[k];
+            for (size_t p = 0; p < sizeof PHASES / sizeof PHASES[0]; p++) {
+                copy_series(out, "mcdc_snapshot_phase", list[i], c, copy_phase_name(PHASES[p]));
+                mcdc_buf_printf(out, " %d\n", c->phase == PHASES[p]);
+            }
+        }
+    mcdc_buf_printf(out, "# HELP mcdc_task_consistent 1 when the target holds the source as of the task's watermark; "
+                         "0 while a collection's copy or overlap runs.\n# TYPE mcdc_task_consistent gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "mcdc_task_consistent{task_id=\"%s\"} %d\n", list[i]->id,
+                        list[i]->consistent || list[i]->n_copies == 0);
+}
+
 static void task_histogram(mcdc_buf *out, const char *name, const task_snapshot *s, const mcdc_histogram *h) {
     char labels[200];
     snprintf(labels, sizeof labels, "task_id=\"%s\"", s->id);
@@ -117,4 +190,5 @@ void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
         mcdc_buf_printf(out, "mcdc_bulk_inserts_not_replicated{task_id=\"%s\"} %zu\n", list[i]->id,
                         list[i]->n_bulk_inserts);
+    write_copies(out, list, n);
 }

@@ -45,6 +45,7 @@ struct task_manager {
     } tasks[MAX_TASKS];
     size_t n;
     char skipped[256];  /* the last skip_message: "task channel position" */
+    char resynced[256]; /* the last resync: "task db collection" */
 };
 
 static int find(task_manager *tm, const char *id) {
@@ -157,6 +158,20 @@ int task_manager_skip_message(task_manager *tm, const char *id, const char *chan
     if (i >= 0) snprintf(tm->skipped, sizeof tm->skipped, "%s %s %s", id, channel, position);
     pthread_mutex_unlock(&tm->mu);
     return i < 0 ? mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id) : 0;
+}
+
+/* The real one's answers: 404, 400 for a Paused task; and task_resync's
+ * 409 for a collection whose copy runs ("busy" here). */
+int task_manager_resync(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id), rc = 0;
+    if (i < 0) rc = mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    else if (tm->tasks[i].state == TASK_PAUSED) rc = mcdc_errf(err, MCDC_EINVAL, "task '%s' is paused; resume it first", id);
+    else if (strcmp(collection, "busy") == 0)
+        rc = mcdc_errf(err, MCDC_EEXIST, "resync of %s.%s: its copy is running", db, collection);
+    else snprintf(tm->resynced, sizeof tm->resynced, "%s %s %s", id, db, collection);
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
 }
 
 /* ---- a tiny HTTP client ---------------------------------------------------- */
@@ -367,10 +382,13 @@ static void test_every_request_type(void **state) {
     assert_string_equal(json_string_value(json_object_get(task, "state")), "Running");
     json_t *conn = json_object_get(task, "milvus_connect_param");
     assert_string_equal(json_string_value(json_object_get(conn, "password")), "***");
+    assert_non_null(strstr(r.body, "\"snapshot\":{\"consistent\":true,\"collections\":[]}"));
     reply_free(&r);
 
     r = expect_ok(p, "{\"request_type\": \"list\"}");
     assert_int_equal(json_array_size(json_object_get(data(&r), "tasks")), 2);
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_array_get(json_object_get(data(&r), "tasks"), 1), "snapshot"), "consistent")));
     reply_free(&r);
     r = expect_ok(p, "{\"request_type\": \"list\", \"request_data\": {}}");
     reply_free(&r);
@@ -399,6 +417,19 @@ static void test_every_request_type(void **state) {
     assert_string_equal(json_string_value(json_object_get(data(&r), "message")),
                         "the message is skipped when the task resumes");
     assert_string_equal(f->tm.skipped, "t1 ch 2");
+    reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c1\"}}");
+    assert_int_equal(json_object_size(data(&r)), 0);
+    assert_string_equal(f->tm.resynced, "t1 default c1");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c2\","
+                     " \"db_name\": \"db2\"}}");
+    assert_string_equal(f->tm.resynced, "t1 db2 c2");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"resync\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c3\","
+                     " \"db_name\": null}}");
+    assert_string_equal(f->tm.resynced, "t1 default c3");
     reply_free(&r);
 
     r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
@@ -448,6 +479,32 @@ static void test_task_errors(void **state) {
     expect_fail(p, "{\"request_type\": \"list\", \"request_data\": {\"all\": true}}", 400,
                 "request_data: unknown key 'all'");
     expect_fail(p, "{\"request_type\": \"maintenance\"}", 400, "request_data: missing");
+
+#define RESYNC(data) "{\"request_type\": \"resync\", \"request_data\": " data "}"
+    expect_fail(p, RESYNC("{\"task_id\": \"nope\", \"collection_name\": \"c\"}"), 404, "task 'nope' not found");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"busy\"}"), 409,
+                "resync of default.busy: its copy is running");
+    expect_fail(p, "{\"request_type\": \"resync\"}", 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{}"), 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{\"collection_name\": \"c\"}"), 400, "request_data.task_id: missing");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\"}"), 400, "request_data.collection_name: missing");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": null}"), 400,
+                "request_data.collection_name: missing");
+    expect_fail(p, RESYNC("{\"task_id\": 5, \"collection_name\": \"c\"}"), 400,
+                "request_data.task_id: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"\"}"), 400,
+                "request_data.collection_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\", \"db_name\": 1}"), 400,
+                "request_data.db_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\", \"db_name\": \"\"}"), 400,
+                "request_data.db_name: want a non-empty string");
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection\": \"c\"}"), 400,
+                "request_data: unknown key 'collection'; want task_id, collection_name and db_name");
+    r = expect_ok(p, "{\"request_type\": \"pause\", \"request_data\": {\"task_id\": \"dup\"}}");
+    reply_free(&r);
+    expect_fail(p, RESYNC("{\"task_id\": \"dup\", \"collection_name\": \"c\"}"), 400,
+                "task 'dup' is paused; resume it first");
+#undef RESYNC
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {}}", 400,
                 "maintenance: 'operation' (a string) is required; known: skip_message");
     expect_fail(p, "{\"request_type\": \"maintenance\", \"request_data\": {\"operation\": \"explode\"}}", 400,
@@ -473,11 +530,11 @@ static void test_envelope_errors(void **state) {
     expect_fail(p, "[1, 2]", 400, "request body: want a JSON object");
     expect_fail(p, "{\"request_typ\": \"list\"}", 400, "request body: unknown key 'request_typ'");
     expect_fail(p, "{\"request_data\": {}}", 400, "request_type: missing; want one of create, delete, pause, resume,"
-                                                  " get, list, position, maintenance");
+                                                  " get, list, position, maintenance, resync");
     expect_fail(p, "{\"request_type\": 3}", 400, "request_type: want a string");
     expect_fail(p, "{\"request_type\": \"drop\"}", 400,
                 "request_type: unknown 'drop'; want one of create, delete, pause, resume, get, list, position, "
-                "maintenance");
+                "maintenance, resync");
     expect_fail(p, "{\"request_type\": \"get\", \"request_data\": \"t1\"}", 400, "request_data: want an object");
 }
 
@@ -606,6 +663,7 @@ static void test_metrics(void **state) {
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"list\",request_status=\"success\"} 1\n"));
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"unmarshal_error\"} 1\n"));
     assert_non_null(strstr(r.body, "milvus_cdc_request_latency_count{request_type=\"list\"} 1\n"));
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"resync\",request_status=\"total\"} 0\n"));
     assert_non_null(strstr(r.body, "process_resident_memory_bytes "));
     assert_non_null(strstr(r.body, "\nmcdc_task_state{task_id=\"m1\"} 1\n"));
     assert_non_null(strstr(r.body, "\nmcdc_apply_lag_seconds_count{task_id=\"m1\"} 0\n"));
@@ -1301,6 +1359,11 @@ static void test_task_json(void **state) {
     assert_int_equal(json_integer_value(json_object_get(al, "count")), 1);
     assert_true(json_real_value(json_object_get(al, "max")) == 0.3);
     assert_int_equal(json_integer_value(json_object_get(tc, "count")), 0);
+    /* No copy asked for: the object is there, empty, and consistent (the
+     * snapshot's own flag is false here, as calloc left it). */
+    text = json_dumps(json_object_get(j, "snapshot"), JSON_COMPACT);
+    assert_string_equal(text, "{\"consistent\":true,\"collections\":[]}");
+    free(text);
     text = json_dumps(j, JSON_COMPACT);
     assert_null(strstr(text, "s3cret"));
     /* The order clients see: the spec, then ours. */
@@ -1310,6 +1373,41 @@ static void test_task_json(void **state) {
     /* No bulk insert: the reply is as it was, without the key. */
     assert_null(strstr(text, "bulk_inserts_not_replicated"));
     free(text);
+    json_decref(j);
+
+    /* Copies: each as the pipeline left it, the rate to one decimal, an
+     * unknown eta null; consistent as the task says while any runs. */
+    s->n_copies = 2;
+    s->copies = mcdc_xcalloc(2, sizeof *s->copies);
+    s->copies[0] = (task_copy){.db = mcdc_xstrdup("default"), .collection = mcdc_xstrdup("books"),
+                               .collection_id = 449000000000000001, .phase = COPY_COPYING, .rows_copied = 81920,
+                               .rows_total = 1000000, .rows_per_s = 12345.67, .eta_s = 74};
+    s->copies[1] = (task_copy){.db = mcdc_xstrdup("db2"), .collection = mcdc_xstrdup("films"),
+                               .collection_id = 449000000000000002, .phase = COPY_OVERLAPPING, .rows_copied = 7,
+                               .rows_total = 7, .rows_per_s = 0.04, .eta_s = -1, .end_ts = 449476372912570369};
+    snprintf(s->copies[1].last_error, sizeof s->copies[1].last_error, "target: upsert: deadline exceeded");
+    j = api_task_json(s);
+    text = json_dumps(json_object_get(j, "snapshot"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+    assert_string_equal(text, "{\"consistent\":false,\"collections\":["
+                              "{\"db\":\"default\",\"collection\":\"books\",\"collection_id\":449000000000000001,"
+                              "\"phase\":\"copying\",\"rows_copied\":81920,\"rows_total\":1000000,\"rows_per_s\":12345.7,"
+                              "\"eta_s\":74,\"end_ts\":0,\"last_error\":\"\"},"
+                              "{\"db\":\"db2\",\"collection\":\"films\",\"collection_id\":449000000000000002,"
+                              "\"phase\":\"overlapping\",\"rows_copied\":7,\"rows_total\":7,\"rows_per_s\":0.0,"
+                              "\"eta_s\":null,\"end_ts\":449476372912570369,"
+                              "\"last_error\":\"target: upsert: deadline exceeded\"}]}");
+    free(text);
+    json_decref(j);
+    s->consistent = true;
+    s->copies[0].phase = COPY_STREAMING;
+    s->copies[1].phase = COPY_WAITING;
+    j = api_task_json(s);
+    json_t *snap = json_object_get(j, "snapshot");
+    assert_true(json_is_true(json_object_get(snap, "consistent")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(snap, "collections"), 0), "phase")),
+                        "streaming");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(snap, "collections"), 1), "phase")),
+                        "waiting");
     json_decref(j);
 
     /* Bulk inserts whose rows the WAL did not carry: listed after the rest. */
@@ -1325,7 +1423,8 @@ static void test_task_json(void **state) {
                               "\"state\":\"ImportPersisted\",\"rows\":7}]");
     free(text);
     text = json_dumps(j, JSON_COMPACT);
-    assert_true(strstr(text, "\"latency\"") < strstr(text, "\"bulk_inserts_not_replicated\""));
+    assert_true(strstr(text, "\"latency\"") < strstr(text, "\"snapshot\""));
+    assert_true(strstr(text, "\"snapshot\"") < strstr(text, "\"bulk_inserts_not_replicated\""));
     free(text);
     json_decref(j);
 
@@ -1401,6 +1500,20 @@ static void test_task_metrics(void **state) {
     list[2]->n_bulk_inserts = 1;
     list[2]->bulk_inserts = mcdc_xcalloc(1, sizeof *list[2]->bulk_inserts);
     list[2]->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 1, "ImportCompleted", 10};
+    /* a: two copies, one of a name the text format must escape; b: none;
+     * c: one, done, and consistent. */
+    list[0]->n_copies = 2;
+    list[0]->copies = mcdc_xcalloc(2, sizeof *list[0]->copies);
+    list[0]->copies[0] = (task_copy){.db = mcdc_xstrdup("default"), .collection = mcdc_xstrdup("books"),
+                                     .phase = COPY_COPYING, .rows_copied = 81920, .rows_total = 1000000,
+                                     .rows_per_s = 12345.67, .eta_s = 74};
+    list[0]->copies[1] = (task_copy){.db = mcdc_xstrdup("d\"b"), .collection = mcdc_xstrdup("x\\y\nz"),
+                                     .phase = COPY_WAITING, .eta_s = -1};
+    list[2]->n_copies = 1;
+    list[2]->copies = mcdc_xcalloc(1, sizeof *list[2]->copies);
+    list[2]->copies[0] = (task_copy){.db = mcdc_xstrdup("db2"), .collection = mcdc_xstrdup("films"),
+                                     .phase = COPY_STREAMING, .rows_copied = 7, .rows_total = 7, .eta_s = 0};
+    list[2]->consistent = true;
     /* The snapshot's histogram is a copy that reads the same as its source. */
     mcdc_histogram live = {0};
     mcdc_histogram_init(&live, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
@@ -1445,6 +1558,46 @@ static void test_task_metrics(void **state) {
                       "mcdc_bulk_inserts_not_replicated{task_id=\"a\"} 0\n"
                       "mcdc_bulk_inserts_not_replicated{task_id=\"b\"} 0\n"
                       "mcdc_bulk_inserts_not_replicated{task_id=\"c\"} 1\n");
+#define A_BOOKS "task_id=\"a\",collection=\"default.books\""
+#define A_ODD "task_id=\"a\",collection=\"d\\\"b.x\\\\y\\nz\""
+#define C_FILMS "task_id=\"c\",collection=\"db2.films\""
+    at = after(t, at, "# HELP mcdc_snapshot_rows_copied Rows of a collection's snapshot written to the target, over "
+                      "every start of its copy.\n# TYPE mcdc_snapshot_rows_copied counter\n"
+                      "mcdc_snapshot_rows_copied{" A_BOOKS "} 81920\n"
+                      "mcdc_snapshot_rows_copied{" A_ODD "} 0\n"
+                      "mcdc_snapshot_rows_copied{" C_FILMS "} 7\n"
+                      "# HELP mcdc_snapshot_rows_total The source's row count when a collection's copy began; 0 until "
+                      "known.\n# TYPE mcdc_snapshot_rows_total gauge\n"
+                      "mcdc_snapshot_rows_total{" A_BOOKS "} 1000000\n"
+                      "mcdc_snapshot_rows_total{" A_ODD "} 0\n"
+                      "mcdc_snapshot_rows_total{" C_FILMS "} 7\n"
+                      "# HELP mcdc_snapshot_rows_per_second Rows a collection's copy wrote per second over its last "
+                      "progress interval; 0 when idle.\n# TYPE mcdc_snapshot_rows_per_second gauge\n"
+                      "mcdc_snapshot_rows_per_second{" A_BOOKS "} 12345.7\n"
+                      "mcdc_snapshot_rows_per_second{" A_ODD "} 0.0\n"
+                      "mcdc_snapshot_rows_per_second{" C_FILMS "} 0.0\n"
+                      "# HELP mcdc_snapshot_phase Where a collection's snapshot stands: 1 for its phase (waiting, "
+                      "copying, overlapping, streaming), 0 for the others.\n# TYPE mcdc_snapshot_phase gauge\n"
+                      "mcdc_snapshot_phase{" A_BOOKS ",phase=\"waiting\"} 0\n"
+                      "mcdc_snapshot_phase{" A_BOOKS ",phase=\"copying\"} 1\n"
+                      "mcdc_snapshot_phase{" A_BOOKS ",phase=\"overlapping\"} 0\n"
+                      "mcdc_snapshot_phase{" A_BOOKS ",phase=\"streaming\"} 0\n"
+                      "mcdc_snapshot_phase{" A_ODD ",phase=\"waiting\"} 1\n"
+                      "mcdc_snapshot_phase{" A_ODD ",phase=\"copying\"} 0\n"
+                      "mcdc_snapshot_phase{" A_ODD ",phase=\"overlapping\"} 0\n"
+                      "mcdc_snapshot_phase{" A_ODD ",phase=\"streaming\"} 0\n"
+                      "mcdc_snapshot_phase{" C_FILMS ",phase=\"waiting\"} 0\n"
+                      "mcdc_snapshot_phase{" C_FILMS ",phase=\"copying\"} 0\n"
+                      "mcdc_snapshot_phase{" C_FILMS ",phase=\"overlapping\"} 0\n"
+                      "mcdc_snapshot_phase{" C_FILMS ",phase=\"streaming\"} 1\n"
+                      /* a copies; b has none (nothing runs); c is done. */
+                      "# HELP mcdc_task_consistent 1 when the target holds the source as of the task's watermark; 0 "
+                      "while a collection's copy or overlap runs.\n# TYPE mcdc_task_consistent gauge\n"
+                      "mcdc_task_consistent{task_id=\"a\"} 0\nmcdc_task_consistent{task_id=\"b\"} 1\n"
+                      "mcdc_task_consistent{task_id=\"c\"} 1\n");
+#undef A_BOOKS
+#undef A_ODD
+#undef C_FILMS
     assert_int_equal(*at, '\0');
     assert_null(strstr(t, "mcdc_task_lag_seconds{task_id=\"b\"}"));
     mcdc_buf_free(&b);

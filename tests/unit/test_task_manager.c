@@ -3,7 +3,8 @@
  * faked (task_env's seams): a create held in its target check must not hold
  * up get, list or operations on other tasks; two creates of one id or of
  * one coverage never both pass; close waits for what runs; skip_message is
- * taken only at the paused message, kept across a restart, taken once.
+ * taken only at the paused message, kept across a restart, taken once;
+ * resync is refused for a task that is paused.
  * Tasks here never start (disable_auto_start, no catalog): what runs a
  * task is test_worker.c's. */
 #include <setjmp.h>
@@ -194,6 +195,9 @@ static void test_reads_answer_while_a_create_waits(void **state) {
     assert_non_null(strstr(err.msg, "being created"));
     assert_int_equal(task_manager_delete(tm, "b", &err), -1);
     assert_int_equal(err.code, MCDC_EEXIST);
+    assert_int_equal(task_manager_resync(tm, "b", "default", "cb", &err), -1);
+    assert_int_equal(err.code, MCDC_EEXIST);
+    assert_non_null(strstr(err.msg, "being created"));
     /* The id and the coverage are taken. */
     assert_int_equal(create(tm, "b", "other", &err), -1);
     assert_int_equal(err.code, MCDC_EEXIST);
@@ -357,6 +361,46 @@ static void test_concurrent_calls(void **state) {
     assert_int_equal(store_task_each(g_store, count_stored, &stored, &err), 0);
     assert_int_equal(stored, n);
     delete_all(tm);
+    task_manager_close(tm);
+}
+
+/* ---- resync ------------------------------------------------------------------------------- */
+
+/* Rule: a resync names a task the manager has (404 naming the id
+ * otherwise), is refused for a Paused task with what to do instead, and
+ * otherwise reaches task_resync under the operation lock, whose answer is
+ * the caller's. */
+static void test_resync_refusals(void **state) {
+    (void)state;
+    task_manager *tm = open_tm();
+    mcdc_err err;
+    assert_int_equal(create(tm, "r1", "rc", &err), 0);
+
+    assert_int_equal(task_manager_resync(tm, "nope", "default", "rc", &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "'nope'"));
+
+    /* Initial (never started here): task_resync answers, and refuses, since
+     * no source.milvus is configured in this env (and, on a branch without
+     * the copier, since it is not built). Not the manager's refusal. */
+    assert_int_equal(task_manager_resync(tm, "r1", "default", "rc", &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_null(strstr(err.msg, "is paused"));
+
+    assert_int_equal(task_manager_pause(tm, "r1", &err), 0);
+    assert_int_equal(task_manager_resync(tm, "r1", "default", "rc", &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_string_equal(err.msg, "task 'r1' is paused; resume it first");
+    /* The refusal changed nothing. */
+    task_snapshot *s = task_manager_get(tm, "r1", &err);
+    assert_non_null(s);
+    assert_int_equal(s->state, TASK_PAUSED);
+    assert_string_equal(s->reason, "paused by request");
+    task_snapshot_free(s);
+
+    assert_int_equal(task_manager_delete(tm, "r1", &err), 0);
+    assert_int_equal(task_manager_resync(tm, "r1", "default", "rc", &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
     task_manager_close(tm);
 }
 
@@ -528,6 +572,7 @@ int main(void) {
         cmocka_unit_test(test_failed_create_leaves_nothing),
         cmocka_unit_test(test_close_waits_for_a_create),
         cmocka_unit_test(test_concurrent_calls),
+        cmocka_unit_test(test_resync_refusals),
         cmocka_unit_test(test_skip_only_where_paused),
         cmocka_unit_test(test_skip_taken_once),
     };

@@ -395,6 +395,87 @@ static void test_store_round_trip(void **state) {
     expect_error("{\"milvus_connect_param\": {\"uri\": \"h:1\", \"token\": \"ke:\"}, " CI "}", "password is empty");
 }
 
+/* ---- snapshot: copy what a collection holds before the stream ------------------------ */
+
+/* Rule: "snapshot" is a per-entry bool, false unless given (null too), in
+ * collection_infos and db_collections alike, "*" entries included; the
+ * entry that covers a collection answers for it; it survives the store's
+ * round trip and task_spec_copy, and is printed only when true. */
+static void test_snapshot_option(void **state) {
+    (void)state;
+    task_spec s;
+    parse_ok("{" CP ", \"collection_infos\": [{\"name\": \"a\", \"snapshot\": true}, {\"name\": \"b\"},"
+             " {\"name\": \"n\", \"snapshot\": null}],"
+             " \"db_collections\": {\"*\": [{\"name\": \"*\", \"snapshot\": true}],"
+             " \"d2\": [{\"name\": \"x\", \"snapshot\": false}, {\"name\": \"y\", \"snapshot\": true}],"
+             " \"d3\": [{\"name\": \"*\"}]}}",
+             &s);
+    assert_int_equal(s.n_collections, 7);
+    assert_true(s.collections[0].snapshot);
+    assert_false(s.collections[1].snapshot);
+    assert_false(s.collections[2].snapshot);
+    assert_true(task_spec_wants_snapshot(&s, "default", "a"));
+    assert_false(task_spec_wants_snapshot(&s, "default", "b"));
+    assert_false(task_spec_wants_snapshot(&s, "default", "n"));
+    /* Not covered: default names its collections, so "*" does not reach it. */
+    assert_false(task_spec_wants_snapshot(&s, "default", "z"));
+    /* The "*" database for every database not named. */
+    assert_true(task_spec_wants_snapshot(&s, "other", "anything"));
+    assert_false(task_spec_wants_snapshot(&s, "d2", "x"));
+    assert_true(task_spec_wants_snapshot(&s, "d2", "y"));
+    assert_false(task_spec_wants_snapshot(&s, "d2", "z"));
+    /* A named database with "*" and no snapshot: the "*" database's does not count. */
+    assert_false(task_spec_wants_snapshot(&s, "d3", "anything"));
+
+    /* The store's form and back. */
+    json_t *ja = task_spec_to_json(&s, true);
+    char *text = json_dumps(json_object_get(ja, "collection_infos"), JSON_COMPACT);
+    assert_string_equal(text, "[{\"name\":\"a\",\"positions\":{},\"use_start_position\":false,\"snapshot\":true},"
+                              "{\"name\":\"b\",\"positions\":{},\"use_start_position\":false},"
+                              "{\"name\":\"n\",\"positions\":{},\"use_start_position\":false}]");
+    free(text);
+    task_spec b;
+    mcdc_err err = {0};
+    if (task_spec_from_json(ja, &b, &err)) fail_msg("stored form refused: %s", err.msg);
+    json_t *jb = task_spec_to_json(&b, true);
+    assert_true(json_equal(ja, jb));
+    assert_true(task_spec_wants_snapshot(&b, "d2", "y"));
+    assert_true(task_spec_wants_snapshot(&b, "other", "q"));
+    json_decref(jb);
+    task_spec_free(&b);
+
+    /* A view of the task keeps it. */
+    task_spec view;
+    task_spec_copy(&s, &view, false);
+    for (size_t i = 0; i < s.n_collections; i++) assert_int_equal(view.collections[i].snapshot, s.collections[i].snapshot);
+    assert_true(task_spec_wants_snapshot(&view, "default", "a"));
+    jb = task_spec_to_json(&view, true);
+    assert_true(json_equal(ja, jb));
+    json_decref(jb);
+    json_decref(ja);
+    task_spec_free(&view);
+    task_spec_free(&s);
+
+    /* Without it the printed spec has no such key: as it always was. */
+    parse_ok("{" CP ", " CI "}", &s);
+    assert_false(task_spec_wants_snapshot(&s, "default", "c"));
+    ja = task_spec_to_json(&s, false);
+    text = json_dumps(ja, JSON_COMPACT);
+    assert_null(strstr(text, "snapshot"));
+    free(text);
+    json_decref(ja);
+    task_spec_free(&s);
+
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"snapshot\": \"yes\"}]}",
+                 "collection_infos[0].snapshot: want true or false");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"snapshot\": 1}]}",
+                 "collection_infos[0].snapshot: want true or false");
+    expect_error("{" CP ", \"db_collections\": {\"d\": [{\"name\": \"*\", \"snapshot\": \"true\"}]}}",
+                 "db_collections.d[0].snapshot: want true or false");
+    expect_error("{" CP ", \"collection_infos\": [{\"name\": \"c\", \"snapshots\": true}]}",
+                 "collection_infos[0]: unknown key 'snapshots'; want one of name, positions, use_start_position, snapshot");
+}
+
 /* ---- secrets by reference --------------------------------------------------------- */
 
 #define REF_CP(conn) "{\"milvus_connect_param\": {\"uri\": \"h:1\", " conn "}, " CI "}"
@@ -619,6 +700,7 @@ int main(void) {
         cmocka_unit_test(test_star_database),       cmocka_unit_test(test_errors_name_their_key),
         cmocka_unit_test(test_long_names),          cmocka_unit_test(test_secrets_stay_private),
         cmocka_unit_test(test_store_round_trip),
+        cmocka_unit_test(test_snapshot_option),
         cmocka_unit_test(test_secret_refs_stored_not_secrets),
         cmocka_unit_test(test_secret_ref_refusals),
         cmocka_unit_test(test_secret_files_read_with_care),
