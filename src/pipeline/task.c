@@ -51,6 +51,7 @@ static void free_list(char **l, size_t n) {
 }
 
 static uint64_t hook_watermark(void *ud);
+static int need_source_milvus(const task *t, const char *what, mcdc_err *err);
 
 /* The copier's own target connections: not the stream's, so they record
  * nothing in the overlap (that is for the stream's writes). */
@@ -560,6 +561,25 @@ static int choose_at(const task *t, start_choice *c, const mq_msgid *at, mcdc_er
     return 0;
 }
 
+/* "snapshot": true — a copy of every covered collection the source holds
+ * now, asked for when the task's channels are pinned: the stream starts at
+ * the channels' end as of now, so the rows from before come from the copy.
+ * Collections created later come whole through the stream. */
+static int ask_for_snapshots(task *t, mcdc_err *err) {
+    catalog_coll **list;
+    size_t n = catalog_list_held(t->env->catalog, &list);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const catalog_coll *cc = list[i];
+        if (cc->state != CATALOG_CREATED || !task_spec_covers(&t->spec, cc->db_name, cc->name) ||
+            !task_spec_wants_snapshot(&t->spec, cc->db_name, cc->name))
+            continue;
+        if ((rc = need_source_milvus(t, "snapshot", err)) == 0) rc = copier_add(t->copier, cc, 0, err);
+    }
+    catalog_release_list(list, n);
+    return rc;
+}
+
 int task_init_positions(task *t, mcdc_err *err) {
     char **chans;
     size_t n = task_channels(t->env, &chans);
@@ -633,6 +653,7 @@ int task_init_positions(task *t, mcdc_err *err) {
         const mq_msgid *p = choice[c].have && !choice[c].from_earliest ? &choice[c].after : &none;
         rc = store_checkpoint_save(t->env->store, t->id, chans[c], p, 0, err);
     }
+    if (rc == 0) rc = ask_for_snapshots(t, err);
     free(choice);
     free_list(chans, n);
     return rc;
