@@ -362,7 +362,7 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
     }
     /* The request is serialized now: the joined copy is not needed while
      * the call is in flight. */
-    columns_free(&j);
+    columns_join_free(&j);
     return rc;
 }
 

@@ -15,7 +15,7 @@ static void *own(columns_joined *j, void *p) {
     return p;
 }
 
-void columns_free(columns_joined *j) {
+void columns_join_free(columns_joined *j) {
     for (size_t i = 0; i < j->n_owned; i++) free(j->owned[i]);
     free(j->owned);
     memset(j, 0, sizeof *j);

@@ -3,6 +3,7 @@
  * reply's Status and classifies failures, so that all calls fail alike. */
 #include "target/milvus_client.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,17 +578,72 @@ int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCM
     return milvus_call(c, method, string_field(msg, "db_name"), msg, m->output, NULL, err);
 }
 
+/* ---- reading -------------------------------------------------------------- */
+
+/* The one Query path: milvus_query, milvus_query_page and milvus_count. */
+static int query_send(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
+                      size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
+                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
+    milvus_query_req q;
+    milvus_query_req_init(&q, db, coll, partitions, n_partitions, expr, fields, n_fields, limit);
+    return milvus_call(c, "Query", db, &q.req.base, &milvus__proto__milvus__query_results__descriptor,
+                       (ProtobufCMessage **)out, err);
+}
+
 int milvus_query(milvus_client *c, const char *db, const char *coll, const char *expr, const char *const *fields,
                  size_t n_fields, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
-    Milvus__Proto__Milvus__QueryRequest req = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
-    req.db_name = (char *)db;
-    req.collection_name = (char *)coll;
-    req.expr = (char *)(expr ? expr : "");
-    req.n_output_fields = n_fields;
-    req.output_fields = (char **)fields;
-    /* Verification must see every write acknowledged so far. */
-    req.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
-    req.use_default_consistency = 0;
-    return milvus_call(c, "Query", db, &req.base, &milvus__proto__milvus__query_results__descriptor,
-                       (ProtobufCMessage **)out, err);
+    return query_send(c, db, coll, NULL, 0, expr, fields, n_fields, 0, out, err);
+}
+
+int milvus_query_page(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
+                      size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
+                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
+    if (out) *out = NULL;
+    if (milvus_query_page_check(expr, limit, err)) {
+        mcdc_err_prefix(err, "target %s Query(%s.%s)", c->address, db ? db : "", coll ? coll : "");
+        return -1;
+    }
+    return query_send(c, db, coll, partitions, n_partitions, expr, fields, n_fields, limit, out, err);
+}
+
+int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
+                 mcdc_err *err) {
+    *n = 0;
+    static const char *const count_field[] = {"count(*)"};
+    const char *parts[1] = {partition};
+    bool one = partition && *partition;
+    Milvus__Proto__Milvus__QueryResults *r = NULL;
+    if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, "", count_field, 1, 0, &r, err)) return -1;
+    int rc = milvus_count_reply(r, n, err);
+    if (rc)
+        mcdc_err_prefix(err, "target %s Query(%s.%s%s%s)", c->address, db ? db : "", coll ? coll : "",
+                        one ? " partition " : "", one ? partition : "");
+    milvus__proto__milvus__query_results__free_unpacked(r, NULL);
+    return rc;
+}
+
+int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err) {
+    *ts = 0;
+    Milvus__Proto__Milvus__AllocTimestampRequest req = MILVUS__PROTO__MILVUS__ALLOC_TIMESTAMP_REQUEST__INIT;
+    Milvus__Proto__Milvus__AllocTimestampResponse *resp = NULL;
+    if (milvus_call(c, "AllocTimestamp", NULL, &req.base, &milvus__proto__milvus__alloc_timestamp_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    uint64_t got = resp->timestamp;
+    milvus__proto__milvus__alloc_timestamp_response__free_unpacked(resp, NULL);
+    /* proto3 sends no field for 0: a server that does not fill it would
+     * otherwise pass as "before everything". */
+    if (got == 0) return mcdc_errf(err, MCDC_EREMOTE, "target %s AllocTimestamp: the reply holds no timestamp", c->address);
+    *ts = got;
+    return 0;
+}
+
+void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key) {
+    mcdc_buf_printf(out, "%s > ", pk_field);
+    if (!varchar) {
+        mcdc_buf_printf(out, "%" PRId64, int_key);
+        return;
+    }
+    const char *s = str_key ? str_key : "";
+    milvus_quote_str(out, s, strlen(s));
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "milvus.pb-c.h"
 #include "rpc/rpc.h"
@@ -154,9 +155,39 @@ int milvus_flush(milvus_client *c, const char *db, const char *const *colls, siz
  * already renamed db/collection in msg. */
 int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCMessage *msg, mcdc_err *err);
 
-/* Query for verification and idempotency checks, at Strong consistency.
- * *out freed with milvus__proto__milvus__query_results__free_unpacked. */
+/* ---- reading a collection (verification, snapshots) ----
+ * Every Query here runs at Strong consistency (use_default_consistency off):
+ * it sees every write the server acknowledged before the call. Each *out is
+ * freed with milvus__proto__milvus__query_results__free_unpacked. */
+
+/* Query for verification and idempotency checks: expr as given (an empty
+ * one is sent as it is, which 2.3 answers only for count(*)), no limit. */
 int milvus_query(milvus_client *c, const char *db, const char *coll, const char *expr, const char *const *fields,
                  size_t n_fields, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err);
+
+/* One page of rows: at most limit rows (0 = no limit) matching expr, in the
+ * partitions named (none: the whole collection). Walking a collection by
+ * "pk > <last key of the previous page>" (milvus_expr_pk_greater) relies on
+ * the server returning a limited query's smallest keys, in key order, as
+ * 2.3's segments and reduce do; nothing here checks it. Refused before any
+ * call with MCDC_EINVAL: an empty expr without a limit (Milvus refuses it),
+ * a negative limit, or one above 16384 (Milvus's query window). */
+int milvus_query_page(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
+                      size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
+                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err);
+
+/* The number of rows in the collection, or in one partition (NULL or "":
+ * the whole collection): a Query count(*). A reply of any other shape than
+ * one Int64 column "count(*)" of one value is MCDC_EREMOTE. */
+int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
+                 mcdc_err *err);
+
+/* A timestamp from the server's TSO (AllocTimestamp): a hybrid ts, physical
+ * milliseconds << 18 | logical, later than every write acknowledged before. */
+int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err);
+
+/* Appends "<pk_field> > <key>" to out: int_key when !varchar, else str_key
+ * quoted as the delete expressions quote varchar keys. */
+void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key);
 
 #endif

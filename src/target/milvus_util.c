@@ -142,3 +142,80 @@ size_t milvus_expr_ids(mcdc_buf *b, const char *pk, const Milvus__Proto__Schema_
     mcdc_buf_append(b, "]", 1);
     return taken;
 }
+
+void milvus_query_req_init(milvus_query_req *q, const char *db, const char *coll, const char *const *partitions,
+                           size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
+                           int64_t limit) {
+    memset(q, 0, sizeof *q);
+    q->req = (Milvus__Proto__Milvus__QueryRequest)MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
+    q->req.db_name = (char *)(db ? db : "");
+    q->req.collection_name = (char *)coll;
+    q->req.expr = (char *)(expr ? expr : "");
+    q->req.n_output_fields = n_fields;
+    q->req.output_fields = (char **)fields;
+    q->req.n_partition_names = n_partitions;
+    q->req.partition_names = (char **)partitions;
+    /* A snapshot page must see every write the target acknowledged before
+     * the call; the collection's default level could be Bounded. */
+    q->req.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
+    q->req.use_default_consistency = 0;
+    if (limit > 0) {
+        q->limit = (Milvus__Proto__Common__KeyValuePair)MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT;
+        snprintf(q->limit_text, sizeof q->limit_text, "%" PRId64, limit);
+        q->limit.key = "limit";
+        q->limit.value = q->limit_text;
+        q->params[0] = &q->limit;
+        q->req.query_params = q->params;
+        q->req.n_query_params = 1;
+    }
+}
+
+int milvus_query_page_check(const char *expr, int64_t limit, mcdc_err *err) {
+    if (limit < 0) return mcdc_errf(err, MCDC_EINVAL, "limit %" PRId64 " is negative", limit);
+    if (limit > MILVUS_QUERY_WINDOW)
+        return mcdc_errf(err, MCDC_EINVAL, "limit %" PRId64 " is above Milvus's query window of %d rows", limit,
+                         MILVUS_QUERY_WINDOW);
+    if ((!expr || !*expr) && limit == 0)
+        return mcdc_errf(err, MCDC_EINVAL, "an empty expression needs a limit (Milvus refuses it without one)");
+    return 0;
+}
+
+static const char *data_type_name(int t) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&milvus__proto__schema__data_type__descriptor, t);
+    return v ? v->name : "unknown";
+}
+
+/* Where a column keeps its values, in the proto's words. */
+static const char *column_case(const Milvus__Proto__Schema__FieldData *f) {
+    const ProtobufCMessageDescriptor *d = NULL;
+    unsigned number = 0;
+    if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS && f->scalars) {
+        d = &milvus__proto__schema__scalar_field__descriptor;
+        number = (unsigned)f->scalars->data_case;
+    } else if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && f->vectors) {
+        d = &milvus__proto__schema__vector_field__descriptor;
+        number = (unsigned)f->vectors->data_case;
+    }
+    const ProtobufCFieldDescriptor *m = d ? protobuf_c_message_descriptor_get_field(d, number) : NULL;
+    return m ? m->name : "no data";
+}
+
+int milvus_count_reply(const Milvus__Proto__Milvus__QueryResults *r, uint64_t *n, mcdc_err *err) {
+    *n = 0;
+    if (r->n_fields_data != 1)
+        return mcdc_errf(err, MCDC_EREMOTE, "count(*) reply holds %zu columns, not one", r->n_fields_data);
+    const Milvus__Proto__Schema__FieldData *f = r->fields_data[0];
+    const char *name = f->field_name ? f->field_name : "";
+    if (strcmp(name, "count(*)") != 0)
+        return mcdc_errf(err, MCDC_EREMOTE, "count(*) reply holds column '%s', not 'count(*)'", name);
+    if (f->type != MILVUS__PROTO__SCHEMA__DATA_TYPE__Int64 ||
+        f->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS || !f->scalars ||
+        f->scalars->data_case != MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA || !f->scalars->long_data)
+        return mcdc_errf(err, MCDC_EREMOTE, "count(*) reply column is %s (type %d) in %s, not Int64 in long_data",
+                         data_type_name((int)f->type), (int)f->type, column_case(f));
+    const Milvus__Proto__Schema__LongArray *a = f->scalars->long_data;
+    if (a->n_data != 1) return mcdc_errf(err, MCDC_EREMOTE, "count(*) reply holds %zu values, not one", a->n_data);
+    if (a->data[0] < 0) return mcdc_errf(err, MCDC_EREMOTE, "count(*) reply is %" PRId64, a->data[0]);
+    *n = (uint64_t)a->data[0];
+    return 0;
+}

@@ -1,7 +1,10 @@
 /* test_milvus_client.c — the server-free parts of the Milvus client: how a
  * Status is classified, how delete expressions quote varchar keys, and that
  * large key lists are cut into expressions of bounded size that together
- * hold every key once. */
+ * hold every key once; the paging expression "pk > key"; the Query request
+ * as it goes on the wire (Strong, limit as a query parameter, partitions),
+ * the page queries refused before a call, and which count(*) replies are
+ * read as a count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,7 @@
 
 #include "base/buf.h"
 #include "model/change.h"
+#include "target/milvus_client.h"
 #include "target/milvus_util.h"
 
 static void test_status_classes(void **state) {
@@ -152,12 +156,212 @@ static void test_expr_chunks(void **state) {
     free(keys);
 }
 
+static void test_expr_pk_greater(void **state) {
+    (void)state;
+    mcdc_buf b = MCDC_BUF_INIT;
+    milvus_expr_pk_greater(&b, "pk", false, 42, NULL);
+    assert_string_equal(mcdc_buf_cstr(&b), "pk > 42");
+    mcdc_buf_reset(&b);
+    milvus_expr_pk_greater(&b, "id", false, INT64_MIN, "ignored");
+    assert_string_equal(mcdc_buf_cstr(&b), "id > -9223372036854775808");
+    /* The same quoting as a delete's varchar keys. */
+    mcdc_buf_reset(&b);
+    milvus_expr_pk_greater(&b, "name", true, 7, "a\"b\\c\n\xc3\xa9");
+    assert_string_equal(mcdc_buf_cstr(&b), "name > \"a\\\"b\\\\c\\x0a\xc3\xa9\"");
+    mcdc_buf_reset(&b);
+    milvus_expr_pk_greater(&b, "name", true, 0, "");
+    assert_string_equal(mcdc_buf_cstr(&b), "name > \"\"");
+    mcdc_buf_reset(&b);
+    milvus_expr_pk_greater(&b, "name", true, 0, NULL);
+    assert_string_equal(mcdc_buf_cstr(&b), "name > \"\"");
+    /* It appends, so a caller can put a filter of its own in front. */
+    mcdc_buf_reset(&b);
+    mcdc_buf_printf(&b, "(x == 1) && ");
+    milvus_expr_pk_greater(&b, "pk", false, -3, NULL);
+    assert_string_equal(mcdc_buf_cstr(&b), "(x == 1) && pk > -3");
+    mcdc_buf_free(&b);
+}
+
+/* The request through the wire: what the proxy would decode. */
+static Milvus__Proto__Milvus__QueryRequest *through_wire(const milvus_query_req *q) {
+    size_t len = milvus__proto__milvus__query_request__get_packed_size(&q->req);
+    uint8_t *buf = malloc(len ? len : 1);
+    milvus__proto__milvus__query_request__pack(&q->req, buf);
+    Milvus__Proto__Milvus__QueryRequest *r = milvus__proto__milvus__query_request__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(r);
+    return r;
+}
+
+static void test_query_request(void **state) {
+    (void)state;
+    const char *parts[] = {"p1", "_default"};
+    const char *fields[] = {"pk", "vec", "$meta"};
+    milvus_query_req q;
+    milvus_query_req_init(&q, "db1", "c1", parts, 2, "pk > 10", fields, 3, 500);
+    Milvus__Proto__Milvus__QueryRequest *r = through_wire(&q);
+    assert_string_equal(r->db_name, "db1");
+    assert_string_equal(r->collection_name, "c1");
+    assert_string_equal(r->expr, "pk > 10");
+    assert_int_equal(r->n_partition_names, 2);
+    assert_string_equal(r->partition_names[0], "p1");
+    assert_string_equal(r->partition_names[1], "_default");
+    assert_int_equal(r->n_output_fields, 3);
+    assert_string_equal(r->output_fields[2], "$meta");
+    assert_int_equal(r->consistency_level, MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong);
+    assert_false(r->use_default_consistency);
+    /* The limit is the one query parameter: no reduce_stop_for_best, no
+     * offset. */
+    assert_int_equal(r->n_query_params, 1);
+    assert_string_equal(r->query_params[0]->key, "limit");
+    assert_string_equal(r->query_params[0]->value, "500");
+    milvus__proto__milvus__query_request__free_unpacked(r, NULL);
+
+    /* No limit, no partitions: neither goes on the wire. */
+    milvus_query_req_init(&q, NULL, "c1", NULL, 0, NULL, fields, 1, 0);
+    r = through_wire(&q);
+    assert_string_equal(r->db_name, "");
+    assert_string_equal(r->expr, "");
+    assert_int_equal(r->n_query_params, 0);
+    assert_int_equal(r->n_partition_names, 0);
+    assert_int_equal(r->consistency_level, MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong);
+    milvus__proto__milvus__query_request__free_unpacked(r, NULL);
+
+    milvus_query_req_init(&q, "d", "c", NULL, 0, "", NULL, 0, MILVUS_QUERY_WINDOW);
+    r = through_wire(&q);
+    assert_string_equal(r->query_params[0]->value, "16384");
+    milvus__proto__milvus__query_request__free_unpacked(r, NULL);
+}
+
+static void test_query_page_refusals(void **state) {
+    (void)state;
+    mcdc_err err = {0};
+    assert_int_equal(milvus_query_page_check("", 0, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "empty expression"));
+    assert_int_equal(milvus_query_page_check(NULL, 0, &err), -1);
+    assert_int_equal(milvus_query_page_check("pk > 1", -1, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "-1"));
+    assert_int_equal(milvus_query_page_check("pk > 1", MILVUS_QUERY_WINDOW + 1, &err), -1);
+    assert_int_equal(err.code, MCDC_EINVAL);
+    assert_non_null(strstr(err.msg, "16385"));
+    assert_int_equal(milvus_query_page_check("", MILVUS_QUERY_WINDOW + 1, &err), -1);
+    /* What Milvus answers. */
+    assert_int_equal(milvus_query_page_check("", 1, &err), 0);
+    assert_int_equal(milvus_query_page_check("", MILVUS_QUERY_WINDOW, &err), 0);
+    assert_int_equal(milvus_query_page_check("pk > 1", 0, &err), 0);
+    assert_int_equal(milvus_query_page_check("pk > 1", 100, &err), 0);
+}
+
+/* A count(*) reply as the proxy sends it, then changed by the caller. */
+typedef struct count_reply {
+    int64_t values[2];
+    Milvus__Proto__Schema__LongArray longs;
+    Milvus__Proto__Schema__IntArray ints;
+    Milvus__Proto__Schema__ScalarField scalars;
+    Milvus__Proto__Schema__FieldData col, other;
+    Milvus__Proto__Schema__FieldData *cols[2];
+    Milvus__Proto__Milvus__QueryResults r;
+} count_reply;
+
+static void count_reply_init(count_reply *c, int64_t n) {
+    memset(c, 0, sizeof *c);
+    c->values[0] = n;
+    milvus__proto__schema__long_array__init(&c->longs);
+    c->longs.n_data = 1;
+    c->longs.data = c->values;
+    milvus__proto__schema__int_array__init(&c->ints);
+    milvus__proto__schema__scalar_field__init(&c->scalars);
+    c->scalars.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
+    c->scalars.long_data = &c->longs;
+    milvus__proto__schema__field_data__init(&c->col);
+    c->col.type = MILVUS__PROTO__SCHEMA__DATA_TYPE__Int64;
+    c->col.field_name = "count(*)";
+    c->col.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS;
+    c->col.scalars = &c->scalars;
+    c->other = c->col;
+    c->cols[0] = &c->col;
+    c->cols[1] = &c->other;
+    milvus__proto__milvus__query_results__init(&c->r);
+    c->r.n_fields_data = 1;
+    c->r.fields_data = c->cols;
+}
+
+/* The reply's reading, and on a refusal that the message names `word`. */
+static int read_count(const count_reply *c, uint64_t *n, const char *word) {
+    mcdc_err err = {0};
+    int rc = milvus_count_reply(&c->r, n, &err);
+    if (rc) {
+        assert_int_equal(err.code, MCDC_EREMOTE);
+        if (!strstr(err.msg, word)) fail_msg("'%s' does not name '%s'", err.msg, word);
+    }
+    return rc;
+}
+
+static void test_count_reply(void **state) {
+    (void)state;
+    count_reply c;
+    uint64_t n = 1;
+    count_reply_init(&c, 496);
+    assert_int_equal(read_count(&c, &n, ""), 0);
+    assert_int_equal(n, 496);
+    count_reply_init(&c, 0);
+    assert_int_equal(read_count(&c, &n, ""), 0);
+    assert_int_equal(n, 0);
+
+    count_reply_init(&c, 5);
+    c.r.n_fields_data = 0;
+    assert_int_equal(read_count(&c, &n, "0 columns"), -1);
+    assert_int_equal(n, 0);
+    count_reply_init(&c, 5);
+    c.r.n_fields_data = 2;
+    assert_int_equal(read_count(&c, &n, "2 columns"), -1);
+    count_reply_init(&c, 5);
+    c.col.field_name = "pk";
+    assert_int_equal(read_count(&c, &n, "'pk'"), -1);
+    count_reply_init(&c, 5);
+    c.col.type = MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
+    assert_int_equal(read_count(&c, &n, "VarChar"), -1);
+    count_reply_init(&c, 5);
+    c.scalars.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_INT_DATA;
+    c.scalars.int_data = &c.ints;
+    assert_int_equal(read_count(&c, &n, "int_data"), -1);
+    count_reply_init(&c, 5);
+    c.col.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD__NOT_SET;
+    assert_int_equal(read_count(&c, &n, "no data"), -1);
+    count_reply_init(&c, 5);
+    c.longs.n_data = 2;
+    assert_int_equal(read_count(&c, &n, "2 values"), -1);
+    count_reply_init(&c, 5);
+    c.longs.n_data = 0;
+    assert_int_equal(read_count(&c, &n, "0 values"), -1);
+    count_reply_init(&c, -1);
+    assert_int_equal(read_count(&c, &n, "-1"), -1);
+
+    /* And as it comes off the wire. */
+    count_reply_init(&c, 1234567);
+    size_t len = milvus__proto__milvus__query_results__get_packed_size(&c.r);
+    uint8_t *buf = malloc(len);
+    milvus__proto__milvus__query_results__pack(&c.r, buf);
+    Milvus__Proto__Milvus__QueryResults *r = milvus__proto__milvus__query_results__unpack(NULL, len, buf);
+    free(buf);
+    mcdc_err err = {0};
+    assert_int_equal(milvus_count_reply(r, &n, &err), 0);
+    assert_int_equal(n, 1234567);
+    milvus__proto__milvus__query_results__free_unpacked(r, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_quote_escapes),
         cmocka_unit_test(test_expr_int_and_str),
         cmocka_unit_test(test_expr_chunks),
+        cmocka_unit_test(test_expr_pk_greater),
+        cmocka_unit_test(test_query_request),
+        cmocka_unit_test(test_query_page_refusals),
+        cmocka_unit_test(test_count_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
