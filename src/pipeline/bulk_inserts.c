@@ -82,7 +82,8 @@ static void note(bulk_inserts *b, const import_task *it, const char *collection)
                                           .state = import_state_name(it->state),
                                           .rows = it->rows};
     log_warn("task %s: collection %s: bulk insert (import task %" PRId64 ", %s, %" PRId64 " rows) wrote rows that do "
-             "not pass through the WAL (snapshot.on_bulk_insert says whether the task re-syncs the collection)",
+             "not pass through the WAL; they are not replicated by the stream (snapshot.on_bulk_insert: a re-sync copies "
+             "them)",
              b->task_id, collection, it->id, import_state_name(it->state), it->rows);
 }
 

@@ -6,6 +6,9 @@
  * the workers and calls these from its supervisor (task_int.h). */
 #include "pipeline/task_int.h"
 
+#include "base/log.h"
+
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 

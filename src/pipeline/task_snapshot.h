@@ -33,10 +33,10 @@ typedef struct task_counters {
  * not replicate: they never passed through the WAL (bulk_inserts.h). */
 typedef struct task_bulk_insert {
     char *collection;                     /* "db.name" when it was found */
-    int64_t collection_id;                /* the source's id */
     int64_t import_task;                  /* the source's import task id */
     const char *state;                    /* Milvus's name ("ImportCompleted"); a static string */
     int64_t rows;
+    int64_t collection_id;                /* the source's id */
 } task_bulk_insert;
 
 void task_bulk_inserts_free(task_bulk_insert *list, size_t n);

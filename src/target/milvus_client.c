@@ -583,27 +583,35 @@ int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCM
 /* The one Query path: milvus_query, milvus_query_page and milvus_count. */
 static int query_send(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
                       size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
-                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
+                      int64_t limit, uint64_t guarantee_ts, Milvus__Proto__Milvus__QueryResults **out,
+                      mcdc_err *err) {
     milvus_query_req q;
     milvus_query_req_init(&q, db, coll, partitions, n_partitions, expr, fields, n_fields, limit);
+    if (guarantee_ts) {
+        /* The server takes a Customized level's guarantee as given
+         * (parseGuaranteeTsFromConsistency, proxy/util.go, 2.3). */
+        q.req.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Customized;
+        q.req.guarantee_timestamp = guarantee_ts;
+    }
     return milvus_call(c, "Query", db, &q.req.base, &milvus__proto__milvus__query_results__descriptor,
                        (ProtobufCMessage **)out, err);
 }
 
 int milvus_query(milvus_client *c, const char *db, const char *coll, const char *expr, const char *const *fields,
                  size_t n_fields, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
-    return query_send(c, db, coll, NULL, 0, expr, fields, n_fields, 0, out, err);
+    return query_send(c, db, coll, NULL, 0, expr, fields, n_fields, 0, 0, out, err);
 }
 
 int milvus_query_page(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
                       size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
-                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err) {
+                      int64_t limit, uint64_t guarantee_ts, Milvus__Proto__Milvus__QueryResults **out,
+                      mcdc_err *err) {
     if (out) *out = NULL;
     if (milvus_query_page_check(expr, limit, err)) {
         mcdc_err_prefix(err, "target %s Query(%s.%s)", c->address, db ? db : "", coll ? coll : "");
         return -1;
     }
-    return query_send(c, db, coll, partitions, n_partitions, expr, fields, n_fields, limit, out, err);
+    return query_send(c, db, coll, partitions, n_partitions, expr, fields, n_fields, limit, guarantee_ts, out, err);
 }
 
 int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
@@ -613,7 +621,7 @@ int milvus_count(milvus_client *c, const char *db, const char *coll, const char 
     const char *parts[1] = {partition};
     bool one = partition && *partition;
     Milvus__Proto__Milvus__QueryResults *r = NULL;
-    if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, "", count_field, 1, 0, &r, err)) return -1;
+    if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, "", count_field, 1, 0, 0, &r, err)) return -1;
     int rc = milvus_count_reply(r, n, err);
     if (rc)
         mcdc_err_prefix(err, "target %s Query(%s.%s%s%s)", c->address, db ? db : "", coll ? coll : "",

@@ -171,10 +171,14 @@ int milvus_query(milvus_client *c, const char *db, const char *coll, const char 
  * the server returning a limited query's smallest keys, in key order, as
  * 2.3's segments and reduce do; nothing here checks it. Refused before any
  * call with MCDC_EINVAL: an empty expr without a limit (Milvus refuses it),
- * a negative limit, or one above 16384 (Milvus's query window). */
+ * a negative limit, or one above 16384 (Milvus's query window).
+ * guarantee_ts 0: at Strong consistency (the server waits for its next time
+ * tick, ~200 ms a call); else the rows hold every change up to that hybrid
+ * ts at least (level Customized: no wait once the server has served past it). */
 int milvus_query_page(milvus_client *c, const char *db, const char *coll, const char *const *partitions,
                       size_t n_partitions, const char *expr, const char *const *fields, size_t n_fields,
-                      int64_t limit, Milvus__Proto__Milvus__QueryResults **out, mcdc_err *err);
+                      int64_t limit, uint64_t guarantee_ts, Milvus__Proto__Milvus__QueryResults **out,
+                      mcdc_err *err);
 
 /* The number of rows in the collection, or in one partition (NULL or "":
  * the whole collection): a Query count(*). A reply of any other shape than
