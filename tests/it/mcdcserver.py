@@ -25,17 +25,20 @@ def free_port():
 
 class McdcServer:
     def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None,
-                 etcd_endpoint=None, secrets_dir=None, api=None, ca=None):
+                 etcd_endpoint=None, secrets_dir=None, api=None, ca=None, snapshot=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
         one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
         {"batch_rows": 1000}. etcd_endpoint: where mcdc reaches the source's etcd (a proxy a test
         can cut), else the stack's. secrets_dir: the config's secrets_dir (task password files).
         api: more top-level keys of the API listener, e.g. {"api_header_timeout_ms": 2000}. ca: the
         CA file of the API's certificate when api sets api_tls_cert_file; the helpers then call
-        https://."""
+        https://. snapshot: the config's `snapshot` section, e.g. {"page_rows": 2048,
+        "on_bulk_insert": "report"}. source.milvus.address is always the source's proxy, so any task
+        may ask for a snapshot."""
         self.stack = stack
         self.mq = mq
         self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
+        source_proxy = self.source_uri.split("://", 1)[-1]  # host:port, as source.milvus.address wants it
         root = stack["MCDC_PSOURCE_ROOT_PATH"] if mq == "pulsar" else stack["MCDC_SOURCE_ROOT_PATH"]
         mq_yaml = (f"    type: pulsar\n    pulsar: {{address: {stack['MCDC_PULSAR_URL']}}}\n" if mq == "pulsar" else
                    f"    type: kafka\n    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}\n")
@@ -52,10 +55,12 @@ log_level: info
 store: {{type: sqlite, path: {workdir / 'mcdc.db'}}}
 source:
   etcd: {{endpoints: [{etcd_endpoint or stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
+  milvus: {{address: "{source_proxy}"}}
   mq:
 {mq_yaml}""" + (f"  channel_prefix: {channel_prefix}\n" if channel_prefix else "")
   + (f"  dml_channels: {dml_channels}\n" if dml_channels else "")
   + ("apply: {" + ", ".join(f"{k}: {v}" for k, v in apply.items()) + "}\n" if apply else "")
+  + ("snapshot: {" + ", ".join(f"{k}: {v}" for k, v in snapshot.items()) + "}\n" if snapshot else "")
   + (f"secrets_dir: {secrets_dir}\n" if secrets_dir else "")
   + "".join(f"{k}: {json.dumps(v)}\n" for k, v in (api or {}).items()))
 
@@ -114,6 +119,16 @@ source:
         assert status == 200, reply
         return reply["data"]["task"]
 
+    def resync(self, task_id, collection, db="default"):
+        """POST /cdc resync of one collection of a task: (HTTP status, reply)."""
+        return self.post("resync", {"task_id": task_id, "collection_name": collection, "db_name": db})
+
+    def copies(self, task_id):
+        """The task's snapshot copies as {collection name: its entry in get's snapshot.collections}
+        (db, collection, collection_id, phase, rows_copied, rows_total, ...)."""
+        snap = self.get(task_id).get("snapshot") or {}
+        return {c["collection"]: c for c in snap.get("collections", [])}
+
     def metrics(self):
         """GET /metrics as {sample name with labels: value}."""
         with urllib.request.urlopen(f"{self.base}/metrics", timeout=10, context=self.ssl) as r:
@@ -161,8 +176,10 @@ def normalize(v):
     return v
 
 
-def diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name=None):
-    """None when the target holds exactly the source's rows, else a short description."""
+def diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name=None, counts=False):
+    """None when the target holds exactly the source's rows, else a short description. counts:
+    also count(*) on the target equals its distinct keys (no key held twice) and every partition
+    of the source holds as many rows on both sides."""
     tname = tgt_name or name
     if not utility.has_collection(tname, using=tgt_alias):
         return f"target has no collection {db}.{tname}"
@@ -177,19 +194,28 @@ def diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name=None):
         b = {f: normalize(v) for f, v in t[k].items()}
         if a != b:
             return f"row {k} differs: {a} vs {b}"
+    if counts:
+        n = count_rows(tgt_alias, tname)
+        if n != len(t):
+            return f"target count(*) {n} but {len(t)} distinct keys: keys held twice"
+        for p in Collection(name, using=src_alias).partitions:
+            ns, nt = count_rows(src_alias, name, p.name), count_rows(tgt_alias, tname, p.name)
+            if ns != nt:
+                return f"partition {p.name}: count(*) {ns} on the source, {nt} on the target"
     return None
 
 
-def count_rows(alias, name):
-    return Collection(name, using=alias).query("", output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
+def count_rows(alias, name, partition=None):
+    return Collection(name, using=alias).query("", output_fields=["count(*)"], consistency_level="Strong",
+                                               partition_names=[partition] if partition else None)[0]["count(*)"]
 
 
-def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=150, tgt_name=None):
+def wait_equal(src_alias, tgt_alias, db, name, pk, timeout=150, tgt_name=None, counts=False):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
-            last = diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name)
+            last = diff_collections(src_alias, tgt_alias, db, name, pk, tgt_name, counts)
         except Exception as e:  # the target collection may be loading or not yet created
             last = f"{type(e).__name__}: {e}"
         if last is None:
