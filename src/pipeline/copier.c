@@ -44,6 +44,10 @@ typedef struct job {
 struct copier {
     copier_env env;
     pthread_mutex_t mu;       /* jobs and every field of them; never held across a call */
+    /* Held from a job's JSON to its store write, so saves land in the
+     * order their states were taken (a resync's "waiting" never lost under
+     * an older "streaming"). Taken before mu, never the other way. */
+    pthread_mutex_t save_mu;
     job *jobs;
     size_t n_jobs;
     pthread_t thread;
@@ -107,16 +111,22 @@ static job *job_add(copier *c, int64_t id) {
 
 /* Saves job id as it is now. A failed save is logged and costs only pages
  * read again after a restart: the copy goes on. */
-static void save(copier *c, int64_t id) {
+static int save_or_fail(copier *c, int64_t id, mcdc_err *err) {
+    pthread_mutex_lock(&c->save_mu);
     pthread_mutex_lock(&c->mu);
     job *j = job_of(c, id);
     char *doc = j ? job_json(j) : NULL;
     pthread_mutex_unlock(&c->mu);
-    if (!doc) return;
-    mcdc_err err;
-    if (store_copy_save(c->env.store, c->env.task_id, id, doc, &err))
-        log_warn("task %s: saving the copy of collection %" PRId64 ": %s", c->env.task_id, id, err.msg);
+    int rc = doc ? store_copy_save(c->env.store, c->env.task_id, id, doc, err) : 0;
+    pthread_mutex_unlock(&c->save_mu);
     free(doc);
+    return rc;
+}
+
+static void save(copier *c, int64_t id) {
+    mcdc_err err;
+    if (save_or_fail(c, id, &err))
+        log_warn("task %s: saving the copy of collection %" PRId64 ": %s", c->env.task_id, id, err.msg);
 }
 
 static void set_rule1(copier *c, int64_t id, copy_phase phase, uint64_t end_ts) {
@@ -180,6 +190,7 @@ copier *copier_new(const copier_env *env) {
     copier *c = mcdc_xcalloc(1, sizeof *c);
     c->env = *env;
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->save_mu, NULL);
     return c;
 }
 
@@ -189,6 +200,7 @@ void copier_free(copier *c) {
     for (size_t i = 0; i < c->n_jobs; i++) job_clear(&c->jobs[i]);
     free(c->jobs);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->save_mu);
     free(c);
 }
 
@@ -227,7 +239,18 @@ int copier_add(copier *c, const catalog_coll *cc, int64_t import, mcdc_err *err)
     j->phase = COPY_WAITING;
     j->parts = mcdc_xcalloc(1, sizeof *j->parts);
     pthread_mutex_unlock(&c->mu);
-    save(c, cc->id);
+    /* Not saved, not asked for: a restart must not lose it (the stream of
+     * a new task is pinned at the channels' end already). */
+    if (save_or_fail(c, cc->id, err)) {
+        pthread_mutex_lock(&c->mu);
+        if ((j = job_of(c, cc->id))) {
+            job_clear(j);
+            *j = c->jobs[--c->n_jobs];
+        }
+        pthread_mutex_unlock(&c->mu);
+        mcdc_err_prefix(err, "saving the copy of %s.%s", cc->db_name, cc->name);
+        return -1;
+    }
     log_info("task %s: copy of %s.%s asked for", c->env.task_id, cc->db_name, cc->name);
     return 0;
 }
@@ -365,12 +388,17 @@ typedef struct page_call {
 typedef struct reader {
     copier *c;
     int64_t id;
+    uint64_t pin;             /* no page's since before it: tracking began before it */
     milvus_client *src;
     void *target;
     mcdc_backoff bo;
     uint32_t page_rows;
     page_call *ring;
     size_t head, n;
+    /* A page failed to land (a stop during its retries): the pages after
+     * it may land, but none counts as progress, or the saved key would
+     * pass the failed page's rows. */
+    bool failed;
 } reader;
 
 /* A page's rows: fewer than page_rows when the schema says rows are wide. */
@@ -425,38 +453,35 @@ static void progressed(reader *r, part_progress *pp, const page_call *p) {
     save(c, r->id);
 }
 
-/* Waits for the oldest page in flight, resending it as long as it fails;
- * false when asked to stop first (its rows are then not counted). */
+/* Waits for the oldest page in flight, resending it as long as it fails,
+ * then lets its keys go (overlap.h rule 3) and, unless a page before it
+ * failed, counts it. False when asked to stop first. */
 static bool land_oldest(reader *r, part_progress *pp) {
     page_call *p = &r->ring[r->head];
     mcdc_err err;
-    bool ok = false;
+    bool ok = true;   /* a page with nothing kept has nothing to land */
     if (p->call) {
-        for (;;) {
-            if (applier_target_ops.wait(p->call, &err) == 0) {
-                ok = true;
+        while (applier_target_ops.wait(p->call, &err)) {
+            trouble(r->c, r->id, &r->bo, &err);
+            if (stopping(r->c)) {
+                ok = false;
                 break;
             }
-            trouble(r->c, r->id, &r->bo, &err);
-            if (stopping(r->c)) break;
-            if (applier_target_ops.resend(p->call, &err)) {
-                /* Not even sent: wait for the next try's error. */
-                continue;
-            }
+            /* Not even sent again: the next wait says why. */
+            (void)applier_target_ops.resend(p->call, &err);
         }
         applier_target_ops.free(p->call);
-    } else {
-        ok = true;   /* nothing of the page was kept */
     }
     overlap_landed(r->c->env.overlap, p->op);
-    if (ok) {
+    if (!ok) r->failed = true;
+    if (ok && !r->failed) {
         mcdc_backoff_reset(&r->bo);
         progressed(r, pp, p);
     }
     page_free(p);
     r->head = (r->head + 1) % r->c->env.set->pages_in_flight;
     r->n--;
-    return ok;
+    return ok && !r->failed;
 }
 
 static bool land_all(reader *r, part_progress *pp) {
@@ -466,13 +491,50 @@ static bool land_all(reader *r, part_progress *pp) {
     return ok;
 }
 
-/* The key of row i of the primary-key column. */
-static int key_at(const Milvus__Proto__Schema__FieldData *pk, size_t i, int64_t *iv, const char **sv) {
-    return columns_key_at(pk, (uint32_t)i, iv, sv);
+/* Pages whose calls have answered: landed now, so a stream write that
+ * waits for their keys goes on without waiting for the ring to fill. */
+static void land_ready(reader *r, part_progress *pp) {
+    while (r->n) {
+        page_call *p = &r->ring[r->head];
+        if (p->call && !applier_target_ops.ready(p->call)) break;
+        land_oldest(r, pp);
+    }
 }
 
-/* Reads and writes one partition until done or stopped; true when done. */
-static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
+/* Trouble while reading: pages in flight land first, so none holds keys
+ * the stream waits for during the nap. */
+static void read_trouble(reader *r, part_progress *pp, const mcdc_err *err) {
+    land_all(r, pp);
+    trouble(r->c, r->id, &r->bo, err);
+}
+
+/* How a pass over a partition ended. */
+typedef enum part_end { PART_STOPPED, PART_DONE, PART_REPLAN } part_end;
+
+/* A read found no collection or partition: whether the source dropped the
+ * collection (the copy is done), the partition (so is this partition), or
+ * renamed the collection (the pass must start again under the new name);
+ * PART_STOPPED when it still stands as it was (retry). */
+static part_end after_not_found(copier *c, const catalog_coll *cc, const part_progress *pp) {
+    catalog_coll *now = catalog_get(c->env.catalog, cc->id);
+    part_end e = PART_STOPPED;
+    if (!now || now->state == CATALOG_DROPPED) {
+        e = PART_DONE;
+    } else if (strcmp(now->name, cc->name) != 0 || strcmp(now->db_name, cc->db_name) != 0) {
+        e = PART_REPLAN;
+    } else if (pp->name[0]) {
+        bool live = false;
+        for (size_t i = 0; i < now->n_partitions; i++)
+            if (strcmp(now->partitions[i].name, pp->name) == 0) live = true;
+        if (!live) e = PART_DONE;
+    }
+    catalog_release(now);
+    return e;
+}
+
+/* Reads and writes one partition until done, stopped, or the collection
+ * must be planned again. */
+static part_end copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
     copier *c = r->c;
     const Milvus__Proto__Schema__FieldSchema *pkf = cc->pk;
     bool varchar = pkf->data_type == MILVUS__PROTO__SCHEMA__DATA_TYPE__VarChar;
@@ -484,9 +546,11 @@ static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
     pthread_mutex_unlock(&c->mu);
     const char *parts[1] = {pp->name};
     const char *all_fields[1] = {"*"};
-    bool done = false;
+    part_end end = PART_STOPPED;
     mcdc_buf expr = {0};
+    r->failed = false;
     while (!stopping(c)) {
+        land_ready(r, pp);
         if (r->n == c->env.set->pages_in_flight && !land_oldest(r, pp)) break;
         overlap_page *op = overlap_open(c->env.overlap, r->id);
         uint64_t since;
@@ -495,6 +559,7 @@ static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
             break;
         }
         since -= (uint64_t)PAGE_SINCE_BEHIND_MS << MCDC_TS_LOGICAL_BITS;
+        if (since < r->pin) since = r->pin;
         overlap_page_since(c->env.overlap, op, since);
         mcdc_buf_reset(&expr);
         if (has_last) milvus_expr_pk_greater(&expr, pkf->name, varchar, last_i, last_s);
@@ -504,56 +569,52 @@ static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
                               has_last ? mcdc_buf_cstr(&expr) : "", all_fields, 1, r->page_rows, since, &res,
                               &err)) {
             overlap_abandon(c->env.overlap, op);
-            if (err.code == MCDC_ENOTFOUND) {
-                catalog_coll *now = catalog_get(c->env.catalog, r->id);
-                bool gone = !now || now->state == CATALOG_DROPPED;
-                catalog_release(now);
-                if (gone) {
-                    log_info("task %s: copy of %s.%s ends: the source dropped it", c->env.task_id, cc->db_name,
-                             cc->name);
-                    done = true;
-                    break;
-                }
+            if (err.code == MCDC_ENOTFOUND && (end = after_not_found(c, cc, pp)) != PART_STOPPED) {
+                log_info("task %s: copy of %s.%s%s%s: %s", c->env.task_id, cc->db_name, cc->name,
+                         pp->name[0] ? " partition " : "", pp->name,
+                         end == PART_DONE ? "the source dropped it" : "the source renamed it; planning again");
+                break;
             }
-            mcdc_err_prefix(&err, "reading %s.%s from the source", cc->db_name, cc->name);
-            trouble(c, r->id, &r->bo, &err);
+            mcdc_err_prefix(&err, "copy of %s.%s", cc->db_name, cc->name);
+            read_trouble(r, pp, &err);
             continue;
         }
         int pk_at = columns_find(res->fields_data, res->n_fields_data, pkf->name);
-        size_t rows = 0;
-        if (pk_at >= 0) {
-            const Milvus__Proto__Schema__FieldData *pk = res->fields_data[pk_at];
-            rows = varchar ? (pk->scalars && pk->scalars->string_data ? pk->scalars->string_data->n_data : 0)
-                           : (pk->scalars && pk->scalars->long_data ? pk->scalars->long_data->n_data : 0);
+        const Milvus__Proto__Schema__FieldData *pk = pk_at >= 0 ? res->fields_data[pk_at] : NULL;
+        const Milvus__Proto__Schema__ScalarField *sc = pk ? pk->scalars : NULL;
+        bool have_keys = sc && (varchar ? sc->string_data != NULL : sc->long_data != NULL);
+        size_t rows = !have_keys ? 0 : varchar ? sc->string_data->n_data : sc->long_data->n_data;
+        if (res->n_fields_data && !have_keys) {
+            /* Rows without their keys: not something to page by, or skip. */
+            overlap_abandon(c->env.overlap, op);
+            milvus__proto__milvus__query_results__free_unpacked(res, NULL);
+            mcdc_errf(&err, MCDC_EREMOTE, "source %s: Query of %s.%s returned no %s column of the key's type",
+                      c->env.source->address, cc->db_name, cc->name, pkf->name);
+            read_trouble(r, pp, &err);
+            continue;
         }
         if (rows == 0) {
             overlap_abandon(c->env.overlap, op);
             milvus__proto__milvus__query_results__free_unpacked(res, NULL);
-            if (pk_at < 0 && res) {
-                /* Not even the key column: a reply we do not understand. */
-            }
-            done = true;
+            end = PART_DONE;
             break;
         }
-        const Milvus__Proto__Schema__FieldData *pk = res->fields_data[pk_at];
-        overlap_keys keys = varchar ? (overlap_keys){.strs = (const char *const *)pk->scalars->string_data->data, .n = rows}
-                                    : (overlap_keys){.ints = pk->scalars->long_data->data, .n = rows};
+        overlap_keys keys = varchar ? (overlap_keys){.strs = (const char *const *)sc->string_data->data, .n = rows}
+                                    : (overlap_keys){.ints = sc->long_data->data, .n = rows};
         /* The next page starts after the largest key of this one, whatever
          * order the rows came in. */
         page_call *p = &r->ring[(r->head + r->n) % c->env.set->pages_in_flight];
         memset(p, 0, sizeof *p);
         p->has_last = true;
         for (size_t i = 0; i < rows; i++) {
-            int64_t iv = 0;
-            const char *sv = NULL;
-            key_at(pk, i, &iv, &sv);
-            if (varchar ? (!p->last_s || strcmp(sv, p->last_s) > 0) : (i == 0 || iv > p->last_i)) {
-                if (varchar) {
+            if (varchar) {
+                const char *sv = keys.strs[i];
+                if (!p->last_s || strcmp(sv, p->last_s) > 0) {
                     free(p->last_s);
                     p->last_s = mcdc_xstrdup(sv);
-                } else {
-                    p->last_i = iv;
                 }
+            } else if (i == 0 || keys.ints[i] > p->last_i) {
+                p->last_i = keys.ints[i];
             }
         }
         bool *keep = mcdc_xcalloc(rows, sizeof *keep);
@@ -567,27 +628,27 @@ static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
             if (kept < rows)
                 rc = columns_select(res->fields_data, res->n_fields_data, (uint32_t)rows, keep, &sel, &sel_rows, &err);
             if (rc == 0)
-                rc = target_ops_copy_start(r->target, cc, pp->name,
-                                           kept < rows ? sel : res->fields_data,
+                rc = target_ops_copy_start(r->target, cc, pp->name, kept < rows ? sel : res->fields_data,
                                            res->n_fields_data, (uint32_t)kept, &p->call, &err);
             columns_free(sel, res->n_fields_data);
         }
         free(keep);
         milvus__proto__milvus__query_results__free_unpacked(res, NULL);
+        if (rc == 0 && kept && !p->call) {
+            /* The target side says the source dropped it: done. */
+            overlap_landed(c->env.overlap, op);
+            page_free(p);
+            end = PART_DONE;
+            break;
+        }
         if (rc) {
             /* Not sent: let go of the page and read it again. */
             overlap_landed(c->env.overlap, op);
             page_free(p);
+            if (err.code == MCDC_ENOTFOUND && (end = after_not_found(c, cc, pp)) != PART_STOPPED) break;
             mcdc_err_prefix(&err, "copy of %s.%s", cc->db_name, cc->name);
-            trouble(c, r->id, &r->bo, &err);
+            read_trouble(r, pp, &err);
             continue;
-        }
-        if (kept && !p->call) {
-            /* The source dropped the collection: its late rows are left out. */
-            overlap_landed(c->env.overlap, op);
-            page_free(p);
-            done = true;
-            break;
         }
         r->n++;
         has_last = true;
@@ -595,31 +656,34 @@ static bool copy_part(reader *r, const catalog_coll *cc, part_progress *pp) {
         free(last_s);
         last_s = p->last_s ? mcdc_xstrdup(p->last_s) : NULL;
     }
-    if (!land_all(r, pp)) done = false;
+    if (!land_all(r, pp) && end == PART_DONE) end = PART_STOPPED;
     free(last_s);
     mcdc_buf_free(&expr);
-    return done && !stopping(c);
+    return stopping(c) ? PART_STOPPED : end;
 }
 
 typedef struct pass {
     copier *c;
     int64_t id;
     catalog_coll *cc;
+    uint64_t pin;
     _Atomic uint32_t readers_left;
+    _Atomic bool replan;      /* the source renamed the collection: every reader ends the pass */
 } pass;
 
 /* A reader thread: takes partitions not done and not taken until none is left. */
 static void *read_parts(void *arg) {
     pass *ps = arg;
     copier *c = ps->c;
-    reader r = {.c = c, .id = ps->id, .ring = mcdc_xcalloc(c->env.set->pages_in_flight, sizeof(page_call))};
+    reader r = {.c = c, .id = ps->id, .pin = ps->pin,
+                .ring = mcdc_xcalloc(c->env.set->pages_in_flight, sizeof(page_call))};
     mcdc_backoff_init(&r.bo, 500, c->env.retry_max_ms);
     r.page_rows = rows_per_page(c, ps->cc);
     while (!stopping(c) && !r.target) {
         mcdc_err err;
         if (!(r.target = c->env.target_open(c->env.ud, &err))) trouble(c, ps->id, &r.bo, &err);
     }
-    while (!stopping(c)) {
+    while (!stopping(c) && !atomic_load(&ps->replan)) {
         if (!r.src) {
             mcdc_err err;
             if (!(r.src = milvus_open(c->env.source, &err))) {
@@ -637,12 +701,13 @@ static void *read_parts(void *arg) {
         pthread_mutex_unlock(&c->mu);
         if (!pp) break;
         /* parts is not reallocated during a pass: pp stays valid. */
-        bool done = copy_part(&r, ps->cc, pp);
+        part_end end = copy_part(&r, ps->cc, pp);
         pthread_mutex_lock(&c->mu);
         pp->taken = false;
-        pp->done = done;
+        pp->done = end == PART_DONE;
         pthread_mutex_unlock(&c->mu);
-        if (done) save(c, ps->id);
+        if (end == PART_DONE) save(c, ps->id);
+        if (end == PART_REPLAN) atomic_store(&ps->replan, true);
     }
     if (r.target) c->env.target_close(c->env.ud, r.target);
     milvus_close(r.src);
@@ -660,10 +725,14 @@ static void plan_parts(copier *c, job *j, const catalog_coll *cc) {
     bool whole = false;
     for (size_t i = 0; cc->schema && i < cc->schema->n_fields; i++)
         if (cc->schema->fields[i]->is_partition_key) whole = true;
-    size_t want = whole ? 1 : cc->n_partitions;
+    size_t want = 0;
+    for (size_t i = 0; i < cc->n_partitions; i++)
+        if (cc->partitions[i].state == CATALOG_CREATED) want++;
+    if (whole) want = 1;
     part_progress *np = mcdc_xcalloc(want ? want : 1, sizeof *np);
-    for (size_t i = 0; i < want; i++) {
-        const char *name = whole ? "" : cc->partitions[i].name;
+    for (size_t i = 0, at = 0; i < want; i++, at++) {
+        while (!whole && cc->partitions[at].state != CATALOG_CREATED) at++;
+        const char *name = whole ? "" : cc->partitions[at].name;
         np[i].name = mcdc_xstrdup(name);
         for (size_t k = 0; k < j->n_parts; k++) {
             if (strcmp(j->parts[k].name, name) != 0) continue;
@@ -722,12 +791,16 @@ static bool copy_rows(copier *c, int64_t id, catalog_coll *cc) {
     mcdc_backoff bo;
     mcdc_backoff_init(&bo, 500, c->env.retry_max_ms);
     milvus_client *src = NULL;
-    /* Rule 1 first, then every plain insert the stream sent before it
-     * lands: a timestamp after the switch, passed by the watermark. */
+    /* Rule 1 and the stream's writes recorded first; then every plain
+     * insert the stream sent before that lands: a timestamp after the
+     * switch (the pin), passed by the watermark. No page reads as of a
+     * moment before the pin, so none misses a write that was not recorded. */
     set_rule1(c, id, COPY_COPYING, 0);
+    overlap_track(c->env.overlap, id);
     uint64_t pin;
     if (!source_ts(c, &src, id, &bo, &pin) || !watermark_past(c, pin)) {
         milvus_close(src);
+        overlap_untrack(c->env.overlap, id);
         return false;
     }
     pthread_mutex_lock(&c->mu);
@@ -749,11 +822,14 @@ static bool copy_rows(copier *c, int64_t id, catalog_coll *cc) {
     }
     milvus_close(src);
     set_phase(c, id, COPY_COPYING, 0);
-    overlap_track(c->env.overlap, id);
-    uint32_t nr = c->env.set->readers ? c->env.set->readers : 1;
-    pthread_t *th = mcdc_xcalloc(nr, sizeof *th);
-    pass ps = {.c = c, .id = id, .cc = cc, .readers_left = nr};
-    for (uint32_t i = 0; i < nr; i++) pthread_create(&th[i], NULL, read_parts, &ps);
+    uint32_t want = c->env.set->readers ? c->env.set->readers : 1, nr = 0;
+    pthread_t *th = mcdc_xcalloc(want, sizeof *th);
+    pass ps = {.c = c, .id = id, .cc = cc, .pin = pin, .readers_left = want};
+    for (uint32_t i = 0; i < want; i++) {
+        if (pthread_create(&th[nr], NULL, read_parts, &ps) == 0) nr++;
+        else atomic_fetch_sub(&ps.readers_left, 1);
+    }
+    if (nr == 0) log_warn("task %s: copy of %s.%s: no reader thread could start", c->env.task_id, cc->db_name, cc->name);
     /* The readers work; this thread logs their progress. */
     uint64_t next_log = mcdc_now_mono_ms() + (uint64_t)c->env.set->progress_log_s * 1000;
     log_progress(c, id);

@@ -8,8 +8,9 @@
  *    the copy waits until the stream has landed what it sent before that
  *    (the task's watermark passes a timestamp taken after), so no plain
  *    insert lands after a page and doubles its row; then the readers read
- *    every partition in primary-key order, page by page (`pk > last`, at
- *    Strong consistency), and write each page as one upsert, several in
+ *    every partition in primary-key order, page by page (`pk > last`, each
+ *    page as of at least a timestamp a second behind the source's clock, and
+ *    never before the pin), and write each page as one upsert, several in
  *    flight, with overlap.h's rules between the pages and the stream;
  *  - overlapping: every page landed; the copy's end is a timestamp taken
  *    after the last read, and the stream's inserts up to it stay upserts

@@ -130,6 +130,7 @@ typedef struct coll_state {
     uint64_t upsert_until;
     bool tracking;
     keymap written;       /* the stream's writes while tracking: key -> newest ts */
+    uint64_t newest_since; /* the newest since a page of coll was given: no later page has an older one */
 } coll_state;
 
 struct overlap {
@@ -209,8 +210,9 @@ void overlap_stream_write(overlap *o, int64_t coll, const overlap_keys *keys, ui
     pthread_mutex_lock(&o->mu);
     coll_state *c = coll_of(o, coll, false);
     if (c && c->tracking) {
-        /* Rule 3: after the page, never beside it. The page's call ends by
-         * its deadline, so this wait is bounded. */
+        /* Rule 3: after the page, never beside it. The copier lets a page
+         * go as soon as its call answered, or ended by its deadline, and
+         * before any wait between retries (copier.c land_ready). */
         while (held_in_flight(o, coll, keys)) pthread_cond_wait(&o->landed, &o->mu);
         c = coll_of(o, coll, false); /* the array may have moved meanwhile */
         for (size_t i = 0; i < keys->n; i++)
@@ -232,6 +234,8 @@ overlap_page *overlap_open(overlap *o, int64_t coll) {
 void overlap_page_since(overlap *o, overlap_page *p, uint64_t since) {
     pthread_mutex_lock(&o->mu);
     p->since = since ? since : 1;
+    coll_state *c = coll_of(o, p->coll, true);
+    if (p->since > c->newest_since) c->newest_since = p->since;
     pthread_mutex_unlock(&o->mu);
 }
 
@@ -245,17 +249,16 @@ static void unlink_page(overlap *o, overlap_page *p) {
     assert(!"page not open");
 }
 
-/* What no open page of coll can need: writes at or before the oldest open
- * page's since (every later page's since is newer still, the TSO being
- * monotonic); with no page open, all of them. */
+/* What no page can need: writes at or before the oldest open page's since,
+ * and never past the newest since given so far. A page not open yet gets a
+ * since at least that newest one (overlap.h: sinces come from one clock and
+ * never go back), but not necessarily newer than the writes recorded since
+ * then: a since may lie behind the moment its page began. */
 static void forget_unneeded(overlap *o, coll_state *c) {
-    uint64_t oldest = UINT64_MAX;
+    uint64_t floor = c->newest_since;
     for (const overlap_page *p = o->pages; p; p = p->next)
-        if (p->coll == c->coll && !p->claimed && p->since < oldest) oldest = p->since;
-    if (oldest == UINT64_MAX)
-        map_clear(&c->written);
-    else if (oldest > 0)
-        map_keep_after(&c->written, oldest);
+        if (p->coll == c->coll && !p->claimed && p->since < floor) floor = p->since;
+    if (floor > 0) map_keep_after(&c->written, floor);
 }
 
 size_t overlap_claim(overlap *o, overlap_page *p, const overlap_keys *keys, bool *keep) {

@@ -25,10 +25,14 @@
  *     sees them): a stream write that touches a key of a page in flight
  *     waits until that page landed.
  *
- * Rule 2 needs the keys the stream sent, with their ts, only as long as a
- * page that began before them is open: what no open page can need is
- * forgotten at each claim, so memory follows the stream's writes during a
- * few pages, not the collection's size.
+ * Rule 2 needs the keys the stream sent, with their ts, only while a page
+ * may come whose since is older: the caller promises that the sinces it
+ * gives never go back (each is at least the one before), so at each claim
+ * what is at or before both the oldest open page's since and the newest
+ * since given is forgotten, and memory follows the stream's writes during a
+ * few pages, not the collection's size. A since may lie behind the moment
+ * its page began (copier.c reads a second behind the source's clock), but
+ * never before tracking began: writes from before that are not recorded.
  *
  * Thread-safe: the copier's readers and every channel worker call in; one
  * mutex, held for hash lookups only, never across a call. */

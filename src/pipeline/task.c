@@ -64,6 +64,15 @@ static void copy_target_close(void *ud, void *target) {
     applier_target_ops.close(target);
 }
 
+/* The watermark as a copy may trust it: 0 until every worker the task
+ * needs has run once since its start (before that, channels without a
+ * worker would not count). */
+static uint64_t copy_watermark(void *ud) {
+    task *t = ud;
+    if (!atomic_load(&t->started) || atomic_load(&t->worker_missing)) return 0;
+    return task_watermark(t);
+}
+
 task *task_new(char *id, task_spec *spec, const task_env *env, task_state state, const char *reason) {
     task *t = mcdc_xcalloc(1, sizeof *t);
     t->id = id;
@@ -86,7 +95,7 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
                      .overlap = t->overlap,
                      .target_open = copy_target_open,
                      .target_close = copy_target_close,
-                     .watermark = hook_watermark,
+                     .watermark = copy_watermark,
                      .ud = t};
     t->copier = copier_new(&ce);
     return t;

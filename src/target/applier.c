@@ -373,9 +373,10 @@ int applier_send_rows(applier *a, const target_collection *tc, const char *parti
     const char *part = a->opt.ignore_partition || is_partition_key(tc) || !partition || !partition[0] ? NULL : partition;
     char about[MCDC_ERR_MSG_MAX / 2];
     snprintf(about, sizeof about, "of %s.%s (snapshot)", tc->source_db, tc->source_name);
-    int rc = applier_ensure_collection(a, tc, err);
-    if (rc == 0 && part) rc = ensure_partition(a, tc->db, tc->name, part, err);
-    if (rc) {
+    /* The partition is not made here: the target collection was made with
+     * the source's partitions, and one missing now was dropped by the
+     * stream after the page was read (MCDC_ENOTFOUND tells the caller). */
+    if (applier_ensure_collection(a, tc, err)) {
         mcdc_err_prefix(err, "Upsert %s", about);
         return -1;
     }

@@ -80,7 +80,8 @@ int applier_send_inserts(applier *a, const change *const *parts, size_t n, const
  * `partition` (NULL: none named; also when partitions are ignored or come
  * from a partition key), started and not waited for, as
  * applier_send_inserts. An Upsert, because the stream or an earlier try
- * may have written some of these rows already. */
+ * may have written some of these rows already. The partition is not
+ * created: a missing one fails the call as not found. */
 int applier_send_rows(applier *a, const target_collection *tc, const char *partition,
                       Milvus__Proto__Schema__FieldData *const *cols, size_t n_cols, uint32_t rows, milvus_write **out,
                       mcdc_err *err);

@@ -26,6 +26,7 @@
 struct milvus_client {
     rpc_channel *ch;
     char *address;
+    const char *role;         /* "target" or "source": a static string */
     char *authorization;  /* metadata value, NULL without credentials */
     uint32_t timeout_ms;
     char *version;
@@ -65,7 +66,7 @@ static void rewrite_rpc_err(const milvus_client *c, const char *path, const char
     int pl = snprintf(prefix, sizeof prefix, "%s %s: ", rpc_channel_target(c->ch), path);
     if (pl > 0 && (size_t)pl < sizeof prefix && strncmp(err->msg, prefix, (size_t)pl) == 0)
         memmove(err->msg, err->msg + pl, strlen(err->msg + pl) + 1);
-    mcdc_err_prefix(err, "target %s %s%s", c->address, method, subject);
+    mcdc_err_prefix(err, "%s %s %s%s", c->role, c->address, method, subject);
 }
 
 /* One call in flight. Every call is one: milvus_call starts it and waits at
@@ -126,10 +127,10 @@ static int call_wait(milvus_write *p, ProtobufCMessage **resp, mcdc_err *err) {
                                                          : "no reason given";
         mcdc_code cls = milvus_status_class(p->method, (int32_t)st->error_code, st->code, st->retriable, reason);
         if (st->code != 0)
-            mcdc_errf(err, cls, "target %s %s%s: %s (code %d)", c->address, p->method, p->subject, reason,
+            mcdc_errf(err, cls, "%s %s %s%s: %s (code %d)", c->role, c->address, p->method, p->subject, reason,
                       (int)st->code);
         else
-            mcdc_errf(err, cls, "target %s %s%s: %s (error_code %d)", c->address, p->method, p->subject, reason,
+            mcdc_errf(err, cls, "%s %s %s%s: %s (error_code %d)", c->role, c->address, p->method, p->subject, reason,
                       (int)st->error_code);
         protobuf_c_message_free_unpacked(r, NULL);
         return -1;
@@ -176,13 +177,14 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
     /* No receive limit: a query result is as large as the data it returns. */
     rpc_channel *ch = rpc_channel_open(cfg->address, &tls, 0, err);
     if (!ch) {
-        mcdc_err_prefix(err, "target %s", cfg->address);
+        mcdc_err_prefix(err, "%s %s", cfg->role ? cfg->role : "target", cfg->address);
         rpc_shutdown();
         return NULL;
     }
     milvus_client *c = mcdc_xcalloc(1, sizeof *c);
     c->ch = ch;
     c->address = mcdc_xstrdup(cfg->address);
+    c->role = cfg->role && strcmp(cfg->role, "source") == 0 ? "source" : "target";
     c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     if (cfg->api_key && *cfg->api_key) {
         c->authorization = mcdc_base64_encode(cfg->api_key, strlen(cfg->api_key));
@@ -204,7 +206,7 @@ milvus_client *milvus_open(const milvus_config *cfg, mcdc_err *err) {
     }
     c->version = mcdc_xstrdup(resp->version ? resp->version : "");
     milvus__proto__milvus__get_version_response__free_unpacked(resp, NULL);
-    log_debug("target %s: Milvus %s", c->address, c->version);
+    log_debug("%s %s: Milvus %s", c->role, c->address, c->version);
     return c;
 }
 
@@ -571,9 +573,9 @@ int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCM
     const ProtobufCMethodDescriptor *m =
         protobuf_c_service_descriptor_get_method_by_name(&milvus__proto__milvus__milvus_service__descriptor, method);
     if (!m)
-        return mcdc_errf(err, MCDC_EINVAL, "target %s: %s is not a MilvusService method", c->address, method);
+        return mcdc_errf(err, MCDC_EINVAL, "%s %s: %s is not a MilvusService method", c->role, c->address, method);
     if (m->input != msg->descriptor)
-        return mcdc_errf(err, MCDC_EINVAL, "target %s %s: request is a %s, not a %s", c->address, method,
+        return mcdc_errf(err, MCDC_EINVAL, "%s %s %s: request is a %s, not a %s", c->role, c->address, method,
                          msg->descriptor->name, m->input->name);
     return milvus_call(c, method, string_field(msg, "db_name"), msg, m->output, NULL, err);
 }
@@ -608,7 +610,7 @@ int milvus_query_page(milvus_client *c, const char *db, const char *coll, const 
                       mcdc_err *err) {
     if (out) *out = NULL;
     if (milvus_query_page_check(expr, limit, err)) {
-        mcdc_err_prefix(err, "target %s Query(%s.%s)", c->address, db ? db : "", coll ? coll : "");
+        mcdc_err_prefix(err, "%s %s Query(%s.%s)", c->role, c->address, db ? db : "", coll ? coll : "");
         return -1;
     }
     return query_send(c, db, coll, partitions, n_partitions, expr, fields, n_fields, limit, guarantee_ts, out, err);
@@ -624,7 +626,7 @@ int milvus_count(milvus_client *c, const char *db, const char *coll, const char 
     if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, "", count_field, 1, 0, 0, &r, err)) return -1;
     int rc = milvus_count_reply(r, n, err);
     if (rc)
-        mcdc_err_prefix(err, "target %s Query(%s.%s%s%s)", c->address, db ? db : "", coll ? coll : "",
+        mcdc_err_prefix(err, "%s %s Query(%s.%s%s%s)", c->role, c->address, db ? db : "", coll ? coll : "",
                         one ? " partition " : "", one ? partition : "");
     milvus__proto__milvus__query_results__free_unpacked(r, NULL);
     return rc;
@@ -641,7 +643,7 @@ int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err) {
     milvus__proto__milvus__alloc_timestamp_response__free_unpacked(resp, NULL);
     /* proto3 sends no field for 0: a server that does not fill it would
      * otherwise pass as "before everything". */
-    if (got == 0) return mcdc_errf(err, MCDC_EREMOTE, "target %s AllocTimestamp: the reply holds no timestamp", c->address);
+    if (got == 0) return mcdc_errf(err, MCDC_EREMOTE, "%s %s AllocTimestamp: the reply holds no timestamp", c->role, c->address);
     *ts = got;
     return 0;
 }

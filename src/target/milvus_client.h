@@ -32,6 +32,7 @@ typedef struct milvus_config {
     const char *password;
     const char *api_key;      /* instead of username/password */
     uint32_t timeout_ms;      /* per call; 0 = 30000 */
+    const char *role;         /* what errors call the server: NULL = "target"; "source" for a snapshot's reads */
 } milvus_config;
 
 typedef struct milvus_client milvus_client;

@@ -155,8 +155,8 @@ void milvus_query_req_init(milvus_query_req *q, const char *db, const char *coll
     q->req.output_fields = (char **)fields;
     q->req.n_partition_names = n_partitions;
     q->req.partition_names = (char **)partitions;
-    /* A snapshot page must see every write the target acknowledged before
-     * the call; the collection's default level could be Bounded. */
+    /* Strong unless the caller names a guarantee: the collection's default
+     * level could be Bounded, which would read an unknown moment back. */
     q->req.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Strong;
     q->req.use_default_consistency = 0;
     if (limit > 0) {
