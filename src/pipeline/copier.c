@@ -581,10 +581,11 @@ static part_end copy_part(reader *r, const catalog_coll *cc, part_progress *pp) 
         }
         int pk_at = columns_find(res->fields_data, res->n_fields_data, pkf->name);
         const Milvus__Proto__Schema__FieldData *pk = pk_at >= 0 ? res->fields_data[pk_at] : NULL;
-        const Milvus__Proto__Schema__ScalarField *sc = pk ? pk->scalars : NULL;
-        bool have_keys = sc && (varchar ? sc->string_data != NULL : sc->long_data != NULL);
-        size_t rows = !have_keys ? 0 : varchar ? sc->string_data->n_data : sc->long_data->n_data;
-        if (res->n_fields_data && !have_keys) {
+        overlap_keys keys = overlap_keys_of_column(pk);
+        /* An empty page may come with empty columns whose case is not set. */
+        bool wrong = pk ? keys.n && (varchar ? !keys.strs : !keys.ints) : res->n_fields_data > 0;
+        size_t rows = wrong ? 0 : keys.n;
+        if (wrong) {
             /* Rows without their keys: not something to page by, or skip. */
             overlap_abandon(c->env.overlap, op);
             milvus__proto__milvus__query_results__free_unpacked(res, NULL);
@@ -599,8 +600,6 @@ static part_end copy_part(reader *r, const catalog_coll *cc, part_progress *pp) 
             end = PART_DONE;
             break;
         }
-        overlap_keys keys = varchar ? (overlap_keys){.strs = (const char *const *)sc->string_data->data, .n = rows}
-                                    : (overlap_keys){.ints = sc->long_data->data, .n = rows};
         /* The next page starts after the largest key of this one, whatever
          * order the rows came in. */
         page_call *p = &r->ring[(r->head + r->n) % c->env.set->pages_in_flight];

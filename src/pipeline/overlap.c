@@ -115,6 +115,24 @@ static void map_keep_after(keymap *m, uint64_t after) {
     free(old.slots);
 }
 
+overlap_keys overlap_keys_of_column(const Milvus__Proto__Schema__FieldData *pk) {
+    const Milvus__Proto__Schema__ScalarField *sc = pk ? pk->scalars : NULL;
+    if (!sc) return (overlap_keys){0};
+    if (sc->data_case == MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA && sc->long_data)
+        return (overlap_keys){.ints = sc->long_data->data, .n = sc->long_data->n_data};
+    if (sc->data_case == MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA && sc->string_data)
+        return (overlap_keys){.strs = (const char *const *)sc->string_data->data, .n = sc->string_data->n_data};
+    return (overlap_keys){0};
+}
+
+overlap_keys overlap_keys_of_ids(const Milvus__Proto__Schema__IDs *ids) {
+    if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && ids->int_id)
+        return (overlap_keys){.ints = ids->int_id->data, .n = ids->int_id->n_data};
+    if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID && ids->str_id)
+        return (overlap_keys){.strs = (const char *const *)ids->str_id->data, .n = ids->str_id->n_data};
+    return (overlap_keys){0};
+}
+
 /* ---- pages and collections --------------------------------------------------------------- */
 
 struct overlap_page {

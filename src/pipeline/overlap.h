@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "schema.pb-c.h"
+
 typedef struct overlap overlap;
 typedef struct overlap_page overlap_page;
 
@@ -52,6 +54,13 @@ typedef struct overlap_keys {
     const char *const *strs;
     size_t n;
 } overlap_keys;
+
+/* The keys of a primary-key column, or of a Delete's key list, pointing
+ * into it; n 0 when it holds no int64 or varchar keys. (The column's data
+ * is a protobuf oneof: its case says which member is there, never a
+ * non-NULL pointer, since the members share one place.) */
+overlap_keys overlap_keys_of_column(const Milvus__Proto__Schema__FieldData *pk);
+overlap_keys overlap_keys_of_ids(const Milvus__Proto__Schema__IDs *ids);
 
 overlap *overlap_new(void);
 void overlap_free(overlap *o);   /* every page landed or abandoned */

@@ -109,30 +109,13 @@ static void done_with(target_ud *u, target_collection *tc) {
 }
 
 /* The primary keys one change writes or deletes, as overlap.h takes them
- * (pointing into the change); n 0 when it has none of the key's type. */
+ * (pointing into the change); n 0 when it has none. */
 static overlap_keys keys_of(const change *c, const catalog_coll *cc) {
-    overlap_keys k = {0};
-    if (c->kind == CHANGE_DELETE) {
-        const Milvus__Proto__Schema__IDs *ids = change_delete(c)->primary_keys;
-        if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID && ids->int_id)
-            k = (overlap_keys){.ints = ids->int_id->data, .n = ids->int_id->n_data};
-        else if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID && ids->str_id)
-            k = (overlap_keys){.strs = (const char *const *)ids->str_id->data, .n = ids->str_id->n_data};
-        return k;
-    }
+    if (c->kind == CHANGE_DELETE) return overlap_keys_of_ids(change_delete(c)->primary_keys);
     const Milvus__Proto__Msg__InsertRequest *m = change_insert(c);
-    if (!m || !cc->pk) return k;
-    for (size_t i = 0; i < m->n_fields_data; i++) {
-        const Milvus__Proto__Schema__FieldData *f = m->fields_data[i];
-        if (strcmp(f->field_name, cc->pk->name) != 0 || !f->scalars) continue;
-        if (f->scalars->long_data)
-            k = (overlap_keys){.ints = f->scalars->long_data->data, .n = f->scalars->long_data->n_data};
-        else if (f->scalars->string_data)
-            k = (overlap_keys){.strs = (const char *const *)f->scalars->string_data->data,
-                               .n = f->scalars->string_data->n_data};
-        break;
-    }
-    return k;
+    for (size_t i = 0; m && cc->pk && i < m->n_fields_data; i++)
+        if (strcmp(m->fields_data[i]->field_name, cc->pk->name) == 0) return overlap_keys_of_column(m->fields_data[i]);
+    return (overlap_keys){0};
 }
 
 /* overlap.h's rule 2 and 3, before the stream sends rows of a collection

@@ -253,6 +253,45 @@ static void test_concurrent_pages_and_stream(void **state) {
     overlap_free(o);
 }
 
+/* The key column's data is a oneof: a varchar column must give strings,
+ * not its string array read as numbers (the members share one place). */
+static void test_keys_of_a_column(void **state) {
+    (void)state;
+    char *strs[] = {"a", "b"};
+    Milvus__Proto__Schema__StringArray sa = MILVUS__PROTO__SCHEMA__STRING_ARRAY__INIT;
+    sa.n_data = 2;
+    sa.data = strs;
+    Milvus__Proto__Schema__ScalarField sc = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__INIT;
+    sc.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_STRING_DATA;
+    sc.string_data = &sa;
+    Milvus__Proto__Schema__FieldData f = MILVUS__PROTO__SCHEMA__FIELD_DATA__INIT;
+    f.field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS;
+    f.scalars = &sc;
+    overlap_keys k = overlap_keys_of_column(&f);
+    assert_null(k.ints);
+    assert_non_null(k.strs);
+    assert_int_equal(k.n, 2);
+    assert_string_equal(k.strs[1], "b");
+    int64_t nums[] = {7, 8, 9};
+    Milvus__Proto__Schema__LongArray la = MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+    la.n_data = 3;
+    la.data = nums;
+    sc.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
+    sc.long_data = &la;
+    k = overlap_keys_of_column(&f);
+    assert_null(k.strs);
+    assert_int_equal(k.n, 3);
+    assert_int_equal(k.ints[2], 9);
+    sc.data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA__NOT_SET;
+    assert_int_equal(overlap_keys_of_column(&f).n, 0);
+    Milvus__Proto__Schema__IDs ids = MILVUS__PROTO__SCHEMA__IDS__INIT;
+    ids.id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID;
+    ids.str_id = &sa;
+    k = overlap_keys_of_ids(&ids);
+    assert_non_null(k.strs);
+    assert_int_equal(k.n, 2);
+}
+
 static void test_upsert_until(void **state) {
     (void)state;
     overlap *o = overlap_new();
@@ -274,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_sinces_behind_the_clock),
         cmocka_unit_test(test_stream_waits_for_a_page_holding_its_key),
         cmocka_unit_test(test_concurrent_pages_and_stream),
+        cmocka_unit_test(test_keys_of_a_column),
         cmocka_unit_test(test_upsert_until),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
