@@ -60,6 +60,7 @@ static void forget(bulk_inserts *b, const import_task *it) {
              "source too",
              b->task_id, e->collection, it->id, import_state_name(it->state));
     free(e->collection);
+    free(e->segments);
     size_t at = (size_t)(e - b->items);
     memmove(e, e + 1, (b->n - at - 1) * sizeof *e);
     b->n--;
@@ -67,24 +68,26 @@ static void forget(bulk_inserts *b, const import_task *it) {
 
 static void note(bulk_inserts *b, const import_task *it, const char *collection) {
     task_bulk_insert *e = find(b, it->id);
-    if (e) {
-        e->state = import_state_name(it->state);
-        e->rows = it->rows;
-        return;
+    if (!e) {
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 4;
+            b->items = mcdc_xrealloc(b->items, b->cap * sizeof *b->items);
+        }
+        e = &b->items[b->n++];
+        *e = (task_bulk_insert){.collection = mcdc_xstrdup(collection),
+                                .collection_id = it->collection_id,
+                                .import_task = it->id};
+        log_warn("task %s: collection %s: bulk insert (import task %" PRId64 ", %s, %" PRId64 " rows) wrote rows "
+                 "that do not pass through the WAL; they are not replicated by the stream (snapshot.on_bulk_insert: "
+                 "a re-sync copies them)",
+                 b->task_id, collection, it->id, import_state_name(it->state), it->rows);
     }
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 4;
-        b->items = mcdc_xrealloc(b->items, b->cap * sizeof *b->items);
-    }
-    b->items[b->n++] = (task_bulk_insert){.collection = mcdc_xstrdup(collection),
-                                          .collection_id = it->collection_id,
-                                          .import_task = it->id,
-                                          .state = import_state_name(it->state),
-                                          .rows = it->rows};
-    log_warn("task %s: collection %s: bulk insert (import task %" PRId64 ", %s, %" PRId64 " rows) wrote rows that do "
-             "not pass through the WAL; they are not replicated by the stream (snapshot.on_bulk_insert: a re-sync copies "
-             "them)",
-             b->task_id, collection, it->id, import_state_name(it->state), it->rows);
+    e->state = import_state_name(it->state);
+    e->rows = it->rows;
+    free(e->segments);
+    e->n_segments = it->n_segments;
+    e->segments = it->n_segments ? mcdc_xcalloc(it->n_segments, sizeof *e->segments) : NULL;
+    if (it->n_segments) memcpy(e->segments, it->segments, it->n_segments * sizeof *e->segments);
 }
 
 void bulk_inserts_apply(bulk_inserts *b, const import_list *l, bulk_covers_fn covers, void *ud) {
@@ -133,6 +136,9 @@ void bulk_inserts_copy(bulk_inserts *b, task_bulk_insert **out, size_t *n) {
         for (size_t i = 0; i < b->n; i++) {
             (*out)[i] = b->items[i];
             (*out)[i].collection = mcdc_xstrdup(b->items[i].collection);
+            const task_bulk_insert *it = &b->items[i];
+            (*out)[i].segments = it->n_segments ? mcdc_xcalloc(it->n_segments, sizeof *it->segments) : NULL;
+            if (it->n_segments) memcpy((*out)[i].segments, it->segments, it->n_segments * sizeof *it->segments);
         }
         *n = b->n;
     }

@@ -39,6 +39,8 @@ typedef struct job {
     double rows_per_s;
     int64_t *imports;         /* bulk inserts this collection's copies were for */
     size_t n_imports;
+    int64_t *wait_segments;   /* a bulk insert's segments, to be served before the copy reads */
+    size_t n_wait_segments;
 } job;
 
 struct copier {
@@ -72,12 +74,13 @@ static char *job_json(const job *j) {
         if (p->has_last) json_object_set_new(o, "last", p->last_s ? json_string(p->last_s) : json_integer(p->last_i));
         json_array_append_new(parts, o);
     }
-    json_t *imports = json_array();
+    json_t *imports = json_array(), *segs = json_array();
     for (size_t i = 0; i < j->n_imports; i++) json_array_append_new(imports, json_integer(j->imports[i]));
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "db", j->db, "collection", j->name, "phase",
-                            copy_phase_name(j->phase), "rows_total", (json_int_t)j->rows_total, "rows_copied",
-                            (json_int_t)j->rows_copied, "end_ts", (json_int_t)j->end_ts, "partitions", parts,
-                            "imports", imports);
+    for (size_t i = 0; i < j->n_wait_segments; i++) json_array_append_new(segs, json_integer(j->wait_segments[i]));
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "db", j->db, "collection", j->name,
+                            "phase", copy_phase_name(j->phase), "rows_total", (json_int_t)j->rows_total,
+                            "rows_copied", (json_int_t)j->rows_copied, "end_ts", (json_int_t)j->end_ts, "partitions",
+                            parts, "imports", imports, "wait_segments", segs);
     char *s = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return s;
@@ -92,6 +95,7 @@ static void job_clear(job *j) {
     }
     free(j->parts);
     free(j->imports);
+    free(j->wait_segments);
     memset(j, 0, sizeof *j);
 }
 
@@ -176,6 +180,10 @@ static int load_one(void *ud, int64_t id, const char *state) {
     j->n_imports = json_array_size(imports);
     j->imports = mcdc_xcalloc(j->n_imports ? j->n_imports : 1, sizeof *j->imports);
     for (size_t i = 0; i < j->n_imports; i++) j->imports[i] = json_integer_value(json_array_get(imports, i));
+    json_t *segs = json_object_get(doc, "wait_segments");
+    j->n_wait_segments = json_array_size(segs);
+    j->wait_segments = mcdc_xcalloc(j->n_wait_segments ? j->n_wait_segments : 1, sizeof *j->wait_segments);
+    for (size_t i = 0; i < j->n_wait_segments; i++) j->wait_segments[i] = json_integer_value(json_array_get(segs, i));
     copy_phase phase = j->phase;
     uint64_t end_ts = j->end_ts;
     pthread_mutex_unlock(&c->mu);
@@ -208,7 +216,8 @@ int copier_load(copier *c, mcdc_err *err) { return store_copy_each(c->env.store,
 
 static bool busy_phase(copy_phase p) { return p != COPY_STREAMING; }
 
-int copier_add(copier *c, const catalog_coll *cc, int64_t import, mcdc_err *err) {
+int copier_add(copier *c, const catalog_coll *cc, int64_t import, const int64_t *segments, size_t n_segments,
+               mcdc_err *err) {
     pthread_mutex_lock(&c->mu);
     job *j = job_of(c, cc->id);
     if (j && busy_phase(j->phase)) {
@@ -234,6 +243,11 @@ int copier_add(copier *c, const catalog_coll *cc, int64_t import, mcdc_err *err)
     }
     j->imports = imports;
     j->n_imports = n_imports;
+    if (n_segments) {
+        j->wait_segments = mcdc_xcalloc(n_segments, sizeof *j->wait_segments);
+        memcpy(j->wait_segments, segments, n_segments * sizeof *segments);
+        j->n_wait_segments = n_segments;
+    }
     j->db = mcdc_xstrdup(cc->db_name);
     j->name = mcdc_xstrdup(cc->name);
     j->phase = COPY_WAITING;
@@ -785,11 +799,64 @@ static void log_progress(copier *c, int64_t id) {
     log_info("task %s: copy of %s: %s", c->env.task_id, name, line);
 }
 
+/* A bulk insert's rows: in a Query's reply only once the query nodes
+ * serve its segments (ImportCompleted comes before). Waited for, within
+ * COPY_SEGMENTS_WAIT_S; a segment compacted away meanwhile never shows, so
+ * after that the copy reads anyway and says so. False when stopped. */
+static bool segments_served(copier *c, int64_t id, const catalog_coll *cc, milvus_client **src, mcdc_backoff *bo) {
+    pthread_mutex_lock(&c->mu);
+    job *j = job_of(c, id);
+    size_t n = j ? j->n_wait_segments : 0;
+    int64_t *ids = n ? mcdc_xcalloc(n, sizeof *ids) : NULL;
+    if (n) memcpy(ids, j->wait_segments, n * sizeof *ids);
+    pthread_mutex_unlock(&c->mu);
+    if (!n) return true;
+    uint64_t until = mcdc_now_mono_ms() + COPY_SEGMENTS_WAIT_S * 1000ULL;
+    size_t served = 0;
+    bool said = false;
+    while (!stopping(c) && mcdc_now_mono_ms() < until) {
+        mcdc_err err;
+        if (!*src && !(*src = milvus_open(c->env.source, &err))) {
+            trouble(c, id, bo, &err);
+            continue;
+        }
+        if (milvus_segments_served(*src, cc->db_name, cc->name, ids, n, &served, &err)) {
+            trouble(c, id, bo, &err);
+            continue;
+        }
+        if (served == n) break;
+        if (!said)
+            log_info("task %s: copy of %s.%s waits until the source serves the bulk insert's %zu segments (%zu now)",
+                     c->env.task_id, cc->db_name, cc->name, n, served);
+        said = true;
+        nap(c, 1000);
+    }
+    free(ids);
+    if (stopping(c)) return false;
+    if (served < n)
+        log_warn("task %s: copy of %s.%s: the source serves %zu of the bulk insert's %zu segments after %d s; copying "
+                 "what it serves (compacted segments are served under new ids)",
+                 c->env.task_id, cc->db_name, cc->name, served, n, COPY_SEGMENTS_WAIT_S);
+    pthread_mutex_lock(&c->mu);
+    if ((j = job_of(c, id))) {
+        free(j->wait_segments);
+        j->wait_segments = NULL;
+        j->n_wait_segments = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    save(c, id);
+    return true;
+}
+
 /* Copying: true when every partition is done. */
 static bool copy_rows(copier *c, int64_t id, catalog_coll *cc) {
     mcdc_backoff bo;
     mcdc_backoff_init(&bo, 500, c->env.retry_max_ms);
     milvus_client *src = NULL;
+    if (!segments_served(c, id, cc, &src, &bo)) {
+        milvus_close(src);
+        return false;
+    }
     /* Rule 1 and the stream's writes recorded first; then every plain
      * insert the stream sent before that lands: a timestamp after the
      * switch (the pin), passed by the watermark. No page reads as of a

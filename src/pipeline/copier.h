@@ -70,8 +70,13 @@ int copier_load(copier *c, mcdc_err *err);
 /* Asks for a copy of source collection cc, saved at once (phase waiting).
  * MCDC_EEXIST when one is waiting, copying or overlapping. import: the
  * bulk insert (import task id) whose rows the copy is for, 0 for none;
- * remembered with the copy so that a restart does not copy for it again. */
-int copier_add(copier *c, const catalog_coll *cc, int64_t import, mcdc_err *err);
+ * remembered with the copy so that a restart does not copy for it again;
+ * segments[0..n_segments): the segments it wrote, which the copy waits to
+ * see served by the source's query nodes (at most COPY_SEGMENTS_WAIT_S)
+ * before it reads: until then a Query does not return their rows. */
+#define COPY_SEGMENTS_WAIT_S 180
+int copier_add(copier *c, const catalog_coll *cc, int64_t import, const int64_t *segments, size_t n_segments,
+               mcdc_err *err);
 /* Whether a copy was asked for bulk insert `import` (copier_add). */
 bool copier_import_seen(copier *c, int64_t import);
 

@@ -583,7 +583,7 @@ static int ask_for_snapshots(task *t, mcdc_err *err) {
         if (cc->state != CATALOG_CREATED || !task_spec_covers(&t->spec, cc->db_name, cc->name) ||
             !task_spec_wants_snapshot(&t->spec, cc->db_name, cc->name))
             continue;
-        if ((rc = need_source_milvus(t, "snapshot", err)) == 0) rc = copier_add(t->copier, cc, 0, err);
+        if ((rc = need_source_milvus(t, "snapshot", err)) == 0) rc = copier_add(t->copier, cc, 0, NULL, 0, err);
     }
     catalog_release_list(list, n);
     return rc;
@@ -756,7 +756,7 @@ int task_resync(task *t, const char *db, const char *collection, mcdc_err *err) 
         return mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", t->id, db,
                          collection);
     }
-    int rc = copier_add(t->copier, cc, 0, err);
+    int rc = copier_add(t->copier, cc, 0, NULL, 0, err);
     catalog_release(cc);
     if (rc) mcdc_err_prefix(err, "task %s: resync", t->id);
     return rc;

@@ -157,7 +157,8 @@ static void resync_for_imports(task *t) {
             continue;
         catalog_coll *cc = catalog_get(t->env->catalog, list[i].collection_id);
         mcdc_err err;
-        if (cc && cc->state != CATALOG_DROPPED && copier_add(t->copier, cc, list[i].import_task, &err) == 0)
+        if (cc && cc->state != CATALOG_DROPPED && copier_add(t->copier, cc, list[i].import_task, list[i].segments,
+                                                                   list[i].n_segments, &err) == 0)
             log_info("task %s: collection %s: bulk insert (import task %" PRId64 ") completed; re-syncing the "
                      "collection",
                      t->id, list[i].collection, list[i].import_task);

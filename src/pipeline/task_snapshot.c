@@ -14,7 +14,10 @@ double task_snapshot_lag_seconds(const task_snapshot *s) {
 }
 
 void task_bulk_inserts_free(task_bulk_insert *list, size_t n) {
-    for (size_t i = 0; i < n; i++) free(list[i].collection);
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].collection);
+        free(list[i].segments);
+    }
     free(list);
 }
 

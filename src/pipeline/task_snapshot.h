@@ -37,6 +37,8 @@ typedef struct task_bulk_insert {
     const char *state;                    /* Milvus's name ("ImportCompleted"); a static string */
     int64_t rows;
     int64_t collection_id;                /* the source's id */
+    int64_t *segments;                    /* the segments it wrote; owned */
+    size_t n_segments;
 } task_bulk_insert;
 
 void task_bulk_inserts_free(task_bulk_insert *list, size_t n);

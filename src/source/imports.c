@@ -47,6 +47,7 @@ void import_task_free(import_task *t) {
     free(t->error_message);
     for (size_t i = 0; i < t->n_files; i++) free(t->files[i]);
     free(t->files);
+    free(t->segments);
     memset(t, 0, sizeof *t);
 }
 
@@ -75,6 +76,10 @@ int import_task_decode(const char *rel_key, const uint8_t *value, size_t len, im
     out->state = st ? (int)st->state_code : IMPORT_PENDING;
     out->rows = st ? st->row_count : 0;
     out->n_segments = st ? st->n_segments : 0;
+    if (out->n_segments) {
+        out->segments = mcdc_xcalloc(out->n_segments, sizeof *out->segments);
+        memcpy(out->segments, st->segments, out->n_segments * sizeof *out->segments);
+    }
     out->error_message = mcdc_xstrdup(st && st->error_message ? st->error_message : "");
     if (ti->n_files) {
         out->files = mcdc_xcalloc(ti->n_files, sizeof *out->files);

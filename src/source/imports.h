@@ -50,6 +50,7 @@ typedef struct import_task {
     int64_t rows;            /* rows the import added so far */
     char **files;            /* as given to the import: relative to the source's storage root */
     size_t n_files;
+    int64_t *segments;       /* the segments it wrote */
     size_t n_segments;
     int64_t create_unix_s;   /* when RootCoord created the task, Unix seconds */
     char *error_message;     /* "" unless it failed */

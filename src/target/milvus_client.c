@@ -648,6 +648,26 @@ int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err) {
     return 0;
 }
 
+int milvus_segments_served(milvus_client *c, const char *db, const char *coll, const int64_t *ids, size_t n,
+                           size_t *served, mcdc_err *err) {
+    *served = 0;
+    Milvus__Proto__Milvus__GetQuerySegmentInfoRequest req = MILVUS__PROTO__MILVUS__GET_QUERY_SEGMENT_INFO_REQUEST__INIT;
+    req.db_name = (char *)(db ? db : "");
+    req.collection_name = (char *)coll;
+    Milvus__Proto__Milvus__GetQuerySegmentInfoResponse *resp = NULL;
+    if (milvus_call(c, "GetQuerySegmentInfo", db, &req.base,
+                    &milvus__proto__milvus__get_query_segment_info_response__descriptor, (ProtobufCMessage **)&resp, err))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < resp->n_infos; k++)
+            if (resp->infos[k]->segment_id == ids[i]) {
+                (*served)++;
+                break;
+            }
+    milvus__proto__milvus__get_query_segment_info_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
 void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key) {
     mcdc_buf_printf(out, "%s > ", pk_field);
     if (!varchar) {

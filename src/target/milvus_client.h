@@ -189,6 +189,11 @@ int milvus_count(milvus_client *c, const char *db, const char *coll, const char 
 
 /* A timestamp from the server's TSO (AllocTimestamp): a hybrid ts, physical
  * milliseconds << 18 | logical, later than every write acknowledged before. */
+/* How many of the segments ids[0..n) the query nodes serve for coll now
+ * (GetQuerySegmentInfo): rows a bulk insert wrote are in a Query's reply
+ * only once their segments are served. */
+int milvus_segments_served(milvus_client *c, const char *db, const char *coll, const int64_t *ids, size_t n,
+                           size_t *served, mcdc_err *err);
 int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err);
 
 /* Appends "<pk_field> > <key>" to out: int_key when !varchar, else str_key

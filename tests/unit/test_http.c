@@ -1413,8 +1413,8 @@ static void test_task_json(void **state) {
     /* Bulk inserts whose rows the WAL did not carry: listed after the rest. */
     s->n_bulk_inserts = 2;
     s->bulk_inserts = mcdc_xcalloc(2, sizeof *s->bulk_inserts);
-    s->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 448000000000000001, "ImportCompleted", 1000, 0};
-    s->bulk_inserts[1] = (task_bulk_insert){mcdc_xstrdup("db2.films"), 448000000000000002, "ImportPersisted", 7, 0};
+    s->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 448000000000000001, "ImportCompleted", 1000, 0, NULL, 0};
+    s->bulk_inserts[1] = (task_bulk_insert){mcdc_xstrdup("db2.films"), 448000000000000002, "ImportPersisted", 7, 0, NULL, 0};
     j = api_task_json(s);
     text = json_dumps(json_object_get(j, "bulk_inserts_not_replicated"), JSON_COMPACT);
     assert_string_equal(text, "[{\"collection\":\"default.books\",\"import_task\":448000000000000001,"
@@ -1499,7 +1499,7 @@ static void test_task_metrics(void **state) {
     list[0]->applied = (task_counters){.inserted = 10, .upserted = 20, .deleted = 30, .messages = 40, .calls_in_flight = 2};
     list[2]->n_bulk_inserts = 1;
     list[2]->bulk_inserts = mcdc_xcalloc(1, sizeof *list[2]->bulk_inserts);
-    list[2]->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 1, "ImportCompleted", 10, 0};
+    list[2]->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 1, "ImportCompleted", 10, 0, NULL, 0};
     /* a: two copies, one of a name the text format must escape; b: none;
      * c: one, done, and consistent. */
     list[0]->n_copies = 2;
