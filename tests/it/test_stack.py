@@ -4,7 +4,7 @@ import time
 
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, MilvusClient, connections
 
-from walread import decode, list_topics, read_topic
+from walread import decode, end_offset, list_topics, read_topic
 
 
 def _source_and_target(stack):
@@ -26,18 +26,22 @@ def test_source_writes_reach_kafka_and_decode(stack, fresh_name):
         FieldSchema("title", DataType.VARCHAR, max_length=32),
         FieldSchema("vec", DataType.FLOAT_VECTOR, dim=3),
     ])
+    prefix = stack["MCDC_SOURCE_ROOT_PATH"] + "-rootcoord-dml_"
+    # Where each DML topic ends before our writes: only what follows is read and decoded.
+    starts = {t: end_offset(stack["MCDC_KAFKA_BROKERS"], t)
+              for t in list_topics(stack["MCDC_KAFKA_BROKERS"]) if t.startswith(prefix)}
     coll = Collection(name, schema, shards_num=1)
     try:
         coll.insert([[7, 8, 9], ["seven", "eight", "nine"], [[0.1, 0.2, 0.3], [1, 2, 3], [-1, 0, 1]]])
         coll.delete("pk in [8]")
         cid = coll.describe()["collection_id"]
-        prefix = stack["MCDC_SOURCE_ROOT_PATH"] + "-rootcoord-dml_"
 
         def mine():
             # pymilvus 2.3 does not tell the channel: look in every DML topic
             for t in list_topics(stack["MCDC_KAFKA_BROKERS"]):
                 if t.startswith(prefix):
-                    ours = [j for j in decode(t, read_topic(stack["MCDC_KAFKA_BROKERS"], t), pk="pk", rows=True)
+                    ours = [j for j in decode(t, read_topic(stack["MCDC_KAFKA_BROKERS"], t, start=starts.get(t, 0)),
+                                          pk="pk", rows=True)
                             if j.get("collection_id") == cid]
                     if ours:
                         return t, ours

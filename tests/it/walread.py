@@ -12,9 +12,22 @@ from confluent_kafka import Consumer, TopicPartition, KafkaError
 from stackenv import tool
 
 
-def read_topic(brokers: str, topic: str, timeout_s: float = 10.0, until=None):
-    """All records of `topic` from the start, as (offset, value) pairs. Stops at the end of the
-    partition, or when `until(records)` is true (then keeps polling until it is, up to timeout)."""
+def end_offset(brokers: str, topic: str) -> int:
+    """The offset the next record of partition 0 of `topic` will get (0 for a topic not made yet)."""
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "mcdc-tests", "enable.auto.commit": False})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1]
+    except Exception:
+        return 0
+    finally:
+        c.close()
+
+
+def read_topic(brokers: str, topic: str, timeout_s: float = 10.0, until=None, start: int = 0):
+    """The records of `topic` from offset `start` (the beginning by default), as (offset, value)
+    pairs. Stops at the end of the partition, or when `until(records)` is true (then keeps polling
+    until it is, up to timeout). Tests that look for their own writes start at the end offset taken
+    before them: earlier tests leave hundreds of thousands of rows in the topics."""
     c = Consumer({
         "bootstrap.servers": brokers,
         "group.id": "mcdc-tests",
@@ -23,7 +36,7 @@ def read_topic(brokers: str, topic: str, timeout_s: float = 10.0, until=None):
         "allow.auto.create.topics": False,
     })
     try:
-        c.assign([TopicPartition(topic, 0, -2)])  # OFFSET_BEGINNING
+        c.assign([TopicPartition(topic, 0, start if start > 0 else -2)])  # -2: OFFSET_BEGINNING
         records = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -31,7 +44,7 @@ def read_topic(brokers: str, topic: str, timeout_s: float = 10.0, until=None):
             if m is None:
                 if until is None:
                     lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
-                    if not records and hi == 0 or records and records[-1][0] >= hi - 1:
+                    if not records and hi <= start or records and records[-1][0] >= hi - 1:
                         break
                 elif until(records):
                     break
