@@ -240,3 +240,92 @@ int columns_find(Milvus__Proto__Schema__FieldData *const *cols, size_t n, const 
         if (cols[i] && cols[i]->field_name && strcmp(cols[i]->field_name, name) == 0) return (int)i;
     return -1;
 }
+
+/* ---- a row's fingerprint (verification) ----------------------------------
+ * FNV-1a over the row's bytes as this process holds them: numbers by their
+ * bits (a float's -0.0 and 0.0 differ, as they would on disk), strings and
+ * JSON with their length first so "ab","c" and "a","bc" differ, an Array
+ * row (a ScalarField) as protobuf packs it. A collision between two
+ * different rows is a 2^-64 chance per compared pair. */
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+    return h;
+}
+
+static uint64_t fnv_sized(uint64_t h, const void *p, size_t n) {
+    uint64_t len = n;
+    h = fnv(h, &len, sizeof len);
+    return fnv(h, p, n);
+}
+
+/* Elements [first, first+per) of a repeated `data` field, into h. */
+static int hash_elements(uint64_t *h, const ProtobufCMessage *arr, size_t first, size_t per) {
+    if (!arr) return -1;
+    const ProtobufCFieldDescriptor *data = protobuf_c_message_descriptor_get_field_by_name(arr->descriptor, "data");
+    if (!data) return -1;
+    size_t n = *AT(arr, data->quantifier_offset, const size_t);
+    if (first + per > n) return -1;
+    const char *base = *AT(arr, data->offset, const char *const);
+    size_t es = element_size(data->type);
+    for (size_t e = first; e < first + per; e++) {
+        const void *s = base + e * es;
+        switch (data->type) {
+        case PROTOBUF_C_TYPE_STRING: {
+            const char *str = *(const char *const *)s;
+            *h = fnv_sized(*h, str ? str : "", str ? strlen(str) : 0);
+            break;
+        }
+        case PROTOBUF_C_TYPE_BYTES: {
+            const ProtobufCBinaryData *b = s;
+            *h = fnv_sized(*h, b->data, b->len);
+            break;
+        }
+        case PROTOBUF_C_TYPE_MESSAGE: {
+            const ProtobufCMessage *m = *(const ProtobufCMessage *const *)s;
+            size_t len = m ? protobuf_c_message_get_packed_size(m) : 0;
+            uint8_t *buf = mcdc_xmalloc(len ? len : 1);
+            if (m) protobuf_c_message_pack(m, buf);
+            *h = fnv_sized(*h, buf, len);
+            free(buf);
+            break;
+        }
+        default: *h = fnv(*h, s, es); break;
+        }
+    }
+    return 0;
+}
+
+/* The oneof member `number` of msg (a ScalarField or VectorField), row
+ * `row` of `per` elements or bytes, into h. */
+static int hash_member(uint64_t *h, const ProtobufCMessageDescriptor *owner, unsigned number, const void *msg,
+                       uint32_t row, size_t per) {
+    const ProtobufCFieldDescriptor *m = protobuf_c_message_descriptor_get_field(owner, number);
+    if (!m) return -1;
+    *h = fnv(*h, &number, sizeof number);
+    if (m->type == PROTOBUF_C_TYPE_MESSAGE)
+        return hash_elements(h, *AT(msg, m->offset, const ProtobufCMessage *const), (size_t)row * per, per);
+    if (m->type != PROTOBUF_C_TYPE_BYTES) return -1;
+    const ProtobufCBinaryData *b = AT(msg, m->offset, const ProtobufCBinaryData);
+    if (((size_t)row + 1) * per > b->len) return -1;
+    *h = fnv(*h, b->data + (size_t)row * per, per);
+    return 0;
+}
+
+int columns_row_hash(const Milvus__Proto__Schema__FieldData *col, uint32_t row, uint64_t *h) {
+    if (!col) return -1;
+    if (*h == 0) *h = FNV_OFFSET;
+    if (col->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS && col->scalars)
+        return hash_member(h, &milvus__proto__schema__scalar_field__descriptor, col->scalars->data_case, col->scalars,
+                           row, 1);
+    if (col->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && col->vectors) {
+        size_t per = vector_width(col->vectors);
+        if (per == 0) return -1;
+        return hash_member(h, &milvus__proto__schema__vector_field__descriptor, col->vectors->data_case, col->vectors,
+                           row, per);
+    }
+    return -1;
+}

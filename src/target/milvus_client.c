@@ -616,20 +616,27 @@ int milvus_query_page(milvus_client *c, const char *db, const char *coll, const 
     return query_send(c, db, coll, partitions, n_partitions, expr, fields, n_fields, limit, guarantee_ts, out, err);
 }
 
-int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
-                 mcdc_err *err) {
+int milvus_count_where(milvus_client *c, const char *db, const char *coll, const char *partition, const char *expr,
+                       uint64_t guarantee_ts, uint64_t *n, mcdc_err *err) {
     *n = 0;
     static const char *const count_field[] = {"count(*)"};
     const char *parts[1] = {partition};
     bool one = partition && *partition;
     Milvus__Proto__Milvus__QueryResults *r = NULL;
-    if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, "", count_field, 1, 0, 0, &r, err)) return -1;
+    if (query_send(c, db, coll, one ? parts : NULL, one ? 1 : 0, expr ? expr : "", count_field, 1, 0, guarantee_ts,
+                   &r, err))
+        return -1;
     int rc = milvus_count_reply(r, n, err);
     if (rc)
         mcdc_err_prefix(err, "%s %s Query(%s.%s%s%s)", c->role, c->address, db ? db : "", coll ? coll : "",
                         one ? " partition " : "", one ? partition : "");
     milvus__proto__milvus__query_results__free_unpacked(r, NULL);
     return rc;
+}
+
+int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
+                 mcdc_err *err) {
+    return milvus_count_where(c, db, coll, partition, "", 0, n, err);
 }
 
 int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err) {
@@ -668,12 +675,17 @@ int milvus_segments_served(milvus_client *c, const char *db, const char *coll, c
     return 0;
 }
 
-void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key) {
-    mcdc_buf_printf(out, "%s > ", pk_field);
+void milvus_expr_pk_cmp(mcdc_buf *out, const char *pk_field, const char *op, bool varchar, int64_t int_key,
+                        const char *str_key) {
+    mcdc_buf_printf(out, "%s %s ", pk_field, op);
     if (!varchar) {
         mcdc_buf_printf(out, "%" PRId64, int_key);
         return;
     }
     const char *s = str_key ? str_key : "";
     milvus_quote_str(out, s, strlen(s));
+}
+
+void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key) {
+    milvus_expr_pk_cmp(out, pk_field, ">", varchar, int_key, str_key);
 }

@@ -186,6 +186,12 @@ int milvus_query_page(milvus_client *c, const char *db, const char *coll, const 
  * one Int64 column "count(*)" of one value is MCDC_EREMOTE. */
 int milvus_count(milvus_client *c, const char *db, const char *coll, const char *partition, uint64_t *n,
                  mcdc_err *err);
+/* The same over the rows matching expr ("" for all), as of guarantee_ts as
+ * milvus_query_page takes it (0: Strong). A count counts every stored copy
+ * of a key (a key inserted twice counts 2), where a Query's rows hold each
+ * key once: the difference is how doubled rows show. */
+int milvus_count_where(milvus_client *c, const char *db, const char *coll, const char *partition, const char *expr,
+                       uint64_t guarantee_ts, uint64_t *n, mcdc_err *err);
 
 /* A timestamp from the server's TSO (AllocTimestamp): a hybrid ts, physical
  * milliseconds << 18 | logical, later than every write acknowledged before. */
@@ -199,5 +205,8 @@ int milvus_alloc_timestamp(milvus_client *c, uint64_t *ts, mcdc_err *err);
 /* Appends "<pk_field> > <key>" to out: int_key when !varchar, else str_key
  * quoted as the delete expressions quote varchar keys. */
 void milvus_expr_pk_greater(mcdc_buf *out, const char *pk_field, bool varchar, int64_t int_key, const char *str_key);
+/* The same with any comparison op ("<=", ">=", "=="). */
+void milvus_expr_pk_cmp(mcdc_buf *out, const char *pk_field, const char *op, bool varchar, int64_t int_key,
+                        const char *str_key);
 
 #endif

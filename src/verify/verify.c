@@ -1,0 +1,573 @@
+/* verify.c — the row-by-row comparison of verify.h: a merge of two sorted
+ * walks per partition, re-checks of what differed, and the hunt for
+ * doubled keys. Knows nothing of Milvus: the sides are verify_side_ops
+ * (verify_milvus.c over the gRPC client; fakes in the unit test). */
+#include "verify/verify.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+
+const char *verify_kind_name(verify_kind k) {
+    static const char *const N[VERIFY_N_KINDS] = {"missing", "extra", "differing", "doubled"};
+    return k < VERIFY_N_KINDS ? N[k] : "?";
+}
+
+const char *verify_phase_name(verify_phase p) {
+    static const char *const N[] = {"starting", "comparing", "rechecking", "done", "failed"};
+    return p <= VERIFY_FAILED ? N[p] : "?";
+}
+
+int verify_key_cmp(const verify_key *a, const verify_key *b) {
+    if (a->s || b->s) return strcmp(a->s ? a->s : "", b->s ? b->s : "");
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static verify_key key_dup(const verify_key *k) { return (verify_key){k->i, k->s ? mcdc_xstrdup(k->s) : NULL}; }
+
+void verify_rows_free(verify_rows *r) {
+    for (size_t i = 0; i < r->n; i++) free(r->rows[i].key.s);
+    free(r->rows);
+    r->rows = NULL;
+    r->n = 0;
+}
+
+void verify_result_free(verify_result *r) {
+    for (int k = 0; k < VERIFY_N_KINDS; k++)
+        for (size_t i = 0; i < r->n_example[k]; i++) free(r->example[k][i].s);
+    memset(r, 0, sizeof *r);
+}
+
+bool verify_result_equal(const verify_result *r) {
+    for (int k = 0; k < VERIFY_N_KINDS; k++)
+        if (r->count[k]) return false;
+    return r->unconfirmed == 0;
+}
+
+/* ---- one partition ------------------------------------------------------ */
+
+typedef struct suspect {
+    verify_key key;
+} suspect;
+
+typedef struct part {
+    char *name;
+    uint64_t src_rows, dst_rows; /* count(*) at the start */
+    uint64_t src_keys, dst_keys;
+    suspect *sus;                /* keys that differed in the walk, by key */
+    size_t n_sus, cap_sus;
+    uint64_t unconfirmed;
+    uint64_t doubled;            /* extra copies found */
+    verify_key dbl_example[VERIFY_EXAMPLES];
+    size_t n_dbl_example;
+    verify_kind *sus_kind;       /* filled by the last check */
+} part;
+
+typedef struct run {
+    const verify_side_ops *so, *dops;
+    void *scfg, *dcfg;
+    verify_options o;
+    const verify_hooks *hooks;
+    verify_progress *prog;
+    part *parts;
+    size_t n_parts;
+    pthread_mutex_t mu;          /* next, failed, err, suspects budget */
+    size_t next;
+    bool failed;
+    mcdc_err err;
+    size_t sus_budget;
+} run;
+
+static void fail(run *r, const mcdc_err *e) {
+    pthread_mutex_lock(&r->mu);
+    if (!r->failed) {
+        r->failed = true;
+        r->err = *e;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static bool stop(run *r) {
+    pthread_mutex_lock(&r->mu);
+    bool f = r->failed;
+    pthread_mutex_unlock(&r->mu);
+    if (f) return true;
+    if (r->hooks && r->hooks->stopping && r->hooks->stopping(r->hooks->ud)) {
+        mcdc_err e;
+        mcdc_errf(&e, MCDC_ECANCELED, "verify stopped");
+        fail(r, &e);
+        return true;
+    }
+    return false;
+}
+
+static void suspect_add(run *r, part *p, const verify_key *k) {
+    pthread_mutex_lock(&r->mu);
+    bool room = r->sus_budget > 0;
+    if (room) r->sus_budget--;
+    pthread_mutex_unlock(&r->mu);
+    if (!room) {
+        p->unconfirmed++;
+        return;
+    }
+    if (p->n_sus == p->cap_sus) {
+        p->cap_sus = p->cap_sus ? p->cap_sus * 2 : 64;
+        p->sus = mcdc_xrealloc(p->sus, p->cap_sus * sizeof *p->sus);
+    }
+    p->sus[p->n_sus++].key = key_dup(k);
+}
+
+/* Both sides' next pages at once: the target's on a thread of its own. */
+typedef struct fetch {
+    const verify_side_ops *ops;
+    void *side;
+    const char *partition;
+    const verify_key *after;
+    uint32_t limit;
+    verify_rows rows;
+    mcdc_err err;
+    int rc;
+} fetch;
+
+static void *fetch_run(void *arg) {
+    fetch *f = arg;
+    f->rc = f->ops->page(f->side, f->partition, f->after, f->limit, &f->rows, &f->err);
+    return NULL;
+}
+
+/* A side's walk: the page in hand, where it is in it, and the key after
+ * which the next page starts. */
+typedef struct cursor {
+    verify_rows page;
+    size_t at;
+    bool done, has_last;
+    verify_key last;
+    uint64_t keys;
+} cursor;
+
+static bool cursor_empty(const cursor *c) { return c->at >= c->page.n; }
+
+static void cursor_take(cursor *c, fetch *f) {
+    verify_rows_free(&c->page);
+    c->page = f->rows;
+    f->rows = (verify_rows){0};
+    c->at = 0;
+    if (c->page.n < f->limit) c->done = true;
+    if (c->page.n) {
+        free(c->last.s);
+        c->last = key_dup(&c->page.rows[c->page.n - 1].key);
+        c->has_last = true;
+    }
+    c->keys += c->page.n;
+}
+
+static int refill(run *r, void *src, void *dst, const char *name, cursor *s, cursor *d) {
+    bool need_s = cursor_empty(s) && !s->done, need_d = cursor_empty(d) && !d->done;
+    fetch fs = {r->so, src, name, s->has_last ? &s->last : NULL, r->o.page_rows, {0}, {0}, 0};
+    fetch fd = {r->dops, dst, name, d->has_last ? &d->last : NULL, r->o.page_rows, {0}, {0}, 0};
+    pthread_t t;
+    bool threaded = need_s && need_d && pthread_create(&t, NULL, fetch_run, &fd) == 0;
+    if (need_s) fetch_run(&fs);
+    if (threaded) pthread_join(t, NULL);
+    else if (need_d) fetch_run(&fd);
+    int rc = 0;
+    if (need_s && fs.rc) {
+        fail(r, &fs.err);
+        rc = -1;
+    }
+    if (need_d && fd.rc) {
+        fail(r, &fd.err);
+        rc = -1;
+    }
+    if (rc) {
+        verify_rows_free(&fs.rows);
+        verify_rows_free(&fd.rows);
+        return -1;
+    }
+    if (need_s) cursor_take(s, &fs);
+    if (need_d) cursor_take(d, &fd);
+    return 0;
+}
+
+static void cursor_free(cursor *c) {
+    verify_rows_free(&c->page);
+    free(c->last.s);
+}
+
+static int walk(run *r, void *src, void *dst, part *p) {
+    cursor s = {0}, d = {0};
+    int rc = 0;
+    for (;;) {
+        if (stop(r) || refill(r, src, dst, p->name, &s, &d)) {
+            rc = -1;
+            break;
+        }
+        bool se = cursor_empty(&s), de = cursor_empty(&d);
+        if (se && de) break; /* both done: refill fetches whatever is not */
+        /* Merge while both have rows in hand, or one is at its end. */
+        while (!(cursor_empty(&s) && !s.done) && !(cursor_empty(&d) && !d.done)) {
+            se = cursor_empty(&s);
+            de = cursor_empty(&d);
+            if (se && de) break;
+            const verify_row *a = se ? NULL : &s.page.rows[s.at], *b = de ? NULL : &d.page.rows[d.at];
+            int c = !a ? 1 : !b ? -1 : verify_key_cmp(&a->key, &b->key);
+            if (c == 0) {
+                if (a->hash != b->hash) suspect_add(r, p, &a->key);
+                s.at++;
+                d.at++;
+                atomic_fetch_add(&r->prog->rows_compared, 1);
+            } else if (c < 0) {
+                suspect_add(r, p, &a->key);
+                s.at++;
+                atomic_fetch_add(&r->prog->rows_compared, 1);
+            } else {
+                suspect_add(r, p, &b->key);
+                d.at++;
+            }
+        }
+    }
+    p->src_keys = s.keys;
+    p->dst_keys = d.keys;
+    cursor_free(&s);
+    cursor_free(&d);
+    return rc;
+}
+
+/* ---- doubled keys --------------------------------------------------------
+ * keys[a..b) sorted; the range (keys[a-1], keys[b-1]] (a == 0: from lo)
+ * counted n copies on the target where it holds b - a keys. */
+static int halve(run *r, void *dst, part *p, const verify_key *keys, size_t a, size_t b, const verify_key *lo,
+                 uint64_t n) {
+    if (n <= b - a) return 0;
+    if (b - a == 1) {
+        p->doubled += n - 1;
+        if (p->n_dbl_example < VERIFY_EXAMPLES) p->dbl_example[p->n_dbl_example++] = key_dup(&keys[a]);
+        return 0;
+    }
+    size_t m = a + (b - a) / 2;
+    uint64_t left;
+    mcdc_err e;
+    if (r->dops->count(dst, p->name, lo, &keys[m - 1], &left, &e)) {
+        fail(r, &e);
+        return -1;
+    }
+    if (halve(r, dst, p, keys, a, m, lo, left)) return -1;
+    return halve(r, dst, p, keys, m, b, &keys[m - 1], n > left ? n - left : 0);
+}
+
+/* The target's pages again, each range counted; a range with more copies
+ * than keys is halved until its doubled keys are named. */
+static int find_doubled(run *r, void *dst, part *p) {
+    verify_key last = {0};
+    bool has_last = false;
+    int rc = 0;
+    for (;;) {
+        if (stop(r)) {
+            rc = -1;
+            break;
+        }
+        verify_rows page = {0};
+        mcdc_err e;
+        if (r->dops->page(dst, p->name, has_last ? &last : NULL, r->o.page_rows, &page, &e)) {
+            fail(r, &e);
+            rc = -1;
+            break;
+        }
+        if (page.n == 0) break;
+        verify_key *keys = mcdc_xmalloc(page.n * sizeof *keys);
+        for (size_t i = 0; i < page.n; i++) keys[i] = page.rows[i].key;
+        uint64_t n;
+        if (r->dops->count(dst, p->name, has_last ? &last : NULL, &keys[page.n - 1], &n, &e)) {
+            fail(r, &e);
+            rc = -1;
+        } else {
+            rc = halve(r, dst, p, keys, 0, page.n, has_last ? &last : NULL, n);
+        }
+        bool end = page.n < r->o.page_rows;
+        free(last.s);
+        last = key_dup(&keys[page.n - 1]);
+        has_last = true;
+        free(keys);
+        verify_rows_free(&page);
+        if (rc || end) break;
+    }
+    free(last.s);
+    return rc;
+}
+
+/* ---- re-checks ---------------------------------------------------------- */
+
+static int row_cmp(const void *a, const void *b) {
+    return verify_key_cmp(&((const verify_row *)a)->key, &((const verify_row *)b)->key);
+}
+
+static const verify_row *find_row(const verify_rows *rows, const verify_key *k) {
+    verify_row probe = {*k, 0};
+    return bsearch(&probe, rows->rows, rows->n, sizeof *rows->rows, row_cmp);
+}
+
+#define LOOKUP_KEYS 1000
+
+/* Reads p's suspects on both sides again; keeps those that still differ,
+ * each with its kind now. */
+static int check_suspects(run *r, void *src, void *dst, part *p) {
+    free(p->sus_kind);
+    p->sus_kind = mcdc_xcalloc(p->n_sus ? p->n_sus : 1, sizeof *p->sus_kind);
+    size_t kept = 0;
+    for (size_t at = 0; at < p->n_sus; at += LOOKUP_KEYS) {
+        if (stop(r)) return -1;
+        size_t n = p->n_sus - at < LOOKUP_KEYS ? p->n_sus - at : LOOKUP_KEYS;
+        verify_key *keys = mcdc_xmalloc(n * sizeof *keys);
+        for (size_t i = 0; i < n; i++) keys[i] = p->sus[at + i].key;
+        verify_rows a = {0}, b = {0};
+        mcdc_err e;
+        int rc = r->so->lookup(src, p->name, keys, n, &a, &e);
+        if (!rc) rc = r->dops->lookup(dst, p->name, keys, n, &b, &e);
+        free(keys);
+        if (rc) {
+            verify_rows_free(&a);
+            verify_rows_free(&b);
+            fail(r, &e);
+            return -1;
+        }
+        qsort(a.rows, a.n, sizeof *a.rows, row_cmp);
+        qsort(b.rows, b.n, sizeof *b.rows, row_cmp);
+        for (size_t i = at; i < at + n; i++) {
+            const verify_row *x = find_row(&a, &p->sus[i].key), *y = find_row(&b, &p->sus[i].key);
+            verify_kind k;
+            if (x && y && x->hash == y->hash) {
+                free(p->sus[i].key.s);
+                continue;
+            }
+            if (!x && !y) {
+                free(p->sus[i].key.s); /* gone from both: equal */
+                continue;
+            }
+            k = !y ? VERIFY_MISSING : !x ? VERIFY_EXTRA : VERIFY_DIFFERING;
+            p->sus[kept] = p->sus[i];
+            p->sus_kind[kept++] = k;
+        }
+        verify_rows_free(&a);
+        verify_rows_free(&b);
+    }
+    p->n_sus = kept;
+    return 0;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+typedef enum { STEP_WALK, STEP_CHECK } step;
+
+typedef struct worker {
+    run *r;
+    step what;
+    pthread_t t;
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    run *r = w->r;
+    mcdc_err e;
+    void *src = r->so->open(r->scfg, &e), *dst = src ? r->dops->open(r->dcfg, &e) : NULL;
+    if (!src || !dst) {
+        fail(r, &e);
+        if (src) r->so->close(src);
+        return NULL;
+    }
+    if (r->so->pin(src, &e) || r->dops->pin(dst, &e)) {
+        fail(r, &e);
+    } else {
+        for (;;) {
+            pthread_mutex_lock(&r->mu);
+            size_t i = r->next < r->n_parts && !r->failed ? r->next++ : r->n_parts;
+            pthread_mutex_unlock(&r->mu);
+            if (i == r->n_parts) break;
+            part *p = &r->parts[i];
+            if (w->what == STEP_CHECK) {
+                if (p->n_sus && check_suspects(r, src, dst, p)) break;
+                continue;
+            }
+            if (walk(r, src, dst, p)) break;
+            /* More copies than keys on the target beyond what the source
+             * has itself: name the doubled keys. */
+            uint64_t sd = p->src_rows > p->src_keys ? p->src_rows - p->src_keys : 0;
+            uint64_t dd = p->dst_rows > p->dst_keys ? p->dst_rows - p->dst_keys : 0;
+            if (dd > sd && find_doubled(r, dst, p)) break;
+        }
+    }
+    r->so->close(src);
+    r->dops->close(dst);
+    return NULL;
+}
+
+static int run_step(run *r, step what) {
+    r->next = 0;
+    size_t n = r->o.readers < r->n_parts ? r->o.readers : r->n_parts;
+    if (n == 0) return 0;
+    worker *ws = mcdc_xcalloc(n, sizeof *ws);
+    size_t started = 0;
+    for (size_t i = 0; i < n; i++) {
+        ws[i] = (worker){r, what, 0};
+        if (pthread_create(&ws[i].t, NULL, work, &ws[i]) != 0) break;
+        started++;
+    }
+    if (started == 0) work(&ws[0]); /* no thread to be had: do it here */
+    for (size_t i = 0; i < started; i++) pthread_join(ws[i].t, NULL);
+    free(ws);
+    return r->failed ? -1 : 0;
+}
+
+/* The partitions and their counts, on the caller's thread. */
+static int plan(run *r) {
+    mcdc_err e;
+    void *src = r->so->open(r->scfg, &e);
+    if (!src) return fail(r, &e), -1;
+    void *dst = r->dops->open(r->dcfg, &e);
+    if (!dst) {
+        r->so->close(src);
+        return fail(r, &e), -1;
+    }
+    char **sn = NULL, **dn = NULL;
+    size_t ns = 0, nd = 0;
+    int rc = -1;
+    if (r->so->partitions(src, &sn, &ns, &e) || r->dops->partitions(dst, &dn, &nd, &e) || r->so->pin(src, &e) ||
+        r->dops->pin(dst, &e))
+        goto out;
+    /* The source's partitions, then the target's it lacks (all extra). */
+    r->parts = mcdc_xcalloc(ns + nd + 1, sizeof *r->parts);
+    for (size_t i = 0; i < ns; i++) r->parts[r->n_parts++].name = mcdc_xstrdup(sn[i]);
+    for (size_t j = 0; j < nd; j++) {
+        bool have = false;
+        for (size_t i = 0; i < ns && !have; i++) have = strcmp(sn[i], dn[j]) == 0;
+        if (!have) r->parts[r->n_parts++].name = mcdc_xstrdup(dn[j]);
+    }
+    for (size_t i = 0; i < r->n_parts; i++) {
+        part *p = &r->parts[i];
+        bool on_src = false, on_dst = false;
+        for (size_t k = 0; k < ns; k++) on_src |= strcmp(sn[k], p->name) == 0;
+        for (size_t k = 0; k < nd; k++) on_dst |= strcmp(dn[k], p->name) == 0;
+        /* A partition one side lacks counts 0 there; its pages are empty
+         * because the side answers not-found with no rows (verify_milvus.c). */
+        if (on_src && r->so->count(src, p->name, NULL, NULL, &p->src_rows, &e)) goto out;
+        if (on_dst && r->dops->count(dst, p->name, NULL, NULL, &p->dst_rows, &e)) goto out;
+        atomic_fetch_add(&r->prog->rows_total, p->src_rows);
+    }
+    rc = 0;
+out:
+    if (rc) fail(r, &e);
+    for (size_t i = 0; i < ns; i++) free(sn[i]);
+    for (size_t i = 0; i < nd; i++) free(dn[i]);
+    free(sn);
+    free(dn);
+    r->so->close(src);
+    r->dops->close(dst);
+    return rc;
+}
+
+static bool wait_caught_up(run *r) {
+    if (r->hooks && r->hooks->caught_up) {
+        mcdc_err e;
+        if (!r->hooks->caught_up(r->hooks->ud, &e)) {
+            fail(r, &e);
+            return false;
+        }
+        return true;
+    }
+    for (uint32_t waited = 0; waited < r->o.recheck_wait_ms; waited += 100) {
+        if (stop(r)) return false;
+        mcdc_sleep_ms(100);
+    }
+    return true;
+}
+
+static void add_example(verify_result *out, verify_kind k, const verify_key *key) {
+    if (out->n_example[k] < VERIFY_EXAMPLES) out->example[k][out->n_example[k]++] = key_dup(key);
+}
+
+/* Sorted examples read better: the smallest keys of each kind. */
+static int key_cmp_q(const void *a, const void *b) { return verify_key_cmp(a, b); }
+
+int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_ops *dst_ops, void *dst_cfg,
+               const verify_options *opt, const verify_hooks *hooks, verify_progress *progress, verify_result *out,
+               mcdc_err *err) {
+    memset(out, 0, sizeof *out);
+    verify_progress own = {0};
+    run r = {.so = src_ops, .dops = dst_ops, .scfg = src_cfg, .dcfg = dst_cfg, .o = *opt, .hooks = hooks,
+             .prog = progress ? progress : &own};
+    if (!r.o.page_rows) r.o.page_rows = 4096;
+    if (!r.o.readers) r.o.readers = 2;
+    if (!r.o.max_suspects) r.o.max_suspects = 100000;
+    r.sus_budget = r.o.max_suspects;
+    pthread_mutex_init(&r.mu, NULL);
+    atomic_store(&r.prog->phase, VERIFY_STARTING);
+    int rc = plan(&r);
+    if (!rc) {
+        atomic_store(&r.prog->phase, VERIFY_COMPARING);
+        rc = run_step(&r, STEP_WALK);
+    }
+    /* Every difference of the walk is checked at least once by key, after
+     * the target had the time (or the watermark) to catch up; rechecks
+     * more rounds only for what still differs. */
+    bool any = false;
+    for (size_t i = 0; i < r.n_parts; i++) any |= r.parts[i].n_sus > 0;
+    for (unsigned round = 0; !rc && any && round < (r.o.rechecks ? r.o.rechecks : 1); round++) {
+        atomic_store(&r.prog->phase, VERIFY_RECHECKING);
+        if (r.o.rechecks && !wait_caught_up(&r)) {
+            rc = -1;
+            break;
+        }
+        rc = run_step(&r, STEP_CHECK);
+        any = false;
+        for (size_t i = 0; i < r.n_parts; i++) any |= r.parts[i].n_sus > 0;
+    }
+    if (!rc) {
+        for (size_t i = 0; i < r.n_parts; i++) {
+            part *p = &r.parts[i];
+            out->source_rows += p->src_rows;
+            out->target_rows += p->dst_rows;
+            out->source_keys += p->src_keys;
+            out->target_keys += p->dst_keys;
+            out->unconfirmed += p->unconfirmed;
+            out->count[VERIFY_DOUBLED] += p->doubled;
+            for (size_t k = 0; k < p->n_dbl_example; k++) add_example(out, VERIFY_DOUBLED, &p->dbl_example[k]);
+            if (p->n_sus && p->sus_kind)
+                for (size_t k = 0; k < p->n_sus; k++) out->count[p->sus_kind[k]]++;
+        }
+        /* The smallest keys of each kind over all partitions. */
+        for (int kind = 0; kind < VERIFY_N_KINDS; kind++) {
+            if (kind == VERIFY_DOUBLED) continue;
+            size_t n = 0;
+            for (size_t i = 0; i < r.n_parts; i++)
+                for (size_t k = 0; k < r.parts[i].n_sus; k++) n += r.parts[i].sus_kind[k] == (verify_kind)kind;
+            if (!n) continue;
+            verify_key *all = mcdc_xmalloc(n * sizeof *all);
+            size_t m = 0;
+            for (size_t i = 0; i < r.n_parts; i++)
+                for (size_t k = 0; k < r.parts[i].n_sus; k++)
+                    if (r.parts[i].sus_kind[k] == (verify_kind)kind) all[m++] = r.parts[i].sus[k].key;
+            qsort(all, m, sizeof *all, key_cmp_q);
+            for (size_t k = 0; k < m && k < VERIFY_EXAMPLES; k++) add_example(out, (verify_kind)kind, &all[k]);
+            free(all);
+        }
+        qsort(out->example[VERIFY_DOUBLED], out->n_example[VERIFY_DOUBLED], sizeof(verify_key), key_cmp_q);
+        out->partitions = r.n_parts;
+    } else if (err) {
+        *err = r.err;
+    }
+    for (size_t i = 0; i < r.n_parts; i++) {
+        part *p = &r.parts[i];
+        for (size_t k = 0; k < p->n_sus; k++) free(p->sus[k].key.s);
+        for (size_t k = 0; k < p->n_dbl_example; k++) free(p->dbl_example[k].s);
+        free(p->sus);
+        free(p->sus_kind);
+        free(p->name);
+    }
+    free(r.parts);
+    pthread_mutex_destroy(&r.mu);
+    atomic_store(&r.prog->phase, rc ? VERIFY_FAILED : VERIFY_DONE);
+    if (rc) verify_result_free(out);
+    return rc;
+}
