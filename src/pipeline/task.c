@@ -84,6 +84,7 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     mcdc_histogram_init(&t->stats.target_call, mcdc_hist_seconds, mcdc_hist_seconds_n, 1000000);
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->verify_mu, NULL);
     t->bulk = bulk_inserts_new(id);
     t->overlap = overlap_new();
     copier_env ce = {.task_id = t->id,
@@ -126,6 +127,7 @@ void task_ask_stop(task *t) {
 
 void task_stop(task *t) {
     task_ask_stop(t);
+    task_verify_halt(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
     /* The copier first: a worker may wait for one of its pages to land. */
@@ -150,12 +152,14 @@ void task_stop(task *t) {
 void task_free(task *t) {
     if (!t) return;
     task_stop(t);
+    task_verify_free_job(t);
     bindings_free(t->bindings);
     bulk_inserts_free(t->bulk);
     copier_free(t->copier);
     overlap_free(t->overlap);
     task_spec_free(&t->spec);
     pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->verify_mu);
     free(t->id);
     free(t);
 }
@@ -709,6 +713,7 @@ task_snapshot *task_snapshot_take(task *t) {
     copier_views(t->copier, &s->copies, &s->n_copies);
     /* Before the copies are loaded from the store, nothing is known. */
     s->consistent = atomic_load(&t->copies_loaded) && copier_consistent(t->copier);
+    task_verify_view(t, &s->verify);
     return s;
 }
 

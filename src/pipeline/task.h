@@ -147,6 +147,14 @@ bool task_needs_channel(task *t, catalog_coll *const *list, size_t n, const char
  * MCDC_EINVAL when no source.milvus.address is configured. */
 int task_resync(task *t, const char *db, const char *collection, mcdc_err *err);
 
+/* Compares the covered collections (or the one named; db NULL = "default")
+ * between the source and the target, row by row, at the task's watermark
+ * (task_verify.c); returns once the job started. MCDC_EEXIST while one
+ * runs, MCDC_ENOTFOUND for a collection the task does not cover. */
+int task_verify_start(task *t, const char *db, const char *collection, mcdc_err *err);
+/* What the last verify found or is doing; freed with task_verify_free. */
+void task_verify_view(task *t, task_verify *out);
+
 /* How many channels the task reads now. */
 size_t task_channels_read(task *t);
 

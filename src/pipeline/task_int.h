@@ -72,6 +72,12 @@ struct task {
     copier *copier;
     _Atomic bool copies_loaded;        /* read by the API's snapshots */
     bool copier_running;
+
+    /* The last verify request's job (task_verify.c): set and freed by the
+     * API's requests and task_free, one at a time (the manager's op
+     * order); verify_mu guards the pointer and what the job shows. */
+    pthread_mutex_t verify_mu;
+    struct verify_job *verify_job;
 };
 
 /* ---- task_meta.c: called on the supervisor's thread ---- */
@@ -85,5 +91,11 @@ int task_meta_step(task *t, mcdc_err *err);
 void task_bulk_step(task *t);
 /* Frees what the steps made; after the supervisor stopped. */
 void task_meta_stop(task *t);
+
+/* ---- task_verify.c ---- */
+/* Stops a running verify and joins it; what it found stays for the API. */
+void task_verify_halt(task *t);
+/* The same, then frees the job (task_free). */
+void task_verify_free_job(task *t);
 
 #endif

@@ -399,12 +399,28 @@ static int resync_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err
     return 0;
 }
 
+static int verify_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm;
+    /* A paused task's watermark stands still: the verify would wait for it
+     * to pass the moment it compares at, and time out. */
+    if (task_state_now(e->t) == TASK_PAUSED)
+        return mcdc_errf(err, MCDC_EINVAL, "task '%s' is paused; resume it first", task_id(e->t));
+    if (task_verify_start(e->t, a->db, a->collection, err)) return -1;
+    log_info("task %s: verify of %s%s%s asked for", task_id(e->t), a->collection ? a->db : "every covered collection",
+             a->collection ? "." : "", a->collection ? a->collection : "");
+    return 0;
+}
+
 int task_manager_delete(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, delete_op, NULL, err); }
 int task_manager_pause(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, pause_op, NULL, err); }
 int task_manager_resume(task_manager *tm, const char *id, mcdc_err *err) { return on_task(tm, id, resume_op, NULL, err); }
 
 int task_manager_resync(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
     return on_task(tm, id, resync_op, &(op_args){.db = db, .collection = collection}, err);
+}
+
+int task_manager_verify(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
+    return on_task(tm, id, verify_op, &(op_args){.db = db, .collection = collection}, err);
 }
 
 int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,

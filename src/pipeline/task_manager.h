@@ -51,6 +51,11 @@ int task_manager_resume(task_manager *tm, const char *task_id, mcdc_err *err);
  * decision, not a side effect of this. */
 int task_manager_resync(task_manager *tm, const char *task_id, const char *db, const char *collection,
                         mcdc_err *err);
+/* Starts a verify of the task's collections, or of one (collection NULL:
+ * every covered one), at the task's watermark (task_verify_start in
+ * task.h); get shows its progress and result. */
+int task_manager_verify(task_manager *tm, const char *task_id, const char *db, const char *collection,
+                        mcdc_err *err);
 
 /* One task now; NULL and MCDC_ENOTFOUND when there is none. Free with
  * task_snapshot_free. */

@@ -4,6 +4,7 @@
 #include "pipeline/task_snapshot.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 
@@ -26,8 +27,19 @@ void task_snapshot_free(task_snapshot *s) {
     free(s->id);
     task_bulk_inserts_free(s->bulk_inserts, s->n_bulk_inserts);
     task_copies_free(s->copies, s->n_copies);
+    task_verify_free(&s->verify);
     task_spec_free(&s->spec);
     free(s);
+}
+
+void task_verify_free(task_verify *v) {
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->colls[i].source);
+        free(v->colls[i].target);
+        verify_result_free(&v->colls[i].result);
+    }
+    free(v->colls);
+    memset(v, 0, sizeof *v);
 }
 
 void task_snapshots_free(task_snapshot **list, size_t n) {

@@ -16,6 +16,7 @@
 #include "base/histogram.h"
 #include "mq/mq.h"
 #include "pipeline/task_spec.h"
+#include "verify/verify.h"
 
 /* States as milvus-cdc names them. */
 typedef enum task_state { TASK_INITIAL = 0, TASK_RUNNING = 1, TASK_PAUSED = 2 } task_state;
@@ -67,6 +68,28 @@ typedef struct task_copy {
 
 void task_copies_free(task_copy *list, size_t n);
 
+/* One collection of a task's verify (task_verify.c): the source's names
+ * and the target's they were compared with. */
+typedef struct task_verify_coll {
+    char *source, *target;                /* "db.name" */
+    verify_phase phase;                   /* VERIFY_STARTING until its turn */
+    uint64_t rows_total, rows_compared;
+    bool has_result;                      /* done: result holds what was found */
+    verify_result result;                 /* owned */
+    char error[MCDC_ERR_MSG_MAX];         /* failed: why */
+} task_verify_coll;
+
+/* The task's last verify request; asked false when none was made since
+ * this process started the task. */
+typedef struct task_verify {
+    bool asked, running;
+    uint64_t started_wall_ms, finished_wall_ms; /* finished 0 while it runs */
+    task_verify_coll *colls;
+    size_t n;
+} task_verify;
+
+void task_verify_free(task_verify *v);
+
 typedef struct task_snapshot {
     char *id;
     task_spec spec;                       /* a copy, secrets masked (task_spec_copy) */
@@ -94,6 +117,7 @@ typedef struct task_snapshot {
     /* false while a collection's copy or overlap runs: the watermark is then
      * the streams' cut, but the target does not hold the source as of it. */
     bool consistent;
+    task_verify verify;                   /* owned */
 } task_snapshot;
 
 /* Seconds from the watermark's physical time to taken_wall_ms, never below 0

@@ -68,6 +68,38 @@ static json_t *snapshot_json(const task_snapshot *s) {
     return json_pack("{s:b, s:o}", "consistent", s->consistent || s->n_copies == 0, "collections", list);
 }
 
+/* The last verify: null when none was asked for since the task started
+ * here. */
+static json_t *verify_json(const task_verify *v) {
+    if (!v->asked) return json_null();
+    json_t *list = json_array();
+    bool equal = true, failed = false;
+    for (size_t i = 0; i < v->n; i++) {
+        const task_verify_coll *c = &v->colls[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "source", c->source, "target", c->target, "phase",
+                              verify_phase_name(c->phase), "rows_total", (json_int_t)c->rows_total, "rows_compared",
+                              (json_int_t)c->rows_compared);
+        if (c->has_result) {
+            json_t *r = verify_result_json(&c->result);
+            json_object_update(o, r);
+            json_decref(r);
+            equal &= verify_result_equal(&c->result);
+        }
+        if (c->phase == VERIFY_FAILED) {
+            json_object_set_new(o, "error", json_string(c->error));
+            failed = true;
+        }
+        json_array_append_new(list, o);
+    }
+    char started[32] = "", finished[32] = "";
+    change_ts_wall((v->started_wall_ms) << MCDC_TS_LOGICAL_BITS, started);
+    if (v->finished_wall_ms) change_ts_wall((v->finished_wall_ms) << MCDC_TS_LOGICAL_BITS, finished);
+    /* result: what a script acts on, as `mcdc verify`'s exit code says it. */
+    const char *result = v->running ? "running" : failed ? "could_not_compare" : equal ? "equal" : "different";
+    return json_pack("{s:s, s:s, s:o, s:o}", "result", result, "started_at", started, "finished_at",
+                     v->finished_wall_ms ? json_string(finished) : json_null(), "collections", list);
+}
+
 json_t *api_task_json(const task_snapshot *s) {
     json_t *j = task_spec_to_json(&s->spec, false);
     json_object_set_new(j, "task_id", json_string(s->id));
@@ -92,6 +124,7 @@ json_t *api_task_json(const task_snapshot *s) {
     json_object_set_new(j, "latency", json_pack("{s:o, s:o}", "apply_lag_seconds", latency_json(&s->apply_lag),
                                                 "target_call_seconds", latency_json(&s->target_call)));
     json_object_set_new(j, "snapshot", snapshot_json(s));
+    json_object_set_new(j, "verify", verify_json(&s->verify));
     json_t *bulk = bulk_inserts_json(s);
     if (bulk) json_object_set_new(j, "bulk_inserts_not_replicated", bulk);
     return j;

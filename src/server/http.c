@@ -61,10 +61,10 @@
 #define DROP_FACTOR 16
 
 static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",    "resume",      "get",
-                                            "list",   "position", "maintenance", "resync"};
-enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, T_RESYNC, N_TYPES };
+                                            "list",   "position", "maintenance", "resync", "verify"};
+enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, T_RESYNC, T_VERIFY, N_TYPES };
 #define T_UNKNOWN N_TYPES
-#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance, resync"
+#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance, resync, verify"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -217,6 +217,37 @@ static json_t *resync(http_server *s, const json_t *rd, mcdc_err *err) {
     return json_object();
 }
 
+/* {"task_id", "collection_name"?, "db_name"?}: without a collection, every
+ * one the task covers. Starts the verify; get shows it. */
+static json_t *verify(http_server *s, const json_t *rd, mcdc_err *err) {
+    static const char *const keys[] = {"task_id", "collection_name", "db_name"};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rd, k, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) known |= strcmp(k, keys[i]) == 0;
+        if (!known) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id, collection_name and db_name", k);
+            return NULL;
+        }
+    }
+    const char *id, *coll, *db;
+    if (opt_name(rd, "task_id", &id, err) || opt_name(rd, "collection_name", &coll, err) ||
+        opt_name(rd, "db_name", &db, err))
+        return NULL;
+    if (!id) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+        return NULL;
+    }
+    if (db && !coll) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.db_name goes with collection_name");
+        return NULL;
+    }
+    if (task_manager_verify(s->tm, id, db ? db : "default", coll, err)) return NULL;
+    log_info("http: verify asked for task %s", id);
+    return json_pack("{s:s}", "verify", "started");
+}
+
 /* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}. */
 static json_t *maintenance(http_server *s, const json_t *rd, mcdc_err *err) {
     const char *op = json_string_value(json_object_get(rd, "operation"));
@@ -323,6 +354,12 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
             return NULL;
         }
         return resync(s, rd, err);
+    case T_VERIFY:
+        if (!rd) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+            return NULL;
+        }
+        return verify(s, rd, err);
     }
     mcdc_errf(err, MCDC_EINTERNAL, "request type %d has no handler", type);
     return NULL;

@@ -69,7 +69,9 @@ typedef struct verify_side_ops {
     /* From now on reads see every write acknowledged before this call. */
     int (*pin)(void *side, mcdc_err *err);
     /* At most limit rows of partition with key > *after (after NULL: from
-     * the first), the smallest keys, sorted by key. */
+     * the first), the smallest keys, sorted by key. Fewer than limit does
+     * not mean the end (a server may count a doubled key's copies against
+     * the limit); an empty page does. */
     int (*page)(void *side, const char *partition, const verify_key *after, uint32_t limit, verify_rows *out,
                 mcdc_err *err);
     /* Stored copies (count(*)) of partition's rows with lo < key <= hi
@@ -123,6 +125,8 @@ typedef struct verify_result {
     size_t partitions;
 } verify_result;
 void verify_result_free(verify_result *r);
+/* *to = a deep copy of *from. */
+void verify_result_copy(verify_result *to, const verify_result *from);
 bool verify_result_equal(const verify_result *r);
 
 /* Compares one collection: src_cfg / dst_cfg go to ops->open. 0 with *out
@@ -130,6 +134,12 @@ bool verify_result_equal(const verify_result *r);
 int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_ops *dst_ops, void *dst_cfg,
                const verify_options *opt, const verify_hooks *hooks, verify_progress *progress, verify_result *out,
                mcdc_err *err);
+
+/* {"equal", "source_rows", "target_rows", "source_keys", "target_keys",
+ * "partitions", "missing"|"extra"|"differing"|"doubled": {"count", "first":
+ * [keys]}, "unconfirmed"} (verify_json.c); a json_t *, new reference. */
+struct json_t;
+struct json_t *verify_result_json(const verify_result *r);
 
 /* Compare two keys: int keys by value, string keys bytewise (the servers'
  * order for "pk > x" too). */

@@ -46,6 +46,7 @@ struct task_manager {
     size_t n;
     char skipped[256];  /* the last skip_message: "task channel position" */
     char resynced[256]; /* the last resync: "task db collection" */
+    char verified[256]; /* the last verify: "task db collection" ("-" for none) */
 };
 
 static int find(task_manager *tm, const char *id) {
@@ -170,6 +171,22 @@ int task_manager_resync(task_manager *tm, const char *id, const char *db, const 
     else if (strcmp(collection, "busy") == 0)
         rc = mcdc_errf(err, MCDC_EEXIST, "resync of %s.%s: its copy is running", db, collection);
     else snprintf(tm->resynced, sizeof tm->resynced, "%s %s %s", id, db, collection);
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+/* As resync's: 404, 400 for a Paused task, 409 while one runs ("busy"),
+ * and task_verify_start's 404 for a collection it does not cover ("nope"). */
+int task_manager_verify(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id), rc = 0;
+    if (i < 0) rc = mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    else if (tm->tasks[i].state == TASK_PAUSED) rc = mcdc_errf(err, MCDC_EINVAL, "task '%s' is paused; resume it first", id);
+    else if (collection && strcmp(collection, "busy") == 0)
+        rc = mcdc_errf(err, MCDC_EEXIST, "task %s: a verify is running; wait for it to end", id);
+    else if (collection && strcmp(collection, "nope") == 0)
+        rc = mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", id, db, collection);
+    else snprintf(tm->verified, sizeof tm->verified, "%s %s %s", id, collection ? db : "-", collection ? collection : "-");
     pthread_mutex_unlock(&tm->mu);
     return rc;
 }
@@ -431,6 +448,23 @@ static void test_every_request_type(void **state) {
                      " \"db_name\": null}}");
     assert_string_equal(f->tm.resynced, "t1 default c3");
     reply_free(&r);
+
+    r = expect_ok(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "verify")), "started");
+    assert_string_equal(f->tm.verified, "t1 - -");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"c1\"}}");
+    assert_string_equal(f->tm.verified, "t1 default c1");
+    reply_free(&r);
+    expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"busy\"}}",
+                409, "a verify is running");
+    expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"collection_name\": \"nope\"}}",
+                404, "task t1 does not cover a collection default.nope");
+    expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t9\"}}", 404, "task 't9' not found");
+    expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"db_name\": \"d\"}}", 400,
+                "db_name goes with collection_name");
+    expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"x\": 1}}", 400,
+                "unknown key 'x'");
 
     r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
     assert_int_equal(json_object_size(data(&r)), 0);

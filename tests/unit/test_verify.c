@@ -90,9 +90,16 @@ static int f_page(void *side, const char *partition, const verify_key *after, ui
     fake *f = side;
     *out = (verify_rows){0};
     if (f->fail_page) return mcdc_errf(err, MCDC_EUNAVAIL, "fake 127.0.0.1:1: connection refused");
+    /* As 2.3.5 does: the limit counts stored copies, then one row per key
+     * is kept, so a page with a doubled key comes back short. */
     fake_part *p = part_of(f, partition);
-    for (size_t i = 0; p && i < p->n && out->n < limit; i++)
-        if (p->rows[i].copies && (!after || p->rows[i].key > int_of(f, after))) push(out, f, &p->rows[i]);
+    size_t slots = 0;
+    for (size_t i = 0; p && i < p->n; i++) {
+        if (!p->rows[i].copies || (after && p->rows[i].key <= int_of(f, after))) continue;
+        if (slots + p->rows[i].copies > limit) break;
+        slots += p->rows[i].copies;
+        push(out, f, &p->rows[i]);
+    }
     return 0;
 }
 
