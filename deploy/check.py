@@ -273,7 +273,11 @@ def main() -> int:
             return 1
         text = r.stdout
     else:
-        text = read_metrics(a.metrics, a.token)
+        try:
+            text = read_metrics(a.metrics, a.token)
+        except OSError as e:  # URLError is one
+            print(f"cannot read {a.metrics}: {e}", file=sys.stderr)
+            return 1
     if not exposed_names(text):
         print("the /metrics text names no metric", file=sys.stderr)
         return 1
