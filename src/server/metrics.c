@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 /* milvus-cdc's milvus_cdc_request_latency buckets, in milliseconds. */
 static const double LATENCY_BUCKETS_MS[] = {1, 2, 4, 8, 16, 32, 64, 128};
 
@@ -106,6 +108,14 @@ static void copy_series(mcdc_buf *out, const char *name, const task_snapshot *s,
 /* Each copy's progress, and whether each task's target holds its source as
  * of the watermark (task_snapshot.h's consistent; true with no copy). */
 static void write_copies(mcdc_buf *out, task_snapshot *const *list, size_t n) {
+    mcdc_buf_printf(out, "# HELP mcdc_snapshot_error_active 1 while a collection's copy retries after an error (get's "
+                         "snapshot last_error is set), else 0.\n# TYPE mcdc_snapshot_error_active gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->n_copies; k++) {
+            const task_copy *c = &list[i]->copies[k];
+            copy_series(out, "mcdc_snapshot_error_active", list[i], c, NULL);
+            mcdc_buf_printf(out, " %d\n", c->last_error[0] != '\0');
+        }
     mcdc_buf_printf(out, "# HELP mcdc_snapshot_rows_copied Rows of a collection's snapshot written to the target, over "
                          "every start of its copy.\n# TYPE mcdc_snapshot_rows_copied counter\n");
     for (size_t i = 0; i < n; i++)
@@ -151,6 +161,70 @@ static void write_copies(mcdc_buf *out, task_snapshot *const *list, size_t n) {
                         list[i]->consistent || list[i]->n_copies == 0);
 }
 
+/* What an alert needs beside the lag: the watermark itself (its age is
+ * time() - it, and a watermark that stops moving while the task runs is a
+ * stall that the lag only shows slowly), and flags for what get tells in
+ * words (last_error, paused_at, starting). Each flag is 0 or 1 for every
+ * task, so an alert on "== 1" has a series to compare. */
+static void write_task_health(mcdc_buf *out, task_snapshot *const *list, size_t n) {
+    mcdc_buf_printf(out, "# HELP mcdc_task_watermark_seconds The task's watermark as Unix time: every source change "
+                         "committed by then is on the target.\n# TYPE mcdc_task_watermark_seconds gauge\n");
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->watermark)
+            mcdc_buf_printf(out, "mcdc_task_watermark_seconds{task_id=\"%s\"} %.3f\n", list[i]->id,
+                            (double)mcdc_ts_physical_ms(list[i]->watermark) / 1000.0);
+    mcdc_buf_printf(out, "# HELP mcdc_task_error_active 1 while the task retries after an error (get's last_error is "
+                         "set), 0 once it healed.\n# TYPE mcdc_task_error_active gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "mcdc_task_error_active{task_id=\"%s\"} %d\n", list[i]->id, list[i]->last_error[0] != '\0');
+    mcdc_buf_printf(out, "# HELP mcdc_task_paused_at_message 1 while an error at one message paused the task (get's "
+                         "paused_at), else 0.\n# TYPE mcdc_task_paused_at_message gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "mcdc_task_paused_at_message{task_id=\"%s\"} %d\n", list[i]->id,
+                        list[i]->paused_channel[0] != '\0');
+    mcdc_buf_printf(out, "# HELP mcdc_task_starting 1 while a running task has no reader yet for a channel it must "
+                         "read (get's starting), else 0.\n# TYPE mcdc_task_starting gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "mcdc_task_starting{task_id=\"%s\"} %d\n", list[i]->id, list[i]->starting);
+}
+
+/* The same things under milvus-cdc's names (its server/metrics), so its
+ * dashboard and alerts keep working: only those mcdc fills with the same
+ * meaning. Its per-channel and per-collection labels (vchannel_name,
+ * collection_id, collection_name) are absent: a snapshot holds one
+ * watermark and one set of counters per task. */
+static void write_milvus_cdc_names(mcdc_buf *out, task_snapshot *const *list, size_t n) {
+    mcdc_buf_printf(out, "# HELP milvus_cdc_task_num Tasks in each state.\n# TYPE milvus_cdc_task_num gauge\n");
+    static const task_state STATES[] = {TASK_INITIAL, TASK_RUNNING, TASK_PAUSED};
+    for (size_t k = 0; k < sizeof STATES / sizeof STATES[0]; k++) {
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) count += list[i]->state == STATES[k];
+        mcdc_buf_printf(out, "milvus_cdc_task_num{task_state=\"%s\"} %zu\n", task_state_name(STATES[k]), count);
+    }
+    mcdc_buf_printf(out, "# HELP milvus_cdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE milvus_cdc_task_state gauge\n");
+    for (size_t i = 0; i < n; i++)
+        mcdc_buf_printf(out, "milvus_cdc_task_state{task_id=\"%s\"} %d\n", list[i]->id, (int)list[i]->state);
+    /* milvus-cdc sets it to the physical time (Unix ms) of the last message
+     * pack written; the watermark is that time for every channel at once. */
+    mcdc_buf_printf(out, "# HELP milvus_cdc_replicate_tt The task's watermark, Unix time in milliseconds.\n"
+                         "# TYPE milvus_cdc_replicate_tt gauge\n");
+    for (size_t i = 0; i < n; i++)
+        if (list[i]->watermark)
+            mcdc_buf_printf(out, "milvus_cdc_replicate_tt{task_id=\"%s\",op_type=\"write\"} %" PRIu64 "\n", list[i]->id,
+                            mcdc_ts_physical_ms(list[i]->watermark));
+    /* Its api_type "insert" counts the rows of the WAL's insert messages;
+     * mcdc writes those as Insert, or as Upsert when it replays them. */
+    mcdc_buf_printf(out, "# HELP milvus_cdc_replicate_data_cnt Rows written to the target.\n"
+                         "# TYPE milvus_cdc_replicate_data_cnt counter\n");
+    for (size_t i = 0; i < n; i++) {
+        const task_snapshot *s = list[i];
+        mcdc_buf_printf(out, "milvus_cdc_replicate_data_cnt{task_id=\"%s\",op_type=\"write\",api_type=\"insert\"} %" PRIu64
+                             "\n", s->id, s->applied.inserted + s->applied.upserted);
+        mcdc_buf_printf(out, "milvus_cdc_replicate_data_cnt{task_id=\"%s\",op_type=\"write\",api_type=\"delete\"} %" PRIu64
+                             "\n", s->id, s->applied.deleted);
+    }
+}
+
 static void task_histogram(mcdc_buf *out, const char *name, const task_snapshot *s, const mcdc_histogram *h) {
     char labels[200];
     snprintf(labels, sizeof labels, "task_id=\"%s\"", s->id);
@@ -190,5 +264,7 @@ void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
         mcdc_buf_printf(out, "mcdc_bulk_inserts_not_replicated{task_id=\"%s\"} %zu\n", list[i]->id,
                         list[i]->n_bulk_inserts);
+    write_task_health(out, list, n);
+    write_milvus_cdc_names(out, list, n);
     write_copies(out, list, n);
 }

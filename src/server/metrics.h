@@ -44,9 +44,12 @@ void metrics_write_process(mcdc_buf *out, uint64_t started_wall_ms);
 /* milvus_cdc_request_total and milvus_cdc_request_latency. */
 void metrics_write_requests(mcdc_buf *out, const request_metrics *m);
 /* The mcdc_task_* family, each line labelled task_id, in list order;
- * mcdc_task_lag_seconds only for tasks whose watermark is known. Then the
- * snapshots' mcdc_snapshot_* family, one series per copy (task_id and
- * collection="db.name"; mcdc_snapshot_phase also phase, one series per
+ * mcdc_task_lag_seconds and mcdc_task_watermark_seconds only for tasks whose
+ * watermark is known. Then milvus-cdc's names for what mcdc fills the same
+ * way (milvus_cdc_task_num by task_state, always all three states;
+ * milvus_cdc_task_state; milvus_cdc_replicate_tt; milvus_cdc_replicate_data_cnt).
+ * Then the snapshots' mcdc_snapshot_* family, one series per copy (task_id
+ * and collection="db.name"; mcdc_snapshot_phase also phase, one series per
  * phase), and mcdc_task_consistent per task. */
 void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n);
 
