@@ -32,11 +32,11 @@ static const char STYLE[] =
     ".meta,.note{color:#59636e}.wrap{overflow-x:auto}"
     "table{border-collapse:collapse;width:100%}"
     "th,td{border-bottom:1px solid #d1d9e0;padding:.35em .6em;text-align:left;vertical-align:top}"
-    "th{background:#f6f8fa;font-weight:600;white-space:nowrap}"
+    "th{background:#f6f8fa;font-weight:600}"
     "td.lag,td.rate,td.inflight,td.applied{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
-    "td.id{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}"
+    "td.id{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}"
     "td.watermark{white-space:nowrap}"
-    "td.reason,td.last-error,td.snapshot{max-width:28em;overflow-wrap:anywhere}"
+    "td.reason,td.last-error{max-width:22em;overflow-wrap:anywhere}td.snapshot{min-width:14em;max-width:24em}"
     ".state-Running{color:#1a7f37;font-weight:600}.state-Paused{color:#cf222e;font-weight:600}"
     ".state-Initial{color:#9a6700;font-weight:600}.err{color:#cf222e}.dim{color:#59636e}"
     "ul.copies{margin:0;padding:0;list-style:none}progress{width:7em;vertical-align:middle}"
@@ -346,8 +346,10 @@ static void put_chart(mcdc_buf *b, const status_page_input *in) {
                        "width=\"%d\" height=\"%d\" role=\"img\" aria-labelledby=\"lag-chart-title\">\n"
                        "<title id=\"lag-chart-title\">Lag of each task in seconds over the last 60 minutes</title>\n",
                     W, H, W, H);
-    for (int k = 0; k <= 4; k++) {
-        double v = c.ymax * k / 4, y = y_of(&c, v);
+    /* Ticks at round values: 5 for a scale of 1 or 5 × 10^k, 4 for 2 × 10^k. */
+    int ticks = fabs(c.ymax / pow(10, floor(log10(c.ymax))) - 2) < 1e-9 ? 4 : 5;
+    for (int k = 0; k <= ticks; k++) {
+        double v = c.ymax * k / ticks, y = y_of(&c, v);
         mcdc_buf_printf(b, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>", k ? "grid" : "axis",
                         LEFT, LEFT + PW, y, y);
         mcdc_buf_printf(b, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g s</text>\n", LEFT - 6,
