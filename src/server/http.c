@@ -4,7 +4,9 @@
  * mcdc_err codes to HTTP statuses (status_of, the only one). The rules of
  * Host and Content-Type are http_guard.c's, the header deadline
  * http_conns.c's, the replies' JSON api_json.c's, the Prometheus page
- * metrics.c's.
+ * metrics.c's, the status page (GET /) status_page.c's from the lag
+ * history's copy (lag_history.c: its sampler thread, started and stopped
+ * here, is the history's only writer; page requests read a copy).
  *
  * One thread per connection, not an event loop with a pool of workers: a
  * create request holds its handler for as long as the target takes to
@@ -48,7 +50,9 @@
 #include "server/api_json.h"
 #include "server/http_conns.h"
 #include "server/http_guard.h"
+#include "server/lag_history.h"
 #include "server/metrics.h"
+#include "server/status_page.h"
 
 /* Idle seconds before a silent client is dropped (a body that stalls); a
  * handler that waits for the target does not count as idle. Headers have
@@ -76,9 +80,11 @@ struct http_server {
     http_conns *conns;
     uint64_t started_wall_ms;
     request_metrics requests;
+    lag_history *history;      /* written by the sampler only */
+    lag_sampler *sampler;
 };
 
-typedef enum route { ROUTE_CDC, ROUTE_HEALTHZ, ROUTE_METRICS } route;
+typedef enum route { ROUTE_CDC, ROUTE_HEALTHZ, ROUTE_METRICS, ROUTE_PAGE } route;
 
 /* One request's state across libmicrohttpd's calls to the handler. */
 typedef struct request {
@@ -480,6 +486,45 @@ static enum MHD_Result handle_metrics(http_server *s, struct MHD_Connection *c) 
     return rc;
 }
 
+/* ---- GET / ---------------------------------------------------------------- */
+
+/* The status page, with the headers that keep it to itself: its own
+ * script and style only (status_page_csp), never in a frame (a page of
+ * another site could frame it and trick a click on Pause), never cached
+ * (it is a moment's state, and may show task errors). */
+static enum MHD_Result handle_page(http_server *s, struct MHD_Connection *c) {
+    task_snapshot **list;
+    size_t n = task_manager_list(s->tm, &list);
+    lag_series *hist;
+    size_t left_out = 0;
+    size_t nh = lag_history_copy(s->history, &hist, &left_out);
+    mcdc_buf page = MCDC_BUF_INIT, csp = MCDC_BUF_INIT;
+    status_page_render(&(status_page_input){.tasks = list, .n_tasks = n, .history = hist, .n_history = nh,
+                                            .history_left_out = left_out, .now_wall_ms = mcdc_now_wall_ms()},
+                       &page);
+    lag_history_copy_free(hist, nh);
+    task_snapshots_free(list, n);
+    status_page_csp(&csp);
+    enum MHD_Result rc = MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(page.len, page.data, MHD_RESPMEM_MUST_COPY);
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+        MHD_add_response_header(r, "Content-Security-Policy", mcdc_buf_cstr(&csp));
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+    }
+    mcdc_buf_free(&page);
+    mcdc_buf_free(&csp);
+    return rc;
+}
+
+/* The sampler's view of the tasks. */
+static size_t list_tasks(void *tm, task_snapshot ***out) { return task_manager_list(tm, out); }
+
 /* ---- routing ------------------------------------------------------------- */
 
 /* Compares all of both strings so that the time taken says nothing of how
@@ -584,15 +629,16 @@ static bool early_reply(http_server *s, struct MHD_Connection *c, request *q, co
             *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "POST");
             return true;
         }
-    } else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
-        q->route = url[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_METRICS;
+    } else if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 || strcmp(url, "/") == 0) {
+        q->route = url[1] == 'h' ? ROUTE_HEALTHZ : url[1] == 'm' ? ROUTE_METRICS : ROUTE_PAGE;
         if (!is_get) {
             snprintf(msg, sizeof msg, "method %s not allowed on %s; only GET", m, url);
             *rc = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
             return true;
         }
     } else {
-        snprintf(msg, sizeof msg, "no such path '%s'; the API is POST /cdc, GET /healthz, GET /metrics", u);
+        snprintf(msg, sizeof msg, "no such path '%s'; the API is POST /cdc, GET /healthz, GET /metrics, GET / (status page)",
+                 u);
         *rc = send_error(c, MHD_HTTP_NOT_FOUND, msg, NULL, NULL);
         return true;
     }
@@ -674,6 +720,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     switch (q->route) {
     case ROUTE_HEALTHZ: return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3, NULL, NULL);
     case ROUTE_METRICS: return handle_metrics(s, c);
+    case ROUTE_PAGE: return handle_page(s, c);
     case ROUTE_CDC: return handle_cdc(s, c, q);
     }
     return MHD_NO;
@@ -815,6 +862,8 @@ static int read_pem(const char *path, const char *key, bool secret, mcdc_buf *ou
 }
 
 static void free_server(http_server *s) {
+    lag_sampler_stop(s->sampler);
+    lag_history_free(s->history);
     http_conns_stop(s->conns);
     http_hosts_free(&s->hosts);
     if (s->token) mcdc_secret_wipe(s->token, strlen(s->token));
@@ -861,6 +910,11 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
     }
     if (!(s->conns = http_conns_start(header_ms))) {
         mcdc_errf(err, MCDC_EIO, "listen %s:%u: cannot start a thread", address, (unsigned)s->port);
+        close(fd);
+        goto fail;
+    }
+    s->history = lag_history_new();
+    if (!(s->sampler = lag_sampler_start(s->history, list_tasks, tm, 0, err))) {
         close(fd);
         goto fail;
     }

@@ -1,6 +1,8 @@
 /* http.h — mcdc's HTTP API: milvus-cdc's `POST /cdc` task requests, plus
- * `GET /healthz` and `GET /metrics` (Prometheus text). docs/api.md describes
- * every request and reply, and every refusal below.
+ * `GET /healthz`, `GET /metrics` (Prometheus text) and `GET /` (the status
+ * page, status_page.h, with the last hour of lag that a sampler thread of
+ * the server keeps, lag_history.h). docs/api.md describes every request and
+ * reply, and every refusal below.
  *
  * Each connection gets its own thread (libmicrohttpd), because a create
  * request may wait for the target to answer. Bodies over max_body_bytes are

@@ -602,8 +602,9 @@ static void test_methods_and_paths(void **state) {
     if (strstr(log, "\nERROR forged") || strstr(log, "\n2026-01-01T00:00:00.000Z ERROR"))
         fail_msg("a request wrote a log line:\n%s", log);
     free(log);
-    r = request(f->port, "GET", "/", NULL, NULL);
+    r = request(f->port, "GET", "/index.html", NULL, NULL);
     assert_int_equal(r.status, 404);
+    assert_non_null(strstr(message(&r), "GET / (status page)"));
     reply_free(&r);
     r = request(f->port, "POST", "/healthz", NULL, "{}");
     assert_int_equal(r.status, 405);
@@ -911,6 +912,59 @@ static void test_host(void **state) {
     }
     r = request(p, "GET", "/metrics", NULL, NULL);
     assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"host_refused\"} 7\n"));
+    reply_free(&r);
+}
+
+/* GET / is the status page (status_page.h), with the headers that keep it
+ * to itself, under the same Host rule as /metrics; other methods are 405. */
+static void test_status_page(void **state) {
+    fixture *f = *state;
+    uint16_t p = f->port;
+    reply r = expect_ok(p, CREATE(", \"task_id\": \"page-1\""));
+    reply_free(&r);
+    r = request(p, "GET", "/", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "Content-Type: text/html; charset=utf-8"));
+    assert_non_null(strstr(r.head, "Content-Security-Policy: default-src 'none'; script-src 'sha256-"));
+    assert_non_null(strstr(r.head, "X-Frame-Options: DENY"));
+    assert_non_null(strstr(r.head, "Cache-Control: no-store"));
+    assert_non_null(strstr(r.head, "X-Content-Type-Options: nosniff"));
+    assert_non_null(strstr(r.body, "<tr class=\"task\" data-task-id=\"page-1\" data-state=\"Running\">"));
+    assert_non_null(strstr(r.body, "<td class=\"state state-Running\">Running</td>"));
+    assert_non_null(strstr(r.body, "<svg class=\"lag-chart\""));
+    reply_free(&r);
+    r = cdc(p, "{\"request_type\": \"pause\", \"request_data\": {\"task_id\": \"page-1\"}}");
+    reply_free(&r);
+    r = request(p, "GET", "/", NULL, NULL);
+    assert_non_null(strstr(r.body, "<td class=\"state state-Paused\">Paused</td>"));
+    reply_free(&r);
+    r = request(p, "HEAD", "/", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "");
+    reply_free(&r);
+    r = request(p, "POST", "/", NULL, "{}");
+    assert_int_equal(r.status, 405);
+    assert_non_null(strstr(r.head, "Allow: GET, HEAD"));
+    reply_free(&r);
+    r = get_raw(p, "/", "Host: evil.example\r\n");
+    expect_refused(&r, 421, "Host 'evil.example'");
+}
+
+/* With a token, GET / wants it as /metrics does. */
+static void test_status_page_token(void **state) {
+    fixture *f = *state;
+    reply r = request(f->port, "GET", "/", NULL, NULL);
+    assert_int_equal(r.status, 401);
+    assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer"));
+    assert_null(strstr(r.body, "<html"));
+    reply_free(&r);
+    r = request(f->port, "GET", "/", "Authorization: Bearer s3cret-token\r\n", NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<html"));
+    assert_null(strstr(r.body, "s3cret"));
+    reply_free(&r);
+    r = request(f->port, "GET", "/metrics", "Authorization: Bearer s3cret-token\r\n", NULL);
+    assert_non_null(strstr(r.body, "milvus_cdc_request_total{request_type=\"unknown\",request_status=\"unauthorized\"} 1\n"));
     reply_free(&r);
 }
 
@@ -1658,6 +1712,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bind_errors, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_content_type, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_host, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_status_page, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_status_page_token, setup_token, teardown),
         cmocka_unit_test_setup_teardown(test_allowed_hosts, setup_allowed, teardown),
         cmocka_unit_test_setup_teardown(test_any_host, setup_any_host, teardown),
         cmocka_unit_test(test_config_check),
