@@ -15,5 +15,6 @@ typedef struct cli_command {
 int cmd_version(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_task(int argc, char **argv);
 
 #endif
