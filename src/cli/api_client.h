@@ -17,8 +17,9 @@
  *                 200, or milvus-cdc's `code` other than 200 in an HTTP 200
  *                 (the form a milvus-cdc server answers with); the message
  *                 is the server's, printable characters only.
- * The token is wiped before its memory is freed and never appears in a
- * message. */
+ * The token and the request body (a create may carry the target's
+ * password) are wiped before their memory is freed (this file's copies;
+ * libcurl's send buffer is beyond reach), and no message holds either. */
 #ifndef MCDC_API_CLIENT_H
 #define MCDC_API_CLIENT_H
 

@@ -35,8 +35,8 @@ static void table_row(table *t, const char *const *v) {
     t->rows++;
 }
 
-/* Columns padded to their widest cell, two spaces apart; the last one is
- * not padded, so long reasons do not leave trailing blanks. */
+/* Columns padded to their widest cell, two spaces apart; no line ends in
+ * blanks (the last column is not padded, empty last cells are cut). */
 static void table_print(table *t, FILE *out) {
     size_t *w = mcdc_xcalloc(t->cols, sizeof *w);
     for (size_t r = 0; r < t->rows; r++)
@@ -44,13 +44,18 @@ static void table_print(table *t, FILE *out) {
             size_t n = strlen(t->cells[r * t->cols + i]);
             if (n > w[i]) w[i] = n;
         }
+    mcdc_buf line = MCDC_BUF_INIT;
     for (size_t r = 0; r < t->rows; r++) {
+        mcdc_buf_reset(&line);
         for (size_t i = 0; i < t->cols; i++) {
             const char *c = t->cells[r * t->cols + i];
-            if (i + 1 < t->cols) fprintf(out, "%-*s  ", (int)w[i], c);
-            else fprintf(out, "%s\n", c);
+            if (i + 1 < t->cols) mcdc_buf_printf(&line, "%-*s  ", (int)w[i], c);
+            else mcdc_buf_printf(&line, "%s", c);
         }
+        while (line.len && line.data[line.len - 1] == ' ') line.len--; /* empty last cells */
+        fprintf(out, "%s\n", mcdc_buf_cstr(&line));
     }
+    mcdc_buf_free(&line);
     for (size_t i = 0; i < t->rows * t->cols; i++) free(t->cells[i]);
     free(t->cells);
     free(w);
