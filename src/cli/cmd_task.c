@@ -23,6 +23,7 @@
 #define STR(x) STR_(x)
 #define DEFAULT_SERVER "http://" HTTP_DEFAULT_ADDRESS ":" STR(HTTP_DEFAULT_PORT)
 #define TOKEN_ENV "MCDC_API_TOKEN"
+#define DEFAULT_TIMEOUT_S 120
 
 enum sub {
     S_CREATE,
@@ -103,7 +104,8 @@ static const char COMMON[] =
     "  --token TOKEN             its api_token (default: $" TOKEN_ENV "; prefer that: a flag is seen in\n"
     "                            the process list)\n"
     "  --cacert FILE             the CA of the API's certificate, for https:// (default: the system's)\n"
-    "  --timeout S               seconds to wait for the reply (default 120)\n"
+    "  --timeout S               seconds to wait for the reply (default 120; for create at least its\n"
+    "                            --connect-timeout + 30)\n"
     "  --json                    print the reply's data as JSON instead of a table\n"
     "  -h, --help                this text\n"
     "\n"
@@ -512,7 +514,14 @@ int task_cli_parse(int argc, char **argv, task_cli *t, FILE *out, FILE *msgs) {
     if (!token) token = getenv(TOKEN_ENV);
     if (token && token[0]) t->token = mcdc_xstrdup(token);
     t->client.token = t->token;
-    t->client.timeout_ms = timeout_s * 1000;
+    if (!timeout_s && s == S_CREATE) {
+        /* A create waits for the target for up to its connect_timeout: the
+         * default wait for the reply is not to end before the server's. */
+        json_int_t ct = json_integer_value(
+            json_object_get(json_object_get(t->request_data, "milvus_connect_param"), "connect_timeout"));
+        if (ct + 30 > DEFAULT_TIMEOUT_S) timeout_s = (long)ct + 30;
+    }
+    t->client.timeout_ms = (timeout_s ? timeout_s : DEFAULT_TIMEOUT_S) * 1000;
     rc = 0;
 out:
     free(collections);

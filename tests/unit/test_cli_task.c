@@ -330,6 +330,36 @@ static void test_token(void **state) {
     unsetenv("MCDC_API_TOKEN");
 }
 
+static void test_timeout(void **state) {
+    (void)state;
+    task_cli t;
+    capture msgs;
+    assert_int_equal(parse((const char *const[]){"task", "list", NULL}, &t, &msgs), 0);
+    assert_int_equal(t.client.timeout_ms, 120000);
+    task_cli_free(&t);
+    cap_close(&msgs);
+    assert_int_equal(parse((const char *const[]){"task", "list", "--timeout", "5", NULL}, &t, &msgs), 0);
+    assert_int_equal(t.client.timeout_ms, 5000);
+    task_cli_free(&t);
+    cap_close(&msgs);
+    /* A create outwaits the server's wait for the target... */
+    assert_int_equal(parse((const char *const[]){"task", "create", "--target", "t:1", "--collection", "c",
+                                                 "--connect-timeout", "600", NULL},
+                           &t, &msgs),
+                     0);
+    assert_int_equal(t.client.timeout_ms, 630000);
+    task_cli_free(&t);
+    cap_close(&msgs);
+    /* ...unless told otherwise. */
+    assert_int_equal(parse((const char *const[]){"task", "create", "--target", "t:1", "--collection", "c",
+                                                 "--connect-timeout", "600", "--timeout", "10", NULL},
+                           &t, &msgs),
+                     0);
+    assert_int_equal(t.client.timeout_ms, 10000);
+    task_cli_free(&t);
+    cap_close(&msgs);
+}
+
 /* ---- tables ------------------------------------------------------------------ */
 
 static const char TASK_A[] =
@@ -799,6 +829,7 @@ int main(void) {
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_requests),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_render_list),
         cmocka_unit_test(test_render_get),
         cmocka_unit_test(test_render_positions),
