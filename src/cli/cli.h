@@ -16,5 +16,6 @@ int cmd_version(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_task(int argc, char **argv);
 
 #endif

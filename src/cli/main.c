@@ -6,6 +6,7 @@
 
 static const cli_command COMMANDS[] = {
     {"serve", "run the replication service (task API, tasks) from a YAML config", cmd_serve},
+    {"task", "create, list, get, pause, resume, delete tasks of a running `mcdc serve` (its HTTP API)", cmd_task},
     {"dump", "print the changes in the source's write-ahead log as JSON lines", cmd_dump},
     {"verify", "compare collections of the source and the target row by row", cmd_verify},
     {"version", "print the version", cmd_version},
