@@ -17,6 +17,7 @@
 #include "base/secret.h"
 #include "cli/cli.h"
 #include "cli/task_cli.h"
+#include "base/clock.h"
 #include "server/http.h"
 
 #define STR_(x) #x
@@ -34,6 +35,7 @@ enum sub {
     S_DELETE,
     S_POSITION,
     S_RESYNC,
+    S_VERIFY,
     S_MAINTENANCE,
     N_SUBS
 };
@@ -90,6 +92,15 @@ static const sub_def SUBS[N_SUBS] = {
                   "\n"
                   "  --collection NAME         the collection (the source's name)\n"
                   "  --db NAME                 its database (default: default)\n"},
+    [S_VERIFY] = {"verify", "verify", true, "compare the task's collections on source and target, row by row",
+                  "usage: mcdc task verify TASK_ID [--collection NAME [--db NAME]] [--wait] [options]\n"
+                  "\n"
+                  "Starts a verify at the task's watermark (mcdc verify's comparison, with the task's target and\n"
+                  "name mapping); `mcdc task get` shows it.\n"
+                  "\n"
+                  "  --collection NAME         only this collection (the source's name); default: every one covered\n"
+                  "  --db NAME                 its database (default: default)\n"
+                  "  --wait                    wait for the result; exit 0 equal, 1 different, 2 could not compare\n"},
     [S_MAINTENANCE] = {"maintenance", "maintenance", true, "operator actions: skip a message a task is paused at",
                        "usage: mcdc task maintenance TASK_ID --operation skip_message --channel C --position P\n"
                        "\n"
@@ -141,6 +152,7 @@ enum opt {
     O_OPERATION,
     O_CHANNEL,
     O_POSITION,
+    O_WAIT,
     O_END
 };
 
@@ -173,6 +185,7 @@ static const struct option LONG[] = {
     {"operation", required_argument, 0, O_OPERATION},
     {"channel", required_argument, 0, O_CHANNEL},
     {"position", required_argument, 0, O_POSITION},
+    {"wait", no_argument, 0, O_WAIT},
     {0, 0, 0, 0},
 };
 
@@ -181,8 +194,10 @@ static const struct option LONG[] = {
 
 static unsigned allowed(int opt) {
     if (opt < O_TARGET) return EVERY; /* the common ones and -h */
-    if (opt <= O_SPEC) return opt == O_COLLECTION || opt == O_DB ? ONLY(S_CREATE) | ONLY(S_RESYNC) : ONLY(S_CREATE);
+    if (opt <= O_SPEC)
+        return opt == O_COLLECTION || opt == O_DB ? ONLY(S_CREATE) | ONLY(S_RESYNC) | ONLY(S_VERIFY) : ONLY(S_CREATE);
     if (opt == O_IGNORE_NOT_FOUND) return ONLY(S_DELETE);
+    if (opt == O_WAIT) return ONLY(S_VERIFY);
     return ONLY(S_MAINTENANCE);
 }
 
@@ -359,6 +374,18 @@ static json_t *task_data(int s, const task_cli *t, const create_flags *f, FILE *
         }
         return json_pack("{s:s, s:s, s:s}", "task_id", t->task_id, "collection_name", f->collections[0], "db_name",
                          f->db ? f->db : "default");
+    case S_VERIFY:
+        if (f->n_collections > 1) {
+            fprintf(msgs, "mcdc task verify: give --collection once, or not at all for every covered collection\n");
+            return NULL;
+        }
+        if (f->db && !f->n_collections) {
+            fprintf(msgs, "mcdc task verify: --db goes with --collection\n");
+            return NULL;
+        }
+        if (!f->n_collections) return json_pack("{s:s}", "task_id", t->task_id);
+        return json_pack("{s:s, s:s, s:s}", "task_id", t->task_id, "collection_name", f->collections[0], "db_name",
+                         f->db ? f->db : "default");
     case S_MAINTENANCE:
         if (!f->operation) {
             fprintf(msgs, "mcdc task maintenance: --operation is required (skip_message)\n");
@@ -489,6 +516,7 @@ int task_cli_parse(int argc, char **argv, task_cli *t, FILE *out, FILE *msgs) {
         case O_OPERATION: f.operation = optarg; break;
         case O_CHANNEL: f.channel = optarg; break;
         case O_POSITION: f.position = optarg; break;
+        case O_WAIT: t->wait = true; break;
         }
     }
     /* optind counts in argv + 1. */
@@ -528,6 +556,51 @@ out:
     return rc;
 }
 
+/* `verify --wait`: polls get until the task's verify ended, prints what
+ * it found (get's "verify", as --json or a summary) and exits as `mcdc
+ * verify` does. A line on msgs every 5 s says how far it is. */
+static int wait_verify(api_client *c, const task_cli *t, FILE *out, FILE *msgs) {
+    json_t *req = json_pack("{s:s}", "task_id", t->task_id);
+    int rc = CLI_EXIT_USAGE;
+    for (unsigned polls = 0;; polls++) {
+        mcdc_err err = {0};
+        json_t *data = api_client_call(c, "get", req, NULL, &err);
+        if (!data) {
+            fprintf(msgs, "mcdc task verify: %s\n", err.msg);
+            break;
+        }
+        const json_t *v = json_object_get(json_object_get(data, "task"), "verify");
+        const char *result = json_string_value(json_object_get(v, "result"));
+        if (!result) {
+            fprintf(msgs, "mcdc task verify: the task shows no verify (was it deleted or restarted?)\n");
+            json_decref(data);
+            break;
+        }
+        if (strcmp(result, "running") != 0) {
+            task_render_verify(v, t->json, out);
+            rc = strcmp(result, "equal") == 0 ? CLI_EXIT_OK : strcmp(result, "different") == 0 ? CLI_EXIT_FAIL
+                                                                                                 : CLI_EXIT_USAGE;
+            json_decref(data);
+            break;
+        }
+        if (polls % 10 == 9) {
+            uint64_t done = 0, total = 0;
+            size_t i;
+            const json_t *cj;
+            json_array_foreach(json_object_get(v, "collections"), i, cj) {
+                done += (uint64_t)json_integer_value(json_object_get(cj, "rows_compared"));
+                total += (uint64_t)json_integer_value(json_object_get(cj, "rows_total"));
+            }
+            fprintf(msgs, "verify of task %s: %llu of %llu rows compared\n", t->task_id, (unsigned long long)done,
+                    (unsigned long long)total);
+        }
+        json_decref(data);
+        mcdc_sleep_ms(500);
+    }
+    json_decref(req);
+    return rc;
+}
+
 int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
     task_cli t;
     int rc = task_cli_parse(argc, argv, &t, out, msgs);
@@ -543,7 +616,10 @@ int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
         return CLI_EXIT_USAGE;
     }
     json_t *data = api_client_call(c, t.request_type, t.request_data, NULL, &err);
-    if (data) {
+    if (data && t.wait) {
+        json_decref(data);
+        rc = wait_verify(c, &t, out, msgs);
+    } else if (data) {
         task_cli_print(&t, data, out);
         json_decref(data);
         rc = CLI_EXIT_OK;

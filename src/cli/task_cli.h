@@ -21,6 +21,7 @@ typedef struct task_cli {
     api_client_config client; /* server, token (client.token points at `token`), cacert, timeouts */
     char *token;              /* owned, wiped: --token or $MCDC_API_TOKEN */
     bool json;                /* --json: print the reply's data as it came */
+    bool wait;                /* verify --wait: poll get until the verify ended */
 } task_cli;
 
 /* Reads `mcdc task SUB ...` (argv[0] is "task"). 0: *t holds the request;
@@ -46,5 +47,8 @@ void task_cli_print(const task_cli *t, const json_t *data, FILE *out);
 void task_render_list(const json_t *data, FILE *out);
 void task_render_get(const json_t *data, FILE *out);
 void task_render_positions(const json_t *data, FILE *out);
+/* get's "verify" object: as JSON, or per collection its result, counts and
+ * first keys of each kind. */
+void task_render_verify(const json_t *verify, bool json, FILE *out);
 
 #endif

@@ -280,6 +280,53 @@ void task_render_positions(const json_t *data, FILE *out) {
     table_print(&t, out);
 }
 
+void task_render_verify(const json_t *v, bool json, FILE *out) {
+    if (json) {
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fprintf(out, "%s\n", s ? s : "null");
+        free(s);
+        return;
+    }
+    char *result = cell(str(v, "result"));
+    fprintf(out, "verify: %s\n", result);
+    free(result);
+    static const char *const KINDS[] = {"missing", "extra", "differing", "doubled"};
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(v, "collections"), i, c) {
+        char *src = cell(str(c, "source")), *dst = cell(str(c, "target")), *phase = cell(str(c, "phase"));
+        fprintf(out, "%s -> %s: %s", src, dst, phase);
+        const char *e = str(c, "error");
+        if (e) {
+            char *ec = cell(e);
+            fprintf(out, ": %s", ec);
+            free(ec);
+        }
+        fputc('\n', out);
+        if (json_object_get(c, "equal")) {
+            fprintf(out, "  rows (count(*)): source %lld, target %lld\n",
+                    (long long)json_integer_value(json_object_get(c, "source_rows")),
+                    (long long)json_integer_value(json_object_get(c, "target_rows")));
+            for (size_t k = 0; k < 4; k++) {
+                const json_t *kind = json_object_get(c, KINDS[k]);
+                fprintf(out, "  %-10s %lld", KINDS[k], (long long)json_integer_value(json_object_get(kind, "count")));
+                const json_t *first = json_object_get(kind, "first");
+                if (json_array_size(first)) {
+                    char *keys = json_dumps(first, JSON_COMPACT | JSON_ENCODE_ANY);
+                    char *kc = cell(keys);
+                    fprintf(out, "   first keys: %s", kc);
+                    free(kc);
+                    free(keys);
+                }
+                fputc('\n', out);
+            }
+        }
+        free(src);
+        free(dst);
+        free(phase);
+    }
+}
+
 void task_cli_print(const task_cli *t, const json_t *data, FILE *out) {
     if (t->json) {
         char *s = json_dumps(data, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -306,6 +353,9 @@ void task_cli_print(const task_cli *t, const json_t *data, FILE *out) {
         fprintf(out, "resync of %s.%s asked for; `mcdc task get %s` shows its progress\n", db, what, id);
         free(what);
         free(db);
+    } else if (strcmp(rt, "verify") == 0) {
+        fprintf(out, "verify of task %s started; `mcdc task get %s` shows it (or: mcdc task verify %s --wait)\n", id,
+                id, id);
     } else {
         const char *m = str(data, "message");
         if (m) {

@@ -231,6 +231,34 @@ static void task_histogram(mcdc_buf *out, const char *name, const task_snapshot 
     mcdc_histogram_write_prometheus(h, out, name, labels);
 }
 
+/* The last verify of each task that had one (task_verify.c), per source
+ * collection: rows compared so far, and once done what it found. */
+static void write_verifies(mcdc_buf *out, task_snapshot *const *list, size_t n) {
+    mcdc_buf_printf(out, "# HELP mcdc_verify_rows_compared Source rows the task's last verify compared, per "
+                         "collection.\n# TYPE mcdc_verify_rows_compared gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->verify.n; k++) {
+            const task_verify_coll *c = &list[i]->verify.colls[k];
+            mcdc_buf_printf(out, "mcdc_verify_rows_compared{task_id=\"%s\",collection=\"", list[i]->id);
+            put_label_value(out, c->source);
+            mcdc_buf_printf(out, "\"} %" PRIu64 "\n", c->rows_compared);
+        }
+    mcdc_buf_printf(out, "# HELP mcdc_verify_differences What the task's last verify found per collection and kind "
+                         "(missing, extra, differing, doubled); only once it is done.\n"
+                         "# TYPE mcdc_verify_differences gauge\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < list[i]->verify.n; k++) {
+            const task_verify_coll *c = &list[i]->verify.colls[k];
+            if (!c->has_result) continue;
+            for (int kind = 0; kind < VERIFY_N_KINDS; kind++) {
+                mcdc_buf_printf(out, "mcdc_verify_differences{task_id=\"%s\",collection=\"", list[i]->id);
+                put_label_value(out, c->source);
+                mcdc_buf_printf(out, "\",kind=\"%s\"} %" PRIu64 "\n", verify_kind_name((verify_kind)kind),
+                                c->result.count[kind]);
+            }
+        }
+}
+
 void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     mcdc_buf_printf(out, "# HELP mcdc_task_state Task state: 0 Initial, 1 Running, 2 Paused.\n# TYPE mcdc_task_state gauge\n");
     for (size_t i = 0; i < n; i++) mcdc_buf_printf(out, "mcdc_task_state{task_id=\"%s\"} %d\n", list[i]->id, (int)list[i]->state);
@@ -267,4 +295,5 @@ void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     write_task_health(out, list, n);
     write_milvus_cdc_names(out, list, n);
     write_copies(out, list, n);
+    write_verifies(out, list, n);
 }

@@ -191,6 +191,46 @@ static void put_copies(mcdc_buf *b, const task_snapshot *t) {
         mcdc_buf_printf(b, "<span class=\"dim\">not consistent at the watermark until every copy streams</span>");
 }
 
+/* The last verify (task_verify.c): running with rows compared, or what it
+ * found per kind over the collections; nothing when none was asked for. */
+static void put_verify(mcdc_buf *b, const task_snapshot *t) {
+    const task_verify *v = &t->verify;
+    if (!v->asked) return;
+    uint64_t done = 0, total = 0, count[VERIFY_N_KINDS] = {0};
+    bool failed = false, equal = true;
+    for (size_t i = 0; i < v->n; i++) {
+        const task_verify_coll *c = &v->colls[i];
+        done += c->rows_compared;
+        total += c->rows_total;
+        failed |= c->phase == VERIFY_FAILED;
+        if (c->has_result) {
+            equal &= verify_result_equal(&c->result);
+            for (int k = 0; k < VERIFY_N_KINDS; k++) count[k] += c->result.count[k];
+        }
+    }
+    const char *result = v->running ? "running" : failed ? "could_not_compare" : equal ? "equal" : "different";
+    mcdc_buf_printf(b, "<div class=\"verify\" data-result=\"%s\">verify: <span class=\"phase\">%s</span>", result,
+                    result);
+    if (v->running && total)
+        mcdc_buf_printf(b, " <progress max=\"%" PRIu64 "\" value=\"%" PRIu64 "\"></progress>", total,
+                        done < total ? done : total);
+    mcdc_buf_printf(b, "<br><span class=\"dim\">%zu collection%s, %" PRIu64 " rows compared", v->n,
+                    v->n == 1 ? "" : "s", done);
+    if (!v->running && !equal)
+        for (int k = 0; k < VERIFY_N_KINDS; k++)
+            mcdc_buf_printf(b, ", %s %" PRIu64, verify_kind_name((verify_kind)k), count[k]);
+    mcdc_buf_printf(b, "</span>");
+    for (size_t i = 0; i < v->n; i++)
+        if (v->colls[i].phase == VERIFY_FAILED) {
+            mcdc_buf_printf(b, "<br><span class=\"err\">");
+            esc(b, v->colls[i].source);
+            mcdc_buf_printf(b, ": ");
+            esc(b, v->colls[i].error);
+            mcdc_buf_printf(b, "</span>");
+        }
+    mcdc_buf_printf(b, "</div>");
+}
+
 static void put_actions(mcdc_buf *b, const task_snapshot *t) {
     bool running = t->state == TASK_RUNNING;
     /* disabled until the script runs: without it they could do nothing. */
@@ -240,6 +280,7 @@ static void put_task_row(mcdc_buf *b, const task_snapshot *t, const lag_series *
         mcdc_buf_printf(b, "<span class=\"dim\">—</span>");
     mcdc_buf_printf(b, "</td><td class=\"snapshot\">");
     put_copies(b, t);
+    put_verify(b, t);
     mcdc_buf_printf(b, "</td><td class=\"actions\">");
     put_actions(b, t);
     mcdc_buf_printf(b, "</td></tr>\n");
@@ -416,7 +457,7 @@ void status_page_render(const status_page_input *in, mcdc_buf *b) {
         mcdc_buf_printf(b, "<div class=\"wrap\"><table id=\"tasks\">\n<thead><tr><th>Task</th><th>State</th>"
                            "<th>Reason</th><th>Lag</th><th>Watermark (UTC)</th><th>Rows/s</th>"
                            "<th>Calls in flight</th><th>Rows applied (ins / ups / del)</th><th>Last error</th>"
-                           "<th>Snapshot</th><th></th></tr></thead>\n<tbody>\n");
+                           "<th>Snapshot / verify</th><th></th></tr></thead>\n<tbody>\n");
         for (size_t i = 0; i < in->n_tasks; i++)
             put_task_row(b, in->tasks[i], lag_series_find(in->history, in->n_history, in->tasks[i]->id));
         mcdc_buf_printf(b, "</tbody></table></div>\n");

@@ -175,6 +175,16 @@ def test_verify_request_on_a_running_task(stack, replicated):
     (c,) = v["collections"]
     check_found(c, want, True)
 
+    # The same through `mcdc task verify --wait`: exit 1 with the counts, exit 0 on an equal one.
+    cli = [str(tool("mcdc")), "task", "verify", task, "--server", srv.base, "--wait"]
+    p = subprocess.run(cli + ["--collection", names[1][0], "--json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stdout + p.stderr
+    check_found(json.loads(p.stdout)["collections"][0], want, True)
+    series = f'mcdc_verify_differences{{task_id="{task}",collection="default.{names[1][0]}",kind="missing"}}'
+    assert srv.metrics().get(series) == len(want["missing"]), "the verify's finding is not in /metrics"
+    p = subprocess.run(cli + ["--collection", names[0][0]], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "verify: equal" in p.stdout, p.stdout + p.stderr
+
     status, reply = srv.post("verify", {"task_id": task, "collection_name": "no_such_collection"})
     assert status == 404 and task in reply["message"], reply
     status, reply = srv.post("verify", {"task_id": "no-such-task"})

@@ -1682,7 +1682,13 @@ static void test_task_metrics(void **state) {
                       "# HELP mcdc_task_consistent 1 when the target holds the source as of the task's watermark; 0 "
                       "while a collection's copy or overlap runs.\n# TYPE mcdc_task_consistent gauge\n"
                       "mcdc_task_consistent{task_id=\"a\"} 0\nmcdc_task_consistent{task_id=\"b\"} 1\n"
-                      "mcdc_task_consistent{task_id=\"c\"} 1\n");
+                      "mcdc_task_consistent{task_id=\"c\"} 1\n"
+                      /* no task has verified: the headers alone. */
+                      "# HELP mcdc_verify_rows_compared Source rows the task's last verify compared, per "
+                      "collection.\n# TYPE mcdc_verify_rows_compared gauge\n"
+                      "# HELP mcdc_verify_differences What the task's last verify found per collection and kind "
+                      "(missing, extra, differing, doubled); only once it is done.\n"
+                      "# TYPE mcdc_verify_differences gauge\n");
 #undef A_BOOKS
 #undef A_ODD
 #undef C_FILMS

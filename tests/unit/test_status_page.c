@@ -328,6 +328,35 @@ static void test_rows_show_every_field(void **state) {
     lag_history_free(h);
 }
 
+/* A verify: running with its progress; done, the kinds it found; a
+ * collection it could not compare, with why (escaped). */
+static void test_verify_shown(void **state) {
+    (void)state;
+    task_snapshot a = snap("v-1", TASK_RUNNING, 100, 0), b = snap("v-2", TASK_RUNNING, 100, 0);
+    task_verify_coll ca[] = {{.source = "default.c", .target = "default.c", .phase = VERIFY_COMPARING,
+                              .rows_total = 1000, .rows_compared = 400}};
+    a.verify = (task_verify){.asked = true, .running = true, .colls = ca, .n = 1};
+    task_verify_coll cb[2] = {{.source = "default.c", .target = "default.c", .phase = VERIFY_DONE,
+                               .rows_compared = 90, .has_result = true},
+                              {.source = "default.<x>", .target = "", .phase = VERIFY_FAILED}};
+    cb[0].result.count[VERIFY_MISSING] = 3;
+    cb[0].result.count[VERIFY_DOUBLED] = 1;
+    snprintf(cb[1].error, sizeof cb[1].error, "not created on the target yet");
+    b.verify = (task_verify){.asked = true, .colls = cb, .n = 2};
+    task_snapshot *list[] = {&a, &b};
+    char *page = render(list, 2, NULL, 0);
+    expect(page, "<div class=\"verify\" data-result=\"running\">");
+    expect(page, "<progress max=\"1000\" value=\"400\">");
+    expect(page, "<div class=\"verify\" data-result=\"could_not_compare\">");
+    expect(page, "missing 3, extra 0, differing 0, doubled 1");
+    expect(page, "default.&lt;x&gt;: not created on the target yet");
+    free(page);
+    task_snapshot c = snap("v-3", TASK_RUNNING, 100, 0);
+    page = render((task_snapshot *[]){&c}, 1, NULL, 0);
+    expect_not(page, "class=\"verify\"");
+    free(page);
+}
+
 static void test_everything_is_escaped(void **state) {
     (void)state;
     const char *evil = "x\"><script>alert(1)</script><img src=x onerror='a'>&amp;\x01";
@@ -509,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_bounded_number_of_tasks),
         cmocka_unit_test(test_sampler_thread),
         cmocka_unit_test(test_rows_show_every_field),
+        cmocka_unit_test(test_verify_shown),
         cmocka_unit_test(test_everything_is_escaped),
         cmocka_unit_test(test_self_contained),
         cmocka_unit_test(test_policy_matches_the_page),
