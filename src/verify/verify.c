@@ -85,6 +85,7 @@ typedef struct run {
     bool failed;
     mcdc_err err;
     size_t sus_budget;
+    uint64_t src_ts, dst_ts;     /* the moment each side is read at (pin); 0 = take one */
 } run;
 
 static void fail(run *r, const mcdc_err *e) {
@@ -386,7 +387,12 @@ static void *work(void *arg) {
         if (src) r->so->close(src);
         return NULL;
     }
-    if (r->so->pin(src, &e) || r->dops->pin(dst, &e)) {
+    /* The walk reads at the plan's moment; a check at a new one (set to 0
+     * before each round), taken by the first worker and shared. */
+    pthread_mutex_lock(&r->mu);
+    uint64_t sts = r->src_ts, dts = r->dst_ts;
+    pthread_mutex_unlock(&r->mu);
+    if (r->so->pin(src, &sts, &e) || r->dops->pin(dst, &dts, &e)) {
         fail(r, &e);
     } else {
         for (;;) {
@@ -442,8 +448,9 @@ static int plan(run *r) {
     char **sn = NULL, **dn = NULL;
     size_t ns = 0, nd = 0;
     int rc = -1;
-    if (r->so->partitions(src, &sn, &ns, &e) || r->dops->partitions(dst, &dn, &nd, &e) || r->so->pin(src, &e) ||
-        r->dops->pin(dst, &e))
+    r->src_ts = r->dst_ts = 0;
+    if (r->so->partitions(src, &sn, &ns, &e) || r->dops->partitions(dst, &dn, &nd, &e) ||
+        r->so->pin(src, &r->src_ts, &e) || r->dops->pin(dst, &r->dst_ts, &e))
         goto out;
     /* The source's partitions, then the target's it lacks (all extra). */
     r->parts = mcdc_xcalloc(ns + nd + 1, sizeof *r->parts);
@@ -528,6 +535,7 @@ int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_
             rc = -1;
             break;
         }
+        r.src_ts = r.dst_ts = 0; /* each worker of the round takes its own moment, after the wait */
         rc = run_step(&r, STEP_CHECK);
         any = false;
         for (size_t i = 0; i < r.n_parts; i++) any |= r.parts[i].n_sus > 0;

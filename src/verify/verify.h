@@ -66,8 +66,11 @@ typedef struct verify_side_ops {
     /* The partitions to walk; one "" when the collection is read whole
      * (a partition-key collection's partitions are the server's business). */
     int (*partitions)(void *side, char ***names, size_t *n, mcdc_err *err);
-    /* From now on reads see every write acknowledged before this call. */
-    int (*pin)(void *side, mcdc_err *err);
+    /* From now on reads see every write acknowledged before the moment
+     * *ts names: 0 = now (a new one is taken and returned in *ts). Readers
+     * of one step share the plan's moment, so that only the first read of
+     * a side waits for the server to catch up with it. */
+    int (*pin)(void *side, uint64_t *ts, mcdc_err *err);
     /* At most limit rows of partition with key > *after (after NULL: from
      * the first), the smallest keys, sorted by key. Fewer than limit does
      * not mean the end (a server may count a doubled key's copies against

@@ -82,9 +82,11 @@ static int side_partitions(void *p, char ***names, size_t *n, mcdc_err *err) {
     return milvus_list_partitions(s->c, s->db, s->cfg->collection, names, n, err);
 }
 
-static int side_pin(void *p, mcdc_err *err) {
+static int side_pin(void *p, uint64_t *ts, mcdc_err *err) {
     side *s = p;
-    return milvus_alloc_timestamp(s->c, &s->ts, err);
+    if (!*ts && milvus_alloc_timestamp(s->c, ts, err)) return -1;
+    s->ts = *ts;
+    return 0;
 }
 
 static int row_cmp(const void *a, const void *b) {
