@@ -628,6 +628,9 @@ int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
         /* Not reached: nothing was done, as with a bad flag. Anything else
          * came from a server that had the request. */
         rc = err.code == MCDC_EUNAVAIL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+        /* For verify, 1 means "different": a refused request (a verify
+         * running, an unknown task, a paused one) could not compare. */
+        if (strcmp(t.request_type, "verify") == 0) rc = CLI_EXIT_USAGE;
     }
     api_client_close(c);
     task_cli_free(&t);

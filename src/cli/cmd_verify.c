@@ -244,9 +244,16 @@ static void show_progress(const job *j, const char *name, bool tty, bool final) 
     fflush(stderr);
 }
 
+/* A key for a terminal: a varchar key quoted, its control characters as
+ * '?' (a key is the source's data, not ours to send to a terminal). */
 static void key_text(mcdc_buf *b, const verify_key *k) {
-    if (k->s) mcdc_buf_printf(b, "\"%s\"", k->s);
-    else mcdc_buf_printf(b, "%" PRId64, k->i);
+    if (!k->s) {
+        mcdc_buf_printf(b, "%" PRId64, k->i);
+        return;
+    }
+    mcdc_buf_putc(b, '"');
+    for (const char *p = k->s; *p; p++) mcdc_buf_putc(b, (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : (uint8_t)*p);
+    mcdc_buf_putc(b, '"');
 }
 
 static json_t *result_json(const job *j, const char *src_name, const char *dst_name) {
@@ -322,7 +329,7 @@ int cmd_verify(int argc, char **argv) {
         char src_name[512], dst_name[512];
         snprintf(src_name, sizeof src_name, "%s.%s", db, o.collections[i]);
         snprintf(dst_name, sizeof dst_name, "%s.%s", tdb, tcoll);
-        job *j = calloc(1, sizeof *j);
+        job *j = mcdc_xcalloc(1, sizeof *j);
         j->src = (verify_milvus_cfg){&src, db, o.collections[i]};
         j->dst = (verify_milvus_cfg){&dst, tdb, tcoll};
         j->opt = o.v;

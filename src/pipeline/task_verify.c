@@ -82,10 +82,12 @@ static void *job_run(void *arg) {
         char sdb[BINDING_NAME_MAX], sname[BINDING_NAME_MAX], tdb[BINDING_NAME_MAX], tname[BINDING_NAME_MAX];
         pthread_mutex_lock(&t->verify_mu);
         task_verify_coll *c = &j->view.colls[i];
-        sscanf(c->source, "%255[^.].%255[^\n]", sdb, sname);
-        sscanf(c->target, "%255[^.].%255[^\n]", tdb, tname);
-        c->phase = VERIFY_COMPARING;
+        /* Refused at the request (not on the target yet): it says why. */
+        bool skip = c->phase == VERIFY_FAILED || sscanf(c->source, "%255[^.].%255[^\n]", sdb, sname) != 2 ||
+                    sscanf(c->target, "%255[^.].%255[^\n]", tdb, tname) != 2;
+        if (!skip) c->phase = VERIFY_COMPARING;
         pthread_mutex_unlock(&t->verify_mu);
+        if (skip) continue;
         verify_milvus_cfg scfg = {&t->env->source_milvus, sdb, sname}, dcfg = {&j->target, tdb, tname};
         verify_result res;
         mcdc_err err = {0};
@@ -120,6 +122,8 @@ static void *job_run(void *arg) {
     j->view.running = false;
     j->view.finished_wall_ms = mcdc_now_wall_ms();
     pthread_mutex_unlock(&t->verify_mu);
+    /* The target's secrets are not kept past their use. */
+    task_secrets_free(&j->held);
     return NULL;
 }
 
@@ -191,8 +195,11 @@ int task_verify_start(task *t, const char *db, const char *collection, mcdc_err 
         }
     }
     catalog_release_list(list, n);
-    if (collection && j->view.n == 0) {
+    if (j->view.n == 0) {
         job_free(j);
+        if (!collection)
+            return mcdc_errf(err, MCDC_ENOTFOUND, "task %s covers no collection of the source now: nothing to verify",
+                             t->id);
         return mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", t->id,
                          db ? db : "default", collection);
     }

@@ -56,7 +56,7 @@ void columns_free(Milvus__Proto__Schema__FieldData **cols, size_t n);
  * row past its end. */
 int columns_key_at(const Milvus__Proto__Schema__FieldData *pk, uint32_t row, int64_t *int_key, const char **str_key);
 
-/* Mixes row `row` of col into *h (start with *h = 0): every value kind
+/* Mixes col's name and row `row` of it into *h (start with *h = 0): every value kind
  * columns_select copies, by its bits; two rows hash alike only when they
  * hold the same values (but for a 2^-64 chance). -1 for a column of no
  * known kind or a row past its end. */

@@ -318,6 +318,9 @@ static int hash_member(uint64_t *h, const ProtobufCMessageDescriptor *owner, uns
 int columns_row_hash(const Milvus__Proto__Schema__FieldData *col, uint32_t row, uint64_t *h) {
     if (!col) return -1;
     if (*h == 0) *h = FNV_OFFSET;
+    /* The name too: a field renamed with the same values is another row. */
+    const char *name = col->field_name ? col->field_name : "";
+    *h = fnv_sized(*h, name, strlen(name));
     if (col->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS && col->scalars)
         return hash_member(h, &milvus__proto__schema__scalar_field__descriptor, col->scalars->data_case, col->scalars,
                            row, 1);

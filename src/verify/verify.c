@@ -70,6 +70,7 @@ typedef struct part {
     verify_key dbl_example[VERIFY_EXAMPLES];
     size_t n_dbl_example;
     verify_kind *sus_kind;       /* filled by the last check */
+    verify_rows src_now;         /* the source's rows of the suspects, read first in each check */
 } part;
 
 typedef struct run {
@@ -157,7 +158,15 @@ typedef struct cursor {
 
 static bool cursor_empty(const cursor *c) { return c->at >= c->page.n; }
 
-static void cursor_take(cursor *c, fetch *f) {
+/* 0, or -1 when the side answered a page that does not start after the
+ * last key (a server that does not page by key: the walk would loop). */
+static int cursor_take(cursor *c, fetch *f, mcdc_err *err) {
+    if (c->has_last && f->rows.n && verify_key_cmp(&f->rows.rows[0].key, &c->last) <= 0) {
+        verify_rows_free(&f->rows);
+        return mcdc_errf(err, MCDC_EREMOTE, "a page of partition '%s' did not start after the previous page's last "
+                                            "key: the server does not page by key",
+                         f->partition);
+    }
     verify_rows_free(&c->page);
     c->page = f->rows;
     f->rows = (verify_rows){0};
@@ -173,6 +182,7 @@ static void cursor_take(cursor *c, fetch *f) {
         c->has_last = true;
     }
     c->keys += c->page.n;
+    return 0;
 }
 
 static int refill(run *r, void *src, void *dst, const char *name, cursor *s, cursor *d) {
@@ -198,8 +208,12 @@ static int refill(run *r, void *src, void *dst, const char *name, cursor *s, cur
         verify_rows_free(&fd.rows);
         return -1;
     }
-    if (need_s) cursor_take(s, &fs);
-    if (need_d) cursor_take(d, &fd);
+    mcdc_err e;
+    if ((need_s && cursor_take(s, &fs, &e)) || (need_d && cursor_take(d, &fd, &e))) {
+        verify_rows_free(&fd.rows);
+        fail(r, &e);
+        return -1;
+    }
     return 0;
 }
 
@@ -249,29 +263,40 @@ static int walk(run *r, void *src, void *dst, part *p) {
 
 /* ---- doubled keys --------------------------------------------------------
  * keys[a..b) sorted; the range (keys[a-1], keys[b-1]] (a == 0: from lo)
- * counted n copies on the target where it holds b - a keys. */
-static int halve(run *r, void *dst, part *p, const verify_key *keys, size_t a, size_t b, const verify_key *lo,
-                 uint64_t n) {
+ * counted n copies on the target where it holds b - a keys. A range with
+ * no more copies than keys holds no double; one key with more is counted
+ * exactly on both sides, so a key the stream added to the range meanwhile
+ * is no double, and neither is a copy the source holds too. */
+static int halve(run *r, void *src, void *dst, part *p, const verify_key *keys, size_t a, size_t b,
+                 const verify_key *lo, uint64_t n) {
     if (n <= b - a) return 0;
+    mcdc_err e;
     if (b - a == 1) {
-        p->doubled += n - 1;
-        if (p->n_dbl_example < VERIFY_EXAMPLES) p->dbl_example[p->n_dbl_example++] = key_dup(&keys[a]);
+        uint64_t nt, ns;
+        if (r->dops->count_key(dst, p->name, &keys[a], &nt, &e) || r->so->count_key(src, p->name, &keys[a], &ns, &e)) {
+            fail(r, &e);
+            return -1;
+        }
+        uint64_t base = ns ? ns : 1;
+        if (nt > base) {
+            p->doubled += nt - base;
+            if (p->n_dbl_example < VERIFY_EXAMPLES) p->dbl_example[p->n_dbl_example++] = key_dup(&keys[a]);
+        }
         return 0;
     }
     size_t m = a + (b - a) / 2;
     uint64_t left;
-    mcdc_err e;
     if (r->dops->count(dst, p->name, lo, &keys[m - 1], &left, &e)) {
         fail(r, &e);
         return -1;
     }
-    if (halve(r, dst, p, keys, a, m, lo, left)) return -1;
-    return halve(r, dst, p, keys, m, b, &keys[m - 1], n > left ? n - left : 0);
+    if (halve(r, src, dst, p, keys, a, m, lo, left)) return -1;
+    return halve(r, src, dst, p, keys, m, b, &keys[m - 1], n > left ? n - left : 0);
 }
 
 /* The target's pages again, each range counted; a range with more copies
  * than keys is halved until its doubled keys are named. */
-static int find_doubled(run *r, void *dst, part *p) {
+static int find_doubled(run *r, void *src, void *dst, part *p) {
     verify_key last = {0};
     bool has_last = false;
     int rc = 0;
@@ -295,7 +320,7 @@ static int find_doubled(run *r, void *dst, part *p) {
             fail(r, &e);
             rc = -1;
         } else {
-            rc = halve(r, dst, p, keys, 0, page.n, has_last ? &last : NULL, n);
+            rc = halve(r, src, dst, p, keys, 0, page.n, has_last ? &last : NULL, n);
         }
         free(last.s);
         last = key_dup(&keys[page.n - 1]);
@@ -315,61 +340,74 @@ static int row_cmp(const void *a, const void *b) {
 }
 
 static const verify_row *find_row(const verify_rows *rows, const verify_key *k) {
+    if (!rows->n) return NULL;
     verify_row probe = {*k, 0};
     return bsearch(&probe, rows->rows, rows->n, sizeof *rows->rows, row_cmp);
 }
 
 #define LOOKUP_KEYS 1000
 
-/* Reads p's suspects on both sides again; keeps those that still differ,
- * each with its kind now. */
-static int check_suspects(run *r, void *src, void *dst, part *p) {
-    free(p->sus_kind);
-    p->sus_kind = mcdc_xcalloc(p->n_sus ? p->n_sus : 1, sizeof *p->sus_kind);
-    size_t kept = 0;
+/* The rows of p's suspects on one side, sorted by key. */
+static int lookup_all(run *r, const verify_side_ops *ops, void *side, part *p, verify_rows *out) {
+    *out = (verify_rows){0};
     for (size_t at = 0; at < p->n_sus; at += LOOKUP_KEYS) {
-        if (stop(r)) return -1;
+        if (stop(r)) break;
         size_t n = p->n_sus - at < LOOKUP_KEYS ? p->n_sus - at : LOOKUP_KEYS;
         verify_key *keys = mcdc_xmalloc(n * sizeof *keys);
         for (size_t i = 0; i < n; i++) keys[i] = p->sus[at + i].key;
-        verify_rows a = {0}, b = {0};
+        verify_rows got = {0};
         mcdc_err e;
-        int rc = r->so->lookup(src, p->name, keys, n, &a, &e);
-        if (!rc) rc = r->dops->lookup(dst, p->name, keys, n, &b, &e);
+        int rc = ops->lookup(side, p->name, keys, n, &got, &e);
         free(keys);
         if (rc) {
-            verify_rows_free(&a);
-            verify_rows_free(&b);
             fail(r, &e);
-            return -1;
+            break;
         }
-        qsort(a.rows, a.n, sizeof *a.rows, row_cmp);
-        qsort(b.rows, b.n, sizeof *b.rows, row_cmp);
-        for (size_t i = at; i < at + n; i++) {
-            const verify_row *x = find_row(&a, &p->sus[i].key), *y = find_row(&b, &p->sus[i].key);
-            verify_kind k;
-            if (x && y && x->hash == y->hash) {
-                free(p->sus[i].key.s);
-                continue;
-            }
-            if (!x && !y) {
-                free(p->sus[i].key.s); /* gone from both: equal */
-                continue;
-            }
-            k = !y ? VERIFY_MISSING : !x ? VERIFY_EXTRA : VERIFY_DIFFERING;
-            p->sus[kept] = p->sus[i];
-            p->sus_kind[kept++] = k;
+        if (got.n) {
+            out->rows = mcdc_xrealloc(out->rows, (out->n + got.n) * sizeof *out->rows);
+            memcpy(out->rows + out->n, got.rows, got.n * sizeof *got.rows);
+            out->n += got.n;
         }
-        verify_rows_free(&a);
-        verify_rows_free(&b);
+        free(got.rows);
     }
+    if (r->failed) {
+        verify_rows_free(out);
+        return -1;
+    }
+    /* qsort and bsearch take no NULL array, even with no elements. */
+    if (out->n) qsort(out->rows, out->n, sizeof *out->rows, row_cmp);
+    return 0;
+}
+
+/* The second half of a check: the target's rows of p's suspects, read
+ * after the source's (src_now) and after the target had the time (or the
+ * watermark) to catch up with that moment; keeps the keys that still
+ * differ, each with its kind now. Nothing of p changes when it fails. */
+static int check_suspects(run *r, void *dst, part *p) {
+    verify_rows b;
+    if (lookup_all(r, r->dops, dst, p, &b)) return -1;
+    verify_kind *kind = mcdc_xcalloc(p->n_sus ? p->n_sus : 1, sizeof *kind);
+    size_t kept = 0;
+    for (size_t i = 0; i < p->n_sus; i++) {
+        const verify_row *x = find_row(&p->src_now, &p->sus[i].key), *y = find_row(&b, &p->sus[i].key);
+        if ((x && y && x->hash == y->hash) || (!x && !y)) { /* equal, or gone from both */
+            free(p->sus[i].key.s);
+            continue;
+        }
+        p->sus[kept] = p->sus[i];
+        kind[kept++] = !y ? VERIFY_MISSING : !x ? VERIFY_EXTRA : VERIFY_DIFFERING;
+    }
+    verify_rows_free(&b);
+    verify_rows_free(&p->src_now);
+    free(p->sus_kind);
+    p->sus_kind = kind;
     p->n_sus = kept;
     return 0;
 }
 
 /* ---- threads ------------------------------------------------------------ */
 
-typedef enum { STEP_WALK, STEP_CHECK } step;
+typedef enum { STEP_WALK, STEP_CHECK_SOURCE, STEP_CHECK_TARGET } step;
 
 typedef struct worker {
     run *r;
@@ -401,16 +439,25 @@ static void *work(void *arg) {
             pthread_mutex_unlock(&r->mu);
             if (i == r->n_parts) break;
             part *p = &r->parts[i];
-            if (w->what == STEP_CHECK) {
-                if (p->n_sus && check_suspects(r, src, dst, p)) break;
+            if (w->what == STEP_CHECK_SOURCE) {
+                verify_rows_free(&p->src_now);
+                if (p->n_sus && lookup_all(r, r->so, src, p, &p->src_now)) break;
+                continue;
+            }
+            if (w->what == STEP_CHECK_TARGET) {
+                if (p->n_sus && check_suspects(r, dst, p)) break;
                 continue;
             }
             if (walk(r, src, dst, p)) break;
-            /* More copies than keys on the target beyond what the source
-             * has itself: name the doubled keys. */
-            uint64_t sd = p->src_rows > p->src_keys ? p->src_rows - p->src_keys : 0;
-            uint64_t dd = p->dst_rows > p->dst_keys ? p->dst_rows - p->dst_keys : 0;
-            if (dd > sd && find_doubled(r, dst, p)) break;
+            /* More copies than keys on the target: name the doubled keys.
+             * Counted after the walk, so rows the stream added meanwhile
+             * only make the search run (it counts each key exactly). */
+            uint64_t now;
+            if (r->dops->count(dst, p->name, NULL, NULL, &now, &e)) {
+                fail(r, &e);
+                break;
+            }
+            if (now > p->dst_keys && find_doubled(r, src, dst, p)) break;
         }
     }
     r->so->close(src);
@@ -531,12 +578,18 @@ int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_
     for (size_t i = 0; i < r.n_parts; i++) any |= r.parts[i].n_sus > 0;
     for (unsigned round = 0; !rc && any && round < (r.o.rechecks ? r.o.rechecks : 1); round++) {
         atomic_store(&r.prog->phase, VERIFY_RECHECKING);
+        /* The source first, then (after the wait) the target: the target
+         * is then asked for no change the source had not made when it was
+         * read, so a key written once during the verify ends equal. */
+        r.src_ts = r.dst_ts = 0; /* each worker of the step takes its own moment */
+        rc = run_step(&r, STEP_CHECK_SOURCE);
+        if (rc) break;
         if (r.o.rechecks && !wait_caught_up(&r)) {
             rc = -1;
             break;
         }
-        r.src_ts = r.dst_ts = 0; /* each worker of the round takes its own moment, after the wait */
-        rc = run_step(&r, STEP_CHECK);
+        r.src_ts = r.dst_ts = 0;
+        rc = run_step(&r, STEP_CHECK_TARGET);
         any = false;
         for (size_t i = 0; i < r.n_parts; i++) any |= r.parts[i].n_sus > 0;
     }
@@ -549,7 +602,6 @@ int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_
             out->target_keys += p->dst_keys;
             out->unconfirmed += p->unconfirmed;
             out->count[VERIFY_DOUBLED] += p->doubled;
-            for (size_t k = 0; k < p->n_dbl_example; k++) add_example(out, VERIFY_DOUBLED, &p->dbl_example[k]);
             if (p->n_sus && p->sus_kind)
                 for (size_t k = 0; k < p->n_sus; k++) out->count[p->sus_kind[k]]++;
         }
@@ -569,7 +621,15 @@ int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_
             for (size_t k = 0; k < m && k < VERIFY_EXAMPLES; k++) add_example(out, (verify_kind)kind, &all[k]);
             free(all);
         }
-        qsort(out->example[VERIFY_DOUBLED], out->n_example[VERIFY_DOUBLED], sizeof(verify_key), key_cmp_q);
+        /* Doubled: each partition kept its smallest (its pages are walked
+         * in key order); the smallest of those. */
+        verify_key *all_dbl = mcdc_xmalloc((r.n_parts ? r.n_parts : 1) * VERIFY_EXAMPLES * sizeof *all_dbl);
+        size_t nd = 0;
+        for (size_t i = 0; i < r.n_parts; i++)
+            for (size_t k = 0; k < r.parts[i].n_dbl_example; k++) all_dbl[nd++] = r.parts[i].dbl_example[k];
+        if (nd) qsort(all_dbl, nd, sizeof *all_dbl, key_cmp_q);
+        for (size_t k = 0; k < nd && k < VERIFY_EXAMPLES; k++) add_example(out, VERIFY_DOUBLED, &all_dbl[k]);
+        free(all_dbl);
         out->partitions = r.n_parts;
     } else if (err) {
         *err = r.err;
@@ -580,6 +640,7 @@ int verify_run(const verify_side_ops *src_ops, void *src_cfg, const verify_side_
         for (size_t k = 0; k < p->n_dbl_example; k++) free(p->dbl_example[k].s);
         free(p->sus);
         free(p->sus_kind);
+        verify_rows_free(&p->src_now);
         free(p->name);
     }
     free(r.parts);

@@ -7,18 +7,23 @@
  * columns_row_hash), so a page costs its keys and one word a row.
  *
  * Doubled rows do not show in a Query: the server returns each key once,
- * however many copies it stores. A count(*) counts every copy, so per
- * partition (copies counted) - (keys read) is how many doubles a side holds;
- * when the target holds more than the source, its pages are counted again
- * range by range, and a range that counts more than its keys is halved
- * until the doubled keys are named.
+ * however many copies it stores. A count(*) counts every copy: when a
+ * target partition counts more copies than the walk read keys, its pages
+ * are counted again range by range, a range that counts more than its keys
+ * is halved, and each single key left is counted exactly on both sides: a
+ * double is a copy the target holds beyond the source's (a source may hold
+ * doubles of its own).
  *
  * A source that is written while it is verified moves under the reader: a
  * key written after its page was read shows as a difference that is none.
- * So every difference is a suspect first, checked again (both sides, by key)
- * after the hooks say the target has caught up with a later moment of the
- * source (a task's watermark passed it; without a task, after a pause), up
- * to `rechecks` times; only what differs every time is reported.
+ * So every difference is a suspect first, checked again by key: the source
+ * read first, then the target once the hooks say it has caught up with a
+ * moment after that read (a task's watermark passed it; without a task,
+ * after a pause), up to `rechecks` times; only what differs every time is
+ * reported. A key written faster than the target catches up may differ in
+ * every round: it is reported, as the verify cannot tell it from a real
+ * difference without reading both sides at one moment, which a 2.3 Query
+ * cannot do. Doubled keys are not re-checked.
  *
  * Memory: per reader two pages (page_rows keys and fingerprints each), and
  * at most max_suspects keys in all; differences past that are counted but
@@ -81,6 +86,8 @@ typedef struct verify_side_ops {
      * (NULL: unbounded). */
     int (*count)(void *side, const char *partition, const verify_key *lo, const verify_key *hi, uint64_t *n,
                  mcdc_err *err);
+    /* Stored copies of the one key k in partition. */
+    int (*count_key)(void *side, const char *partition, const verify_key *k, uint64_t *n, mcdc_err *err);
     /* The rows of these keys that exist, in any order. */
     int (*lookup)(void *side, const char *partition, const verify_key *keys, size_t n, verify_rows *out,
                   mcdc_err *err);

@@ -134,12 +134,12 @@ static int rows_of(side *s, const Milvus__Proto__Milvus__QueryResults *res, veri
         uint64_t h = 0;
         for (size_t c = 0; c < res->n_fields_data; c++) {
             if (columns_row_hash(order[c].col, (uint32_t)r, &h)) {
+                mcdc_errf(err, MCDC_EREMOTE, "%s: Query of %s.%s: column %s holds no row %zu of a known kind",
+                          s->cfg->server->address, s->db, s->cfg->collection, order[c].name, r);
                 out->n = r + 1;
                 free(order);
                 verify_rows_free(out);
-                return mcdc_errf(err, MCDC_EREMOTE, "%s: Query of %s.%s: column %s holds no row %zu of a known kind",
-                                 s->cfg->server->address, s->db, s->cfg->collection,
-                                 order[c].name, r);
+                return -1;
             }
         }
         row->hash = h;
@@ -152,6 +152,16 @@ static int rows_of(side *s, const Milvus__Proto__Milvus__QueryResults *res, veri
 
 static const char *const ALL_FIELDS[] = {"*"};
 
+/* A not-found of a call on one partition means "nothing here" only when
+ * the collection is there and the partition is not (a partition the other
+ * side alone has); a collection gone mid-run stays an error. */
+static bool partition_absent(side *s, const char *partition, const mcdc_err *err) {
+    if (err->code != MCDC_ENOTFOUND || !partition || !*partition) return false;
+    bool has = true;
+    mcdc_err e2;
+    return milvus_has_partition(s->c, s->db, s->cfg->collection, partition, &has, &e2) == 0 && !has;
+}
+
 static int query(side *s, const char *partition, const char *expr, uint32_t limit, verify_rows *out, mcdc_err *err) {
     const char *parts[1] = {partition};
     bool one = partition && *partition;
@@ -159,7 +169,7 @@ static int query(side *s, const char *partition, const char *expr, uint32_t limi
     if (milvus_query_page(s->c, s->db, s->cfg->collection, one ? parts : NULL, one ? 1 : 0, expr, ALL_FIELDS, 1,
                           limit, s->ts, &res, err)) {
         /* A partition only the other side has: nothing here. */
-        if (err->code == MCDC_ENOTFOUND && one) {
+        if (partition_absent(s, partition, err)) {
             out->rows = NULL;
             out->n = 0;
             return 0;
@@ -191,7 +201,20 @@ static int side_count(void *p, const char *partition, const verify_key *lo, cons
     int rc = milvus_count_where(s->c, s->db, s->cfg->collection, partition, expr.len ? mcdc_buf_cstr(&expr) : "",
                                 s->ts, n, err);
     mcdc_buf_free(&expr);
-    if (rc && err->code == MCDC_ENOTFOUND && partition && *partition) {
+    if (rc && partition_absent(s, partition, err)) {
+        *n = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+static int side_count_key(void *p, const char *partition, const verify_key *k, uint64_t *n, mcdc_err *err) {
+    side *s = p;
+    mcdc_buf expr = {0};
+    milvus_expr_pk_cmp(&expr, s->pk, "==", s->varchar, k->i, k->s);
+    int rc = milvus_count_where(s->c, s->db, s->cfg->collection, partition, mcdc_buf_cstr(&expr), s->ts, n, err);
+    mcdc_buf_free(&expr);
+    if (rc && partition_absent(s, partition, err)) {
         *n = 0;
         rc = 0;
     }
@@ -229,8 +252,9 @@ static int side_lookup(void *p, const char *partition, const verify_key *keys, s
         mcdc_buf_reset(&expr);
         size_t took = milvus_expr_ids(&expr, s->pk, &ids, at, MILVUS_EXPR_MAX_BYTES);
         verify_rows part = {0};
-        rc = query(s, partition, mcdc_buf_cstr(&expr), (uint32_t)(took < MILVUS_QUERY_WINDOW ? took : MILVUS_QUERY_WINDOW),
-                   &part, err);
+        /* The whole window, not `took`: a doubled key's copies count
+         * against the limit, which would cut the largest key off. */
+        rc = query(s, partition, mcdc_buf_cstr(&expr), MILVUS_QUERY_WINDOW, &part, err);
         if (!rc && part.n) {
             out->rows = mcdc_xrealloc(out->rows, (out->n + part.n) * sizeof *out->rows);
             memcpy(out->rows + out->n, part.rows, part.n * sizeof *part.rows);
@@ -253,5 +277,6 @@ const verify_side_ops verify_milvus_ops = {
     .pin = side_pin,
     .page = side_page,
     .count = side_count,
+    .count_key = side_count_key,
     .lookup = side_lookup,
 };

@@ -16,7 +16,7 @@
 #include "base/buf.h"
 #include "verify/verify.h"
 
-#define MAX_ROWS 256
+#define MAX_ROWS 1600
 #define MAX_PARTS 3
 
 typedef struct fake_row {
@@ -36,6 +36,8 @@ typedef struct fake {
     size_t n_parts;
     bool varchar;   /* keys as strings "k%05d" (sorted the same) */
     bool fail_page; /* the server went away */
+    int lookups_ok; /* > 0: lookups after this many fail */
+    _Atomic int lookups;
     _Atomic int opens, pins;
 } fake;
 
@@ -116,11 +118,23 @@ static int f_count(void *side, const char *partition, const verify_key *lo, cons
     return 0;
 }
 
+static int f_count_key(void *side, const char *partition, const verify_key *k, uint64_t *n, mcdc_err *err) {
+    (void)err;
+    fake *f = side;
+    *n = 0;
+    fake_part *p = part_of(f, partition);
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->rows[i].key == int_of(f, k)) *n += p->rows[i].copies;
+    return 0;
+}
+
 static int f_lookup(void *side, const char *partition, const verify_key *keys, size_t n, verify_rows *out,
                     mcdc_err *err) {
     (void)err;
     fake *f = side;
     *out = (verify_rows){0};
+    if (f->lookups_ok && atomic_fetch_add(&f->lookups, 1) >= f->lookups_ok)
+        return mcdc_errf(err, MCDC_EUNAVAIL, "fake 127.0.0.1:2: connection reset");
     fake_part *p = part_of(f, partition);
     for (size_t k = 0; k < n; k++)
         for (size_t i = 0; p && i < p->n; i++)
@@ -128,7 +142,7 @@ static int f_lookup(void *side, const char *partition, const verify_key *keys, s
     return 0;
 }
 
-static const verify_side_ops FAKE = {f_open, f_close, f_partitions, f_pin, f_page, f_count, f_lookup};
+static const verify_side_ops FAKE = {f_open, f_close, f_partitions, f_pin, f_page, f_count, f_count_key, f_lookup};
 
 /* n rows 0..n-1 in partition `name`, value = key * 7. */
 static void fill(fake *f, const char *name, size_t n) {
@@ -255,6 +269,30 @@ static void test_doubles_of_the_source_are_not_the_targets(void **state) {
     verify_result_free(&r);
 }
 
+/* Doubles on both sides: only the target's copies beyond the source's
+ * count, and one on the source does not hide one on the target. */
+static void test_doubles_counted_against_the_source(void **state) {
+    (void)state;
+    fake a = {0}, b = {0};
+    fill(&a, "_default", 20);
+    fill(&b, "_default", 20);
+    row(&a, "_default", 8)->copies = 2;  /* the source doubles 8 */
+    row(&b, "_default", 10)->copies = 2; /* the target doubles 10 only */
+    verify_result r;
+    mcdc_err err;
+    assert_int_equal(compare(&a, &b, &SMALL, &r, &err), 0);
+    assert_int_equal(r.count[VERIFY_DOUBLED], 1);
+    assert_int_equal(r.example[VERIFY_DOUBLED][0].i, 10);
+    verify_result_free(&r);
+    row(&b, "_default", 8)->copies = 3; /* 8: one copy beyond the source's two */
+    assert_int_equal(compare(&a, &b, &SMALL, &r, &err), 0);
+    assert_int_equal(r.count[VERIFY_DOUBLED], 2);
+    assert_int_equal(r.n_example[VERIFY_DOUBLED], 2);
+    assert_int_equal(r.example[VERIFY_DOUBLED][0].i, 8);
+    assert_int_equal(r.example[VERIFY_DOUBLED][1].i, 10);
+    verify_result_free(&r);
+}
+
 /* A difference the target heals before the re-check (a write in flight)
  * is not reported; one that stays is. */
 typedef struct heal {
@@ -326,6 +364,22 @@ static void test_side_failure_is_an_error(void **state) {
 
 /* Many partitions on few readers, many times: the threads share only the
  * run's counters and the partition queue. */
+/* A re-check that fails half way (more suspects than one lookup takes)
+ * fails the verify and leaves nothing freed twice (ASan watches). */
+static void test_check_failing_half_way(void **state) {
+    (void)state;
+    fake a = {0}, b = {0};
+    fill(&a, "_default", 1500);
+    fill(&b, "_default", 1500);
+    for (int64_t k = 0; k < 3000; k += 2) row(&b, "_default", k)->value = 1; /* 1500 differ */
+    b.lookups_ok = 1;
+    verify_options o = {.page_rows = 500, .readers = 1, .rechecks = 0};
+    verify_result r;
+    mcdc_err err = {0};
+    assert_int_equal(compare(&a, &b, &o, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "127.0.0.1:2"));
+}
+
 static void test_readers_race_free(void **state) {
     (void)state;
     static const char *names[MAX_PARTS] = {"a", "b", "c"};
@@ -355,9 +409,11 @@ int main(void) {
         cmocka_unit_test(test_each_kind_counted_and_named),
         cmocka_unit_test(test_partitions_on_one_side),
         cmocka_unit_test(test_doubles_of_the_source_are_not_the_targets),
+        cmocka_unit_test(test_doubles_counted_against_the_source),
         cmocka_unit_test(test_recheck_drops_what_caught_up),
         cmocka_unit_test(test_suspects_bounded),
         cmocka_unit_test(test_side_failure_is_an_error),
+        cmocka_unit_test(test_check_failing_half_way),
         cmocka_unit_test(test_readers_race_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
