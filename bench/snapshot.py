@@ -32,7 +32,6 @@ Prints one JSON line per figure (bench/run.py's format, with "shards"), then a t
 on a number: the exit code says only whether the run itself worked.
 """
 import argparse
-import collections
 import os
 import shutil
 import subprocess
@@ -54,9 +53,6 @@ sys.path.insert(0, str(REPO / "tests" / "it"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from pymilvus import Collection, connections, utility  # noqa: E402
-from pymilvus.client.prepare import Prepare as RequestPrepare  # noqa: E402
-from pymilvus.client.utils import check_status  # noqa: E402
-from pymilvus.orm.prepare import Prepare as DataPrepare  # noqa: E402
 
 import benchlib as bl  # noqa: E402
 from run import MIB, Run, busy, log  # noqa: E402
@@ -93,36 +89,13 @@ class SnapshotRun(Run):
 
     def insert_ceiling(self, rows, shards):
         """N rows into an empty loaded target collection, requests built before the clock, up to
-        --ceiling-inflight calls in flight: (rows/s, seconds, seconds of the calls alone, busy)."""
+        --ceiling-inflight calls in flight (benchlib.raw_insert_ceiling): (rows/s, seconds, seconds
+        of the calls alone, busy)."""
         a = self.args
-        name = self.coll_name(f"ceil{shards}")
-        c = bl.create_loaded(name, "tgt", shards)
-        self.to_drop.append(("tgt", name))
-        fields = c.schema.to_dict()["fields"]  # what Collection.insert hands the same builder
-        reqs = [RequestPrepare.batch_insert_param(
-                    name, DataPrepare.prepare_insert_data(rows.columns(lo, min(a.batch, a.rows - lo)), c.schema),
-                    None, fields)
-                for lo in range(0, a.rows, a.batch)]
-        stub = connections._fetch_handler("tgt")._stub
         b0 = bl.machine_busy()
-        t0 = time.monotonic()
-        pending = collections.deque()
-        for req in reqs:
-            if len(pending) >= a.ceiling_inflight:
-                check_status(pending.popleft().result().status)
-            pending.append(stub.Insert.future(req, timeout=300))
-        while pending:
-            check_status(pending.popleft().result().status)
-        t_calls = time.monotonic() - t0
-        got = bl.count(c)
-        secs = time.monotonic() - t0
-        b1 = bl.machine_busy()
-        if got != a.rows:
-            raise RuntimeError(f"ceiling: target holds {got} rows, not {a.rows}")
-        del reqs
-        c.release()
-        self.drop("tgt", name)
-        return a.rows / secs, secs, t_calls, busy(b0, b1)
+        rate, secs, t_calls = bl.raw_insert_ceiling(rows, self.coll_name(f"ceil{shards}"), "tgt", shards, a.rows,
+                                                   a.batch, a.ceiling_inflight)
+        return rate, secs, t_calls, busy(b0, bl.machine_busy())
 
     def copy(self, srv, sampler, name):
         """The snapshot task, from its create request until streaming and until the target holds N."""
