@@ -128,7 +128,7 @@ static void suspect_add(run *r, part *p, const verify_key *k) {
     p->sus[p->n_sus++].key = key_dup(k);
 }
 
-/* Both sides' next pages at once: the target's on a thread of its own. */
+/* One page asked of one side, on a thread of its own. */
 typedef struct fetch {
     const verify_side_ops *ops;
     void *side;
@@ -146,21 +146,50 @@ static void *fetch_run(void *arg) {
     return NULL;
 }
 
-/* A side's walk: the page in hand, where it is in it, and the key after
- * which the next page starts. */
+/* A side's walk: the page in hand, where it is in it, the key after which
+ * the next page starts, and that next page, asked for as soon as this one
+ * came: both servers read their next page while the pages in hand are
+ * merged, so neither waits for the merge or for the other. */
 typedef struct cursor {
     verify_rows page;
     size_t at;
     bool done, has_last;
     verify_key last;
     uint64_t keys;
+    fetch next;
+    verify_key asked_after; /* next.after points here while it runs */
+    pthread_t thread;
+    bool pending, threaded;
 } cursor;
 
 static bool cursor_empty(const cursor *c) { return c->at >= c->page.n; }
 
-/* 0, or -1 when the side answered a page that does not start after the
- * last key (a server that does not page by key: the walk would loop). */
-static int cursor_take(cursor *c, fetch *f, mcdc_err *err) {
+static void cursor_ask(cursor *c, const verify_side_ops *ops, void *side, const char *name, uint32_t limit) {
+    free(c->asked_after.s);
+    c->asked_after = c->has_last ? key_dup(&c->last) : (verify_key){0};
+    c->next = (fetch){ops, side, name, c->has_last ? &c->asked_after : NULL, limit, {0}, {0}, 0};
+    c->pending = true;
+    c->threaded = pthread_create(&c->thread, NULL, fetch_run, &c->next) == 0;
+    if (!c->threaded) fetch_run(&c->next);
+}
+
+static void cursor_wait(cursor *c) {
+    if (c->pending && c->threaded) pthread_join(c->thread, NULL);
+    c->threaded = false;
+}
+
+/* Takes the page asked for: 0, or -1 when the side failed or answered a
+ * page that does not start after the last key (a server that does not
+ * page by key: the walk would loop). */
+static int cursor_take(cursor *c, mcdc_err *err) {
+    cursor_wait(c);
+    c->pending = false;
+    fetch *f = &c->next;
+    if (f->rc) {
+        *err = f->err;
+        verify_rows_free(&f->rows);
+        return -1;
+    }
     if (c->has_last && f->rows.n && verify_key_cmp(&f->rows.rows[0].key, &c->last) <= 0) {
         verify_rows_free(&f->rows);
         return mcdc_errf(err, MCDC_EREMOTE, "a page of partition '%s' did not start after the previous page's last "
@@ -185,39 +214,32 @@ static int cursor_take(cursor *c, fetch *f, mcdc_err *err) {
     return 0;
 }
 
+/* The page in hand of each side that has used it up, and the page after
+ * it asked for at once. */
 static int refill(run *r, void *src, void *dst, const char *name, cursor *s, cursor *d) {
     bool need_s = cursor_empty(s) && !s->done, need_d = cursor_empty(d) && !d->done;
-    fetch fs = {r->so, src, name, s->has_last ? &s->last : NULL, r->o.page_rows, {0}, {0}, 0};
-    fetch fd = {r->dops, dst, name, d->has_last ? &d->last : NULL, r->o.page_rows, {0}, {0}, 0};
-    pthread_t t;
-    bool threaded = need_s && need_d && pthread_create(&t, NULL, fetch_run, &fd) == 0;
-    if (need_s) fetch_run(&fs);
-    if (threaded) pthread_join(t, NULL);
-    else if (need_d) fetch_run(&fd);
-    int rc = 0;
-    if (need_s && fs.rc) {
-        fail(r, &fs.err);
-        rc = -1;
-    }
-    if (need_d && fd.rc) {
-        fail(r, &fd.err);
-        rc = -1;
-    }
-    if (rc) {
-        verify_rows_free(&fs.rows);
-        verify_rows_free(&fd.rows);
-        return -1;
-    }
+    if (need_s && !s->pending) cursor_ask(s, r->so, src, name, r->o.page_rows);
+    if (need_d && !d->pending) cursor_ask(d, r->dops, dst, name, r->o.page_rows);
     mcdc_err e;
-    if ((need_s && cursor_take(s, &fs, &e)) || (need_d && cursor_take(d, &fd, &e))) {
-        verify_rows_free(&fd.rows);
+    int rc = 0;
+    if (need_s && cursor_take(s, &e)) {
         fail(r, &e);
-        return -1;
+        rc = -1;
     }
+    if (need_d && cursor_take(d, &e)) {
+        fail(r, &e);
+        rc = -1;
+    }
+    if (rc) return -1;
+    if (need_s && !s->done) cursor_ask(s, r->so, src, name, r->o.page_rows);
+    if (need_d && !d->done) cursor_ask(d, r->dops, dst, name, r->o.page_rows);
     return 0;
 }
 
 static void cursor_free(cursor *c) {
+    cursor_wait(c);
+    verify_rows_free(&c->next.rows);
+    free(c->asked_after.s);
     verify_rows_free(&c->page);
     free(c->last.s);
 }
