@@ -34,7 +34,7 @@ static const char STYLE[] =
     "th,td{border-bottom:1px solid #d1d9e0;padding:.35em .6em;text-align:left;vertical-align:top}"
     "th{background:#f6f8fa;font-weight:600}"
     "td.lag,td.rate,td.inflight,td.applied{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
-    "td.id{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}"
+    "td.id{font-family:ui-monospace,Menlo,Consolas,monospace;max-width:12em;overflow-wrap:anywhere}"
     "td.watermark{white-space:nowrap}"
     "td.reason,td.last-error{max-width:22em;overflow-wrap:anywhere}td.snapshot{min-width:14em;max-width:24em}"
     ".state-Running{color:#1a7f37;font-weight:600}.state-Paused{color:#cf222e;font-weight:600}"
