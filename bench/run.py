@@ -398,7 +398,8 @@ class Run:
         self.stack = stack_env()
         workdir = Path(tempfile.mkdtemp(prefix="mcdc-bench-"))
         apply = {k: v for k, v in (("batch_rows", a.batch_rows), ("inflight_calls", a.inflight_calls),
-                                   ("inflight_bytes", a.inflight_kib * 1024 if a.inflight_kib else None)) if v}
+                                   ("inflight_bytes", a.inflight_kib * 1024 if a.inflight_kib else None),
+                                   ("batch_bytes", a.batch_kib * 1024 if a.batch_kib else None)) if v}
         srv = McdcServer(self.stack, workdir, apply=apply or None)
         ok = False
         sampler = None
@@ -654,6 +655,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
     p.add_argument("--inflight-calls", type=int,
                    help="mcdc's apply.inflight_calls (default: mcdc's, 4); 1 waits for each call before the next")
+    p.add_argument("--batch-kib", type=int, help="mcdc's apply.batch_bytes in KiB (default: mcdc's, 8192)")
     p.add_argument("--inflight-kib", type=int,
                    help="mcdc's apply.inflight_bytes in KiB (default: mcdc's, 4096)")
     p.add_argument("--target-delay-ms", type=float, default=0,

@@ -64,7 +64,10 @@ static const char *const MECHANISMS[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-51
 
 /* queued.max.messages.kbytes (prefetch_kbytes) bounds the prefetch memory per
  * channel: 8 MiB keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB
- * halved that (docs/benchmarks.md, an A/B of one build). */
+ * halved that (docs/benchmarks.md, an A/B of one build); one channel drains
+ * 2.5-3 x faster with 32-64 MiB. The default is for a reader alone (mcdc
+ * dump, tools); a task hands each of its channels a share of its own
+ * read-ahead budget instead (task.c), unless the config sets this key. */
 static const mq_key KEYS[N_KEYS] = {
     [K_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "127.0.0.1:9092",
           .help = "bootstrap servers", .check = check_brokers},

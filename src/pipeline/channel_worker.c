@@ -335,15 +335,39 @@ void worker_free(channel_worker *w) {
     positions_free(&w->pos);
     idmap_free(&w->dml.seen);
     free(w->channel);
+    free(w->mq_kv_own);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+/* The queue settings this worker reads with: the env's, plus its share of
+ * the task's read-ahead when the driver has that key and the config does
+ * not set it (an operator's prefetch_kbytes wins). */
+#define PREFETCH_KEY "prefetch_kbytes"
+
+static void use_settings(channel_worker *w, const mq_config *mq) {
+    w->mq = mq;
+    if (!w->ctx.set.prefetch_kbytes) return;
+    size_t n_keys;
+    const mq_key *keys = mq_keys(mq->type, &n_keys);
+    bool declared = false;
+    for (size_t i = 0; i < n_keys; i++) declared |= strcmp(keys[i].name, PREFETCH_KEY) == 0;
+    for (size_t i = 0; i < mq->n_settings; i++)
+        if (mq->settings[i].key && strcmp(mq->settings[i].key, PREFETCH_KEY) == 0) return;
+    if (!declared) return;
+    w->mq_kv_own = mcdc_xcalloc(mq->n_settings + 1, sizeof *w->mq_kv_own);
+    if (mq->n_settings) memcpy(w->mq_kv_own, mq->settings, mq->n_settings * sizeof *w->mq_kv_own);
+    snprintf(w->prefetch_text, sizeof w->prefetch_text, "%u", w->ctx.set.prefetch_kbytes);
+    w->mq_kv_own[mq->n_settings] = (mq_kv){PREFETCH_KEY, w->prefetch_text};
+    w->mq_own = (mq_config){.type = mq->type, .settings = w->mq_kv_own, .n_settings = mq->n_settings + 1};
+    w->mq = &w->mq_own;
 }
 
 channel_worker *channel_worker_start(const worker_ctx *ctx, const mq_config *mq, const char *channel, bool replicate,
                                      const worker_resume *resume, const mq_msgid *start_at, mcdc_err *err) {
     channel_worker *w =
         worker_new(ctx, channel, replicate, &resume->checkpoint, resume->checkpoint_ts, &resume->intent);
-    w->mq = mq;
+    use_settings(w, mq);
     if (start_at && start_at->len && positions_cmp(&w->pos, &w->pos.saved, start_at) < 0) w->start_at = *start_at;
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "cannot start a thread for channel %s", channel);

@@ -91,7 +91,10 @@ struct channel_worker {
     mq_msgid start_at;         /* len > 0: open here (inclusive) instead of after ckpt */
 
     /* The worker thread's own. */
-    const mq_config *mq;       /* the task env's, outlives the worker */
+    const mq_config *mq;       /* the task env's (outlives the worker), or mq_own */
+    mq_config mq_own;          /* the env's settings and this channel's read-ahead */
+    mq_kv *mq_kv_own;
+    char prefetch_text[16];
     mq_reader *reader;
     bool queue_trouble;        /* the last read met a transient queue error */
     positions pos;

@@ -124,6 +124,11 @@ typedef struct worker_settings {
     uint32_t inflight_calls;   /* apply.inflight_calls / inflight_bytes: per channel */
     size_t inflight_bytes;
     uint32_t retry_max_ms;
+    /* The queue's read-ahead for this channel, KiB (the driver's
+     * prefetch_kbytes, where it has one and the config does not set it);
+     * 0 = the driver's default. The task shares one budget among its
+     * channels (task.c). */
+    uint32_t prefetch_kbytes;
 } worker_settings;
 
 typedef struct worker_ctx {
