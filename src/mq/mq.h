@@ -96,6 +96,13 @@ int mq_settings_check(const mq_config *cfg, const char **key, mcdc_err *err);
  * for a key the driver does not declare. */
 const char *mq_config_get(const mq_config *cfg, const char *key);
 
+/* A default of the caller's for one key: *out = base's settings plus
+ * key=value when the driver declares key and base does not set it (a value
+ * the operator gave wins); else *out = *base. out->settings is then *own
+ * (free it; NULL when nothing was added), which points at base's strings
+ * and at value: all three must outlive *out. */
+void mq_config_with_default(const mq_config *base, const char *key, const char *value, mq_config *out, mq_kv **own);
+
 typedef struct mq_message {
     const uint8_t *payload;         /* valid until the next mq_next/mq_close */
     size_t len;

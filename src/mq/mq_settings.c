@@ -111,3 +111,19 @@ const char *mq_config_get(const mq_config *cfg, const char *key) {
         if (cfg->settings[i].key && strcmp(cfg->settings[i].key, key) == 0 && cfg->settings[i].value) v = cfg->settings[i].value;
     return v;
 }
+
+void mq_config_with_default(const mq_config *base, const char *key, const char *value, mq_config *out,
+                            mq_kv **own) {
+    *out = *base;
+    *own = NULL;
+    const mq_driver *d = mq_find_driver(base->type);
+    if (!d || !find_key(d, key)) return;
+    for (size_t i = 0; i < base->n_settings; i++)
+        if (base->settings[i].key && strcmp(base->settings[i].key, key) == 0) return;
+    mq_kv *kv = mcdc_xcalloc(base->n_settings + 1, sizeof *kv);
+    if (base->n_settings) memcpy(kv, base->settings, base->n_settings * sizeof *kv);
+    kv[base->n_settings] = (mq_kv){key, value};
+    out->settings = kv;
+    out->n_settings = base->n_settings + 1;
+    *own = kv;
+}

@@ -340,26 +340,14 @@ void worker_free(channel_worker *w) {
     free(w);
 }
 
-/* The queue settings this worker reads with: the env's, plus its share of
- * the task's read-ahead when the driver has that key and the config does
- * not set it (an operator's prefetch_kbytes wins). */
-#define PREFETCH_KEY "prefetch_kbytes"
-
+/* The queue settings this worker reads with: the env's, with its share of
+ * the task's read-ahead as the default of the driver's prefetch_kbytes (an
+ * operator's value wins; a driver without the key reads as configured). */
 static void use_settings(channel_worker *w, const mq_config *mq) {
     w->mq = mq;
     if (!w->ctx.set.prefetch_kbytes) return;
-    size_t n_keys;
-    const mq_key *keys = mq_keys(mq->type, &n_keys);
-    bool declared = false;
-    for (size_t i = 0; i < n_keys; i++) declared |= strcmp(keys[i].name, PREFETCH_KEY) == 0;
-    for (size_t i = 0; i < mq->n_settings; i++)
-        if (mq->settings[i].key && strcmp(mq->settings[i].key, PREFETCH_KEY) == 0) return;
-    if (!declared) return;
-    w->mq_kv_own = mcdc_xcalloc(mq->n_settings + 1, sizeof *w->mq_kv_own);
-    if (mq->n_settings) memcpy(w->mq_kv_own, mq->settings, mq->n_settings * sizeof *w->mq_kv_own);
     snprintf(w->prefetch_text, sizeof w->prefetch_text, "%u", w->ctx.set.prefetch_kbytes);
-    w->mq_kv_own[mq->n_settings] = (mq_kv){PREFETCH_KEY, w->prefetch_text};
-    w->mq_own = (mq_config){.type = mq->type, .settings = w->mq_kv_own, .n_settings = mq->n_settings + 1};
+    mq_config_with_default(mq, "prefetch_kbytes", w->prefetch_text, &w->mq_own, &w->mq_kv_own);
     w->mq = &w->mq_own;
 }
 

@@ -77,6 +77,30 @@ static void expect_settings_error(const mq_kv *kv, size_t n, const char *blame, 
     assert_int_equal(strncmp(err.msg, "kafka: ", 7), 0);
 }
 
+/* A caller's default for a key: added only when the driver declares the key
+ * and the operator did not set it. */
+static void test_config_with_default(void **state) {
+    (void)state;
+    mq_kv given[] = {{"address", "b:2"}};
+    mq_config base = {.type = "kafka", .settings = given, .n_settings = 1}, out;
+    mq_kv *own;
+    mq_config_with_default(&base, "prefetch_kbytes", "40960", &out, &own);
+    assert_non_null(own);
+    assert_string_equal(mq_config_get(&out, "prefetch_kbytes"), "40960");
+    assert_string_equal(mq_config_get(&out, "address"), "b:2");
+    free(own);
+    mq_kv set[] = {{"address", "b:2"}, {"prefetch_kbytes", "2048"}};
+    base = (mq_config){.type = "kafka", .settings = set, .n_settings = 2};
+    mq_config_with_default(&base, "prefetch_kbytes", "40960", &out, &own);
+    assert_null(own);
+    assert_string_equal(mq_config_get(&out, "prefetch_kbytes"), "2048");
+    base = (mq_config){.type = "pulsar", .settings = NULL, .n_settings = 0};
+    mq_config_with_default(&base, "prefetch_kbytes", "40960", &out, &own);
+    assert_null(own);
+    assert_int_equal(out.n_settings, 0);
+    assert_null(mq_config_get(&out, "prefetch_kbytes"));
+}
+
 static void test_kafka_rules_between_keys(void **state) {
     (void)state;
     mq_kv sasl_without_mechanism[] = {{"security_protocol", "SASL_SSL"}};
@@ -144,6 +168,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_kafka_keys),
+        cmocka_unit_test(test_config_with_default),
         cmocka_unit_test(test_kafka_rules_between_keys),
         cmocka_unit_test(test_kafka_position_before),
         cmocka_unit_test(test_position_parse),
