@@ -193,24 +193,31 @@ static int opt_name(const json_t *rd, const char *key, const char **out, mcdc_er
     return 0;
 }
 
-/* {"task_id", "collection_name", "db_name"}: milvus-cdc's names for a
- * collection in its requests; the database is "default" when not given. */
-static json_t *resync(http_server *s, const json_t *rd, mcdc_err *err) {
+/* {"task_id", "collection_name", "db_name"}, each absent or a non-empty
+ * string: milvus-cdc's names for a collection in its requests, as resync
+ * and verify take them. Any other key is refused. */
+static int task_collection_names(const json_t *rd, const char **id, const char **coll, const char **db,
+                                 mcdc_err *err) {
     static const char *const keys[] = {"task_id", "collection_name", "db_name"};
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)rd, k, v) {
         bool known = false;
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) known |= strcmp(k, keys[i]) == 0;
-        if (!known) {
-            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id, collection_name and db_name", k);
-            return NULL;
-        }
+        if (!known)
+            return mcdc_errf(err, MCDC_EINVAL,
+                             "request_data: unknown key '%s'; want task_id, collection_name and db_name", k);
     }
+    return opt_name(rd, "task_id", id, err) || opt_name(rd, "collection_name", coll, err) ||
+                   opt_name(rd, "db_name", db, err)
+               ? -1
+               : 0;
+}
+
+/* The database is "default" when not given. */
+static json_t *resync(http_server *s, const json_t *rd, mcdc_err *err) {
     const char *id, *coll, *db;
-    if (opt_name(rd, "task_id", &id, err) || opt_name(rd, "collection_name", &coll, err) ||
-        opt_name(rd, "db_name", &db, err))
-        return NULL;
+    if (task_collection_names(rd, &id, &coll, &db, err)) return NULL;
     if (!id || !coll) {
         mcdc_errf(err, MCDC_EINVAL, "request_data.%s: missing", id ? "collection_name" : "task_id");
         return NULL;
@@ -226,21 +233,8 @@ static json_t *resync(http_server *s, const json_t *rd, mcdc_err *err) {
 /* {"task_id", "collection_name"?, "db_name"?}: without a collection, every
  * one the task covers. Starts the verify; get shows it. */
 static json_t *verify(http_server *s, const json_t *rd, mcdc_err *err) {
-    static const char *const keys[] = {"task_id", "collection_name", "db_name"};
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)rd, k, v) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) known |= strcmp(k, keys[i]) == 0;
-        if (!known) {
-            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id, collection_name and db_name", k);
-            return NULL;
-        }
-    }
     const char *id, *coll, *db;
-    if (opt_name(rd, "task_id", &id, err) || opt_name(rd, "collection_name", &coll, err) ||
-        opt_name(rd, "db_name", &db, err))
-        return NULL;
+    if (task_collection_names(rd, &id, &coll, &db, err)) return NULL;
     if (!id) {
         mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
         return NULL;
