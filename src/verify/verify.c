@@ -334,7 +334,10 @@ static int find_doubled(run *r, void *src, void *dst, part *p) {
             rc = -1;
             break;
         }
-        if (page.n == 0) break;
+        if (page.n == 0) {
+            verify_rows_free(&page); /* an empty page may still hold its (empty) array */
+            break;
+        }
         verify_key *keys = mcdc_xmalloc(page.n * sizeof *keys);
         for (size_t i = 0; i < page.n; i++) keys[i] = page.rows[i].key;
         uint64_t n;

@@ -109,7 +109,7 @@ def check_found(result, want, varchar):
 def test_verify_cli_equal_then_each_kind(stack, replicated):
     srv, task, names = replicated
     code, out, p = verify_cli(stack, *[n for n, _ in names])
-    assert code == 0, p.stdout + p.stderr
+    assert code == 0 and out is not None, p.stdout + p.stderr
     assert out["equal"] is True
     for c, (name, _) in zip(out["collections"], names):
         assert c["equal"] is True and c["source_keys"] == c["target_keys"] == N - 10
@@ -119,7 +119,7 @@ def test_verify_cli_equal_then_each_kind(stack, replicated):
     wants = {name: damage(name, varchar) for name, varchar in names}
     time.sleep(1)
     code, out, p = verify_cli(stack, *[n for n, _ in names])
-    assert code == 1, p.stdout + p.stderr
+    assert code == 1 and out is not None, p.stdout + p.stderr
     for c, (name, varchar) in zip(out["collections"], names):
         check_found(c, wants[name], varchar)
         assert c["target_rows"] == N - 10 - 3 + 2 + 1
