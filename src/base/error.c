@@ -64,6 +64,7 @@ const char *mcdc_code_name(mcdc_code code) {
     case MCDC_ENOMEM: return "no_memory";
     case MCDC_ECANCELED: return "canceled";
     case MCDC_EINTERNAL: return "internal";
+    case MCDC_ENOTOWNER: return "not_owner";
     }
     return "unknown";
 }

@@ -24,6 +24,7 @@ typedef enum mcdc_code {
     MCDC_ENOMEM,
     MCDC_ECANCELED,    /* stopped on purpose (shutdown, pause) */
     MCDC_EINTERNAL,    /* a bug in mcdc */
+    MCDC_ENOTOWNER,    /* another mcdc instance owns the task now (store.h): stop it here, do not retry */
 } mcdc_code;
 
 #define MCDC_ERR_MSG_MAX 512

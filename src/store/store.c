@@ -140,3 +140,32 @@ int store_copy_delete(store *s, const char *task_id, int64_t source_id, mcdc_err
     if (bad_name("task id", task_id, err)) return -1;
     return s->ops->copy_delete(s, task_id, source_id, err);
 }
+
+/* ---- ownership ---- */
+
+const char *store_instance_id(store *s) { return s->ops->instance_id(s); }
+
+int store_task_claim(store *s, const char *task_id, bool *owned, char **owner_url, mcdc_err *err) {
+    if (owner_url) *owner_url = NULL;
+    *owned = false;
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->task_claim(s, task_id, owned, owner_url, err);
+}
+
+int store_task_release(store *s, const char *task_id, mcdc_err *err) {
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->task_release(s, task_id, err);
+}
+
+int store_task_owner(store *s, const char *task_id, bool *mine, char **owner_url, mcdc_err *err) {
+    if (owner_url) *owner_url = NULL;
+    *mine = false;
+    if (bad_name("task id", task_id, err)) return -1;
+    return s->ops->task_owner(s, task_id, mine, owner_url, err);
+}
+
+bool store_task_owned(store *s, const char *task_id) {
+    return task_id && task_id[0] && s->ops->task_owned(s, task_id);
+}
+
+int store_wait_change(store *s, uint32_t timeout_ms, mcdc_err *err) { return s->ops->wait_change(s, timeout_ms, err); }

@@ -23,8 +23,17 @@
  * MCDC_ETIMEOUT when another process held the file's lock too long (retry).
  *
  * Backends sit behind one small interface (store_int.h, private to
- * src/store): SQLite (store_sqlite.c, the default and so far the only one);
- * etcd, for several mcdc instances, is planned. */
+ * src/store): SQLite (store_sqlite.c, the default, for one mcdc process) and
+ * etcd (store_etcd.c, shared by several `mcdc serve`, design.md §10).
+ *
+ * Ownership. With several instances on one store, each task is run by one
+ * of them, its owner, through the owner's lease. Every write of a task's
+ * state (task update, skip, positions, bindings, copies) by an instance
+ * that does not own the task is refused with MCDC_ENOTOWNER and changes
+ * nothing; it is checked by the store in the same transaction as the
+ * write, so an instance that lost its lease (paused by the OS, cut off from
+ * etcd) cannot move a checkpoint after another one took the task. The
+ * SQLite store has one instance, which owns every task. */
 #ifndef MCDC_STORE_H
 #define MCDC_STORE_H
 
@@ -32,6 +41,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "etcd/etcd.h"
 #include "mq/mq.h"
 
 typedef struct store store;
@@ -63,7 +73,54 @@ typedef struct store_position {
 
 /* Opens (creating if needed) the SQLite file; ":memory:" works for tests. */
 store *store_open_sqlite(const char *path, mcdc_err *err);
+
+/* An etcd store shared by every `mcdc serve` with the same prefix. Open
+ * grants this instance's lease (kept alive on the etcd client's thread) and
+ * registers the instance (id -> advertise URL) under that lease, so the
+ * registration and every ownership vanish together when the process dies
+ * or is cut off longer than lease_ttl_s. An unreachable etcd is an error
+ * here (MCDC_EUNAVAIL, naming the endpoints). */
+typedef struct store_etcd_config {
+    etcd_config etcd;
+    const char *prefix;       /* every key under "<prefix>/"; "" or NULL = "mcdc" */
+    const char *instance_id;  /* unique among the instances; NULL or "" = hostname-pid-random */
+    const char *advertise;    /* base URL other instances forward API requests to, e.g. http://10.0.0.5:8444 */
+    uint32_t lease_ttl_s;     /* 0 = 5: a dead owner's tasks move within about this + the watch delay */
+} store_etcd_config;
+store *store_open_etcd(const store_etcd_config *cfg, mcdc_err *err);
+
 void store_close(store *s);
+
+/* ---- ownership (see the top of the file) ---- */
+
+/* This instance's id ("local" for SQLite); lives as long as the store. */
+const char *store_instance_id(store *s);
+/* Takes the task for this instance if nobody owns it: *owned is true when
+ * this instance owns it now (it may have already). When another live
+ * instance owns it, *owned is false and *owner_url (if not NULL) gets that
+ * instance's advertise URL (malloc'd; NULL if it registered none).
+ * MCDC_ENOTFOUND if no such task. store_task_put_new claims the new task
+ * in the same transaction. */
+int store_task_claim(store *s, const char *task_id, bool *owned, char **owner_url, mcdc_err *err);
+/* Gives the task up (this instance stops running it; another may claim
+ * it). Not owning it is not an error. */
+int store_task_release(store *s, const char *task_id, mcdc_err *err);
+/* Who owns the task now, read from the store: *mine true if this instance;
+ * else *owner_url as for claim (NULL when nobody owns it). */
+int store_task_owner(store *s, const char *task_id, bool *mine, char **owner_url, mcdc_err *err);
+/* False as soon as this instance may have lost the task: its lease expired
+ * or could not be renewed in time, or the task was claimed elsewhere. No
+ * network call; a task's threads ask it before they write. Always true for
+ * SQLite once the task exists. */
+bool store_task_owned(store *s, const char *task_id);
+/* Waits up to timeout_ms for a change another instance may have made that
+ * concerns who runs what: a task created, deleted or whose state changed
+ * elsewhere, an owner gone (lease expired or released), this instance's
+ * own lease lost and a new one granted (every ownership is then gone).
+ * Returns 1 when something changed (the caller re-reads the tasks and
+ * claims what is free), 0 when the time passed quietly, -1 on error.
+ * SQLite: sleeps and returns 0. */
+int store_wait_change(store *s, uint32_t timeout_ms, mcdc_err *err);
 
 /* Inserts a new task; MCDC_EEXIST if the id exists. update: MCDC_ENOTFOUND
  * if not; it sets state, reason and the message the task is paused at

@@ -3,8 +3,8 @@
  * calls the backend through its const table of functions; a backend sees
  * only well-formed arguments (non-empty ids and channel names, msgIDs within
  * MQ_MSGID_MAX) and keeps the promises store.h makes: durable saves, any
- * thread, the error codes it names. store_sqlite.c is the one backend today;
- * an etcd backend for several mcdc instances is planned (design.md §10). */
+ * thread, the error codes it names. store_sqlite.c for one mcdc process,
+ * store_etcd.c for several (design.md §10). */
 #ifndef MCDC_STORE_INT_H
 #define MCDC_STORE_INT_H
 
@@ -32,6 +32,13 @@ typedef struct store_ops {
     int (*copy_save)(store *s, const char *task_id, int64_t source_id, const char *state_json, mcdc_err *err);
     int (*copy_each)(store *s, const char *task_id, store_copy_fn fn, void *ud, mcdc_err *err);
     int (*copy_delete)(store *s, const char *task_id, int64_t source_id, mcdc_err *err);
+    /* Ownership (store.h). */
+    const char *(*instance_id)(store *s);
+    int (*task_claim)(store *s, const char *task_id, bool *owned, char **owner_url, mcdc_err *err);
+    int (*task_release)(store *s, const char *task_id, mcdc_err *err);
+    int (*task_owner)(store *s, const char *task_id, bool *mine, char **owner_url, mcdc_err *err);
+    bool (*task_owned)(store *s, const char *task_id);
+    int (*wait_change)(store *s, uint32_t timeout_ms, mcdc_err *err);
 } store_ops;
 
 /* A backend's own struct begins with this. */

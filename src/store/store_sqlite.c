@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -883,6 +884,66 @@ static int sqlite_copy_delete(store *base, const char *task_id, int64_t source_i
     return ret;
 }
 
+/* ---- ownership: one process, which owns every task it has ---- */
+
+static const char *sqlite_instance_id(store *s) {
+    (void)s;
+    return "local";
+}
+
+static int sqlite_task_exists(sqlite_store *s, const char *task_id, bool *found, mcdc_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM tasks WHERE id = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        *found = rc == SQLITE_ROW;
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    int ret = rc == SQLITE_OK ? 0 : db_fail(s->db, rc, err, "looking up task %s", task_id);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static int sqlite_task_claim(store *base, const char *task_id, bool *owned, char **owner_url, mcdc_err *err) {
+    sqlite_store *s = of(base);
+    bool found = false;
+    if (owner_url) *owner_url = NULL;
+    pthread_mutex_lock(&s->mu);
+    int ret = sqlite_task_exists(s, task_id, &found, err);
+    pthread_mutex_unlock(&s->mu);
+    if (ret) return ret;
+    if (!found) return mcdc_errf(err, MCDC_ENOTFOUND, "store: claiming task %s: no such task", task_id);
+    *owned = true;
+    return 0;
+}
+
+static int sqlite_task_release(store *s, const char *task_id, mcdc_err *err) {
+    (void)s, (void)task_id, (void)err;
+    return 0;
+}
+
+static int sqlite_task_owner(store *base, const char *task_id, bool *mine, char **owner_url, mcdc_err *err) {
+    bool owned = false;
+    if (sqlite_task_claim(base, task_id, &owned, owner_url, err)) return -1;
+    *mine = owned;
+    return 0;
+}
+
+static bool sqlite_task_owned(store *s, const char *task_id) {
+    (void)s, (void)task_id;
+    return true;
+}
+
+/* Nobody else writes this file's tasks (store_open_sqlite holds its lock). */
+static int sqlite_wait_change(store *s, uint32_t timeout_ms, mcdc_err *err) {
+    (void)s, (void)err;
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 static const store_ops SQLITE_OPS = {
     .close = sqlite_close,
     .task_put_new = sqlite_task_put_new,
@@ -898,4 +959,10 @@ static const store_ops SQLITE_OPS = {
     .copy_save = sqlite_copy_save,
     .copy_each = sqlite_copy_each,
     .copy_delete = sqlite_copy_delete,
+    .instance_id = sqlite_instance_id,
+    .task_claim = sqlite_task_claim,
+    .task_release = sqlite_task_release,
+    .task_owner = sqlite_task_owner,
+    .task_owned = sqlite_task_owned,
+    .wait_change = sqlite_wait_change,
 };

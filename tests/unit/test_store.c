@@ -264,6 +264,30 @@ static void test_memory_store(void **state) {
     store_close(s);
 }
 
+/* One process owns every task of its SQLite file: claim and owner say so
+ * for a task that exists, and name a missing one. */
+static void test_sqlite_owns_its_tasks(void **state) {
+    (void)state;
+    store *s = open_ok(":memory:");
+    mcdc_err err;
+    bool owned = false, mine = false;
+    char *url = (char *)"x";
+    assert_string_equal(store_instance_id(s), "local");
+    assert_int_equal(store_task_claim(s, "t", &owned, &url, &err), -1);
+    assert_int_equal(err.code, MCDC_ENOTFOUND);
+    assert_null(url);
+    put_task(s, "t", "{}");
+    assert_int_equal(store_task_claim(s, "t", &owned, &url, &err), 0);
+    assert_true(owned);
+    assert_null(url);
+    assert_int_equal(store_task_owner(s, "t", &mine, &url, &err), 0);
+    assert_true(mine);
+    assert_true(store_task_owned(s, "t"));
+    assert_int_equal(store_task_release(s, "t", &err), 0);
+    assert_int_equal(store_wait_change(s, 10, &err), 0);
+    store_close(s);
+}
+
 /* ---- positions ------------------------------------------------------------- */
 
 static void test_positions_round_trip(void **state) {
@@ -1292,6 +1316,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tasks_put_list_update_delete),
         cmocka_unit_test(test_memory_store),
+        cmocka_unit_test(test_sqlite_owns_its_tasks),
         cmocka_unit_test(test_positions_round_trip),
         cmocka_unit_test(test_callbacks_may_reenter_and_stop),
         cmocka_unit_test(test_crash_durability),
