@@ -179,6 +179,7 @@ static apply_rc settle(channel_worker *w) {
 
 apply_rc worker_on_change(channel_worker *w, change *c, const mq_msgid *id) {
     atomic_store(&w->idle_since_ms, 0);
+    worker_stats_raise(&w->ctx.stats->last_read_ts, c->ts);
     apply_rc rc = w->replicate ? replicate_handle(w, c, id) : dml_handle(w, c, id);
     change_free(c);
     return rc || save_if_due(w) ? APPLY_STOPPED : APPLY_OK;

@@ -231,6 +231,7 @@ apply_rc dml_handle(channel_worker *w, change *c, const mq_msgid *id) {
     }
     if (c->kind == CHANGE_TIMETICK && d->n_batch) return on_tick(w, c, id);
     if (joins_batch(w, c, id)) {
+        worker_stats_raise(&w->ctx.stats->last_change_ts, c->ts);
         add_to_batch(w, c, id, &d->batch_cc);
         return APPLY_OK;
     }
@@ -248,6 +249,7 @@ apply_rc dml_handle(channel_worker *w, change *c, const mq_msgid *id) {
         worker_read(w, id, 0, 0, 0);
         return APPLY_OK;
     }
+    worker_stats_raise(&w->ctx.stats->last_change_ts, c->ts);
     apply_rc rc = on_covered(w, c, id, &cc);
     catalog_release(cc);
     return rc;

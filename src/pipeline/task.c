@@ -85,6 +85,7 @@ task *task_new(char *id, task_spec *spec, const task_env *env, task_state state,
     snprintf(t->reason, sizeof t->reason, "%s", reason ? reason : "");
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->verify_mu, NULL);
+    pthread_mutex_init(&t->handover_mu, NULL);
     t->bulk = bulk_inserts_new(id);
     t->overlap = overlap_new();
     copier_env ce = {.task_id = t->id,
@@ -128,6 +129,7 @@ void task_ask_stop(task *t) {
 void task_stop(task *t) {
     task_ask_stop(t);
     task_verify_halt(t);
+    task_handover_halt(t);
     if (t->supervising) pthread_join(t->supervisor, NULL);
     t->supervising = false;
     /* The copier first: a worker may wait for one of its pages to land. */
@@ -153,6 +155,7 @@ void task_free(task *t) {
     if (!t) return;
     task_stop(t);
     task_verify_free_job(t);
+    task_handover_free(t);
     bindings_free(t->bindings);
     bulk_inserts_free(t->bulk);
     copier_free(t->copier);
@@ -160,6 +163,7 @@ void task_free(task *t) {
     task_spec_free(&t->spec);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->verify_mu);
+    pthread_mutex_destroy(&t->handover_mu);
     free(t->id);
     free(t);
 }
@@ -742,6 +746,7 @@ task_snapshot *task_snapshot_take(task *t) {
     /* Before the copies are loaded from the store, nothing is known. */
     s->consistent = atomic_load(&t->copies_loaded) && copier_consistent(t->copier);
     task_verify_view(t, &s->verify);
+    task_handover_view(t, &s->handover);
     return s;
 }
 

@@ -155,6 +155,22 @@ int task_verify_start(task *t, const char *db, const char *collection, mcdc_err 
 /* What the last verify found or is doing; freed with task_verify_free. */
 void task_verify_view(task *t, task_verify *out);
 
+/* Hands the task's collections over to its target (task_handover.c);
+ * both return once the job started, and get shows its phase and outcome.
+ * A switchover waits, up to timeout_ms, until no write to a covered
+ * collection was read for quiet_ms and the watermark passed the source's
+ * time then, verifies every covered collection, checks that no write came
+ * meanwhile, and only then pauses the task (RPO 0): on any failure it
+ * changes nothing and says why. Refused at once (MCDC_EINVAL) for a task
+ * that is not Running; MCDC_EEXIST while a handover runs.
+ * A failover, for a source that is gone: lets a Running task apply what
+ * the queue still holds (until nothing new came for a few seconds, or
+ * drain_ms), then pauses it, keeping its checkpoints, and reports what the
+ * target holds (the watermark) and the last source time it saw. */
+int task_switchover_start(task *t, uint32_t quiet_ms, uint32_t timeout_ms, mcdc_err *err);
+int task_failover_start(task *t, uint32_t drain_ms, mcdc_err *err);
+void task_handover_view(task *t, task_handover *out);
+
 /* How many channels the task reads now. */
 size_t task_channels_read(task *t);
 

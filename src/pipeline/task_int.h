@@ -78,6 +78,12 @@ struct task {
      * order); verify_mu guards the pointer and what the job shows. */
     pthread_mutex_t verify_mu;
     struct verify_job *verify_job;
+
+    /* The last switchover or failover (task_handover.c): its thread is
+     * started by the API's request and joined by task_stop; handover_mu
+     * guards the pointer and what the job shows. */
+    pthread_mutex_t handover_mu;
+    struct handover_job *handover;
 };
 
 /* ---- task_meta.c: called on the supervisor's thread ---- */
@@ -92,10 +98,28 @@ void task_bulk_step(task *t);
 /* Frees what the steps made; after the supervisor stopped. */
 void task_meta_stop(task *t);
 
+/* ---- task_handover.c ---- */
+/* Stops a running switchover or failover and joins its thread (task_stop);
+ * what it found stays for the API. */
+void task_handover_halt(task *t);
+/* The same, then frees it (task_free). */
+void task_handover_free(task *t);
+
 /* ---- task_verify.c ---- */
 /* Stops a running verify and joins it; what it found stays for the API. */
 void task_verify_halt(task *t);
 /* The same, then frees the job (task_free). */
 void task_verify_free_job(task *t);
+/* A verify job of the task's collections (or one), not published to the
+ * API: a switchover runs one on its own thread (task_handover.c) and keeps
+ * only the outcome. NULL with *err as task_verify_start says. */
+struct verify_job *task_verify_prepare(task *t, const char *db, const char *collection, mcdc_err *err);
+/* Runs it to the end on the calling thread; stops early when *stop turns
+ * true (or the task stops). */
+void task_verify_run_here(struct verify_job *j, _Atomic bool *stop);
+/* Whether every collection compared equal; counts summed over them; why:
+ * the first collection that did not (or could not be compared). */
+bool task_verify_job_result(struct verify_job *j, uint64_t counts[VERIFY_N_KINDS], char *why, size_t why_len);
+void task_verify_job_free(struct verify_job *j);
 
 #endif

@@ -323,6 +323,7 @@ typedef struct op_args {
     const char *position;
     const char *db;           /* resync */
     const char *collection;
+    uint32_t quiet_ms, limit_ms; /* switchover (quiet, timeout), failover (drain) */
 } op_args;
 
 /* An operation on one task, under its op lock; a task deleted meanwhile is
@@ -421,6 +422,24 @@ int task_manager_resync(task_manager *tm, const char *id, const char *db, const 
 
 int task_manager_verify(task_manager *tm, const char *id, const char *db, const char *collection, mcdc_err *err) {
     return on_task(tm, id, verify_op, &(op_args){.db = db, .collection = collection}, err);
+}
+
+static int switchover_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm;
+    return task_switchover_start(e->t, a->quiet_ms, a->limit_ms, err);
+}
+
+static int failover_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
+    (void)tm;
+    return task_failover_start(e->t, a->limit_ms, err);
+}
+
+int task_manager_switchover(task_manager *tm, const char *id, uint32_t quiet_ms, uint32_t timeout_ms, mcdc_err *err) {
+    return on_task(tm, id, switchover_op, &(op_args){.quiet_ms = quiet_ms, .limit_ms = timeout_ms}, err);
+}
+
+int task_manager_failover(task_manager *tm, const char *id, uint32_t drain_ms, mcdc_err *err) {
+    return on_task(tm, id, failover_op, &(op_args){.limit_ms = drain_ms}, err);
 }
 
 int task_manager_skip_message(task_manager *tm, const char *id, const char *channel, const char *position,

@@ -57,6 +57,15 @@ int task_manager_resync(task_manager *tm, const char *task_id, const char *db, c
 int task_manager_verify(task_manager *tm, const char *task_id, const char *db, const char *collection,
                         mcdc_err *err);
 
+/* Hands the task's collections over to its target: a switchover (writes
+ * stopped, caught up, verified, then paused: RPO 0) or a failover (the
+ * source is gone: drain what the queue holds, pause, report the window);
+ * task.h's task_switchover_start and task_failover_start say what each
+ * proves and refuses. Both return once started; get shows the outcome. */
+int task_manager_switchover(task_manager *tm, const char *task_id, uint32_t quiet_ms, uint32_t timeout_ms,
+                            mcdc_err *err);
+int task_manager_failover(task_manager *tm, const char *task_id, uint32_t drain_ms, mcdc_err *err);
+
 /* One task now; NULL and MCDC_ENOTFOUND when there is none. Free with
  * task_snapshot_free. */
 task_snapshot *task_manager_get(task_manager *tm, const char *task_id, mcdc_err *err);

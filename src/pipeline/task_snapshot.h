@@ -90,6 +90,34 @@ typedef struct task_verify {
 
 void task_verify_free(task_verify *v);
 
+/* The task's last switchover or failover (task_handover.c). Timestamps
+ * are the source's hybrid ones; 0 when not known. */
+typedef enum handover_kind { HANDOVER_NONE = 0, HANDOVER_SWITCHOVER, HANDOVER_FAILOVER } handover_kind;
+const char *handover_kind_name(handover_kind k); /* "", "switchover", "failover" */
+typedef enum handover_phase {
+    HANDOVER_WAITING_FOR_WRITES_TO_STOP = 0, /* switchover: until no covered write for quiet_ms, caught up */
+    HANDOVER_VERIFYING,                      /* switchover: every covered collection, row by row */
+    HANDOVER_DRAINING,                       /* failover: applying what the queue still holds */
+    HANDOVER_DONE,                           /* the task is paused; the target is the primary */
+    HANDOVER_REFUSED,                        /* nothing was changed: reason says why */
+} handover_phase;
+const char *handover_phase_name(handover_phase p);
+
+typedef struct task_handover {
+    handover_kind kind;                   /* NONE: none asked since this process started the task */
+    handover_phase phase;
+    uint64_t started_wall_ms, finished_wall_ms; /* finished 0 while it runs */
+    uint64_t last_write_ts;               /* the newest change of a covered collection the task read */
+    uint64_t last_source_ts;              /* the newest thing read from the source (time ticks too) */
+    /* switchover: the source's time at which writes were found stopped and
+     * the target held everything before it; failover: the watermark at the
+     * stop, every change of the source up to it is on the target. */
+    uint64_t cut_ts;
+    uint64_t counts[VERIFY_N_KINDS];      /* switchover's verify, summed over the collections */
+    size_t collections;                   /* compared by the switchover's verify */
+    char reason[MCDC_ERR_MSG_MAX];        /* REFUSED: why; DONE: what the task's pause says */
+} task_handover;
+
 typedef struct task_snapshot {
     char *id;
     task_spec spec;                       /* a copy, secrets masked (task_spec_copy) */
@@ -118,6 +146,7 @@ typedef struct task_snapshot {
      * the streams' cut, but the target does not hold the source as of it. */
     bool consistent;
     task_verify verify;                   /* owned */
+    task_handover handover;
 } task_snapshot;
 
 /* Seconds from the watermark's physical time to taken_wall_ms, never below 0

@@ -33,6 +33,7 @@ typedef struct verify_job {
     pthread_t thread;
     bool joined;           /* the API's and task_stop's: under the task's op order */
     _Atomic bool stop;
+    _Atomic bool *also_stop; /* a caller's own stop flag (a switchover's), or NULL */
     milvus_config target;
     task_secrets held;
     /* Under t->verify_mu: */
@@ -42,7 +43,7 @@ typedef struct verify_job {
 
 static bool job_stopping(void *ud) {
     verify_job *j = ud;
-    return atomic_load(&j->stop) || atomic_load(&j->t->stopping);
+    return atomic_load(&j->stop) || atomic_load(&j->t->stopping) || (j->also_stop && atomic_load(j->also_stop));
 }
 
 /* Waits until the task's watermark passes a timestamp the source gives
@@ -158,15 +159,16 @@ static bool covers(task *t, const catalog_coll *cc) {
     return (t->bindings && bindings_covers(t->bindings, cc->id)) || task_spec_covers(&t->spec, cc->db_name, cc->name);
 }
 
-int task_verify_start(task *t, const char *db, const char *collection, mcdc_err *err) {
-    if (!t->env->source_milvus.address || !t->env->source_milvus.address[0])
-        return mcdc_errf(err, MCDC_EINVAL, "verify reads the source through its Query API; set source.milvus.address "
-                                           "in mcdc's config");
-    pthread_mutex_lock(&t->verify_mu);
-    bool running = t->verify_job && t->verify_job->view.running;
-    pthread_mutex_unlock(&t->verify_mu);
-    if (running) return mcdc_errf(err, MCDC_EEXIST, "task %s: a verify is running; wait for it to end", t->id);
-    if (!t->bindings) return mcdc_errf(err, MCDC_EUNAVAIL, "task %s is starting; try again in a moment", t->id);
+verify_job *task_verify_prepare(task *t, const char *db, const char *collection, mcdc_err *err) {
+    if (!t->env->source_milvus.address || !t->env->source_milvus.address[0]) {
+        mcdc_errf(err, MCDC_EINVAL, "verify reads the source through its Query API; set source.milvus.address in "
+                                    "mcdc's config");
+        return NULL;
+    }
+    if (!t->bindings) {
+        mcdc_errf(err, MCDC_EUNAVAIL, "task %s is starting; try again in a moment", t->id);
+        return NULL;
+    }
     catalog_coll **list = NULL;
     size_t n = catalog_list(t->env->catalog, NULL, &list);
     verify_job *j = mcdc_xcalloc(1, sizeof *j);
@@ -198,20 +200,62 @@ int task_verify_start(task *t, const char *db, const char *collection, mcdc_err 
     if (j->view.n == 0) {
         job_free(j);
         if (!collection)
-            return mcdc_errf(err, MCDC_ENOTFOUND, "task %s covers no collection of the source now: nothing to verify",
-                             t->id);
-        return mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", t->id,
-                         db ? db : "default", collection);
+            mcdc_errf(err, MCDC_ENOTFOUND, "task %s covers no collection of the source now: nothing to verify", t->id);
+        else
+            mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", t->id,
+                      db ? db : "default", collection);
+        return NULL;
     }
     if (task_target_milvus_config(&t->spec.target, t->env->secrets_dir, 30000, &j->target, &j->held, err)) {
         job_free(j);
-        return -1;
+        return NULL;
     }
     j->target.role = "target";
     j->prog = mcdc_xcalloc(j->view.n ? j->view.n : 1, sizeof *j->prog);
     j->view.asked = true;
     j->view.running = true;
     j->view.started_wall_ms = mcdc_now_wall_ms();
+    return j;
+}
+
+void task_verify_run_here(verify_job *j, _Atomic bool *stop) {
+    j->also_stop = stop;
+    job_run(j);
+}
+
+bool task_verify_job_result(verify_job *j, uint64_t counts[VERIFY_N_KINDS], char *why, size_t why_len) {
+    bool equal = true;
+    memset(counts, 0, VERIFY_N_KINDS * sizeof *counts);
+    if (why_len) why[0] = 0;
+    for (size_t i = 0; i < j->view.n; i++) {
+        const task_verify_coll *c = &j->view.colls[i];
+        if (!c->has_result) {
+            if (equal && why_len) snprintf(why, why_len, "%s could not be compared: %s", c->source, c->error);
+            equal = false;
+            continue;
+        }
+        for (int k = 0; k < VERIFY_N_KINDS; k++) counts[k] += c->result.count[k];
+        if (!verify_result_equal(&c->result)) {
+            if (equal && why_len)
+                snprintf(why, why_len, "%s differs from %s on the target: %" PRIu64 " missing, %" PRIu64 " extra, %"
+                         PRIu64 " differing, %" PRIu64 " doubled", c->source, c->target,
+                         c->result.count[VERIFY_MISSING], c->result.count[VERIFY_EXTRA],
+                         c->result.count[VERIFY_DIFFERING], c->result.count[VERIFY_DOUBLED]);
+            equal = false;
+        }
+    }
+    return equal;
+}
+
+void task_verify_job_free(verify_job *j) { job_free(j); }
+
+int task_verify_start(task *t, const char *db, const char *collection, mcdc_err *err) {
+    pthread_mutex_lock(&t->verify_mu);
+    bool running = t->verify_job && t->verify_job->view.running;
+    pthread_mutex_unlock(&t->verify_mu);
+    if (running) return mcdc_errf(err, MCDC_EEXIST, "task %s: a verify is running; wait for it to end", t->id);
+    verify_job *j = task_verify_prepare(t, db, collection, err);
+    if (!j) return -1;
     /* The previous job is over (not running): join it before its place is
      * taken. */
     task_verify_free_job(t);

@@ -95,7 +95,19 @@ typedef struct worker_stats {
      * host's clock) to the target's reply; and each call attempt, from send
      * until the reply. */
     mcdc_histogram apply_lag, target_call;
+    /* The newest hybrid ts of a change of a covered collection read (time
+     * ticks not counted), and of anything read (time ticks too): the last
+     * write a switchover waits to see stop, and the end of what a failover
+     * saw of the source (task_handover.c). Only ever raised. */
+    _Atomic uint64_t last_change_ts, last_read_ts;
 } worker_stats;
+
+/* Raises *a to v if v is higher; any thread. */
+static inline void worker_stats_raise(_Atomic uint64_t *a, uint64_t v) {
+    uint64_t cur = atomic_load(a);
+    while (v > cur && !atomic_compare_exchange_weak(a, &cur, v)) {
+    }
+}
 
 /* The task, as its workers see it. */
 typedef struct task_hooks {

@@ -100,6 +100,45 @@ static json_t *verify_json(const task_verify *v) {
                      v->finished_wall_ms ? json_string(finished) : json_null(), "collections", list);
 }
 
+static json_t *ts_json(uint64_t ts) {
+    if (!ts) return json_null();
+    char wall[32];
+    change_ts_wall(ts, wall);
+    return json_pack("{s:I, s:s}", "ts", (json_int_t)ts, "time", wall);
+}
+
+/* The last switchover or failover: null when none was asked for since the
+ * task started here. */
+static json_t *handover_json(const task_handover *h) {
+    if (h->kind == HANDOVER_NONE) return json_null();
+    char started[32] = "", finished[32] = "";
+    change_ts_wall(h->started_wall_ms << MCDC_TS_LOGICAL_BITS, started);
+    if (h->finished_wall_ms) change_ts_wall(h->finished_wall_ms << MCDC_TS_LOGICAL_BITS, finished);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "kind", handover_kind_name(h->kind), "phase",
+                          handover_phase_name(h->phase), "started_at", started, "finished_at",
+                          h->finished_wall_ms ? json_string(finished) : json_null(), "last_source_write",
+                          ts_json(h->last_write_ts), "last_source_time", ts_json(h->last_source_ts));
+    if (h->reason[0]) json_object_set_new(o, "reason", json_string(h->reason));
+    if (h->kind == HANDOVER_SWITCHOVER) {
+        json_object_set_new(o, "writes_stopped_at", ts_json(h->cut_ts));
+        if (h->phase == HANDOVER_DONE) json_object_set_new(o, "rpo_seconds", json_integer(0));
+        json_t *c = json_object();
+        for (int k = 0; k < VERIFY_N_KINDS; k++)
+            json_object_set_new(c, verify_kind_name((verify_kind)k), json_integer((json_int_t)h->counts[k]));
+        json_object_set_new(o, "verify_differences", c);
+    } else {
+        /* Every change up to target_holds_up_to is on the target; what the
+         * source wrote after it, up to last_source_time and perhaps
+         * beyond, may not be. */
+        json_object_set_new(o, "target_holds_up_to", ts_json(h->cut_ts));
+        if (h->phase == HANDOVER_DONE && h->cut_ts) {
+            uint64_t a = mcdc_ts_physical_ms(h->cut_ts), b = mcdc_ts_physical_ms(h->last_source_ts);
+            json_object_set_new(o, "loss_window_seconds", json_real(b > a ? (double)(b - a) / 1000.0 : 0.0));
+        }
+    }
+    return o;
+}
+
 json_t *api_task_json(const task_snapshot *s) {
     json_t *j = task_spec_to_json(&s->spec, false);
     json_object_set_new(j, "task_id", json_string(s->id));
@@ -125,6 +164,7 @@ json_t *api_task_json(const task_snapshot *s) {
                                                 "target_call_seconds", latency_json(&s->target_call)));
     json_object_set_new(j, "snapshot", snapshot_json(s));
     json_object_set_new(j, "verify", verify_json(&s->verify));
+    json_object_set_new(j, "handover", handover_json(&s->handover));
     json_t *bulk = bulk_inserts_json(s);
     if (bulk) json_object_set_new(j, "bulk_inserts_not_replicated", bulk);
     return j;

@@ -64,11 +64,15 @@
  * its client still gets a 413, before the connection is simply closed. */
 #define DROP_FACTOR 16
 
-static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",    "resume",      "get",
-                                            "list",   "position", "maintenance", "resync", "verify"};
-enum { T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, T_RESYNC, T_VERIFY, N_TYPES };
+static const char *const REQUEST_TYPES[] = {"create", "delete", "pause",  "resume", "get",        "list",
+                                            "position", "maintenance", "resync", "verify", "switchover", "failover"};
+enum {
+    T_CREATE, T_DELETE, T_PAUSE, T_RESUME, T_GET, T_LIST, T_POSITION, T_MAINTENANCE, T_RESYNC, T_VERIFY,
+    T_SWITCHOVER, T_FAILOVER, N_TYPES
+};
 #define T_UNKNOWN N_TYPES
-#define VALID_TYPES "create, delete, pause, resume, get, list, position, maintenance, resync, verify"
+#define VALID_TYPES                                                                                                  \
+    "create, delete, pause, resume, get, list, position, maintenance, resync, verify, switchover, failover"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -248,6 +252,55 @@ static json_t *verify(http_server *s, const json_t *rd, mcdc_err *err) {
     return json_pack("{s:s}", "verify", "started");
 }
 
+/* A whole number of seconds in [lo, hi] under key, or def when absent. */
+static int opt_seconds(const json_t *rd, const char *key, uint32_t lo, uint32_t hi, uint32_t def, uint32_t *out,
+                       mcdc_err *err) {
+    const json_t *v = json_object_get(rd, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return mcdc_errf(err, MCDC_EINVAL, "request_data.%s: want whole seconds from %u to %u", key, lo, hi);
+    *out = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
+/* {"task_id", "quiet_s"?, "timeout_s"?} / {"task_id", "drain_s"?}: starts
+ * the task's switchover or failover (task_handover.c); get's "handover"
+ * shows how it goes and what it found. */
+static json_t *handover(http_server *s, int type, const json_t *rd, mcdc_err *err) {
+    bool sw = type == T_SWITCHOVER;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rd, k, v) {
+        bool known = strcmp(k, "task_id") == 0 ||
+                     (sw ? strcmp(k, "quiet_s") == 0 || strcmp(k, "timeout_s") == 0 : strcmp(k, "drain_s") == 0);
+        if (!known) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data: unknown key '%s'; want task_id and %s", k,
+                      sw ? "quiet_s, timeout_s" : "drain_s");
+            return NULL;
+        }
+    }
+    const char *id = NULL;
+    if (opt_name(rd, "task_id", &id, err)) return NULL;
+    if (!id) {
+        mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+        return NULL;
+    }
+    uint32_t a, b = 0;
+    int rc;
+    if (sw)
+        rc = opt_seconds(rd, "quiet_s", 1, 3600, 5, &a, err) || opt_seconds(rd, "timeout_s", 1, 86400, 120, &b, err) ||
+             (b < a ? mcdc_errf(err, MCDC_EINVAL, "request_data.timeout_s: want at least quiet_s (%u)", a) : 0) ||
+             task_manager_switchover(s->tm, id, a * 1000u, b * 1000u, err);
+    else
+        rc = opt_seconds(rd, "drain_s", 0, 3600, 30, &a, err) || task_manager_failover(s->tm, id, a * 1000u, err);
+    if (rc) return NULL;
+    log_info("http: %s asked for task %s", sw ? "switchover" : "failover", id);
+    return json_pack("{s:s}", sw ? "switchover" : "failover", "started");
+}
+
 /* {"operation": "skip_message", "params": {"task_id", "channel", "position"}}. */
 static json_t *maintenance(http_server *s, const json_t *rd, mcdc_err *err) {
     const char *op = json_string_value(json_object_get(rd, "operation"));
@@ -360,6 +413,13 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
             return NULL;
         }
         return verify(s, rd, err);
+    case T_SWITCHOVER:
+    case T_FAILOVER:
+        if (!rd) {
+            mcdc_errf(err, MCDC_EINVAL, "request_data.task_id: missing");
+            return NULL;
+        }
+        return handover(s, type, rd, err);
     }
     mcdc_errf(err, MCDC_EINTERNAL, "request type %d has no handler", type);
     return NULL;

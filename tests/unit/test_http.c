@@ -47,6 +47,7 @@ struct task_manager {
     char skipped[256];  /* the last skip_message: "task channel position" */
     char resynced[256]; /* the last resync: "task db collection" */
     char verified[256]; /* the last verify: "task db collection" ("-" for none) */
+    char handed[256];   /* the last switchover or failover: "kind task ms ms" */
 };
 
 static int find(task_manager *tm, const char *id) {
@@ -187,6 +188,27 @@ int task_manager_verify(task_manager *tm, const char *id, const char *db, const 
     else if (collection && strcmp(collection, "nope") == 0)
         rc = mcdc_errf(err, MCDC_ENOTFOUND, "task %s does not cover a collection %s.%s of the source", id, db, collection);
     else snprintf(tm->verified, sizeof tm->verified, "%s %s %s", id, collection ? db : "-", collection ? collection : "-");
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+/* As verify's: 404, and 400 for a Paused task's switchover (a failover
+ * takes any task). */
+int task_manager_switchover(task_manager *tm, const char *id, uint32_t quiet_ms, uint32_t timeout_ms, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id), rc = 0;
+    if (i < 0) rc = mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    else if (tm->tasks[i].state == TASK_PAUSED) rc = mcdc_errf(err, MCDC_EINVAL, "task %s is not running", id);
+    else snprintf(tm->handed, sizeof tm->handed, "switchover %s %u %u", id, quiet_ms, timeout_ms);
+    pthread_mutex_unlock(&tm->mu);
+    return rc;
+}
+
+int task_manager_failover(task_manager *tm, const char *id, uint32_t drain_ms, mcdc_err *err) {
+    pthread_mutex_lock(&tm->mu);
+    int i = find(tm, id), rc = 0;
+    if (i < 0) rc = mcdc_errf(err, MCDC_ENOTFOUND, "task '%s' not found", id);
+    else snprintf(tm->handed, sizeof tm->handed, "failover %s %u", id, drain_ms);
     pthread_mutex_unlock(&tm->mu);
     return rc;
 }
@@ -465,6 +487,30 @@ static void test_every_request_type(void **state) {
                 "db_name goes with collection_name");
     expect_fail(p, "{\"request_type\": \"verify\", \"request_data\": {\"task_id\": \"t1\", \"x\": 1}}", 400,
                 "unknown key 'x'");
+
+    r = expect_ok(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t1\"}}");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "switchover")), "started");
+    assert_string_equal(f->tm.handed, "switchover t1 5000 120000");
+    reply_free(&r);
+    r = expect_ok(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t1\", \"quiet_s\": 2,"
+                     " \"timeout_s\": 9}}");
+    assert_string_equal(f->tm.handed, "switchover t1 2000 9000");
+    reply_free(&r);
+    expect_fail(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t1\", \"quiet_s\": 9,"
+                   " \"timeout_s\": 2}}", 400, "timeout_s: want at least quiet_s (9)");
+    expect_fail(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t1\", \"quiet_s\": 0}}",
+                400, "quiet_s: want whole seconds from 1 to 3600");
+    expect_fail(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t1\", \"drain_s\": 1}}",
+                400, "unknown key 'drain_s'");
+    expect_fail(p, "{\"request_type\": \"switchover\", \"request_data\": {\"task_id\": \"t9\"}}", 404,
+                "task 't9' not found");
+    expect_fail(p, "{\"request_type\": \"switchover\"}", 400, "request_data.task_id: missing");
+    r = expect_ok(p, "{\"request_type\": \"failover\", \"request_data\": {\"task_id\": \"t1\", \"drain_s\": 0}}");
+    assert_string_equal(json_string_value(json_object_get(data(&r), "failover")), "started");
+    assert_string_equal(f->tm.handed, "failover t1 0");
+    reply_free(&r);
+    expect_fail(p, "{\"request_type\": \"failover\", \"request_data\": {\"task_id\": \"t1\", \"drain_s\": \"x\"}}",
+                400, "drain_s: want whole seconds from 0 to 3600");
 
     r = expect_ok(p, "{\"request_type\": \"delete\", \"request_data\": {\"task_id\": \"t1\"}}");
     assert_int_equal(json_object_size(data(&r)), 0);
