@@ -17,5 +17,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_task(int argc, char **argv);
+int cmd_switchover(int argc, char **argv); /* = mcdc task switchover */
+int cmd_failover(int argc, char **argv);   /* = mcdc task failover */
 
 #endif

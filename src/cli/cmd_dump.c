@@ -49,6 +49,9 @@ static const char USAGE[] =
     "  --from WHERE            earliest (default), latest, or a position: POS when one channel\n"
     "                          is read, else CHANNEL=POS[,CHANNEL=POS...] (others from earliest);\n"
     "                          POS is a Kafka offset or a Pulsar ledger:entry:partition:batch\n"
+    "  --after CHANNEL=POS[,CHANNEL=POS...]\n"
+    "                          start right after these positions (`mcdc task position` of a task:\n"
+    "                          what it has not applied); other channels from earliest\n"
     "  --follow                keep reading new changes until interrupted\n"
     "  --rows                  print the rows of inserts (vectors as arrays)\n"
     "  --timeticks             print time ticks too (about 5 per second per channel)\n"
@@ -60,6 +63,7 @@ static const char USAGE[] =
 
 typedef struct dump_opts {
     const char *etcd, *etcd_user, *etcd_password, *root, *kafka, *prefix, *db, *collection, *from;
+    const char *after; /* --after: positions to start right after (a task's checkpoints); NULL = --from */
     const char *kafka_security, *kafka_sasl_mechanism, *kafka_sasl_user, *kafka_sasl_password, *kafka_ca;
     const char *pulsar, *pulsar_tenant, *pulsar_namespace, *pulsar_token, *pulsar_ca;
     const char *mq_type;
@@ -106,7 +110,7 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         {"pulsar-tls-ca", required_argument, 0, 10},
         {"prefix", required_argument, 0, 'p'},       {"dml-channels", required_argument, 0, 'n'},
         {"db", required_argument, 0, 'd'},           {"collection", required_argument, 0, 'c'},
-        {"from", required_argument, 0, 'f'},         {"follow", no_argument, 0, 'F'},
+        {"from", required_argument, 0, 'f'},         {"after", required_argument, 0, 'A'},         {"follow", no_argument, 0, 'F'},
         {"rows", no_argument, 0, 'R'},               {"timeticks", no_argument, 0, 'T'},
         {"log-level", required_argument, 0, 'l'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -150,6 +154,7 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         case 'd': o->db = optarg; break;
         case 'c': o->collection = optarg; break;
         case 'f': o->from = optarg; break;
+        case 'A': o->after = optarg; break;
         case 'F': o->follow = 1; break;
         case 'R': o->rows = 1; break;
         case 'T': o->timeticks = 1; break;
@@ -175,14 +180,46 @@ static int parse_args(int argc, char **argv, dump_opts *o) {
         fprintf(stderr, "mcdc dump: --etcd and one of --kafka or --pulsar are required (see mcdc dump --help)\n");
         return -1;
     }
+    if (o->after && strcmp(o->from, "earliest") != 0) {
+        fprintf(stderr, "mcdc dump: --from and --after name the start twice; give one\n");
+        return -1;
+    }
     o->mq_type = o->pulsar ? "pulsar" : "kafka";
     if (!o->prefix) o->prefix = o->root;
     return 0;
 }
 
-/* The start of one channel from --from. */
+/* CHANNEL=POS[,CHANNEL=POS...]: this channel starts at (or after) its POS,
+ * a channel not named from earliest. */
+static int named_start(const dump_opts *o, const char *flag, const char *spec, mq_start_kind kind,
+                       const char *channel, mq_start *st, mcdc_err *err) {
+    st->kind = MQ_START_EARLIEST;
+    char *copy = mcdc_xstrdup(spec), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            rc = mcdc_errf(err, MCDC_EINVAL, "%s: '%s' is not CHANNEL=POS", flag, tok);
+            break;
+        }
+        *eq = '\0';
+        if (strcmp(tok, channel) == 0) {
+            st->kind = kind;
+            if ((rc = mq_msgid_parse(o->mq_type, eq + 1, &st->at, err))) break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* The start of one channel from --from, or --after. */
 static int start_for(const dump_opts *o, const char *channel, size_t n_channels, mq_start *st, mcdc_err *err) {
     memset(st, 0, sizeof *st);
+    if (o->after) {
+        if (!strchr(o->after, '='))
+            return mcdc_errf(err, MCDC_EINVAL, "--after %s: want CHANNEL=POS[,CHANNEL=POS...]", o->after);
+        return named_start(o, "--after", o->after, MQ_START_AFTER, channel, st, err);
+    }
     if (strcmp(o->from, "earliest") == 0) return st->kind = MQ_START_EARLIEST, 0;
     if (strcmp(o->from, "latest") == 0) return st->kind = MQ_START_LATEST, 0;
     if (!strchr(o->from, '=')) {
@@ -192,23 +229,7 @@ static int start_for(const dump_opts *o, const char *channel, size_t n_channels,
         st->kind = MQ_START_AT;
         return mq_msgid_parse(o->mq_type, o->from, &st->at, err);
     }
-    st->kind = MQ_START_EARLIEST;
-    char *copy = mcdc_xstrdup(o->from), *save = NULL;
-    int rc = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq) {
-            rc = mcdc_errf(err, MCDC_EINVAL, "--from: '%s' is not CHANNEL=OFFSET", tok);
-            break;
-        }
-        *eq = '\0';
-        if (strcmp(tok, channel) == 0) {
-            st->kind = MQ_START_AT;
-            if ((rc = mq_msgid_parse(o->mq_type, eq + 1, &st->at, err))) break;
-        }
-    }
-    free(copy);
-    return rc;
+    return named_start(o, "--from", o->from, MQ_START_AT, channel, st, err);
 }
 
 /* Whether a change passes the filter; learns ids from CreateCollection. */

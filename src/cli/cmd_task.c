@@ -37,6 +37,8 @@ enum sub {
     S_RESYNC,
     S_VERIFY,
     S_MAINTENANCE,
+    S_SWITCHOVER,
+    S_FAILOVER,
     N_SUBS
 };
 
@@ -106,6 +108,35 @@ static const sub_def SUBS[N_SUBS] = {
                        "\n"
                        "  --operation OP            skip_message (the only one)\n"
                        "  --channel C, --position P the message: get's paused_at, exactly\n"},
+    [S_SWITCHOVER] = {"switchover", "switchover", true, "hand a task's collections over to its target, RPO 0",
+                      "usage: mcdc task switchover TASK_ID [--quiet S] [--writes-timeout S]\n"
+                      "                                    [--reverse-server URL --reverse-target URI] [options]\n"
+                      "       (also: mcdc switchover TASK_ID ...)\n"
+                      "\n"
+                      "Stop writes to the source first. mcdc then waits until no write to the task's collections\n"
+                      "came for --quiet seconds and the target caught up, verifies every collection row by row,\n"
+                      "checks that no write came meanwhile, and pauses the task: the target is the primary, with\n"
+                      "nothing lost (RPO 0). Any failed step is a refusal that changes nothing (exit 1).\n"
+                      "Then the reverse task (new primary -> old one) is created on --reverse-server, an mcdc\n"
+                      "whose source is the new primary, writing to --reverse-target (the old primary); without\n"
+                      "them its request is printed: create it before writes go to the new primary\n"
+                      "(docs/disaster-recovery.md).\n"
+                      "\n"
+                      "  --quiet S                 seconds without a write that mean writes stopped (default 5)\n"
+                      "  --writes-timeout S        how long to wait for that, and for the target to catch up (120)\n"
+                      "  --reverse-server URL      the mcdc serve whose source is the new primary\n"
+                      "  --reverse-target URI      the old primary's Milvus, the reverse task's target\n"},
+    [S_FAILOVER] = {"failover", "failover", true, "the source is lost: stop a task and report what the target holds",
+                    "usage: mcdc task failover TASK_ID [--drain S] [options]\n"
+                    "       (also: mcdc failover TASK_ID ...)\n"
+                    "\n"
+                    "Lets the task apply what its queue still holds (until nothing new came for 3 s, at most\n"
+                    "--drain seconds), pauses it keeping its checkpoints, and prints up to which source time the\n"
+                    "target holds every change, and the last source time mcdc read: changes in between may be\n"
+                    "missing. `mcdc task position` then gives the positions `mcdc dump --after` starts from to list\n"
+                    "them once the old primary's queue is back (docs/disaster-recovery.md).\n"
+                    "\n"
+                    "  --drain S                 at most this long applying what is left, 0-3600 (default 30)\n"},
 };
 
 static const char COMMON[] =
@@ -153,6 +184,11 @@ enum opt {
     O_CHANNEL,
     O_POSITION,
     O_WAIT,
+    O_QUIET,
+    O_WRITES_TIMEOUT,
+    O_REVERSE_SERVER,
+    O_REVERSE_TARGET,
+    O_DRAIN,
     O_END
 };
 
@@ -186,6 +222,11 @@ static const struct option LONG[] = {
     {"channel", required_argument, 0, O_CHANNEL},
     {"position", required_argument, 0, O_POSITION},
     {"wait", no_argument, 0, O_WAIT},
+    {"quiet", required_argument, 0, O_QUIET},
+    {"writes-timeout", required_argument, 0, O_WRITES_TIMEOUT},
+    {"reverse-server", required_argument, 0, O_REVERSE_SERVER},
+    {"reverse-target", required_argument, 0, O_REVERSE_TARGET},
+    {"drain", required_argument, 0, O_DRAIN},
     {0, 0, 0, 0},
 };
 
@@ -198,6 +239,8 @@ static unsigned allowed(int opt) {
         return opt == O_COLLECTION || opt == O_DB ? ONLY(S_CREATE) | ONLY(S_RESYNC) | ONLY(S_VERIFY) : ONLY(S_CREATE);
     if (opt == O_IGNORE_NOT_FOUND) return ONLY(S_DELETE);
     if (opt == O_WAIT) return ONLY(S_VERIFY);
+    if (opt >= O_QUIET && opt <= O_REVERSE_TARGET) return ONLY(S_SWITCHOVER);
+    if (opt == O_DRAIN) return ONLY(S_FAILOVER);
     return ONLY(S_MAINTENANCE);
 }
 
@@ -217,6 +260,7 @@ typedef struct create_flags {
     bool tls, ignore_partition, snapshot, use_start_position, paused, user_role;
     const char *operation, *channel, *position;
     bool ignore_not_found;
+    long quiet, writes_timeout, drain; /* -1 = not given */
 } create_flags;
 
 static void usage_all(FILE *f) {
@@ -401,6 +445,21 @@ static json_t *task_data(int s, const task_cli *t, const create_flags *f, FILE *
             if (f->position) json_object_set_new(params, "position", json_string(f->position));
             return json_pack("{s:s, s:o}", "operation", f->operation, "params", params);
         }
+    case S_SWITCHOVER: {
+        if (!t->reverse_server != !t->reverse_target) {
+            fprintf(msgs, "mcdc task switchover: --reverse-server and --reverse-target go together\n");
+            return NULL;
+        }
+        json_t *d = json_pack("{s:s}", "task_id", t->task_id);
+        if (f->quiet >= 0) json_object_set_new(d, "quiet_s", json_integer(f->quiet));
+        if (f->writes_timeout >= 0) json_object_set_new(d, "timeout_s", json_integer(f->writes_timeout));
+        return d;
+    }
+    case S_FAILOVER: {
+        json_t *d = json_pack("{s:s}", "task_id", t->task_id);
+        if (f->drain >= 0) json_object_set_new(d, "drain_s", json_integer(f->drain));
+        return d;
+    }
     default: return json_pack("{s:s}", "task_id", t->task_id);
     }
 }
@@ -435,7 +494,7 @@ int task_cli_parse(int argc, char **argv, task_cli *t, FILE *out, FILE *msgs) {
     t->sub = SUBS[s].name;
     t->request_type = SUBS[s].request_type;
 
-    create_flags f = {.connect_timeout = -1};
+    create_flags f = {.connect_timeout = -1, .quiet = -1, .writes_timeout = -1, .drain = -1};
     const char **collections = NULL;
     int rc = -1;
     long timeout_s = 0;
@@ -517,6 +576,17 @@ int task_cli_parse(int argc, char **argv, task_cli *t, FILE *out, FILE *msgs) {
         case O_CHANNEL: f.channel = optarg; break;
         case O_POSITION: f.position = optarg; break;
         case O_WAIT: t->wait = true; break;
+        case O_QUIET:
+            if (number(t->sub, "quiet", optarg, 1, 3600, &f.quiet, msgs)) goto out;
+            break;
+        case O_WRITES_TIMEOUT:
+            if (number(t->sub, "writes-timeout", optarg, 1, 86400, &f.writes_timeout, msgs)) goto out;
+            break;
+        case O_DRAIN:
+            if (number(t->sub, "drain", optarg, 0, 3600, &f.drain, msgs)) goto out;
+            break;
+        case O_REVERSE_SERVER: t->reverse_server = optarg; break;
+        case O_REVERSE_TARGET: t->reverse_target = optarg; break;
         }
     }
     /* optind counts in argv + 1. */
@@ -601,6 +671,78 @@ static int wait_verify(api_client *c, const task_cli *t, FILE *out, FILE *msgs) 
     return rc;
 }
 
+/* Creates the reverse task of a switched-over one on --reverse-server, or
+ * prints its request when none was given. */
+static int reverse_task(const task_cli *t, const json_t *task, FILE *out, FILE *msgs) {
+    json_t *spec = task_reverse_spec(task, t->reverse_target ? t->reverse_target : "OLD_PRIMARY_URI", msgs);
+    if (!spec) return CLI_EXIT_FAIL;
+    int rc = CLI_EXIT_OK;
+    if (!t->reverse_server) {
+        char *text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fprintf(out, "reverse task (create it on an mcdc whose source is the new primary, before writes go there;\n"
+                     "replace OLD_PRIMARY_URI): mcdc task create --spec FILE with:\n%s\n", text ? text : "null");
+        free(text);
+    } else {
+        api_client_config rc_cfg = t->client;
+        rc_cfg.server = t->reverse_server;
+        mcdc_err err = {0};
+        api_client *c = api_client_open(&rc_cfg, &err);
+        json_t *data = c ? api_client_call(c, "create", spec, NULL, &err) : NULL;
+        if (data) {
+            fprintf(out, "reverse task %s created on %s\n", json_string_value(json_object_get(data, "task_id")),
+                    t->reverse_server);
+        } else {
+            fprintf(msgs, "mcdc task switchover: the switchover is done, but the reverse task was not created on %s: "
+                          "%s\n", t->reverse_server, err.msg);
+            rc = CLI_EXIT_FAIL;
+        }
+        json_decref(data);
+        api_client_close(c);
+    }
+    json_decref(spec);
+    return rc;
+}
+
+/* switchover and failover: polls get until the handover ended and prints
+ * it; 0 done, 1 refused. */
+static int wait_handover(api_client *c, const task_cli *t, FILE *out, FILE *msgs) {
+    json_t *req = json_pack("{s:s}", "task_id", t->task_id);
+    int rc = CLI_EXIT_FAIL;
+    const char *shown = "";
+    for (;;) {
+        mcdc_err err = {0};
+        json_t *data = api_client_call(c, "get", req, NULL, &err);
+        if (!data) {
+            fprintf(msgs, "mcdc task %s: %s\n", t->sub, err.msg);
+            break;
+        }
+        const json_t *task = json_object_get(data, "task");
+        const json_t *h = json_object_get(task, "handover");
+        const char *phase = json_string_value(json_object_get(h, "phase"));
+        if (!phase) {
+            fprintf(msgs, "mcdc task %s: the task shows no %s (was it deleted or restarted?)\n", t->sub, t->sub);
+            json_decref(data);
+            break;
+        }
+        if (strcmp(phase, "done") == 0 || strcmp(phase, "refused") == 0) {
+            task_render_handover(h, t->json, out);
+            rc = strcmp(phase, "done") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+            if (rc == CLI_EXIT_OK && strcmp(t->sub, "switchover") == 0) rc = reverse_task(t, task, out, msgs);
+            json_decref(data);
+            break;
+        }
+        if (strcmp(phase, shown) != 0 && !t->json) {
+            fprintf(msgs, "%s of task %s: %s\n", t->sub, t->task_id, phase);
+            shown = strcmp(phase, "verifying") == 0 ? "verifying" : strcmp(phase, "draining") == 0 ? "draining"
+                                                                                                     : "waiting";
+        }
+        json_decref(data);
+        mcdc_sleep_ms(500);
+    }
+    json_decref(req);
+    return rc;
+}
+
 int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
     task_cli t;
     int rc = task_cli_parse(argc, argv, &t, out, msgs);
@@ -616,9 +758,13 @@ int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
         return CLI_EXIT_USAGE;
     }
     json_t *data = api_client_call(c, t.request_type, t.request_data, NULL, &err);
+    bool handover = strcmp(t.sub, "switchover") == 0 || strcmp(t.sub, "failover") == 0;
     if (data && t.wait) {
         json_decref(data);
         rc = wait_verify(c, &t, out, msgs);
+    } else if (data && handover) {
+        json_decref(data);
+        rc = wait_handover(c, &t, out, msgs);
     } else if (data) {
         task_cli_print(&t, data, out);
         json_decref(data);
@@ -638,3 +784,17 @@ int task_cli_run(int argc, char **argv, FILE *out, FILE *msgs) {
 }
 
 int cmd_task(int argc, char **argv) { return task_cli_run(argc, argv, stdout, stderr); }
+
+/* `mcdc switchover ...` and `mcdc failover ...` are `mcdc task switchover
+ * ...` and `mcdc task failover ...`: argv[0] is the subcommand already. */
+static int as_task_sub(int argc, char **argv) {
+    char **v = mcdc_xcalloc((size_t)argc + 2, sizeof *v);
+    v[0] = (char *)"task";
+    for (int i = 0; i < argc; i++) v[i + 1] = argv[i];
+    int rc = task_cli_run(argc + 1, v, stdout, stderr);
+    free(v);
+    return rc;
+}
+
+int cmd_switchover(int argc, char **argv) { return as_task_sub(argc, argv); }
+int cmd_failover(int argc, char **argv) { return as_task_sub(argc, argv); }

@@ -9,6 +9,9 @@ static const cli_command COMMANDS[] = {
     {"task", "create, list, get, pause, resume, delete tasks of a running `mcdc serve` (its HTTP API)", cmd_task},
     {"dump", "print the changes in the source's write-ahead log as JSON lines", cmd_dump},
     {"verify", "compare collections of the source and the target row by row", cmd_verify},
+    {"switchover", "planned hand-over of a task's collections to its target, RPO 0 (mcdc task switchover)",
+     cmd_switchover},
+    {"failover", "the source is lost: stop a task, report what the target holds (mcdc task failover)", cmd_failover},
     {"version", "print the version", cmd_version},
 };
 

@@ -22,6 +22,7 @@ typedef struct task_cli {
     char *token;              /* owned, wiped: --token or $MCDC_API_TOKEN */
     bool json;                /* --json: print the reply's data as it came */
     bool wait;                /* verify --wait: poll get until the verify ended */
+    const char *reverse_server, *reverse_target; /* switchover: where to create the reverse task */
 } task_cli;
 
 /* Reads `mcdc task SUB ...` (argv[0] is "task"). 0: *t holds the request;
@@ -50,5 +51,14 @@ void task_render_positions(const json_t *data, FILE *out);
 /* get's "verify" object: as JSON, or per collection its result, counts and
  * first keys of each kind. */
 void task_render_verify(const json_t *verify, bool json, FILE *out);
+/* get's "handover" object (a switchover's or failover's outcome): as JSON,
+ * or a few lines an operator acts on. */
+void task_render_handover(const json_t *handover, bool json, FILE *out);
+
+/* The reverse task of a switched-over task (get's "task" object): the
+ * same collections, from the new primary to the old one at target_uri;
+ * NULL with the reason on msgs when it cannot be made from flags alone
+ * (a name mapping). */
+json_t *task_reverse_spec(const json_t *task, const char *target_uri, FILE *msgs);
 
 #endif

@@ -370,3 +370,60 @@ void task_cli_print(const task_cli *t, const json_t *data, FILE *out) {
     }
     free(id);
 }
+
+void task_render_handover(const json_t *h, bool json, FILE *out) {
+    if (json) {
+        char *text = json_dumps(h, JSON_INDENT(2) | JSON_SORT_KEYS);
+        fprintf(out, "%s\n", text ? text : "null");
+        free(text);
+        return;
+    }
+    char *kind = cell(str(h, "kind")), *phase = cell(str(h, "phase")), *reason = cell(str(h, "reason"));
+    fprintf(out, "%s: %s\n", kind, phase);
+    if (reason[0]) fprintf(out, "  %s\n", reason);
+    static const char *const times[][2] = {{"writes_stopped_at", "writes stopped at"},
+                                           {"target_holds_up_to", "target holds every change up to"},
+                                           {"last_source_write", "last source write read"},
+                                           {"last_source_time", "last source time read"}};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        const json_t *o = json_object_get(h, times[i][0]);
+        if (!json_is_object(o)) continue;
+        char *tm = cell(str(o, "time"));
+        fprintf(out, "  %-32s %s (ts %lld)\n", times[i][1], tm, (long long)json_integer_value(json_object_get(o, "ts")));
+        free(tm);
+    }
+    const json_t *v = json_object_get(h, "rpo_seconds");
+    if (v) fprintf(out, "  %-32s %lld s\n", "RPO", (long long)json_integer_value(v));
+    v = json_object_get(h, "loss_window_seconds");
+    if (v) fprintf(out, "  %-32s %.3f s\n", "changes possibly missing over", json_number_value(v));
+    free(kind);
+    free(phase);
+    free(reason);
+}
+
+json_t *task_reverse_spec(const json_t *task, const char *target_uri, FILE *msgs) {
+    const json_t *nm = json_object_get(task, "name_mapping");
+    if (json_array_size(nm) > 0) {
+        fprintf(msgs, "mcdc task switchover: the task maps names (name_mapping); write the reverse task's mapping "
+                      "yourself (mcdc task create --spec, docs/disaster-recovery.md)\n");
+        return NULL;
+    }
+    json_t *spec = json_pack("{s:{s:s, s:i}}", "milvus_connect_param", "uri", target_uri, "connect_timeout", 10);
+    /* The same collections, read from their start position on nothing: a
+     * new task starts at the new primary's latest positions, after every
+     * row this task applied there. No snapshot: the old primary has them. */
+    json_t *infos = json_array();
+    size_t i;
+    const json_t *ci;
+    json_array_foreach(json_object_get(task, "collection_infos"), i, ci) {
+        const json_t *name = json_object_get(ci, "name");
+        if (json_is_string(name)) json_array_append_new(infos, json_pack("{s:O}", "name", name));
+    }
+    if (json_array_size(infos)) json_object_set_new(spec, "collection_infos", infos);
+    else json_decref(infos);
+    const json_t *dbc = json_object_get(task, "db_collections");
+    if (dbc && !json_is_null(dbc)) json_object_set_new(spec, "db_collections", json_deep_copy(dbc));
+    const json_t *role = json_object_get(json_object_get(task, "extra_info"), "enable_user_role");
+    if (json_is_true(role)) json_object_set_new(spec, "extra_info", json_pack("{s:b}", "enable_user_role", 1));
+    return spec;
+}
