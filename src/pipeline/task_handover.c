@@ -128,8 +128,21 @@ static const char *task_gone_why(handover_job *j) {
 
 /* Step 1: *cut gets a TSO time of the source after which no covered write
  * was read for quiet_ms, once the watermark passed it. */
+static int writes_go_on(char *why, size_t n, uint64_t last, uint64_t now_ms) {
+    char at[40];
+    ts_text(last, at, sizeof at);
+    uint64_t last_ms = mcdc_ts_physical_ms(last);
+    snprintf(why, n, "writes to the task's collections go on: the last one read was written at %s, %" PRIu64
+             " ms before the source's time then; stop writing to the source and ask again", at,
+             now_ms > last_ms ? now_ms - last_ms : 0);
+    return -1;
+}
+
 static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut, char *why, size_t n) {
     task *t = j->t;
+    /* A round that caught up but found a recent write: if time runs out in
+     * the next catch-up, the writes are the reason, not a lagging task. */
+    uint64_t busy_last = 0, busy_now_ms = 0;
     for (;;) {
         const char *gone = task_gone_why(j);
         if (gone) return snprintf(why, n, "%s", gone), -1;
@@ -141,9 +154,14 @@ static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut
         if (rc) return snprintf(why, n, "could not read the source's time: %.400s", err.msg), -1;
         while (task_watermark(t) < now_ts) {
             if ((gone = task_gone_why(j))) return snprintf(why, n, "%s", gone), -1;
-            if (mcdc_now_mono_ms() > deadline)
-                return snprintf(why, n, "the task did not catch up with the source in time (watermark behind the "
-                                        "source's time of the request)"), -1;
+            if (mcdc_now_mono_ms() > deadline && busy_last) return writes_go_on(why, n, busy_last, busy_now_ms);
+            if (mcdc_now_mono_ms() > deadline) {
+                char wm[40], src_at[40];
+                ts_text(task_watermark(t), wm, sizeof wm);
+                ts_text(now_ts, src_at, sizeof src_at);
+                return snprintf(why, n, "the task did not catch up with the source in time: its watermark is at %s, "
+                                        "the source's time was %s", wm, src_at), -1;
+            }
             nap(j, 100);
         }
         note_source(j);
@@ -153,13 +171,9 @@ static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut
             *cut = now_ts;
             return 0;
         }
-        if (mcdc_now_mono_ms() > deadline) {
-            char at[40];
-            ts_text(last, at, sizeof at);
-            return snprintf(why, n, "writes to the task's collections go on: the last one read was written at %s, "
-                                    "%" PRIu64 " ms before the source's time now; stop writing to the source and "
-                                    "ask again", at, now_ms > last_ms ? now_ms - last_ms : 0), -1;
-        }
+        if (mcdc_now_mono_ms() > deadline) return writes_go_on(why, n, last, now_ms);
+        busy_last = last;
+        busy_now_ms = now_ms;
         nap(j, 500);
     }
 }

@@ -37,9 +37,14 @@ class McdcServer:
         may ask for a snapshot."""
         self.stack = stack
         self.mq = mq
-        self.source_uri = stack["MCDC_PSOURCE_URI"] if mq == "pulsar" else stack["MCDC_SOURCE_URI"]
+        # "kafka-target": the stack's target Milvus as the source (its WAL is on the same Kafka under
+        # its own prefix): the reverse direction after a switchover.
+        which = {"pulsar": "PSOURCE", "kafka-target": "TARGET"}.get(mq, "SOURCE")
+        self.source_uri = stack[f"MCDC_{which}_URI"]
         source_proxy = self.source_uri.split("://", 1)[-1]  # host:port, as source.milvus.address wants it
-        root = stack["MCDC_PSOURCE_ROOT_PATH"] if mq == "pulsar" else stack["MCDC_SOURCE_ROOT_PATH"]
+        root = stack[f"MCDC_{which}_ROOT_PATH"]
+        if mq == "kafka-target":
+            channel_prefix = channel_prefix or root
         mq_yaml = (f"    type: pulsar\n    pulsar: {{address: {stack['MCDC_PULSAR_URL']}}}\n" if mq == "pulsar" else
                    f"    type: kafka\n    kafka: {{address: {stack['MCDC_KAFKA_BROKERS']}}}\n")
         self.dir = workdir

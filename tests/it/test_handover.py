@@ -1,0 +1,211 @@
+"""Switchover and failover (docs/disaster-recovery.md) against the real stack.
+
+What is proved:
+- a switchover asked while writes go on is refused with the reason and changes nothing (the task
+  keeps running and replicating); a paused task's is refused at once;
+- once writes stopped, `mcdc switchover` reports RPO 0, the target equals the source row by row,
+  the forward task is paused, and the reverse task it created (on an mcdc whose source is the
+  former target) carries new inserts, deletes and upserts on the new primary back to the former
+  source exactly;
+- the source Milvus killed mid-stream: `mcdc failover` reports what the target holds and the last
+  source time it read, and every row the target lacks (compared row by row with the source once
+  it is back) was written inside that window."""
+import subprocess
+import threading
+import time
+
+import pytest
+from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
+
+from mcdcserver import McdcServer, connect, count_rows, diff_collections, normalize, rows_of, wait_equal
+from stackenv import start_stack, stop_piece, tool
+
+INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+
+
+def make_collection(alias, name):
+    c = Collection(name, CollectionSchema([
+        FieldSchema("pk", DataType.INT64, is_primary=True),
+        FieldSchema("s", DataType.VARCHAR, max_length=64),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
+    ]), using=alias, shards_num=2)
+    c.create_index("vec", INDEX)
+    c.load()
+    return c
+
+
+class Writer(threading.Thread):
+    """Inserts 20 keys, deletes one, upserts another, in rounds, until stopped. Keeps, per key, the
+    wall time (ms) of the send and of the reply of its last write, so a test can place every key
+    in time; tolerates the source going away."""
+
+    def __init__(self, coll, start=0, tag="w"):
+        super().__init__(daemon=True)
+        self.c, self.next, self.tag = coll, start, tag
+        self.stop = threading.Event()
+        self.sent, self.acked = {}, {}
+        self.rounds = 0
+
+    def _write(self, keys, fn):
+        t0 = int(time.time() * 1000)
+        for k in keys:
+            self.sent[k] = t0
+        try:
+            fn()
+        finally:
+            # Answered or failed: either way the source gave it no time after this.
+            t1 = int(time.time() * 1000)
+            for k in keys:
+                self.acked[k] = t1
+
+    def run(self):
+        while not self.stop.is_set():
+            keys = list(range(self.next, self.next + 20))
+            try:
+                self._write(keys, lambda: self.c.insert([keys, [f"{self.tag}{k}" for k in keys],
+                                                         [[k, 1, 2, 3] for k in keys]]))
+                self.next += 20
+                self._write([keys[0]], lambda: self.c.delete(f"pk in [{keys[0]}]"))
+                self._write([keys[1]], lambda: self.c.upsert([[keys[1]], [f"{self.tag}-up"], [[0, 0, 0, 0]]]))
+                self.rounds += 1
+            except Exception:
+                if self.stop.wait(0.5):
+                    break
+            time.sleep(0.05)
+
+
+def wait_handover(server, task, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        h = server.get(task)["handover"]
+        if h and h["phase"] in ("done", "refused"):
+            return h
+        time.sleep(0.5)
+    raise AssertionError(f"handover of {task} did not end in {timeout}s: {server.get(task)['handover']}")
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([str(tool("mcdc")), *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def forward(stack, tmp_path):
+    (tmp_path / "fwd").mkdir()
+    srv = McdcServer(stack, tmp_path / "fwd")
+    srv.start()
+    connect("src", stack["MCDC_SOURCE_URI"])
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    yield srv
+    srv.stop()
+
+
+def test_switchover_refusals_then_rpo0_and_reverse(stack, forward, tmp_path, fresh_name):
+    name = fresh_name("swo")
+    task = forward.create_task(collection_infos=[{"name": name}])
+    c = make_collection("src", name)
+    w = Writer(c)
+    w.start()
+    try:
+        time.sleep(3)
+        # Writes go on: refused, and nothing changes.
+        status, reply = forward.post("switchover", {"task_id": task, "quiet_s": 2, "timeout_s": 6})
+        assert status == 200, reply
+        h = wait_handover(forward, task)
+        assert h["phase"] == "refused", h
+        assert "writes to the task's collections go on" in h["reason"], h
+        info = forward.get(task)
+        assert info["state"] == "Running", info
+        rounds = w.rounds
+        time.sleep(2)
+        assert w.rounds > rounds  # still writing, still replicated below
+    finally:
+        w.stop.set()
+        w.join()
+    wait_equal("src", "tgt", "default", name, "pk", counts=True)
+
+    reverse_dir = tmp_path / "rev"
+    reverse_dir.mkdir()
+    reverse = McdcServer(stack, reverse_dir, mq="kafka-target")
+    reverse.start()
+    try:
+        r = cli("switchover", task, "--server", forward.base, "--quiet", "2", "--writes-timeout", "60",
+                "--reverse-server", reverse.base, "--reverse-target", stack["MCDC_SOURCE_URI"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "switchover: done" in r.stdout and "RPO" in r.stdout and "0 s" in r.stdout, r.stdout
+        assert "reverse task" in r.stdout and "created" in r.stdout, r.stdout
+        info = forward.get(task)
+        assert info["state"] == "Paused" and "switched over" in info["reason"], info
+        h = info["handover"]
+        assert h["phase"] == "done" and h["rpo_seconds"] == 0, h
+        assert all(v == 0 for v in h["verify_differences"].values()), h
+        assert diff_collections("src", "tgt", "default", name, "pk", counts=True) is None
+
+        # The target is the primary now: its writes go back to the former source, and only they.
+        rev_tasks = reverse.post("list")[1]["data"]["tasks"]
+        assert len(rev_tasks) == 1 and rev_tasks[0]["state"] == "Running", rev_tasks
+        t = Collection(name, using="tgt")
+        w2 = Writer(t, start=10_000_000, tag="r")
+        w2.start()
+        time.sleep(4)
+        w2.stop.set()
+        w2.join()
+        assert w2.rounds > 0
+        t.delete("pk in [2, 3, 4]")
+        t.upsert([[5], ["changed on the new primary"], [[9, 9, 9, 9]]])
+        wait_equal("tgt", "src", "default", name, "pk", counts=True, timeout=180)
+        assert forward.get(task)["state"] == "Paused"
+    finally:
+        reverse.stop()
+    c.drop()
+
+
+def test_switchover_of_a_paused_task_is_refused(forward, fresh_name):
+    name = fresh_name("swp")
+    task = forward.create_task(collection_infos=[{"name": name}])
+    status, reply = forward.post("pause", {"task_id": task})
+    assert status == 200, reply
+    status, reply = forward.post("switchover", {"task_id": task})
+    assert status == 400 and "is not running" in reply["message"] and "nothing was changed" in reply["message"], reply
+    assert forward.get(task)["state"] == "Paused"
+    assert forward.get(task)["handover"] is None
+    r = cli("switchover", "no-such-task", "--server", forward.base)
+    assert r.returncode == 1 and "no task 'no-such-task'" in r.stderr, r.stderr
+
+
+def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
+    name = fresh_name("fov")
+    task = forward.create_task(collection_infos=[{"name": name}])
+    c = make_collection("src", name)
+    w = Writer(c)
+    w.start()
+    try:
+        time.sleep(4)
+        stop_piece("source-milvus", grace_s=0)  # SIGTERM then SIGKILL at once: a crash
+        killed_ms = int(time.time() * 1000)
+        r = cli("failover", task, "--server", forward.base, "--drain", "20")
+    finally:
+        w.stop.set()
+        w.join()
+    assert r.returncode == 0, r.stdout + r.stderr
+    info = forward.get(task)
+    assert info["state"] == "Paused" and "failed over" in info["reason"], info
+    h = info["handover"]
+    assert h["phase"] == "done", h
+    held = h["target_holds_up_to"]["ts"] >> 18
+    last = (h["last_source_time"] or {"ts": 0})["ts"] >> 18
+    assert held > 0 and last >= held, h
+    assert "target holds every change up to" in r.stdout, r.stdout
+
+    start_stack()
+    connect("src", stack["MCDC_SOURCE_URI"])
+    src = rows_of("src", "default", name, "pk")
+    tgt = rows_of("tgt", "default", name, "pk")
+    lacking = [k for k in set(src) | set(tgt) if normalize(src.get(k)) != normalize(tgt.get(k))]
+    for k in lacking:
+        # Its last write was answered after what the target holds, and sent before the last source
+        # time mcdc read: inside the window the failover reported.
+        assert w.acked.get(k, killed_ms) > held, (k, w.acked.get(k), held, h)
+        assert w.sent.get(k, 0) <= last, (k, w.sent.get(k), last, h)
+    assert count_rows("tgt", name) == len(tgt)  # nothing doubled
+    c = Collection(name, using="src")
+    c.drop()
