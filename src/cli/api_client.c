@@ -113,6 +113,13 @@ static json_t *read_envelope(const api_client *c, long status, const mcdc_buf *b
     return NULL;
 }
 
+/* Whether the request went out whole: libcurl counts its bytes sent. */
+static bool sent_request(CURL *h) {
+    long sent = 0;
+    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+    return sent > 0;
+}
+
 /* Why no reply came, as api_client.h sorts it. */
 static void transfer_failed(const api_client *c, CURL *h, CURLcode rc, const char *detail, mcdc_err *err) {
     const char *why = detail[0] ? detail : curl_easy_strerror(rc);
@@ -124,6 +131,13 @@ static void transfer_failed(const api_client *c, CURL *h, CURLcode rc, const cha
         mcdc_errf(err, MCDC_ETIMEOUT,
                   "%s took longer than %ld ms to answer (--timeout); the request may still have been done: %s",
                   c->base, c->timeout_ms, why);
+    else if (sent_request(h))
+        /* The server had the request and went away before answering (it
+         * crashed, a proxy cut it): it may have been done, so this is not
+         * "nothing was done", and a create must not be blindly retried. */
+        mcdc_errf(err, MCDC_EREMOTE,
+                  "%s took the request but gave no reply: %s; it may have been done (check with mcdc task list "
+                  "before sending it again)", c->base, why);
     else
         mcdc_errf(err, MCDC_EUNAVAIL, "cannot reach %s: %s (is mcdc serve running there? --server sets the address)",
                   c->base, why);

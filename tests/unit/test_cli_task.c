@@ -709,6 +709,47 @@ static void test_client_errors(void **state) {
     api_client_close(c);
 }
 
+/* A server that reads the request and hangs up without a reply, as one
+ * that crashed mid-request would. */
+static void *hang_up(void *arg) {
+    int lfd = *(int *)arg;
+    int fd = accept(lfd, NULL, NULL);
+    if (fd >= 0) {
+        char buf[4096];
+        ssize_t n;
+        /* The headers and the small body arrive together on loopback. */
+        while ((n = read(fd, buf, sizeof buf)) > 0) {
+            if (memmem(buf, (size_t)n, "\"request_type\"", 14)) break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_client_request_taken_without_reply(void **state) {
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    socklen_t len = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &len);
+    pthread_t th;
+    pthread_create(&th, NULL, hang_up, &lfd);
+    char server[64];
+    snprintf(server, sizeof server, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    mcdc_err err;
+    api_client *c = api_client_open(&(api_client_config){.server = server}, &err);
+    assert_non_null(c);
+    assert_null(api_client_call(c, "create", NULL, NULL, &err));
+    pthread_join(th, NULL);
+    close(lfd);
+    /* Not "unreachable" (exit 2, nothing done): exit 1, may have been done. */
+    assert_int_equal(err.code, MCDC_EREMOTE);
+    assert_non_null(strstr(err.msg, "it may have been done"));
+    api_client_close(c);
+}
+
 /* A loopback port nothing listens on: bound, then closed. */
 static uint16_t dead_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -843,6 +884,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_client_request, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_client_errors, fake_setup, fake_teardown),
         cmocka_unit_test(test_client_unreachable_and_bad_address),
+        cmocka_unit_test(test_client_request_taken_without_reply),
         cmocka_unit_test_setup_teardown(test_run, fake_setup, fake_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
