@@ -62,11 +62,13 @@ class Writer(threading.Thread):
         while not self.stop.is_set():
             keys = list(range(self.next, self.next + 20))
             try:
+                # A bounded call: pymilvus retries a server that went away for minutes otherwise.
                 self._write(keys, lambda: self.c.insert([keys, [f"{self.tag}{k}" for k in keys],
-                                                         [[k, 1, 2, 3] for k in keys]]))
+                                                         [[k, 1, 2, 3] for k in keys]], timeout=5))
                 self.next += 20
-                self._write([keys[0]], lambda: self.c.delete(f"pk in [{keys[0]}]"))
-                self._write([keys[1]], lambda: self.c.upsert([[keys[1]], [f"{self.tag}-up"], [[0, 0, 0, 0]]]))
+                self._write([keys[0]], lambda: self.c.delete(f"pk in [{keys[0]}]", timeout=5))
+                self._write([keys[1]], lambda: self.c.upsert([[keys[1]], [f"{self.tag}-up"], [[0, 0, 0, 0]]],
+                                                             timeout=5))
                 self.rounds += 1
             except Exception:
                 if self.stop.wait(0.5):
@@ -198,7 +200,17 @@ def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
 
     start_stack()
     connect("src", stack["MCDC_SOURCE_URI"])
-    src = rows_of("src", "default", name, "pk")
+    # A restarted Milvus loads its collections again in the background: wait for this one.
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            Collection(name, using="src").load(timeout=60)
+            src = rows_of("src", "default", name, "pk")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
     tgt = rows_of("tgt", "default", name, "pk")
     lacking = [k for k in set(src) | set(tgt) if normalize(src.get(k)) != normalize(tgt.get(k))]
     for k in lacking:

@@ -125,6 +125,18 @@ def test_status_page_in_a_browser(stack, tmp_path, fresh_name):
         assert row["button"] is not None and row["button"].get("data-action") == "pause", row
         assert "disabled" not in row["button"], row["button"]
 
+        # The sampler (every 10 s, the first at once) has drawn this task's lag as a line and knows
+        # its rate once two of its samples are in: neither is there if it never samples.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            page = page_of(tmp_path, url)
+            row = page.rows[task]
+            if "polyline" in page.series.get(task, []) and re.match(r"^\d+\.\d$", row["text"]["rate"].strip()):
+                break
+            time.sleep(2)
+        assert "polyline" in page.series.get(task, []), page.series
+        assert re.match(r"^\d+\.\d$", row["text"]["rate"].strip()), row
+
         shot = build_dir() / "artifacts" / "status-page.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
         if shot.exists():
