@@ -471,6 +471,7 @@ int task_start(task *t, mcdc_err *err) {
     t->reason[0] = '\0';
     t->paused_channel[0] = '\0';
     pthread_mutex_unlock(&t->mu);
+    if (t->env->start_task) return t->env->start_task(t->env, t, err);
     if (pthread_create(&t->supervisor, NULL, supervise, t) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "task %s: cannot start its supervisor thread", t->id);
         task_stop(t);

@@ -67,8 +67,9 @@ typedef struct task_env {
      * and task_init_positions. */
     int (*probe_target)(const struct task_env *env, const task_spec *spec, mcdc_err *err);
     int (*first_positions)(task *t, mcdc_err *err);
-    /* What starts a task's threads, a seam like the two above: NULL in
-     * production (task_start). The unit tests of ownership count starts
+    /* What task_start runs once it has made the task Running, a seam like
+     * the two above: NULL in production (the supervisor thread, which
+     * starts the workers). The unit tests of ownership count starts
      * without running a pipeline. */
     int (*start_task)(const struct task_env *env, task *t, mcdc_err *err);
     /* This instance's base URL as other instances reach its API (the etcd

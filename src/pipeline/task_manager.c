@@ -126,15 +126,11 @@ void tm_put(task_manager *tm, entry *e, bool counted) {
     if (last) tm_entry_free(e);
 }
 
-int tm_start(task_manager *tm, task *t, mcdc_err *err) {
-    return tm->env.start_task ? tm->env.start_task(&tm->env, t, err) : task_start(t, err);
-}
-
-void tm_start_or_pause(task_manager *tm, task *t) {
+void tm_start_or_pause(task *t) {
     mcdc_err err;
     /* Returns at once: the supervisor starts the workers and retries what
      * is down (the target, the queue) with the error shown. */
-    if (task_state_now(t) == TASK_RUNNING && tm_start(tm, t, &err)) {
+    if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
         log_error("task %s: could not start again: %s", task_id(t), err.msg);
         task_pause_on_error(t, err.msg);
     }
@@ -287,7 +283,7 @@ static int create_slow(task_manager *tm, task *t, mcdc_err *err) {
          * it starts, and that pause must be what the store keeps. Starting
          * returns at once (the supervisor starts the workers). */
         mcdc_err serr;
-        if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, &serr) || tm_start(tm, t, &serr))
+        if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, &serr) || task_start(t, &serr))
             task_pause_on_error(t, serr.msg); /* created but not running: kept, paused with the reason */
     }
     return 0;
@@ -393,7 +389,7 @@ static int delete_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err
     /* Another instance owns it now: not restarted here (the ownership loop
      * makes the entry remote); the caller asks the owner. */
     mcdc_err again;
-    if (was_running && err->code != MCDC_ENOTOWNER && tm_start(tm, t, &again)) task_pause_on_error(t, again.msg);
+    if (was_running && err->code != MCDC_ENOTOWNER && task_start(t, &again)) task_pause_on_error(t, again.msg);
     pthread_mutex_lock(&tm->mu);
     e->gone = false;
     pthread_mutex_unlock(&tm->mu);
@@ -408,7 +404,7 @@ static int pause_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err)
 static int resume_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
     (void)a;
     task *t = e->t;
-    if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, err) || tm_start(tm, t, err)) return -1;
+    if (store_task_update(tm->env.store, task_id(t), TASK_RUNNING, "", NULL, err) || task_start(t, err)) return -1;
     log_info("task %s resumed", task_id(t));
     return 0;
 }

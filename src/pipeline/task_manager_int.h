@@ -63,10 +63,9 @@ void tm_list_replace(task_manager *tm, entry *old, entry *next);
 /* Drops a reference (and the call's count, when counted); the last one
  * frees the entry, outside the lock. */
 void tm_put(task_manager *tm, entry *e, bool counted);
-/* Starts the task's threads (task_env's start_task seam, else task_start);
- * a task that cannot start is paused with the reason, as at open. */
-void tm_start_or_pause(task_manager *tm, task *t);
-int tm_start(task_manager *tm, task *t, mcdc_err *err);
+/* Starts a task that is Running in the store; one that cannot start is
+ * paused with the reason. */
+void tm_start_or_pause(task *t);
 
 /* ---- task_owners.c ---- */
 

@@ -162,7 +162,7 @@ int tm_adopt_at_open(void *ud, const store_task *st) {
     if (!t) return 0;
     /* Not shared yet: open runs before any API call. */
     tm_list_add(tm, tm_entry_new(t));
-    tm_start_or_pause(tm, t);
+    tm_start_or_pause(t);
     return 0;
 }
 
@@ -218,7 +218,7 @@ static void adopt_new(task_manager *tm, const stored *r) {
         log_info("task %s: run by another instance (%s)", r->id, e->owner_url ? e->owner_url : "none right now");
     } else {
         log_info("task %s: this instance owns it now; starting from its checkpoints", r->id);
-        tm_start_or_pause(tm, e->t);
+        tm_start_or_pause(e->t);
     }
     pthread_mutex_unlock(&e->op);
 }
@@ -272,7 +272,7 @@ static void follow_remote(task_manager *tm, entry *e, const stored *r) {
     }
     tm_put(tm, e, false); /* the list's reference */
     log_info("task %s: taken over (its owner stopped); starting from its checkpoints", r->id);
-    tm_start_or_pause(tm, n->t);
+    tm_start_or_pause(n->t);
     pthread_mutex_unlock(&n->op);
 }
 

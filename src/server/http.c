@@ -555,13 +555,28 @@ fail:
 
 /* ---- /metrics ------------------------------------------------------------ */
 
+/* Moves the tasks this instance runs to the front of the list and returns
+ * how many: /metrics and the lag history count those only, since each
+ * instance is scraped for its own (another's figures are that one's). */
+static size_t local_first(task_snapshot **list, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (list[i]->remote) continue;
+        task_snapshot *t = list[k];
+        list[k++] = list[i];
+        list[i] = t;
+    }
+    return k;
+}
+
 static enum MHD_Result handle_metrics(http_server *s, struct MHD_Connection *c) {
     mcdc_buf b = MCDC_BUF_INIT;
     metrics_write_process(&b, s->started_wall_ms);
     metrics_write_requests(&b, &s->requests);
     task_snapshot **list;
     size_t n = task_manager_list(s->tm, &list);
-    metrics_write_tasks(&b, list, n);
+    size_t here = local_first(list, n);
+    metrics_write_tasks(&b, list, here);
     task_snapshots_free(list, n);
     enum MHD_Result rc =
         send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.len ? (const char *)b.data : "",
@@ -607,7 +622,12 @@ static enum MHD_Result handle_page(http_server *s, struct MHD_Connection *c) {
 }
 
 /* The sampler's view of the tasks. */
-static size_t list_tasks(void *tm, task_snapshot ***out) { return task_manager_list(tm, out); }
+static size_t list_tasks(void *tm, task_snapshot ***out) {
+    size_t n = task_manager_list(tm, out);
+    size_t here = local_first(*out, n);
+    for (size_t i = here; i < n; i++) task_snapshot_free((*out)[i]);
+    return here;
+}
 
 /* ---- routing ------------------------------------------------------------- */
 
