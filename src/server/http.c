@@ -6,7 +6,8 @@
  * http_conns.c's, the replies' JSON api_json.c's, the Prometheus page
  * metrics.c's, the status page (GET /) status_page.c's from the lag
  * history's copy (lag_history.c: its sampler thread, started and stopped
- * here, is the history's only writer; page requests read a copy).
+ * here, is the history's only writer; page requests read a copy), the
+ * sending on of a request for a task another instance runs forward.c's.
  *
  * One thread per connection, not an event loop with a pool of workers: a
  * create request holds its handler for as long as the target takes to
@@ -526,7 +527,7 @@ static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, requ
         goto fail;
     }
     json_t *data = run(s, type, rd, &err);
-    if (!data && err.code == MCDC_ENOTOWNER && task_id_of(type, rd)) {
+    if (!data && err.code == MCDC_ENOTOWNER && type != T_CREATE && type != T_LIST && task_id_of(type, rd)) {
         /* The id lives in doc: forwarded before doc goes. */
         enum MHD_Result fr = forward_to_owner(s, c, q, type, task_id_of(type, rd), &err);
         json_decref(doc);
