@@ -74,13 +74,22 @@ void worker_healed(channel_worker *w) {
     w->ctx.hooks.trouble(w->ctx.hooks.ud, "");
 }
 
-/* Transient errors are retried forever, visible as the task's last error,
+/* MCDC_ENOTOWNER stops the worker without a pause. Transient errors are
+ * retried forever, visible as the task's last error,
  * after a backoff sleep here, and so is a store error (MCDC_EIO: local file
  * or database trouble, never the data's fault; a position or binding not
  * saved must not be acted on); "not found" on a collection the source has
  * dropped meanwhile is fine (its data is gone there too); anything else
  * pauses the task at the message. */
 retry_verdict worker_retry(channel_worker *w, const mcdc_err *err, const retry_of *r) {
+    /* Another mcdc instance owns the task now (store.h): it resumes from
+     * the positions stored, so this worker's work ends here, quietly: no
+     * pause, no retry, nothing written. */
+    if (err->code == MCDC_ENOTOWNER) {
+        log_info("task %s channel %s: stopping: %s", w->ctx.task_id, w->channel, err->msg);
+        atomic_store(&w->stop, true);
+        return RETRY_STOP;
+    }
     if (err->code == MCDC_ENOTFOUND && r->collection_id && w->ctx.source->dropped(w->ctx.source_ud, r->collection_id)) {
         log_info("task %s: skipped, source collection %" PRId64 " is dropped: %s", w->ctx.task_id, r->collection_id,
                  err->msg);

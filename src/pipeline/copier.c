@@ -129,8 +129,15 @@ static int save_or_fail(copier *c, int64_t id, mcdc_err *err) {
 
 static void save(copier *c, int64_t id) {
     mcdc_err err;
-    if (save_or_fail(c, id, &err))
-        log_warn("task %s: saving the copy of collection %" PRId64 ": %s", c->env.task_id, id, err.msg);
+    if (save_or_fail(c, id, &err) == 0) return;
+    if (err.code == MCDC_ENOTOWNER) {
+        /* Another instance owns the task and resumes the copy from what is
+         * stored: this one's copy ends here. */
+        log_info("task %s: copy of collection %" PRId64 " stops here: %s", c->env.task_id, id, err.msg);
+        atomic_store(&c->stop, true);
+        return;
+    }
+    log_warn("task %s: saving the copy of collection %" PRId64 ": %s", c->env.task_id, id, err.msg);
 }
 
 static void set_rule1(copier *c, int64_t id, copy_phase phase, uint64_t end_ts) {

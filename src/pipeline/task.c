@@ -117,6 +117,29 @@ void task_restore(task *t, const store_task *st) {
     pthread_mutex_unlock(&t->mu);
 }
 
+void task_show_stored(task *t, const store_task *st) {
+    pthread_mutex_lock(&t->mu);
+    t->state = (task_state)st->state;
+    snprintf(t->reason, sizeof t->reason, "%s", st->reason ? st->reason : "");
+    bool paused = st->paused_at.channel && st->paused_at.channel[0];
+    snprintf(t->paused_channel, sizeof t->paused_channel, "%s", paused ? st->paused_at.channel : "");
+    t->paused_id = paused ? st->paused_at.id : (mq_msgid){.len = 0};
+    bool skip = st->skip.channel && st->skip.channel[0];
+    snprintf(t->skip_channel, sizeof t->skip_channel, "%s", skip ? st->skip.channel : "");
+    t->skip_id = skip ? st->skip.id : (mq_msgid){.len = 0};
+    atomic_store(&t->skip_asked, skip);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void task_disown(task *t) { atomic_store(&t->disowned, true); }
+
+/* A store write refused because another instance owns the task now: the
+ * work here ends quietly (no pause, no retry), once said. */
+static void lost_to_another(task *t, const char *what) {
+    if (!atomic_exchange(&t->disowned, true))
+        log_info("task %s: another mcdc instance owns it now (%s refused); it stops here", t->id, what);
+}
+
 void task_ask_stop(task *t) {
     atomic_store(&t->stopping, true);
     copier_ask_stop(t->copier);
@@ -237,13 +260,25 @@ static uint64_t hook_watermark(void *ud) { return task_watermark(ud); }
 static bool hook_skip_wanted(void *ud, const char *channel, mq_msgid *at) { return task_skip_wanted(ud, channel, at); }
 static void hook_skip_taken(void *ud, const char *channel, const mq_msgid *at) { task_skip_taken(ud, channel, at); }
 
+/* Before every position save, the store's local word on ownership (no
+ * network call): an instance that may have lost its lease sends no intent,
+ * so no insert of its goes out after another instance could have taken the
+ * task. The store checks again in the write itself. */
+static int still_owned(task *t, const char *channel, mcdc_err *err) {
+    if (!atomic_load(&t->disowned) && store_task_owned(t->env->store, t->id)) return 0;
+    return mcdc_errf(err, MCDC_ENOTOWNER, "task %s channel %s: another mcdc instance owns the task now", t->id,
+                     channel);
+}
+
 static int save_checkpoint(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
     task *t = ud;
+    if (still_owned(t, channel, err)) return -1;
     return store_checkpoint_save(t->env->store, t->id, channel, id, ts, err);
 }
 
 static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
     task *t = ud;
+    if (still_owned(t, channel, err)) return -1;
     return store_intent_save(t->env->store, t->id, channel, id, ts, err);
 }
 
@@ -409,6 +444,10 @@ static void *supervise(void *arg) {
             }
             continue;
         }
+        if (err.code == MCDC_ENOTOWNER) {
+            lost_to_another(t, "a store write of the supervisor");
+            break;
+        }
         if (!start_may_heal(&err)) {
             task_pause_on_error(t, err.msg);
             break;
@@ -436,6 +475,7 @@ int task_start(task *t, mcdc_err *err) {
     t->reason[0] = '\0';
     t->paused_channel[0] = '\0';
     pthread_mutex_unlock(&t->mu);
+    if (t->env->start_task) return t->env->start_task(t->env, t, err);
     if (pthread_create(&t->supervisor, NULL, supervise, t) != 0) {
         mcdc_errf(err, MCDC_EINTERNAL, "task %s: cannot start its supervisor thread", t->id);
         task_stop(t);
@@ -466,16 +506,19 @@ static int record_pause(task *t, const char *reason, const char *channel, const 
     for (size_t i = 0; i < t->n_workers; i++)
         if (t->workers[i]) channel_worker_ask_stop(t->workers[i]);
     pthread_mutex_unlock(&t->mu);
-    if (!*first) return 0;
+    /* Another instance owns the task: its state is that one's to write. */
+    if (!*first || atomic_load(&t->disowned)) return 0;
     return store_task_update(t->env->store, t->id, TASK_PAUSED, reason, &where, err);
 }
 
 void task_pause_at(task *t, const char *channel, const mq_msgid *at, const char *reason) {
     mcdc_err err;
     bool first;
-    if (record_pause(t, reason, channel, at, &first, &err))
-        log_error("task %s: could not record the pause: %s", t->id, err.msg);
-    if (first) log_error("task %s paused: %s", t->id, reason);
+    if (record_pause(t, reason, channel, at, &first, &err)) {
+        if (err.code == MCDC_ENOTOWNER) lost_to_another(t, "recording a pause");
+        else log_error("task %s: could not record the pause: %s", t->id, err.msg);
+    }
+    if (first && !atomic_load(&t->disowned)) log_error("task %s paused: %s", t->id, reason);
 }
 
 void task_pause_on_error(task *t, const char *reason) { task_pause_at(t, NULL, NULL, reason); }
@@ -484,6 +527,8 @@ int task_pause_by_request(task *t, mcdc_err *err) {
     /* Recorded before the threads are joined: get shows Paused at once, and
      * a worker's error meanwhile does not overwrite the operator's reason. */
     bool first;
+    if (atomic_load(&t->disowned))
+        return mcdc_errf(err, MCDC_ENOTOWNER, "task '%s' is run by another mcdc instance now", t->id);
     int rc = record_pause(t, "paused by request", NULL, NULL, &first, err);
     task_stop(t);
     if (rc == 0) log_info("task %s paused by request%s", t->id, first ? "" : " (it was paused already)");

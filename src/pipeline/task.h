@@ -67,12 +67,29 @@ typedef struct task_env {
      * and task_init_positions. */
     int (*probe_target)(const struct task_env *env, const task_spec *spec, mcdc_err *err);
     int (*first_positions)(task *t, mcdc_err *err);
+    /* What task_start runs once it has made the task Running, a seam like
+     * the two above: NULL in production (the supervisor thread, which
+     * starts the workers). The unit tests of ownership count starts
+     * without running a pipeline. */
+    int (*start_task)(const struct task_env *env, task *t, mcdc_err *err);
+    /* This instance's base URL as other instances reach its API (the etcd
+     * store's advertise), shown as the owner of the tasks it runs; NULL or
+     * "": the store's instance id is shown instead ("local" for SQLite). */
+    const char *advertise;
 } task_env;
 
 task *task_new(char *id, task_spec *spec /* taken */, const task_env *env, task_state state, const char *reason);
 /* What the store kept of a task beyond its state: where it is paused and
  * the operator's skip (store_task). Before the task starts. */
 void task_restore(task *t, const store_task *st);
+/* A task another instance runs: what the store holds of it now (state,
+ * reason, where it is paused, the skip), shown as it is; never started here. */
+void task_show_stored(task *t, const store_task *st);
+/* Another instance owns the task now (store.h's ownership): from here on
+ * nothing of this task's state is written to the store by this process (a
+ * pause is kept in memory only); its threads end without retrying. Call
+ * before task_stop. */
+void task_disown(task *t);
 void task_free(task *t);               /* stops it first */
 
 /* Starts the supervisor, which starts the workers (state Running), and

@@ -31,6 +31,7 @@ struct task {
     mq_msgid skip_id;
     _Atomic bool troubled;             /* last_error is set: a success clears it without the lock otherwise */
     _Atomic bool skip_asked;           /* skip_channel is set: lets workers skip the lock per message */
+    _Atomic bool disowned;             /* another instance owns the task: write no state (task_disown) */
 
     /* One slot per channel of task_channels(); NULL while the task has no
      * reason to read it. Slots are set and cleared under mu. */

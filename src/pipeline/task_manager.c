@@ -29,8 +29,20 @@
  * id: MCDC_EEXIST until the delete ends), stops the task and deletes it from
  * the store, then takes the entry out of the list; if the store refuses,
  * the entry and the task are back as they were.
- * Close refuses new calls (MCDC_EUNAVAIL), waits for those in flight, then
- * stops every task, all at once. */
+ * Close refuses new calls (MCDC_EUNAVAIL), waits for those in flight, stops
+ * the ownership loop, then stops every task, all at once, and gives the
+ * ones it ran back to the store (store_task_release), so another instance
+ * takes them at once rather than after the lease.
+ *
+ * Several instances (store.h's ownership): every stored task has an entry
+ * here, but only the ones this instance owns run; the others are remote
+ * entries (a task object never started, showing what the store holds, and
+ * the owner's URL). Calls naming a remote task are MCDC_ENOTOWNER and
+ * task_manager_owner says where to send them; list shows them all. An
+ * entry never turns remote or local in place: the ownership loop
+ * (task_owners.c) puts a new entry in its place and marks the old one
+ * replaced, under the task's op lock, so an operation that waited for that
+ * lock looks the id up again. */
 #include "pipeline/task_manager.h"
 
 #include <pthread.h>
@@ -42,27 +54,10 @@
 #include "base/log.h"
 #include "pipeline/task.h"
 #include "pipeline/task_coverage.h"
+#include "pipeline/task_manager_int.h"
 #include "target/milvus_client.h"
 
-typedef struct entry {
-    task *t;                  /* made before the entry is listed; its id and spec never change */
-    pthread_mutex_t op;       /* serialises the operations on this task */
-    unsigned refs;            /* under tm->mu: the list's one, plus one per call using it */
-    bool creating;            /* under tm->mu: reserved, its create still running */
-    bool gone;                /* under tm->mu: being deleted, or deleted */
-} entry;
-
-struct task_manager {
-    task_env env;
-    pthread_mutex_t mu;       /* the list lock: see the top of the file */
-    pthread_cond_t idle;      /* busy fell to 0 */
-    entry **list;
-    size_t n;
-    size_t busy;              /* calls holding a reference */
-    bool closing;
-};
-
-static entry *entry_new(task *t) {
+entry *tm_entry_new(task *t) {
     entry *e = mcdc_xcalloc(1, sizeof *e);
     e->t = t;
     e->refs = 1;
@@ -70,27 +65,25 @@ static entry *entry_new(task *t) {
     return e;
 }
 
-static void entry_free(entry *e) {
+void tm_entry_free(entry *e) {
     task_free(e->t);
     pthread_mutex_destroy(&e->op);
+    free(e->owner_url);
     free(e);
 }
 
-/* Under tm->mu. Any entry of the id, creating and gone ones too. */
-static entry *find_any(task_manager *tm, const char *id) {
+entry *tm_find_any(task_manager *tm, const char *id) {
     for (size_t i = 0; i < tm->n; i++)
         if (strcmp(task_id(tm->list[i]->t), id) == 0) return tm->list[i];
     return NULL;
 }
 
-/* Under tm->mu. */
-static void list_add(task_manager *tm, entry *e) {
+void tm_list_add(task_manager *tm, entry *e) {
     tm->list = mcdc_xrealloc(tm->list, (tm->n + 1) * sizeof *tm->list);
     tm->list[tm->n++] = e;
 }
 
-/* Under tm->mu. */
-static void list_remove(task_manager *tm, entry *e) {
+void tm_list_remove(task_manager *tm, entry *e) {
     for (size_t i = 0; i < tm->n; i++) {
         if (tm->list[i] == e) {
             memmove(&tm->list[i], &tm->list[i + 1], (tm->n - i - 1) * sizeof *tm->list);
@@ -98,6 +91,17 @@ static void list_remove(task_manager *tm, entry *e) {
             return;
         }
     }
+}
+
+void tm_list_replace(task_manager *tm, entry *old, entry *next) {
+    old->replaced = true;
+    for (size_t i = 0; i < tm->n; i++) {
+        if (tm->list[i] == old) {
+            tm->list[i] = next;
+            return;
+        }
+    }
+    tm_list_add(tm, next);
 }
 
 /* Under tm->mu: a new call may start. */
@@ -114,27 +118,48 @@ static void done(task_manager *tm) {
     if (--tm->busy == 0) pthread_cond_broadcast(&tm->idle);
 }
 
-/* Drops a reference (and the call's count, when counted); the last one
- * frees the entry, outside the lock. */
-static void put(task_manager *tm, entry *e, bool counted) {
+void tm_put(task_manager *tm, entry *e, bool counted) {
     pthread_mutex_lock(&tm->mu);
     bool last = --e->refs == 0;
     if (counted) done(tm);
     pthread_mutex_unlock(&tm->mu);
-    if (last) entry_free(e);
+    if (last) tm_entry_free(e);
 }
 
-/* The published task of the id, with a reference for the call; NULL with
- * MCDC_ENOTFOUND, MCDC_EEXIST while its create or delete runs (either may
- * still fail: "not found" would let a delete with ignore_not_found report
- * a task gone that is about to exist), or MCDC_EUNAVAIL while closing.
- * Release with put(.., true). */
+void tm_start_or_pause(task *t) {
+    mcdc_err err;
+    /* Returns at once: the supervisor starts the workers and retries what
+     * is down (the target, the queue) with the error shown. */
+    if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
+        log_error("task %s: could not start again: %s", task_id(t), err.msg);
+        task_pause_on_error(t, err.msg);
+    }
+}
+
+/* Under tm->mu: the refusal of a call naming a task another instance runs. */
+static int not_owner(const entry *e, mcdc_err *err) {
+    if (e->owner_url)
+        return mcdc_errf(err, MCDC_ENOTOWNER, "task '%s' is run by another mcdc instance, %s", task_id(e->t),
+                         e->owner_url);
+    return mcdc_errf(err, MCDC_ENOTOWNER,
+                     "no mcdc instance runs task '%s' right now (its owner stopped; another takes it over within "
+                     "the store's lease); retry",
+                     task_id(e->t));
+}
+
+/* The published task of the id, run here, with a reference for the call;
+ * NULL with MCDC_ENOTFOUND, MCDC_ENOTOWNER when another instance runs it,
+ * MCDC_EEXIST while its create or delete runs (either may still fail: "not
+ * found" would let a delete with ignore_not_found report a task gone that
+ * is about to exist), or MCDC_EUNAVAIL while closing. Release with
+ * tm_put(.., true). */
 static entry *acquire(task_manager *tm, const char *id, mcdc_err *err) {
     pthread_mutex_lock(&tm->mu);
-    entry *e = find_any(tm, id);
+    entry *e = tm_find_any(tm, id);
     if (admit(tm, err)) e = NULL;
-    else if (!e || e->creating || e->gone) {
+    else if (!e || e->creating || e->gone || e->remote) {
         if (!e) mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+        else if (e->remote && !e->creating && !e->gone) not_owner(e, err);
         else mcdc_errf(err, MCDC_EEXIST, "task '%s' is being %s; ask again when that ends", id,
                        e->creating ? "created" : "deleted");
         done(tm);
@@ -146,49 +171,27 @@ static entry *acquire(task_manager *tm, const char *id, mcdc_err *err) {
     return e;
 }
 
-static bool is_gone(task_manager *tm, entry *e) {
-    pthread_mutex_lock(&tm->mu);
-    bool gone = e->gone;
-    pthread_mutex_unlock(&tm->mu);
-    return gone;
+/* What get and list show as the owner of a task run here. */
+static const char *self_name(task_manager *tm) {
+    return tm->env.advertise && tm->env.advertise[0] ? tm->env.advertise : store_instance_id(tm->env.store);
 }
 
 /* ---- open and close ------------------------------------------------------------------- */
-
-static int load_one(void *ud, const store_task *st) {
-    task_manager *tm = ud;
-    mcdc_err err;
-    json_t *j = json_loads(st->spec_json, 0, NULL);
-    task_spec spec;
-    if (!j || task_spec_from_json(j, &spec, &err)) {
-        log_error("store: task %s has an unreadable spec (%s); left out", st->id, j ? err.msg : "bad JSON");
-        json_decref(j);
-        return 0;
-    }
-    json_decref(j);
-    task *t = task_new(mcdc_xstrdup(st->id), &spec, &tm->env, (task_state)st->state, st->reason);
-    task_restore(t, st);
-    /* Not shared yet: open runs before any API call. */
-    list_add(tm, entry_new(t));
-    /* Returns at once: the supervisor starts the workers and retries what
-     * is down (the target, the queue) with the error shown. */
-    if (task_state_now(t) == TASK_RUNNING && task_start(t, &err)) {
-        log_error("task %s: could not start again: %s", task_id(t), err.msg);
-        task_pause_on_error(t, err.msg);
-    }
-    return 0;
-}
 
 task_manager *task_manager_open(const task_env *env, mcdc_err *err) {
     task_manager *tm = mcdc_xcalloc(1, sizeof *tm);
     tm->env = *env;
     pthread_mutex_init(&tm->mu, NULL);
     pthread_cond_init(&tm->idle, NULL);
-    if (store_task_each(env->store, load_one, tm, err)) {
+    /* Not shared yet: open runs before any API call and before the loop. */
+    if (store_task_each(env->store, tm_adopt_at_open, tm, err) || tm_owners_start(tm, err)) {
         task_manager_close(tm);
         return NULL;
     }
-    log_info("task manager: %zu task(s) loaded", tm->n);
+    size_t remote = 0;
+    for (size_t i = 0; i < tm->n; i++) remote += tm->list[i]->remote;
+    log_info("task manager: %zu task(s) loaded, %zu run here, %zu by other instances", tm->n, tm->n - remote,
+             remote);
     return tm;
 }
 
@@ -198,11 +201,23 @@ void task_manager_close(task_manager *tm) {
     tm->closing = true;
     while (tm->busy) pthread_cond_wait(&tm->idle, &tm->mu);
     pthread_mutex_unlock(&tm->mu);
-    /* No call holds an entry now: the list's references are the last. Every
-     * task is signalled first so they wind down in parallel, then joined. */
+    /* The loop holds no entry once joined: the list's references are the
+     * last. Every task is signalled first so they wind down in parallel,
+     * then joined; only then given up, so that their last checkpoints are
+     * saved while this instance still owns them. */
+    tm_owners_stop(tm);
     for (size_t i = 0; i < tm->n; i++) task_ask_stop(tm->list[i]->t);
-    for (size_t i = 0; i < tm->n; i++) entry_free(tm->list[i]);
+    for (size_t i = 0; i < tm->n; i++) task_stop(tm->list[i]->t);
+    for (size_t i = 0; i < tm->n; i++) {
+        mcdc_err err;
+        if (!tm->list[i]->remote && store_task_release(tm->env.store, task_id(tm->list[i]->t), &err))
+            log_warn("task %s: giving it up: %s (another instance takes it when the lease ends)",
+                     task_id(tm->list[i]->t), err.msg);
+    }
+    for (size_t i = 0; i < tm->n; i++) tm_entry_free(tm->list[i]);
     free(tm->list);
+    for (size_t i = 0; i < tm->n_unreadable; i++) free(tm->unreadable[i]);
+    free(tm->unreadable);
     pthread_cond_destroy(&tm->idle);
     pthread_mutex_destroy(&tm->mu);
     free(tm);
@@ -237,7 +252,7 @@ static int check_target(const task_env *env, const task_spec *s, mcdc_err *err) 
  * double: against every entry, paused ones (they resume), ones being
  * created and ones being deleted. */
 static int reserve_check(task_manager *tm, const task_spec *spec, mcdc_err *err) {
-    entry *had = find_any(tm, spec->id);
+    entry *had = tm_find_any(tm, spec->id);
     if (had)
         return mcdc_errf(err, MCDC_EEXIST, "task '%s' %s", spec->id,
                          had->creating ? "is being created" : had->gone ? "is being deleted" : "already exists");
@@ -287,9 +302,9 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
     if (rc == 0 && (rc = reserve_check(tm, task_spec_of(t), err))) done(tm);
     entry *e = NULL;
     if (rc == 0) {
-        e = entry_new(t);
+        e = tm_entry_new(t);
         e->creating = true;
-        list_add(tm, e);
+        tm_list_add(tm, e);
     }
     pthread_mutex_unlock(&tm->mu);
     if (!e) {
@@ -300,7 +315,7 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
     rc = create_slow(tm, t, err);
 
     pthread_mutex_lock(&tm->mu);
-    if (rc) list_remove(tm, e);
+    if (rc) tm_list_remove(tm, e);
     else e->creating = false;
     pthread_mutex_unlock(&tm->mu);
     if (rc == 0) {
@@ -308,7 +323,7 @@ int task_manager_create(task_manager *tm, task_spec *spec, char **out_id, mcdc_e
         log_info("task %s created (%s)", *out_id, task_state_name(task_state_now(t)));
     }
     /* The list's reference, when the reservation is dropped. */
-    if (rc) put(tm, e, false);
+    if (rc) tm_put(tm, e, false);
     pthread_mutex_lock(&tm->mu);
     done(tm);
     pthread_mutex_unlock(&tm->mu);
@@ -331,13 +346,25 @@ typedef struct op_args {
 typedef int (*task_op)(task_manager *tm, entry *e, const op_args *a, mcdc_err *err);
 
 static int on_task(task_manager *tm, const char *id, task_op op, const op_args *a, mcdc_err *err) {
-    entry *e = acquire(tm, id, err);
-    if (!e) return -1;
-    pthread_mutex_lock(&e->op);
-    int rc = is_gone(tm, e) ? mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id) : op(tm, e, a, err);
-    pthread_mutex_unlock(&e->op);
-    put(tm, e, true);
-    return rc;
+    /* An entry replaced while the call waited for its op lock: the task
+     * moved between instances; the id is looked up again (a move is rare,
+     * so a few tries are plenty; past them the caller asks the owner). */
+    for (int tries = 0;; tries++) {
+        entry *e = acquire(tm, id, err);
+        if (!e) return -1;
+        pthread_mutex_lock(&e->op);
+        pthread_mutex_lock(&tm->mu);
+        bool gone = e->gone, replaced = e->replaced;
+        pthread_mutex_unlock(&tm->mu);
+        int rc = 0;
+        if (replaced && tries < 3) rc = 1;
+        else if (replaced) rc = mcdc_errf(err, MCDC_ENOTOWNER, "task '%s' is moving between mcdc instances; retry", id);
+        else if (gone) rc = mcdc_errf(err, MCDC_ENOTFOUND, "no task '%s'", id);
+        else rc = op(tm, e, a, err);
+        pthread_mutex_unlock(&e->op);
+        tm_put(tm, e, true);
+        if (rc != 1) return rc;
+    }
 }
 
 static int delete_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err) {
@@ -355,13 +382,15 @@ static int delete_op(task_manager *tm, entry *e, const op_args *a, mcdc_err *err
     if (store_task_delete(tm->env.store, task_id(t), err) == 0) {
         log_info("task %s deleted", task_id(t));
         pthread_mutex_lock(&tm->mu);
-        list_remove(tm, e);
+        tm_list_remove(tm, e);
         pthread_mutex_unlock(&tm->mu);
-        put(tm, e, false); /* the list's; on_task's is the last */
+        tm_put(tm, e, false); /* the list's; on_task's is the last */
         return 0;
     }
+    /* Another instance owns it now: not restarted here (the ownership loop
+     * makes the entry remote); the caller asks the owner. */
     mcdc_err again;
-    if (was_running && task_start(t, &again)) task_pause_on_error(t, again.msg);
+    if (was_running && err->code != MCDC_ENOTOWNER && task_start(t, &again)) task_pause_on_error(t, again.msg);
     pthread_mutex_lock(&tm->mu);
     e->gone = false;
     pthread_mutex_unlock(&tm->mu);
@@ -455,7 +484,8 @@ task_snapshot *task_manager_get(task_manager *tm, const char *id, mcdc_err *err)
     entry *e = acquire(tm, id, err);
     if (!e) return NULL;
     task_snapshot *s = task_snapshot_take(e->t);
-    put(tm, e, true);
+    snprintf(s->owner, sizeof s->owner, "%s", self_name(tm));
+    tm_put(tm, e, true);
     return s;
 }
 
@@ -464,20 +494,32 @@ size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
     mcdc_err ignored;
     size_t n = 0;
     entry **held = NULL;
+    char **owners = NULL; /* the remote ones' owner, copied under the lock */
     if (admit(tm, &ignored) == 0) {
         held = mcdc_xcalloc(tm->n ? tm->n : 1, sizeof *held);
+        owners = mcdc_xcalloc(tm->n ? tm->n : 1, sizeof *owners);
         for (size_t i = 0; i < tm->n; i++) {
             entry *e = tm->list[i];
             if (e->creating || e->gone) continue;
             e->refs++;
+            if (e->remote) owners[n] = mcdc_xstrdup(e->owner_url ? e->owner_url : "");
             held[n++] = e;
         }
     }
     pthread_mutex_unlock(&tm->mu);
     task_snapshot **list = mcdc_xcalloc(n ? n : 1, sizeof *list);
     for (size_t i = 0; i < n; i++) {
-        list[i] = task_snapshot_take(held[i]->t);
-        put(tm, held[i], false);
+        task_snapshot *s = list[i] = task_snapshot_take(held[i]->t);
+        /* remote is set once, before the entry is listed: no lock needed. */
+        if (held[i]->remote) {
+            s->remote = true;
+            s->starting = false; /* never started here: the store's state is all there is */
+            snprintf(s->owner, sizeof s->owner, "%s", owners[i]);
+        } else {
+            snprintf(s->owner, sizeof s->owner, "%s", self_name(tm));
+        }
+        free(owners[i]);
+        tm_put(tm, held[i], false);
     }
     if (held) {
         pthread_mutex_lock(&tm->mu);
@@ -485,6 +527,7 @@ size_t task_manager_list(task_manager *tm, task_snapshot ***out) {
         pthread_mutex_unlock(&tm->mu);
     }
     free(held);
+    free(owners);
     *out = list;
     return n;
 }
@@ -495,6 +538,17 @@ int task_manager_positions(task_manager *tm, const char *id, task_positions *out
     if (!e) return -1;
     mcdc_err serr;
     if (task_positions_read(e->t, out, &serr)) log_warn("task %s: reading positions: %s", id, serr.msg);
-    put(tm, e, true);
+    tm_put(tm, e, true);
+    return 0;
+}
+
+int task_manager_owner(task_manager *tm, const char *id, char **owner_url, mcdc_err *err) {
+    *owner_url = NULL;
+    bool mine = false;
+    if (store_task_owner(tm->env.store, id, &mine, owner_url, err)) return -1;
+    if (mine) {
+        free(*owner_url);
+        *owner_url = NULL;
+    }
     return 0;
 }

@@ -11,7 +11,18 @@
  * MCDC_ENOTFOUND: no such task, MCDC_EEXIST: the id is taken or another task
  * covers the same collections (task_coverage.h), or its create or delete
  * still runs, MCDC_EUNAVAIL: the target
- * does not answer); src/server decides what a client sees of it.
+ * does not answer, MCDC_ENOTOWNER: another mcdc instance runs the task,
+ * see task_manager_owner); src/server decides what a client sees of it.
+ *
+ * Several instances on one store (store.h's ownership): each runs the
+ * tasks it owns; the others are listed with what the store holds of them
+ * and their owner, and every call naming one (get, positions, pause,
+ * resume, delete, resync, verify, skip_message) is MCDC_ENOTOWNER. A
+ * create makes this instance the owner of the new task. A background
+ * thread follows the store: it takes over the tasks of an instance that
+ * died (resuming them from their checkpoints), stops here, without a
+ * store write, the tasks another instance took, and follows creates and
+ * deletes made elsewhere (task_owners.c).
  * What the manager shows of a task is a task_snapshot or a position list:
  * plain data the caller owns and formats. */
 #ifndef MCDC_TASK_MANAGER_H
@@ -24,12 +35,14 @@
 typedef struct task_manager task_manager;
 struct task_env;
 
-/* Loads the stored tasks and starts those that were running, in the
- * background: it returns without waiting for a target or a queue. env is
- * copied; what it points to (catalog, store) must outlive the manager. */
+/* Loads the stored tasks, claims each, and starts those it owns that were
+ * running, in the background: it returns without waiting for a target or a
+ * queue. env is copied; what it points to (catalog, store) must outlive
+ * the manager. */
 task_manager *task_manager_open(const struct task_env *env, mcdc_err *err);
 /* Refuses new calls (MCDC_EUNAVAIL), waits for those running, then stops
- * every task. */
+ * every task and gives the ones it owns back (store_task_release), so
+ * another instance takes them at once. */
 void task_manager_close(task_manager *tm);
 
 /* Takes ownership of *spec (also on failure). Refuses a spec that would
@@ -69,7 +82,9 @@ int task_manager_failover(task_manager *tm, const char *task_id, uint32_t drain_
 /* One task now; NULL and MCDC_ENOTFOUND when there is none. Free with
  * task_snapshot_free. */
 task_snapshot *task_manager_get(task_manager *tm, const char *task_id, mcdc_err *err);
-/* Every task now; *out gets the array. Free with task_snapshots_free. */
+/* Every task now, the ones other instances run too (remote, with their
+ * owner and only what the store holds); *out gets the array. Free with
+ * task_snapshots_free. */
 size_t task_manager_list(task_manager *tm, task_snapshot ***out);
 /* The task's checkpoint on each channel it has one for. A store that fails
  * part way is logged and gives what was read. Free with task_positions_free. */
@@ -85,5 +100,12 @@ int task_manager_positions(task_manager *tm, const char *task_id, task_positions
  * is not paused at a message), MCDC_ENOTFOUND when there is no such task. */
 int task_manager_skip_message(task_manager *tm, const char *task_id, const char *channel, const char *position,
                               mcdc_err *err);
+
+/* Where to send a call that was MCDC_ENOTOWNER: the base URL the owning
+ * instance advertises (malloc'd), read from the store now. *owner_url is
+ * NULL when no instance owns the task right now (its owner died and none
+ * took it yet: retry), or when this instance does (it just took it over:
+ * retry). MCDC_ENOTFOUND when the store has no such task. */
+int task_manager_owner(task_manager *tm, const char *task_id, char **owner_url, mcdc_err *err);
 
 #endif

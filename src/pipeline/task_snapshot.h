@@ -147,6 +147,14 @@ typedef struct task_snapshot {
     bool consistent;
     task_verify verify;                   /* owned */
     task_handover handover;
+    /* Which `mcdc serve` runs the task (store.h's ownership): its advertise
+     * URL, or its instance id when it advertises none ("local" for the
+     * SQLite store); "" when no instance owns it right now (its owner
+     * stopped and no other took it yet). remote: another instance runs it
+     * (or none does); the snapshot then holds only what the store keeps
+     * (spec, state, reason, paused_at, skip): no live figures. */
+    bool remote;
+    char owner[256];
 } task_snapshot;
 
 /* Seconds from the watermark's physical time to taken_wall_ms, never below 0

@@ -144,14 +144,18 @@ json_t *api_task_json(const task_snapshot *s) {
     json_object_set_new(j, "task_id", json_string(s->id));
     json_object_set_new(j, "state", json_string(task_state_name(s->state)));
     if (s->reason[0]) json_object_set_new(j, "reason", json_string(s->reason));
-    json_object_set_new(j, "last_error", json_string(s->last_error));
-    json_object_set_new(j, "starting", json_boolean(s->starting));
+    json_object_set_new(j, "owner", s->owner[0] ? json_string(s->owner) : json_null());
     if (s->paused_channel[0])
         json_object_set_new(j, "paused_at",
                             json_pack("{s:s, s:s}", "channel", s->paused_channel, "position", s->paused_position));
     if (s->skip_channel[0])
         json_object_set_new(j, "skip_requested",
                             json_pack("{s:s, s:s}", "channel", s->skip_channel, "position", s->skip_position));
+    /* Run by another instance: what the store holds is all this one knows;
+     * the owner has the live figures (a get is forwarded there). */
+    if (s->remote) return j;
+    json_object_set_new(j, "last_error", json_string(s->last_error));
+    json_object_set_new(j, "starting", json_boolean(s->starting));
     json_object_set_new(j, "channels_read", json_integer((json_int_t)s->channels_read));
     if (s->watermark) {
         char wall[32];

@@ -10,7 +10,10 @@
 #include "pipeline/task_snapshot.h"
 
 /* The task's spec as task_spec_to_json prints it without secrets, and:
- * "task_id", "state", "reason" (only when there is one), "last_error",
+ * "task_id", "state", "reason" (only when there is one), "owner" (the
+ * instance that runs it: its advertise URL, its id, or null when none does
+ * right now), "paused_at" and "skip_requested" (below); for a task another
+ * instance runs (snapshot remote) that is all. Else also "last_error",
  * "starting" (Running, and still starting the readers it needs),
  * "paused_at" and "skip_requested" {"channel","position"} (only when set),
  * "channels_read", "watermark" {"ts","time"} and "lag_seconds" (both only

@@ -6,7 +6,8 @@
  * http_conns.c's, the replies' JSON api_json.c's, the Prometheus page
  * metrics.c's, the status page (GET /) status_page.c's from the lag
  * history's copy (lag_history.c: its sampler thread, started and stopped
- * here, is the history's only writer; page requests read a copy).
+ * here, is the history's only writer; page requests read a copy), the
+ * sending on of a request for a task another instance runs forward.c's.
  *
  * One thread per connection, not an event loop with a pool of workers: a
  * create request holds its handler for as long as the target takes to
@@ -48,6 +49,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "server/api_json.h"
+#include "server/forward.h"
 #include "server/http_conns.h"
 #include "server/http_guard.h"
 #include "server/lag_history.h"
@@ -153,7 +155,8 @@ static unsigned status_of(mcdc_code code) {
     case MCDC_ENOTFOUND: return MHD_HTTP_NOT_FOUND;
     case MCDC_EEXIST: return MHD_HTTP_CONFLICT;
     case MCDC_EUNAVAIL:
-    case MCDC_ETIMEOUT: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case MCDC_ETIMEOUT:
+    case MCDC_ENOTOWNER: return MHD_HTTP_SERVICE_UNAVAILABLE;
     default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
@@ -425,6 +428,88 @@ static json_t *run(http_server *s, int type, const json_t *rd, mcdc_err *err) {
     return NULL;
 }
 
+/* ---- a task another instance runs ------------------------------------------ */
+
+/* How long a forwarded request may take at the owner: a read answers at
+ * once; a pause or delete joins the task's threads (task.h's task_stop),
+ * within `mcdc task`'s own 120 s. */
+#define FORWARD_READ_MS 15000
+#define FORWARD_CHANGE_MS 110000
+
+static void observe_latency(http_server *s, int type, uint64_t start_ns);
+
+/* The task a request names, or NULL. */
+static const char *task_id_of(int type, const json_t *rd) {
+    if (type == T_MAINTENANCE) rd = json_object_get(rd, "params");
+    return json_string_value(json_object_get(rd, "task_id"));
+}
+
+static enum MHD_Result send_unavailable(http_server *s, struct MHD_Connection *c, int type, const char *msg) {
+    char shown[MCDC_ERR_MSG_MAX + 256];
+    http_printable(shown, sizeof shown - 4, msg);
+    count(s, type, REQ_FAIL);
+    log_info("http: POST /cdc %s -> 503: %s", REQUEST_TYPES[type], shown);
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, shown, NULL, NULL);
+}
+
+/* A request whose task another instance runs (MCDC_ENOTOWNER): sent on to
+ * the owner once, and its answer (status, body) goes back as it is. A
+ * request that was forwarded here already is not sent on again (the owner
+ * moved since the sender looked): 503, retry. No owner, or one that does
+ * not answer: 503 naming it; another instance takes the task over within
+ * the store's lease, so a retry succeeds. */
+static enum MHD_Result forward_to_owner(http_server *s, struct MHD_Connection *c, request *q, int type,
+                                        const char *id, const mcdc_err *why) {
+    char msg[MCDC_ERR_MSG_MAX + 256];
+    char shown_id[68];
+    http_printable(shown_id, 64, id);
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, FORWARD_HEADER)) {
+        snprintf(msg, sizeof msg, "owner moved, retry: this request was forwarded here as the owner of task '%s', but %s",
+                 shown_id, why->msg);
+        return send_unavailable(s, c, type, msg);
+    }
+    char *url = NULL;
+    mcdc_err err;
+    if (task_manager_owner(s->tm, id, &url, &err)) {
+        if (err.code == MCDC_ENOTFOUND) {
+            count(s, type, REQ_FAIL);
+            http_printable(msg, MCDC_ERR_MSG_MAX, err.msg);
+            return send_error(c, MHD_HTTP_NOT_FOUND, msg, NULL, NULL);
+        }
+        snprintf(msg, sizeof msg, "task '%s' is run by another mcdc instance, and the store cannot say which: %s; retry",
+                 shown_id, err.msg);
+        return send_unavailable(s, c, type, msg);
+    }
+    if (!url) {
+        snprintf(msg, sizeof msg,
+                 "no mcdc instance runs task '%s' right now (its owner stopped; another takes it over within the "
+                 "store's lease); retry",
+                 shown_id);
+        return send_unavailable(s, c, type, msg);
+    }
+    forward_reply r;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    uint32_t timeout = type == T_GET || type == T_POSITION ? FORWARD_READ_MS : FORWARD_CHANGE_MS;
+    int rc = forward_cdc(url, q->body.data, q->body.len, auth, timeout, &r, &err);
+    if (rc) {
+        snprintf(msg, sizeof msg, "%s; retry (if it stopped, another instance takes task '%s' over within the store's lease)",
+                 err.msg, shown_id);
+        free(url);
+        return send_unavailable(s, c, type, msg);
+    }
+    char shown_url[QUOTE_MAX + 4];
+    http_printable(shown_url, QUOTE_MAX, url);
+    free(url);
+    count(s, type, r.status == MHD_HTTP_OK ? REQ_SUCCESS : REQ_FAIL);
+    if (r.status == MHD_HTTP_OK) observe_latency(s, type, q->start_ns);
+    log_info("http: POST /cdc %s -> forwarded to %s, the owner of task %s: %ld", REQUEST_TYPES[type], shown_url,
+             shown_id, r.status);
+    enum MHD_Result ret = send_text(c, (unsigned)r.status, r.content_type[0] ? r.content_type : "application/json",
+                                    r.body.data ? (const char *)r.body.data : "", r.body.len, NULL, NULL);
+    forward_reply_free(&r);
+    return ret;
+}
+
 static void observe_latency(http_server *s, int type, uint64_t start_ns) {
     request_metrics_observe_us(&s->requests, (size_t)type, (mcdc_now_mono_ns() - start_ns) / 1000);
 }
@@ -502,6 +587,12 @@ static enum MHD_Result handle_cdc(http_server *s, struct MHD_Connection *c, requ
         goto fail;
     }
     json_t *data = run(s, type, rd, &err);
+    if (!data && err.code == MCDC_ENOTOWNER && type != T_CREATE && type != T_LIST && task_id_of(type, rd)) {
+        /* The id lives in doc: forwarded before doc goes. */
+        enum MHD_Result fr = forward_to_owner(s, c, q, type, task_id_of(type, rd), &err);
+        json_decref(doc);
+        return fr;
+    }
     if (!data) goto fail;
     json_decref(doc);
     count(s, type, REQ_SUCCESS);
@@ -525,13 +616,28 @@ fail:
 
 /* ---- /metrics ------------------------------------------------------------ */
 
+/* Moves the tasks this instance runs to the front of the list and returns
+ * how many: /metrics and the lag history count those only, since each
+ * instance is scraped for its own (another's figures are that one's). */
+static size_t local_first(task_snapshot **list, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (list[i]->remote) continue;
+        task_snapshot *t = list[k];
+        list[k++] = list[i];
+        list[i] = t;
+    }
+    return k;
+}
+
 static enum MHD_Result handle_metrics(http_server *s, struct MHD_Connection *c) {
     mcdc_buf b = MCDC_BUF_INIT;
     metrics_write_process(&b, s->started_wall_ms);
     metrics_write_requests(&b, &s->requests);
     task_snapshot **list;
     size_t n = task_manager_list(s->tm, &list);
-    metrics_write_tasks(&b, list, n);
+    size_t here = local_first(list, n);
+    metrics_write_tasks(&b, list, here);
     task_snapshots_free(list, n);
     enum MHD_Result rc =
         send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.len ? (const char *)b.data : "",
@@ -577,7 +683,12 @@ static enum MHD_Result handle_page(http_server *s, struct MHD_Connection *c) {
 }
 
 /* The sampler's view of the tasks. */
-static size_t list_tasks(void *tm, task_snapshot ***out) { return task_manager_list(tm, out); }
+static size_t list_tasks(void *tm, task_snapshot ***out) {
+    size_t n = task_manager_list(tm, out);
+    size_t here = local_first(*out, n);
+    for (size_t i = here; i < n; i++) task_snapshot_free((*out)[i]);
+    return here;
+}
 
 /* ---- routing ------------------------------------------------------------- */
 
@@ -923,6 +1034,7 @@ static void free_server(http_server *s) {
     if (s->token) mcdc_secret_wipe(s->token, strlen(s->token));
     free(s->token);
     free(s);
+    forward_global_cleanup();
 }
 
 http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err) {
@@ -942,6 +1054,7 @@ http_server *http_start(const http_config *cfg, task_manager *tm, mcdc_err *err)
         return NULL;
     }
     http_server *s = mcdc_xcalloc(1, sizeof *s);
+    forward_global_init();
     s->tm = tm;
     s->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
     if (has(cfg->api_token)) s->token = mcdc_xstrdup(cfg->api_token);

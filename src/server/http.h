@@ -27,8 +27,15 @@
  *
  * A failed request gets milvus-cdc's {"code": status, "message": ...} with
  * the HTTP status of its error's code: MCDC_EINVAL 400, MCDC_ENOTFOUND 404,
- * MCDC_EEXIST 409, MCDC_EUNAVAIL and MCDC_ETIMEOUT 503, anything else 500.
- * This server is the only place that maps codes to statuses. */
+ * MCDC_EEXIST 409, MCDC_EUNAVAIL, MCDC_ETIMEOUT and MCDC_ENOTOWNER 503,
+ * anything else 500. This server is the only place that maps codes to
+ * statuses.
+ *
+ * Several instances on one store: a request naming a task another instance
+ * runs (the manager's MCDC_ENOTOWNER) is forwarded once to that instance
+ * (task_manager_owner, forward.h) and its answer returned as it is; 503
+ * when it was forwarded here already, when no instance runs the task right
+ * now, or when the owner does not answer (docs/api.md). */
 #ifndef MCDC_HTTP_H
 #define MCDC_HTTP_H
 

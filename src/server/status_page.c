@@ -245,6 +245,12 @@ static void put_task_row(mcdc_buf *b, const task_snapshot *t, const lag_series *
     esc(b, t->id);
     mcdc_buf_printf(b, "\" data-state=\"%s\">\n<td class=\"id\">", state);
     esc(b, t->id);
+    if (t->remote) {
+        /* Its figures are the owner's: this row has the store's state only. */
+        mcdc_buf_printf(b, "<br><span class=\"dim owner\" title=\"run by another mcdc instance\">on ");
+        esc(b, t->owner[0] ? t->owner : "no instance right now");
+        mcdc_buf_printf(b, "</span>");
+    }
     mcdc_buf_printf(b, "</td><td class=\"state state-%s\">%s</td><td class=\"reason\">", state, state);
     put_reason(b, t);
     mcdc_buf_printf(b, "</td>");

@@ -25,7 +25,7 @@ def free_port():
 
 class McdcServer:
     def __init__(self, stack, workdir: Path, channel_prefix=None, dml_channels=None, mq="kafka", apply=None,
-                 etcd_endpoint=None, secrets_dir=None, api=None, ca=None, snapshot=None):
+                 etcd_endpoint=None, secrets_dir=None, api=None, ca=None, snapshot=None, store=None):
         """mq: "kafka" replicates the stack's Kafka-backed source Milvus, "pulsar" the Pulsar-backed
         one (scripts/stack --pulsar profile). apply: the config's `apply` section, e.g.
         {"batch_rows": 1000}. etcd_endpoint: where mcdc reaches the source's etcd (a proxy a test
@@ -34,7 +34,10 @@ class McdcServer:
         CA file of the API's certificate when api sets api_tls_cert_file; the helpers then call
         https://. snapshot: the config's `snapshot` section, e.g. {"page_rows": 2048,
         "on_bulk_insert": "report"}. source.milvus.address is always the source's proxy, so any task
-        may ask for a snapshot."""
+        may ask for a snapshot. store: the config's `store` section instead of this server's own
+        SQLite file, e.g. {"type": "etcd", "endpoints": [...], "prefix": ..., "lease_ttl_s": 3} for
+        several instances on one store; its "advertise" defaults to this server's base URL (its
+        port is chosen once, here, and kept across stop/start, so the URL stays true)."""
         self.stack = stack
         self.mq = mq
         # "kafka-target": the stack's target Milvus as the source (its WAL is on the same Kafka under
@@ -54,10 +57,14 @@ class McdcServer:
         self.proc = None
         self.log = workdir / "mcdc.log"
         self.config = workdir / "mcdc.yaml"
+        if store is not None:
+            store = dict(store)
+            store.setdefault("advertise", self.base)
+        store_yaml = json.dumps(store) if store is not None else f"{{type: sqlite, path: {workdir / 'mcdc.db'}}}"
         self.config.write_text(f"""
 listen: 127.0.0.1:{self.port}
 log_level: info
-store: {{type: sqlite, path: {workdir / 'mcdc.db'}}}
+store: {store_yaml}
 source:
   etcd: {{endpoints: [{etcd_endpoint or stack['MCDC_ETCD_ENDPOINT']}], root_path: {root}}}
   milvus: {{address: "{source_proxy}"}}

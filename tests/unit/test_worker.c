@@ -69,6 +69,8 @@ static struct {
     int64_t checkpoint, intent;
     uint64_t checkpoint_ts;
     int checkpoint_saves;
+    int intent_tries;     /* every save_intent call, refused ones too */
+    mcdc_code store_refuses; /* MCDC_OK, or what every save answers */
     /* task */
     char paused[1024];
     char paused_channel[64];
@@ -235,14 +237,17 @@ static const source_ops fake_source = {.collection_of = s_collection_of,
 /* ---- the fake store and task --------------------------------------------------------------- */
 
 static int st_checkpoint(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
-    (void)ud, (void)channel, (void)err;
+    (void)ud, (void)channel;
+    if (fake.store_refuses) return mcdc_errf(err, fake.store_refuses, "fake store refuses");
     fake.checkpoint = offset_of(id);
     fake.checkpoint_ts = ts;
     fake.checkpoint_saves++;
     return 0;
 }
 static int st_intent(void *ud, const char *channel, const mq_msgid *id, uint64_t ts, mcdc_err *err) {
-    (void)ud, (void)channel, (void)ts, (void)err;
+    (void)ud, (void)channel, (void)ts;
+    fake.intent_tries++;
+    if (fake.store_refuses) return mcdc_errf(err, fake.store_refuses, "fake store refuses");
     fake.intent = offset_of(id);
     return 0;
 }
@@ -865,6 +870,40 @@ static void test_stop_during_long_backoff(void **state) {
     worker_free(w);
 }
 
+/* Rule: a save the store refuses because another mcdc instance owns the
+ * task now (MCDC_ENOTOWNER) ends the worker's work at once: no retry (a
+ * store error is otherwise retried forever), no pause, nothing saved; the
+ * same for any call whose error says so, whatever the backoff. */
+static void test_not_owner_stops_without_pause(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 0, -1);
+    mcdc_backoff_init(&w->bo, 60000, 60000);
+    fake.store_refuses = MCDC_ENOTOWNER;
+    mq_msgid at = off(5);
+    uint64_t t0 = mcdc_now_mono_ms();
+    assert_int_equal(worker_save_intent(w, &at, 10), APPLY_STOPPED);
+    assert_true(mcdc_now_mono_ms() - t0 < 100);
+    assert_int_equal(fake.intent_tries, 1);
+    assert_int_equal(fake.intent, -1);
+    assert_string_equal(fake.paused, "");
+    assert_true(worker_stopping(w));
+    worker_free(w);
+
+    w = worker(5000, 4, 0, -1);
+    mcdc_err err;
+    mcdc_errf(&err, MCDC_ENOTOWNER, "binding refused");
+    assert_int_equal(worker_retry(w, &err, &(retry_of){.what = "creating target collection"}), RETRY_STOP);
+    assert_string_equal(fake.paused, "");
+    assert_true(worker_stopping(w));
+    /* The checkpoint the worker reached is not saved on its way out either. */
+    fake.store_refuses = MCDC_ENOTOWNER;
+    feed(w, 1, tick(10));
+    worker_on_exit(w);
+    assert_int_equal(fake.checkpoint, -1);
+    assert_string_equal(fake.paused, "");
+    worker_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positions_hold_and_release),
@@ -890,6 +929,7 @@ int main(void) {
         cmocka_unit_test(test_stop_during_catalog_wait),
         cmocka_unit_test(test_failed_start_goes_as_upserts),
         cmocka_unit_test(test_stop_during_long_backoff),
+        cmocka_unit_test(test_not_owner_stops_without_pause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
