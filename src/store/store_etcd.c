@@ -553,7 +553,8 @@ store *store_open_etcd(const store_etcd_config *cfg, mcdc_err *err) {
     if (!(s->c = etcd_open(&cfg->etcd, err))) {
         /* Down, or no answer in time: the same to an operator starting mcdc. */
         if (mcdc_err_is_transient(err->code)) err->code = MCDC_EUNAVAIL;
-        mcdc_err_prefix(err, "store: etcd at %s", s->endpoints);
+        if (strstr(err->msg, s->endpoints)) mcdc_err_prefix(err, "store");
+        else mcdc_err_prefix(err, "store: etcd %s", s->endpoints);
         goto fail;
     }
     if (take_lease(s, true, err)) goto fail;
