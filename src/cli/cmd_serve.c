@@ -36,7 +36,22 @@ static const char USAGE[] =
     "  -h, --help          this text\n"
     "\n"
     "Exit codes: 0 after SIGINT/SIGTERM, 2 for a bad configuration (among them a listen address beyond\n"
-    "loopback without api_token) or a source that cannot be reached.\n";
+    "loopback without api_token), or a source or store that cannot be reached.\n";
+
+/* The configured store: the SQLite file, or the etcd shared with other
+ * instances (unreachable: an error naming "store" and its endpoints). */
+static store *open_store(const mcdc_config *cfg, mcdc_err *err) {
+    if (strcmp(cfg->store.type, "etcd") != 0) return store_open_sqlite(cfg->store.path, err);
+    store_etcd_config ec = {.etcd = {.endpoints = cfg->store.endpoints,
+                                     .username = cfg->store.username,
+                                     .password = cfg->store.password,
+                                     .timeout_ms = 10000},
+                            .prefix = cfg->store.prefix,
+                            .instance_id = cfg->store.instance_id,
+                            .advertise = cfg->store.advertise,
+                            .lease_ttl_s = cfg->store.lease_ttl_s};
+    return store_open_etcd(&ec, err);
+}
 
 int cmd_serve(int argc, char **argv) {
     static const struct option LONG[] = {{"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -80,7 +95,7 @@ int cmd_serve(int argc, char **argv) {
                       .timeout_ms = 10000};
     mq_config mq = mcdc_config_mq(&cfg, NULL);
     if (!(etcd = etcd_open(&ec, &err)) || !(cat = catalog_open(etcd, cfg.source.etcd.root_path, &err)) ||
-        mq_probe(&mq, 10000, &err) || !(st = store_open_sqlite(cfg.store.path, &err))) {
+        mq_probe(&mq, 10000, &err) || !(st = open_store(&cfg, &err))) {
         fprintf(stderr, "mcdc serve: %s\n", err.msg);
         goto out;
     }
@@ -95,6 +110,9 @@ int cmd_serve(int argc, char **argv) {
                     .passwords = passwords,
                     .secrets_dir = cfg.secrets_dir,
                     .store = st,
+                    /* Shown as the owner of the tasks this instance runs,
+                     * and where other instances send their requests. */
+                    .advertise = strcmp(cfg.store.type, "etcd") == 0 ? cfg.store.advertise : NULL,
                     .mq = mq,
                     .channel_prefix = cfg.source.channel_prefix,
                     .dml_channels = cfg.source.dml_channels,

@@ -1,7 +1,7 @@
 /* etcd.c — the etcd client itself: endpoints and channels, the retry and
  * re-authentication policy every call goes through, and the KV calls
- * (Range with paging, Put, DeleteRange, Txn for compare-and-swap). Watch and
- * Lease live in etcd_watch.c and etcd_lease.c. */
+ * (Range with paging, Put, DeleteRange). Txn lives in etcd_txn.c, Watch and
+ * Lease in etcd_watch.c and etcd_lease.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "etcd/etcd_int.h"
 #include "etcd_rpc.pb-c.h"
 
@@ -44,7 +45,7 @@ static ProtobufCBinaryData bin(const void *p, size_t n) {
 /* The smallest key greater than every key with the prefix: the prefix with
  * its last byte below 0xff incremented and the rest cut. A prefix of only
  * 0xff bytes (or none) has no such key; etcd reads "\0" as "to the end". */
-static void prefix_end(const char *prefix, mcdc_buf *out) {
+void etcd_prefix_end(const char *prefix, mcdc_buf *out) {
     size_t n = strlen(prefix);
     mcdc_buf_reset(out);
     mcdc_buf_append(out, prefix, n);
@@ -292,12 +293,7 @@ void etcd_close(etcd_client *c) {
     free(c->eps);
     free(c->endpoints);
     free(c->username);
-    if (c->password) {
-        /* Not left lying around in freed heap memory. */
-        volatile char *p = c->password;
-        while (*p) *p++ = 0;
-        free(c->password);
-    }
+    mcdc_secret_free(c->password); /* not left lying around in freed heap memory */
     free(c->token);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -326,7 +322,7 @@ static void kv_from(const Mvccpb__KeyValue *src, mcdc_buf *keybuf, etcd_kv *out)
 int etcd_range_prefix(etcd_client *c, const char *prefix, int64_t revision, etcd_kv_fn fn, void *ud,
                       int64_t *out_revision, mcdc_err *err) {
     mcdc_buf from = MCDC_BUF_INIT, end = MCDC_BUF_INIT, keybuf = MCDC_BUF_INIT;
-    prefix_end(prefix, &end);
+    etcd_prefix_end(prefix, &end);
     if (*prefix) mcdc_buf_append(&from, prefix, strlen(prefix));
     else mcdc_buf_putc(&from, 0); /* with range_end "\0": every key */
     int64_t rev = revision;
@@ -417,7 +413,7 @@ int etcd_delete(etcd_client *c, const char *key, bool prefix, int64_t *deleted, 
     mcdc_buf end = MCDC_BUF_INIT;
     Etcdserverpb__DeleteRangeRequest req = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
     if (prefix) {
-        prefix_end(key, &end);
+        etcd_prefix_end(key, &end);
         req.range_end = bin(end.data, end.len);
         req.key = *key ? bin(key, strlen(key)) : bin("", 1);
     } else {
@@ -431,65 +427,6 @@ int etcd_delete(etcd_client *c, const char *key, bool prefix, int64_t *deleted, 
         return -1;
     }
     if (deleted) *deleted = ((Etcdserverpb__DeleteRangeResponse *)m)->deleted;
-    protobuf_c_message_free_unpacked(m, NULL);
-    return 0;
-}
-
-int etcd_put_if(etcd_client *c, const char *key, const void *value, size_t value_len, int64_t expect_mod_revision,
-                bool *ok, mcdc_err *err) {
-    *ok = false;
-    ProtobufCBinaryData k = bin(key, strlen(key));
-    Etcdserverpb__Compare cmp = ETCDSERVERPB__COMPARE__INIT;
-    cmp.result = ETCDSERVERPB__COMPARE__COMPARE_RESULT__EQUAL;
-    cmp.target = ETCDSERVERPB__COMPARE__COMPARE_TARGET__MOD;
-    cmp.key = k;
-    cmp.target_union_case = ETCDSERVERPB__COMPARE__TARGET_UNION_MOD_REVISION;
-    /* etcd compares a missing key as if all its revisions were 0, so 0 here
-     * means "must not exist" without a second compare. */
-    cmp.mod_revision = expect_mod_revision;
-    Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
-    put.key = k;
-    put.value = bin(value, value_len);
-    Etcdserverpb__RequestOp put_op = ETCDSERVERPB__REQUEST_OP__INIT;
-    put_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
-    put_op.request_put = &put;
-    Etcdserverpb__RangeRequest get = ETCDSERVERPB__RANGE_REQUEST__INIT;
-    get.key = k;
-    Etcdserverpb__RequestOp get_op = ETCDSERVERPB__REQUEST_OP__INIT;
-    get_op.request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_RANGE;
-    get_op.request_range = &get;
-    Etcdserverpb__Compare *cmps[1] = {&cmp};
-    Etcdserverpb__RequestOp *succ[1] = {&put_op}, *fail[1] = {&get_op};
-    Etcdserverpb__TxnRequest txn = ETCDSERVERPB__TXN_REQUEST__INIT;
-    txn.n_compare = 1;
-    txn.compare = cmps;
-    txn.n_success = 1;
-    txn.success = succ;
-    txn.n_failure = 1;
-    txn.failure = fail;
-
-    ProtobufCMessage *m;
-    int transient = 0;
-    if (etcd_call(c, ETCD_M_TXN, &txn.base, &etcdserverpb__txn_response__descriptor, &m, &transient, err)) {
-        mcdc_err_prefix(err, "etcd compare-and-swap %s", key);
-        return -1;
-    }
-    Etcdserverpb__TxnResponse *r = (Etcdserverpb__TxnResponse *)m;
-    if (r->succeeded) {
-        *ok = true;
-    } else if (transient > 0 && r->n_responses == 1 &&
-               r->responses[0]->response_case == ETCDSERVERPB__RESPONSE_OP__RESPONSE_RESPONSE_RANGE) {
-        /* An earlier attempt timed out or lost its connection, so it may have
-         * been applied, and then this retry fails its own compare. If the key
-         * now holds exactly our value at a newer revision, it was ours: say
-         * so, or the caller would think it lost a race it won. */
-        const Etcdserverpb__RangeResponse *rr = r->responses[0]->response_range;
-        if (rr && rr->n_kvs == 1) {
-            const Mvccpb__KeyValue *kv = rr->kvs[0];
-            *ok = kv->mod_revision > expect_mod_revision && kv->value.len == value_len &&
-                  (value_len == 0 || memcmp(kv->value.data, value, value_len) == 0);
-        }
-    }
     protobuf_c_message_free_unpacked(m, NULL);
     return 0;
 }

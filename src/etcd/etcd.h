@@ -61,9 +61,83 @@ int etcd_put(etcd_client *c, const char *key, const void *value, size_t value_le
 int etcd_delete(etcd_client *c, const char *key, bool prefix, int64_t *deleted, mcdc_err *err);
 
 /* Compare-and-swap: put (key, value) only if the key's mod_revision equals
- * expect_mod_revision (0 = the key must not exist). *ok tells which. */
+ * expect_mod_revision (0 = the key must not exist). *ok tells which. A retry
+ * after a lost answer that finds exactly our value at a newer revision
+ * counts as ours. (One etcd_txn.) */
 int etcd_put_if(etcd_client *c, const char *key, const void *value, size_t value_len, int64_t expect_mod_revision,
                 bool *ok, mcdc_err *err);
+
+/* ---- transactions: if every compare holds, the success ops, else the
+ * failure ops, all at one revision, atomically. ---- */
+
+/* What of a key a compare looks at. etcd compares a missing key as if its
+ * version, revisions and lease were 0; a VALUE compare on a missing key
+ * never holds. */
+typedef enum etcd_cmp_target {
+    ETCD_CMP_VERSION,         /* number of puts since created; > 0 = exists */
+    ETCD_CMP_CREATE,          /* create_revision; == 0 = absent */
+    ETCD_CMP_MOD,             /* mod_revision */
+    ETCD_CMP_VALUE,
+    ETCD_CMP_LEASE,           /* the lease the key is attached to, 0 = none */
+} etcd_cmp_target;
+
+typedef enum etcd_cmp_op { ETCD_EQUAL, ETCD_NOT_EQUAL, ETCD_GREATER, ETCD_LESS } etcd_cmp_op;
+
+typedef struct etcd_cmp {
+    const char *key;
+    etcd_cmp_target target;
+    etcd_cmp_op op;           /* key's <target> <op> the operand */
+    int64_t number;           /* operand of VERSION, CREATE, MOD, LEASE */
+    const void *value;        /* operand of VALUE */
+    size_t value_len;
+} etcd_cmp;
+
+typedef enum etcd_op_type {
+    ETCD_OP_GET,              /* the key */
+    ETCD_OP_GET_PREFIX,       /* every key under it, in key order, unpaged */
+    ETCD_OP_PUT,              /* value, value_len, lease (0 = none) */
+    ETCD_OP_DELETE,
+    ETCD_OP_DELETE_PREFIX,    /* every key under it */
+} etcd_op_type;
+
+typedef struct etcd_op {
+    etcd_op_type type;
+    const char *key;
+    const void *value;
+    size_t value_len;
+    int64_t lease;
+} etcd_op;
+
+/* One op's answer, in the order of the branch taken. */
+typedef struct etcd_op_result {
+    etcd_op_type type;
+    const etcd_kv *kvs;       /* GET*: the keys read */
+    size_t n_kvs;
+    int64_t deleted;          /* DELETE*: how many keys went */
+} etcd_op_result;
+
+typedef struct etcd_txn_result {
+    bool succeeded;           /* the compares held: the success ops ran */
+    int64_t revision;         /* the store's revision after the txn */
+    /* Attempts that failed transiently before the one answered: any of them
+     * may have been applied, and then the answer is that of a second run
+     * (a put-if-absent that "fails" on its own put). The caller tells its
+     * own earlier write from somebody else's with the failure ops' reads. */
+    int retried;
+    const etcd_op_result *ops;
+    size_t n_ops;
+    void *mem_;               /* private: what ops point into */
+} etcd_txn_result;
+
+/* Runs the transaction (n_cmps 0 = always the success ops: several reads at
+ * one revision). *out is valid (and must be freed with
+ * etcd_txn_result_free) whenever 0 is returned. A put with a lease etcd no
+ * longer has fails with MCDC_ENOTFOUND ("requested lease not found"). */
+int etcd_txn(etcd_client *c, const etcd_cmp *cmps, size_t n_cmps, const etcd_op *success, size_t n_success,
+             const etcd_op *failure, size_t n_failure, etcd_txn_result *out, mcdc_err *err);
+void etcd_txn_result_free(etcd_txn_result *r);
+/* The first kv of op i of the result, or NULL (no such op, key absent). */
+const etcd_kv *etcd_txn_kv(const etcd_txn_result *r, size_t i);
 
 /* Leases. keepalive runs on a background thread of the client until revoked
  * or the client is closed; a lost lease is reported by etcd_lease_alive. */

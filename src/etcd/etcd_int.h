@@ -69,6 +69,11 @@ int etcd_reauth(etcd_client *c, const char *stale_token, mcdc_err *err);
 struct Mvccpb__KeyValue;
 void etcd_kv_fill(etcd_kv *out, const struct Mvccpb__KeyValue *kv, const char *key);
 
+/* The smallest key greater than every key with the prefix, for a range's
+ * range_end ("\0", every key, for a prefix of only 0xff bytes or none). */
+struct mcdc_buf;
+void etcd_prefix_end(const char *prefix, struct mcdc_buf *out);
+
 /* Stops and frees the keepalive thread (etcd_close). */
 void etcd_lease_shutdown(etcd_client *c);
 

@@ -275,45 +275,149 @@ static int k_log_level(ctx *c, yaml_node_t *v, const char *path) {
     return 0;
 }
 
+/* A list of host:port (or, where one_string, also "h:p,h:p" in one
+ * string) into *dst as etcd_config wants it: "h:p,h:p". */
+static int endpoints_into(ctx *c, yaml_node_t *v, const char *path, bool one_string, char **dst) {
+    if (is_null(v)) return 0;
+    const char *want = one_string ? "want host:port[,host:port...] or a list of them, e.g. [127.0.0.1:2379]"
+                                  : "want a list of host:port, e.g. [127.0.0.1:2379]";
+    mcdc_buf items = MCDC_BUF_INIT; /* NUL-separated */
+    yaml_node_t *at[64];            /* each item's node, for the line of a message */
+    size_t n = 0;
+    if (v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top && n < 64;
+             it++, n++) {
+            yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+            const char *s = e->type == YAML_SCALAR_NODE ? scalar(e) : "?";
+            mcdc_buf_append(&items, s, strlen(s) + 1);
+            at[n] = e;
+        }
+    } else if (one_string && v->type == YAML_SCALAR_NODE) {
+        for (const char *p = scalar(v); n < 64; n++) {
+            const char *q = strchr(p, ',');
+            size_t len = q ? (size_t)(q - p) : strlen(p);
+            const char *item = p;
+            while (len && *item == ' ') item++, len--;
+            while (len && item[len - 1] == ' ') len--;
+            mcdc_buf_append(&items, item, len);
+            mcdc_buf_putc(&items, 0);
+            at[n] = v;
+            if (!q) {
+                n++;
+                break;
+            }
+            p = q + 1;
+        }
+    }
+    mcdc_buf b = MCDC_BUF_INIT;
+    int rc = n ? 0 : fail(c, v, path, "%s", want);
+    for (size_t i = 0, off = 0; i < n && !rc; i++) {
+        const char *s = (const char *)items.data + off;
+        off += strlen(s) + 1;
+        /* milvus-cdc's config writes endpoints as URLs. */
+        if (strncmp(s, "http://", 7) == 0) s += 7;
+        else if (strncmp(s, "https://", 8) == 0) {
+            rc = fail(c, at[i], path, "TLS to etcd is not supported yet; use host:port");
+            break;
+        }
+        mcdc_addr a;
+        if (mcdc_addr_parse(s, strlen(s), 0, 0, &a, NULL)) rc = fail(c, at[i], path, "%s", want);
+        else mcdc_buf_printf(&b, "%s%s", b.len ? "," : "", s);
+    }
+    if (!rc) set_str(dst, mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    mcdc_buf_free(&items);
+    return rc;
+}
+
 static int k_store_type(ctx *c, yaml_node_t *v, const char *path) {
     if (is_null(v)) return 0;
-    if (v->type != YAML_SCALAR_NODE || strcmp(scalar(v), "sqlite") != 0)
-        return fail(c, v, path, "want sqlite (the only store so far)");
+    if (v->type != YAML_SCALAR_NODE || (strcmp(scalar(v), "sqlite") != 0 && strcmp(scalar(v), "etcd") != 0))
+        return fail(c, v, path, "want sqlite (one mcdc serve) or etcd (several, sharing their tasks)");
+    set_str(&c->cfg->store.type, scalar(v));
     return 0;
 }
 
 static int k_store_path(ctx *c, yaml_node_t *v, const char *path) {
     return get_nonempty(c, v, path, &c->cfg->store.path);
 }
+static int k_store_endpoints(ctx *c, yaml_node_t *v, const char *path) {
+    return endpoints_into(c, v, path, true, &c->cfg->store.endpoints);
+}
+static int k_store_prefix(ctx *c, yaml_node_t *v, const char *path) {
+    return get_nonempty(c, v, path, &c->cfg->store.prefix);
+}
+static int k_store_user(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->store.username);
+}
+static int k_store_password(ctx *c, yaml_node_t *v, const char *path) {
+    return get_string(c, v, path, &c->cfg->store.password);
+}
+static int k_store_ttl(ctx *c, yaml_node_t *v, const char *path) {
+    return get_u32(c, v, path, 1, 600, &c->cfg->store.lease_ttl_s);
+}
+static int k_store_instance(ctx *c, yaml_node_t *v, const char *path) {
+    return get_nonempty(c, v, path, &c->cfg->store.instance_id);
+}
+static int k_store_advertise(ctx *c, yaml_node_t *v, const char *path) {
+    const char *s;
+    if (get_text(c, v, path, &s)) return -1;
+    if (!s) return 0;
+    if ((strncmp(s, "http://", 7) != 0 || !s[7]) && (strncmp(s, "https://", 8) != 0 || !s[8]))
+        return fail(c, v, path, "want the URL other instances reach this one's API at, e.g. http://10.0.0.5:8444");
+    set_str(&c->cfg->store.advertise, s);
+    return 0;
+}
 
-static const key_def STORE_KEYS[] = {{"type", k_store_type}, {"path", k_store_path}};
-static int k_store(ctx *c, yaml_node_t *v, const char *path) { return WALK(c, v, path, STORE_KEYS); }
+static const key_def STORE_KEYS[] = {{"type", k_store_type},           {"path", k_store_path},
+                                     {"endpoints", k_store_endpoints}, {"prefix", k_store_prefix},
+                                     {"username", k_store_user},       {"password", k_store_password},
+                                     {"lease_ttl_s", k_store_ttl},     {"instance_id", k_store_instance},
+                                     {"advertise", k_store_advertise}};
+
+/* The key k of mapping m, or NULL. */
+static yaml_node_t *key_node(ctx *c, yaml_node_t *m, const char *k) {
+    if (m->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        if (kn->type == YAML_SCALAR_NODE && strcmp(scalar(kn), k) == 0) return kn;
+    }
+    return NULL;
+}
+
+static int k_store(ctx *c, yaml_node_t *v, const char *path) {
+    if (WALK(c, v, path, STORE_KEYS)) return -1;
+    if (is_null(v)) return 0;
+    bool etcd = strcmp(c->cfg->store.type, "etcd") == 0;
+    char child[PATH_CAP];
+    /* A key of the other type is a mistake about the type, not a default. */
+    static const char *const ETCD_ONLY[] = {"endpoints", "prefix", "username", "password", "lease_ttl_s",
+                                            "instance_id", "advertise"};
+    yaml_node_t *k;
+    if (etcd && (k = key_node(c, v, "path"))) {
+        path_key(child, path, "path");
+        return fail(c, k, child, "is for store.type sqlite; an etcd store has endpoints and prefix");
+    }
+    for (size_t i = 0; !etcd && i < sizeof ETCD_ONLY / sizeof ETCD_ONLY[0]; i++) {
+        if ((k = key_node(c, v, ETCD_ONLY[i]))) {
+            path_key(child, path, ETCD_ONLY[i]);
+            return fail(c, k, child, "is for store.type etcd (this store is %s)", c->cfg->store.type);
+        }
+    }
+    if (!etcd) return 0;
+    if (!c->cfg->store.endpoints[0]) {
+        path_key(child, path, "endpoints");
+        return fail(c, v, child, "missing; store.type etcd needs the etcd's host:port[,host:port...]");
+    }
+    if (!c->cfg->store.username[0] != !c->cfg->store.password[0]) {
+        path_key(child, path, c->cfg->store.username[0] ? "password" : "username");
+        return fail(c, v, child, "missing; username and password go together");
+    }
+    return 0;
+}
 
 static int k_etcd_endpoints(ctx *c, yaml_node_t *v, const char *path) {
-    if (is_null(v)) return 0;
-    static const char WANT[] = "want a list of host:port, e.g. [127.0.0.1:2379]";
-    if (v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.start == v->data.sequence.items.top)
-        return fail(c, v, path, WANT);
-    mcdc_buf b = MCDC_BUF_INIT;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-        const char *s = e->type == YAML_SCALAR_NODE ? scalar(e) : "";
-        /* milvus-cdc's config writes endpoints as URLs. */
-        if (strncmp(s, "http://", 7) == 0) s += 7;
-        else if (strncmp(s, "https://", 8) == 0) {
-            mcdc_buf_free(&b);
-            return fail(c, e, path, "TLS to etcd is not supported yet; use host:port");
-        }
-        mcdc_addr a;
-        if (mcdc_addr_parse(s, strlen(s), 0, 0, &a, NULL)) {
-            mcdc_buf_free(&b);
-            return fail(c, e, path, WANT);
-        }
-        mcdc_buf_printf(&b, "%s%s", b.len ? "," : "", s);
-    }
-    set_str(&c->cfg->source.etcd.endpoints, mcdc_buf_cstr(&b));
-    mcdc_buf_free(&b);
-    return 0;
+    return endpoints_into(c, v, path, false, &c->cfg->source.etcd.endpoints);
 }
 
 static int k_etcd_root(ctx *c, yaml_node_t *v, const char *path) {
@@ -568,6 +672,13 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->log_level = MCDC_LOG_INFO;
     out->store.type = mcdc_xstrdup("sqlite");
     out->store.path = mcdc_xstrdup("mcdc.db");
+    out->store.endpoints = mcdc_xstrdup("");
+    out->store.prefix = mcdc_xstrdup("mcdc");
+    out->store.username = mcdc_xstrdup("");
+    out->store.password = mcdc_xstrdup("");
+    out->store.lease_ttl_s = 5;
+    out->store.instance_id = mcdc_xstrdup("");
+    out->store.advertise = mcdc_xstrdup("");
     out->source.etcd.endpoints = mcdc_xstrdup("127.0.0.1:2379");
     out->source.etcd.root_path = mcdc_xstrdup("by-dev");
     out->source.etcd.username = mcdc_xstrdup("");
@@ -596,6 +707,26 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->snapshot.progress_log_s = 10;
     out->rbac.passwords_file = mcdc_xstrdup("");
     out->secrets_dir = mcdc_xstrdup("");
+}
+
+/* An etcd store's instances forward API requests to each other: without
+ * store.advertise, the API's own address, when that is one another host can
+ * reach (not every interface, not "any port"). */
+static int default_advertise(const char *name, mcdc_config *cfg, mcdc_err *err) {
+    if (strcmp(cfg->store.type, "etcd") != 0 || cfg->store.advertise[0]) return 0;
+    const char *h = cfg->listen_host;
+    if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "[::]") == 0 || cfg->listen_port == 0)
+        return mcdc_errf(err, MCDC_EINVAL,
+                         "%s: store.advertise: missing; listen (%s:%u) names no address other instances can reach, "
+                         "so give the URL they reach this one's API at, e.g. http://10.0.0.5:8444",
+                         name, h, (unsigned)cfg->listen_port);
+    mcdc_buf b = MCDC_BUF_INIT;
+    bool v6 = strchr(h, ':') != NULL && h[0] != '[';
+    mcdc_buf_printf(&b, "%s://%s%s%s:%u", cfg->api_tls_cert_file[0] ? "https" : "http", v6 ? "[" : "", h,
+                    v6 ? "]" : "", (unsigned)cfg->listen_port);
+    set_str(&cfg->store.advertise, mcdc_buf_cstr(&b));
+    mcdc_buf_free(&b);
+    return 0;
 }
 
 int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_config *out, mcdc_err *err) {
@@ -629,6 +760,7 @@ int mcdc_config_parse(const char *name, const char *text, size_t len, mcdc_confi
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
+    if (!rc) rc = default_advertise(name, out, err);
     if (!rc) {
         http_config hc = mcdc_config_http(out);
         mcdc_err why;
@@ -667,6 +799,12 @@ void mcdc_config_free(mcdc_config *c) {
     free(c->api_tls_key_file);
     free(c->store.type);
     free(c->store.path);
+    free(c->store.endpoints);
+    free(c->store.prefix);
+    free(c->store.username);
+    mcdc_secret_free(c->store.password);
+    free(c->store.instance_id);
+    free(c->store.advertise);
     free(c->source.etcd.endpoints);
     free(c->source.etcd.root_path);
     free(c->source.etcd.username);

@@ -42,9 +42,17 @@ typedef struct mcdc_config {
     uint32_t api_header_timeout_ms;          /* 10000 */
     mcdc_log_level log_level; /* info */
 
+    /* Where tasks, checkpoints and intents are kept (store/store.h). */
     struct {
-        char *type;           /* "sqlite" */
-        char *path;           /* "mcdc.db" */
+        char *type;           /* "sqlite" (one mcdc serve) or "etcd" (several) */
+        char *path;           /* sqlite: "mcdc.db" */
+        /* etcd (store_etcd_config): endpoints "h:p[,h:p...]", required;
+         * prefix "mcdc"; username "" = no auth, password secret; lease TTL 5;
+         * instance_id "" = hostname-pid-random; advertise: this instance's
+         * API URL for the others, "http(s)://<listen>" by default, required
+         * when listen is every interface or any port. */
+        char *endpoints, *prefix, *username, *password, *instance_id, *advertise;
+        uint32_t lease_ttl_s;
     } store;
 
     struct {

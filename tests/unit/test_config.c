@@ -31,6 +31,11 @@ static void test_defaults(void **state) {
     assert_int_equal(c.log_level, MCDC_LOG_INFO);
     assert_string_equal(c.store.type, "sqlite");
     assert_string_equal(c.store.path, "mcdc.db");
+    assert_string_equal(c.store.endpoints, "");
+    assert_string_equal(c.store.prefix, "mcdc");
+    assert_int_equal(c.store.lease_ttl_s, 5);
+    assert_string_equal(c.store.instance_id, "");
+    assert_string_equal(c.store.advertise, "");
     assert_string_equal(c.source.etcd.endpoints, "127.0.0.1:2379");
     assert_string_equal(c.source.etcd.root_path, "by-dev");
     assert_string_equal(c.source.mq.type, "kafka");
@@ -285,6 +290,66 @@ static void expect_error(const char *text, const char *want) {
     assert_null(c.listen_host);
 }
 
+/* store: {type: etcd}: every key, endpoints as one string or a list, the
+ * advertise URL from listen unless listen is every interface or any port,
+ * and the mistakes named by key and line. */
+static void test_etcd_store(void **state) {
+    (void)state;
+    mcdc_config c;
+    parse_ok("store:\n  type: etcd\n  endpoints: \"e1:2379, http://e2:2379\"\n  prefix: mcdc/prod\n"
+             "  username: u\n  password: pw\n  lease_ttl_s: 3\n  instance_id: mcdc-a\n"
+             "  advertise: \"https://10.0.0.5:8444\"\n",
+             &c);
+    assert_string_equal(c.store.type, "etcd");
+    assert_string_equal(c.store.endpoints, "e1:2379,e2:2379");
+    assert_string_equal(c.store.prefix, "mcdc/prod");
+    assert_string_equal(c.store.username, "u");
+    assert_string_equal(c.store.password, "pw");
+    assert_int_equal(c.store.lease_ttl_s, 3);
+    assert_string_equal(c.store.instance_id, "mcdc-a");
+    assert_string_equal(c.store.advertise, "https://10.0.0.5:8444");
+    mcdc_config_free(&c);
+
+    /* advertise from listen, wherever listen stands in the file. */
+    parse_ok("store: {type: etcd, endpoints: [e1:2379, e2:2379]}\nlisten: 10.0.0.7:9000\napi_token: t\n", &c);
+    assert_string_equal(c.store.endpoints, "e1:2379,e2:2379");
+    assert_string_equal(c.store.advertise, "http://10.0.0.7:9000");
+    mcdc_config_free(&c);
+    parse_ok("store: {type: etcd, endpoints: e:2379}\n", &c);
+    assert_string_equal(c.store.advertise, "http://127.0.0.1:8444");
+    mcdc_config_free(&c);
+    parse_ok("store: {type: etcd, endpoints: e:2379, advertise: \"http://mcdc-a:8444\"}\nlisten: \":8444\"\n"
+             "api_token: t\napi_allowed_hosts: [mcdc-a]\n",
+             &c);
+    assert_string_equal(c.store.advertise, "http://mcdc-a:8444");
+    mcdc_config_free(&c);
+    /* sqlite keeps its path and needs none of this. */
+    parse_ok("store: {type: sqlite, path: x.db}\nlisten: \":8444\"\napi_token: t\napi_allowed_hosts: [h]\n", &c);
+    assert_string_equal(c.store.advertise, "");
+    mcdc_config_free(&c);
+
+    expect_error("store:\n  type: etcd\n", "mcdc.yaml:2: store.endpoints: missing; store.type etcd needs");
+    expect_error("store: {type: etcd, endpoints: e:2379}\nlisten: \":8444\"\napi_token: t\n",
+                 "mcdc.yaml: store.advertise: missing; listen (0.0.0.0:8444)");
+    expect_error("store: {type: etcd, endpoints: e:2379}\nlisten: 127.0.0.1:0\n", "mcdc.yaml: store.advertise: missing");
+    expect_error("store:\n  type: etcd\n  endpoints: e1:2379,e2\n", "mcdc.yaml:3: store.endpoints: want host:port");
+    expect_error("store:\n  type: etcd\n  endpoints: [\"https://e:2379\"]\n",
+                 "mcdc.yaml:3: store.endpoints: TLS to etcd is not supported yet");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  path: x.db\n",
+                 "mcdc.yaml:4: store.path: is for store.type sqlite");
+    expect_error("store:\n  endpoints: e:2379\n", "mcdc.yaml:2: store.endpoints: is for store.type etcd");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  username: u\n",
+                 "mcdc.yaml:2: store.password: missing; username and password go together");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  lease_ttl_s: 0\n",
+                 "mcdc.yaml:4: store.lease_ttl_s: want an integer from 1 to 600");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  advertise: 10.0.0.5:8444\n",
+                 "mcdc.yaml:4: store.advertise: want the URL");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  instance_id: \"\"\n",
+                 "mcdc.yaml:4: store.instance_id: want a non-empty string");
+    expect_error("store:\n  type: etcd\n  endpoints: e:2379\n  prefx: p\n",
+                 "mcdc.yaml:4: store: unknown key 'prefx' (did you mean 'prefix'?)");
+}
+
 static void test_errors_point_at_line_and_key(void **state) {
     (void)state;
     expect_error("log_level: info\nlistn: 127.0.0.1:1\n", "mcdc.yaml:2: unknown key 'listn' (did you mean 'listen'?)");
@@ -310,7 +375,7 @@ static void test_errors_point_at_line_and_key(void **state) {
     expect_error("max_body_bytes: 1MB\n", "mcdc.yaml:1: max_body_bytes: want an integer from 1024 to 1073741824");
     expect_error("max_body_bytes: 10\n", "mcdc.yaml:1: max_body_bytes: want an integer from 1024");
     expect_error("log_level: verbose\n", "mcdc.yaml:1: log_level: want debug, info, warn or error");
-    expect_error("store:\n  type: mysql\n", "mcdc.yaml:2: store.type: want sqlite");
+    expect_error("store:\n  type: mysql\n", "mcdc.yaml:2: store.type: want sqlite (one mcdc serve) or etcd");
     expect_error("store: [a]\n", "mcdc.yaml:1: store: want a mapping of keys");
     expect_error("store:\n  path: \"\"\n", "mcdc.yaml:2: store.path: want a non-empty string");
     expect_error("source:\n  mq:\n    type: rabbit\n", "mcdc.yaml:3: source.mq.type: want kafka or pulsar");
@@ -465,6 +530,7 @@ int main(void) {
         cmocka_unit_test(test_mq_sections),
         cmocka_unit_test(test_source_milvus_and_snapshot),
         cmocka_unit_test(test_example_file_loads),
+        cmocka_unit_test(test_etcd_store),
         cmocka_unit_test(test_errors_point_at_line_and_key),
         cmocka_unit_test(test_api_listener_rules),
         cmocka_unit_test(test_missing_and_real_files),
