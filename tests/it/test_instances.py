@@ -117,4 +117,4 @@ def test_unreachable_store_exits_2_naming_it(stack, tmp_path):
     srv = McdcServer(stack, tmp_path, store=etcd_store("127.0.0.1:1", "mcdc-unreachable"))
     p = subprocess.run([str(tool("mcdc")), "serve", "-c", str(srv.config)], capture_output=True, text=True,
                        timeout=120)
-    assert p.returncode == 2 and "127.0.0.1:1" in p.stderr, (p.returncode, p.stderr)
+    assert p.returncode == 2 and "127.0.0.1:1" in p.stderr and "store" in p.stderr, (p.returncode, p.stderr)
