@@ -20,7 +20,9 @@
  *
  * Every function is safe to call from any thread. Errors: MCDC_EIO for
  * database trouble (the message names the operation and SQLite's reason),
- * MCDC_ETIMEOUT when another process held the file's lock too long (retry).
+ * MCDC_ETIMEOUT when another process held the file's lock too long (retry);
+ * with etcd, MCDC_EUNAVAIL or MCDC_ETIMEOUT when etcd does not answer
+ * (retry), MCDC_ENOTOWNER when another instance owns the task (stop).
  *
  * Backends sit behind one small interface (store_int.h, private to
  * src/store): SQLite (store_sqlite.c, the default, for one mcdc process) and
