@@ -4,7 +4,9 @@
 
 /* 0 = success; 1 = the work failed (e.g. a message did not decode);
  * 2 = the command could not start: bad flags, bad config, unreachable server. */
-enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+/* 3: `mcdc switchover` handed over (the forward task is paused) but did
+ * not create the reverse task: not a failure to retry, a step left to do. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_PARTLY = 3 };
 
 typedef struct cli_command {
     const char *name;

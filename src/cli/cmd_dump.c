@@ -204,6 +204,12 @@ static int named_start(const dump_opts *o, const char *flag, const char *spec, m
         }
         *eq = '\0';
         if (strcmp(tok, channel) == 0) {
+            /* `mcdc task position` says "earliest" for a channel it has
+             * not read yet: everything there. */
+            if (strcmp(eq + 1, "earliest") == 0) {
+                st->kind = MQ_START_EARLIEST;
+                continue;
+            }
             st->kind = kind;
             if ((rc = mq_msgid_parse(o->mq_type, eq + 1, &st->at, err))) break;
         }
@@ -359,6 +365,22 @@ int cmd_dump(int argc, char **argv) {
     add_channel(&channels, &n_channels, replicate);
     free(replicate);
 
+    /* A channel named in --from or --after that is not read here (a typo,
+     * or one without the collections asked for) is said, not passed over
+     * in silence. */
+    const char *named = o.after ? o.after : o.from;
+    if (strchr(named, '=')) {
+        char *copy = mcdc_xstrdup(named), *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(tok, '=');
+            if (eq) *eq = '\0';
+            bool read_here = false;
+            for (size_t i = 0; i < n_channels && !read_here; i++) read_here = strcmp(channels[i], tok) == 0;
+            if (!read_here) fprintf(stderr, "mcdc dump: %s names channel %s, which is not read here; ignored\n",
+                                    o.after ? "--after" : "--from", tok);
+        }
+        free(copy);
+    }
     st = mcdc_xcalloc(n_channels, sizeof *st);
     for (size_t i = 0; i < n_channels; i++) {
         mq_start start;

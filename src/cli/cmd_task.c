@@ -120,7 +120,7 @@ static const sub_def SUBS[N_SUBS] = {
                       "Then the reverse task (new primary -> old one) is created on --reverse-server, an mcdc\n"
                       "whose source is the new primary, writing to --reverse-target (the old primary); without\n"
                       "them its request is printed: create it before writes go to the new primary\n"
-                      "(docs/disaster-recovery.md).\n"
+                      "(docs/disaster-recovery.md). Exit 3: handed over, but the reverse task was not created.\n"
                       "\n"
                       "  --quiet S                 seconds without a write that mean writes stopped (default 5)\n"
                       "  --writes-timeout S        how long to wait for that, and for the target to catch up (120)\n"
@@ -692,9 +692,11 @@ static int reverse_task(const task_cli *t, const json_t *task, FILE *out, FILE *
             fprintf(out, "reverse task %s created on %s\n", json_string_value(json_object_get(data, "task_id")),
                     t->reverse_server);
         } else {
-            fprintf(msgs, "mcdc task switchover: the switchover is done, but the reverse task was not created on %s: "
-                          "%s\n", t->reverse_server, err.msg);
-            rc = CLI_EXIT_FAIL;
+            fprintf(msgs, "mcdc task switchover: THE SWITCHOVER IS DONE (the forward task is paused, the target is the "
+                          "primary), but the reverse task was not created on %s: %s; create it there before writes go "
+                          "to the new primary (mcdc task create --spec, docs/disaster-recovery.md)\n",
+                    t->reverse_server, err.msg);
+            rc = CLI_EXIT_PARTLY;
         }
         json_decref(data);
         api_client_close(c);
@@ -708,14 +710,25 @@ static int reverse_task(const task_cli *t, const json_t *task, FILE *out, FILE *
 static int wait_handover(api_client *c, const task_cli *t, FILE *out, FILE *msgs) {
     json_t *req = json_pack("{s:s}", "task_id", t->task_id);
     int rc = CLI_EXIT_FAIL;
-    const char *shown = "";
+    char shown[64] = "";
+    uint64_t failing_since = 0;
     for (;;) {
         mcdc_err err = {0};
         json_t *data = api_client_call(c, "get", req, NULL, &err);
         if (!data) {
-            fprintf(msgs, "mcdc task %s: %s\n", t->sub, err.msg);
+            /* The job runs on the server whatever happens to this poll: a
+             * server briefly out of reach is asked again for a while. */
+            bool transient = err.code == MCDC_EUNAVAIL || err.code == MCDC_ETIMEOUT;
+            if (!failing_since) failing_since = mcdc_now_mono_ms();
+            if (transient && mcdc_now_mono_ms() - failing_since < 60000) {
+                mcdc_sleep_ms(1000);
+                continue;
+            }
+            fprintf(msgs, "mcdc task %s: %s; the outcome is not known: `mcdc task get %s` shows it\n", t->sub,
+                    err.msg, t->task_id);
             break;
         }
+        failing_since = 0;
         const json_t *task = json_object_get(data, "task");
         const json_t *h = json_object_get(task, "handover");
         const char *phase = json_string_value(json_object_get(h, "phase"));
@@ -733,8 +746,7 @@ static int wait_handover(api_client *c, const task_cli *t, FILE *out, FILE *msgs
         }
         if (strcmp(phase, shown) != 0 && !t->json) {
             fprintf(msgs, "%s of task %s: %s\n", t->sub, t->task_id, phase);
-            shown = strcmp(phase, "verifying") == 0 ? "verifying" : strcmp(phase, "draining") == 0 ? "draining"
-                                                                                                     : "waiting";
+            snprintf(shown, sizeof shown, "%s", phase);
         }
         json_decref(data);
         mcdc_sleep_ms(500);

@@ -384,7 +384,7 @@ void task_render_handover(const json_t *h, bool json, FILE *out) {
     static const char *const times[][2] = {{"writes_stopped_at", "writes stopped at"},
                                            {"target_holds_up_to", "target holds every change up to"},
                                            {"last_source_write", "last source write read"},
-                                           {"last_source_time", "last source time read"}};
+                                           {"last_source_time", "newest source time seen"}};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         const json_t *o = json_object_get(h, times[i][0]);
         if (!json_is_object(o)) continue;
@@ -395,7 +395,7 @@ void task_render_handover(const json_t *h, bool json, FILE *out) {
     const json_t *v = json_object_get(h, "rpo_seconds");
     if (v) fprintf(out, "  %-32s %lld s\n", "RPO", (long long)json_integer_value(v));
     v = json_object_get(h, "loss_window_seconds");
-    if (v) fprintf(out, "  %-32s %.3f s\n", "changes possibly missing over", json_number_value(v));
+    if (v) fprintf(out, "  %-32s %.3f s\n", "possibly missing: the last", json_number_value(v));
     free(kind);
     free(phase);
     free(reason);

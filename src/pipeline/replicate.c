@@ -65,6 +65,8 @@ apply_rc replicate_handle(channel_worker *w, change *c, const mq_msgid *id) {
         worker_read(w, id, 0, 0, 0);
         return APPLY_OK;
     }
+    /* A covered request is a change a switchover must see stop. */
+    worker_stats_raise(&w->ctx.stats->last_change_ts, c->ts);
     if (wait_for_watermark(w, c->ts)) return APPLY_STOPPED;
     if (c->collection_name[0]) {
         bool gone;

@@ -621,6 +621,27 @@ uint64_t task_watermark(task *t) {
     return wm;
 }
 
+uint64_t task_watermark_claimed(task *t) {
+    if (task_state_now(t) != TASK_RUNNING || atomic_load(&t->stopping) || !atomic_load(&t->started)) return 0;
+    return task_watermark(t);
+}
+
+size_t task_needed_dml_channels(task *t, char ***out) {
+    char **chans;
+    size_t n = task_channels(t->env, &chans), k = 0;
+    catalog_coll **list = NULL;
+    size_t nl = catalog_list(t->env->catalog, NULL, &list);
+    *out = mcdc_xcalloc(n ? n : 1, sizeof **out);
+    /* The last one is the replicate channel: no rows there. */
+    for (size_t i = 0; i + 1 < n; i++) {
+        mq_msgid ignored;
+        if (task_needs_channel(t, list, nl, chans[i], &ignored)) (*out)[k++] = mcdc_xstrdup(chans[i]);
+    }
+    catalog_release_list(list, nl);
+    free_list(chans, n);
+    return k;
+}
+
 /* ---- first positions ----------------------------------------------------------------- */
 
 /* Where a channel starts: explicit position, else the earliest start position

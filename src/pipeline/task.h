@@ -136,6 +136,15 @@ void task_set_last_error(task *t, const char *msg);
  * task reads, has been applied (timestamps.md §4). 0 until known. */
 uint64_t task_watermark(task *t);
 
+/* The watermark only when a cut can be claimed: the task is Running and
+ * its supervisor has had every channel it must read running since its
+ * start; 0 otherwise (stopped, paused, starting). UINT64_MAX: no channel
+ * holds a covered collection. */
+uint64_t task_watermark_claimed(task *t);
+/* The DML channels that hold a collection the task covers now (the
+ * catalog's view): *out gets their names (free each, then the array). */
+size_t task_needed_dml_channels(task *t, char ***out);
+
 /* Resolves where each channel starts for a new task and stores it as the
  * first checkpoint (so a restart before any data never skips ahead). */
 int task_init_positions(task *t, mcdc_err *err);

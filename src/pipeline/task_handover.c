@@ -42,6 +42,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/task_int.h"
+#include "source/decode.h"
 #include "target/milvus_client.h"
 
 /* A failover's drain ends when nothing new was read for this long. */
@@ -80,7 +81,8 @@ static bool stopping(handover_job *j) { return atomic_load(&j->stop) || atomic_l
 static void note_source(handover_job *j) {
     pthread_mutex_lock(&j->t->handover_mu);
     j->view.last_write_ts = atomic_load(&j->t->stats.last_change_ts);
-    j->view.last_source_ts = atomic_load(&j->t->stats.last_read_ts);
+    uint64_t read = atomic_load(&j->t->stats.last_read_ts);
+    if (read > j->view.last_source_ts) j->view.last_source_ts = read;
     pthread_mutex_unlock(&j->t->handover_mu);
 }
 
@@ -126,8 +128,38 @@ static const char *task_gone_why(handover_job *j) {
     return NULL;
 }
 
-/* Step 1: *cut gets a TSO time of the source after which no covered write
- * was read for quiet_ms, once the watermark passed it. */
+/* A TSO time of the source now. */
+static int source_now(handover_job *j, uint64_t *ts, char *why, size_t n) {
+    mcdc_err err;
+    milvus_client *src = milvus_open(&j->t->env->source_milvus, &err);
+    int rc = src ? milvus_alloc_timestamp(src, ts, &err) : -1;
+    milvus_close(src);
+    if (rc) snprintf(why, n, "could not read the source's time: %.400s", err.msg);
+    return rc;
+}
+
+/* Waits until the task can claim a cut at or past ts (every channel it
+ * must read running, the watermark past ts): everything the source
+ * acknowledged before ts has then been read and applied. */
+static int wait_caught_up(handover_job *j, uint64_t ts, uint64_t deadline, char *why, size_t n, bool *timed_out) {
+    *timed_out = false;
+    while (task_watermark_claimed(j->t) < ts) {
+        const char *gone = task_gone_why(j);
+        if (gone) return snprintf(why, n, "%s", gone), -1;
+        if (mcdc_now_mono_ms() > deadline) {
+            char wm[40], src_at[40];
+            uint64_t w = task_watermark_claimed(j->t);
+            ts_text(w, wm, sizeof wm);
+            ts_text(ts, src_at, sizeof src_at);
+            *timed_out = true;
+            return snprintf(why, n, "the task did not catch up with the source in time: its watermark is %s%s, the "
+                                    "source's time was %s", w ? "at " : "not known", w ? wm : "", src_at), -1;
+        }
+        nap(j, 100);
+    }
+    return 0;
+}
+
 static int writes_go_on(char *why, size_t n, uint64_t last, uint64_t now_ms) {
     char at[40];
     ts_text(last, at, sizeof at);
@@ -138,7 +170,11 @@ static int writes_go_on(char *why, size_t n, uint64_t last, uint64_t now_ms) {
     return -1;
 }
 
-static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut, char *why, size_t n) {
+/* Step 1: *cut gets a TSO time of the source after which no covered change
+ * was read for quiet_ms, once the task could claim a cut past it; *last
+ * the newest covered change read then, the baseline of step 3. */
+static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut, uint64_t *last, char *why,
+                               size_t n) {
     task *t = j->t;
     /* A round that caught up but found a recent write: if time runs out in
      * the next catch-up, the writes are the reason, not a lagging task. */
@@ -146,43 +182,42 @@ static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut
     for (;;) {
         const char *gone = task_gone_why(j);
         if (gone) return snprintf(why, n, "%s", gone), -1;
-        mcdc_err err;
         uint64_t now_ts = 0;
-        milvus_client *src = milvus_open(&t->env->source_milvus, &err);
-        int rc = src ? milvus_alloc_timestamp(src, &now_ts, &err) : -1;
-        milvus_close(src);
-        if (rc) return snprintf(why, n, "could not read the source's time: %.400s", err.msg), -1;
-        while (task_watermark(t) < now_ts) {
-            if ((gone = task_gone_why(j))) return snprintf(why, n, "%s", gone), -1;
-            if (mcdc_now_mono_ms() > deadline && busy_last) return writes_go_on(why, n, busy_last, busy_now_ms);
-            if (mcdc_now_mono_ms() > deadline) {
-                char wm[40], src_at[40];
-                ts_text(task_watermark(t), wm, sizeof wm);
-                ts_text(now_ts, src_at, sizeof src_at);
-                return snprintf(why, n, "the task did not catch up with the source in time: its watermark is at %s, "
-                                        "the source's time was %s", wm, src_at), -1;
-            }
-            nap(j, 100);
-        }
+        if (source_now(j, &now_ts, why, n)) return -1;
+        bool timed_out;
+        if (wait_caught_up(j, now_ts, deadline, why, n, &timed_out))
+            return timed_out && busy_last ? writes_go_on(why, n, busy_last, busy_now_ms) : -1;
         note_source(j);
-        uint64_t last = atomic_load(&t->stats.last_change_ts);
-        uint64_t now_ms = mcdc_ts_physical_ms(now_ts), last_ms = mcdc_ts_physical_ms(last);
-        if (last == 0 || (now_ms > last_ms && now_ms - last_ms >= j->quiet_ms)) {
+        uint64_t seen = atomic_load(&t->stats.last_change_ts);
+        uint64_t now_ms = mcdc_ts_physical_ms(now_ts), last_ms = mcdc_ts_physical_ms(seen);
+        if (seen == 0 || (now_ms > last_ms && now_ms - last_ms >= j->quiet_ms)) {
             *cut = now_ts;
+            *last = seen;
             return 0;
         }
-        if (mcdc_now_mono_ms() > deadline) return writes_go_on(why, n, last, now_ms);
-        busy_last = last;
+        if (mcdc_now_mono_ms() > deadline) return writes_go_on(why, n, seen, now_ms);
+        busy_last = seen;
         busy_now_ms = now_ms;
         nap(j, 500);
     }
 }
 
+/* The task's pause, as the one change a switchover or failover makes:
+ * false when the task was paused meanwhile for another reason (an
+ * operator's pause, an error), which then stays its reason. */
+static bool pause_with(task *t, const char *reason) {
+    task_pause_on_error(t, reason);
+    pthread_mutex_lock(&t->mu);
+    bool ours = t->state == TASK_PAUSED && strcmp(t->reason, reason) == 0;
+    pthread_mutex_unlock(&t->mu);
+    return ours;
+}
+
 static void run_switchover(handover_job *j) {
     task *t = j->t;
-    uint64_t deadline = mcdc_now_mono_ms() + j->limit_ms, cut = 0;
+    uint64_t deadline = mcdc_now_mono_ms() + j->limit_ms, cut = 0, baseline = 0;
     char why[MCDC_ERR_MSG_MAX];
-    if (wait_writes_stopped(j, deadline, &cut, why, sizeof why)) {
+    if (wait_writes_stopped(j, deadline, &cut, &baseline, why, sizeof why)) {
         finish(j, HANDOVER_REFUSED, "%s", why);
         return;
     }
@@ -190,7 +225,6 @@ static void run_switchover(handover_job *j) {
     j->view.cut_ts = cut;
     j->view.phase = HANDOVER_VERIFYING;
     pthread_mutex_unlock(&t->handover_mu);
-    uint64_t last_before = atomic_load(&t->stats.last_change_ts);
 
     mcdc_err err;
     struct verify_job *vj = task_verify_prepare(t, NULL, NULL, &err);
@@ -214,8 +248,18 @@ static void run_switchover(handover_job *j) {
         finish(j, HANDOVER_REFUSED, "the target is not equal to the source: %s", why);
         return;
     }
+    /* Step 3: a write the source acknowledged during the verify may still
+     * be on its way through the queue. Catch up with a moment after the
+     * verify, then nothing new may have been read since step 1. */
+    uint64_t after = 0;
+    bool timed_out;
+    uint64_t deadline2 = mcdc_now_mono_ms() + (j->limit_ms > 30000 ? j->limit_ms : 30000);
+    if (source_now(j, &after, why, sizeof why) || wait_caught_up(j, after, deadline2, why, sizeof why, &timed_out)) {
+        finish(j, HANDOVER_REFUSED, "after the verify: %s", why);
+        return;
+    }
     uint64_t last_after = atomic_load(&t->stats.last_change_ts);
-    if (last_after != last_before) {
+    if (last_after != baseline) {
         char at[40];
         ts_text(last_after, at, sizeof at);
         finish(j, HANDOVER_REFUSED, "a write to the task's collections came during the switchover (written at %s); "
@@ -223,15 +267,88 @@ static void run_switchover(handover_job *j) {
         return;
     }
     char at[40];
-    ts_text(cut, at, sizeof at);
+    ts_text(after, at, sizeof at);
     char reason[MCDC_ERR_MSG_MAX];
-    snprintf(reason, sizeof reason, "switched over to the target at %s (RPO 0: no write after it, every covered "
-                                    "collection verified equal); resuming would replicate the old primary again",
-             at);
+    snprintf(reason, sizeof reason, "switched over to the target at %s (RPO 0: every covered collection verified "
+                                    "equal, no write read since before the verify); resuming would replicate the "
+                                    "old primary again", at);
+    pthread_mutex_lock(&t->handover_mu);
+    j->view.cut_ts = after;
+    pthread_mutex_unlock(&t->handover_mu);
     /* Last, and only from here: the pause is the one change a switchover
      * makes. */
-    task_pause_on_error(t, reason);
+    if (!pause_with(t, reason)) {
+        finish(j, HANDOVER_REFUSED, "the task was paused for another reason just before the switchover's pause; "
+                                    "nothing was handed over (the target holds every change, verified): resume the "
+                                    "task and ask again");
+        return;
+    }
     finish(j, HANDOVER_DONE, "%s", reason);
+}
+
+/* The newest source time the queue holds on the task's channels, read from
+ * the last message of each (the source may be gone, its queue not):
+ * 0 with *readable false when a channel could not be read. */
+static uint64_t queue_end_ts(handover_job *j, bool *readable) {
+    task *t = j->t;
+    char **chans;
+    size_t n = task_needed_dml_channels(t, &chans);
+    uint64_t end = 0;
+    *readable = true;
+    for (size_t i = 0; i < n && !atomic_load(&j->stop); i++) {
+        mcdc_err err;
+        mq_msgid last;
+        bool exists = false;
+        if (mq_last_position(&t->env->mq, chans[i], &last, &exists, 5000, &err)) {
+            log_warn("task %s: failover: the end of %s cannot be read: %s", t->id, chans[i], err.msg);
+            *readable = false;
+            continue;
+        }
+        if (!exists) continue;
+        mq_start at = {.kind = MQ_START_AT, .at = last};
+        mq_reader *r = mq_open(&t->env->mq, chans[i], &at, &err);
+        mq_message m;
+        change c;
+        if (r && mq_next(r, &m, 5000, &err) == MQ_MESSAGE && decode_change(m.payload, m.len, &c, &err) == 0) {
+            if (c.ts > end) end = c.ts;
+            change_free(&c);
+        } else {
+            log_warn("task %s: failover: the last message of %s cannot be read", t->id, chans[i]);
+            *readable = false;
+        }
+        mq_close(r);
+    }
+    for (size_t i = 0; i < n; i++) free(chans[i]);
+    free(chans);
+    return end;
+}
+
+/* What the target holds for sure: the claimed watermark of a running task,
+ * else the oldest checkpoint of the channels it needs; 0 when not known (a
+ * needed channel without a checkpoint time). */
+static uint64_t target_holds(task *t) {
+    uint64_t wm = task_watermark_claimed(t);
+    if (wm && wm != UINT64_MAX) return wm;
+    char **chans;
+    size_t n = task_needed_dml_channels(t, &chans);
+    task_positions ps = {0};
+    mcdc_err err;
+    uint64_t held = 0;
+    /* A store that fails part way gives what it read: freed all the same. */
+    bool read_ok = n > 0 && task_positions_read(t, &ps, &err) == 0, known = read_ok;
+    for (size_t i = 0; known && i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < ps.n; k++)
+            if (strcmp(ps.items[k].channel, chans[i]) == 0) {
+                found = ps.items[k].ts != 0;
+                if (found && (!held || ps.items[k].ts < held)) held = ps.items[k].ts;
+            }
+        if (!found) known = false;
+    }
+    task_positions_free(&ps);
+    for (size_t i = 0; i < n; i++) free(chans[i]);
+    free(chans);
+    return known ? held : 0;
 }
 
 static void run_failover(handover_job *j) {
@@ -258,35 +375,35 @@ static void run_failover(handover_job *j) {
         finish(j, HANDOVER_REFUSED, "the task was stopped (paused or deleted) during the failover");
         return;
     }
-    /* What the target holds: the watermark while the workers run; else each
-     * channel's checkpoint, of which the lowest bounds them all. */
-    uint64_t held = task_watermark(t);
-    if (!held) {
-        task_positions ps;
-        mcdc_err err;
-        if (task_positions_read(t, &ps, &err) == 0) {
-            for (size_t i = 0; i < ps.n; i++)
-                if (ps.items[i].ts && (!held || ps.items[i].ts < held)) held = ps.items[i].ts;
-            task_positions_free(&ps);
-        }
-    }
+    uint64_t held = target_holds(t);
+    bool readable;
+    uint64_t queue_end = queue_end_ts(j, &readable);
+    note_source(j);
+    uint64_t seen = atomic_load(&t->stats.last_read_ts);
+    uint64_t last = queue_end > seen ? queue_end : seen;
     pthread_mutex_lock(&t->handover_mu);
     j->view.cut_ts = held;
+    j->view.last_source_ts = last;
+    j->view.queue_readable = readable;
     pthread_mutex_unlock(&t->handover_mu);
-    note_source(j);
-    uint64_t last = atomic_load(&t->stats.last_read_ts);
     char at[40], upto[40];
     ts_text(held, at, sizeof at);
     ts_text(last, upto, sizeof upto);
     char reason[MCDC_ERR_MSG_MAX];
     if (held)
         snprintf(reason, sizeof reason, "failed over: the target holds every change of the source up to %s; changes "
-                 "after it%s%s may be missing; checkpoints kept (mcdc dump from the task's positions shows them)", at,
-                 last > held ? " up to the last source time read, " : "", last > held ? upto : "");
+                 "after it may be missing (the newest source time %s: %s%s); checkpoints kept, mcdc dump --after the "
+                 "task's positions lists them", at, readable ? "in the queue" : "read", last ? upto : "none",
+                 readable ? "" : ", and the queue could not be read: later changes may be missing too");
     else
-        snprintf(reason, sizeof reason, "failed over before the task knew its watermark: what the target holds is "
-                                        "not known; checkpoints kept");
-    if (task_state_now(t) == TASK_RUNNING) task_pause_on_error(t, reason);
+        snprintf(reason, sizeof reason, "failed over before the task knew what the target holds (a channel it needs "
+                                        "has no checkpoint time yet): treat every change as possibly missing; "
+                                        "checkpoints kept");
+    if (task_state_now(t) == TASK_RUNNING && !pause_with(t, reason)) {
+        finish(j, HANDOVER_REFUSED, "the task was paused for another reason during the failover; its checkpoints "
+                                    "are kept: ask again");
+        return;
+    }
     finish(j, HANDOVER_DONE, "%s", reason);
 }
 

@@ -128,9 +128,11 @@ static json_t *handover_json(const task_handover *h) {
         json_object_set_new(o, "verify_differences", c);
     } else {
         /* Every change up to target_holds_up_to is on the target; what the
-         * source wrote after it, up to last_source_time and perhaps
-         * beyond, may not be. */
+         * source wrote after it may not be: up to last_source_time, the
+         * newest the queue holds (queue_read), or the newest mcdc read when
+         * the queue could not be read (then later changes too). */
         json_object_set_new(o, "target_holds_up_to", ts_json(h->cut_ts));
+        if (h->phase == HANDOVER_DONE) json_object_set_new(o, "queue_read", json_boolean(h->queue_readable));
         if (h->phase == HANDOVER_DONE && h->cut_ts) {
             uint64_t a = mcdc_ts_physical_ms(h->cut_ts), b = mcdc_ts_physical_ms(h->last_source_ts);
             json_object_set_new(o, "loss_window_seconds", json_real(b > a ? (double)(b - a) / 1000.0 : 0.0));
