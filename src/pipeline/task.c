@@ -523,6 +523,21 @@ void task_pause_at(task *t, const char *channel, const mq_msgid *at, const char 
 
 void task_pause_on_error(task *t, const char *reason) { task_pause_at(t, NULL, NULL, reason); }
 
+int task_pause_stored(task *t, const char *reason, mcdc_err *err) {
+    if (atomic_load(&t->disowned))
+        return mcdc_errf(err, MCDC_ENOTOWNER, "task %s is run by another mcdc instance now", t->id);
+    bool first;
+    if (record_pause(t, reason, NULL, NULL, &first, err)) {
+        if (err->code == MCDC_ENOTOWNER) lost_to_another(t, "recording a pause");
+        return -1;
+    }
+    if (!first) return mcdc_errf(err, MCDC_EEXIST, "task %s was paused already, for another reason", t->id);
+    if (atomic_load(&t->disowned))
+        return mcdc_errf(err, MCDC_ENOTOWNER, "task %s is run by another mcdc instance now", t->id);
+    log_error("task %s paused: %s", t->id, reason);
+    return 0;
+}
+
 int task_pause_by_request(task *t, mcdc_err *err) {
     /* Recorded before the threads are joined: get shows Paused at once, and
      * a worker's error meanwhile does not overwrite the operator's reason. */

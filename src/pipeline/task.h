@@ -113,6 +113,11 @@ void task_ask_stop(task *t);
  * and get shows) as the one message an operator may skip. */
 void task_pause_on_error(task *t, const char *reason);
 void task_pause_at(task *t, const char *channel, const mq_msgid *at, const char *reason);
+/* The pause a switchover or failover makes: as task_pause_on_error, but
+ * -1 unless this call paused the task and the store kept it (MCDC_EEXIST:
+ * paused already for another reason; MCDC_ENOTOWNER: another instance runs
+ * it; a store error as it came). The task is asked to stop in every case. */
+int task_pause_stored(task *t, const char *reason, mcdc_err *err);
 /* The operator's pause: records state Paused with reason "paused by
  * request" (a task already Paused keeps its reason and position), then
  * stops the threads and waits for them: see task_stop for how long. */

@@ -203,14 +203,15 @@ static int wait_writes_stopped(handover_job *j, uint64_t deadline, uint64_t *cut
 }
 
 /* The task's pause, as the one change a switchover or failover makes:
- * false when the task was paused meanwhile for another reason (an
- * operator's pause, an error), which then stays its reason. */
-static bool pause_with(task *t, const char *reason) {
-    task_pause_on_error(t, reason);
-    pthread_mutex_lock(&t->mu);
-    bool ours = t->state == TASK_PAUSED && strcmp(t->reason, reason) == 0;
-    pthread_mutex_unlock(&t->mu);
-    return ours;
+ * false, with why, unless this pause is the task's and the store kept it
+ * (paused meanwhile for another reason, another instance runs the task,
+ * the store out of reach): a hand-over whose pause a restart would not
+ * find is no hand-over. */
+static bool pause_with(task *t, const char *reason, char *why, size_t n) {
+    mcdc_err err;
+    if (task_pause_stored(t, reason, &err) == 0) return true;
+    snprintf(why, n, "%.400s", err.msg);
+    return false;
 }
 
 static void run_switchover(handover_job *j) {
@@ -277,10 +278,10 @@ static void run_switchover(handover_job *j) {
     pthread_mutex_unlock(&t->handover_mu);
     /* Last, and only from here: the pause is the one change a switchover
      * makes. */
-    if (!pause_with(t, reason)) {
-        finish(j, HANDOVER_REFUSED, "the task was paused for another reason just before the switchover's pause; "
-                                    "nothing was handed over (the target holds every change, verified): resume the "
-                                    "task and ask again");
+    if (!pause_with(t, reason, why, sizeof why)) {
+        finish(j, HANDOVER_REFUSED, "the switchover's pause was not recorded (%s); nothing was handed over: the "
+                                    "target held every change, verified; see the task's state, resume it if it "
+                                    "stopped, and ask again", why);
         return;
     }
     finish(j, HANDOVER_DONE, "%s", reason);
@@ -399,9 +400,10 @@ static void run_failover(handover_job *j) {
         snprintf(reason, sizeof reason, "failed over before the task knew what the target holds (a channel it needs "
                                         "has no checkpoint time yet): treat every change as possibly missing; "
                                         "checkpoints kept");
-    if (task_state_now(t) == TASK_RUNNING && !pause_with(t, reason)) {
-        finish(j, HANDOVER_REFUSED, "the task was paused for another reason during the failover; its checkpoints "
-                                    "are kept: ask again");
+    char why[MCDC_ERR_MSG_MAX];
+    if (task_state_now(t) == TASK_RUNNING && !pause_with(t, reason, why, sizeof why)) {
+        finish(j, HANDOVER_REFUSED, "the failover's pause was not recorded (%s); its checkpoints are kept: ask "
+                                    "again", why);
         return;
     }
     finish(j, HANDOVER_DONE, "%s", reason);

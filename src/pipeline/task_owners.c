@@ -365,13 +365,22 @@ static void release_all(task_manager *tm, entry **held, size_t n) {
     free(held);
 }
 
-/* Whether a task run here is no longer owned (a local check, no network). */
+/* Whether a task run here is no longer owned (a local check, no network).
+ * Each such task is disowned and asked to stop at once, before the store is
+ * read: an instance cut off from etcd cannot read it, and its workers must
+ * not go on writing to the target once its lease may have ended (the
+ * round that can read the store then joins them and lists them as
+ * remote). */
 static bool lost_any(task_manager *tm) {
     entry **held;
     size_t n = hold_all(tm, &held);
     bool lost = false;
-    for (size_t i = 0; i < n && !lost; i++)
-        if (!held[i]->remote && !store_task_owned(tm->env.store, task_id(held[i]->t))) lost = true;
+    for (size_t i = 0; i < n; i++)
+        if (!held[i]->remote && !store_task_owned(tm->env.store, task_id(held[i]->t))) {
+            lost = true;
+            task_disown(held[i]->t);
+            task_ask_stop(held[i]->t);
+        }
     release_all(tm, held, n);
     return lost;
 }
@@ -424,6 +433,7 @@ static void *owners_main(void *arg) {
         if (atomic_load(&tm->owners_stop)) break;
         uint64_t now = mcdc_now_mono_ms();
         if (changed < 0) {
+            (void)lost_any(tm); /* the store is out of reach: a lease may end meanwhile */
             if (now - last_said >= 30000) {
                 log_warn("task manager: following the store's owners: %s (retrying)", err.msg);
                 last_said = now;
@@ -431,7 +441,8 @@ static void *owners_main(void *arg) {
             for (int i = 0; i < OWNERS_WAIT_MS / 50 && !atomic_load(&tm->owners_stop); i++) mcdc_sleep_ms(50);
             continue;
         }
-        if (changed == 0 && now - last_scan < OWNERS_RESCAN_MS && !lost_any(tm)) continue;
+        bool lost = lost_any(tm);
+        if (changed == 0 && now - last_scan < OWNERS_RESCAN_MS && !lost) continue;
         last_scan = now;
         if (reconcile(tm, &err) && now - last_said >= 30000) {
             log_warn("task manager: reading the tasks of the store: %s (retrying)", err.msg);

@@ -21,6 +21,7 @@ from mcdcserver import McdcServer, connect, count_rows, diff_collections, normal
 from stackenv import start_stack, stop_piece, tool
 
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
+SLACK_MS = 250
 
 
 def make_collection(alias, name):
@@ -192,18 +193,23 @@ def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
         assert status == 200, reply
         time.sleep(3)
         stop_piece("source-milvus", grace_s=0)  # SIGTERM then SIGKILL at once: a crash
-        results = [cli("failover", tasks[0], "--server", forward.base, "--drain", "20"),
-                   cli("failover", tasks[1], "--server", forward.base, "--drain", "0")]
+        try:
+            results = [cli("failover", tasks[0], "--server", forward.base, "--drain", "20"),
+                       cli("failover", tasks[1], "--server", forward.base, "--drain", "0")]
+        finally:
+            for w in writers:
+                w.stop.set()
+            for w in writers:
+                w.join()
+            infos = [forward.get(t) for t in tasks]
+            start_stack()  # whatever happens above, the next tests find the source up
     finally:
         for w in writers:
             w.stop.set()
-        for w in writers:
-            w.join()
     windows = []
-    for task, r in zip(tasks, results):
+    for info, r in zip(infos, results):
         assert r.returncode == 0, r.stdout + r.stderr
         assert "target holds every change up to" in r.stdout, r.stdout
-        info = forward.get(task)
         assert info["state"] == "Paused", info
         h = info["handover"]
         assert h["phase"] == "done" and h["queue_read"] is True, h
@@ -211,9 +217,8 @@ def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
         last = h["last_source_time"]["ts"] >> 18
         assert 0 < held <= last <= int(time.time() * 1000), h
         windows.append((held, last, h))
-    assert "paused for another reason" not in forward.get(tasks[0])["reason"]
+    assert infos[0]["reason"].startswith("failed over"), infos[0]
 
-    start_stack()
     connect("src", stack["MCDC_SOURCE_URI"])
     for i, (name, w, (held, last, h)) in enumerate(zip(names, writers, windows)):
         # A restarted Milvus loads its collections again in the background: wait for this one.
@@ -233,9 +238,11 @@ def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
             assert lacking, "the paused task's target lacks nothing: the test did not make it lag"
         for k in lacking:
             # Its last write was answered (or failed) after what the target holds, and sent before
-            # the newest source time the queue held: inside the window the failover reported.
-            assert w.acked.get(k, 0) > held, (name, k, w.acked.get(k), held, h)
-            assert w.sent.get(k, 0) <= last, (name, k, w.sent.get(k), last, h)
+            # the newest source time the queue held: inside the window the failover reported. The
+            # source's TSO moves its physical time in steps of 50 ms, so a timestamp may read up to
+            # that much behind this host's clock: SLACK_MS allows for it (the windows span seconds).
+            assert w.acked.get(k, 0) + SLACK_MS > held, (name, k, w.acked.get(k), held, h)
+            assert w.sent.get(k, 0) - SLACK_MS <= last, (name, k, w.sent.get(k), last, h)
         assert count_rows("tgt", name) == len(tgt)  # nothing doubled
         Collection(name, using="src").drop()
 
