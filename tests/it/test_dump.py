@@ -200,6 +200,8 @@ def test_corrupt_bytes_are_reported_with_channel_and_offset(source, fresh_name):
     (["--bogus"], "unknown option '--bogus'"),
     (["--from"], "needs a value"),
     (["--dml-channels", "x"], "--dml-channels"),
+    (["--after", "bad"], "want CHANNEL=POS"),
+    (["--from", "latest", "--after", "a=1"], "give one"),
 ])
 def test_bad_flags_exit_2(source, args, needle):
     rc, _, err = run_dump(source, *args)

@@ -17,6 +17,7 @@ import time
 import pytest
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
 
+from dumptool import run_dump
 from mcdcserver import McdcServer, connect, count_rows, diff_collections, normalize, rows_of, wait_equal
 from stackenv import start_stack, stop_piece, tool
 
@@ -236,6 +237,16 @@ def test_failover_window_holds_every_missing_row(stack, forward, fresh_name):
         lacking = [k for k in set(src) | set(tgt) if normalize(src.get(k)) != normalize(tgt.get(k))]
         if i == 1:
             assert lacking, "the paused task's target lacks nothing: the test did not make it lag"
+            # The runbook's next step: `mcdc dump --after` the task's positions lists what the target
+            # lacks, and not what it got long before the pause.
+            status, reply = forward.post("position", {"task_id": tasks[1]})
+            assert status == 200, reply
+            after = ",".join(f"{p['channel_name']}={p['position']}" for p in reply["data"]["positions"])
+            rc, changes, err = run_dump(stack, "--after", after, "--collection", name)
+            assert rc == 0, err
+            dumped = {k for c in changes if c["kind"] in ("insert", "delete") for k in c["pks"]}
+            assert set(lacking) <= dumped, (sorted(set(lacking) - dumped)[:5], len(changes))
+            assert 0 not in dumped and 2 not in dumped, "the dump started before the task's checkpoints"
         for k in lacking:
             # Its last write was answered (or failed) after what the target holds, and sent before
             # the newest source time the queue held: inside the window the failover reported. The
