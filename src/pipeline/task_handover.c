@@ -37,11 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "pipeline/task_int.h"
+#include "source/change_json.h"
 #include "source/decode.h"
 #include "target/milvus_client.h"
 
@@ -105,17 +105,6 @@ static void finish(handover_job *j, handover_phase p, const char *fmt, ...) {
         log_info("task %s: %s done: %s", j->t->id, handover_kind_name(j->view.kind), why);
 }
 
-/* "2026-12-04T18:00:00.123Z" of a hybrid ts's physical part. */
-static void ts_text(uint64_t ts, char *out, size_t n) {
-    uint64_t ms = mcdc_ts_physical_ms(ts);
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char day[32];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03uZ", day, (unsigned)(ms % 1000));
-}
-
 /* Sleeps ms, or less when asked to stop. */
 static void nap(handover_job *j, uint32_t ms) {
     for (uint32_t slept = 0; slept < ms && !stopping(j); slept += 50) mcdc_sleep_ms(50);
@@ -149,8 +138,8 @@ static int wait_caught_up(handover_job *j, uint64_t ts, uint64_t deadline, char 
         if (mcdc_now_mono_ms() > deadline) {
             char wm[40], src_at[40];
             uint64_t w = task_watermark_claimed(j->t);
-            ts_text(w, wm, sizeof wm);
-            ts_text(ts, src_at, sizeof src_at);
+            change_ts_wall(w, wm);
+            change_ts_wall(ts, src_at);
             *timed_out = true;
             return snprintf(why, n, "the task did not catch up with the source in time: its watermark is %s%s, the "
                                     "source's time was %s", w ? "at " : "not known", w ? wm : "", src_at), -1;
@@ -162,7 +151,7 @@ static int wait_caught_up(handover_job *j, uint64_t ts, uint64_t deadline, char 
 
 static int writes_go_on(char *why, size_t n, uint64_t last, uint64_t now_ms) {
     char at[40];
-    ts_text(last, at, sizeof at);
+    change_ts_wall(last, at);
     uint64_t last_ms = mcdc_ts_physical_ms(last);
     snprintf(why, n, "writes to the task's collections go on: the last one read was written at %s, %" PRIu64
              " ms before the source's time then; stop writing to the source and ask again", at,
@@ -262,13 +251,13 @@ static void run_switchover(handover_job *j) {
     uint64_t last_after = atomic_load(&t->stats.last_change_ts);
     if (last_after != baseline) {
         char at[40];
-        ts_text(last_after, at, sizeof at);
+        change_ts_wall(last_after, at);
         finish(j, HANDOVER_REFUSED, "a write to the task's collections came during the switchover (written at %s); "
                                     "stop writing to the source and ask again", at);
         return;
     }
     char at[40];
-    ts_text(after, at, sizeof at);
+    change_ts_wall(after, at);
     char reason[MCDC_ERR_MSG_MAX];
     snprintf(reason, sizeof reason, "switched over to the target at %s (RPO 0: every covered collection verified "
                                     "equal, no write read since before the verify); resuming would replicate the "
@@ -388,8 +377,8 @@ static void run_failover(handover_job *j) {
     j->view.queue_readable = readable;
     pthread_mutex_unlock(&t->handover_mu);
     char at[40], upto[40];
-    ts_text(held, at, sizeof at);
-    ts_text(last, upto, sizeof upto);
+    change_ts_wall(held, at);
+    change_ts_wall(last, upto);
     char reason[MCDC_ERR_MSG_MAX];
     if (held)
         snprintf(reason, sizeof reason, "failed over: the target holds every change of the source up to %s; changes "

@@ -172,14 +172,20 @@ int tm_adopt_at_open(void *ud, const store_task *st) {
 static bool still_listed(const entry *e) { return !e->replaced && !e->gone; }
 
 /* A task nobody here knew: created elsewhere, or found again. */
+/* store_task_claim, its failure logged (a task deleted meanwhile quietly):
+ * false when it failed. */
+static bool claim(task_manager *tm, const char *id, bool *owned, char **url) {
+    mcdc_err err;
+    if (!store_task_claim(tm->env.store, id, owned, url, &err)) return true;
+    if (err.code != MCDC_ENOTFOUND) log_warn("task %s: could not claim it: %s", id, err.msg);
+    return false;
+}
+
 static void adopt_new(task_manager *tm, const stored *r) {
     bool owned = false;
     char *url = NULL;
     mcdc_err err;
-    if (store_task_claim(tm->env.store, r->id, &owned, &url, &err)) {
-        if (err.code != MCDC_ENOTFOUND) log_warn("task %s: could not claim it: %s", r->id, err.msg);
-        return;
-    }
+    if (!claim(tm, r->id, &owned, &url)) return;
     entry *e = NULL;
     stored_list fresh = {0};
     if (owned) {
@@ -229,10 +235,7 @@ static void follow_remote(task_manager *tm, entry *e, const stored *r) {
     bool owned = false;
     char *url = NULL;
     mcdc_err err;
-    if (store_task_claim(tm->env.store, r->id, &owned, &url, &err)) {
-        if (err.code != MCDC_ENOTFOUND) log_warn("task %s: could not claim it: %s", r->id, err.msg);
-        return;
-    }
+    if (!claim(tm, r->id, &owned, &url)) return;
     if (!owned) {
         store_task st = view_of(r);
         task_show_stored(e->t, &st);
