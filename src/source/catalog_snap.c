@@ -143,6 +143,11 @@ static catalog_coll *build_snap(catalog *c, coll_rec *r) {
     for (size_t i = 0; s->schema && i < s->schema->n_fields; i++)
         if (s->schema->fields[i]->is_primary_key) s->pk = s->schema->fields[i];
     if (info) {
+        /* The target collection is made with these (target_desc.c): a
+         * target of one shard takes a many-shard source's rows on one
+         * channel, one datanode buffer and one growing segment. */
+        s->shards_num = info->shards_num;
+        s->consistency_level = (int)info->consistency_level;
         copy_channels(s, info);
         copy_props(s, info);
     }

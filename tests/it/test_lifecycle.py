@@ -150,6 +150,22 @@ def properties_of(name, using):
     return {p.key: p.value for p in props}
 
 
+def test_shards_and_consistency_at_create(mcdc, fresh_name):
+    """The target collection gets the source's shard count and consistency level. A refactor of the
+    catalog once dropped both: every target collection had one shard (a many-shard source's rows on
+    one channel, one datanode buffer: the target then synced segments during a catch-up that the
+    same rows into the same shards never needed) and Strong consistency."""
+    name = fresh_name("shards")
+    mcdc.create_task(collection_infos=[{"name": name}])
+    Collection(name, schema(), using="src", shards_num=3, consistency_level="Session")
+    wait_for("the target collection", lambda: utility.has_collection(name, using="tgt"))
+    src = connections._fetch_handler("src").describe_collection(name)
+    tgt = connections._fetch_handler("tgt").describe_collection(name)
+    assert src["num_shards"] == 3
+    assert tgt["num_shards"] == 3
+    assert tgt["consistency_level"] == src["consistency_level"]
+
+
 def test_ttl_property_at_create(mcdc, fresh_name):
     name = fresh_name("ttl")
     mcdc.create_task(collection_infos=[{"name": name}])

@@ -76,6 +76,7 @@ static packed collection_info(int64_t id, const char *name, int state, int64_t d
     ci.state = (Milvus__Proto__Etcd__CollectionState)state;
     ci.db_id = db_id;
     ci.shards_num = (int32_t)shards;
+    ci.consistency_level = MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Bounded;
     char vnames[4][64], pnames[4][64];
     char *vp[4], *pp[4];
     Milvus__Proto__Common__KeyDataPair kd[4], *kdp[4];
@@ -169,6 +170,10 @@ static void test_collection_in_db_layout(void **state) {
     assert_non_null(cc->pk);
     assert_string_equal(cc->pk->name, "id");
     assert_int_equal(cc->n_channels, 2);
+    /* What the target collection is made with: a lost shard count put every
+     * target collection on one shard (fixed in the issue-20 session). */
+    assert_int_equal(cc->shards_num, 2);
+    assert_int_equal(cc->consistency_level, MILVUS__PROTO__COMMON__CONSISTENCY_LEVEL__Bounded);
     assert_string_equal(cc->pchannels[1], "by-dev-rootcoord-dml_1");
     assert_string_equal(cc->vchannels[1], "by-dev-rootcoord-dml_1_447v1");
     const catalog_start *st = catalog_start_on(cc, "by-dev-rootcoord-dml_1");
