@@ -67,7 +67,7 @@ static const char *const MECHANISMS[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-51
  * halved that (docs/benchmarks.md, an A/B of one build); one channel drains
  * 2.5-3 x faster with 32-64 MiB. The default is for a reader alone (mcdc
  * dump, tools); a task hands each of its channels a share of its own
- * read-ahead budget instead (task.c), unless the config sets this key. */
+ * read-ahead budget instead (pipeline/budget.h), unless the config sets this key. */
 static const mq_key KEYS[N_KEYS] = {
     [K_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "127.0.0.1:9092",
           .help = "bootstrap servers", .check = check_brokers},

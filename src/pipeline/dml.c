@@ -108,9 +108,9 @@ static void add_to_batch(channel_worker *w, change *c, const mq_msgid *id, catal
     memset(c, 0, sizeof *c);
 }
 
-/* Inside the replay window the batch is upserts, and two upserts of one key
- * must not cross, so there it goes in order; deletes go in order too, since
- * they must not overtake the inserts before them. */
+/* Inserts fly, as upserts inside the replay window (inflight.c keeps calls
+ * that share a key from crossing); deletes go in order, since they must not
+ * overtake the inserts before them. */
 apply_rc dml_flush_batch(channel_worker *w) {
     dml_state *d = &w->dml;
     if (!d->n_batch) return APPLY_OK;
@@ -122,10 +122,10 @@ apply_rc dml_flush_batch(channel_worker *w) {
     }
     const mq_msgid *id = &d->batch_id[d->n_batch - 1];
     bool in_flight = false;
-    apply_rc rc = d->batch_upsert || parts[0]->kind == CHANGE_DELETE
-                      ? calls_apply(w, parts, d->n_batch, id, d->batch_cc, d->batch_upsert)
-                      : calls_send(w, parts, d->n_batch, id, last_ts, d->batch_bytes, d->batch_cc, d->batch_holder,
-                                   &in_flight);
+    apply_rc rc = parts[0]->kind == CHANGE_DELETE
+                      ? calls_apply(w, parts, d->n_batch, id, d->batch_cc, false)
+                      : calls_send(w, parts, d->n_batch, id, last_ts, d->batch_bytes, d->batch_cc, d->batch_upsert,
+                                   d->batch_holder, &in_flight);
     if (rc) return rc;
     pos_holder h = d->batch_holder;
     clear_batch(d);

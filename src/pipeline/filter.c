@@ -205,6 +205,11 @@ static size_t covered_on(void *ud, const char *channel, catalog_coll ***out) {
     return k;
 }
 
+static overlap_keys keys(void *ud, const change *c, const catalog_coll *cc) {
+    (void)ud;
+    return overlap_keys_of_change(c, cc->pk ? cc->pk->name : NULL);
+}
+
 static void forget(void *ud, int64_t collection_id) { idmap_del(&((filter *)ud)->covered, collection_id); }
 
 /* Lookups, then the cache's upkeep. */
@@ -216,6 +221,6 @@ static uint64_t upsert_until(void *ud, int64_t collection_id) {
 const source_ops filter_ops = {
     .upsert_until = upsert_until,
     .collection_of = collection_of, .covers = covers, .request_covers = request_covers, .dropped = dropped,
-    .find = find, .covered_on = covered_on,
+    .find = find, .covered_on = covered_on, .keys = keys,
     .forget = forget, .close = filter_close,
 };

@@ -3,17 +3,34 @@
  *
  * Plain inserts commute, so a joined insert call is started without waiting
  * for its reply: a target that stalls on one call does not stall the
- * channel. Calls land in the order they were sent, and each holds its
- * messages' positions until it and every call before it landed, so the
- * checkpoint never passes an unacknowledged call (positions.h). What must
- * not overtake the inserts before it — a Delete, an Upsert, DDL, anything
- * inside the replay window — goes through calls_apply, which lands every
- * call first. Calls in flight are bounded by inflight_calls and by their
- * request bytes, inflight_bytes (one call always goes). */
+ * channel. Upserts of disjoint keys commute too (Milvus 2.3's upsert is a
+ * delete of its keys and an insert of its rows, nothing else), so inside the
+ * replay window, where every insert goes as an upsert, calls fly as well.
+ * What does not commute is an upsert and any other write of one of its
+ * keys: the proxy stamps calls in the order it takes them, not the order we
+ * sent them, so an insert could land before an upsert sent earlier, whose
+ * delete would then remove it. An insert is no exception, since a retry
+ * resends it as an upsert (land_head): two inserts of one key in flight,
+ * the first one retried, would lose the second. So a call waits, before it
+ * goes, until no call in flight writes a key it writes (keys are compared
+ * by value within a collection; varchar keys by a 64-bit hash, whose rare
+ * collisions only make a call wait for nothing). An upsert whose keys
+ * cannot be told goes after everything in flight landed; an insert whose
+ * keys cannot be told waits for every upsert in flight.
+ *
+ * Calls land in the order they were sent, and each holds its messages'
+ * positions until it and every call before it landed, so the checkpoint
+ * never passes an unacknowledged call (positions.h). What must not overtake
+ * the calls before it — a Delete, DDL, the halves of a source upsert — goes
+ * through calls_apply, which lands every call first. Calls in flight are
+ * bounded by inflight_calls and by their request bytes, inflight_bytes (one
+ * call always goes). */
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "pipeline/worker_int.h"
 
@@ -48,6 +65,79 @@ static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t 
     }
 }
 
+/* ---- keys in flight --------------------------------------------------------------------- */
+
+/* A key as calls are compared: its collection mixed in, so that equal keys
+ * of two collections rarely meet; a meeting only makes a call wait. */
+static int64_t key_of(int64_t coll, const overlap_keys *k, size_t i) {
+    uint64_t seed = (uint64_t)coll * 0x9E3779B97F4A7C15ULL;
+    return (int64_t)(k->strs ? mcdc_hash_str(seed, k->strs[i] ? k->strs[i] : "") : (uint64_t)k->ints[i] ^ seed);
+}
+
+/* The keys n parts write, or NULL (*n_out 0) when a part's are not known. */
+static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, const catalog_coll *cc, size_t *n_out) {
+    *n_out = 0;
+    const source_ops *src = w->ctx.source;
+    if (!src->keys) return NULL;
+    overlap_keys ks[MAX_BATCH];
+    size_t total = 0;
+    for (size_t i = 0; i < n && i < MAX_BATCH; i++) {
+        ks[i] = src->keys(w->ctx.source_ud, cs[i], cc);
+        if (ks[i].n == 0 && cs[i]->num_rows) return NULL;
+        total += ks[i].n;
+    }
+    int64_t *out = mcdc_xcalloc(total ? total : 1, sizeof *out);
+    for (size_t i = 0; i < n && i < MAX_BATCH; i++)
+        for (size_t j = 0; j < ks[i].n; j++) out[(*n_out)++] = key_of(cc->id, &ks[i], j);
+    return out;
+}
+
+/* Whether a call writing keys (NULL: not known) as an upsert or not must
+ * wait for the calls in flight. */
+static bool must_wait(const channel_worker *w, const int64_t *keys, size_t n, bool upsert) {
+    const inflight *f = &w->fly;
+    if (!f->n) return false;
+    if (!keys) return upsert || f->upserts > 0;
+    if (upsert && f->unknown) return true;
+    for (size_t i = 0; i < n; i++)
+        if (idmap_get(&f->keys, keys[i])) return true;
+    return false;
+}
+
+/* The map counts the calls in flight that write a key (a call's own keys
+ * may repeat: the source may write one key twice in a batch). */
+static void keys_hold(channel_worker *w, const inflight_call *c) {
+    inflight *f = &w->fly;
+    if (c->upsert) f->upserts++;
+    if (!c->keys) {
+        f->unknown++;
+        return;
+    }
+    for (size_t i = 0; i < c->n_keys; i++) {
+        uintptr_t v = (uintptr_t)idmap_get(&f->keys, c->keys[i]);
+        idmap_put(&f->keys, c->keys[i], (void *)(v + 1));
+    }
+}
+
+static void keys_release(channel_worker *w, inflight_call *c) {
+    inflight *f = &w->fly;
+    if (c->upsert) f->upserts--;
+    if (!c->keys) {
+        f->unknown--;
+        return;
+    }
+    for (size_t i = 0; i < c->n_keys; i++) {
+        uintptr_t v = (uintptr_t)idmap_get(&f->keys, c->keys[i]);
+        if (v <= 1) idmap_del(&f->keys, c->keys[i]);
+        else idmap_put(&f->keys, c->keys[i], (void *)(v - 1));
+    }
+    free(c->keys);
+    c->keys = NULL;
+    /* A catch-up's map grows to the keys of every call in flight; a live
+     * stream's calls are small, so the big table is given back. */
+    if (f->n == 1 && f->keys.cap > 4096) idmap_free(&f->keys);
+}
+
 /* ---- the ring ------------------------------------------------------------------------ */
 
 static inflight_call *head(channel_worker *w) { return &w->fly.ring[w->fly.head]; }
@@ -56,6 +146,7 @@ static void pop_head(channel_worker *w) {
     inflight_call *f = head(w);
     w->fly.bytes -= w->ctx.target->bytes(f->call);
     w->ctx.target->free(f->call);
+    keys_release(w, f);
     memset(f, 0, sizeof *f);
     w->fly.head = (w->fly.head + 1) % MAX_INFLIGHT;
     w->fly.n--;
@@ -160,22 +251,33 @@ apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const
 }
 
 apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, uint64_t last_ts,
-                    size_t wal_bytes, const catalog_coll *cc, pos_holder holder, bool *in_flight) {
+                    size_t wal_bytes, const catalog_coll *cc, bool as_upsert, pos_holder holder, bool *in_flight) {
     const worker_settings *set = &w->ctx.set;
     size_t max_calls = set->inflight_calls < MAX_INFLIGHT ? set->inflight_calls : MAX_INFLIGHT;
     *in_flight = false;
+    size_t n_keys;
+    int64_t *keys = keys_of(w, cs, n, cc, &n_keys);
+    if (!keys && as_upsert) return calls_apply(w, cs, n, id, cc, true);
     /* The batch's WAL bytes stand in for its request bytes, which are known
      * only once it is serialized; the two differ by a few percent. */
-    while (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes))
-        if (land_head(w)) return APPLY_STOPPED;
-    if (worker_save_intent(w, id, last_ts)) return APPLY_STOPPED;
+    while (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes ||
+                        must_wait(w, keys, n_keys, as_upsert)))
+        if (land_head(w)) {
+            free(keys);
+            return APPLY_STOPPED;
+        }
+    if (worker_save_intent(w, id, last_ts)) {
+        free(keys);
+        return APPLY_STOPPED;
+    }
     uint64_t first_ts = oldest_ts(cs, n);
     size_t rows = 0;
     for (size_t i = 0; i < n; i++) rows += cs[i]->num_rows;
     target_call *call;
     mcdc_err err;
     uint64_t sent_ns = mcdc_now_mono_ns();
-    if (w->ctx.target->start(w->ctx.target_ud, cs, n, cc, &call, &err)) {
+    if (w->ctx.target->start(w->ctx.target_ud, cs, n, cc, as_upsert, &call, &err)) {
+        free(keys);
         /* calls_apply retries it by the policy, as upserts: parts that did
          * not join went one by one, and those before the failure landed. */
         log_debug("task %s channel %s: %s; applying in order instead", w->ctx.task_id, w->channel, err.msg);
@@ -183,15 +285,17 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     }
     if (!call) {
         /* The parts did not join and went one by one, already acknowledged. */
+        free(keys);
         call_ended(w, sent_ns);
         lag_ended(w, first_ts);
-        applied_ok(w, CHANGE_INSERT, false, rows);
+        applied_ok(w, CHANGE_INSERT, as_upsert, rows);
         return APPLY_OK;
     }
     w->fly.n++;
-    w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT] = (inflight_call){
-        .call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts, .sent_ns = sent_ns,
-        .coll_id = cc->id};
+    inflight_call *f = &w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT];
+    *f = (inflight_call){.call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts,
+                         .sent_ns = sent_ns, .coll_id = cc->id, .upsert = as_upsert, .keys = keys, .n_keys = n_keys};
+    keys_hold(w, f);
     w->fly.bytes += w->ctx.target->bytes(call);
     *in_flight = true;
     worker_stats *s = w->ctx.stats;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 
 /* ---- a key -> ts map ------------------------------------------------------------------- */
 
@@ -34,22 +35,13 @@ static uint64_t hash_int(int64_t v) {
     return x;
 }
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static bool same(const slot *sl, int64_t i, const char *s) {
     return s ? sl->s && strcmp(sl->s, s) == 0 : !sl->s && sl->i == i;
 }
 
 static slot *find_slot(const keymap *m, int64_t i, const char *s) {
     if (!m->cap) return NULL;
-    size_t mask = m->cap - 1, at = (size_t)(s ? hash_str(s) : hash_int(i)) & mask;
+    size_t mask = m->cap - 1, at = (size_t)(s ? mcdc_hash_str(0, s) : hash_int(i)) & mask;
     for (;;) {
         slot *sl = &m->slots[at];
         if (!sl->used || same(sl, i, s)) return sl;
@@ -130,6 +122,14 @@ overlap_keys overlap_keys_of_ids(const Milvus__Proto__Schema__IDs *ids) {
         return (overlap_keys){.ints = ids->int_id->data, .n = ids->int_id->n_data};
     if (ids && ids->id_field_case == MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_STR_ID && ids->str_id)
         return (overlap_keys){.strs = (const char *const *)ids->str_id->data, .n = ids->str_id->n_data};
+    return (overlap_keys){0};
+}
+
+overlap_keys overlap_keys_of_change(const change *c, const char *pk_name) {
+    if (c->kind == CHANGE_DELETE) return overlap_keys_of_ids(change_delete(c)->primary_keys);
+    const Milvus__Proto__Msg__InsertRequest *m = c->kind == CHANGE_INSERT ? change_insert(c) : NULL;
+    for (size_t i = 0; m && pk_name && i < m->n_fields_data; i++)
+        if (strcmp(m->fields_data[i]->field_name, pk_name) == 0) return overlap_keys_of_column(m->fields_data[i]);
     return (overlap_keys){0};
 }
 

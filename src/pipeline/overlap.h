@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/change.h"
 #include "schema.pb-c.h"
 
 typedef struct overlap overlap;
@@ -61,6 +62,9 @@ typedef struct overlap_keys {
  * non-NULL pointer, since the members share one place.) */
 overlap_keys overlap_keys_of_column(const Milvus__Proto__Schema__FieldData *pk);
 overlap_keys overlap_keys_of_ids(const Milvus__Proto__Schema__IDs *ids);
+/* The keys an Insert writes (its column named pk_name) or a Delete deletes;
+ * n 0 for other changes and when they cannot be found. */
+overlap_keys overlap_keys_of_change(const change *c, const char *pk_name);
 
 overlap *overlap_new(void);
 void overlap_free(overlap *o);   /* every page landed or abandoned */

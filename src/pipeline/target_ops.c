@@ -108,16 +108,6 @@ static void done_with(target_ud *u, target_collection *tc) {
     bindings_use_end(u->bindings);
 }
 
-/* The primary keys one change writes or deletes, as overlap.h takes them
- * (pointing into the change); n 0 when it has none. */
-static overlap_keys keys_of(const change *c, const catalog_coll *cc) {
-    if (c->kind == CHANGE_DELETE) return overlap_keys_of_ids(change_delete(c)->primary_keys);
-    const Milvus__Proto__Msg__InsertRequest *m = change_insert(c);
-    for (size_t i = 0; m && cc->pk && i < m->n_fields_data; i++)
-        if (strcmp(m->fields_data[i]->field_name, cc->pk->name) == 0) return overlap_keys_of_column(m->fields_data[i]);
-    return (overlap_keys){0};
-}
-
 /* overlap.h's rule 2 and 3, before the stream sends rows of a collection
  * being copied: after any page in flight with the same keys, and known to
  * the pages that come. Each part's own ts is recorded as the call's newest:
@@ -128,7 +118,7 @@ static void before_stream_write(target_ud *u, const change *const *cs, size_t n,
     for (size_t i = 0; i < n; i++)
         if (cs[i]->ts > ts) ts = cs[i]->ts;
     for (size_t i = 0; i < n; i++) {
-        overlap_keys k = keys_of(cs[i], cc);
+        overlap_keys k = overlap_keys_of_change(cs[i], cc->pk ? cc->pk->name : NULL);
         if (k.n) overlap_stream_write(u->overlap, cc->id, &k, ts);
     }
 }
@@ -150,7 +140,8 @@ static int apply(void *ud, const change *const *cs, size_t n, const catalog_coll
     return rc;
 }
 
-static int start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out, mcdc_err *err) {
+static int start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert,
+                 target_call **out, mcdc_err *err) {
     target_ud *u = ud;
     binding b;
     int rc;
@@ -158,7 +149,7 @@ static int start(void *ud, const change *const *cs, size_t n, const catalog_coll
     before_stream_write(u, cs, n, cc);
     target_collection *tc = for_write(u, cc, &b, &rc, err);
     /* The request is serialized once this returns: tc may go at once. */
-    if (tc) rc = applier_send_inserts(u->a, cs, n, tc, false, &wr, err);
+    if (tc) rc = applier_send_inserts(u->a, cs, n, tc, as_upsert, &wr, err);
     done_with(u, tc);
     *out = (target_call *)wr;
     return rc;

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "pipeline/budget.h"
 #include "pipeline/filter.h"
 #include "pipeline/target_ops.h"
 #include "source/change_json.h"
@@ -284,22 +285,6 @@ static int save_intent(void *ud, const char *channel, const mq_msgid *id, uint64
 
 static const store_ops task_store_ops = {.save_checkpoint = save_checkpoint, .save_intent = save_intent};
 
-/* The read-ahead a task's DML channels share, KiB. A catch-up from one
- * channel was held by the queue's read-ahead, not by the target: with the
- * driver's 8 MiB it drained 21 000 rows/s, 0.32 of what one plain-insert
- * client feeds the target; with 40 MiB 71 000 (1.4 x), at 92 MiB RSS, and 2
- * channels of 20 MiB each 57 000 (0.9 x) at 129 MiB (bench/run.py,
- * docs/benchmarks.md). Many channels must not each take that much: each
- * gets TASK_READ_AHEAD_KIB / channels, never less than the driver's old
- * 8 MiB. */
-#define TASK_READ_AHEAD_KIB (40u * 1024u)
-#define CHANNEL_READ_AHEAD_MIN_KIB (8u * 1024u)
-
-static uint32_t read_ahead_kib(size_t dml_channels) {
-    uint32_t share = TASK_READ_AHEAD_KIB / (uint32_t)(dml_channels ? dml_channels : 1);
-    return share < CHANNEL_READ_AHEAD_MIN_KIB ? CHANNEL_READ_AHEAD_MIN_KIB : share;
-}
-
 static channel_worker *start_worker(task *t, const char *channel, bool replicate, const mq_msgid *start_at,
                                     size_t dml_channels, mcdc_err *err) {
     store_position p;
@@ -314,7 +299,6 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
     worker_resume resume = {.checkpoint = p.checkpoint, .checkpoint_ts = p.checkpoint_ts, .intent = p.intent};
     worker_ctx ctx = {.task_id = t->id,
                       .mq_type = t->env->mq.type,
-                      .set = t->env->apply,
                       .stats = &t->stats,
                       .hooks = {.pause = hook_pause,
                                 .trouble = hook_trouble,
@@ -326,8 +310,7 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
                       .source = &filter_ops,
                       .store = &task_store_ops,
                       .store_ud = t};
-    /* The replicate channel carries small requests: the driver's default. */
-    ctx.set.prefetch_kbytes = replicate ? 0 : read_ahead_kib(dml_channels);
+    ctx.set = budget_channel(&t->env->apply, dml_channels, replicate);
     if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, t->overlap, err)))
         return NULL;
     ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->overlap, t->id, channel);

@@ -45,11 +45,19 @@ typedef struct inflight_call {
     uint64_t first_ts;    /* its oldest change: where its apply lag counts from */
     uint64_t sent_ns;     /* the current attempt's send */
     int64_t coll_id;
+    bool upsert;
+    int64_t *keys;        /* the keys it writes, as inflight.c compares them; NULL: not known */
+    size_t n_keys;
 } inflight_call;
 
 typedef struct inflight {
     inflight_call ring[MAX_INFLIGHT]; /* ring[head] is the oldest */
     size_t head, n, bytes;
+    /* The keys the calls in flight write (inflight.c's key_of) -> how many
+     * times they write it. */
+    idmap keys;
+    size_t upserts;       /* upsert calls in flight */
+    size_t unknown;       /* insert calls in flight whose keys are not known */
 } inflight;
 
 typedef struct dml_state {
@@ -172,10 +180,12 @@ void dml_clear(channel_worker *w);
  * or DDL must not overtake the inserts before it. */
 apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, const catalog_coll *cc,
                      bool as_upsert);
-/* Sends plain inserts without waiting. *in_flight false: they went in
- * order instead (or one by one), and are acknowledged. */
+/* Sends inserts of one partition without waiting, as upserts when
+ * as_upsert, once no call in flight writes a key they write (inflight.c).
+ * *in_flight false: they went in order instead (or one by one), and are
+ * acknowledged. */
 apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, uint64_t last_ts,
-                    size_t wal_bytes, const catalog_coll *cc, pos_holder holder, bool *in_flight);
+                    size_t wal_bytes, const catalog_coll *cc, bool as_upsert, pos_holder holder, bool *in_flight);
 /* Lands calls in flight until at most keep remain, and any already done. */
 apply_rc calls_land(channel_worker *w, size_t keep);
 /* Stopping: takes every reply without retrying; those acknowledged in order

@@ -21,6 +21,7 @@
 #include "base/histogram.h"
 #include "model/change.h"
 #include "mq/mq.h"
+#include "pipeline/overlap.h"
 #include "source/catalog.h"
 
 /* A target call started and not yet waited for. */
@@ -32,9 +33,11 @@ typedef struct target_ops {
     /* n >= 1 changes of one kind: Inserts of one partition (joined, as an
      * Upsert when as_upsert), Deletes of one partition, or one DDL change. */
     int (*apply)(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err);
-    /* Plain Inserts of one partition, started but not waited for. *out is
-     * NULL when they did not join and were applied one by one already. */
-    int (*start)(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out, mcdc_err *err);
+    /* Inserts of one partition (as an Upsert when as_upsert), started but
+     * not waited for. *out is NULL when they did not join and were applied
+     * one by one already. */
+    int (*start)(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert,
+                 target_call **out, mcdc_err *err);
     bool (*ready)(target_call *c);
     int (*wait)(target_call *c, mcdc_err *err);
     /* The same request bytes again, as an Upsert: a retry of an Insert that
@@ -73,6 +76,10 @@ typedef struct source_ops {
      * again: its Inserts with ts <= this go as Upserts (overlap.h rule 1);
      * 0 when none. NULL: never. */
     uint64_t (*upsert_until)(void *ud, int64_t collection_id);
+    /* The primary keys a DML change writes or deletes, pointing into it;
+     * n 0 when they cannot be told. NULL: never told (the worker then never
+     * lets an upsert overtake a call in flight). */
+    overlap_keys (*keys)(void *ud, const change *c, const catalog_coll *cc);
     /* The collection was dropped: forget what was cached of it. */
     void (*forget)(void *ud, int64_t collection_id);
     void (*close)(void *ud);  /* the worker is done with ud; NULL: nothing to do */
@@ -129,7 +136,8 @@ typedef struct task_hooks {
     void *ud;
 } task_hooks;
 
-/* Limits, resolved (no zero meaning "default" past this point). */
+/* A channel's limits. A worker gets them resolved (budget.h): no zero
+ * meaning "default" past that point, prefetch_kbytes aside. */
 typedef struct worker_settings {
     uint32_t batch_rows;       /* apply.batch_rows / batch_bytes: one joined call's most */
     size_t batch_bytes;
@@ -139,7 +147,7 @@ typedef struct worker_settings {
     /* The queue's read-ahead for this channel, KiB (the driver's
      * prefetch_kbytes, where it has one and the config does not set it);
      * 0 = the driver's default. The task shares one budget among its
-     * channels (task.c). */
+     * channels (budget.h). */
     uint32_t prefetch_kbytes;
 } worker_settings;
 

@@ -695,9 +695,9 @@ void mcdc_config_defaults(mcdc_config *out) {
     out->source.milvus.password = mcdc_xstrdup("");
     out->source.milvus.tls = false;
     out->apply.batch_rows = 5000;
-    out->apply.batch_bytes = 8 * 1024 * 1024;
+    out->apply.batch_bytes = 0;      /* a task's share (pipeline/budget.h) */
     out->apply.inflight_calls = 4;
-    out->apply.inflight_bytes = 4 * 1024 * 1024;
+    out->apply.inflight_bytes = 0;   /* a task's share */
     out->apply.retry_max_ms = 30000;
     out->snapshot.page_rows = 8192;
     out->snapshot.page_bytes = 16 * 1024 * 1024;

@@ -81,9 +81,9 @@ typedef struct mcdc_config {
 
     struct {
         uint32_t batch_rows;  /* 5000 */
-        size_t batch_bytes;   /* 8388608 */
+        size_t batch_bytes;   /* 0: a task's share per channel (pipeline/budget.h) */
         uint32_t inflight_calls; /* 4: insert calls one channel keeps in flight */
-        size_t inflight_bytes;   /* 4194304: their request bytes at most (one call always goes) */
+        size_t inflight_bytes;   /* their request bytes at most (one call always goes); 0: a task's share */
         uint32_t retry_max_ms;/* 30000: longest wait between retries */
     } apply;
 

@@ -49,9 +49,9 @@ static void test_defaults(void **state) {
     assert_string_equal(mq_config_get(&pulsar, "tenant"), "public");
     assert_int_equal(c.source.dml_channels, 16);
     assert_int_equal(c.apply.batch_rows, 5000);
-    assert_int_equal(c.apply.batch_bytes, 8388608);
+    assert_int_equal(c.apply.batch_bytes, 0); /* a task's share */
     assert_int_equal(c.apply.inflight_calls, 4);
-    assert_int_equal(c.apply.inflight_bytes, 4194304);
+    assert_int_equal(c.apply.inflight_bytes, 0);
     assert_int_equal(c.apply.retry_max_ms, 30000);
     assert_string_equal(c.rbac.passwords_file, "");
     assert_string_equal(c.source.milvus.address, "");

@@ -43,6 +43,7 @@ typedef struct call_rec {
     int64_t coll, part;
     size_t n, rows;
     bool upsert;
+    uint64_t open;   /* STARTED: bit k set when the k-th call started was still in flight */
 } call_rec;
 
 struct target_call {
@@ -80,6 +81,13 @@ static struct {
     catalog_coll colls[4];
     bool catalog_stalls;  /* collection_of waits until stopped, then knows nothing */
     bool start_fails;     /* the next start of a joined call fails (the parts did not join) */
+    /* The primary keys of changes by msg_id (keyed()); others' are not known. */
+    struct {
+        int64_t msg_id, keys[4];
+        size_t n;
+    } keyed[32];
+    size_t n_keyed;
+    uint64_t upsert_until; /* inserts of ts <= this go as upserts (a snapshot's overlap) */
 } fake;
 
 static size_t rows_of(const change *const *cs, size_t n) {
@@ -109,15 +117,18 @@ static int t_apply(void *ud, const change *const *cs, size_t n, const catalog_co
     return 0;
 }
 
-static int t_start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, target_call **out,
-                   mcdc_err *err) {
+static int t_start(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert,
+                   target_call **out, mcdc_err *err) {
     (void)ud, (void)cc;
     if (fake.start_fails) {
         fake.start_fails = false;
         return mcdc_errf(err, MCDC_EUNAVAIL, "fake start failure");
     }
-    record(STARTED, cs, n, false);
+    record(STARTED, cs, n, as_upsert);
+    for (size_t i = 0; i < fake.n_started; i++)
+        if (fake.started[i]) fake.calls[fake.n_calls - 1].open |= (uint64_t)1 << i;
     target_call *c = calloc(1, sizeof *c);
+    c->upsert = as_upsert;
     c->rec = fake.n_calls - 1;
     c->rows = rows_of(cs, n);
     if (fake.fail_next_waits) {
@@ -225,6 +236,16 @@ static size_t s_covered_on(void *ud, const char *channel, catalog_coll ***out) {
     return 0;
 }
 static void s_forget(void *ud, int64_t id) { (void)ud, (void)id; }
+static uint64_t s_upsert_until(void *ud, int64_t id) {
+    (void)ud, (void)id;
+    return fake.upsert_until;
+}
+static overlap_keys s_keys(void *ud, const change *c, const catalog_coll *cc) {
+    (void)ud, (void)cc;
+    for (size_t i = 0; i < fake.n_keyed; i++)
+        if (fake.keyed[i].msg_id == c->msg_id) return (overlap_keys){.ints = fake.keyed[i].keys, .n = fake.keyed[i].n};
+    return (overlap_keys){0};
+}
 
 static const source_ops fake_source = {.collection_of = s_collection_of,
                                        .covers = s_covers,
@@ -232,6 +253,8 @@ static const source_ops fake_source = {.collection_of = s_collection_of,
                                        .dropped = s_dropped,
                                        .find = s_find,
                                        .covered_on = s_covered_on,
+                                       .keys = s_keys,
+                                       .upsert_until = s_upsert_until,
                                        .forget = s_forget};
 
 /* ---- the fake store and task --------------------------------------------------------------- */
@@ -317,6 +340,18 @@ static void feed(channel_worker *w, int64_t at, change c) {
 static change insert(int64_t coll_id, int64_t part, uint64_t ts, size_t rows) {
     return (change){.kind = CHANGE_INSERT, .collection_id = coll_id, .partition_id = part, .ts = ts, .base_ts = ts,
                     .msg_id = next_msg_id++, .num_rows = rows, .db_name = "", .collection_name = ""};
+}
+
+/* c writes these int64 keys (at most 4), as the source's keys callback tells. */
+static change keyed(change c, size_t n, ...) {
+    va_list ap;
+    va_start(ap, n);
+    assert_true(fake.n_keyed < 32 && n <= 4);
+    fake.keyed[fake.n_keyed].msg_id = c.msg_id;
+    for (size_t i = 0; i < n; i++) fake.keyed[fake.n_keyed].keys[i] = va_arg(ap, int64_t);
+    fake.keyed[fake.n_keyed++].n = n;
+    va_end(ap);
+    return c;
 }
 
 /* An Upsert's Insert half: MsgBase.timestamp 0 (spec/mq-messages.md §9.3). */
@@ -638,8 +673,9 @@ static void test_permanent_failure_mid_ring(void **state) {
 }
 
 /* Rule: messages up to the previous run's intent may be on the target
- * already: inserts there go as upserts, in order, never in flight; past it,
- * plain inserts in flight again. */
+ * already: inserts there go as upserts (in order here, their keys not being
+ * known: test_replay_window_upserts_fly has them in flight); past it, plain
+ * inserts in flight again. */
 static void test_replay_window_as_upserts(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 4, 10, 13);
@@ -651,6 +687,86 @@ static void test_replay_window_as_upserts(void **state) {
     assert_int_equal(fake.n_calls, 2);
     assert_call(0, SYNC, CHANGE_INSERT, 1, 9, true);
     assert_call(1, STARTED, CHANGE_INSERT, 1, 5, false);
+    worker_free(w);
+}
+
+/* Rule: inside the replay window, upserts whose keys no call in flight
+ * writes fly side by side; one that shares a key with a call in flight
+ * goes only after that call landed; one whose keys are not known goes in
+ * order, after everything in flight. */
+static void test_replay_window_upserts_fly(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 10, 15);
+    feed(w, 11, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
+    quiet(w);
+    feed(w, 12, keyed(insert(1, 100, 11, 2), 2, (int64_t)3, (int64_t)4));
+    quiet(w);
+    /* The same key in another collection is another key. */
+    feed(w, 13, keyed(insert(2, 100, 12, 1), 1, (int64_t)1));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 3);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 2, true);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 2, true);
+    assert_call(2, STARTED, CHANGE_INSERT, 2, 1, true);
+    assert_int_equal(fake.calls[2].open, 3); /* calls 0 and 1 still out */
+    assert_int_equal(atomic_load(&stats.calls_in_flight_peak), 3);
+    /* Key 3 again: after call 1, which wrote it, landed (and call 0 before it). */
+    feed(w, 14, keyed(insert(1, 100, 13, 2), 2, (int64_t)3, (int64_t)5));
+    quiet(w);
+    assert_call(3, STARTED, CHANGE_INSERT, 1, 2, true);
+    assert_int_equal(fake.calls[3].open, 1u << 2);
+    /* Keys not known: in order, once nothing is in flight. */
+    feed(w, 15, insert(1, 100, 14, 3));
+    quiet(w);
+    assert_call(4, SYNC, CHANGE_INSERT, 1, 3, true);
+    assert_int_equal(w->fly.n, 0);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 15);
+    assert_int_equal(atomic_load(&stats.upserted), 10);
+    assert_int_equal(idmap_count(&w->fly.keys), 0);
+    worker_free(w);
+}
+
+/* Rule: past the window, a plain insert waits for any call in flight that
+ * writes one of its keys: for an upsert, whose delete would remove it if
+ * the proxy took the insert first, and for an insert too, since a retry
+ * resends that as an upsert. Disjoint keys fly together. */
+static void test_calls_of_one_key_never_cross(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 8, 10, 11);
+    feed(w, 11, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2)); /* upsert: in the window */
+    quiet(w);
+    feed(w, 12, keyed(insert(1, 100, 11, 1), 1, (int64_t)7));             /* disjoint: flies */
+    quiet(w);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_int_equal(fake.calls[1].open, 1);
+    feed(w, 13, keyed(insert(1, 100, 12, 1), 1, (int64_t)7));             /* insert after insert of 7: waits */
+    quiet(w);
+    assert_call(2, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_int_equal(fake.calls[2].open, 0); /* call 1 landed, and call 0 before it */
+    feed(w, 14, keyed(insert(1, 100, 13, 1), 1, (int64_t)2));             /* disjoint again: flies */
+    quiet(w);
+    assert_int_equal(fake.calls[3].open, 1u << 2);
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+
+    /* Keys not known: a plain insert waits for every upsert in flight. */
+    worker_free(w);
+    w = worker(5000, 8, 10, 11);
+    feed(w, 11, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
+    quiet(w);
+    feed(w, 12, insert(1, 100, 11, 1));
+    quiet(w);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_int_equal(fake.calls[1].open, 0);
+    /* An upsert (a snapshot's overlap here) waits for that insert, whatever its own keys. */
+    fake.upsert_until = UINT64_MAX;
+    feed(w, 13, keyed(insert(1, 100, 12, 1), 1, (int64_t)9));
+    quiet(w);
+    assert_call(2, STARTED, CHANGE_INSERT, 1, 1, true);
+    assert_int_equal(fake.calls[2].open, 0);
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 13);
     worker_free(w);
 }
 
@@ -919,6 +1035,8 @@ int main(void) {
         cmocka_unit_test(test_permanent_failure_mid_ring),
         cmocka_unit_test(test_refused_batch_pauses_at_no_message),
         cmocka_unit_test(test_replay_window_as_upserts),
+        cmocka_unit_test(test_replay_window_upserts_fly),
+        cmocka_unit_test(test_calls_of_one_key_never_cross),
         cmocka_unit_test(test_skip_only_at_the_paused_position),
         cmocka_unit_test(test_repeat_dropped),
         cmocka_unit_test(test_not_found_of_dropped_collection),

@@ -1,0 +1,70 @@
+/* test_budget.c — how a task's catch-up memory is split among its channels
+ * (pipeline/budget.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "pipeline/budget.h"
+
+#define MIB (1024u * 1024u)
+
+static const worker_settings shared = {.batch_rows = 5000, .inflight_calls = 4, .retry_max_ms = 30000};
+
+/* Rule: what the channels may hold together is one task budget (80 MiB)
+ * whether a task reads one channel or many, floors aside, and a channel's
+ * read-ahead never drops below two large insert messages. */
+static void test_shares_do_not_grow_with_channels(void **state) {
+    (void)state;
+    for (size_t n = 1; n <= 16; n++) {
+        worker_settings s = budget_channel(&shared, n, false);
+        size_t per = (size_t)s.prefetch_kbytes * 1024 + s.batch_bytes + s.inflight_bytes;
+        assert_true(s.prefetch_kbytes * 1024u >= 2 * MIB);
+        assert_true(s.batch_bytes >= MIB && s.batch_bytes <= 8 * MIB);
+        assert_true(s.inflight_bytes > 0);
+        /* Floors may add a little for many channels, never a channel's whole share again. */
+        assert_true(per * n <= 80 * MIB + n * 2 * MIB);
+        assert_int_equal(s.batch_rows, 5000);
+        assert_int_equal(s.inflight_calls, 4);
+        assert_int_equal(s.retry_max_ms, 30000);
+    }
+    worker_settings s1 = budget_channel(&shared, 1, false), s8 = budget_channel(&shared, 8, false);
+    assert_int_equal(s1.prefetch_kbytes, 40 * 1024);
+    assert_int_equal(s8.prefetch_kbytes, 5 * 1024);
+    assert_int_equal(s1.inflight_bytes, 24 * MIB);
+    assert_int_equal(s8.inflight_bytes, 3 * MIB);
+    assert_int_equal(s1.batch_bytes, 8 * MIB);
+    assert_int_equal(s8.batch_bytes, 2 * MIB);
+    /* 0 channels counts as one. */
+    assert_int_equal(budget_channel(&shared, 0, false).prefetch_kbytes, 40 * 1024);
+}
+
+/* Rule: an operator's explicit limit is taken as it is, per channel. */
+static void test_operator_settings_win(void **state) {
+    (void)state;
+    worker_settings set = shared;
+    set.batch_bytes = 65536;
+    set.inflight_bytes = 2 * MIB;
+    worker_settings s = budget_channel(&set, 8, false);
+    assert_int_equal(s.batch_bytes, 65536);
+    assert_int_equal(s.inflight_bytes, 2 * MIB);
+}
+
+/* Rule: the replicate channel gets the driver's read-ahead and no zero limits. */
+static void test_replicate_channel(void **state) {
+    (void)state;
+    worker_settings s = budget_channel(&shared, 8, true);
+    assert_int_equal(s.prefetch_kbytes, 0);
+    assert_true(s.batch_bytes > 0 && s.inflight_bytes > 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shares_do_not_grow_with_channels),
+        cmocka_unit_test(test_operator_settings_win),
+        cmocka_unit_test(test_replicate_channel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
