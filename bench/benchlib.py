@@ -52,12 +52,14 @@ def count(coll, expr=""):
     return coll.query(expr, output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
 
 
-def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight):
+def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=False, watch=None):
     """The fastest this client can feed the server plain inserts: n rows into a new empty, indexed,
     loaded collection `name`, every InsertRequest built beforehand with pymilvus's own request
     builder (not timed), then sent over its gRPC stub with up to `inflight` calls in flight (1: each
-    call waits for the previous reply), until a Strong count(*) returns n. The collection is dropped
-    again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
+    call waits for the previous reply), until a Strong count(*) returns n. upsert: UpsertRequests
+    instead (what a replay window sends). watch: called when the clock starts, returns a function
+    called when it stops (the caller's view of the server over exactly the timed part). The
+    collection is dropped again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
     from pymilvus import connections as conns
     from pymilvus.client.prepare import Prepare as RequestPrepare
     from pymilvus.client.utils import check_status
@@ -66,21 +68,26 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight):
     c = create_loaded(name, using, shards)
     try:
         fields = c.schema.to_dict()["fields"]  # what Collection.insert hands the same builder
-        reqs = [RequestPrepare.batch_insert_param(
-                    name, DataPrepare.prepare_insert_data(rows.columns(lo, min(batch, n - lo)), c.schema), None, fields)
+        build = RequestPrepare.batch_upsert_param if upsert else RequestPrepare.batch_insert_param
+        reqs = [build(name, DataPrepare.prepare_insert_data(rows.columns(lo, min(batch, n - lo)), c.schema), None,
+                      fields)
                 for lo in range(0, n, batch)]
         stub = conns._fetch_handler(using)._stub
+        call = stub.Upsert if upsert else stub.Insert
+        stop = watch() if watch else None
         t0 = time.monotonic()
         pending = pycoll.deque()
         for req in reqs:
             if len(pending) >= inflight:
                 check_status(pending.popleft().result().status)
-            pending.append(stub.Insert.future(req, timeout=300))
+            pending.append(call.future(req, timeout=300))
         while pending:
             check_status(pending.popleft().result().status)
         t_calls = time.monotonic() - t0
         got = count(c)
         secs = time.monotonic() - t0
+        if stop:
+            stop()
         if got != n:
             raise RuntimeError(f"ceiling: {name} holds {got} rows, not {n}")
         del reqs
@@ -274,6 +281,20 @@ def proc_sample(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / _TCK  # utime, stime (fields 14, 15 of stat)
     return rss, cpu, hwm
+
+
+def wait_quiet(pid, share=0.15, window=1.0, timeout=60.0):
+    """Waits until the process used less than `share` of one core over `window` seconds (at most
+    `timeout` s); returns the seconds waited. A Milvus that just dropped a collection serializes its
+    buffered rows to binlogs for seconds afterwards (`dropped=true` syncs in the datanode's log): a
+    phase started then would pay for the one before it."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        c0 = proc_sample(pid)[1]
+        time.sleep(window)
+        if proc_sample(pid)[1] - c0 < share * window:
+            break
+    return time.monotonic() - t0
 
 
 class Sampler(threading.Thread):

@@ -2,6 +2,7 @@
 """bench/run.py — mcdc's end-to-end benchmark on the real stack (scripts/stack).
 
     .cache/venv/bin/python bench/run.py [--rows N] [--lag-seconds S] [--quick] [--wal-watch] [--perf FILE]
+                                        [--perf-target DIR] [--shards N]
 
 Starts the stack if it is not running (and stops it again at the end only then), starts its own
 `mcdc serve` (tests/it/mcdcserver.py, fresh store in a temporary directory) and measures, side by
@@ -13,6 +14,9 @@ side in one run so that a noisy shared machine still gives fair ratios:
             (every InsertRequest built before the clock with pymilvus's own builder, then sent over
             its gRPC stub; --batch rows a call, as the source writer). ceiling_pipelined_rows_per_s:
             the same with mcdc's batch (apply.batch_rows) and calls in flight (apply.inflight_calls).
+            ceiling_upsert_pipelined_rows_per_s: that again as UpsertRequests, which is what a
+            catch-up from a channel's past sends (the replay window). Each with the target
+            Milvus's CPU-seconds per 100 000 rows (--perf-target DIR also profiles it).
             python_client_rows_per_s: pymilvus's Collection.insert, one call at a time: a Python
             client's speed, not a ceiling (most of its time is Python's).
   catch-up  the same N rows written to the source first; then an mcdc task with
@@ -94,6 +98,7 @@ class Run:
         self.tag = uuid.uuid4().hex[:8]
         self.to_drop = []  # (alias, name)
         self.tasks = []
+        self.target_cpu = {}  # phase -> the target Milvus's CPU-seconds (target_watch)
 
     # ---- figures -------------------------------------------------------------------------
 
@@ -134,13 +139,40 @@ class Run:
         mx, mean, cpu = sampler.window(t0, time.monotonic())
         return mx, cpu / seconds
 
-    def raw_ceiling(self, rows, batch, inflight, what):
-        """benchlib.raw_insert_ceiling into a fresh target collection: (rows/s, seconds, calls' seconds, busy)."""
+    def target_watch(self, what):
+        """Starts watching the target Milvus for one phase: its CPU-seconds, and with --perf-target a
+        `perf record -g` of it into DIR/<what>.data. Returns a function that ends the watch; the
+        CPU-seconds are then in self.target_cpu[what]. It first waits until the target is quiet, so
+        that no phase pays for the one before it (benchlib.wait_quiet)."""
+        from stackenv import piece_pid
+        pid = piece_pid("target-milvus")
+        waited = bl.wait_quiet(pid)
+        if waited > 1.5:
+            log(f"{what}: waited {waited:.1f} s for the target to go quiet")
+        perf = None
+        if self.args.perf_target:
+            out = Path(self.args.perf_target)
+            out.mkdir(parents=True, exist_ok=True)
+            perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", str(out / f"{what}.data"),
+                                     "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        cpu0 = bl.proc_sample(pid)[1]
+
+        def done():
+            self.target_cpu[what] = bl.proc_sample(pid)[1] - cpu0
+            if perf:
+                perf.send_signal(2)
+                perf.wait(30)
+        return done
+
+    def raw_ceiling(self, rows, batch, inflight, what, upsert=False):
+        """benchlib.raw_insert_ceiling into a fresh target collection: (rows/s, seconds, calls' seconds, busy,
+        the target's CPU-seconds over the calls and the count)."""
         a = self.args
         b0 = bl.machine_busy()
         rate, secs, t_calls = bl.raw_insert_ceiling(rows, self.coll_name(what), "tgt", a.shards, a.rows, batch,
-                                                   inflight)
-        return rate, secs, t_calls, busy(b0, bl.machine_busy())
+                                                   inflight, upsert=upsert, watch=lambda: self.target_watch(what))
+        return rate, secs, t_calls, busy(b0, bl.machine_busy()), self.target_cpu[what]
 
     def ceiling(self, rows):
         a = self.args
@@ -190,6 +222,7 @@ class Run:
             perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", a.perf, "-p", str(pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        watch = self.target_watch("catchup")
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
         t0 = time.monotonic()
@@ -234,6 +267,8 @@ class Run:
         t_end = time.monotonic()
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
+        watch()
+        target_cpu = self.target_cpu["catchup"]
         stop.set()
         if perf:
             perf.send_signal(2)
@@ -242,7 +277,8 @@ class Run:
         rss_max, rss_mean, _ = sampler.window(t0, t_end)
         return dict(task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
-                    inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1))
+                    inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1),
+                    target_cpu=target_cpu, call=marks["info"].get("latency", {}).get("target_call_seconds", {}))
 
     def delete_catchup(self, srv, n):
         """n rows, then n single-key delete calls (one WAL Delete each) into a new source
@@ -436,11 +472,14 @@ class Run:
             log(f"ceilings: {a.rows} rows straight into the target (pre-built requests: one call at a time, "
                 f"then mcdc's batch and calls in flight; then pymilvus's insert)")
             res["raw1"] = self.raw_ceiling(rows, a.batch, 1, "ceil1")
-            res["rawp"] = self.raw_ceiling(bl.Rows(MCDC_BATCH_ROWS if not a.batch_rows else a.batch_rows),
-                                           a.batch_rows or MCDC_BATCH_ROWS, a.inflight_calls or MCDC_INFLIGHT_CALLS,
+            mcdc_batch = a.batch_rows or MCDC_BATCH_ROWS
+            res["rawp"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, a.inflight_calls or MCDC_INFLIGHT_CALLS,
                                            "ceilp")
+            res["rawu"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, a.inflight_calls or MCDC_INFLIGHT_CALLS,
+                                           "ceilu", upsert=True)
             res["ceil"], res["ceil_s"], res["ceil_ins_s"], res["ceil_busy"] = self.ceiling(rows)
             log(f"ceiling {res['raw1'][0]:.0f} rows/s (one call at a time), {res['rawp'][0]:.0f} (pipelined), "
+                f"{res['rawu'][0]:.0f} (pipelined upserts), "
                 f"Python client {res['ceil']:.0f}; catch-up of {src_name}")
             res["cu"] = self.catchup(srv, sampler, src_name)
             log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; mcdc idle with a caught-up task")
@@ -496,11 +535,20 @@ class Run:
         raw1, rawp = v["raw1"], v["rawp"]
         self.figure("ceiling_rows_per_s", raw1[0], "rows/s", seconds=round(raw1[1], 2),
                     insert_calls_s=round(raw1[2], 2), machine_busy=raw1[3], batch=a.batch, calls_in_flight=1,
+                    target_cpu_s_per_100k_rows=round(raw1[4] * per100k, 2),
                     note="pre-built InsertRequests over pymilvus's gRPC stub, one at a time, then a Strong count(*)")
         self.figure("ceiling_pipelined_rows_per_s", rawp[0], "rows/s", seconds=round(rawp[1], 2),
                     insert_calls_s=round(rawp[2], 2), machine_busy=rawp[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
+                    target_cpu_s_per_100k_rows=round(rawp[4] * per100k, 2),
                     calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
                     note="the same with mcdc's batch_rows and inflight_calls")
+        rawu = v["rawu"]
+        self.figure("ceiling_upsert_pipelined_rows_per_s", rawu[0], "rows/s", seconds=round(rawu[1], 2),
+                    insert_calls_s=round(rawu[2], 2), machine_busy=rawu[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
+                    target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2),
+                    calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
+                    note="the pipelined ceiling sent as UpsertRequests: what a catch-up from a channel's past "
+                         "(the replay window) sends")
         self.figure("python_client_rows_per_s", ceil, "rows/s", seconds=round(v["ceil_s"], 2),
                     insert_calls_s=round(v["ceil_ins_s"], 2), machine_busy=v["ceil_busy"],
                     note="pymilvus Collection.insert, one call at a time: a Python client's speed, not a ceiling")
@@ -509,12 +557,16 @@ class Run:
                     note="catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
         self.figure("catchup_ratio_pipelined", cu["rows_per_s"] / rawp[0], "ratio", 0.9, ">=",
                     note="catchup_rows_per_s / ceiling_pipelined_rows_per_s")
+        self.figure("catchup_ratio_upsert_pipelined", cu["rows_per_s"] / rawu[0], "ratio",
+                    note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
         self.figure("catchup_rows_per_s", cu["rows_per_s"], "rows/s", raw1[0], ">=",
                     ratio_to_ceiling=round(cu["rows_per_s"] / raw1[0], 3), seconds=round(cu["secs"], 2),
                     first_row_applied_after_s=round(cu["first_after"], 2),
                     rows_per_s_after_first_row=round(a.rows / max(1e-9, cu["secs"] - cu["first_after"]), 1),
                     mcdc_applied_after_s=round(cu["applied_after"], 2), wal_messages=cu["messages"],
-                    calls_in_flight_peak=cu["inflight_peak"],
+                    calls_in_flight_peak=cu["inflight_peak"], target_calls=cu["call"].get("count"),
+                    target_call_p50_s=cu["call"].get("p50"), target_call_p99_s=cu["call"].get("p99"),
+                    target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2),
                     machine_busy=cu["machine_busy"])
         if v.get("del"):
             d = v["del"]
@@ -671,6 +723,9 @@ def parse_args(argv=None):
                    help="also consume the source WAL during the lag phase and split each batch's lag into "
                         "'until mcdc may apply it' (Kafka + the time tick it waits for) and 'after'")
     p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during catch-up into FILE")
+    p.add_argument("--perf-target", metavar="DIR",
+                   help="perf record -g the target Milvus during each ceiling and the catch-up into "
+                        "DIR/ceil1.data, DIR/ceilp.data, DIR/catchup.data")
     a = p.parse_args(argv)
     if a.rows is None:
         a.rows = 20_000 if a.quick else 200_000
