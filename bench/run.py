@@ -707,9 +707,10 @@ def parse_args(argv=None):
     p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
     p.add_argument("--inflight-calls", type=int,
                    help="mcdc's apply.inflight_calls (default: mcdc's, 4); 1 waits for each call before the next")
-    p.add_argument("--batch-kib", type=int, help="mcdc's apply.batch_bytes in KiB (default: mcdc's, 8192)")
+    p.add_argument("--batch-kib", type=int,
+                   help="mcdc's apply.batch_bytes in KiB (default: mcdc's, a task's share: pipeline/budget.h)")
     p.add_argument("--inflight-kib", type=int,
-                   help="mcdc's apply.inflight_bytes in KiB (default: mcdc's, 4096)")
+                   help="mcdc's apply.inflight_bytes in KiB (default: mcdc's, a task's share: pipeline/budget.h)")
     p.add_argument("--target-delay-ms", type=float, default=0,
                    help="mcdc reaches the target through bench/delaylink.py with this one-way delay "
                         "(a distant standby); the ceiling and the probes still go direct")

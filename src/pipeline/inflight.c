@@ -14,9 +14,10 @@
  * the first one retried, would lose the second. So a call waits, before it
  * goes, until no call in flight writes a key it writes (keys are compared
  * by value within a collection; varchar keys by a 64-bit hash, whose rare
- * collisions only make a call wait for nothing). An upsert whose keys
- * cannot be told goes after everything in flight landed; an insert whose
- * keys cannot be told waits for every upsert in flight.
+ * collisions only make a call wait for nothing). A call whose keys cannot
+ * be told waits for every call in flight, and every call waits for it.
+ * (A source that writes one key twice still may end with one row on the
+ * target: guarantees.md says when.)
  *
  * Calls land in the order they were sent, and each holds its messages'
  * positions until it and every call before it landed, so the checkpoint
@@ -25,6 +26,7 @@
  * through calls_apply, which lands every call first. Calls in flight are
  * bounded by inflight_calls and by their request bytes, inflight_bytes (one
  * call always goes). */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,26 +81,26 @@ static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, co
     *n_out = 0;
     const source_ops *src = w->ctx.source;
     if (!src->keys) return NULL;
+    assert(n <= MAX_BATCH);
     overlap_keys ks[MAX_BATCH];
     size_t total = 0;
-    for (size_t i = 0; i < n && i < MAX_BATCH; i++) {
+    for (size_t i = 0; i < n; i++) {
         ks[i] = src->keys(w->ctx.source_ud, cs[i], cc);
         if (ks[i].n == 0 && cs[i]->num_rows) return NULL;
         total += ks[i].n;
     }
     int64_t *out = mcdc_xcalloc(total ? total : 1, sizeof *out);
-    for (size_t i = 0; i < n && i < MAX_BATCH; i++)
+    for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < ks[i].n; j++) out[(*n_out)++] = key_of(cc->id, &ks[i], j);
     return out;
 }
 
-/* Whether a call writing keys (NULL: not known) as an upsert or not must
- * wait for the calls in flight. */
-static bool must_wait(const channel_worker *w, const int64_t *keys, size_t n, bool upsert) {
+/* Whether a call writing keys (NULL: not known) must wait for the calls in
+ * flight. */
+static bool must_wait(const channel_worker *w, const int64_t *keys, size_t n) {
     const inflight *f = &w->fly;
     if (!f->n) return false;
-    if (!keys) return upsert || f->upserts > 0;
-    if (upsert && f->unknown) return true;
+    if (!keys || f->unknown) return true;
     for (size_t i = 0; i < n; i++)
         if (idmap_get(&f->keys, keys[i])) return true;
     return false;
@@ -108,7 +110,6 @@ static bool must_wait(const channel_worker *w, const int64_t *keys, size_t n, bo
  * may repeat: the source may write one key twice in a batch). */
 static void keys_hold(channel_worker *w, const inflight_call *c) {
     inflight *f = &w->fly;
-    if (c->upsert) f->upserts++;
     if (!c->keys) {
         f->unknown++;
         return;
@@ -121,7 +122,6 @@ static void keys_hold(channel_worker *w, const inflight_call *c) {
 
 static void keys_release(channel_worker *w, inflight_call *c) {
     inflight *f = &w->fly;
-    if (c->upsert) f->upserts--;
     if (!c->keys) {
         f->unknown--;
         return;
@@ -133,9 +133,13 @@ static void keys_release(channel_worker *w, inflight_call *c) {
     }
     free(c->keys);
     c->keys = NULL;
-    /* A catch-up's map grows to the keys of every call in flight; a live
-     * stream's calls are small, so the big table is given back. */
-    if (f->n == 1 && f->keys.cap > 4096) idmap_free(&f->keys);
+}
+
+void calls_trim(channel_worker *w) {
+    /* A catch-up's table grows to the keys of every call in flight; once
+     * the channel is quiet it goes back (a drained ring at each Delete would
+     * only grow it again). */
+    if (!w->fly.n && w->fly.keys.cap > 4096) idmap_free(&w->fly.keys);
 }
 
 /* ---- the ring ------------------------------------------------------------------------ */
@@ -257,11 +261,10 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     *in_flight = false;
     size_t n_keys;
     int64_t *keys = keys_of(w, cs, n, cc, &n_keys);
-    if (!keys && as_upsert) return calls_apply(w, cs, n, id, cc, true);
     /* The batch's WAL bytes stand in for its request bytes, which are known
      * only once it is serialized; the two differ by a few percent. */
     while (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes ||
-                        must_wait(w, keys, n_keys, as_upsert)))
+                        must_wait(w, keys, n_keys)))
         if (land_head(w)) {
             free(keys);
             return APPLY_STOPPED;
@@ -294,7 +297,7 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     w->fly.n++;
     inflight_call *f = &w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT];
     *f = (inflight_call){.call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts,
-                         .sent_ns = sent_ns, .coll_id = cc->id, .upsert = as_upsert, .keys = keys, .n_keys = n_keys};
+                         .sent_ns = sent_ns, .coll_id = cc->id, .keys = keys, .n_keys = n_keys};
     keys_hold(w, f);
     w->fly.bytes += w->ctx.target->bytes(call);
     *in_flight = true;

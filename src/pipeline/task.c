@@ -324,8 +324,9 @@ static int start_needed(task *t, mcdc_err *err) {
     catalog_coll **list;
     size_t n = catalog_list_held(t->env->catalog, &list);
     int rc = 0;
-    /* How many DML channels the task reads now: they share the read-ahead.
-     * A channel added later gets the share of its own moment. */
+    /* How many DML channels the task reads now: they share its memory
+     * budget (budget.h). A channel added later gets the share of its own
+     * moment. */
     size_t dml = 0;
     for (size_t i = 0; i + 1 < t->n_workers; i++) {
         pthread_mutex_lock(&t->mu);

@@ -57,7 +57,8 @@ typedef struct task_env {
     mq_config mq;
     char *channel_prefix;      /* "by-dev": channels are <prefix>-rootcoord-dml_N */
     int dml_channels;
-    worker_settings apply;     /* apply.*: resolved by the config (config.c has the defaults) */
+    worker_settings apply;     /* apply.* as the config resolved it; batch_bytes and inflight_bytes 0: a
+                                * task's share, resolved per channel by budget.h */
     /* source.milvus: the source's proxy, read by snapshots (its Query API);
      * address NULL or "": none configured, and a snapshot is refused. */
     milvus_config source_milvus;

@@ -45,7 +45,6 @@ typedef struct inflight_call {
     uint64_t first_ts;    /* its oldest change: where its apply lag counts from */
     uint64_t sent_ns;     /* the current attempt's send */
     int64_t coll_id;
-    bool upsert;
     int64_t *keys;        /* the keys it writes, as inflight.c compares them; NULL: not known */
     size_t n_keys;
 } inflight_call;
@@ -56,8 +55,7 @@ typedef struct inflight {
     /* The keys the calls in flight write (inflight.c's key_of) -> how many
      * times they write it. */
     idmap keys;
-    size_t upserts;       /* upsert calls in flight */
-    size_t unknown;       /* insert calls in flight whose keys are not known */
+    size_t unknown;       /* calls in flight whose keys are not known */
 } inflight;
 
 typedef struct dml_state {
@@ -176,8 +174,8 @@ void dml_clear(channel_worker *w);
 
 /* ---- inflight.c -------------------------------------------------------------------- */
 
-/* Applies in order, after every call in flight landed: a Delete, an Upsert
- * or DDL must not overtake the inserts before it. */
+/* Applies in order, after every call in flight landed: a Delete, a source
+ * upsert's halves or DDL must not overtake the calls before it. */
 apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const mq_msgid *id, const catalog_coll *cc,
                      bool as_upsert);
 /* Sends inserts of one partition without waiting, as upserts when
@@ -193,6 +191,8 @@ apply_rc calls_land(channel_worker *w, size_t keep);
 void calls_land_on_exit(channel_worker *w);
 /* Forgets the calls still in flight, unanswered (their positions stay held). */
 void calls_drop(channel_worker *w);
+/* The channel is quiet: memory kept for calls in flight goes back. */
+void calls_trim(channel_worker *w);
 
 /* ---- replicate.c ------------------------------------------------------------------- */
 

@@ -41,15 +41,21 @@ static void test_shares_do_not_grow_with_channels(void **state) {
     assert_int_equal(budget_channel(&shared, 0, false).prefetch_kbytes, 40 * 1024);
 }
 
-/* Rule: an operator's explicit limit is taken as it is, per channel. */
+/* Rule: an operator's explicit limit is taken as it is, per channel,
+ * whether it is below or above the share. */
 static void test_operator_settings_win(void **state) {
     (void)state;
     worker_settings set = shared;
     set.batch_bytes = 65536;
-    set.inflight_bytes = 2 * MIB;
+    set.inflight_bytes = 64 * MIB;
     worker_settings s = budget_channel(&set, 8, false);
     assert_int_equal(s.batch_bytes, 65536);
-    assert_int_equal(s.inflight_bytes, 2 * MIB);
+    assert_int_equal(s.inflight_bytes, 64 * MIB);
+    set.batch_bytes = 32 * MIB;
+    set.inflight_bytes = 2048;
+    s = budget_channel(&set, 8, false);
+    assert_int_equal(s.batch_bytes, 32 * MIB);
+    assert_int_equal(s.inflight_bytes, 2048);
 }
 
 /* Rule: the replicate channel gets the driver's read-ahead and no zero limits. */
@@ -57,7 +63,8 @@ static void test_replicate_channel(void **state) {
     (void)state;
     worker_settings s = budget_channel(&shared, 8, true);
     assert_int_equal(s.prefetch_kbytes, 0);
-    assert_true(s.batch_bytes > 0 && s.inflight_bytes > 0);
+    assert_int_equal(s.batch_bytes, 8 * MIB);
+    assert_int_equal(s.inflight_bytes, 24 * MIB);
 }
 
 int main(void) {

@@ -88,6 +88,7 @@ static struct {
     } keyed[32];
     size_t n_keyed;
     uint64_t upsert_until; /* inserts of ts <= this go as upserts (a snapshot's overlap) */
+    bool keys_unknown;     /* changes not keyed() have keys that cannot be told (else one of their own) */
 } fake;
 
 static size_t rows_of(const change *const *cs, size_t n) {
@@ -244,7 +245,9 @@ static overlap_keys s_keys(void *ud, const change *c, const catalog_coll *cc) {
     (void)ud, (void)cc;
     for (size_t i = 0; i < fake.n_keyed; i++)
         if (fake.keyed[i].msg_id == c->msg_id) return (overlap_keys){.ints = fake.keyed[i].keys, .n = fake.keyed[i].n};
-    return (overlap_keys){0};
+    if (fake.keys_unknown) return (overlap_keys){0};
+    /* Any other change writes one key of its own. */
+    return (overlap_keys){.ints = &c->msg_id, .n = 1};
 }
 
 static const source_ops fake_source = {.collection_of = s_collection_of,
@@ -342,7 +345,8 @@ static change insert(int64_t coll_id, int64_t part, uint64_t ts, size_t rows) {
                     .msg_id = next_msg_id++, .num_rows = rows, .db_name = "", .collection_name = ""};
 }
 
-/* c writes these int64 keys (at most 4), as the source's keys callback tells. */
+/* c writes these int64 keys (at most 4), as the source's keys callback
+ * tells; a change not keyed writes one key of its own (its msg_id). */
 static change keyed(change c, size_t n, ...) {
     va_list ap;
     va_start(ap, n);
@@ -626,12 +630,12 @@ static void test_refused_batch_pauses_at_no_message(void **state) {
     assert_true(fake.checkpoint < 1); /* nothing of the refused call passed */
     worker_free(w);
 
-    /* The same refusal of a synchronous call (replay window: upserts). */
-    w = worker(5000, 4, 0, 3);
+    /* The same refusal of a synchronous call (joined deletes). */
+    w = worker(5000, 4, 0, -1);
     fake.fail_applies = 1 << 20;
     fake.apply_code = MCDC_EREMOTE;
-    feed(w, 1, insert(1, 100, 10, 5));
-    feed(w, 2, insert(1, 100, 11, 6));
+    feed(w, 1, delete(1, 10, 5));
+    feed(w, 2, delete(1, 11, 6));
     assert_int_equal(worker_on_quiet(w), APPLY_STOPPED);
     assert_int_equal(fake.paused_at, -1);
     assert_non_null(strstr(fake.paused, "2 messages up to position 2"));
@@ -673,9 +677,8 @@ static void test_permanent_failure_mid_ring(void **state) {
 }
 
 /* Rule: messages up to the previous run's intent may be on the target
- * already: inserts there go as upserts (in order here, their keys not being
- * known: test_replay_window_upserts_fly has them in flight); past it, plain
- * inserts in flight again. */
+ * already: inserts there go as upserts; past it, plain inserts. Both fly
+ * (their keys differ). */
 static void test_replay_window_as_upserts(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 4, 10, 13);
@@ -685,18 +688,18 @@ static void test_replay_window_as_upserts(void **state) {
     feed(w, 14, insert(1, 100, 13, 5));
     quiet(w);
     assert_int_equal(fake.n_calls, 2);
-    assert_call(0, SYNC, CHANGE_INSERT, 1, 9, true);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 9, true);
     assert_call(1, STARTED, CHANGE_INSERT, 1, 5, false);
+    assert_int_equal(fake.calls[1].open, 1);
     worker_free(w);
 }
 
 /* Rule: inside the replay window, upserts whose keys no call in flight
  * writes fly side by side; one that shares a key with a call in flight
- * goes only after that call landed; one whose keys are not known goes in
- * order, after everything in flight. */
+ * goes only after that call landed. */
 static void test_replay_window_upserts_fly(void **state) {
     (void)state;
-    channel_worker *w = worker(5000, 4, 10, 15);
+    channel_worker *w = worker(5000, 4, 10, 14);
     feed(w, 11, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
     quiet(w);
     feed(w, 12, keyed(insert(1, 100, 11, 2), 2, (int64_t)3, (int64_t)4));
@@ -715,14 +718,10 @@ static void test_replay_window_upserts_fly(void **state) {
     quiet(w);
     assert_call(3, STARTED, CHANGE_INSERT, 1, 2, true);
     assert_int_equal(fake.calls[3].open, 1u << 2);
-    /* Keys not known: in order, once nothing is in flight. */
-    feed(w, 15, insert(1, 100, 14, 3));
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
     quiet(w);
-    assert_call(4, SYNC, CHANGE_INSERT, 1, 3, true);
-    assert_int_equal(w->fly.n, 0);
-    quiet(w);
-    assert_int_equal(fake.checkpoint, 15);
-    assert_int_equal(atomic_load(&stats.upserted), 10);
+    assert_int_equal(fake.checkpoint, 14);
+    assert_int_equal(atomic_load(&stats.upserted), 7);
     assert_int_equal(idmap_count(&w->fly.keys), 0);
     worker_free(w);
 }
@@ -730,7 +729,8 @@ static void test_replay_window_upserts_fly(void **state) {
 /* Rule: past the window, a plain insert waits for any call in flight that
  * writes one of its keys: for an upsert, whose delete would remove it if
  * the proxy took the insert first, and for an insert too, since a retry
- * resends that as an upsert. Disjoint keys fly together. */
+ * resends that as an upsert. Disjoint keys fly together; a call whose keys
+ * cannot be told waits for every call in flight, and every call for it. */
 static void test_calls_of_one_key_never_cross(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 8, 10, 11);
@@ -748,25 +748,88 @@ static void test_calls_of_one_key_never_cross(void **state) {
     quiet(w);
     assert_int_equal(fake.calls[3].open, 1u << 2);
     assert_int_equal(calls_land(w, 0), APPLY_OK);
-
-    /* Keys not known: a plain insert waits for every upsert in flight. */
     worker_free(w);
+
+    /* Keys not known: such a call waits for every call in flight ... */
     w = worker(5000, 8, 10, 11);
     feed(w, 11, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
     quiet(w);
+    fake.keys_unknown = true;
     feed(w, 12, insert(1, 100, 11, 1));
     quiet(w);
     assert_call(1, STARTED, CHANGE_INSERT, 1, 1, false);
     assert_int_equal(fake.calls[1].open, 0);
-    /* An upsert (a snapshot's overlap here) waits for that insert, whatever its own keys. */
+    /* ... and every call waits for it, upsert (a snapshot's overlap here) or insert. */
     fake.upsert_until = UINT64_MAX;
     feed(w, 13, keyed(insert(1, 100, 12, 1), 1, (int64_t)9));
     quiet(w);
     assert_call(2, STARTED, CHANGE_INSERT, 1, 1, true);
     assert_int_equal(fake.calls[2].open, 0);
+    fake.upsert_until = 0;
+    feed(w, 14, insert(1, 100, 13, 1));
+    quiet(w);
+    feed(w, 15, keyed(insert(1, 100, 14, 1), 1, (int64_t)10));
+    quiet(w);
+    assert_call(4, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_int_equal(fake.calls[4].open, 0);
     assert_int_equal(calls_land(w, 0), APPLY_OK);
     quiet(w);
-    assert_int_equal(fake.checkpoint, 13);
+    assert_int_equal(fake.checkpoint, 15);
+    assert_int_equal(w->fly.unknown, 0);
+    worker_free(w);
+}
+
+/* Rule: a call retried after a transient failure goes again as an upsert
+ * (it may have landed), so a later call of one of its keys is not sent
+ * until it landed: the upsert's delete would otherwise remove that row. */
+static void test_retried_call_is_not_crossed(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 8, 0, -1);
+    fake.fail_next_waits = 1;
+    fake.fail_code = MCDC_EUNAVAIL;
+    feed(w, 1, keyed(insert(1, 100, 10, 1), 1, (int64_t)5));
+    quiet(w);
+    feed(w, 2, keyed(insert(1, 100, 11, 1), 1, (int64_t)6));
+    quiet(w);
+    assert_int_equal(fake.calls[1].open, 1);
+    /* Key 5 again: first call 0 lands, through its retry as an upsert. */
+    feed(w, 3, keyed(insert(1, 100, 12, 1), 1, (int64_t)5));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 4);
+    assert_call(2, RESENT, CHANGE_INSERT, 1, 1, true);
+    assert_call(3, STARTED, CHANGE_INSERT, 1, 1, false);
+    assert_false(fake.calls[3].open & 1u); /* call 0 had landed */
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+    worker_free(w);
+}
+
+/* Rule: whatever way calls leave the ring — landed at exit, dropped — the
+ * keys they held go with them. */
+static void test_keys_go_with_their_calls(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 8, 0, -1);
+    feed(w, 1, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
+    quiet(w);
+    fake.keys_unknown = true;
+    feed(w, 2, insert(1, 100, 11, 1));
+    quiet(w);
+    assert_int_equal(w->fly.unknown, 1);
+    worker_on_exit(w);
+    assert_int_equal(w->fly.n, 0);
+    assert_int_equal(w->fly.unknown, 0);
+    assert_int_equal(idmap_count(&w->fly.keys), 0);
+    worker_free(w);
+
+    w = worker(5000, 8, 0, -1);
+    feed(w, 1, keyed(insert(1, 100, 10, 2), 2, (int64_t)1, (int64_t)2));
+    quiet(w);
+    feed(w, 2, keyed(insert(1, 100, 11, 2), 2, (int64_t)3, (int64_t)3)); /* a key twice in one call */
+    quiet(w);
+    assert_int_equal(idmap_count(&w->fly.keys), 3);
+    calls_drop(w);
+    assert_int_equal(idmap_count(&w->fly.keys), 0);
+    /* The table itself goes back once the channel is quiet with nothing in flight. */
+    calls_trim(w);
     worker_free(w);
 }
 
@@ -1037,6 +1100,8 @@ int main(void) {
         cmocka_unit_test(test_replay_window_as_upserts),
         cmocka_unit_test(test_replay_window_upserts_fly),
         cmocka_unit_test(test_calls_of_one_key_never_cross),
+        cmocka_unit_test(test_retried_call_is_not_crossed),
+        cmocka_unit_test(test_keys_go_with_their_calls),
         cmocka_unit_test(test_skip_only_at_the_paused_position),
         cmocka_unit_test(test_repeat_dropped),
         cmocka_unit_test(test_not_found_of_dropped_collection),
