@@ -25,7 +25,11 @@ side in one run so that a noisy shared machine still gives fair ratios:
             indexed and loaded it, so it too starts empty and loaded): rows/s from the task's
             creation until a Strong count(*) returns N; catchup_ratio to the single-client ceiling
             (goal >= 1.0: mcdc pipelines, the client waits for each reply) and
-            catchup_ratio_pipelined to the pipelined one (goal >= 0.9).
+            catchup_ratio_pipelined to the pipelined one (goal >= 0.9). All of that backlog is
+            the task's replay window (a start in the channel's past), so it goes as upserts.
+  resume    the other catch-up: a task paused while N rows are written to a new collection, then
+            resumed; that backlog lies past its intent and goes as plain inserts:
+            resume_catchup_rows_per_s, resume_catchup_ratio(_pipelined) against the same ceilings.
   lag       a steady load at half the Python client's speed for S seconds into the source (a writer process
             on a fixed schedule); per batch the time from the source's ack until a Strong
             count(*) over its PK range returns all of it on the target (4 pollers, each on a
@@ -192,21 +196,85 @@ class Run:
         self.to_drop.remove(("tgt", name))
         return a.rows / secs, secs, t_ins, busy(b0, b1)
 
+    def replicated(self, srv, what):
+        """A new source collection, a task over it (default start) and its target twin as mcdc
+        made it, indexed and loaded by us: (name, task, the target Collection)."""
+        name = self.coll_name(what)
+        Collection(name, bl.schema(), using="src", shards_num=self.args.shards)
+        self.to_drop.append(("src", name))
+        task = srv.create_task(collection_infos=[{"name": name}])
+        self.tasks.append(task)
+        tc = self.wait_target(name)
+        self.load_target(tc)
+        return name, task, tc
+
     def prepare_catchup(self, srv):
         """The source collection, empty, and its target twin as mcdc creates it (a throw-away task
         with the default start makes it, then is deleted), indexed and loaded by us, so that the
         catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
         nothing but replication."""
-        a = self.args
-        name = self.coll_name("src")
-        Collection(name, bl.schema(), using="src", shards_num=a.shards)
-        self.to_drop.append(("src", name))
-        task = srv.create_task(collection_infos=[{"name": name}])
-        self.load_target(self.wait_target(name))
+        name, task, _ = self.replicated(srv, "src")
+        self.tasks.remove(task)
         status, reply = srv.post("delete", {"task_id": task})
         if status != 200:
             raise RuntimeError(f"delete of the preparing task failed: {reply}")
         return name
+
+    def resume_catchup(self, srv, sampler, rows):
+        """The other catch-up: a task paused (or an mcdc down) while N rows were written. All of
+        the backlog lies past the task's intent, so it replays as plain inserts, not upserts.
+        rows/s from the resume until a Strong count(*) on the target returns N."""
+        a = self.args
+        name, task, tc = self.replicated(srv, "resume")
+        status, reply = srv.post("pause", {"task_id": task})
+        if status != 200:
+            raise RuntimeError(f"pause of the resume task failed: {reply}")
+        bl.insert_all(Collection(name, using="src"), rows, a.rows, a.batch)
+        before = srv.get(task)["applied"]
+        watch = self.target_watch("resume")
+        pid = srv.proc.pid
+        _, cpu0, _ = bl.proc_sample(pid)
+        b0 = bl.machine_busy()
+        t0 = time.monotonic()
+        status, reply = srv.post("resume", {"task_id": task})
+        if status != 200:
+            raise RuntimeError(f"resume failed: {reply}")
+        deadline = t0 + a.timeout
+        marks = {}
+        stop = threading.Event()
+
+        def follow():  # when mcdc's own counters first showed a row of the backlog, and all of it
+            while not stop.is_set():
+                got = srv.get(task)["applied"]["inserted_rows"] - before["inserted_rows"]
+                if got and "first" not in marks:
+                    marks["first"] = time.monotonic()
+                if got >= a.rows:
+                    marks["applied"] = time.monotonic()
+                    return
+                time.sleep(0.1)
+        th = threading.Thread(target=follow, daemon=True)
+        th.start()
+        got = -1
+        while got != a.rows:
+            got = bl.count(tc)
+            if got > a.rows or time.monotonic() > deadline:
+                raise RuntimeError(f"resume catch-up: target holds {got} rows, expected {a.rows}: {srv.get(task)}")
+            if got != a.rows:
+                time.sleep(0.05)
+        secs = time.monotonic() - t0
+        stop.set()
+        _, cpu1, _ = bl.proc_sample(pid)
+        b1 = bl.machine_busy()
+        watch()
+        info = srv.get(task)
+        rss_max, _, _ = sampler.window(t0, t0 + secs)
+        call = info.get("latency", {}).get("target_call_seconds", {})
+        return dict(rows_per_s=a.rows / secs, secs=secs, cpu=cpu1 - cpu0, rss_max=rss_max, machine_busy=busy(b0, b1),
+                    inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
+                    upserted=info["applied"]["upserted_rows"] - before["upserted_rows"],
+                    inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
+                    target_cpu=self.target_cpu["resume"], first_after=marks.get("first", t0) - t0,
+                    applied_after=marks.get("applied", t0) - t0)
 
     def fill_source(self, rows, name):
         a = self.args
@@ -310,13 +378,7 @@ class Run:
 
     def live_lag(self, srv, ctx, rate, seconds):
         a = self.args
-        name = self.coll_name("lag")
-        Collection(name, bl.schema(), using="src", shards_num=a.shards)
-        self.to_drop.append(("src", name))
-        task = srv.create_task(collection_infos=[{"name": name}])
-        self.tasks.append(task)
-        tc = self.wait_target(name)
-        self.load_target(tc)
+        name, task, tc = self.replicated(srv, "lag")
         # Warm-up: one batch through the whole path before the clock runs.
         bl.insert_all(Collection(name, using="src"), bl.Rows(a.batch), a.batch, a.batch, lo=-a.batch)
         deadline = time.monotonic() + 120
@@ -482,7 +544,9 @@ class Run:
                 f"{res['rawu'][0]:.0f} (pipelined upserts), "
                 f"Python client {res['ceil']:.0f}; catch-up of {src_name}")
             res["cu"] = self.catchup(srv, sampler, src_name)
-            log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; mcdc idle with a caught-up task")
+            log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; the same backlog behind a paused task")
+            res["ru"] = self.resume_catchup(srv, sampler, rows)
+            log(f"resume catch-up {res['ru']['rows_per_s']:.0f} rows/s; mcdc idle with caught-up tasks")
             res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
             if a.deletes:
                 log(f"delete catch-up: {a.deletes} rows and as many single-key deletes, then a task")
@@ -559,6 +623,20 @@ class Run:
                     note="catchup_rows_per_s / ceiling_pipelined_rows_per_s")
         self.figure("catchup_ratio_upsert_pipelined", cu["rows_per_s"] / rawu[0], "ratio",
                     note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
+        ru = v["ru"]
+        self.figure("resume_catchup_rows_per_s", ru["rows_per_s"], "rows/s", seconds=round(ru["secs"], 2),
+                    first_row_applied_after_s=round(ru["first_after"], 2),
+                    mcdc_applied_after_s=round(ru["applied_after"], 2),
+                    inserted=ru["inserted"], upserted=ru["upserted"], calls_in_flight_peak=ru["inflight_peak"],
+                    target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
+                    target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
+                    mcdc_cpu_s_per_100k_rows=round(ru["cpu"] * per100k, 2), rss_max_mib=round(ru["rss_max"] / MIB, 1),
+                    machine_busy=ru["machine_busy"],
+                    note="a paused task resumed over N rows written meanwhile: plain inserts, past its intent")
+        self.figure("resume_catchup_ratio", ru["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
+                    note="resume_catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
+        self.figure("resume_catchup_ratio_pipelined", ru["rows_per_s"] / rawp[0], "ratio", 0.9, ">=",
+                    note="resume_catchup_rows_per_s / ceiling_pipelined_rows_per_s")
         self.figure("catchup_rows_per_s", cu["rows_per_s"], "rows/s", raw1[0], ">=",
                     ratio_to_ceiling=round(cu["rows_per_s"] / raw1[0], 3), seconds=round(cu["secs"], 2),
                     first_row_applied_after_s=round(cu["first_after"], 2),
@@ -642,8 +720,9 @@ class Run:
                         send_to_visible_p99_s=round(bl.pct([r[5] + r[1] for r in ref["per_batch"]], 99), 4))
         self.figure("rss_idle_mib", v["rss_idle"] / MIB, "MiB", 25, "<=", cpu_share=round(v["cpu_idle"], 4))
         self.figure("rss_idle_with_task_mib", v["rss_idle_task"] / MIB, "MiB", cpu_share=round(v["cpu_idle_task"], 4))
-        self.figure("rss_catchup_max_mib", cu["rss_max"] / MIB, "MiB", 150, "<=",
-                    mean_mib=round(cu["rss_mean"] / MIB, 1))
+        self.figure("rss_catchup_max_mib", max(cu["rss_max"], v["ru"]["rss_max"]) / MIB, "MiB", 150, "<=",
+                    mean_mib=round(cu["rss_mean"] / MIB, 1), replay_window_mib=round(cu["rss_max"] / MIB, 1),
+                    resume_mib=round(v["ru"]["rss_max"] / MIB, 1))
         self.figure("cpu_s_per_100k_rows_catchup", cu["cpu"] * per100k, "cpu-s",
                     cpu_share=round(cu["cpu"] / cu["secs"], 3))
         if lag["rows"]:
@@ -662,8 +741,10 @@ class Run:
             print(f"{f['figure']:<30} {f['value']:>12.6g} {f['unit']:<7} {goal:>14} {ratio:>7}  {met}")
         r1 = next(f for f in self.figures if f["figure"] == "catchup_ratio")
         rp = next(f for f in self.figures if f["figure"] == "catchup_ratio_pipelined")
+        ru = next(f for f in self.figures if f["figure"] == "resume_catchup_ratio")
+        rr = next(f for f in self.figures if f["figure"] == "resume_catchup_ratio_pipelined")
         print(f"catch-up / ceiling = {r1['value']:.3f} (goal >= 1.0); / pipelined ceiling = {rp['value']:.3f} "
-              f"(goal >= 0.9)")
+              f"(goal >= 0.9); after a pause: {ru['value']:.3f} / {rr['value']:.3f}")
 
 
 SATURATED = 0.97  # a 0.5 s window with the machine this busy had no spare CPU for anyone
