@@ -103,6 +103,7 @@ class Run:
         self.to_drop = []  # (alias, name)
         self.tasks = []
         self.target_cpu = {}  # phase -> the target Milvus's CPU-seconds (target_watch)
+        self.perfs = []       # perf record processes of phases not ended yet
 
     # ---- figures -------------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class Run:
             out.mkdir(parents=True, exist_ok=True)
             perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", str(out / f"{what}.data"),
                                      "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.perfs.append(perf)  # stopped by cleanup if the phase fails
             time.sleep(0.5)
         cpu0 = bl.proc_sample(pid)[1]
 
@@ -167,6 +169,7 @@ class Run:
             if perf:
                 perf.send_signal(2)
                 perf.wait(30)
+                self.perfs.remove(perf)
         return done
 
     def raw_ceiling(self, rows, batch, inflight, what, upsert=False):
@@ -183,6 +186,8 @@ class Run:
         name = self.coll_name("ceil")
         c = bl.create_loaded(name, "tgt", a.shards)
         self.to_drop.append(("tgt", name))
+        from stackenv import piece_pid
+        bl.wait_quiet(piece_pid("target-milvus"))
         b0 = bl.machine_busy()
         t0 = time.monotonic()
         t_ins = bl.insert_all(c, rows, a.rows, a.batch)
@@ -214,10 +219,10 @@ class Run:
         catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
         nothing but replication."""
         name, task, _ = self.replicated(srv, "src")
-        self.tasks.remove(task)
         status, reply = srv.post("delete", {"task_id": task})
         if status != 200:
             raise RuntimeError(f"delete of the preparing task failed: {reply}")
+        self.tasks.remove(task)
         return name
 
     def resume_catchup(self, srv, sampler, rows):
@@ -231,6 +236,10 @@ class Run:
             raise RuntimeError(f"pause of the resume task failed: {reply}")
         bl.insert_all(Collection(name, using="src"), rows, a.rows, a.batch)
         before = srv.get(task)["applied"]
+        # The source just took N rows and is still flushing them on the same cores: the
+        # replay-window catch-up's source was filled minutes before its clock.
+        from stackenv import piece_pid
+        bl.wait_quiet(piece_pid("source-milvus"))
         watch = self.target_watch("resume")
         pid = srv.proc.pid
         _, cpu0, _ = bl.proc_sample(pid)
@@ -245,7 +254,12 @@ class Run:
 
         def follow():  # when mcdc's own counters first showed a row of the backlog, and all of it
             while not stop.is_set():
-                got = srv.get(task)["applied"]["inserted_rows"] - before["inserted_rows"]
+                info = srv.get(task)
+                if info["state"] == "Paused":
+                    marks["paused"] = info.get("reason")
+                    return
+                ap = info["applied"]
+                got = ap["inserted_rows"] + ap["upserted_rows"] - before["inserted_rows"] - before["upserted_rows"]
                 if got and "first" not in marks:
                     marks["first"] = time.monotonic()
                 if got >= a.rows:
@@ -257,6 +271,8 @@ class Run:
         got = -1
         while got != a.rows:
             got = bl.count(tc)
+            if "paused" in marks:
+                raise RuntimeError(f"resume catch-up: task paused: {marks['paused']}")
             if got > a.rows or time.monotonic() > deadline:
                 raise RuntimeError(f"resume catch-up: target holds {got} rows, expected {a.rows}: {srv.get(task)}")
             if got != a.rows:
@@ -273,8 +289,9 @@ class Run:
                     inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
                     upserted=info["applied"]["upserted_rows"] - before["upserted_rows"],
                     inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
-                    target_cpu=self.target_cpu["resume"], first_after=marks.get("first", t0) - t0,
-                    applied_after=marks.get("applied", t0) - t0)
+                    target_cpu=self.target_cpu["resume"],
+                    first_after=marks["first"] - t0 if "first" in marks else None,
+                    applied_after=marks["applied"] - t0 if "applied" in marks else None)
 
     def fill_source(self, rows, name):
         a = self.args
@@ -577,6 +594,9 @@ class Run:
         self.report(res)
 
     def cleanup(self, srv):
+        for perf in self.perfs:
+            perf.send_signal(2)
+            perf.wait(30)
         for t in self.tasks:
             try:
                 srv.post("delete", {"task_id": t})
@@ -625,8 +645,8 @@ class Run:
                     note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
         ru = v["ru"]
         self.figure("resume_catchup_rows_per_s", ru["rows_per_s"], "rows/s", seconds=round(ru["secs"], 2),
-                    first_row_applied_after_s=round(ru["first_after"], 2),
-                    mcdc_applied_after_s=round(ru["applied_after"], 2),
+                    first_row_applied_after_s=None if ru["first_after"] is None else round(ru["first_after"], 2),
+                    mcdc_applied_after_s=None if ru["applied_after"] is None else round(ru["applied_after"], 2),
                     inserted=ru["inserted"], upserted=ru["upserted"], calls_in_flight_peak=ru["inflight_peak"],
                     target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
                     target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
@@ -806,8 +826,8 @@ def parse_args(argv=None):
                         "'until mcdc may apply it' (Kafka + the time tick it waits for) and 'after'")
     p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during catch-up into FILE")
     p.add_argument("--perf-target", metavar="DIR",
-                   help="perf record -g the target Milvus during each ceiling and the catch-up into "
-                        "DIR/ceil1.data, DIR/ceilp.data, DIR/catchup.data")
+                   help="perf record -g the target Milvus during each raw ceiling and both catch-ups into "
+                        "DIR/ceil1.data, ceilp.data, ceilu.data, catchup.data, resume.data")
     a = p.parse_args(argv)
     if a.rows is None:
         a.rows = 20_000 if a.quick else 200_000

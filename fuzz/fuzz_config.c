@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(cfg.max_body_bytes >= 1024 && cfg.max_body_bytes <= (1u << 30));
     CHECK(cfg.source.dml_channels >= 1 && cfg.source.dml_channels <= 1024);
     CHECK(cfg.apply.batch_rows >= 1 && cfg.apply.batch_rows <= 1000000);
-    CHECK(cfg.apply.batch_bytes >= 1024 && cfg.apply.batch_bytes <= (64u << 20));
+    /* 0: a task's share (pipeline/budget.h) */
+    CHECK(cfg.apply.batch_bytes == 0 || (cfg.apply.batch_bytes >= 1024 && cfg.apply.batch_bytes <= (64u << 20)));
+    CHECK(cfg.apply.inflight_bytes == 0 || (cfg.apply.inflight_bytes >= 1024 && cfg.apply.inflight_bytes <= (1u << 30)));
     CHECK(cfg.apply.retry_max_ms >= 10 && cfg.apply.retry_max_ms <= 3600000);
     CHECK(!cfg.source.etcd.username[0] == !cfg.source.etcd.password[0]);
     /* What the file says, the driver accepts. */

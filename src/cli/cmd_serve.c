@@ -57,12 +57,14 @@ static store *open_store(const mcdc_config *cfg, mcdc_err *err) {
 
 /* Every channel worker is a thread, and glibc gives threads arenas of their
  * own (up to eight per core); what a catch-up freed stays in each of them
- * until the channel goes quiet. Two arenas kept an eight-shard catch-up at
- * 148 MiB instead of 179 at the same speed (docs/benchmarks.md): mcdc spends
- * 0.3 CPU-s per 100 000 rows, too little to contend for them. An operator's
- * MALLOC_ARENA_MAX wins. */
+ * until the channel goes quiet. One eight-shard catch-up with
+ * MALLOC_ARENA_MAX=2 peaked at 148 MiB against 176-179 without, at the same
+ * speed (a later run with this setting peaked at 176 again: arenas are not
+ * all of it; docs/benchmarks.md). mcdc spends 0.3 CPU-s per 100 000 rows,
+ * too little to contend for two. An operator's MALLOC_ARENA_MAX or glibc
+ * tunables win. */
 static void fewer_arenas(void) {
-    if (!getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+    if (!getenv("MALLOC_ARENA_MAX") && !getenv("GLIBC_TUNABLES")) mallopt(M_ARENA_MAX, 2);
 }
 
 int cmd_serve(int argc, char **argv) {

@@ -7,7 +7,7 @@
 /* The task's whole read-ahead. One channel's catch-up was held by the
  * reader's fetch queue, not the target, until it had 40 MiB (8 MiB: 0.32 x
  * the one-client insert ceiling; 40 MiB: 1.1-1.4 x). Eight channels of 5 MiB
- * each drained at 0.97 x the pipelined ceiling. A share never drops below
+ * each drained at 0.96-1.05 x the pipelined ceiling. A share never drops below
  * two 1 MiB insert messages (that floor binds from 20 channels on). */
 #define READ_AHEAD (40u * MIB)
 #define READ_AHEAD_MIN (2u * MIB)
@@ -16,8 +16,8 @@
  * reply; 24 MiB lets four fly on one channel. One call always goes, so a
  * channel's share has no floor. With eight channels a share (3 MiB) holds
  * one or two 2 MiB batches: each channel keeps fewer calls out, but eight
- * channels keep more out together than one did, which measured 0.97 x the
- * pipelined ceiling; more per channel would cost memory, not speed. */
+ * channels keep more out together than one did (0.96-1.05 x the pipelined
+ * ceiling); more per channel would cost memory, not speed. */
 #define IN_FLIGHT (24u * MIB)
 /* The batch being joined, WAL bytes; batch_rows (5000) binds first at
  * dim 128 on one or two channels. */

@@ -229,11 +229,11 @@ apply_rc worker_on_quiet(channel_worker *w) {
      * catch-up); give it back once the channel has gone quiet, at most every
      * TRIM_EVERY_MS. */
     if (w->since_trim_bytes > TRIM_AFTER_BYTES && mcdc_now_mono_ms() - w->trimmed_mono_ms >= TRIM_EVERY_MS) {
-        calls_trim(w);
         malloc_trim(0);
         w->since_trim_bytes = 0;
         w->trimmed_mono_ms = mcdc_now_mono_ms();
     }
+    calls_trim(w);
     /* Calls that landed while the queue was quiet move the checkpoint too. */
     if (save_if_due(w)) return APPLY_STOPPED;
     /* Idle only with nothing read left unapplied: a worker that holds
