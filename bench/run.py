@@ -83,6 +83,7 @@ import multiprocessing as mp  # noqa: E402
 from pymilvus import Collection, connections, utility  # noqa: E402
 
 import benchlib as bl  # noqa: E402
+from stackenv import piece_pid  # noqa: E402
 
 MIB = 1024 * 1024
 CANARY_ROWS, CANARY_PERIOD = 200, 0.5
@@ -149,7 +150,6 @@ class Run:
         `perf record -g` of it into DIR/<what>.data. Returns a function that ends the watch; the
         CPU-seconds are then in self.target_cpu[what]. It first waits until the target is quiet, so
         that no phase pays for the one before it (benchlib.wait_quiet)."""
-        from stackenv import piece_pid
         pid = piece_pid("target-milvus")
         waited = bl.wait_quiet(pid)
         if waited > 1.5:
@@ -186,7 +186,6 @@ class Run:
         name = self.coll_name("ceil")
         c = bl.create_loaded(name, "tgt", a.shards)
         self.to_drop.append(("tgt", name))
-        from stackenv import piece_pid
         bl.wait_quiet(piece_pid("target-milvus"))
         b0 = bl.machine_busy()
         t0 = time.monotonic()
@@ -225,6 +224,33 @@ class Run:
         self.tasks.remove(task)
         return name
 
+    @staticmethod
+    def follow_applied(srv, task, rows, before=None):
+        """Polls `get` every 0.1 s on a thread of its own and records, in the dict it returns, when
+        mcdc's own counters (inserted + upserted rows, past `before`'s) first showed a row ("first")
+        and `rows` of them ("applied", with that `get` as "info"), or the task's pause ("paused").
+        Returns (marks, an Event that ends the polling)."""
+        marks, stop = {}, threading.Event()
+        base = before["inserted_rows"] + before["upserted_rows"] if before else 0
+
+        def follow():
+            while not stop.is_set():
+                info = srv.get(task)
+                if info["state"] == "Paused":
+                    marks["paused"] = info.get("reason")
+                    return
+                ap = info["applied"]
+                got = ap["inserted_rows"] + ap["upserted_rows"] - base
+                if got and "first" not in marks:
+                    marks["first"] = time.monotonic()
+                if got >= rows:
+                    marks["applied"] = time.monotonic()
+                    marks["info"] = info
+                    return
+                time.sleep(0.1)
+        threading.Thread(target=follow, daemon=True).start()
+        return marks, stop
+
     def resume_catchup(self, srv, sampler, rows):
         """The other catch-up: a task paused (or an mcdc down) while N rows were written. All of
         the backlog lies past the task's intent, so it replays as plain inserts, not upserts.
@@ -238,7 +264,6 @@ class Run:
         before = srv.get(task)["applied"]
         # The source just took N rows and is still flushing them on the same cores: the
         # replay-window catch-up's source was filled minutes before its clock.
-        from stackenv import piece_pid
         bl.wait_quiet(piece_pid("source-milvus"))
         watch = self.target_watch("resume")
         pid = srv.proc.pid
@@ -249,25 +274,7 @@ class Run:
         if status != 200:
             raise RuntimeError(f"resume failed: {reply}")
         deadline = t0 + a.timeout
-        marks = {}
-        stop = threading.Event()
-
-        def follow():  # when mcdc's own counters first showed a row of the backlog, and all of it
-            while not stop.is_set():
-                info = srv.get(task)
-                if info["state"] == "Paused":
-                    marks["paused"] = info.get("reason")
-                    return
-                ap = info["applied"]
-                got = ap["inserted_rows"] + ap["upserted_rows"] - before["inserted_rows"] - before["upserted_rows"]
-                if got and "first" not in marks:
-                    marks["first"] = time.monotonic()
-                if got >= a.rows:
-                    marks["applied"] = time.monotonic()
-                    return
-                time.sleep(0.1)
-        th = threading.Thread(target=follow, daemon=True)
-        th.start()
+        marks, stop = self.follow_applied(srv, task, a.rows, before)
         got = -1
         while got != a.rows:
             got = bl.count(tc)
@@ -313,27 +320,7 @@ class Run:
         t0 = time.monotonic()
         task = srv.create_task(collection_infos=[{"name": name, "use_start_position": True}])
         self.tasks.append(task)
-        marks = {}
-        stop = threading.Event()
-
-        def follow():  # when mcdc's own counters say every row was acknowledged by the target
-            while not stop.is_set():
-                info = srv.get(task)
-                ap = info["applied"]
-                if info["state"] == "Paused":
-                    marks["paused"] = info.get("reason")
-                    return
-                got = ap["inserted_rows"] + ap["upserted_rows"]
-                if got and "first" not in marks:
-                    marks["first"] = time.monotonic()
-                if got >= a.rows:
-                    marks["applied"] = time.monotonic()
-                    marks["info"] = info
-                    return
-                time.sleep(0.1)
-
-        th = threading.Thread(target=follow, daemon=True)
-        th.start()
+        marks, stop = self.follow_applied(srv, task, a.rows)
         tc = Collection(name, using="tgt")
         deadline = time.monotonic() + a.timeout
         while "applied" not in marks:
@@ -469,7 +456,6 @@ class Run:
     def cpu_timeline(self, srv):
         """Starts sampling who uses the CPU: each piece of the stack, mcdc, and the bench's own
         processes (the writer, the probes, the canary) as `load`."""
-        from stackenv import piece_pid
 
         def piece(name):
             return lambda: [piece_pid(name)]
