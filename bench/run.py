@@ -300,6 +300,20 @@ class Run:
                     first_after=marks["first"] - t0 if "first" in marks else None,
                     applied_after=marks["applied"] - t0 if "applied" in marks else None)
 
+    def retire(self, srv, task, name):
+        """Deletes a finished phase's task and drops its collection on both sides, as the ceilings
+        drop theirs. A Milvus 2.3 target still holding the last phase's 200 000 rows (the datanode's
+        insert buffers, the querynode's growing segments) took the next catch-up's rows for 1.9-2.5
+        CPU-s per 100 000 instead of 1.0-1.6, most of it the datanode zeroing fresh pages under
+        MergeInsertData, whichever catch-up came second (docs/benchmarks.md)."""
+        status, reply = srv.post("delete", {"task_id": task})
+        if status != 200:
+            raise RuntimeError(f"delete of task {task} failed: {reply}")
+        self.tasks.remove(task)
+        for alias in ("tgt", "src"):
+            utility.drop_collection(name, using=alias)
+            self.to_drop.remove((alias, name))
+
     def fill_source(self, rows, name):
         a = self.args
         c = Collection(name, using="src")
@@ -548,6 +562,7 @@ class Run:
                 f"Python client {res['ceil']:.0f}; catch-up of {src_name}")
             res["cu"] = self.catchup(srv, sampler, src_name)
             log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; the same backlog behind a paused task")
+            self.retire(srv, res["cu"]["task"], src_name)
             res["ru"] = self.resume_catchup(srv, sampler, rows)
             log(f"resume catch-up {res['ru']['rows_per_s']:.0f} rows/s; mcdc idle with caught-up tasks")
             res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
