@@ -302,7 +302,7 @@ class Run:
 
     def retire(self, srv, task, name):
         """Deletes a finished phase's task and drops its collection on both sides, as the ceilings
-        drop theirs. A Milvus 2.3 target still holding the last phase's 200 000 rows (the datanode's
+        drop theirs. A Milvus 2.3 target still holding the last phase's rows (200 000: the datanode's
         insert buffers, the querynode's growing segments) took the next catch-up's rows for 1.9-2.5
         CPU-s per 100 000 instead of 1.0-1.6, most of it the datanode zeroing fresh pages under
         MergeInsertData, whichever catch-up came second (docs/benchmarks.md)."""
@@ -564,7 +564,7 @@ class Run:
             log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; the same backlog behind a paused task")
             self.retire(srv, res["cu"]["task"], src_name)
             res["ru"] = self.resume_catchup(srv, sampler, rows)
-            log(f"resume catch-up {res['ru']['rows_per_s']:.0f} rows/s; mcdc idle with caught-up tasks")
+            log(f"resume catch-up {res['ru']['rows_per_s']:.0f} rows/s; mcdc idle with the caught-up resume task")
             res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
             if a.deletes:
                 log(f"delete catch-up: {a.deletes} rows and as many single-key deletes, then a task")

@@ -4,21 +4,28 @@
 #define KIB 1024u
 #define MIB (1024u * 1024u)
 
-/* The task's whole read-ahead. One channel's catch-up was held by the
- * reader's fetch queue, not the target, until it had 40 MiB (8 MiB: 0.32 x
- * the one-client insert ceiling; 40 MiB: 1.1-1.4 x). Eight channels of 5 MiB
- * each drained at 0.96-1.05 x the pipelined ceiling. A share never drops below
- * two 1 MiB insert messages (that floor binds from 20 channels on). */
-#define READ_AHEAD (40u * MIB)
+/* The task's whole read-ahead: 40 MiB for one DML channel, 30 MiB split
+ * among more. One channel's catch-up was held by the reader's fetch queue,
+ * not the target, until it had 40 MiB (8 MiB: 0.32 x the one-client insert
+ * ceiling; 40 MiB: 1.1-1.4 x). Each consumer holds well over its queue limit
+ * (heaptrack, 8 channels of 5 MiB: librdkafka had 120 MiB of a 154 MiB heap
+ * peak), so many channels get less in all: at 8 channels 20 MiB left the
+ * machine half idle in a catch-up (the readers starved: librdkafka 2.0 backs
+ * a full queue off for fetch.error.backoff.ms), 30 MiB drained about as fast
+ * as 40 at 146-155 MiB RSS against 158-172 (docs/benchmarks.md, third
+ * part). A share never drops below two 1 MiB insert messages (from 16
+ * channels on). */
+#define READ_AHEAD_ONE (40u * MIB)
+#define READ_AHEAD (30u * MIB)
 #define READ_AHEAD_MIN (2u * MIB)
 /* Calls in flight, request bytes. A 5000-row call at dim 128 is ~2.6 MB: the
  * old 4 MiB per channel let barely one fly, and a catch-up waits for each
- * reply; 24 MiB lets four fly on one channel. One call always goes, so a
- * channel's share has no floor. With eight channels a share (3 MiB) holds
- * one or two 2 MiB batches: each channel keeps fewer calls out, but eight
- * channels keep more out together than one did (0.96-1.05 x the pipelined
- * ceiling); more per channel would cost memory, not speed. */
-#define IN_FLIGHT (24u * MIB)
+ * reply; 16 MiB lets four fly on one channel and three on each of two. One
+ * call always goes, so a channel's share has no floor. With eight channels
+ * a share (2 MiB) holds one ~1.5 MB call, sometimes two: eight in flight in
+ * all, twice the pipelined ceiling's four. 24 MiB (3 MiB a channel) kept
+ * about the same speed at 8 shards for 10-20 MiB more RSS (docs/benchmarks.md). */
+#define IN_FLIGHT (16u * MIB)
 /* The batch being joined, WAL bytes; batch_rows (5000) binds first at
  * dim 128 on one or two channels. */
 #define BATCH (16u * MIB)
@@ -36,7 +43,8 @@ worker_settings budget_channel(const worker_settings *configured, size_t dml_cha
         if (!s.inflight_bytes) s.inflight_bytes = IN_FLIGHT;
         return s;
     }
-    s.prefetch_kbytes = (uint32_t)(clamp(READ_AHEAD / n, READ_AHEAD_MIN, READ_AHEAD) / KIB);
+    size_t read_ahead = n == 1 ? READ_AHEAD_ONE : READ_AHEAD / n;
+    s.prefetch_kbytes = (uint32_t)(clamp(read_ahead, READ_AHEAD_MIN, READ_AHEAD_ONE) / KIB);
     if (!s.batch_bytes) s.batch_bytes = clamp(BATCH / n, BATCH_MIN, BATCH_MAX);
     if (!s.inflight_bytes) s.inflight_bytes = IN_FLIGHT / n;
     return s;

@@ -13,28 +13,36 @@
 
 static const worker_settings shared = {.batch_rows = 5000, .inflight_calls = 4, .retry_max_ms = 30000};
 
-/* Rule: what the channels may hold together is one task budget (80 MiB)
- * whether a task reads one channel or many, floors aside, and a channel's
- * read-ahead never drops below two large insert messages. */
+/* Rule: what the channels may hold together is one task budget whether a
+ * task reads one channel or many, floors aside: 40 MiB of read-ahead for one
+ * channel, 30 MiB split among more (each consumer holds more than its queue
+ * limit), 16 MiB in flight, 16 MiB of batches; a channel's read-ahead never
+ * drops below two large insert messages. */
 static void test_shares_do_not_grow_with_channels(void **state) {
     (void)state;
-    for (size_t n = 1; n <= 16; n++) {
+    for (size_t n = 1; n <= 20; n++) {
         worker_settings s = budget_channel(&shared, n, false);
-        size_t per = (size_t)s.prefetch_kbytes * 1024 + s.batch_bytes + s.inflight_bytes;
-        assert_true(s.prefetch_kbytes * 1024u >= 2 * MIB);
+        size_t read_ahead = (size_t)s.prefetch_kbytes * 1024;
+        size_t per = read_ahead + s.batch_bytes + s.inflight_bytes;
+        assert_true(read_ahead >= 2 * MIB);
+        if (n > 1) assert_true(read_ahead * n <= 30 * MIB || read_ahead == 2 * MIB);
         assert_true(s.batch_bytes >= MIB && s.batch_bytes <= 8 * MIB);
         assert_true(s.inflight_bytes > 0);
         /* Floors may add a little for many channels, never a channel's whole share again. */
-        assert_true(per * n <= 80 * MIB + n * 2 * MIB);
+        assert_true(per * n <= 72 * MIB + n * 2 * MIB);
         assert_int_equal(s.batch_rows, 5000);
         assert_int_equal(s.inflight_calls, 4);
         assert_int_equal(s.retry_max_ms, 30000);
     }
-    worker_settings s1 = budget_channel(&shared, 1, false), s8 = budget_channel(&shared, 8, false);
+    worker_settings s1 = budget_channel(&shared, 1, false), s2 = budget_channel(&shared, 2, false),
+                    s8 = budget_channel(&shared, 8, false), s20 = budget_channel(&shared, 20, false);
     assert_int_equal(s1.prefetch_kbytes, 40 * 1024);
-    assert_int_equal(s8.prefetch_kbytes, 5 * 1024);
-    assert_int_equal(s1.inflight_bytes, 24 * MIB);
-    assert_int_equal(s8.inflight_bytes, 3 * MIB);
+    assert_int_equal(s2.prefetch_kbytes, 15 * 1024);
+    assert_int_equal(s8.prefetch_kbytes, 30 * 1024 / 8);
+    assert_int_equal(s20.prefetch_kbytes, 2 * 1024);
+    assert_int_equal(s1.inflight_bytes, 16 * MIB);
+    assert_int_equal(s2.inflight_bytes, 8 * MIB);
+    assert_int_equal(s8.inflight_bytes, 2 * MIB);
     assert_int_equal(s1.batch_bytes, 8 * MIB);
     assert_int_equal(s8.batch_bytes, 2 * MIB);
     /* 0 channels counts as one. */
@@ -64,7 +72,7 @@ static void test_replicate_channel(void **state) {
     worker_settings s = budget_channel(&shared, 8, true);
     assert_int_equal(s.prefetch_kbytes, 0);
     assert_int_equal(s.batch_bytes, 8 * MIB);
-    assert_int_equal(s.inflight_bytes, 24 * MIB);
+    assert_int_equal(s.inflight_bytes, 16 * MIB);
 }
 
 int main(void) {
