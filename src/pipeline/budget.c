@@ -11,10 +11,11 @@
  * (heaptrack, 8 channels of 5 MiB: librdkafka had 120 MiB of a 154 MiB heap
  * peak), so many channels get less in all: at 8 channels 20 MiB left the
  * machine half idle in a catch-up (the readers starved: librdkafka 2.0 backs
- * a full queue off for fetch.error.backoff.ms), 30 MiB drained about as fast
- * as 40 at 146-155 MiB RSS against 158-172 (docs/benchmarks.md, third
- * part). A share never drops below two 1 MiB insert messages (from 16
- * channels on). */
+ * a full queue off for fetch.error.backoff.ms). With 16 MiB in flight, 30 MiB
+ * kept 8 shards at 135-142 MiB RSS against 158-172 with 40 and 24, for a
+ * slower replay window (77 000-91 000 rows/s against 97 000-102 000;
+ * docs/benchmarks.md, third part). A share never drops below two 1 MiB
+ * insert messages (from 16 channels on). */
 #define READ_AHEAD_ONE (40u * MIB)
 #define READ_AHEAD (30u * MIB)
 #define READ_AHEAD_MIN (2u * MIB)
@@ -22,9 +23,10 @@
  * old 4 MiB per channel let barely one fly, and a catch-up waits for each
  * reply; 16 MiB lets four fly on one channel and three on each of two. One
  * call always goes, so a channel's share has no floor. With eight channels
- * a share (2 MiB) holds one ~1.5 MB call, sometimes two: eight in flight in
- * all, twice the pipelined ceiling's four. 24 MiB (3 MiB a channel) kept
- * about the same speed at 8 shards for 10-20 MiB more RSS (docs/benchmarks.md). */
+ * a share (2 MiB) holds one ~1.5 MB call, a second only when it is small
+ * (peaks of 1-2 seen): about eight in flight in all, twice the pipelined
+ * ceiling's four. 24 MiB (3 MiB a channel) with the same read-ahead took
+ * 146-155 MiB against 135-142 (docs/benchmarks.md). */
 #define IN_FLIGHT (16u * MIB)
 /* The batch being joined, WAL bytes; batch_rows (5000) binds first at
  * dim 128 on one or two channels. */

@@ -6,7 +6,7 @@
  * messages read, decoded), and the calls in flight (their request bytes).
  * Each is bounded per channel; the bounds come from one budget per task,
  * divided by the DML channels it reads, so that eight shards do not take
- * eight times what one does (the budget's own parts stay within 72 MiB
+ * eight times what one does (the budget's own parts stay within 64 MiB
  * whatever the channels, floors aside; per-channel costs outside it do not,
  * which is why many channels get less read-ahead in all). An operator's explicit
  * setting (apply.batch_bytes, apply.inflight_bytes, the driver's
