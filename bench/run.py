@@ -304,8 +304,8 @@ class Run:
         """Deletes a finished phase's task and drops its collection on both sides, as the ceilings
         drop theirs. A Milvus 2.3 target still holding the last phase's rows (200 000: the datanode's
         insert buffers, the querynode's growing segments) took the next catch-up's rows for 1.9-2.5
-        CPU-s per 100 000 instead of 1.0-1.6, most of it the datanode zeroing fresh pages under
-        MergeInsertData, whichever catch-up came second (docs/benchmarks.md)."""
+        CPU-s per 100 000, whichever catch-up came second, most of it the datanode zeroing fresh
+        pages under MergeInsertData; with this, 0.9-2.4, median 1.5 (docs/benchmarks.md)."""
         status, reply = srv.post("delete", {"task_id": task})
         if status != 200:
             raise RuntimeError(f"delete of task {task} failed: {reply}")
