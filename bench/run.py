@@ -218,11 +218,15 @@ class Run:
         catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
         nothing but replication."""
         name, task, _ = self.replicated(srv, "src")
+        self.delete_task(srv, task)
+        return name
+
+    def delete_task(self, srv, task):
+        """Deletes one of the bench's tasks; forgotten by cleanup only once the delete worked."""
         status, reply = srv.post("delete", {"task_id": task})
         if status != 200:
-            raise RuntimeError(f"delete of the preparing task failed: {reply}")
+            raise RuntimeError(f"delete of task {task} failed: {reply}")
         self.tasks.remove(task)
-        return name
 
     @staticmethod
     def follow_applied(srv, task, rows, before=None):
@@ -306,10 +310,7 @@ class Run:
         insert buffers, the querynode's growing segments) took the next catch-up's rows for 1.9-2.5
         CPU-s per 100 000, whichever catch-up came second, most of it the datanode zeroing fresh
         pages under MergeInsertData; with this, 0.9-2.4, median 1.5 (docs/benchmarks.md)."""
-        status, reply = srv.post("delete", {"task_id": task})
-        if status != 200:
-            raise RuntimeError(f"delete of task {task} failed: {reply}")
-        self.tasks.remove(task)
+        self.delete_task(srv, task)
         for alias in ("tgt", "src"):
             utility.drop_collection(name, using=alias)
             self.to_drop.remove((alias, name))

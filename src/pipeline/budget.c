@@ -46,7 +46,8 @@ worker_settings budget_channel(const worker_settings *configured, size_t dml_cha
         return s;
     }
     size_t read_ahead = n == 1 ? READ_AHEAD_ONE : READ_AHEAD / n;
-    s.prefetch_kbytes = (uint32_t)(clamp(read_ahead, READ_AHEAD_MIN, READ_AHEAD_ONE) / KIB);
+    if (read_ahead < READ_AHEAD_MIN) read_ahead = READ_AHEAD_MIN;
+    s.prefetch_kbytes = (uint32_t)(read_ahead / KIB);
     if (!s.batch_bytes) s.batch_bytes = clamp(BATCH / n, BATCH_MIN, BATCH_MAX);
     if (!s.inflight_bytes) s.inflight_bytes = IN_FLIGHT / n;
     return s;

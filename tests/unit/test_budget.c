@@ -16,8 +16,8 @@ static const worker_settings shared = {.batch_rows = 5000, .inflight_calls = 4, 
 /* Rule: what the channels may hold together is one task budget whether a
  * task reads one channel or many, floors aside: 40 MiB of read-ahead for one
  * channel, 30 MiB split among more (each consumer holds more than its queue
- * limit), 16 MiB in flight, 16 MiB of batches (8 MiB at most per channel); a channel's read-ahead never
- * drops below two large insert messages. */
+ * limit), 16 MiB in flight, 16 MiB of batches (8 MiB at most per channel);
+ * a channel's read-ahead never drops below two large insert messages. */
 static void test_shares_do_not_grow_with_channels(void **state) {
     (void)state;
     for (size_t n = 1; n <= 20; n++) {
