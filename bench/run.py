@@ -302,7 +302,9 @@ class Run:
                     inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
                     target_cpu=self.target_cpu["resume"],
                     first_after=marks["first"] - t0 if "first" in marks else None,
-                    applied_after=marks["applied"] - t0 if "applied" in marks else None)
+                    applied_after=marks["applied"] - t0 if "applied" in marks else None,
+                    waits=wait_shares(marks["info"]["applied"], before, a.shards, marks["applied"] - t0)
+                    if "applied" in marks else (None, None))
 
     def retire(self, srv, task, name):
         """Deletes a finished phase's task and drops its collection on both sides, as the ceilings
@@ -365,7 +367,8 @@ class Run:
         return dict(task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
                     inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1),
-                    target_cpu=target_cpu, call=marks["info"].get("latency", {}).get("target_call_seconds", {}))
+                    target_cpu=target_cpu, call=marks["info"].get("latency", {}).get("target_call_seconds", {}),
+                    waits=wait_shares(marks["info"]["applied"], None, a.shards, marks["applied"] - t0))
 
     def delete_catchup(self, srv, n):
         """n rows, then n single-key delete calls (one WAL Delete each) into a new source
@@ -653,7 +656,7 @@ class Run:
                     target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
                     target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
                     mcdc_cpu_s_per_100k_rows=round(ru["cpu"] * per100k, 2), rss_max_mib=round(ru["rss_max"] / MIB, 1),
-                    machine_busy=ru["machine_busy"],
+                    machine_busy=ru["machine_busy"], queue_wait_share=ru["waits"][0], target_wait_share=ru["waits"][1],
                     note="a paused task resumed over N rows written meanwhile: plain inserts, past its intent")
         self.figure("resume_catchup_ratio", ru["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
                     note="resume_catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
@@ -667,7 +670,9 @@ class Run:
                     calls_in_flight_peak=cu["inflight_peak"], target_calls=cu["call"].get("count"),
                     target_call_p50_s=cu["call"].get("p50"), target_call_p99_s=cu["call"].get("p99"),
                     target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2),
-                    machine_busy=cu["machine_busy"])
+                    machine_busy=cu["machine_busy"], queue_wait_share=cu["waits"][0], target_wait_share=cu["waits"][1],
+                    note="queue_wait_share, target_wait_share: where mcdc's DML channel threads waited until it "
+                         "had applied every row, over channels x that time (task get)")
         if v.get("del"):
             d = v["del"]
             self.figure("delete_catchup_per_s", d["per_s"], "deletes/s", deletes=d["deletes"],
@@ -793,6 +798,15 @@ def saturation(timeline, per_batch):
                 over_goal_saturated=sum(1 for b in over if saw_saturation(b[3], b[1])),
                 calm_batches=len(calm), calm_p99=bl.pct(calm, 99) if calm else None,
                 calm_max=max(calm) if calm else None)
+
+
+def wait_shares(applied, before, channels, secs):
+    """mcdc's own split of where its DML channels' threads waited over secs (task get's
+    queue_wait_ms and target_wait_ms, past `before`'s): shares of channels x secs."""
+    if secs is None or secs <= 0:
+        return None, None
+    share = lambda k: round((applied.get(k, 0) - (before or {}).get(k, 0)) / 1000 / (channels * secs), 3)
+    return share("queue_wait_ms"), share("target_wait_ms")
 
 
 def busy(b0, b1):

@@ -303,7 +303,10 @@ static void *run(void *arg) {
         /* With a batch started, only look at what is already there: a batch
          * never waits for the queue. With calls in flight, look again soon
          * to land them. */
+        uint64_t asked_ns = mcdc_now_mono_ns();
         mq_result r = mq_next(w->reader, &m, w->dml.n_batch ? 0 : w->fly.n ? FLY_POLL_MS : 200, &err);
+        if (r != MQ_MESSAGE && !w->replicate)
+            atomic_fetch_add(&w->ctx.stats->queue_wait_us, (mcdc_now_mono_ns() - asked_ns) / 1000);
         if (r == MQ_ERROR) {
             worker_pause_at(w, NULL, err.msg);
             break;

@@ -50,6 +50,10 @@ static void lag_ended(channel_worker *w, uint64_t first_ts) {
     mcdc_histogram_observe_us(&w->ctx.stats->apply_lag, now > at ? (now - at) * 1000 : 0);
 }
 
+static void waited_on_target(channel_worker *w, uint64_t since_ns) {
+    atomic_fetch_add(&w->ctx.stats->target_wait_us, (mcdc_now_mono_ns() - since_ns) / 1000);
+}
+
 static uint64_t oldest_ts(const change *const *cs, size_t n) {
     uint64_t ts = UINT64_MAX;
     for (size_t i = 0; i < n; i++)
@@ -172,7 +176,11 @@ static apply_rc land_head(channel_worker *w) {
     const target_ops *t = w->ctx.target;
     mcdc_err err;
     bool acked = true;
-    while (t->wait(f->call, &err)) {
+    for (;;) {
+        uint64_t asked_ns = mcdc_now_mono_ns();
+        int failed = t->wait(f->call, &err);
+        waited_on_target(w, asked_ns);
+        if (!failed) break;
         call_ended(w, f->sent_ns);
         retry_verdict v =
             worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->coll_id, .messages = f->messages});
@@ -238,6 +246,7 @@ apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const
     for (;;) {
         uint64_t sent_ns = mcdc_now_mono_ns();
         int rc = w->ctx.target->apply(w->ctx.target_ud, cs, n, cc, as_upsert, &err);
+        waited_on_target(w, sent_ns);
         if (dml) call_ended(w, sent_ns);
         if (rc == 0) break;
         /* A transient failure is ambiguous: the target may have applied the

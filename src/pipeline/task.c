@@ -803,6 +803,8 @@ task_snapshot *task_snapshot_take(task *t) {
         .messages = atomic_load(&t->stats.messages),
         .calls_in_flight = atomic_load(&t->stats.calls_in_flight),
         .calls_in_flight_peak = atomic_load(&t->stats.calls_in_flight_peak),
+        .queue_wait_us = atomic_load(&t->stats.queue_wait_us),
+        .target_wait_us = atomic_load(&t->stats.target_wait_us),
     };
     mcdc_histogram_copy(&s->apply_lag, &t->stats.apply_lag);
     mcdc_histogram_copy(&s->target_call, &t->stats.target_call);

@@ -28,6 +28,7 @@ typedef struct task_counters {
     uint64_t ddl, messages;
     uint64_t calls_in_flight;             /* Insert calls sent, not yet acknowledged, over all channels */
     uint64_t calls_in_flight_peak;        /* the most one channel has had at once */
+    uint64_t queue_wait_us, target_wait_us; /* summed over channels (worker_io.h) */
 } task_counters;
 
 /* A bulk insert (Import) on a covered collection whose rows the task does

@@ -97,6 +97,13 @@ typedef struct worker_stats {
     /* Insert calls sent and not yet acknowledged, over all channels, and the
      * most one channel has had at once. */
     _Atomic uint64_t calls_in_flight, calls_in_flight_peak;
+    /* Where the DML channels' threads waited, microseconds summed over
+     * them: on the queue (a read that found nothing) and on the target (a
+     * call's reply the worker could not go on without). In a catch-up the
+     * two split what holds it back; caught up, the queue wait is idle time.
+     * (The replicate channel, idle but for rare requests, counts no queue
+     * wait.) */
+    _Atomic uint64_t queue_wait_us, target_wait_us;
     /* One count per acknowledged Insert, Upsert or Delete call: from the
      * source's commit of its oldest change (the hybrid ts, against this
      * host's clock) to the target's reply; and each call attempt, from send

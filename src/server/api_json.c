@@ -25,6 +25,8 @@ static json_t *applied_json(const task_counters *a) {
     json_object_set_new(o, "messages", json_integer((json_int_t)a->messages));
     json_object_set_new(o, "calls_in_flight", json_integer((json_int_t)a->calls_in_flight));
     json_object_set_new(o, "calls_in_flight_peak", json_integer((json_int_t)a->calls_in_flight_peak));
+    json_object_set_new(o, "queue_wait_ms", json_integer((json_int_t)(a->queue_wait_us / 1000)));
+    json_object_set_new(o, "target_wait_ms", json_integer((json_int_t)(a->target_wait_us / 1000)));
     return o;
 }
 

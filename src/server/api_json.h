@@ -18,7 +18,8 @@
  * "paused_at" and "skip_requested" {"channel","position"} (only when set),
  * "channels_read", "watermark" {"ts","time"} and "lag_seconds" (both only
  * when the watermark is known), "applied" {"inserted_rows","upserted_rows",
- * "deleted_rows","ddl","messages","calls_in_flight","calls_in_flight_peak"},
+ * "deleted_rows","ddl","messages","calls_in_flight","calls_in_flight_peak",
+ * "queue_wait_ms","target_wait_ms"},
  * "latency" {"apply_lag_seconds","target_call_seconds"}, each
  * {"count","p50","p99","max"}, "snapshot" {"consistent", "collections":
  * [{"db","collection","collection_id","phase","rows_copied","rows_total",

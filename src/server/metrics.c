@@ -277,6 +277,16 @@ void metrics_write_tasks(mcdc_buf *out, task_snapshot *const *list, size_t n) {
     mcdc_buf_printf(out, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n# TYPE mcdc_calls_in_flight gauge\n");
     for (size_t i = 0; i < n; i++)
         mcdc_buf_printf(out, "mcdc_calls_in_flight{task_id=\"%s\"} %" PRIu64 "\n", list[i]->id, list[i]->applied.calls_in_flight);
+    mcdc_buf_printf(out, "# HELP mcdc_wait_seconds_total Time the task's channel threads waited, summed over "
+                         "them: on the queue (nothing to read) or on the target (a reply they needed).\n"
+                         "# TYPE mcdc_wait_seconds_total counter\n");
+    for (size_t i = 0; i < n; i++) {
+        const task_snapshot *s = list[i];
+        mcdc_buf_printf(out, "mcdc_wait_seconds_total{task_id=\"%s\",on=\"queue\"} %.3f\n", s->id,
+                        s->applied.queue_wait_us / 1e6);
+        mcdc_buf_printf(out, "mcdc_wait_seconds_total{task_id=\"%s\",on=\"target\"} %.3f\n", s->id,
+                        s->applied.target_wait_us / 1e6);
+    }
     mcdc_buf_printf(out, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's "
                          "commit of its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n");
     for (size_t i = 0; i < n; i++) task_histogram(out, "mcdc_apply_lag_seconds", list[i], &list[i]->apply_lag);

@@ -1478,7 +1478,7 @@ static void test_task_json(void **state) {
 
     snprintf(s->last_error, sizeof s->last_error, "retrying");
     s->channels_read = 3;
-    s->applied = (task_counters){1, 2, 3, 4, 5, 6, 7};
+    s->applied = (task_counters){1, 2, 3, 4, 5, 6, 7, 1234567, 8000};
     s->taken_wall_ms = 1714557600123;
     mcdc_histogram_observe_us(&s->apply_lag, 300000);
 
@@ -1494,7 +1494,8 @@ static void test_task_json(void **state) {
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "milvus_connect_param"), "password")), "***");
     char *text = json_dumps(json_object_get(j, "applied"), JSON_COMPACT);
     assert_string_equal(text, "{\"inserted_rows\":1,\"upserted_rows\":2,\"deleted_rows\":3,\"ddl\":4,\"messages\":5,"
-                              "\"calls_in_flight\":6,\"calls_in_flight_peak\":7}");
+                              "\"calls_in_flight\":6,\"calls_in_flight_peak\":7,\"queue_wait_ms\":1234,"
+                              "\"target_wait_ms\":8}");
     free(text);
     json_t *lat = json_object_get(j, "latency");
     json_t *al = json_object_get(lat, "apply_lag_seconds"), *tc = json_object_get(lat, "target_call_seconds");
@@ -1638,7 +1639,8 @@ static void test_task_metrics(void **state) {
     list[0]->taken_wall_ms = list[2]->taken_wall_ms = 1714557600123;
     list[0]->watermark = ts_at(1714557600123 - 1500);
     list[2]->watermark = ts_at(1714557600123 + 900); /* ahead of us */
-    list[0]->applied = (task_counters){.inserted = 10, .upserted = 20, .deleted = 30, .messages = 40, .calls_in_flight = 2};
+    list[0]->applied = (task_counters){.inserted = 10, .upserted = 20, .deleted = 30, .messages = 40, .calls_in_flight = 2,
+                                       .queue_wait_us = 1500000, .target_wait_us = 250};
     list[2]->n_bulk_inserts = 1;
     list[2]->bulk_inserts = mcdc_xcalloc(1, sizeof *list[2]->bulk_inserts);
     list[2]->bulk_inserts[0] = (task_bulk_insert){mcdc_xstrdup("default.books"), 1, "ImportCompleted", 10, 0, NULL, 0};
@@ -1679,6 +1681,9 @@ static void test_task_metrics(void **state) {
                       "mcdc_applied_rows_total{task_id=\"a\",op=\"delete\"} 30\n");
     at = after(t, at, "# HELP mcdc_calls_in_flight Insert calls sent to the target and not yet acknowledged.\n"
                       "# TYPE mcdc_calls_in_flight gauge\nmcdc_calls_in_flight{task_id=\"a\"} 2\n");
+    at = after(t, at, "# TYPE mcdc_wait_seconds_total counter\n"
+                      "mcdc_wait_seconds_total{task_id=\"a\",on=\"queue\"} 1.500\n"
+                      "mcdc_wait_seconds_total{task_id=\"a\",on=\"target\"} 0.000\n");
     at = after(t, at, "# HELP mcdc_apply_lag_seconds Per acknowledged Insert/Upsert/Delete call: the source's commit of "
                       "its oldest change to the target's reply.\n# TYPE mcdc_apply_lag_seconds histogram\n"
                       "mcdc_apply_lag_seconds_bucket{task_id=\"a\",le=\"0.005\"} 0\n");

@@ -63,6 +63,8 @@ static struct {
     /* The next in-flight calls' first wait fails this many times with this code. */
     int fail_next_waits;
     mcdc_code fail_code;
+    /* A wait for a reply not yet there takes this long (the target's time). */
+    uint32_t reply_ms;
     /* Synchronous calls fail this many times with this code. */
     int fail_applies;
     mcdc_code apply_code;
@@ -145,6 +147,7 @@ static int t_start(void *ud, const change *const *cs, size_t n, const catalog_co
 static bool t_ready(target_call *c) { return c->done; }
 
 static int t_wait(target_call *c, mcdc_err *err) {
+    if (!c->done && fake.reply_ms) mcdc_sleep_ms(fake.reply_ms);
     if (c->fails_left > 0) {
         c->fails_left--;
         return mcdc_errf(err, c->fail_code, "fake call failure");
@@ -580,6 +583,28 @@ static void test_inflight_bound(void **state) {
     assert_int_equal(fake.n_calls, 3);
     assert_int_equal(w->fly.n, 2);
     assert_int_equal(offset_of(&w->pos.done), 1);
+    worker_free(w);
+}
+
+/* Rule: the time a worker is held by the target's replies is counted
+ * (where a catch-up waits, target or queue: worker_io.h); a call landing
+ * whose reply is already there costs none. */
+static void test_target_wait_counted(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 1, 0, -1);
+    fake.reply_ms = 30;
+    feed(w, 1, insert(1, 100, 11, 1));
+    quiet(w);
+    assert_int_equal(atomic_load(&stats.target_wait_us), 0);
+    feed(w, 2, insert(1, 100, 12, 1));
+    quiet(w); /* one call at a time: the second waits for the first's reply */
+    uint64_t waited = atomic_load(&stats.target_wait_us);
+    assert_true(waited >= 30000);
+    reply(1);
+    feed(w, 3, insert(1, 100, 13, 1));
+    quiet(w);
+    assert_true(atomic_load(&stats.target_wait_us) - waited < 30000);
+    assert_int_equal(fake.n_calls, 3);
     worker_free(w);
 }
 
@@ -1094,6 +1119,7 @@ int main(void) {
         cmocka_unit_test(test_joining_limits),
         cmocka_unit_test(test_calls_land_in_order),
         cmocka_unit_test(test_inflight_bound),
+        cmocka_unit_test(test_target_wait_counted),
         cmocka_unit_test(test_transient_failure_mid_ring),
         cmocka_unit_test(test_permanent_failure_mid_ring),
         cmocka_unit_test(test_refused_batch_pauses_at_no_message),
