@@ -27,6 +27,8 @@ typedef struct kafka_reader {
     char transient[256];
     bool missing;                 /* the topic did not exist at the last look */
     uint64_t missing_checked_ms;
+    size_t wake_step;             /* bytes handed out between two wakes of the fetcher */
+    size_t since_wake;            /* bytes handed out since the last wake */
 } kafka_reader;
 
 /* Kafka msgIDs are offsets (spec/mq-messages.md §6). */
@@ -161,6 +163,51 @@ static rd_kafka_t *new_consumer(const mq_config *cfg, const char *channel, mcdc_
 
 static void check_missing(kafka_reader *r);
 
+/* ---- keeping the fetcher awake ---------------------------------------------------- */
+
+/* librdkafka 2.0 (Debian's) stops fetching a partition whose queue holds
+ * queued.max.messages.kbytes and looks at it again only when its broker
+ * thread wakes for some other reason, at the latest after a second (v2.0.2:
+ * rd_kafka_toppar_fetch_decide leaves a full queue unfetchable with no
+ * backoff time, and the broker loop then sleeps up to rd_kafka_max_block_ms;
+ * 2.2 made that wait a setting, fetch.queue.backoff.ms). In a catch-up the
+ * target is slower than the queue, so the queue is full most of the time,
+ * and after each drain the reader ran dry for most of that second (one
+ * channel, librdkafka's fetch log: stalls of 0.8 and 1.0 s in a 5 s
+ * catch-up; docs/benchmarks.md). Any request to the partition's leader wakes
+ * that thread, which then fetches if the queue has room. So the reader asks
+ * the leader for the channel's end (one small ListOffsets) each time it has
+ * handed out a quarter of the queue since the last ask, and when the queue
+ * ran dry after at least WAKE_MIN handed out: a queue that was full never
+ * waits for more than a quarter of its bytes to be refilled, and a reader
+ * that is caught up (ticks only) asks almost never. */
+#define WAKE_MIN (512u * 1024u)
+#define WAKE_TIMEOUT_MS 1000
+
+size_t kafka_wake_step(size_t queue_bytes) { return queue_bytes / 4 > WAKE_MIN ? queue_bytes / 4 : WAKE_MIN; }
+
+bool kafka_wake_due(size_t since_wake, size_t step, bool ran_dry) {
+    return since_wake >= step || (ran_dry && since_wake >= WAKE_MIN);
+}
+
+static void wake_fetcher(kafka_reader *r) {
+    r->since_wake = 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    /* In offsets_for_times the offset field is a timestamp; -1 asks for the end. */
+    rd_kafka_topic_partition_list_add(parts, r->base.channel, 0)->offset = -1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(r->rk, parts, WAKE_TIMEOUT_MS);
+    if (e) log_debug("kafka %s: waking the fetcher: %s", r->base.channel, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The queue limit the client runs with, in bytes. */
+static size_t queue_bytes(rd_kafka_t *rk) {
+    char v[32];
+    size_t n = sizeof v;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.max.messages.kbytes", v, &n) != RD_KAFKA_CONF_OK) return 0;
+    return (size_t)strtoull(v, NULL, 10) * 1024u;
+}
+
 static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq_start *start, mcdc_err *err) {
     rd_kafka_t *rk = new_consumer(cfg, channel, err);
     if (!rk) return NULL;
@@ -187,6 +234,7 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     r->base.channel = mcdc_xstrdup(channel);
     r->rk = rk;
     r->last_offset = -1;
+    r->wake_step = kafka_wake_step(queue_bytes(rk));
     check_missing(r);
     return (mq_reader *)r;
 }
@@ -274,6 +322,7 @@ static mq_result kafka_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms,
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, (int)timeout_ms);
         if (!m) {
+            if (kafka_wake_due(r->since_wake, r->wake_step, true)) wake_fetcher(r);
             if (r->missing && mcdc_now_mono_ms() - r->missing_checked_ms > 2000) check_missing(r);
             return r->missing ? MQ_END : MQ_NONE;
         }
@@ -313,6 +362,8 @@ static mq_result kafka_next(mq_reader *rr, mq_message *msg, uint32_t timeout_ms,
         }
         r->held = m;
         r->last_offset = m->offset;
+        r->since_wake += m->len;
+        if (kafka_wake_due(r->since_wake, r->wake_step, false)) wake_fetcher(r);
         r->transient[0] = '\0';
         msg->payload = m->payload;
         msg->len = m->len;

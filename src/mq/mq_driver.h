@@ -41,6 +41,13 @@ struct mq_reader_base {
 extern const mq_driver mq_kafka_driver;
 extern const mq_driver mq_pulsar_driver;
 
+/* The Kafka reader's rule for waking librdkafka's fetcher (kafka.c): the
+ * bytes handed out between two wakes for a queue of queue_bytes, and whether
+ * a wake is due, since_wake bytes after the last one, when a poll came back
+ * with a message (ran_dry false) or with none (true). */
+size_t kafka_wake_step(size_t queue_bytes);
+bool kafka_wake_due(size_t since_wake, size_t step, bool ran_dry);
+
 /* The driver named `type`, or NULL. */
 const mq_driver *mq_find_driver(const char *type);
 

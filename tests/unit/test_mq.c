@@ -13,6 +13,7 @@
 
 #include "base/base64.h"
 #include "mq/mq.h"
+#include "mq/mq_driver.h"
 #include "msg.pb-c.h"
 
 static mq_config kafka(const mq_kv *kv, size_t n) { return (mq_config){.type = "kafka", .settings = kv, .n_settings = n}; }
@@ -164,6 +165,26 @@ static void test_position_parse(void **state) {
     assert_string_equal(err.msg, "position 'not a position!' is neither a kafka position nor a base64 MsgPosition");
 }
 
+/* Rule: the Kafka reader wakes librdkafka's fetcher each time it has handed
+ * out a quarter of its queue (so a full queue is refilled before it drains),
+ * never more often than every 512 KiB, and early only when the queue ran dry
+ * after at least that much: a caught-up reader, handed only ticks, does not
+ * wake it at every empty poll. */
+static void test_kafka_wake_rule(void **state) {
+    (void)state;
+    const size_t KiB = 1024, MiB = 1024 * 1024;
+    assert_int_equal(kafka_wake_step(40 * MiB), 10 * MiB);
+    assert_int_equal(kafka_wake_step(3840 * KiB), 960 * KiB); /* 8 channels' share */
+    assert_int_equal(kafka_wake_step(1 * MiB), 512 * KiB);
+    assert_int_equal(kafka_wake_step(0), 512 * KiB);
+    size_t step = kafka_wake_step(40 * MiB);
+    assert_false(kafka_wake_due(10 * MiB - 1, step, false));
+    assert_true(kafka_wake_due(10 * MiB, step, false));
+    assert_true(kafka_wake_due(512 * KiB, step, true));
+    assert_false(kafka_wake_due(512 * KiB - 1, step, true));
+    assert_false(kafka_wake_due(0, step, true));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types),
@@ -172,6 +193,7 @@ int main(void) {
         cmocka_unit_test(test_kafka_rules_between_keys),
         cmocka_unit_test(test_kafka_position_before),
         cmocka_unit_test(test_position_parse),
+        cmocka_unit_test(test_kafka_wake_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
