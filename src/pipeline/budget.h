@@ -6,9 +6,9 @@
  * messages read, decoded), and the calls in flight (their request bytes).
  * Each is bounded per channel; the bounds come from one budget per task,
  * divided by the DML channels it reads, so that eight shards do not take
- * eight times what one does (the budget's own parts stay within 64 MiB
- * whatever the channels, floors aside; per-channel costs outside it do not,
- * which is why many channels get less read-ahead in all). An operator's explicit
+ * eight times what one does (48 MiB whatever the channels, floors aside;
+ * each queue consumer costs more than its share, which the read-ahead's
+ * size allows for). An operator's explicit
  * setting (apply.batch_bytes, apply.inflight_bytes, the driver's
  * prefetch_kbytes) is taken as it is, per channel. docs/benchmarks.md has
  * the measurements the numbers come from. */
