@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 uint64_t mcdc_now_mono_ns(void);
+/* Microseconds since a mcdc_now_mono_ns() reading. */
+static inline uint64_t mcdc_since_us(uint64_t mono_ns) { return (mcdc_now_mono_ns() - mono_ns) / 1000; }
 uint64_t mcdc_now_mono_ms(void);
 uint64_t mcdc_now_wall_ms(void);
 void mcdc_sleep_ms(uint32_t ms);

@@ -65,11 +65,10 @@ static const char *const PROTOCOLS[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "S
 static const char *const MECHANISMS[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER", NULL};
 
 /* queued.max.messages.kbytes (prefetch_kbytes) bounds the prefetch memory per
- * channel: 8 MiB keeps a catch-up at 35 000 rows/s on 2 channels, 4 MiB
- * halved that (docs/benchmarks.md, an A/B of one build); one channel drains
- * 2.5-3 x faster with 32-64 MiB. The default is for a reader alone (mcdc
- * dump, tools); a task hands each of its channels a share of its own
- * read-ahead budget instead (pipeline/budget.h), unless the config sets this key. */
+ * channel; the reader wakes the fetcher as it drains it (below). The
+ * default is for a reader alone (mcdc dump, tools); a task hands each of its
+ * channels a share of its own read-ahead budget instead (pipeline/budget.h),
+ * unless the config sets this key. */
 static const mq_key KEYS[N_KEYS] = {
     [K_ADDRESS] = {.name = "address", .kind = MQ_KEY_CHECKED, .def = "127.0.0.1:9092",
           .help = "bootstrap servers", .check = check_brokers},
@@ -182,7 +181,6 @@ static void check_missing(kafka_reader *r);
  * waits for more than a quarter of its bytes to be refilled, and a reader
  * that is caught up (ticks only) asks almost never. */
 #define WAKE_MIN (512u * 1024u)
-#define WAKE_TIMEOUT_MS 1000
 
 size_t kafka_wake_step(size_t queue_bytes) { return queue_bytes / 4 > WAKE_MIN ? queue_bytes / 4 : WAKE_MIN; }
 
@@ -190,13 +188,21 @@ bool kafka_wake_due(size_t since_wake, size_t step, bool ran_dry) {
     return since_wake >= step || (ran_dry && since_wake >= WAKE_MIN);
 }
 
+/* The request only has to reach the leader's thread, not come back: with
+ * no time to wait, offsets_for_times queues it (the leader is in the
+ * client's metadata, as it fetches from it) and returns "timed out"; the
+ * reply, when it comes, is dropped (v2.0.2: its callback ignores a reply
+ * to a caller that has gone). So the reader never blocks on a wake, not
+ * even with the broker down. A leader not known yet sends nothing; the
+ * next wake tries again. */
 static void wake_fetcher(kafka_reader *r) {
     r->since_wake = 0;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     /* In offsets_for_times the offset field is a timestamp; -1 asks for the end. */
     rd_kafka_topic_partition_list_add(parts, r->base.channel, 0)->offset = -1;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(r->rk, parts, WAKE_TIMEOUT_MS);
-    if (e) log_debug("kafka %s: waking the fetcher: %s", r->base.channel, rd_kafka_err2str(e));
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(r->rk, parts, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
+        log_debug("kafka %s: waking the fetcher: %s", r->base.channel, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

@@ -7,8 +7,8 @@
  * Each is bounded per channel; the bounds come from one budget per task,
  * divided by the DML channels it reads, so that eight shards do not take
  * eight times what one does (48 MiB whatever the channels, floors aside;
- * each queue consumer costs more than its share, which the read-ahead's
- * size allows for). An operator's explicit
+ * each queue consumer holds well over its read-ahead share, which is why
+ * the share is small). An operator's explicit
  * setting (apply.batch_bytes, apply.inflight_bytes, the driver's
  * prefetch_kbytes) is taken as it is, per channel. docs/benchmarks.md has
  * the measurements the numbers come from. */

@@ -305,8 +305,7 @@ static void *run(void *arg) {
          * to land them. */
         uint64_t asked_ns = mcdc_now_mono_ns();
         mq_result r = mq_next(w->reader, &m, w->dml.n_batch ? 0 : w->fly.n ? FLY_POLL_MS : 200, &err);
-        if (r != MQ_MESSAGE && !w->replicate)
-            atomic_fetch_add(&w->ctx.stats->queue_wait_us, (mcdc_now_mono_ns() - asked_ns) / 1000);
+        if (r != MQ_MESSAGE && !w->replicate) atomic_fetch_add(&w->ctx.stats->queue_wait_us, mcdc_since_us(asked_ns));
         if (r == MQ_ERROR) {
             worker_pause_at(w, NULL, err.msg);
             break;

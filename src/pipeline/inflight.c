@@ -40,7 +40,7 @@
 
 /* One target call attempt ended: its time, whatever the outcome. */
 static void call_ended(channel_worker *w, uint64_t sent_ns) {
-    mcdc_histogram_observe_us(&w->ctx.stats->target_call, (mcdc_now_mono_ns() - sent_ns) / 1000);
+    mcdc_histogram_observe_us(&w->ctx.stats->target_call, mcdc_since_us(sent_ns));
 }
 
 /* The target acknowledged a call whose oldest change the source committed
@@ -51,7 +51,7 @@ static void lag_ended(channel_worker *w, uint64_t first_ts) {
 }
 
 static void waited_on_target(channel_worker *w, uint64_t since_ns) {
-    atomic_fetch_add(&w->ctx.stats->target_wait_us, (mcdc_now_mono_ns() - since_ns) / 1000);
+    atomic_fetch_add(&w->ctx.stats->target_wait_us, mcdc_since_us(since_ns));
 }
 
 static uint64_t oldest_ts(const change *const *cs, size_t n) {

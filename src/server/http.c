@@ -511,7 +511,7 @@ static enum MHD_Result forward_to_owner(http_server *s, struct MHD_Connection *c
 }
 
 static void observe_latency(http_server *s, int type, uint64_t start_ns) {
-    request_metrics_observe_us(&s->requests, (size_t)type, (mcdc_now_mono_ns() - start_ns) / 1000);
+    request_metrics_observe_us(&s->requests, (size_t)type, mcdc_since_us(start_ns));
 }
 
 /* What kind of error jansson found, in words that quote nothing of the

@@ -31,7 +31,7 @@ static void test_shares_do_not_grow_with_channels(void **state) {
         /* 48 MiB in all until the read-ahead floor binds (9 channels);
          * floors may add a little more, never a channel's whole share again. */
         if (n <= 8) assert_true(per * n <= 48 * MIB);
-        assert_true(per * n <= 48 * MIB + n * 3 * MIB);
+        assert_true(per * n <= 48 * MIB + n * 2 * MIB);
         assert_int_equal(s.batch_rows, 5000);
         assert_int_equal(s.inflight_calls, 4);
         assert_int_equal(s.retry_max_ms, 30000);

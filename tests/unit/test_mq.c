@@ -174,7 +174,9 @@ static void test_kafka_wake_rule(void **state) {
     (void)state;
     const size_t KiB = 1024, MiB = 1024 * 1024;
     assert_int_equal(kafka_wake_step(40 * MiB), 10 * MiB);
-    assert_int_equal(kafka_wake_step(3840 * KiB), 960 * KiB); /* 8 channels' share */
+    assert_int_equal(kafka_wake_step(16 * MiB), 4 * MiB);      /* one channel's share */
+    assert_int_equal(kafka_wake_step(3840 * KiB), 960 * KiB);
+    assert_int_equal(kafka_wake_step(2 * MiB), 512 * KiB);     /* eight channels' share */
     assert_int_equal(kafka_wake_step(1 * MiB), 512 * KiB);
     assert_int_equal(kafka_wake_step(0), 512 * KiB);
     size_t step = kafka_wake_step(40 * MiB);

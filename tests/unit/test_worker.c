@@ -63,7 +63,8 @@ static struct {
     /* The next in-flight calls' first wait fails this many times with this code. */
     int fail_next_waits;
     mcdc_code fail_code;
-    /* A wait for a reply not yet there takes this long (the target's time). */
+    /* A wait for a reply not yet there, and a synchronous call, take this
+     * long (the target's time). */
     uint32_t reply_ms;
     /* Synchronous calls fail this many times with this code. */
     int fail_applies;
@@ -113,6 +114,7 @@ static void record(call_how how, const change *const *cs, size_t n, bool upsert)
 static int t_apply(void *ud, const change *const *cs, size_t n, const catalog_coll *cc, bool as_upsert, mcdc_err *err) {
     (void)ud, (void)cc;
     record(SYNC, cs, n, as_upsert);
+    if (fake.reply_ms) mcdc_sleep_ms(fake.reply_ms);
     if (fake.fail_applies > 0) {
         fake.fail_applies--;
         return mcdc_errf(err, fake.apply_code, "fake apply failure");
@@ -587,8 +589,9 @@ static void test_inflight_bound(void **state) {
 }
 
 /* Rule: the time a worker is held by the target's replies is counted
- * (where a catch-up waits, target or queue: worker_io.h); a call landing
- * whose reply is already there costs none. */
+ * (where a catch-up waits, target or queue: worker_io.h): landing a call
+ * whose reply is not there yet, and a synchronous call (a Delete); a call
+ * landing whose reply is already there costs none. */
 static void test_target_wait_counted(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 1, 0, -1);
@@ -605,6 +608,12 @@ static void test_target_wait_counted(void **state) {
     quiet(w);
     assert_true(atomic_load(&stats.target_wait_us) - waited < 30000);
     assert_int_equal(fake.n_calls, 3);
+    reply(2);
+    waited = atomic_load(&stats.target_wait_us);
+    feed(w, 4, delete(1, 14, 1));
+    quiet(w);
+    assert_call(3, SYNC, CHANGE_DELETE, 1, 1, false);
+    assert_true(atomic_load(&stats.target_wait_us) - waited >= 30000);
     worker_free(w);
 }
 
