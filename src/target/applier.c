@@ -520,7 +520,9 @@ static int apply_drop_partition(applier *a, const change *c, const target_collec
     const char *db = tc->db, *coll = tc->name;
     if (a->opt.ignore_partition || is_partition_key(tc)) return 0;
     /* The target refuses to drop a loaded partition; the source's user had
-     * released it first, but a release of partitions is not in a 2.3.5 WAL. */
+     * released it first, but a release of partitions is not in a 2.3.5 WAL.
+     * A refusal as "loaded" even so is retried, release included
+     * (milvus_status_class). */
     Milvus__Proto__Milvus__ReleasePartitionsRequest rel = MILVUS__PROTO__MILVUS__RELEASE_PARTITIONS_REQUEST__INIT;
     char *names[1] = {(char *)c->partition_name};
     rel.db_name = (char *)db;

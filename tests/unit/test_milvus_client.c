@@ -53,6 +53,11 @@ static void test_status_classes(void **state) {
     assert_int_equal(milvus_status_class("Query", 1, 101, false, "collection not loaded"), MCDC_EREMOTE);
     assert_int_equal(milvus_status_class("Insert", 5, 1100, false, "invalid parameter"), MCDC_EREMOTE);
     assert_int_equal(milvus_status_class("Insert", 1, 0, false, NULL), MCDC_EREMOTE);
+    /* a drop refused while the target still counts our release as pending heals */
+    assert_int_equal(milvus_status_class("DropPartition", 1, 65535, false,
+                                         "partition cannot be dropped, partition is loaded, please release it first"),
+                     MCDC_EUNAVAIL);
+    assert_int_equal(milvus_status_class("DropCollection", 1, 65535, false, "partition is loaded"), MCDC_EREMOTE);
 }
 
 static void test_quote_escapes(void **state) {
