@@ -10,8 +10,8 @@
  * second later, so one channel needed 40 MiB (8 MiB: 0.32 x the one-client
  * insert ceiling), and 8 channels starved at 20 MiB in all. Woken as the
  * reader drains it, a queue only has to cover a refill: with 16 MiB in all
- * the readers waited 3-16 % of a catch-up's time (20 and 30 % once each), and RSS went
- * from 129-149 to 77-88 MiB at one shard and from 164 to 132-135 at eight,
+ * the readers waited 2-16 % of a catch-up's time (20 and 30 % once each), and RSS went
+ * from 129-149 to 77-88 MiB at one shard and from 164 to 132-140 at eight,
  * where each consumer holds well over its queue limit (heaptrack: librdkafka
  * 120 MiB of a 154 MiB heap peak with 8 x 5 MiB queues). A share never drops
  * below two 1 MiB insert messages (from 9 channels on). docs/benchmarks.md,
