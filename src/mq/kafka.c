@@ -193,8 +193,8 @@ bool kafka_wake_due(size_t since_wake, size_t step, bool ran_dry) {
  * client's metadata, as it fetches from it) and returns "timed out"; the
  * reply, when it comes, is dropped (v2.0.2: its callback ignores a reply
  * to a caller that has gone). So the reader never blocks on a wake, not
- * even with the broker down. A leader not known yet sends nothing; the
- * next wake tries again. */
+ * even with the broker down. With the leader not known yet it asks for
+ * metadata instead and sends nothing; the next wake tries again. */
 static void wake_fetcher(kafka_reader *r) {
     r->since_wake = 0;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);

@@ -98,14 +98,16 @@ typedef struct worker_stats {
      * most one channel has had at once. */
     _Atomic uint64_t calls_in_flight, calls_in_flight_peak;
     /* Where the DML channels' threads waited, microseconds summed over
-     * them: on the queue (a read that found nothing, also while calls are
-     * in flight) and on the target (a call's reply the worker could not go
-     * on without: landing a call, a synchronous Delete or DDL). In a
-     * catch-up the two split what holds it back; caught up, the queue wait
-     * is idle time. Not counted: retry backoff, sending a call (encoding
-     * it, or the one-by-one fallback when parts do not join), creating a
-     * target collection, the catalog wait. The replicate channel counts
-     * neither: it reads rarely and applies through replay. */
+     * them: on the queue (a read that came back with nothing, also while
+     * calls are in flight; a read that waited and then got a message is
+     * not counted) and on the target (landing a call in flight, and any
+     * call applied in order: Delete, upsert halves, DDL, the fallback when
+     * a joined call cannot start; encoding and creating a collection on
+     * the way included). In a catch-up the two split what holds it back;
+     * caught up, the queue wait is idle time. Not counted: retry backoff,
+     * starting a call in flight (encoding it), creating target collections
+     * when the worker starts, the catalog wait. The replicate channel
+     * counts neither: it reads rarely and applies through replay. */
     _Atomic uint64_t queue_wait_us, target_wait_us;
     /* One count per acknowledged Insert, Upsert or Delete call: from the
      * source's commit of its oldest change (the hybrid ts, against this

@@ -529,9 +529,15 @@ static int apply_drop_partition(applier *a, const change *c, const target_collec
     rel.collection_name = (char *)coll;
     rel.n_partition_names = 1;
     rel.partition_names = names;
-    mcdc_err ignored;
-    (void)milvus_replay_request(a->client, "ReleasePartitions", &rel.base, &ignored);
-    if (milvus_drop_partition(a->client, db, coll, c->partition_name, err) && err->code != MCDC_ENOTFOUND) return -1;
+    mcdc_err rel_err;
+    int release_failed = milvus_replay_request(a->client, "ReleasePartitions", &rel.base, &rel_err);
+    if (milvus_drop_partition(a->client, db, coll, c->partition_name, err) && err->code != MCDC_ENOTFOUND) {
+        /* "Still loaded" is retried only while our release may yet take
+         * effect; a release refused for good (a privilege, say) is the
+         * cause to show, not an endless retry of the drop. */
+        if (err->code == MCDC_EUNAVAIL && release_failed && !mcdc_err_is_transient(rel_err.code)) *err = rel_err;
+        return -1;
+    }
     char *k = key3(db, coll, c->partition_name);
     set_del_prefix(&a->partitions, k);
     free(k);
