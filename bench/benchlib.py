@@ -297,6 +297,72 @@ def wait_quiet(pid, share=0.15, window=1.0, timeout=60.0):
     return time.monotonic() - t0
 
 
+# A Milvus 2.3 datanode learns which channels to persist from datacoord through etcd: one key
+# <root>/meta/channelwatch/<node id>/<vchannel> per channel, its value a ChannelWatchInfo whose
+# field 3 is the ChannelWatchState (data_coord.proto: ToWatch 2, WatchSuccess 3, ToRelease 5).
+_WATCH_SUCCESS = 3
+
+
+def _varint(buf, i):
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def _watch_state(buf):
+    """Field 3 of a ChannelWatchInfo (0 if absent), walking the top-level fields only."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = _varint(buf, i)
+            if field == 3:
+                return v
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"ChannelWatchInfo: wire type {wire} at byte {i}")
+    return 0
+
+
+def datanode_channels(etcd_endpoint, root):
+    """{vchannel: ChannelWatchState} of every channel datacoord has handed a datanode."""
+    import base64
+    import json
+    import subprocess
+    out = subprocess.run(["etcdctl", f"--endpoints={etcd_endpoint}", "--command-timeout=5s", "get", "--prefix",
+                          f"{root}/meta/channelwatch/", "-w", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1]: _watch_state(base64.b64decode(kv["value"]))
+            for kv in json.loads(out).get("kvs", [])}
+
+
+def wait_datanode_settled(etcd_endpoint, root, timeout=60.0):
+    """Waits until the datanode persists every channel it was given and releases none (every
+    channel WatchSuccess); returns the seconds waited. The datanode starts a new collection's
+    channels only after it has released the dropped ones, which took up to ~10 s here (closing
+    their Kafka consumers): a phase timed on a fresh collection meanwhile runs with nothing
+    persisted, for about half the target's CPU per row, and its rows are written out after the
+    clock stops. A catch-up's collection is always persisted, so a ceiling must be too."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if all(s == _WATCH_SUCCESS for s in datanode_channels(etcd_endpoint, root).values()):
+            break
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
 class Sampler(threading.Thread):
     """Samples VmRSS and utime+stime of one process every `period` seconds."""
 

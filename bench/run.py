@@ -104,6 +104,7 @@ class Run:
         self.to_drop = []  # (alias, name)
         self.tasks = []
         self.target_cpu = {}  # phase -> the target Milvus's CPU-seconds (target_watch)
+        self.target_busy = {}  # phase -> the machine's busy share over the same seconds
         self.perfs = []       # perf record processes of phases not ended yet
 
     # ---- figures -------------------------------------------------------------------------
@@ -148,9 +149,14 @@ class Run:
     def target_watch(self, what):
         """Starts watching the target Milvus for one phase: its CPU-seconds, and with --perf-target a
         `perf record -g` of it into DIR/<what>.data. Returns a function that ends the watch; the
-        CPU-seconds are then in self.target_cpu[what]. It first waits until the target is quiet, so
-        that no phase pays for the one before it (benchlib.wait_quiet)."""
+        CPU-seconds are then in self.target_cpu[what]. It first waits until the target's datanode
+        persists every channel and releases none (benchlib.wait_datanode_settled: every phase then
+        pays for writing its own rows, as a catch-up into a collection made minutes earlier does), then
+        until the target is quiet, so that no phase pays for the one before it (benchlib.wait_quiet)."""
         pid = piece_pid("target-milvus")
+        settled = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
+        if settled > 0.5:
+            log(f"{what}: waited {settled:.1f} s for the target's datanode to settle its channels")
         waited = bl.wait_quiet(pid)
         if waited > 1.5:
             log(f"{what}: waited {waited:.1f} s for the target to go quiet")
@@ -163,9 +169,11 @@ class Run:
             self.perfs.append(perf)  # stopped by cleanup if the phase fails
             time.sleep(0.5)
         cpu0 = bl.proc_sample(pid)[1]
+        b0 = bl.machine_busy()
 
         def done():
             self.target_cpu[what] = bl.proc_sample(pid)[1] - cpu0
+            self.target_busy[what] = busy(b0, bl.machine_busy())
             if perf:
                 perf.send_signal(2)
                 perf.wait(30)
@@ -173,13 +181,12 @@ class Run:
         return done
 
     def raw_ceiling(self, rows, batch, inflight, what, upsert=False):
-        """benchlib.raw_insert_ceiling into a fresh target collection: (rows/s, seconds, calls' seconds, busy,
-        the target's CPU-seconds over the calls and the count)."""
+        """benchlib.raw_insert_ceiling into a fresh target collection: (rows/s, seconds, calls' seconds, and
+        over the calls and the count the machine's busy share and the target's CPU-seconds)."""
         a = self.args
-        b0 = bl.machine_busy()
         rate, secs, t_calls = bl.raw_insert_ceiling(rows, self.coll_name(what), "tgt", a.shards, a.rows, batch,
                                                    inflight, upsert=upsert, watch=lambda: self.target_watch(what))
-        return rate, secs, t_calls, busy(b0, bl.machine_busy()), self.target_cpu[what]
+        return rate, secs, t_calls, self.target_busy[what], self.target_cpu[what]
 
     def ceiling(self, rows):
         a = self.args

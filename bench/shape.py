@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""bench/shape.py — does the shape of the calls change what the target pays per row?
+
+    .cache/venv/bin/python bench/shape.py [--shards 2] [--rows 200000] [--batch 5000] [--rounds 3]
+                                          [--variants mixed4,split4,mixed8,split8] [--no-settle]
+
+Target only (no mcdc, no source): the same N rows go into a fresh, indexed, loaded target
+collection in several call shapes, the shapes taking turns round after round (the order reversed
+every other round), and each phase prints rows/s until a Strong count(*) returns N and the target
+Milvus's CPU-seconds per 100 000 rows over exactly that time. A shape is "mixed<K>" or "split<K>"
+with K calls in flight: mixed calls carry consecutive primary keys, which the target spreads over
+all its shards, as a client's would; split calls carry the rows of one shard each, shards taking
+turns, which is what mcdc sends (each of its calls carries one source channel's rows, and a
+target with the source's shard count hashes them all to one channel).
+
+Before each phase the bench waits until the target's datanode persists every channel and releases
+none (benchlib.wait_datanode_settled), as bench/run.py does; --no-settle skips that and shows why
+it is there: phases then cost the target either ~1 or ~2 CPU-s per 100 000 rows, whatever the
+shape, depending on whether the datanode had started on the collection before the clock stopped.
+Reports only; docs/benchmarks.md ("Catch-up, fifth part") has results.
+"""
+import argparse
+import collections
+import json
+import struct
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "it"))
+sys.path.insert(0, str(REPO / "bench"))
+
+import benchlib as bl  # noqa: E402
+from stackenv import piece_pid, stack_env  # noqa: E402
+
+
+def murmur3_32(data, seed=0):
+    """MurmurHash3 x86 32-bit, the hash Milvus 2.3 puts an int64 primary key through (its 8
+    little-endian bytes; the result masked to 31 bits, modulo the shard count, picks the channel:
+    typeutil.Hash32Int64 and HashPK2Channels)."""
+    c1, c2, h, mask = 0xCC9E2D51, 0x1B873593, seed, 0xFFFFFFFF
+    rotl = lambda x, r: ((x << r) | (x >> (32 - r))) & mask  # noqa: E731
+    for i in range(0, len(data) // 4 * 4, 4):
+        k = rotl((struct.unpack_from("<I", data, i)[0] * c1) & mask, 15) * c2 & mask
+        h = (rotl(h ^ k, 13) * 5 + 0xE6546B64) & mask
+    tail = data[len(data) // 4 * 4:]
+    if tail:
+        k = int.from_bytes(tail, "little")
+        h ^= rotl((k * c1) & mask, 15) * c2 & mask
+    h ^= len(data)
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & mask
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & mask
+    return h ^ (h >> 16)
+
+
+def shard_of(pk, shards):
+    return (murmur3_32(struct.pack("<q", pk)) & 0x7FFFFFFF) % shards
+
+
+def call_keys(kind, rows, batch, shards):
+    """The primary keys of each call, in sending order."""
+    if kind == "mixed":
+        return [list(range(lo, min(rows, lo + batch))) for lo in range(0, rows, batch)]
+    per = [[] for _ in range(shards)]
+    for pk in range(rows):
+        per[shard_of(pk, shards)].append(pk)
+    runs = [[keys[i:i + batch] for i in range(0, len(keys), batch)] for keys in per]
+    return [run[i] for i in range(max(map(len, runs))) for run in runs if i < len(run)]
+
+
+def phase(name, keys, inflight, a, env, pid):
+    """One timed phase into a fresh collection `name`: (rows/s, target CPU-s per 100 000 rows)."""
+    from pymilvus import connections
+    from pymilvus.client.prepare import Prepare as RequestPrepare
+    from pymilvus.client.utils import check_status
+    from pymilvus.orm.prepare import Prepare as DataPrepare
+    rows = bl.Rows(a.batch)
+    c = bl.create_loaded(name, "tgt", a.shards)
+    try:
+        fields = c.schema.to_dict()["fields"]
+        vecs = rows.pool[0]
+        reqs = [RequestPrepare.batch_insert_param(
+                    name, DataPrepare.prepare_insert_data([ks, vecs[:len(ks)], [f"row-{i:020d}" for i in ks]],
+                                                          c.schema), None, fields)
+                for ks in keys]
+        stub = connections._fetch_handler("tgt")._stub
+        if not a.no_settle:
+            bl.wait_datanode_settled(env["MCDC_ETCD_ENDPOINT"], env["MCDC_TARGET_ROOT_PATH"])
+        bl.wait_quiet(pid)
+        cpu0 = bl.proc_sample(pid)[1]
+        t0 = time.monotonic()
+        pending = collections.deque()
+        for req in reqs:
+            if len(pending) >= inflight:
+                check_status(pending.popleft().result().status)
+            pending.append(stub.Insert.future(req, timeout=300))
+        while pending:
+            check_status(pending.popleft().result().status)
+        got = bl.count(c)
+        secs = time.monotonic() - t0
+        cpu = bl.proc_sample(pid)[1] - cpu0
+        if got != a.rows:
+            raise RuntimeError(f"{name} holds {got} rows, not {a.rows}")
+        return a.rows / secs, cpu * 100000 / a.rows
+    finally:
+        c.release()
+        c.drop()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shards", type=int, default=2)
+    p.add_argument("--rows", type=int, default=200000)
+    p.add_argument("--batch", type=int, default=5000, help="rows a call (mcdc's apply.batch_rows: 5000)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--variants", default="mixed4,split4,mixed8,split8")
+    p.add_argument("--no-settle", action="store_true", help="do not wait for the datanode before a phase")
+    a = p.parse_args(argv)
+    variants = []
+    for v in a.variants.split(","):
+        kind, k = v.rstrip("0123456789"), v[len(v.rstrip("0123456789")):]
+        if kind not in ("mixed", "split") or not k:
+            p.error(f"--variants: {v!r} is not mixed<K> or split<K>")
+        variants.append((v, kind, int(k)))
+    from pymilvus import connections
+    env = stack_env()
+    connections.connect("tgt", host="127.0.0.1", port=env["MCDC_TARGET_PROXY_PORT"])
+    pid = piece_pid("target-milvus")
+    keys = {kind: call_keys(kind, a.rows, a.batch, a.shards) for _, kind, _ in variants}
+    got = collections.defaultdict(list)
+    for r in range(a.rounds):
+        for v, kind, k in (variants if r % 2 == 0 else variants[::-1]):
+            rate, cpu = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", keys[kind], k, a, env, pid)
+            got[v].append((rate, cpu))
+            print(json.dumps({"bench": "shape", "round": r, "variant": v, "shards": a.shards, "rows_per_s": round(rate),
+                              "target_cpu_s_per_100k_rows": round(cpu, 2), "settled": not a.no_settle}), flush=True)
+    print(f"{'variant':<10} {'rows/s per round':<40} target CPU-s per 100 000 rows")
+    for v, _, _ in variants:
+        print(f"{v:<10} {' '.join(f'{x[0]:>7.0f}' for x in got[v]):<40} {' '.join(f'{x[1]:.2f}' for x in got[v])}")
+
+
+if __name__ == "__main__":
+    main()
