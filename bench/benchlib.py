@@ -301,6 +301,7 @@ def wait_quiet(pid, share=0.15, window=1.0, timeout=60.0):
 # <root>/meta/channelwatch/<node id>/<vchannel> per channel, its value a ChannelWatchInfo whose
 # field 3 is the ChannelWatchState (data_coord.proto: ToWatch 2, WatchSuccess 3, ToRelease 5).
 _WATCH_SUCCESS = 3
+SETTLE_TIMEOUT_S = 180.0
 
 
 def _varint(buf, i):
@@ -348,13 +349,14 @@ def datanode_channels(etcd_endpoint, root):
             for kv in json.loads(out).get("kvs", [])}
 
 
-def wait_datanode_settled(etcd_endpoint, root, timeout=60.0):
+def wait_datanode_settled(etcd_endpoint, root, timeout=SETTLE_TIMEOUT_S):
     """Waits until the datanode persists every channel it was given and releases none (every
     channel WatchSuccess); returns the seconds waited. The datanode starts a new collection's
     channels only after it has released the dropped ones, which took up to ~10 s here (closing
     their Kafka consumers): a phase timed on a fresh collection meanwhile runs with nothing
     persisted, for about half the target's CPU per row, and its rows are written out after the
-    clock stops. A catch-up's collection is always persisted, so a ceiling must be too."""
+    clock stops. A catch-up's collection is always persisted, so a ceiling must be too. 8 shards'
+    releases took 40-55 s; `timeout` or more returned means it gave up."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if all(s == _WATCH_SUCCESS for s in datanode_channels(etcd_endpoint, root).values()):

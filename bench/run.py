@@ -16,7 +16,9 @@ side in one run so that a noisy shared machine still gives fair ratios:
             the same with mcdc's batch (apply.batch_rows) and calls in flight (apply.inflight_calls).
             ceiling_upsert_pipelined_rows_per_s: that again as UpsertRequests, which is what a
             catch-up from a channel's past sends (the replay window). Each with the target
-            Milvus's CPU-seconds per 100 000 rows (--perf-target DIR also profiles it).
+            Milvus's CPU-seconds per 100 000 rows (--perf-target DIR also profiles it). Every
+            timed phase, catch-ups too, starts once the target's datanode persists every channel
+            and the target is quiet (target_watch).
             python_client_rows_per_s: pymilvus's Collection.insert, one call at a time: a Python
             client's speed, not a ceiling (most of its time is Python's).
   catch-up  the same N rows written to the source first; then an mcdc task with
@@ -155,7 +157,10 @@ class Run:
         until the target is quiet, so that no phase pays for the one before it (benchlib.wait_quiet)."""
         pid = piece_pid("target-milvus")
         settled = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
-        if settled > 0.5:
+        if settled >= bl.SETTLE_TIMEOUT_S:
+            log(f"{what}: the target's datanode still had channels to watch or release after {settled:.0f} s; "
+                "this phase may not pay for persisting its rows")
+        elif settled > 0.5:
             log(f"{what}: waited {settled:.1f} s for the target's datanode to settle its channels")
         waited = bl.wait_quiet(pid)
         if waited > 1.5:

@@ -90,16 +90,28 @@ class SnapshotRun(Run):
     def insert_ceiling(self, rows, shards):
         """N rows into an empty loaded target collection, requests built before the clock, up to
         --ceiling-inflight calls in flight (benchlib.raw_insert_ceiling): (rows/s, seconds, seconds
-        of the calls alone, busy)."""
+        of the calls alone, busy over them). Like the copy, it starts once the target's datanode
+        persists every channel (benchlib.wait_datanode_settled)."""
         a = self.args
-        b0 = bl.machine_busy()
+        b = {}
+
+        def watch():
+            self.settle("ceiling")
+            b[0] = bl.machine_busy()
+            return lambda: b.__setitem__(1, bl.machine_busy())
         rate, secs, t_calls = bl.raw_insert_ceiling(rows, self.coll_name(f"ceil{shards}"), "tgt", shards, a.rows,
-                                                   a.batch, a.ceiling_inflight)
-        return rate, secs, t_calls, busy(b0, bl.machine_busy())
+                                                   a.batch, a.ceiling_inflight, watch=watch)
+        return rate, secs, t_calls, busy(b[0], b[1])
+
+    def settle(self, what):
+        waited = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
+        if waited > 0.5:
+            log(f"{what}: waited {waited:.1f} s for the target's datanode to settle its channels")
 
     def copy(self, srv, sampler, name):
         """The snapshot task, from its create request until streaming and until the target holds N."""
         a = self.args
+        self.settle("snapshot")
         pid = srv.proc.pid
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
