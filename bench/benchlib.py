@@ -37,6 +37,12 @@ class Rows:
         vecs = self.pool[(lo // self.batch) % _POOL]
         return [list(range(lo, lo + n)), vecs if n == self.batch else vecs[:n], [f"row-{i:020d}" for i in range(lo, lo + n)]]
 
+    def keyed(self, pks, k):
+        """The columns of rows with these PKs (at most `batch` of them), vectors from pool block k:
+        the same bytes as columns() but for keys that need not be consecutive."""
+        vecs = self.pool[k % _POOL]
+        return [list(pks), vecs if len(pks) == self.batch else vecs[:len(pks)], [f"row-{i:020d}" for i in pks]]
+
 
 def insert_all(coll, rows, n, batch, lo=0):
     """Inserts n rows in batches, one call at a time; returns the seconds the calls took."""
@@ -52,14 +58,18 @@ def count(coll, expr=""):
     return coll.query(expr, output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
 
 
-def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=False, watch=None):
+def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=False, watch=None, keys=None):
     """The fastest this client can feed the server plain inserts: n rows into a new empty, indexed,
     loaded collection `name`, every InsertRequest built beforehand with pymilvus's own request
     builder (not timed), then sent over its gRPC stub with up to `inflight` calls in flight (1: each
     call waits for the previous reply), until a Strong count(*) returns n. upsert: UpsertRequests
-    instead (what a replay window sends). watch: called when the clock starts, returns a function
-    called when it stops (the caller's view of the server over exactly the timed part). The
-    collection is dropped again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
+    instead (what a replay window sends). keys: the PKs of each call, in sending order, instead of
+    consecutive runs of `batch` (n is then their total). watch: called when the clock starts,
+    returns a function called when it stops (the caller's view of the server over exactly the
+    timed part). The collection is dropped again. Returns (rows/s to visible, seconds, seconds of
+    the calls alone)."""
+    if inflight < 1:
+        raise ValueError(f"calls in flight: {inflight}, not at least 1")
     from pymilvus import connections as conns
     from pymilvus.client.prepare import Prepare as RequestPrepare
     from pymilvus.client.utils import check_status
@@ -69,9 +79,11 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
     try:
         fields = c.schema.to_dict()["fields"]  # what Collection.insert hands the same builder
         build = RequestPrepare.batch_upsert_param if upsert else RequestPrepare.batch_insert_param
-        reqs = [build(name, DataPrepare.prepare_insert_data(rows.columns(lo, min(batch, n - lo)), c.schema), None,
-                      fields)
-                for lo in range(0, n, batch)]
+        cols = ([rows.keyed(ks, k) for k, ks in enumerate(keys)] if keys is not None else
+                [rows.columns(lo, min(batch, n - lo)) for lo in range(0, n, batch)])
+        if keys is not None:
+            n = sum(map(len, keys))
+        reqs = [build(name, DataPrepare.prepare_insert_data(col, c.schema), None, fields) for col in cols]
         stub = conns._fetch_handler(using)._stub
         call = stub.Upsert if upsert else stub.Insert
         stop = watch() if watch else None
@@ -301,12 +313,16 @@ def wait_quiet(pid, share=0.15, window=1.0, timeout=60.0):
 # <root>/meta/channelwatch/<node id>/<vchannel> per channel, its value a ChannelWatchInfo whose
 # field 3 is the ChannelWatchState (data_coord.proto: ToWatch 2, WatchSuccess 3, ToRelease 5).
 _WATCH_SUCCESS = 3
+_WATCH_STATES = {0: "Uncomplete", 1: "Complete", 2: "ToWatch", 3: "WatchSuccess", 4: "WatchFailure", 5: "ToRelease",
+                 6: "ReleaseSuccess", 7: "ReleaseFailure"}
 SETTLE_TIMEOUT_S = 180.0
 
 
 def _varint(buf, i):
     v = shift = 0
     while True:
+        if i >= len(buf):
+            raise ValueError("ChannelWatchInfo: a varint runs past the end")
         b = buf[i]
         i += 1
         v |= (b & 0x7F) << shift
@@ -325,44 +341,56 @@ def _watch_state(buf):
             v, i = _varint(buf, i)
             if field == 3:
                 return v
-        elif wire == 2:
+            continue
+        if wire == 2:
             n, i = _varint(buf, i)
-            i += n
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
         else:
             raise ValueError(f"ChannelWatchInfo: wire type {wire} at byte {i}")
+        if i + n > len(buf):
+            raise ValueError(f"ChannelWatchInfo: field {field} runs past the end")
+        i += n
     return 0
 
 
 def datanode_channels(etcd_endpoint, root):
-    """{vchannel: ChannelWatchState} of every channel datacoord has handed a datanode."""
+    """[(key, ChannelWatchState)] of every channel datacoord has handed a datanode (the key names
+    the node and the vchannel)."""
     import base64
     import json
     import subprocess
     out = subprocess.run(["etcdctl", f"--endpoints={etcd_endpoint}", "--command-timeout=5s", "get", "--prefix",
-                          f"{root}/meta/channelwatch/", "-w", "json"],
-                         check=True, capture_output=True, text=True).stdout
-    return {base64.b64decode(kv["key"]).decode().rsplit("/", 1)[1]: _watch_state(base64.b64decode(kv["value"]))
-            for kv in json.loads(out).get("kvs", [])}
+                          f"{root}/meta/channelwatch/", "-w", "json"], env=dict(os.environ, ETCDCTL_API="3"),
+                         check=True, capture_output=True, text=True, timeout=15).stdout
+    return [(base64.b64decode(kv["key"]).decode(), _watch_state(base64.b64decode(kv["value"])))
+            for kv in json.loads(out).get("kvs", [])]
 
 
 def wait_datanode_settled(etcd_endpoint, root, timeout=SETTLE_TIMEOUT_S):
-    """Waits until the datanode persists every channel it was given and releases none (every
-    channel WatchSuccess); returns the seconds waited. The datanode starts a new collection's
-    channels only after it has released the dropped ones, which took up to ~10 s here (closing
-    their Kafka consumers): a phase timed on a fresh collection meanwhile runs with nothing
-    persisted, for about half the target's CPU per row, and its rows are written out after the
-    clock stops. A catch-up's collection is always persisted, so a ceiling must be too. 8 shards'
-    releases took 40-55 s; `timeout` or more returned means it gave up."""
+    """Waits until the datanode persists every channel it was given and releases none (at least one
+    channel, every one WatchSuccess: every caller waits with its phase's collection made). Returns
+    (settled, seconds waited, what was last seen unsettled: "key: state" strings or the error of the
+    last read). The datanode starts a new collection's channels only after it has released the
+    dropped ones, which took 9-19 s here at 1-2 shards and 37-53 s at 8 (closing their Kafka
+    consumers): a phase timed on a fresh collection meanwhile runs with nothing persisted, for about
+    half the target's CPU per row, and its rows are written out after the clock stops. A catch-up's
+    collection is always persisted, so a ceiling must be too."""
+    import subprocess
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if all(s == _WATCH_SUCCESS for s in datanode_channels(etcd_endpoint, root).values()):
-            break
+    while True:
+        try:
+            chans = datanode_channels(etcd_endpoint, root)
+            left = [f"{k}: {_WATCH_STATES.get(st, st)}" for k, st in chans if st != _WATCH_SUCCESS]
+            if chans and not left:
+                return True, time.monotonic() - t0, []
+            left = left or [f"no channel under {root}/meta/channelwatch/"]
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError) as e:
+            why = (getattr(e, "stderr", None) or str(e)).strip().splitlines() or [type(e).__name__]
+            left = [f"reading {root}/meta/channelwatch/ from {etcd_endpoint}: {why[-1]}"]
+        if time.monotonic() - t0 >= timeout:
+            return False, time.monotonic() - t0, left
         time.sleep(0.2)
-    return time.monotonic() - t0
 
 
 class Sampler(threading.Thread):

@@ -17,8 +17,9 @@ side in one run so that a noisy shared machine still gives fair ratios:
             ceiling_upsert_pipelined_rows_per_s: that again as UpsertRequests, which is what a
             catch-up from a channel's past sends (the replay window). Each with the target
             Milvus's CPU-seconds per 100 000 rows (--perf-target DIR also profiles it). Every
-            timed phase, catch-ups too, starts once the target's datanode persists every channel
-            and the target is quiet (target_watch).
+            ceiling and both catch-ups start once the target's datanode persists every channel and
+            the target is quiet (settle, target_watch); the live phases start after their own
+            warm-up, and the delete catch-up (--deletes) has no ceiling to be compared with.
             python_client_rows_per_s: pymilvus's Collection.insert, one call at a time: a Python
             client's speed, not a ceiling (most of its time is Python's).
   catch-up  the same N rows written to the source first; then an mcdc task with
@@ -148,6 +149,15 @@ class Run:
         mx, mean, cpu = sampler.window(t0, time.monotonic())
         return mx, cpu / seconds
 
+    def settle(self, what):
+        """benchlib.wait_datanode_settled on the target, said in the log when it took a while or gave up."""
+        ok, secs, left = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
+        if not ok:
+            log(f"{what}: the target's datanode had not settled its channels after {secs:.0f} s "
+                f"({'; '.join(left[:4])}{' ...' if len(left) > 4 else ''}); this phase may not pay for persisting its rows")
+        elif secs > 0.5:
+            log(f"{what}: waited {secs:.1f} s for the target's datanode to settle its channels")
+
     def target_watch(self, what):
         """Starts watching the target Milvus for one phase: its CPU-seconds, and with --perf-target a
         `perf record -g` of it into DIR/<what>.data. Returns a function that ends the watch; the
@@ -156,12 +166,7 @@ class Run:
         pays for writing its own rows, as a catch-up into a collection made minutes earlier does), then
         until the target is quiet, so that no phase pays for the one before it (benchlib.wait_quiet)."""
         pid = piece_pid("target-milvus")
-        settled = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
-        if settled >= bl.SETTLE_TIMEOUT_S:
-            log(f"{what}: the target's datanode still had channels to watch or release after {settled:.0f} s; "
-                "this phase may not pay for persisting its rows")
-        elif settled > 0.5:
-            log(f"{what}: waited {settled:.1f} s for the target's datanode to settle its channels")
+        self.settle(what)
         waited = bl.wait_quiet(pid)
         if waited > 1.5:
             log(f"{what}: waited {waited:.1f} s for the target to go quiet")
@@ -198,6 +203,7 @@ class Run:
         name = self.coll_name("ceil")
         c = bl.create_loaded(name, "tgt", a.shards)
         self.to_drop.append(("tgt", name))
+        self.settle("python client")
         bl.wait_quiet(piece_pid("target-milvus"))
         b0 = bl.machine_busy()
         t0 = time.monotonic()
@@ -338,12 +344,12 @@ class Run:
     def catchup(self, srv, sampler, name):
         a = self.args
         pid = srv.proc.pid
+        watch = self.target_watch("catchup")
         perf = None
         if a.perf:
             perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", a.perf, "-p", str(pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
-        watch = self.target_watch("catchup")
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
         t0 = time.monotonic()

@@ -24,7 +24,6 @@ import collections
 import json
 import struct
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -71,42 +70,19 @@ def call_keys(kind, rows, batch, shards):
 
 
 def phase(name, keys, inflight, a, env, pid):
-    """One timed phase into a fresh collection `name`: (rows/s, target CPU-s per 100 000 rows)."""
-    from pymilvus import connections
-    from pymilvus.client.prepare import Prepare as RequestPrepare
-    from pymilvus.client.utils import check_status
-    from pymilvus.orm.prepare import Prepare as DataPrepare
-    rows = bl.Rows(a.batch)
-    c = bl.create_loaded(name, "tgt", a.shards)
-    try:
-        fields = c.schema.to_dict()["fields"]
-        vecs = rows.pool[0]
-        reqs = [RequestPrepare.batch_insert_param(
-                    name, DataPrepare.prepare_insert_data([ks, vecs[:len(ks)], [f"row-{i:020d}" for i in ks]],
-                                                          c.schema), None, fields)
-                for ks in keys]
-        stub = connections._fetch_handler("tgt")._stub
-        if not a.no_settle:
-            bl.wait_datanode_settled(env["MCDC_ETCD_ENDPOINT"], env["MCDC_TARGET_ROOT_PATH"])
+    """One timed phase into a fresh collection `name` (benchlib.raw_insert_ceiling with these calls'
+    keys): (rows/s, target CPU-s per 100 000 rows, whether the datanode had settled)."""
+    seen = {}
+
+    def watch():
+        seen["settled"] = a.no_settle or bl.wait_datanode_settled(env["MCDC_ETCD_ENDPOINT"],
+                                                                  env["MCDC_TARGET_ROOT_PATH"])[0]
         bl.wait_quiet(pid)
         cpu0 = bl.proc_sample(pid)[1]
-        t0 = time.monotonic()
-        pending = collections.deque()
-        for req in reqs:
-            if len(pending) >= inflight:
-                check_status(pending.popleft().result().status)
-            pending.append(stub.Insert.future(req, timeout=300))
-        while pending:
-            check_status(pending.popleft().result().status)
-        got = bl.count(c)
-        secs = time.monotonic() - t0
-        cpu = bl.proc_sample(pid)[1] - cpu0
-        if got != a.rows:
-            raise RuntimeError(f"{name} holds {got} rows, not {a.rows}")
-        return a.rows / secs, cpu * 100000 / a.rows
-    finally:
-        c.release()
-        c.drop()
+        return lambda: seen.__setitem__("cpu", bl.proc_sample(pid)[1] - cpu0)
+    rate, _, _ = bl.raw_insert_ceiling(bl.Rows(a.batch), name, "tgt", a.shards, a.rows, a.batch, inflight,
+                                       watch=watch, keys=keys)
+    return rate, seen["cpu"] * 100000 / a.rows, seen["settled"] is True
 
 
 def main(argv=None):
@@ -118,11 +94,13 @@ def main(argv=None):
     p.add_argument("--variants", default="mixed4,split4,mixed8,split8")
     p.add_argument("--no-settle", action="store_true", help="do not wait for the datanode before a phase")
     a = p.parse_args(argv)
+    if a.shards < 1 or a.rows < 1 or a.batch < 1 or a.rounds < 1:
+        p.error("--shards, --rows, --batch and --rounds must be at least 1")
     variants = []
     for v in a.variants.split(","):
         kind, k = v.rstrip("0123456789"), v[len(v.rstrip("0123456789")):]
-        if kind not in ("mixed", "split") or not k:
-            p.error(f"--variants: {v!r} is not mixed<K> or split<K>")
+        if kind not in ("mixed", "split") or not k or int(k) < 1:
+            p.error(f"--variants: {v!r} is not mixed<K> or split<K> with K calls in flight, K >= 1")
         variants.append((v, kind, int(k)))
     from pymilvus import connections
     env = stack_env()
@@ -132,10 +110,10 @@ def main(argv=None):
     got = collections.defaultdict(list)
     for r in range(a.rounds):
         for v, kind, k in (variants if r % 2 == 0 else variants[::-1]):
-            rate, cpu = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", keys[kind], k, a, env, pid)
+            rate, cpu, settled = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", keys[kind], k, a, env, pid)
             got[v].append((rate, cpu))
             print(json.dumps({"bench": "shape", "round": r, "variant": v, "shards": a.shards, "rows_per_s": round(rate),
-                              "target_cpu_s_per_100k_rows": round(cpu, 2), "settled": not a.no_settle}), flush=True)
+                              "target_cpu_s_per_100k_rows": round(cpu, 2), "datanode_settled": settled}), flush=True)
     print(f"{'variant':<10} {'rows/s per round':<40} target CPU-s per 100 000 rows")
     for v, _, _ in variants:
         print(f"{v:<10} {' '.join(f'{x[0]:>7.0f}' for x in got[v]):<40} {' '.join(f'{x[1]:.2f}' for x in got[v])}")

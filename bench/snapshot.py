@@ -18,9 +18,10 @@ count (default 1, then 2), one after the other on the same stack:
   ceiling   the same N rows straight into another empty, indexed, loaded target collection with
             the same shards: every InsertRequest is built beforehand with pymilvus's own request
             builder (not timed), then sent over pymilvus's gRPC stub with --ceiling-inflight calls in
-            flight, until a Strong count(*) returns N. bench/run.py has no such raw sender (its
-            ceiling is one Collection.insert at a time); this is the fastest feeding of the target
-            written with pymilvus: nothing but the calls and the final count is timed.
+            flight, until a Strong count(*) returns N (benchlib.raw_insert_ceiling, as bench/run.py's
+            pipelined ceiling): the fastest feeding of the target written with pymilvus, nothing but
+            the calls and the final count timed. It and the copy start once the target's datanode
+            persists every channel (Run.settle).
   snapshot  a task with collection_infos [{"name": ..., "snapshot": true}]: seconds from the create
             request until get shows the copy's phase "streaming" (rows_copied every 0.1 s meanwhile),
             and until a Strong count(*) on the target returns N. snapshot_rows_per_s = N / (create
@@ -103,10 +104,6 @@ class SnapshotRun(Run):
                                                    a.batch, a.ceiling_inflight, watch=watch)
         return rate, secs, t_calls, busy(b[0], b[1])
 
-    def settle(self, what):
-        waited = bl.wait_datanode_settled(self.stack["MCDC_ETCD_ENDPOINT"], self.stack["MCDC_TARGET_ROOT_PATH"])
-        if waited > 0.5:
-            log(f"{what}: waited {waited:.1f} s for the target's datanode to settle its channels")
 
     def copy(self, srv, sampler, name):
         """The snapshot task, from its create request until streaming and until the target holds N."""
