@@ -322,7 +322,7 @@ def _varint(buf, i):
     v = shift = 0
     while True:
         if i >= len(buf):
-            raise ValueError("ChannelWatchInfo: a varint runs past the end")
+            raise ValueError("protobuf: a varint runs past the end")
         b = buf[i]
         i += 1
         v |= (b & 0x7F) << shift
@@ -331,27 +331,32 @@ def _varint(buf, i):
             return v, i
 
 
-def _watch_state(buf):
-    """Field 3 of a ChannelWatchInfo (0 if absent), walking the top-level fields only."""
+def pb_fields(buf):
+    """The top-level fields of a protobuf message as (field number, wire type, value): an int for a
+    varint, bytes for the rest. Raises ValueError on a truncated message or a group (wire 3, 4)."""
     i = 0
     while i < len(buf):
         key, i = _varint(buf, i)
         field, wire = key >> 3, key & 7
         if wire == 0:
             v, i = _varint(buf, i)
-            if field == 3:
-                return v
+            yield field, wire, v
             continue
         if wire == 2:
             n, i = _varint(buf, i)
         elif wire in (1, 5):
             n = 8 if wire == 1 else 4
         else:
-            raise ValueError(f"ChannelWatchInfo: wire type {wire} at byte {i}")
+            raise ValueError(f"protobuf: wire type {wire} at byte {i}")
         if i + n > len(buf):
-            raise ValueError(f"ChannelWatchInfo: field {field} runs past the end")
+            raise ValueError(f"protobuf: field {field} runs past the end")
+        yield field, wire, bytes(buf[i:i + n])
         i += n
-    return 0
+
+
+def _watch_state(buf):
+    """Field 3 of a ChannelWatchInfo (0 if absent)."""
+    return next((v for f, w, v in pb_fields(buf) if f == 3 and w == 0), 0)
 
 
 def datanode_channels(etcd_endpoint, root):

@@ -14,51 +14,26 @@ import uuid
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
+import benchlib as bl
+
 TIMETICK, INSERT = 1200, 400
-
-
-def _varint(b, i):
-    v = s = 0
-    while True:
-        x = b[i]
-        i += 1
-        v |= (x & 0x7F) << s
-        if x < 0x80:
-            return v, i
-        s += 7
 
 
 def header(value):
     """(msg_type, ts) of a Milvus WAL record, or (None, None)."""
     try:
-        i = 0
-        while i < len(value):
-            key, i = _varint(value, i)
-            field, wire = key >> 3, key & 7
-            if wire == 2:
-                n, i = _varint(value, i)
-                if field == 1:
-                    base, j, mtype, ts = value[i:i + n], 0, None, None
-                    while j < len(base):
-                        k, j = _varint(base, j)
-                        if k & 7 != 0:
-                            return mtype, ts
-                        v, j = _varint(base, j)
-                        if k >> 3 == 1:
-                            mtype = v
-                        elif k >> 3 == 3:
-                            ts = v
-                    return mtype, ts
-                i += n
-            elif wire == 0:
-                _, i = _varint(value, i)
-            elif wire == 1:
-                i += 8
-            elif wire == 5:
-                i += 4
-            else:
-                break
-    except IndexError:
+        for field, wire, base in bl.pb_fields(value):
+            if field == 1 and wire == 2:
+                mtype = ts = None
+                for k, kw, v in bl.pb_fields(base):
+                    if kw != 0:
+                        break
+                    if k == 1:
+                        mtype = v
+                    elif k == 3:
+                        ts = v
+                return mtype, ts
+    except ValueError:
         pass
     return None, None
 
