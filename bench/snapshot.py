@@ -104,7 +104,6 @@ class SnapshotRun(Run):
                                                    a.batch, a.ceiling_inflight, watch=watch)
         return rate, secs, t_calls, busy(b[0], b[1])
 
-
     def copy(self, srv, sampler, name):
         """The snapshot task, from its create request until streaming and until the target holds N."""
         a = self.args
