@@ -81,19 +81,30 @@ static int fake_check_owner(fake_inst *f, const char *id, mcdc_err *err) {
 
 static void fake_close(store *s) { free(s); }
 
+/* The task and its owner appear together, as in one etcd transaction: the
+ * owner is set under the lock first, so another instance that reads the
+ * record at once finds it owned (its claim takes nothing), and is taken back
+ * if the record cannot be written. */
 static int fake_task_put_new(store *s, const store_task *t, mcdc_err *err) {
     fake_inst *f = fake_of(s);
-    if (store_task_put_new(f->sh->db, t, err)) return -1;
     pthread_mutex_lock(&f->sh->mu);
     int i = fake_slot(f->sh, t->id);
+    bool added = false;
     if (i < 0 && f->sh->n < FAKE_MAX_TASKS) {
         i = (int)f->sh->n++;
         snprintf(f->sh->owners[i].id, sizeof f->sh->owners[i].id, "%s", t->id);
+        added = true;
     }
+    fake_inst *before = i >= 0 ? f->sh->owners[i].owner : NULL;
     if (i >= 0) f->sh->owners[i].owner = f;
-    fake_bump(f->sh);
+    int rc = store_task_put_new(f->sh->db, t, err);
+    if (rc && i >= 0) {
+        if (added) f->sh->owners[i] = f->sh->owners[--f->sh->n];
+        else f->sh->owners[i].owner = before;
+    }
+    if (!rc) fake_bump(f->sh);
     pthread_mutex_unlock(&f->sh->mu);
-    return 0;
+    return rc ? -1 : 0;
 }
 
 static int fake_task_update(store *s, const char *id, int state, const char *reason, const store_msg_ref *paused_at,

@@ -157,6 +157,35 @@ static int64_t wait_state(inst *i, const char *id, task_state st, const char *re
     }
 }
 
+/* Polls until i has started at least want tasks; ms, or -1 past 3 s. A
+ * takeover lists the task as run here before it starts it (under the
+ * entry's own lock, which every call on the task waits for), so a test that
+ * saw the listing must wait for the start too. */
+static int64_t wait_starts(inst *i, int want) {
+    uint64_t t0 = mcdc_now_mono_ms();
+    for (;;) {
+        if (atomic_load(&i->starts) >= want) return (int64_t)(mcdc_now_mono_ms() - t0);
+        if (mcdc_now_mono_ms() - t0 > 3000) return -1;
+        mcdc_sleep_ms(5);
+    }
+}
+
+/* Polls until i lists the task as remote with this owner URL; ms, or -1
+ * past 3 s. An instance that lost a task may stop it before another claims
+ * it (then it lists no owner yet); its next round, woken by the claim, names
+ * the new owner. */
+static int64_t wait_owner(inst *i, const char *id, const char *url) {
+    uint64_t t0 = mcdc_now_mono_ms();
+    for (;;) {
+        task_snapshot *s = listed(i, id);
+        bool ok = s && s->remote && strcmp(s->owner, url) == 0;
+        task_snapshot_free(s);
+        if (ok) return (int64_t)(mcdc_now_mono_ms() - t0);
+        if (mcdc_now_mono_ms() - t0 > 3000) return -1;
+        mcdc_sleep_ms(5);
+    }
+}
+
 /* ---- rules ---------------------------------------------------------------------------------- */
 
 /* Rule: a task created on A runs on A and is remote on B: B lists it with
@@ -242,6 +271,7 @@ static void test_lost_owner_stops_and_other_takes_over(void **state) {
     int64_t took = wait_for(&g_b, "t", false, false, 5000);
     assert_true(took >= 0);
     assert_true(mcdc_now_mono_ms() - t0 < 5000);
+    assert_true(wait_starts(&g_b, 1) >= 0);
     assert_int_equal(atomic_load(&g_b.starts), 1);
     assert_ptr_equal(fake_owner(g_sh, "t"), g_b.st);
     task_snapshot *s = task_manager_get(g_b.tm, "t", &err);
@@ -256,9 +286,7 @@ static void test_lost_owner_stops_and_other_takes_over(void **state) {
     assert_int_equal(refused1, refused0);
     assert_null(task_manager_get(g_a.tm, "t", &err));
     assert_int_equal(err.code, MCDC_ENOTOWNER);
-    s = listed(&g_a, "t");
-    assert_string_equal(s->owner, URL_B);
-    task_snapshot_free(s);
+    assert_true(wait_owner(&g_a, "t", URL_B) >= 0);
 
     /* A back: it stays B's. */
     fake_regain(g_a.st);
@@ -283,6 +311,7 @@ static void test_close_releases_and_other_takes_at_once(void **state) {
     assert_true(wait_for(&g_b, "y", false, false, 3000) >= 0);
     uint64_t took = mcdc_now_mono_ms() - t0;
     assert_true(took < 1500);
+    assert_true(wait_starts(&g_b, 2) >= 0);
     assert_int_equal(atomic_load(&g_b.starts), 2);
 
     open_inst(&g_a, "a", URL_A);
