@@ -69,7 +69,7 @@ def call_keys(kind, rows, batch, shards):
     return [run[i] for i in range(max(map(len, runs))) for run in runs if i < len(run)]
 
 
-def phase(name, keys, inflight, a, env, pid):
+def phase(name, rows, keys, inflight, a, env, pid):
     """One timed phase into a fresh collection `name` (benchlib.raw_insert_ceiling with these calls'
     keys): (rows/s, target CPU-s per 100 000 rows, whether the datanode had settled)."""
     seen = {}
@@ -80,7 +80,7 @@ def phase(name, keys, inflight, a, env, pid):
         bl.wait_quiet(pid)
         cpu0 = bl.proc_sample(pid)[1]
         return lambda: seen.__setitem__("cpu", bl.proc_sample(pid)[1] - cpu0)
-    rate, _, _ = bl.raw_insert_ceiling(bl.Rows(a.batch), name, "tgt", a.shards, a.rows, a.batch, inflight,
+    rate, _, _ = bl.raw_insert_ceiling(rows, name, "tgt", a.shards, a.rows, a.batch, inflight,
                                        watch=watch, keys=keys)
     return rate, seen["cpu"] * 100000 / a.rows, seen["settled"] is True
 
@@ -107,10 +107,11 @@ def main(argv=None):
     connections.connect("tgt", host="127.0.0.1", port=env["MCDC_TARGET_PROXY_PORT"])
     pid = piece_pid("target-milvus")
     keys = {kind: call_keys(kind, a.rows, a.batch, a.shards) for _, kind, _ in variants}
+    rows = bl.Rows(a.batch)  # the vector pool, made once
     got = collections.defaultdict(list)
     for r in range(a.rounds):
         for v, kind, k in (variants if r % 2 == 0 else variants[::-1]):
-            rate, cpu, settled = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", keys[kind], k, a, env, pid)
+            rate, cpu, settled = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", rows, keys[kind], k, a, env, pid)
             got[v].append((rate, cpu))
             print(json.dumps({"bench": "shape", "round": r, "variant": v, "shards": a.shards, "rows_per_s": round(rate),
                               "target_cpu_s_per_100k_rows": round(cpu, 2), "datanode_settled": settled}), flush=True)
