@@ -2,6 +2,7 @@
 /proc sampler of the mcdc process, and small statistics. No timing assertions anywhere: the
 benchmark reports, it never fails on a number."""
 import bisect
+import json
 import os
 import threading
 import time
@@ -58,7 +59,8 @@ def count(coll, expr=""):
     return coll.query(expr, output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
 
 
-def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=False, watch=None, keys=None):
+def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=False, watch=None, keys=None,
+                       feeder=None):
     """The fastest this client can feed the server plain inserts: n rows into a new empty, indexed,
     loaded collection `name`, every InsertRequest built beforehand with pymilvus's own request
     builder (not timed), then sent over its gRPC stub with up to `inflight` calls in flight (1: each
@@ -66,8 +68,9 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
     instead (what a replay window sends). keys: the PKs of each call, in sending order, instead of
     consecutive runs of `batch` (n is then their total). watch: called when the clock starts,
     returns a function called when it stops (the caller's view of the server over exactly the
-    timed part). The collection is dropped again. Returns (rows/s to visible, seconds, seconds of
-    the calls alone)."""
+    timed part). feeder: (path of build/bench_feed, "host:port") sends the same requests over mcdc's
+    own gRPC path (src/rpc, from one thread, as a channel thread does) instead of grpcio's. The
+    collection is dropped again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
     if inflight < 1:
         raise ValueError(f"calls in flight: {inflight}, not at least 1")
     from pymilvus import connections as conns
@@ -84,18 +87,21 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
         if keys is not None:
             n = sum(map(len, keys))
         reqs = [build(name, DataPrepare.prepare_insert_data(col, c.schema), None, fields) for col in cols]
-        stub = conns._fetch_handler(using)._stub
-        call = stub.Upsert if upsert else stub.Insert
-        stop = watch() if watch else None
-        t0 = time.monotonic()
-        pending = pycoll.deque()
-        for req in reqs:
-            if len(pending) >= inflight:
+        if feeder:
+            stop, t0, t_calls = feed_over_rpc(reqs, feeder, inflight, upsert, watch)
+        else:
+            stub = conns._fetch_handler(using)._stub
+            call = stub.Upsert if upsert else stub.Insert
+            stop = watch() if watch else None
+            t0 = time.monotonic()
+            pending = pycoll.deque()
+            for req in reqs:
+                if len(pending) >= inflight:
+                    check_status(pending.popleft().result().status)
+                pending.append(call.future(req, timeout=300))
+            while pending:
                 check_status(pending.popleft().result().status)
-            pending.append(call.future(req, timeout=300))
-        while pending:
-            check_status(pending.popleft().result().status)
-        t_calls = time.monotonic() - t0
+            t_calls = time.monotonic() - t0
         got = count(c)
         secs = time.monotonic() - t0
         if stop:
@@ -107,6 +113,33 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
     finally:
         c.release()
         c.drop()
+
+
+def feed_over_rpc(reqs, feeder, inflight, upsert, watch):
+    """raw_insert_ceiling's calls sent by build/bench_feed (bench/feed.c) instead: the requests
+    go to a file (length-prefixed, serialized) before the clock, the program is started, and the
+    clock starts when it says it has read them. Returns (stop, t0, seconds of the calls alone)."""
+    import subprocess
+    import tempfile
+    path, target = feeder[:2]
+    with tempfile.NamedTemporaryFile(prefix="mcdc-feed-", suffix=".bin") as f:
+        for req in reqs:
+            b = req.SerializeToString()
+            f.write(len(b).to_bytes(4, "little") + b)
+        f.flush()
+        args = [str(path), "--target", target, "--inflight", str(inflight), "--ready"] + (["--upsert"] if upsert else []) + list(feeder[2:])
+        p = subprocess.Popen(args + [f.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if p.stdout.readline().strip() != "ready":
+            p.kill()
+            raise RuntimeError(f"bench_feed did not start: exit {p.wait()}")
+        stop = watch() if watch else None
+        t0 = time.monotonic()
+        p.stdin.write("go\n")
+        p.stdin.close()
+        out = p.stdout.read()
+        if p.wait() != 0:
+            raise RuntimeError(f"bench_feed failed (exit {p.returncode}); its stderr says why")
+        return stop, t0, json.loads(out)["seconds"]
 
 
 def create_loaded(name, using, shards):

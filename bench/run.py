@@ -89,10 +89,10 @@ import benchlib as bl  # noqa: E402
 from stackenv import piece_pid  # noqa: E402
 
 MIB = 1024 * 1024
-CANARY_ROWS, CANARY_PERIOD = 200, 0.5
+CANARY_ROWS, CANARY_PERIOD = 200, 0.5  # the canary's batch and its period: 400 rows/s
 # mcdc's defaults of apply.batch_rows and apply.inflight_calls (docs/config.md): the pipelined
 # ceiling feeds the target as mcdc would, when the run does not set them.
-MCDC_BATCH_ROWS, MCDC_INFLIGHT_CALLS = 5000, 4  # the canary's batch and its period: 400 rows/s
+MCDC_BATCH_ROWS, MCDC_INFLIGHT_CALLS = 5000, 4
 
 
 def log(msg):

@@ -11,7 +11,10 @@ Milvus's CPU-seconds per 100 000 rows over exactly that time. A shape is "mixed<
 with K calls in flight: mixed calls carry consecutive primary keys, which the target spreads over
 all its shards, as a client's would; split calls carry the rows of one shard each, shards taking
 turns, which is what mcdc sends (each of its calls carries one source channel's rows, and a
-target with the source's shard count hashes them all to one channel).
+target with the source's shard count hashes them all to one channel). A shape may carry a prefix
+"u" (UpsertRequests, what a replay window sends) and "c" (the calls go over mcdc's own gRPC path,
+build/bench_feed, from one thread, instead of grpcio's), and a suffix "@B" (B rows a call instead
+of --batch): "cusplit4@4000".
 
 Before each phase the bench waits until the target's datanode persists every channel and releases
 none (benchlib.wait_datanode_settled), as bench/run.py does; --no-settle skips that and shows why
@@ -22,6 +25,7 @@ Reports only; docs/benchmarks.md ("Catch-up, fifth part") has results.
 import argparse
 import collections
 import json
+import re
 import struct
 import sys
 import uuid
@@ -32,7 +36,10 @@ sys.path.insert(0, str(REPO / "tests" / "it"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import benchlib as bl  # noqa: E402
-from stackenv import piece_pid, stack_env  # noqa: E402
+from stackenv import piece_pid, stack_env, tool  # noqa: E402
+
+SHAPE = re.compile(r"(?P<c>[cp]?)(?P<u>u?)(?P<kind>mixed|split)(?P<k>[0-9]+)(?:@(?P<b>[0-9]+))?")
+Shape = collections.namedtuple("Shape", "name kind k batch upsert c")
 
 
 def murmur3_32(data, seed=0):
@@ -69,9 +76,9 @@ def call_keys(kind, rows, batch, shards):
     return [run[i] for i in range(max(map(len, runs))) for run in runs if i < len(run)]
 
 
-def phase(name, rows, keys, inflight, a, env, pid):
-    """One timed phase into a fresh collection `name` (benchlib.raw_insert_ceiling with these calls'
-    keys): (rows/s, target CPU-s per 100 000 rows, whether the datanode had settled)."""
+def phase(name, rows, keys, v, a, env, pid):
+    """One timed phase of shape v into a fresh collection `name` (benchlib.raw_insert_ceiling with
+    these calls' keys): (rows/s, target CPU-s per 100 000 rows, whether the datanode had settled)."""
     seen = {}
 
     def watch():
@@ -80,8 +87,9 @@ def phase(name, rows, keys, inflight, a, env, pid):
         bl.wait_quiet(pid)
         cpu0 = bl.proc_sample(pid)[1]
         return lambda: seen.__setitem__("cpu", bl.proc_sample(pid)[1] - cpu0)
-    rate, _, _ = bl.raw_insert_ceiling(rows, name, "tgt", a.shards, a.rows, a.batch, inflight,
-                                       watch=watch, keys=keys)
+    feeder = (tool("bench_feed"), f"127.0.0.1:{env['MCDC_TARGET_PROXY_PORT']}") + (("--poller",) if v.c == "p" else ()) if v.c else None
+    rate, _, _ = bl.raw_insert_ceiling(rows, name, "tgt", a.shards, a.rows, v.batch or a.batch, v.k,
+                                       upsert=v.upsert, watch=watch, keys=keys, feeder=feeder)
     return rate, seen["cpu"] * 100000 / a.rows, seen["settled"] is True
 
 
@@ -98,26 +106,28 @@ def main(argv=None):
         p.error("--shards, --rows, --batch and --rounds must be at least 1")
     variants = []
     for v in a.variants.split(","):
-        kind, k = v.rstrip("0123456789"), v[len(v.rstrip("0123456789")):]
-        if kind not in ("mixed", "split") or not k or int(k) < 1:
-            p.error(f"--variants: {v!r} is not mixed<K> or split<K> with K calls in flight, K >= 1")
-        variants.append((v, kind, int(k)))
+        m = SHAPE.fullmatch(v)
+        if not m or int(m["k"]) < 1 or (m["b"] and int(m["b"]) < 1):
+            p.error(f"--variants: {v!r} is not [c][u]mixed<K>[@B] or [c][u]split<K>[@B], K and B at least 1")
+        variants.append(Shape(v, m["kind"], int(m["k"]), int(m["b"] or 0), bool(m["u"]), m["c"]))
     from pymilvus import connections
     env = stack_env()
     connections.connect("tgt", host="127.0.0.1", port=env["MCDC_TARGET_PROXY_PORT"])
     pid = piece_pid("target-milvus")
-    keys = {kind: call_keys(kind, a.rows, a.batch, a.shards) for _, kind, _ in variants}
-    rows = bl.Rows(a.batch)  # the vector pool, made once
+    keys = {(v.kind, v.batch): call_keys(v.kind, a.rows, v.batch or a.batch, a.shards) for v in variants}
+    rows = bl.Rows(max(v.batch or a.batch for v in variants))  # the vector pool, made once
     got = collections.defaultdict(list)
     for r in range(a.rounds):
-        for v, kind, k in (variants if r % 2 == 0 else variants[::-1]):
-            rate, cpu, settled = phase(f"bench_shape_{v}_{uuid.uuid4().hex[:8]}", rows, keys[kind], k, a, env, pid)
-            got[v].append((rate, cpu))
-            print(json.dumps({"bench": "shape", "round": r, "variant": v, "shards": a.shards, "rows_per_s": round(rate),
+        for v in (variants if r % 2 == 0 else variants[::-1]):
+            name = f"bench_shape_{v.kind}{v.k}_{uuid.uuid4().hex[:8]}"
+            rate, cpu, settled = phase(name, rows, keys[(v.kind, v.batch)], v, a, env, pid)
+            got[v.name].append((rate, cpu))
+            print(json.dumps({"bench": "shape", "round": r, "variant": v.name, "shards": a.shards, "rows_per_s": round(rate),
                               "target_cpu_s_per_100k_rows": round(cpu, 2), "datanode_settled": settled}), flush=True)
-    print(f"{'variant':<10} {'rows/s per round':<40} target CPU-s per 100 000 rows")
-    for v, _, _ in variants:
-        print(f"{v:<10} {' '.join(f'{x[0]:>7.0f}' for x in got[v]):<40} {' '.join(f'{x[1]:.2f}' for x in got[v])}")
+    print(f"{'variant':<16} {'rows/s per round':<40} target CPU-s per 100 000 rows")
+    for v in variants:
+        print(f"{v.name:<16} {' '.join(f'{x[0]:>7.0f}' for x in got[v.name]):<40} "
+              f"{' '.join(f'{x[1]:.2f}' for x in got[v.name])}")
 
 
 if __name__ == "__main__":
