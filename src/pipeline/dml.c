@@ -71,10 +71,21 @@ static bool is_applied_half(const dml_state *d, const change *c) {
     return c->kind == CHANGE_DELETE && c->collection_id == d->last_insert_coll && c->ts == d->last_insert_ts;
 }
 
-/* An Insert goes as an Upsert inside the replay window, and while a
- * snapshot's copy of its collection may already hold its rows. */
+/* The target held none of the collection's rows when this run of a task
+ * made by this process began, and nothing but this run has written there
+ * since, each change once (task.c): no row of the replay window can be
+ * there twice. */
+static bool empty_at_start(const worker_ctx *ctx, int64_t coll) {
+    for (size_t i = 0; i < ctx->n_empty_at_start; i++)
+        if (ctx->empty_at_start[i] == coll) return true;
+    return false;
+}
+
+/* An Insert goes as an Upsert inside the replay window, unless its target
+ * collection was empty at the start, and while a snapshot's copy of its
+ * collection may already hold its rows. */
 static bool as_upsert(channel_worker *w, const change *c, const mq_msgid *id) {
-    if (positions_in_window(&w->pos, id)) return true;
+    if (positions_in_window(&w->pos, id) && !empty_at_start(&w->ctx, c->collection_id)) return true;
     const source_ops *s = w->ctx.source;
     return c->kind == CHANGE_INSERT && s->upsert_until && c->ts <= s->upsert_until(w->ctx.source_ud, c->collection_id);
 }

@@ -5,7 +5,7 @@
  * for its reply: a target that stalls on one call does not stall the
  * channel. Upserts of disjoint keys commute too (Milvus 2.3's upsert is a
  * delete of its keys and an insert of its rows, nothing else), so inside the
- * replay window, where every insert goes as an upsert, calls fly as well.
+ * replay window, where inserts go as upserts, calls fly as well.
  * What does not commute is an upsert and any other write of one of its
  * keys: the proxy stamps calls in the order it takes them, not the order we
  * sent them, so an insert could land before an upsert sent earlier, whose

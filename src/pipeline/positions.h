@@ -22,7 +22,7 @@
  * The intent: before a call is sent, the newest message it covers is saved
  * as the intent. After a restart, messages up to the intent the previous run
  * saved may already be on the target: inside that replay window inserts go
- * as upserts.
+ * as upserts (dml.c says when a collection's need not).
  *
  * Owned by one worker thread; nothing here locks. */
 #ifndef MCDC_POSITIONS_H

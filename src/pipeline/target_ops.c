@@ -55,6 +55,28 @@ static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, 
     return rc;
 }
 
+int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_err *err) {
+    target_ud *u = ud;
+    *holds = true;
+    binding b;
+    target_collection *tc = target_desc_new(u->spec, u->source, cc);
+    const char *db = tc->db, *name = tc->name;
+    if (bindings_get(u->bindings, cc->id, &b)) db = b.db, name = b.name;
+    int64_t id;
+    bool is_alias;
+    uint64_t n = 1;
+    int rc = applier_collection_id(u->a, db, name, &id, &is_alias, err);
+    /* An alias of that name leads to someone's collection: it holds rows
+     * as far as we know. */
+    if (rc == 0 && !is_alias) {
+        if (id) rc = applier_count(u->a, db, name, &n, err);
+        if (rc == 0 && (!id || n == 0)) *holds = false;
+    }
+    if (rc) mcdc_err_prefix(err, "counting %s.%s on the target", db, name);
+    target_desc_free(tc);
+    return rc;
+}
+
 static int bt_drop(void *ud, const char *db, const char *name, mcdc_err *err) {
     return applier_drop_collection(((target_ud *)ud)->a, db, name, err);
 }

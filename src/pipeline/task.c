@@ -53,6 +53,7 @@ static void free_list(char **l, size_t n) {
 
 static uint64_t hook_watermark(void *ud);
 static int need_source_milvus(const task *t, const char *what, mcdc_err *err);
+static bool task_covers(task *t, const catalog_coll *cc);
 
 /* The copier's own target connections: not the stream's, so they record
  * nothing in the overlap (that is for the stream's writes). */
@@ -173,6 +174,9 @@ void task_stop(task *t) {
     for (size_t i = 0; i < n; i++) channel_worker_stop(ws[i]);
     free(ws);
     free_list(chans, n);
+    free(t->empty_at_start);
+    t->empty_at_start = NULL;
+    t->n_empty_at_start = 0;
 }
 
 void task_free(task *t) {
@@ -311,16 +315,63 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
                       .store = &task_store_ops,
                       .store_ud = t};
     ctx.set = budget_channel(&t->env->apply, dml_channels, replicate);
+    ctx.empty_at_start = t->empty_at_start;
+    ctx.n_empty_at_start = t->n_empty_at_start;
     if (!(ctx.target_ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, t->overlap, err)))
         return NULL;
     ctx.source_ud = filter_new(&t->spec, t->env->catalog, t->bindings, t->overlap, t->id, channel);
     return channel_worker_start(&ctx, &t->env->mq, channel, replicate, &resume, start_at, err);
 }
 
+/* A task that starts in its channels' past replays up to their end as
+ * upserts (task_init_positions), since the target may hold those rows, and
+ * the target takes upserts slower than inserts (docs/benchmarks.md, sixth
+ * part). A target collection that holds no row cannot double one, so at the
+ * first start of a task this process made, before any worker runs, every
+ * covered collection whose target is empty (or not there yet) is listed,
+ * and its inserts go as plain inserts in the window (dml.c). Only then:
+ * no call of the task has reached the target yet, so until task_stop the
+ * collection holds nothing but what this run writes, each change once. A
+ * restart, a resume or another instance's takeover does not list, and
+ * replays as upserts. A target that cannot tell (not loaded, unreachable)
+ * counts as holding rows: an upsert is never wrong. */
+static void list_empty_targets(task *t) {
+    catalog_coll **list;
+    size_t n = catalog_list_held(t->env->catalog, &list);
+    mcdc_err err;
+    void *ud = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!task_covers(t, list[i])) continue;
+        if (!ud && !(ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, t->overlap,
+                                          &err))) {
+            log_info("task %s: cannot tell which target collections are empty (%s): the replay window goes as "
+                     "upserts",
+                     t->id, err.msg);
+            break;
+        }
+        bool holds;
+        if (target_ops_holds_rows(ud, list[i], &holds, &err)) {
+            log_info("task %s: %s: its replay window goes as upserts", t->id, err.msg);
+            continue;
+        }
+        if (holds) continue;
+        t->empty_at_start = mcdc_xrealloc(t->empty_at_start, (t->n_empty_at_start + 1) * sizeof *t->empty_at_start);
+        t->empty_at_start[t->n_empty_at_start++] = list[i]->id;
+        log_info("task %s: the target of %s.%s holds no rows: its replay window goes as plain inserts", t->id,
+                 list[i]->db_name, list[i]->name);
+    }
+    if (ud) applier_target_ops.close(ud);
+    catalog_release_list(list, n);
+}
+
 /* Starts the replicate channel's worker, and one on every DML channel that
  * now holds a covered collection, where there is none yet. -1 with *err
  * when a worker could not start (those started stay). */
 static int start_needed(task *t, mcdc_err *err) {
+    if (t->fresh) {
+        t->fresh = false;
+        list_empty_targets(t);
+    }
     catalog_coll **list;
     size_t n = catalog_list_held(t->env->catalog, &list);
     int rc = 0;
@@ -741,13 +792,15 @@ int task_init_positions(task *t, mcdc_err *err) {
      * (the same collection replicated before, a task re-created, a target
      * restored from a backup): up to the channel's end now, inserts replay as
      * upserts, as in a restart's window (store.h's intent). Milvus keeps no
-     * unique keys, so plain inserts there would double rows. */
+     * unique keys, so plain inserts there would double rows; the first
+     * start looks for targets that hold none (list_empty_targets). */
     for (size_t c = 0; c < n && rc == 0; c++) {
         if (!choice[c].from_earliest && !choice[c].have) continue;
         mq_msgid end;
         bool exists;
         if ((rc = mq_last_position(&t->env->mq, chans[c], &end, &exists, 10000, err))) break;
         if (exists) rc = store_intent_save(t->env->store, t->id, chans[c], &end, 0, err);
+        if (exists) t->fresh = true;
     }
     /* Everything else: the end of the channel now. */
     for (size_t c = 0; c < n && rc == 0; c++) {

@@ -175,6 +175,12 @@ typedef struct worker_ctx {
     void *source_ud;
     const store_ops *store;
     void *store_ud;
+    /* Covered collections whose target collection held no row when this
+     * run of a task created by this process began (task.c); NULL with 0:
+     * none. Their inserts in the replay window go as plain
+     * inserts (dml.c). Not changed while the worker runs. */
+    const int64_t *empty_at_start;
+    size_t n_empty_at_start;
 } worker_ctx;
 
 #endif

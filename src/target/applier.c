@@ -505,6 +505,10 @@ int applier_collection_id(applier *a, const char *db, const char *name, int64_t 
     return 0;
 }
 
+int applier_count(applier *a, const char *db, const char *name, uint64_t *n, mcdc_err *err) {
+    return milvus_count(a->client, db, name, NULL, n, err);
+}
+
 int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err) {
     Milvus__Proto__Milvus__DescribeCollectionResponse *r = NULL;
     if (milvus_describe_collection(a->client, tc->db, tc->name, &r, err)) return -1;

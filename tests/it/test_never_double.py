@@ -148,3 +148,47 @@ def test_two_sources_onto_one_target_is_refused(mcdc, stack, fresh_name, case):
     assert msg.startswith("name_mapping: ") and all(w in msg for w in want), msg
     assert task_ids(mcdc) == before
     assert not utility.has_collection(c, using="tgt") and not utility.has_collection(a, using="tgt")
+
+
+def wait_applied(mcdc, task, want, timeout=120):
+    """The task's applied counters once they reach `want` (a dict of at least these values)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = mcdc.get(task)
+        if all(info["applied"][k] >= v for k, v in want.items()):
+            return info
+        assert time.monotonic() < deadline, (want, info)
+        time.sleep(0.2)
+
+
+def test_replay_window_into_an_empty_target_goes_as_inserts(mcdc, fresh_name):
+    """A task that starts in its channels' past replays up to their end as upserts, since the target
+    may hold those rows: re-created over a target collection that holds them, it doubles nothing. At
+    the first start of a task, though, a target collection that holds no row (here: is not there yet)
+    cannot double one, so its inserts go as plain inserts, which the target takes faster. The source's
+    own upserts stay upserts. Either way the target ends equal to the source, row by row and by
+    count(*)."""
+    name = fresh_name("emptytgt")
+    c = make_collection(name)
+    c.insert(rows(0, 1000))
+    c.upsert(rows(10, 13, "-up"))
+    c.delete("pk in [20, 21]")
+    c.flush()
+    first = mcdc.create_task(collection_infos=[{"name": name, "use_start_position": True}])
+    info = wait_applied(mcdc, first, {"inserted_rows": 1000, "upserted_rows": 3, "deleted_rows": 2})
+    assert (info["applied"]["inserted_rows"], info["applied"]["upserted_rows"]) == (1000, 3), info
+    wait_equal("src", "tgt", "default", name, "pk", counts=True)
+    assert count_rows("tgt", name) == 998
+    assert f"the target of default.{name} holds no rows" in mcdc.log.read_text(errors="replace")
+
+    # The same backlog again, into a target that now holds it: upserts, and nothing doubled.
+    assert mcdc.post("delete", {"task_id": first})[0] == 200
+    second = mcdc.create_task(collection_infos=[{"name": name, "use_start_position": True}])
+    c.insert(rows(1000, 1100))
+    info = wait_applied(mcdc, second, {"inserted_rows": 100, "upserted_rows": 1003, "deleted_rows": 2})
+    assert (info["applied"]["inserted_rows"], info["applied"]["upserted_rows"]) == (100, 1003), info
+    wait_equal("src", "tgt", "default", name, "pk", counts=True)
+    assert count_rows("tgt", name) == 1098
+    assert mcdc.post("delete", {"task_id": second})[0] == 200
+    c.drop()
+    utility.drop_collection(name, using="tgt")

@@ -728,6 +728,42 @@ static void test_replay_window_as_upserts(void **state) {
     worker_free(w);
 }
 
+/* Rule: inside the replay window, the inserts of a collection whose target
+ * held no row at the first start of a task made by this process (task.c)
+ * go as plain inserts: nothing there can be doubled. Other collections in
+ * the same window still go as upserts, past the window everything is
+ * plain, and a transient failure still resends the call as an upsert. */
+static void test_replay_window_into_empty_target(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 10, 14);
+    static const int64_t empty[] = {3, 2};
+    w->ctx.empty_at_start = empty;
+    w->ctx.n_empty_at_start = 2;
+    feed(w, 11, insert(1, 100, 10, 2));
+    feed(w, 12, insert(2, 100, 11, 3));
+    feed(w, 13, insert(2, 100, 12, 4));
+    quiet(w);
+    fake.fail_next_waits = 1;
+    fake.fail_code = MCDC_EUNAVAIL;
+    feed(w, 14, insert(2, 100, 13, 5));
+    quiet(w);
+    feed(w, 15, insert(1, 100, 14, 6));
+    quiet(w);
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+    assert_int_equal(fake.n_calls, 5);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 2, true);
+    assert_call(1, STARTED, CHANGE_INSERT, 2, 7, false);
+    assert_call(2, STARTED, CHANGE_INSERT, 2, 5, false);
+    assert_call(3, STARTED, CHANGE_INSERT, 1, 6, false);
+    assert_call(4, RESENT, CHANGE_INSERT, 2, 5, true);
+    quiet(w);
+    assert_int_equal(fake.checkpoint, 15);
+    assert_int_equal(atomic_load(&stats.inserted), 13);
+    assert_int_equal(atomic_load(&stats.upserted), 7);
+    assert_string_equal(fake.paused, "");
+    worker_free(w);
+}
+
 /* Rule: inside the replay window, upserts whose keys no call in flight
  * writes fly side by side; one that shares a key with a call in flight
  * goes only after that call landed. */
@@ -1134,6 +1170,7 @@ int main(void) {
         cmocka_unit_test(test_refused_batch_pauses_at_no_message),
         cmocka_unit_test(test_replay_window_as_upserts),
         cmocka_unit_test(test_replay_window_upserts_fly),
+        cmocka_unit_test(test_replay_window_into_empty_target),
         cmocka_unit_test(test_calls_of_one_key_never_cross),
         cmocka_unit_test(test_retried_call_is_not_crossed),
         cmocka_unit_test(test_keys_go_with_their_calls),
