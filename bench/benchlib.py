@@ -68,8 +68,9 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
     instead (what a replay window sends). keys: the PKs of each call, in sending order, instead of
     consecutive runs of `batch` (n is then their total). watch: called when the clock starts,
     returns a function called when it stops (the caller's view of the server over exactly the
-    timed part). feeder: (path of build/bench_feed, "host:port") sends the same requests over mcdc's
-    own gRPC path (src/rpc, from one thread, as a channel thread does) instead of grpcio's. The
+    timed part). feeder: (path of build/bench_feed, "host:port", more bench_feed flags...) sends the
+    same requests over mcdc's own gRPC path (src/rpc, from one thread, as a channel thread does)
+    instead of grpcio's. The
     collection is dropped again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
     if inflight < 1:
         raise ValueError(f"calls in flight: {inflight}, not at least 1")
@@ -129,17 +130,21 @@ def feed_over_rpc(reqs, feeder, inflight, upsert, watch):
         f.flush()
         args = [str(path), "--target", target, "--inflight", str(inflight), "--ready"] + (["--upsert"] if upsert else []) + list(feeder[2:])
         p = subprocess.Popen(args + [f.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        if p.stdout.readline().strip() != "ready":
-            p.kill()
-            raise RuntimeError(f"bench_feed did not start: exit {p.wait()}")
-        stop = watch() if watch else None
-        t0 = time.monotonic()
-        p.stdin.write("go\n")
-        p.stdin.close()
-        out = p.stdout.read()
-        if p.wait() != 0:
-            raise RuntimeError(f"bench_feed failed (exit {p.returncode}); its stderr says why")
-        return stop, t0, json.loads(out)["seconds"]
+        try:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"bench_feed did not start: exit {p.wait()}")
+            stop = watch() if watch else None
+            t0 = time.monotonic()
+            p.stdin.write("go\n")
+            p.stdin.close()
+            out = p.stdout.read()
+            if p.wait() != 0:
+                raise RuntimeError(f"bench_feed failed (exit {p.returncode}); its stderr says why")
+            return stop, t0, json.loads(out)["seconds"]
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def create_loaded(name, using, shards):

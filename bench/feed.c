@@ -4,17 +4,20 @@
  * thread of its own; mcdc sends from its channel threads over gRPC C core,
  * whose connection makes progress only while some thread of the process
  * waits in a completion queue. This program sends the same prepared requests
- * the way mcdc's applier does (rpc_call_start, up to K in flight, the oldest
- * waited for first) from one thread, so that a difference between it and the
- * Python ceiling in one session is the call path's, not the requests'.
+ * over mcdc's call path (rpc_call_start, up to K in flight, each next call
+ * sent when the oldest landed) from one thread, so that a difference between
+ * it and the Python ceiling in one session is the call path's, not the
+ * requests'. --poller adds a thread that only waits in a completion queue of
+ * its own, so that some thread always drives gRPC's I/O (docs/benchmarks.md,
+ * sixth part: it made no difference).
  *
  * Input: a file of requests, each a 4-byte little-endian length and a
  * serialized milvus.proto.milvus.InsertRequest (UpsertRequest has the same
  * fields), written before the clock (benchlib.raw_insert_ceiling with
- * sender="c"). Each is unpacked into a protobuf-c message before the clock
+ * feeder=...). Each is unpacked into a protobuf-c message before the clock
  * too; what is timed is packing and sending, which mcdc pays as well.
  *
- * usage: bench_feed --target HOST:PORT [--upsert] [--inflight K] [--ready] FILE
+ * usage: bench_feed --target HOST:PORT [--upsert] [--inflight K] [--ready] [--poller] FILE
  * --ready: once the requests are read, print "ready" and start only when a
  * line arrives on stdin (the caller starts its clock in between). Then it
  * prints {"calls": N, "rows": R, "seconds": S} on success; exit 1 with the
@@ -36,12 +39,11 @@
 
 #define SERVICE "/milvus.proto.milvus.MilvusService/"
 #define MAX_K 64
-#define USAGE "usage: bench_feed --target HOST:PORT [--upsert] [--inflight K] [--ready] FILE"
+#define USAGE "usage: bench_feed --target HOST:PORT [--upsert] [--inflight K] [--ready] [--poller] FILE"
 
 static atomic_bool g_stop;
 
-/* Experiment: a thread that only waits in a completion queue of its own, so
- * that some thread always drives gRPC's I/O. */
+/* --poller's thread. */
 static void *poller(void *arg) {
     grpc_completion_queue *cq = arg;
     while (!atomic_load(&g_stop))
@@ -104,8 +106,7 @@ int main(int argc, char **argv) {
                        (uint32_t)b.data[at + 3] << 24;
         at += 4;
         if (b.len - at < len) return die("request file: truncated request");
-        if (n == cap) reqs = realloc(reqs, (cap = cap ? 2 * cap : 64) * sizeof *reqs);
-        if (!reqs) return die("out of memory");
+        if (n == cap) reqs = mcdc_xrealloc(reqs, (cap = cap ? 2 * cap : 64) * sizeof *reqs);
         reqs[n] = milvus__proto__milvus__insert_request__unpack(NULL, len, b.data + at);
         if (!reqs[n]) return die("request file: a request does not decode as InsertRequest");
         rows += reqs[n]->num_rows;
@@ -123,7 +124,7 @@ int main(int argc, char **argv) {
     grpc_completion_queue *pcq = NULL;
     if (use_poller) {
         pcq = grpc_completion_queue_create_for_next(NULL);
-        pthread_create(&pt, NULL, poller, pcq);
+        if (pthread_create(&pt, NULL, poller, pcq) != 0) return die("cannot start the poller thread");
     }
     if (ready) {
         char line[16];

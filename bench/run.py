@@ -15,7 +15,8 @@ side in one run so that a noisy shared machine still gives fair ratios:
             its gRPC stub; --batch rows a call, as the source writer). ceiling_pipelined_rows_per_s:
             the same with mcdc's batch (apply.batch_rows) and calls in flight (apply.inflight_calls).
             ceiling_upsert_pipelined_rows_per_s: that again as UpsertRequests, which is what a
-            catch-up from a channel's past sends (the replay window). Each with the target
+            catch-up from a channel's past sends (the replay window) into a target collection that
+            may hold its rows (--twin-holds-row). Each with the target
             Milvus's CPU-seconds per 100 000 rows (--perf-target DIR also profiles it). Every
             ceiling and both catch-ups start once the target's datanode persists every channel and
             the target is quiet (settle, target_watch); the live phases start after their own
@@ -29,7 +30,8 @@ side in one run so that a noisy shared machine still gives fair ratios:
             creation until a Strong count(*) returns N; catchup_ratio to the single-client ceiling
             (goal >= 1.0: mcdc pipelines, the client waits for each reply) and
             catchup_ratio_pipelined to the pipelined one (goal >= 0.9). All of that backlog is
-            the task's replay window (a start in the channel's past), so it goes as upserts.
+            the task's replay window (a start in the channel's past); the twin being empty at the
+            task's first start, it goes as plain inserts (with --twin-holds-row: upserts).
   resume    the other catch-up: a task paused while N rows are written to a new collection, then
             resumed; that backlog lies past its intent and goes as plain inserts:
             resume_catchup_rows_per_s, resume_catchup_ratio(_pipelined) against the same ceilings.
@@ -234,9 +236,16 @@ class Run:
         """The source collection, empty, and its target twin as mcdc creates it (a throw-away task
         with the default start makes it, then is deleted), indexed and loaded by us, so that the
         catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
-        nothing but replication."""
+        nothing but replication. --twin-holds-row: one row of a key the source never writes goes
+        into the twin, so that mcdc must replay the backlog as upserts (a target that may hold
+        them), as a task re-created over a filled target does."""
         name, task, _ = self.replicated(srv, "src")
         self.delete_task(srv, task)
+        if self.args.twin_holds_row:
+            twin = Collection(name, using="tgt")
+            twin.insert(bl.Rows(1).columns(-1))
+            if bl.count(twin) != 1:
+                raise RuntimeError(f"the twin {name} does not hold the one row just written")
         return name
 
     def delete_task(self, srv, task):
@@ -364,12 +373,12 @@ class Run:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"catch-up: mcdc applied fewer than {a.rows} rows in {a.timeout} s: {srv.get(task)}")
             time.sleep(0.05)
-        got = -1
-        while got != a.rows:
+        got, want = -1, a.rows + (1 if a.twin_holds_row else 0)
+        while got != want:
             got = bl.count(tc)
-            if got > a.rows or time.monotonic() > deadline:
-                raise RuntimeError(f"catch-up: target holds {got} rows, expected {a.rows}")
-            if got != a.rows:
+            if got > want or time.monotonic() > deadline:
+                raise RuntimeError(f"catch-up: target holds {got} rows, expected {want}")
+            if got != want:
                 time.sleep(0.05)
         t_end = time.monotonic()
         _, cpu1, _ = bl.proc_sample(pid)
@@ -386,6 +395,7 @@ class Run:
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
                     inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1),
                     target_cpu=target_cpu, call=marks["info"].get("latency", {}).get("target_call_seconds", {}),
+                    inserted=marks["info"]["applied"]["inserted_rows"], upserted=marks["info"]["applied"]["upserted_rows"],
                     waits=wait_shares(marks["info"]["applied"], None, a.shards, marks["applied"] - t0))
 
     def delete_catchup(self, srv, n):
@@ -654,8 +664,8 @@ class Run:
                     insert_calls_s=round(rawu[2], 2), machine_busy=rawu[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
                     target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2),
                     calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
-                    note="the pipelined ceiling sent as UpsertRequests: what a catch-up from a channel's past "
-                         "(the replay window) sends")
+                    note="the pipelined ceiling sent as UpsertRequests: what a replay window into a target "
+                         "that may hold its rows sends (--twin-holds-row)")
         self.figure("python_client_rows_per_s", ceil, "rows/s", seconds=round(v["ceil_s"], 2),
                     insert_calls_s=round(v["ceil_ins_s"], 2), machine_busy=v["ceil_busy"],
                     note="pymilvus Collection.insert, one call at a time: a Python client's speed, not a ceiling")
@@ -685,6 +695,7 @@ class Run:
                     first_row_applied_after_s=round(cu["first_after"], 2),
                     rows_per_s_after_first_row=round(a.rows / max(1e-9, cu["secs"] - cu["first_after"]), 1),
                     mcdc_applied_after_s=round(cu["applied_after"], 2), wal_messages=cu["messages"],
+                    inserted=cu["inserted"], upserted=cu["upserted"],
                     calls_in_flight_peak=cu["inflight_peak"], target_calls=cu["call"].get("count"),
                     target_call_p50_s=cu["call"].get("p50"), target_call_p99_s=cu["call"].get("p99"),
                     target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2),
@@ -839,6 +850,8 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="sanity run: 20000 rows, 15 s of lag")
     p.add_argument("--batch", type=int, default=2000, help="rows per insert call (default 2000)")
     p.add_argument("--shards", type=int, default=2, help="shards of every bench collection (default 2)")
+    p.add_argument("--twin-holds-row", action="store_true",
+                   help="one row in the catch-up's target twin beforehand: the backlog then replays as upserts")
     p.add_argument("--batch-rows", type=int, help="mcdc's apply.batch_rows (default: mcdc's, 5000); 1 sends one call per WAL insert")
     p.add_argument("--inflight-calls", type=int,
                    help="mcdc's apply.inflight_calls (default: mcdc's, 4); 1 waits for each call before the next")

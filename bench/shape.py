@@ -11,10 +11,11 @@ Milvus's CPU-seconds per 100 000 rows over exactly that time. A shape is "mixed<
 with K calls in flight: mixed calls carry consecutive primary keys, which the target spreads over
 all its shards, as a client's would; split calls carry the rows of one shard each, shards taking
 turns, which is what mcdc sends (each of its calls carries one source channel's rows, and a
-target with the source's shard count hashes them all to one channel). A shape may carry a prefix
-"u" (UpsertRequests, what a replay window sends) and "c" (the calls go over mcdc's own gRPC path,
-build/bench_feed, from one thread, instead of grpcio's), and a suffix "@B" (B rows a call instead
-of --batch): "cusplit4@4000".
+target with the source's shard count hashes them all to one channel). A shape may carry the
+prefixes "c" or "p", then "u": c sends the calls over mcdc's own gRPC path (build/bench_feed, one
+thread) instead of grpcio's, p the same with a thread that always polls gRPC (bench_feed
+--poller), u sends UpsertRequests (what a replay window into a target that may hold its rows
+sends); and a suffix "@B": B rows a call instead of --batch. Example: "cusplit4@4000".
 
 Before each phase the bench waits until the target's datanode persists every channel and releases
 none (benchlib.wait_datanode_settled), as bench/run.py does; --no-settle skips that and shows why
@@ -108,7 +109,7 @@ def main(argv=None):
     for v in a.variants.split(","):
         m = SHAPE.fullmatch(v)
         if not m or int(m["k"]) < 1 or (m["b"] and int(m["b"]) < 1):
-            p.error(f"--variants: {v!r} is not [c][u]mixed<K>[@B] or [c][u]split<K>[@B], K and B at least 1")
+            p.error(f"--variants: {v!r} is not [c|p][u]mixed<K>[@B] or [c|p][u]split<K>[@B], K and B at least 1")
         variants.append(Shape(v, m["kind"], int(m["k"]), int(m["b"] or 0), bool(m["u"]), m["c"]))
     from pymilvus import connections
     env = stack_env()

@@ -138,14 +138,24 @@ void worker_release(channel_worker *w, pos_holder holder) {
 
 /* A store failure is not the target's fault and not the data's: it is
  * retried like a transient error, because a position we cannot save must
- * not move. */
-apply_rc worker_save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts) {
-    if (!positions_intent_needed(&w->pos, id)) return APPLY_OK;
+ * not move.
+ *
+ * Plain inserts inside the replay window (dml.c: their target was empty at
+ * the task's first start) need no new intent, but they still must not go
+ * out once another instance may have taken the task and replayed them: the
+ * window's own intent is written again, which the store refuses to an
+ * instance that lost the task, as it refuses every intent past the window.
+ * That intent is the one the task was created with, saved with ts 0. */
+apply_rc worker_save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts, bool plain_inserts) {
+    bool needed = positions_intent_needed(&w->pos, id);
+    if (!needed && !plain_inserts) return APPLY_OK;
+    mq_msgid at = needed ? *id : w->pos.intent_saved;
+    if (!needed) ts = 0;
     mcdc_err err;
-    while (w->ctx.store->save_intent(w->ctx.store_ud, w->channel, id, ts, &err))
+    while (w->ctx.store->save_intent(w->ctx.store_ud, w->channel, &at, ts, &err))
         if (worker_retry(w, &err, &(retry_of){.always = true}) != RETRY_AGAIN) return APPLY_STOPPED;
     mcdc_backoff_reset(&w->bo);
-    positions_intent_stored(&w->pos, id);
+    positions_intent_stored(&w->pos, &at);
     return APPLY_OK;
 }
 

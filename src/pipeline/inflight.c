@@ -240,7 +240,7 @@ apply_rc calls_apply(channel_worker *w, const change *const *cs, size_t n, const
         if (cs[i]->ts > ts) ts = cs[i]->ts;
         rows += cs[i]->num_rows;
     }
-    if (calls_land(w, 0) || worker_save_intent(w, id, ts)) return APPLY_STOPPED;
+    if (calls_land(w, 0) || worker_save_intent(w, id, ts, c->kind == CHANGE_INSERT && !as_upsert)) return APPLY_STOPPED;
     bool dml = c->kind == CHANGE_INSERT || c->kind == CHANGE_DELETE;
     mcdc_err err;
     for (;;) {
@@ -278,7 +278,7 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
             free(keys);
             return APPLY_STOPPED;
         }
-    if (worker_save_intent(w, id, last_ts)) {
+    if (worker_save_intent(w, id, last_ts, !as_upsert)) {
         free(keys);
         return APPLY_STOPPED;
     }

@@ -78,7 +78,7 @@ apply_rc replicate_handle(channel_worker *w, change *c, const mq_msgid *id) {
             return APPLY_OK;
         }
     }
-    if (worker_save_intent(w, id, c->ts)) return APPLY_STOPPED;
+    if (worker_save_intent(w, id, c->ts, false)) return APPLY_STOPPED;
     mcdc_err err;
     while (w->ctx.target->replay(w->ctx.target_ud, c, &err)) {
         if (worker_retry(w, &err, &(retry_of){.at = id}) != RETRY_AGAIN)

@@ -58,10 +58,10 @@ static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, 
 int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_err *err) {
     target_ud *u = ud;
     *holds = true;
-    binding b;
+    /* A task's first start, the only caller, has no bindings yet: the name
+     * is the one its first write would bind (target_desc.h). */
     target_collection *tc = target_desc_new(u->spec, u->source, cc);
     const char *db = tc->db, *name = tc->name;
-    if (bindings_get(u->bindings, cc->id, &b)) db = b.db, name = b.name;
     int64_t id;
     bool is_alias;
     uint64_t n = 1;
@@ -72,7 +72,7 @@ int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_er
         if (id) rc = applier_count(u->a, db, name, &n, err);
         if (rc == 0 && (!id || n == 0)) *holds = false;
     }
-    if (rc) mcdc_err_prefix(err, "counting %s.%s on the target", db, name);
+    if (rc) mcdc_err_prefix(err, "checking target collection %s.%s for rows", db, name);
     target_desc_free(tc);
     return rc;
 }

@@ -24,8 +24,9 @@ extern const target_ops applier_target_ops;
 void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *source, bindings *registry,
                       overlap *ov, mcdc_err *err);
 
-/* Whether the target collection that source collection cc writes into
- * (its binding's, else the task's name mapping's) holds rows now. *holds is
+/* Whether the target collection that source collection cc would write
+ * into (the task's name mapping's; for a task that has bound nothing yet)
+ * holds rows now. *holds is
  * false only when that is sure: no collection of that name is there yet
  * (the task will make it), or a Strong count(*) of it is 0. -1 with *err
  * (and *holds true) when the target cannot tell, e.g. the collection is not

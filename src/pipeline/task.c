@@ -324,40 +324,40 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
 }
 
 /* A task that starts in its channels' past replays up to their end as
- * upserts (task_init_positions), since the target may hold those rows, and
- * the target takes upserts slower than inserts (docs/benchmarks.md, sixth
- * part). A target collection that holds no row cannot double one, so at the
- * first start of a task this process made, before any worker runs, every
- * covered collection whose target is empty (or not there yet) is listed,
- * and its inserts go as plain inserts in the window (dml.c). Only then:
- * no call of the task has reached the target yet, so until task_stop the
- * collection holds nothing but what this run writes, each change once. A
- * restart, a resume or another instance's takeover does not list, and
- * replays as upserts. A target that cannot tell (not loaded, unreachable)
- * counts as holding rows: an upsert is never wrong. */
+ * upserts (task_init_positions), since the target may hold those rows; the
+ * target takes upserts slower than inserts and must also persist and
+ * compact the deletes they carry (docs/benchmarks.md, sixth part). A target
+ * collection that holds no row cannot double one. So at the first start in
+ * the process that created the task, before any worker runs, each covered
+ * collection whose target is empty (a Strong count(*) of 0) or not there
+ * yet is listed, and its inserts in the window go as plain inserts (dml.c).
+ * Only then: no call of the task has reached the target yet, so until
+ * task_stop the collection holds nothing but what this run writes, each
+ * change once, provided nothing else writes into it (guarantees.md). Any
+ * later start (a restart, a resume, another instance's takeover) lists
+ * nothing and replays as upserts. A target that cannot tell (not loaded,
+ * unreachable) counts as holding rows: an upsert is never wrong. */
 static void list_empty_targets(task *t) {
     catalog_coll **list;
     size_t n = catalog_list_held(t->env->catalog, &list);
     mcdc_err err;
     void *ud = NULL;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !atomic_load(&t->stopping); i++) {
         if (!task_covers(t, list[i])) continue;
-        if (!ud && !(ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, t->overlap,
-                                          &err))) {
-            log_info("task %s: cannot tell which target collections are empty (%s): the replay window goes as "
-                     "upserts",
+        if (!ud && !(ud = target_ops_open(&t->spec, t->env->secrets_dir, t->env->catalog, t->bindings, NULL, &err))) {
+            log_info("task %s: cannot tell which target collections are empty (%s): replay windows go as upserts",
                      t->id, err.msg);
             break;
         }
         bool holds;
         if (target_ops_holds_rows(ud, list[i], &holds, &err)) {
-            log_info("task %s: %s: its replay window goes as upserts", t->id, err.msg);
+            log_info("task %s: %s: a replay window there goes as upserts", t->id, err.msg);
             continue;
         }
         if (holds) continue;
         t->empty_at_start = mcdc_xrealloc(t->empty_at_start, (t->n_empty_at_start + 1) * sizeof *t->empty_at_start);
         t->empty_at_start[t->n_empty_at_start++] = list[i]->id;
-        log_info("task %s: the target of %s.%s holds no rows: its replay window goes as plain inserts", t->id,
+        log_info("task %s: the target of %s.%s holds no rows: a replay window there goes as plain inserts", t->id,
                  list[i]->db_name, list[i]->name);
     }
     if (ud) applier_target_ops.close(ud);
@@ -365,11 +365,12 @@ static void list_empty_targets(task *t) {
 }
 
 /* Starts the replicate channel's worker, and one on every DML channel that
- * now holds a covered collection, where there is none yet. -1 with *err
- * when a worker could not start (those started stay). */
+ * now holds a covered collection, where there is none yet, after listing
+ * the empty targets at a task's first start. -1 with *err when a worker
+ * could not start (those started stay). */
 static int start_needed(task *t, mcdc_err *err) {
-    if (t->fresh) {
-        t->fresh = false;
+    if (t->first_start_here) {
+        t->first_start_here = false;
         list_empty_targets(t);
     }
     catalog_coll **list;
@@ -800,7 +801,7 @@ int task_init_positions(task *t, mcdc_err *err) {
         bool exists;
         if ((rc = mq_last_position(&t->env->mq, chans[c], &end, &exists, 10000, err))) break;
         if (exists) rc = store_intent_save(t->env->store, t->id, chans[c], &end, 0, err);
-        if (exists) t->fresh = true;
+        if (exists && rc == 0) t->first_start_here = true;
     }
     /* Everything else: the end of the channel now. */
     for (size_t c = 0; c < n && rc == 0; c++) {

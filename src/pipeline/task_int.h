@@ -43,12 +43,13 @@ struct task {
     _Atomic bool stopping;             /* the supervisor's stop flag; workers have their own */
     _Atomic bool worker_missing;       /* a channel that must be read has no worker yet: the cut is unknown */
     _Atomic bool started;              /* the supervisor has had every needed worker running once since task_start */
-    /* Made by this process and never started since (set by
-     * task_init_positions when a channel starts in its past): its first
-     * start lists the covered collections whose target is empty, read by
-     * its workers until task_stop frees the list (task.c). The supervisor's
-     * after the API thread set it. */
-    bool fresh;
+    /* Made by this process, with a channel that starts in its past, and not
+     * started since: task_init_positions sets it on the API thread before
+     * task_start creates the supervisor, which clears it when it lists the
+     * covered collections whose target is empty (list_empty_targets), before
+     * it starts any worker. The workers read the list; task_stop frees it
+     * once they and the supervisor are joined. */
+    bool first_start_here;
     int64_t *empty_at_start;
     size_t n_empty_at_start;
 

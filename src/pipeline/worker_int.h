@@ -157,7 +157,9 @@ void worker_healed(channel_worker *w);
  * tick the checkpoint passed), the intent before a call. */
 void worker_read(channel_worker *w, const mq_msgid *id, uint64_t ts, uint64_t tick, pos_holder holder);
 void worker_release(channel_worker *w, pos_holder holder);
-apply_rc worker_save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts);
+/* Before a call covering up to id goes out. plain_inserts: it carries
+ * inserts sent as inserts (which a takeover must not let through). */
+apply_rc worker_save_intent(channel_worker *w, const mq_msgid *id, uint64_t ts, bool plain_inserts);
 apply_rc worker_save_checkpoint(channel_worker *w);
 
 /* ---- dml.c ------------------------------------------------------------------------- */

@@ -732,7 +732,9 @@ static void test_replay_window_as_upserts(void **state) {
  * held no row at the first start of a task made by this process (task.c)
  * go as plain inserts: nothing there can be doubled. Other collections in
  * the same window still go as upserts, past the window everything is
- * plain, and a transient failure still resends the call as an upsert. */
+ * plain, and a transient failure still resends the call as an upsert.
+ * Each plain call writes the window's intent again first (the ownership
+ * fence), without moving it back. */
 static void test_replay_window_into_empty_target(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 4, 10, 14);
@@ -756,11 +758,36 @@ static void test_replay_window_into_empty_target(void **state) {
     assert_call(2, STARTED, CHANGE_INSERT, 2, 5, false);
     assert_call(3, STARTED, CHANGE_INSERT, 1, 6, false);
     assert_call(4, RESENT, CHANGE_INSERT, 2, 5, true);
+    assert_int_equal(fake.intent_tries, 3); /* calls 1 and 2 (the window's 14 again), call 3 (15) */
+    assert_int_equal(fake.intent, 15);
     quiet(w);
     assert_int_equal(fake.checkpoint, 15);
     assert_int_equal(atomic_load(&stats.inserted), 13);
     assert_int_equal(atomic_load(&stats.upserted), 7);
     assert_string_equal(fake.paused, "");
+    worker_free(w);
+}
+
+/* Rule: a plain insert in the replay window does not go out once the store
+ * says another instance owns the task (the fence above); the worker stops
+ * without a pause, and the intent stays where it was. */
+static void test_replay_window_into_empty_target_fenced(void **state) {
+    (void)state;
+    channel_worker *w = worker(5000, 4, 10, 14);
+    static const int64_t empty[] = {1};
+    w->ctx.empty_at_start = empty;
+    w->ctx.n_empty_at_start = 1;
+    fake.store_refuses = MCDC_ENOTOWNER;
+    mq_msgid at = off(11);
+    change c = insert(1, 100, 10, 2);
+    w->cur_len = 100;
+    assert_int_equal(worker_on_change(w, &c, &at), APPLY_OK);
+    assert_int_equal(worker_on_quiet(w), APPLY_STOPPED);
+    assert_int_equal(fake.n_calls, 0);
+    assert_int_equal(fake.intent_tries, 1);
+    assert_int_equal(fake.intent, -1);
+    assert_string_equal(fake.paused, "");
+    assert_true(worker_stopping(w));
     worker_free(w);
 }
 
@@ -1130,7 +1157,7 @@ static void test_not_owner_stops_without_pause(void **state) {
     fake.store_refuses = MCDC_ENOTOWNER;
     mq_msgid at = off(5);
     uint64_t t0 = mcdc_now_mono_ms();
-    assert_int_equal(worker_save_intent(w, &at, 10), APPLY_STOPPED);
+    assert_int_equal(worker_save_intent(w, &at, 10, false), APPLY_STOPPED);
     assert_true(mcdc_now_mono_ms() - t0 < 100);
     assert_int_equal(fake.intent_tries, 1);
     assert_int_equal(fake.intent, -1);
@@ -1171,6 +1198,7 @@ int main(void) {
         cmocka_unit_test(test_replay_window_as_upserts),
         cmocka_unit_test(test_replay_window_upserts_fly),
         cmocka_unit_test(test_replay_window_into_empty_target),
+        cmocka_unit_test(test_replay_window_into_empty_target_fenced),
         cmocka_unit_test(test_calls_of_one_key_never_cross),
         cmocka_unit_test(test_retried_call_is_not_crossed),
         cmocka_unit_test(test_keys_go_with_their_calls),
