@@ -22,8 +22,12 @@
  * applied meanwhile; their order relative to ours does not matter.
  *
  * Joining. Plain Inserts of one partition, or Deletes of one partition,
- * that are already waiting in the queue go out as one call (columns.h), up
- * to batch_rows / batch_bytes; a live stream is never held to fill a batch
+ * that are already waiting in the queue go out as one call (columns.h),
+ * until the call holds batch_rows rows (the message that reaches it still
+ * joins: stopping before it made 4000-row calls of the usual 2000-row
+ * messages, which the target takes ~6 % slower than 5000 or more,
+ * docs/benchmarks.md, sixth part) or the next message would pass
+ * batch_bytes, the hard limit; a live stream is never held to fill a batch
  * (the worker sends it as soon as nothing more is there to read). An
  * Upsert's halves never join. */
 #include <inttypes.h>
@@ -98,7 +102,7 @@ static bool joins_batch(channel_worker *w, const change *c, const mq_msgid *id) 
     const change *b = &d->batch[0];
     return c->collection_id == b->collection_id && c->partition_id == b->partition_id &&
            as_upsert(w, c, id) == d->batch_upsert && d->n_batch < MAX_BATCH &&
-           d->batch_rows + c->num_rows <= w->ctx.set.batch_rows && d->batch_bytes + w->cur_len <= w->ctx.set.batch_bytes;
+           d->batch_rows < w->ctx.set.batch_rows && d->batch_bytes + w->cur_len <= w->ctx.set.batch_bytes;
 }
 
 /* *cc is taken when it starts the batch. */

@@ -516,29 +516,31 @@ static void test_upsert_half_held_too_long(void **state) {
     worker_free(w);
 }
 
-/* Rule: plain inserts of one partition join while more are queued, up to
- * batch_rows; another partition or kind starts a new call; deletes join
- * into one Delete that goes in order. */
+/* Rule: plain inserts of one partition join while more are queued, until
+ * the call holds batch_rows (the message that reaches it joins too);
+ * another partition or kind starts a new call; deletes join into one
+ * Delete that goes in order. */
 static void test_joining_limits(void **state) {
     (void)state;
     channel_worker *w = worker(25, 8, 0, -1);
     feed(w, 1, insert(1, 100, 10, 10));
     feed(w, 2, insert(1, 100, 11, 10));
-    feed(w, 3, insert(1, 100, 12, 10)); /* 30 > 25: a new batch */
-    feed(w, 4, insert(1, 200, 13, 1));  /* another partition */
-    feed(w, 5, delete(1, 14, 4));
+    feed(w, 3, insert(1, 100, 12, 10)); /* 20 < 25: joins, and the call holds 30 */
+    feed(w, 4, insert(1, 100, 13, 10)); /* 30 >= 25: a new batch */
+    feed(w, 5, insert(1, 200, 14, 1));  /* another partition */
     feed(w, 6, delete(1, 15, 4));
+    feed(w, 7, delete(1, 16, 4));
     quiet(w);
     assert_int_equal(fake.n_calls, 4);
-    assert_call(0, STARTED, CHANGE_INSERT, 1, 20, false);
-    assert_int_equal(fake.calls[0].n, 2);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 30, false);
+    assert_int_equal(fake.calls[0].n, 3);
     assert_call(1, STARTED, CHANGE_INSERT, 1, 10, false);
     assert_call(2, STARTED, CHANGE_INSERT, 1, 1, false);
     assert_call(3, SYNC, CHANGE_DELETE, 1, 8, false);
     assert_int_equal(fake.calls[3].n, 2);
     /* The Delete landed every insert call before it first. */
     assert_int_equal(w->fly.n, 0);
-    assert_int_equal(fake.checkpoint, 6);
+    assert_int_equal(fake.checkpoint, 7);
     worker_free(w);
 }
 
