@@ -20,7 +20,8 @@
 #define READ_AHEAD_MIN (2u * MIB)
 /* Calls in flight, request bytes. A 5000-row call at dim 128 is ~2.6 MB: the
  * old 4 MiB per channel let barely one fly, and a catch-up waits for each
- * reply; 16 MiB lets four fly on one channel and three on each of two. One
+ * reply; 16 MiB lets four fly on one channel (6000-row calls there, ~3.1 MB
+ * each) and two or three on each of two (calls of ~4000-6000 rows). One
  * call always goes, so a channel's share has no floor. With eight channels
  * a share (2 MiB) holds one ~1.5 MB call, a second only when it is small
  * (peaks of 1-2 seen): about eight in flight in all, twice the pipelined

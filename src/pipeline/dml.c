@@ -25,7 +25,8 @@
  * that are already waiting in the queue go out as one call (columns.h),
  * until the call holds batch_rows rows (the message that reaches it still
  * joins: stopping before it made 4000-row calls of the usual 2000-row
- * messages, which the target takes ~6 % slower than 5000 or more,
+ * messages, smaller than a client's 5000, and the target took 4000-row
+ * calls no faster and in three rounds ~6 % slower by midpoint,
  * docs/benchmarks.md, sixth part) or the next message would pass
  * batch_bytes, the hard limit; a live stream is never held to fill a batch
  * (the worker sends it as soon as nothing more is there to read). An

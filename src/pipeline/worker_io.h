@@ -151,7 +151,7 @@ typedef struct task_hooks {
 /* A channel's limits. A worker gets them resolved (budget.h): no zero
  * meaning "default" past that point, prefetch_kbytes aside. */
 typedef struct worker_settings {
-    uint32_t batch_rows;       /* apply.batch_rows / batch_bytes: one joined call's most */
+    uint32_t batch_rows;       /* apply.batch_rows: the rows that close a joined call; batch_bytes: its most */
     size_t batch_bytes;
     uint32_t inflight_calls;   /* apply.inflight_calls / inflight_bytes: per channel */
     size_t inflight_bytes;

@@ -5,7 +5,7 @@
  * each about a thousand rows (the proxy splits a client's call per shard and
  * segment, spec/mq-messages.md §9.1). Sending each as its own Insert makes
  * the target pay its per-call cost for each; the channel worker joins such a
- * run (up to apply.batch_rows / batch_bytes) and sends it in one call.
+ * run (until it holds apply.batch_rows rows, at most batch_bytes) and sends it in one call.
  *
  * The joined columns borrow what they can from the parts (strings, JSON and
  * array rows are pointers into the parts' messages) and copy only the

@@ -516,6 +516,46 @@ static void test_upsert_half_held_too_long(void **state) {
     worker_free(w);
 }
 
+/* Rule: a call that holds exactly batch_rows closes; batch_bytes is a hard
+ * limit (the message that would pass it starts the next call, although
+ * the rows are still short of batch_rows); batch_rows 1 joins nothing. */
+static void test_joining_bounds(void **state) {
+    (void)state;
+    channel_worker *w = worker(25, 8, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 10));
+    feed(w, 2, insert(1, 100, 11, 15)); /* 25: closes */
+    feed(w, 3, insert(1, 100, 12, 1));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 2);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 25, false);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 1, false);
+    worker_free(w);
+
+    w = worker(1000, 8, 0, -1);
+    w->ctx.set.batch_bytes = 250; /* feed() makes each message 100 bytes */
+    feed(w, 1, insert(1, 100, 10, 10));
+    feed(w, 2, insert(1, 100, 11, 10));
+    feed(w, 3, insert(1, 100, 12, 10)); /* 300 bytes > 250: a new call */
+    quiet(w);
+    assert_int_equal(fake.n_calls, 2);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 20, false);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 10, false);
+    worker_free(w);
+
+    w = worker(1, 8, 0, -1);
+    feed(w, 1, insert(1, 100, 10, 3));
+    feed(w, 2, insert(1, 100, 11, 3));
+    feed(w, 3, delete(1, 12, 2));
+    feed(w, 4, delete(1, 13, 2));
+    quiet(w);
+    assert_int_equal(fake.n_calls, 4);
+    assert_call(0, STARTED, CHANGE_INSERT, 1, 3, false);
+    assert_call(1, STARTED, CHANGE_INSERT, 1, 3, false);
+    assert_call(2, SYNC, CHANGE_DELETE, 1, 2, false);
+    assert_call(3, SYNC, CHANGE_DELETE, 1, 2, false);
+    worker_free(w);
+}
+
 /* Rule: plain inserts of one partition join while more are queued, until
  * the call holds batch_rows (the message that reaches it joins too);
  * another partition or kind starts a new call; deletes join into one
@@ -1191,6 +1231,7 @@ int main(void) {
         cmocka_unit_test(test_same_collection_between_upsert_halves),
         cmocka_unit_test(test_idle_only_when_nothing_held),
         cmocka_unit_test(test_joining_limits),
+        cmocka_unit_test(test_joining_bounds),
         cmocka_unit_test(test_calls_land_in_order),
         cmocka_unit_test(test_inflight_bound),
         cmocka_unit_test(test_target_wait_counted),
