@@ -4,6 +4,8 @@ benchmark reports, it never fails on a number."""
 import bisect
 import json
 import os
+import subprocess
+import tempfile
 import threading
 import time
 
@@ -70,8 +72,8 @@ def raw_insert_ceiling(rows, name, using, shards, n, batch, inflight, upsert=Fal
     returns a function called when it stops (the caller's view of the server over exactly the
     timed part). feeder: (path of build/bench_feed, "host:port", more bench_feed flags...) sends the
     same requests over mcdc's own gRPC path (src/rpc, from one thread, as a channel thread does)
-    instead of grpcio's. The
-    collection is dropped again. Returns (rows/s to visible, seconds, seconds of the calls alone)."""
+    instead of grpcio's. The collection is dropped again. Returns (rows/s to visible, seconds,
+    seconds of the calls alone)."""
     if inflight < 1:
         raise ValueError(f"calls in flight: {inflight}, not at least 1")
     from pymilvus import connections as conns
@@ -120,15 +122,15 @@ def feed_over_rpc(reqs, feeder, inflight, upsert, watch):
     """raw_insert_ceiling's calls sent by build/bench_feed (bench/feed.c) instead: the requests
     go to a file (length-prefixed, serialized) before the clock, the program is started, and the
     clock starts when it says it has read them. Returns (stop, t0, seconds of the calls alone)."""
-    import subprocess
-    import tempfile
     path, target = feeder[:2]
     with tempfile.NamedTemporaryFile(prefix="mcdc-feed-", suffix=".bin") as f:
         for req in reqs:
             b = req.SerializeToString()
             f.write(len(b).to_bytes(4, "little") + b)
         f.flush()
-        args = [str(path), "--target", target, "--inflight", str(inflight), "--ready"] + (["--upsert"] if upsert else []) + list(feeder[2:])
+        args = [str(path), "--target", target, "--inflight", str(inflight), "--ready", *feeder[2:]]
+        if upsert:
+            args.append("--upsert")
         p = subprocess.Popen(args + [f.name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             if p.stdout.readline().strip() != "ready":
@@ -401,8 +403,6 @@ def datanode_channels(etcd_endpoint, root):
     """[(key, ChannelWatchState)] of every channel datacoord has handed a datanode (the key names
     the node and the vchannel)."""
     import base64
-    import json
-    import subprocess
     out = subprocess.run(["etcdctl", f"--endpoints={etcd_endpoint}", "--command-timeout=5s", "get", "--prefix",
                           f"{root}/meta/channelwatch/", "-w", "json"], env=dict(os.environ, ETCDCTL_API="3"),
                          check=True, capture_output=True, text=True, timeout=15).stdout
@@ -419,7 +419,6 @@ def wait_datanode_settled(etcd_endpoint, root, timeout=SETTLE_TIMEOUT_S):
     consumers): a phase timed on a fresh collection meanwhile runs with nothing persisted, for about
     half the target's CPU per row, and its rows are written out after the clock stops. A catch-up's
     collection is always persisted, so a ceiling must be too."""
-    import subprocess
     t0 = time.monotonic()
     while True:
         try:

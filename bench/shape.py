@@ -21,7 +21,7 @@ Before each phase the bench waits until the target's datanode persists every cha
 none (benchlib.wait_datanode_settled), as bench/run.py does; --no-settle skips that and shows why
 it is there: phases then cost the target either ~1 or ~2 CPU-s per 100 000 rows, whatever the
 shape, depending on whether the datanode had started on the collection before the clock stopped.
-Reports only; docs/benchmarks.md ("Catch-up, fifth part") has results.
+Reports only; docs/benchmarks.md ("Catch-up, fifth part" and "sixth part") has results.
 """
 import argparse
 import collections
@@ -88,7 +88,9 @@ def phase(name, rows, keys, v, a, env, pid):
         bl.wait_quiet(pid)
         cpu0 = bl.proc_sample(pid)[1]
         return lambda: seen.__setitem__("cpu", bl.proc_sample(pid)[1] - cpu0)
-    feeder = (tool("bench_feed"), f"127.0.0.1:{env['MCDC_TARGET_PROXY_PORT']}") + (("--poller",) if v.c == "p" else ()) if v.c else None
+    feeder = None
+    if v.c:
+        feeder = (tool("bench_feed"), f"127.0.0.1:{env['MCDC_TARGET_PROXY_PORT']}") + (("--poller",) if v.c == "p" else ())
     rate, _, _ = bl.raw_insert_ceiling(rows, name, "tgt", a.shards, a.rows, v.batch or a.batch, v.k,
                                        upsert=v.upsert, watch=watch, keys=keys, feeder=feeder)
     return rate, seen["cpu"] * 100000 / a.rows, seen["settled"] is True
