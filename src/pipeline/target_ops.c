@@ -68,10 +68,13 @@ int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_er
     int rc = applier_collection_id(u->a, db, name, &id, &is_alias, err);
     /* An alias of that name leads to someone's collection: it holds rows
      * as far as we know. */
-    if (rc == 0 && !is_alias) {
-        if (id) rc = applier_count(u->a, db, name, &n, err);
-        if (rc == 0 && (!id || n == 0)) *holds = false;
+    if (rc == 0 && !is_alias && id) {
+        /* A row counted at once is held; the Strong count, which waits for
+         * the target's next time tick, settles only "none". */
+        rc = applier_count(u->a, db, name, false, &n, err);
+        if (rc == 0 && n == 0) rc = applier_count(u->a, db, name, true, &n, err);
     }
+    if (rc == 0 && !is_alias && (!id || n == 0)) *holds = false;
     if (rc) mcdc_err_prefix(err, "checking target collection %s.%s for rows", db, name);
     target_desc_free(tc);
     return rc;

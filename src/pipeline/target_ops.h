@@ -28,8 +28,9 @@ void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *s
  * into (the task's name mapping's: for a task that has bound nothing yet)
  * holds rows now. *holds is false only when that is sure: no collection of
  * that name is there yet (the task will make it), or a Strong count(*) of
- * it is 0. -1 with *err (and *holds true) when the target cannot tell, e.g.
- * the collection is not loaded. */
+ * it is 0 (a count that does not wait answers first: rows it finds spare
+ * the Strong one's wait). -1 with *err (and *holds true) when the target
+ * cannot tell, e.g. the collection is not loaded. */
 int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_err *err);
 
 /* A snapshot page (copier.h): rows of source collection cc as Query

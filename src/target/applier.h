@@ -42,10 +42,13 @@ int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err 
  * id of collection db.name, 0 when there is none; *is_alias when the name
  * is an alias of another collection there (id 0 then). */
 int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, bool *is_alias, mcdc_err *err);
-/* Rows in target collection db.name by a Strong count(*): what every write
- * acknowledged before the call left there. Fails (MCDC_EINVAL or
+/* Rows in target collection db.name by count(*). strong: what every write
+ * acknowledged before the call left there, at the cost of waiting for the
+ * target's next time tick (up to a few hundred ms). Otherwise at once, what
+ * the server has taken in so far: rows it counts are there, but a write
+ * acknowledged just before may not be counted yet. Fails (MCDC_EINVAL or
  * MCDC_EREMOTE) when the collection is not loaded. */
-int applier_count(applier *a, const char *db, const char *name, uint64_t *n, mcdc_err *err);
+int applier_count(applier *a, const char *db, const char *name, bool strong, uint64_t *n, mcdc_err *err);
 /* Whether existing target collection tc->db.tc->name can take the source's
  * rows as they are (schema_check.h): MCDC_EREMOTE naming both if not. */
 int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err);
