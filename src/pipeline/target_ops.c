@@ -55,7 +55,7 @@ static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, 
     return rc;
 }
 
-int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_err *err) {
+int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, bool *holds, mcdc_err *err) {
     target_ud *u = ud;
     *holds = true;
     /* A task's first start, the only caller, has no bindings yet: the name
@@ -69,10 +69,15 @@ int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_er
     /* An alias of that name leads to someone's collection: it holds rows
      * as far as we know. */
     if (rc == 0 && !is_alias && id) {
-        /* A row counted at once is held; the Strong count, which waits for
-         * the target's next time tick, settles only "none". */
-        rc = applier_count(u->a, db, name, false, &n, err);
-        if (rc == 0 && n == 0) rc = applier_count(u->a, db, name, true, &n, err);
+        /* A row counted at once is held. "None" needs every partition
+         * loaded and a count that waits until the target has taken in every
+         * write acknowledged before *as_of (its next time tick); one
+         * timestamp serves every collection of a listing, so that wait is
+         * paid once, not once each. */
+        rc = applier_count(u->a, db, name, 0, &n, err);
+        if (rc == 0 && n == 0) rc = applier_all_loaded(u->a, db, name, err);
+        if (rc == 0 && n == 0 && !*as_of) rc = applier_timestamp(u->a, as_of, err);
+        if (rc == 0 && n == 0) rc = applier_count(u->a, db, name, *as_of, &n, err);
     }
     if (rc == 0 && !is_alias && (!id || n == 0)) *holds = false;
     if (rc) mcdc_err_prefix(err, "checking target collection %s.%s for rows", db, name);

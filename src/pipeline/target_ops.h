@@ -26,12 +26,16 @@ void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *s
 
 /* Whether the target collection that source collection cc would write
  * into (the task's name mapping's: for a task that has bound nothing yet)
- * holds rows now. *holds is false only when that is sure: no collection of
- * that name is there yet (the task will make it), or a Strong count(*) of
- * it is 0 (a count that does not wait answers first: rows it finds spare
- * the Strong one's wait). -1 with *err (and *holds true) when the target
- * cannot tell, e.g. the collection is not loaded. */
-int target_ops_holds_rows(void *ud, const catalog_coll *cc, bool *holds, mcdc_err *err);
+ * holds rows. *holds is false only when that is sure: no collection of that
+ * name is there yet (the task will make it), or every partition of it is
+ * loaded and it counts 0 rows as of target timestamp *as_of, which it takes
+ * when *as_of is 0 and it needs one; a caller that asks of several
+ * collections in a row passes the same *as_of, so that they wait for one
+ * time tick of the target's between them (applier_count). A count that
+ * does not wait comes first: rows it finds settle "holds". -1 with *err
+ * (and *holds true) when the target cannot tell, e.g. the collection is not
+ * loaded, or not all of it. */
+int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, bool *holds, mcdc_err *err);
 
 /* A snapshot page (copier.h): rows of source collection cc as Query
  * returned them, as one Upsert into the collection cc owns (made if it has

@@ -505,9 +505,25 @@ int applier_collection_id(applier *a, const char *db, const char *name, int64_t 
     return 0;
 }
 
-int applier_count(applier *a, const char *db, const char *name, bool strong, uint64_t *n, mcdc_err *err) {
+int applier_timestamp(applier *a, uint64_t *ts, mcdc_err *err) { return milvus_alloc_timestamp(a->client, ts, err); }
+
+int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *err) {
+    char **parts;
+    size_t n;
+    if (milvus_list_partitions(a->client, db, name, &parts, &n, err)) return -1;
+    bool loaded;
+    int rc = milvus_partitions_loaded(a->client, db, name, parts, n, &loaded, err);
+    for (size_t i = 0; i < n; i++) free(parts[i]);
+    free(parts);
+    if (rc == 0 && !loaded)
+        rc = mcdc_errf(err, MCDC_EINVAL, "not every partition of %s.%s is loaded: a count would miss their rows", db,
+                       name);
+    return rc;
+}
+
+int applier_count(applier *a, const char *db, const char *name, uint64_t as_of, uint64_t *n, mcdc_err *err) {
     /* A guarantee of 1 is met by any server time: the query does not wait. */
-    return milvus_count_where(a->client, db, name, NULL, "", strong ? 0 : 1, n, err);
+    return milvus_count_where(a->client, db, name, NULL, "", as_of ? as_of : 1, n, err);
 }
 
 int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err) {

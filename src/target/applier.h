@@ -42,13 +42,24 @@ int applier_ensure_collection(applier *a, const target_collection *tc, mcdc_err 
  * id of collection db.name, 0 when there is none; *is_alias when the name
  * is an alias of another collection there (id 0 then). */
 int applier_collection_id(applier *a, const char *db, const char *name, int64_t *id, bool *is_alias, mcdc_err *err);
-/* Rows in target collection db.name by count(*). strong: what every write
- * acknowledged before the call left there, at the cost of waiting for the
- * target's next time tick (up to a few hundred ms). Otherwise at once, what
- * the server has taken in so far: rows it counts are there, but a write
- * acknowledged just before may not be counted yet. Fails (MCDC_EINVAL or
- * MCDC_EREMOTE) when the collection is not loaded. */
-int applier_count(applier *a, const char *db, const char *name, bool strong, uint64_t *n, mcdc_err *err);
+/* A timestamp of the target's: every write it acknowledged before the call
+ * is older (AllocTimestamp). */
+int applier_timestamp(applier *a, uint64_t *ts, mcdc_err *err);
+/* 0 when every partition of target collection db.name is loaded, so that a
+ * count(*) of it counts every row; MCDC_EINVAL when some are not (a
+ * collection loaded partition by partition counts the loaded ones only). */
+int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *err);
+/* Rows in target collection db.name by count(*). as_of, a timestamp of
+ * applier_timestamp's: every write acknowledged before it was taken is
+ * counted; the target answers once it has taken in all of them (its next
+ * time tick, up to a few hundred ms, for a timestamp just taken; at once
+ * for an older one). as_of 0 (not milvus_count_where's 0, which is
+ * Strong): at once, what the server has taken in so
+ * far; rows it counts are there, but a write acknowledged just before may
+ * not be counted yet. Counts the loaded partitions only
+ * (applier_all_loaded); fails (MCDC_EINVAL or MCDC_EREMOTE) when the
+ * collection is not loaded at all. */
+int applier_count(applier *a, const char *db, const char *name, uint64_t as_of, uint64_t *n, mcdc_err *err);
 /* Whether existing target collection tc->db.tc->name can take the source's
  * rows as they are (schema_check.h): MCDC_EREMOTE naming both if not. */
 int applier_check_schema(applier *a, const target_collection *tc, mcdc_err *err);

@@ -375,6 +375,25 @@ int milvus_list_partitions(milvus_client *c, const char *db, const char *coll, c
     return 0;
 }
 
+/* One GetLoadState over the partitions named (none: the collection as a
+ * whole, which a load of only some of its partitions can leave "loaded"). */
+int milvus_partitions_loaded(milvus_client *c, const char *db, const char *coll, char **partitions, size_t n,
+                             bool *loaded, mcdc_err *err) {
+    *loaded = false;
+    Milvus__Proto__Milvus__GetLoadStateRequest req = MILVUS__PROTO__MILVUS__GET_LOAD_STATE_REQUEST__INIT;
+    req.db_name = (char *)db;
+    req.collection_name = (char *)coll;
+    req.partition_names = partitions;
+    req.n_partition_names = n;
+    Milvus__Proto__Milvus__GetLoadStateResponse *resp = NULL;
+    if (milvus_call(c, "GetLoadState", db, &req.base, &milvus__proto__milvus__get_load_state_response__descriptor,
+                    (ProtobufCMessage **)&resp, err))
+        return -1;
+    *loaded = resp->state == MILVUS__PROTO__COMMON__LOAD_STATE__LoadStateLoaded;
+    milvus__proto__milvus__get_load_state_response__free_unpacked(resp, NULL);
+    return 0;
+}
+
 /* ---- aliases -------------------------------------------------------------- */
 
 int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err) {

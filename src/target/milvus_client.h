@@ -98,6 +98,10 @@ int milvus_has_partition(milvus_client *c, const char *db, const char *coll, con
  * milvus_list_databases. */
 int milvus_list_partitions(milvus_client *c, const char *db, const char *coll, char ***names, size_t *n,
                            mcdc_err *err);
+/* Whether every one of partitions[0..n) of the collection is loaded
+ * (GetLoadState; n 0: the collection as the server reports it). */
+int milvus_partitions_loaded(milvus_client *c, const char *db, const char *coll, char **partitions, size_t n,
+                             bool *loaded, mcdc_err *err);
 
 int milvus_create_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
 int milvus_alter_alias(milvus_client *c, const char *db, const char *coll, const char *alias, mcdc_err *err);
@@ -157,8 +161,9 @@ int milvus_flush(milvus_client *c, const char *db, const char *const *colls, siz
 int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCMessage *msg, mcdc_err *err);
 
 /* ---- reading a collection (verification, snapshots) ----
- * Every Query here runs at Strong consistency (use_default_consistency off):
- * it sees every write the server acknowledged before the call. Each *out is
+ * A Query here runs at Strong consistency (use_default_consistency off),
+ * seeing every write the server acknowledged before the call, unless the
+ * caller gives a guarantee_ts (milvus_query_page, milvus_count_where). Each *out is
  * freed with milvus__proto__milvus__query_results__free_unpacked. */
 
 /* Query for verification and idempotency checks: expr as given (an empty

@@ -28,11 +28,11 @@ def mcdc(stack, tmp_path_factory):
     print(srv.log.read_text()[-4000:])
 
 
-def make_collection(name):
+def make_collection(name, using="src"):
     schema = CollectionSchema([FieldSchema("pk", DataType.INT64, is_primary=True),
                                FieldSchema("v", DataType.VARCHAR, max_length=32),
                                FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4)])
-    c = Collection(name, schema, using="src", shards_num=2)
+    c = Collection(name, schema, using=using, shards_num=2)
     c.create_index("vec", INDEX)
     c.load()
     return c
@@ -151,11 +151,13 @@ def test_two_sources_onto_one_target_is_refused(mcdc, stack, fresh_name, case):
 
 
 def wait_applied(mcdc, task, want, timeout=120):
-    """The task's applied counters once they reach `want` (a dict of at least these values)."""
+    """The task's applied counters once they reach `want` (a dict of at least these values; "rows":
+    inserted and upserted rows together)."""
     deadline = time.monotonic() + timeout
     while True:
         info = mcdc.get(task)
-        if all(info["applied"][k] >= v for k, v in want.items()):
+        ap = dict(info["applied"], rows=info["applied"]["inserted_rows"] + info["applied"]["upserted_rows"])
+        if all(ap[k] >= v for k, v in want.items()):
             return info
         assert time.monotonic() < deadline, (want, info)
         time.sleep(0.2)
@@ -192,3 +194,45 @@ def test_replay_window_into_an_empty_target_goes_as_inserts(mcdc, fresh_name):
     assert mcdc.post("delete", {"task_id": second})[0] == 200
     c.drop()
     utility.drop_collection(name, using="tgt")
+
+
+def test_first_start_looks_at_each_target_of_a_task(mcdc, fresh_name):
+    """At a task's first start the target of every collection it covers is looked at before any
+    worker runs. One that holds the rows already (put there by hand, as from a backup) and one whose
+    rows lie in a partition that is not loaded (a count cannot see them) get the replay window as
+    upserts; one that is there, loaded and empty, and one that is not there yet get plain inserts.
+    Every collection ends equal to its source, row by row and by count(*)."""
+    held, partly, empty, absent = (fresh_name(k) for k in ("held", "partly", "emptyld", "absent"))
+    sizes = {held: 300, partly: 200, empty: 500, absent: 700}
+    try:
+        for name, n in sizes.items():
+            c = make_collection(name)
+            if name == partly:
+                c.create_partition("p1")
+            c.insert(rows(0, n), partition_name="p1" if name == partly else None)
+            c.flush()
+        make_collection(held, using="tgt").insert(rows(0, sizes[held]))
+        make_collection(empty, using="tgt")
+        t = make_collection(partly, using="tgt")
+        t.create_partition("p1")
+        t.release()
+        t.load(partition_names=["_default"])
+        t.insert(rows(0, sizes[partly]), partition_name="p1")
+        task = mcdc.create_task(collection_infos=[{"name": n, "use_start_position": True} for n in sizes])
+        info = wait_applied(mcdc, task, {"rows": sum(sizes.values())})
+        assert (info["applied"]["inserted_rows"], info["applied"]["upserted_rows"]) == (1200, 500), info
+        t.load(partition_names=["_default", "p1"])
+        for name, n in sizes.items():
+            wait_equal("src", "tgt", "default", name, "pk", counts=True)
+            assert count_rows("tgt", name) == n
+        log = mcdc.log.read_text(errors="replace")
+        assert f"the target of default.{empty} holds no rows" in log
+        assert f"the target of default.{absent} holds no rows" in log
+        assert f"the target of default.{held} holds no rows" not in log
+        assert f"not every partition of default.{partly} is loaded" in log
+        assert mcdc.post("delete", {"task_id": task})[0] == 200
+    finally:
+        for name in sizes:
+            for alias in ("src", "tgt"):
+                if utility.has_collection(name, using=alias):
+                    utility.drop_collection(name, using=alias)
