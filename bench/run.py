@@ -27,11 +27,13 @@ side in one run so that a noisy shared machine still gives fair ratios:
             use_start_position replays them into the target collection mcdc created for the
             source collection (a throw-away task made it before the rows were written; we
             indexed and loaded it, so it too starts empty and loaded): rows/s from the task's
-            creation until a Strong count(*) returns N; catchup_ratio to the single-client ceiling
-            (goal >= 1.0: mcdc pipelines, the client waits for each reply) and
-            catchup_ratio_pipelined to the pipelined one (goal >= 0.9). All of that backlog is
-            the task's replay window (a start in the channel's past); the twin being empty at the
-            task's first start, it goes as plain inserts (with --twin-holds-row: upserts).
+            creation until a Strong count(*) returns N (sent once mcdc's counters, polled every
+            0.02 s, show N rows acknowledged, as the ceilings send theirs after the last reply);
+            catchup_ratio to the single-client ceiling (goal >= 1.0: mcdc pipelines, the client
+            waits for each reply) and catchup_ratio_pipelined to the faster pipelined one, inserts
+            or upserts (goal >= 0.9). All of that backlog is the task's replay window (a start in
+            the channel's past); the twin being empty at the task's first start, it goes as plain
+            inserts (with --twin-holds-row: upserts).
   resume    the other catch-up: a task paused while N rows are written to a new collection, then
             resumed; that backlog lies past its intent and goes as plain inserts:
             resume_catchup_rows_per_s, resume_catchup_ratio(_pipelined) against the same ceilings.
@@ -257,30 +259,58 @@ class Run:
 
     @staticmethod
     def follow_applied(srv, task, rows, before=None):
-        """Polls `get` every 0.1 s on a thread of its own and records, in the dict it returns, when
+        """Polls `get` every 0.02 s on a thread of its own and records, in the dict it returns, when
         mcdc's own counters (inserted + upserted rows, past `before`'s) first showed a row ("first")
         and `rows` of them ("applied", with that `get` as "info"), or the task's pause ("paused").
-        Returns (marks, an Event that ends the polling)."""
-        marks, stop = {}, threading.Event()
+        Returns (marks, an Event set once the polling ends for any reason, a failed `get` too, as
+        "error" in marks, and an Event that ends the polling)."""
+        marks, ended, stop = {}, threading.Event(), threading.Event()
         base = before["inserted_rows"] + before["upserted_rows"] if before else 0
 
         def follow():
-            while not stop.is_set():
-                info = srv.get(task)
-                if info["state"] == "Paused":
-                    marks["paused"] = info.get("reason")
-                    return
-                ap = info["applied"]
-                got = ap["inserted_rows"] + ap["upserted_rows"] - base
-                if got and "first" not in marks:
-                    marks["first"] = time.monotonic()
-                if got >= rows:
-                    marks["applied"] = time.monotonic()
-                    marks["info"] = info
-                    return
-                time.sleep(0.1)
+            try:
+                while not stop.is_set():
+                    info = srv.get(task)
+                    if info["state"] == "Paused":
+                        marks["paused"] = info.get("reason")
+                        return
+                    ap = info["applied"]
+                    got = ap["inserted_rows"] + ap["upserted_rows"] - base
+                    if got and "first" not in marks:
+                        marks["first"] = time.monotonic()
+                    if got >= rows:
+                        marks["applied"] = time.monotonic()
+                        marks["info"] = info
+                        return
+                    time.sleep(0.02)
+            except Exception as e:  # noqa: BLE001 - shown by caught_up, in the bench's own thread
+                marks["error"] = repr(e)
+            finally:
+                ended.set()
         threading.Thread(target=follow, daemon=True).start()
-        return marks, stop
+        return marks, ended, stop
+
+    @staticmethod
+    def caught_up(srv, task, tc, marks, ended, want, deadline, what):
+        """The end of a catch-up's clock: once mcdc's counters show every row acknowledged by the
+        target, a Strong count(*) (which sees every write acknowledged before it was sent) must
+        return `want`. As the ceilings' clocks, which stop at a count sent right after the last
+        reply; counting in a loop instead would stop it up to a count's time (~0.25 s) late."""
+        while not ended.wait(0.5):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: mcdc applied fewer rows than expected in time: {srv.get(task)}")
+        if "paused" in marks:
+            raise RuntimeError(f"{what}: task paused: {marks['paused']}")
+        if "applied" not in marks:
+            raise RuntimeError(f"{what}: following the task failed: {marks.get('error')}")
+        got = -1
+        while got != want:
+            got = bl.count(tc)
+            if got > want or time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: target holds {got} rows, expected {want}: {srv.get(task)}")
+            if got != want:
+                time.sleep(0.05)
+        return time.monotonic()
 
     def resume_catchup(self, srv, sampler, rows):
         """The other catch-up: a task paused (or an mcdc down) while N rows were written. All of
@@ -304,18 +334,8 @@ class Run:
         status, reply = srv.post("resume", {"task_id": task})
         if status != 200:
             raise RuntimeError(f"resume failed: {reply}")
-        deadline = t0 + a.timeout
-        marks, stop = self.follow_applied(srv, task, a.rows, before)
-        got = -1
-        while got != a.rows:
-            got = bl.count(tc)
-            if "paused" in marks:
-                raise RuntimeError(f"resume catch-up: task paused: {marks['paused']}")
-            if got > a.rows or time.monotonic() > deadline:
-                raise RuntimeError(f"resume catch-up: target holds {got} rows, expected {a.rows}: {srv.get(task)}")
-            if got != a.rows:
-                time.sleep(0.05)
-        secs = time.monotonic() - t0
+        marks, ended, stop = self.follow_applied(srv, task, a.rows, before)
+        secs = self.caught_up(srv, task, tc, marks, ended, a.rows, t0 + a.timeout, "resume catch-up") - t0
         stop.set()
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
@@ -328,10 +348,8 @@ class Run:
                     upserted=info["applied"]["upserted_rows"] - before["upserted_rows"],
                     inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
                     target_cpu=self.target_cpu["resume"],
-                    first_after=marks["first"] - t0 if "first" in marks else None,
-                    applied_after=marks["applied"] - t0 if "applied" in marks else None,
-                    waits=wait_shares(marks["info"]["applied"], before, a.shards, marks["applied"] - t0)
-                    if "applied" in marks else (None, None))
+                    first_after=marks["first"] - t0, applied_after=marks["applied"] - t0,
+                    waits=wait_shares(marks["info"]["applied"], before, a.shards, marks["applied"] - t0))
 
     def retire(self, srv, task, name):
         """Deletes a finished phase's task and drops its collection on both sides, as the ceilings
@@ -364,23 +382,10 @@ class Run:
         t0 = time.monotonic()
         task = srv.create_task(collection_infos=[{"name": name, "use_start_position": True}])
         self.tasks.append(task)
-        marks, stop = self.follow_applied(srv, task, a.rows)
+        marks, ended, stop = self.follow_applied(srv, task, a.rows)
         tc = Collection(name, using="tgt")
-        deadline = time.monotonic() + a.timeout
-        while "applied" not in marks:
-            if "paused" in marks:
-                raise RuntimeError(f"catch-up task paused: {marks['paused']}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"catch-up: mcdc applied fewer than {a.rows} rows in {a.timeout} s: {srv.get(task)}")
-            time.sleep(0.05)
-        got, want = -1, a.rows + (1 if a.twin_holds_row else 0)
-        while got != want:
-            got = bl.count(tc)
-            if got > want or time.monotonic() > deadline:
-                raise RuntimeError(f"catch-up: target holds {got} rows, expected {want}")
-            if got != want:
-                time.sleep(0.05)
-        t_end = time.monotonic()
+        t_end = self.caught_up(srv, task, tc, marks, ended, a.rows + (1 if a.twin_holds_row else 0),
+                               time.monotonic() + a.timeout, "catch-up")
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
         watch()
@@ -672,14 +677,18 @@ class Run:
         self.figure("source_fill_rows_per_s", v["fill_rate"], "rows/s")
         self.figure("catchup_ratio", cu["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
                     note="catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
-        self.figure("catchup_ratio_pipelined", cu["rows_per_s"] / rawp[0], "ratio", 0.9, ">=",
-                    note="catchup_rows_per_s / ceiling_pipelined_rows_per_s")
+        # The goal's ceiling is the faster pipelined one of this run: on this machine either can
+        # come out ahead (docs/benchmarks.md, seventh part).
+        best = max(rawp[0], rawu[0])
+        self.figure("catchup_ratio_pipelined", cu["rows_per_s"] / best, "ratio", 0.9, ">=",
+                    note="catchup_rows_per_s / the faster of ceiling_pipelined_rows_per_s and "
+                         "ceiling_upsert_pipelined_rows_per_s")
         self.figure("catchup_ratio_upsert_pipelined", cu["rows_per_s"] / rawu[0], "ratio",
                     note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
         ru = v["ru"]
         self.figure("resume_catchup_rows_per_s", ru["rows_per_s"], "rows/s", seconds=round(ru["secs"], 2),
-                    first_row_applied_after_s=None if ru["first_after"] is None else round(ru["first_after"], 2),
-                    mcdc_applied_after_s=None if ru["applied_after"] is None else round(ru["applied_after"], 2),
+                    first_row_applied_after_s=round(ru["first_after"], 2),
+                    mcdc_applied_after_s=round(ru["applied_after"], 2),
                     inserted=ru["inserted"], upserted=ru["upserted"], calls_in_flight_peak=ru["inflight_peak"],
                     target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
                     target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
@@ -688,8 +697,8 @@ class Run:
                     note="a paused task resumed over N rows written meanwhile: plain inserts, past its intent")
         self.figure("resume_catchup_ratio", ru["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
                     note="resume_catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
-        self.figure("resume_catchup_ratio_pipelined", ru["rows_per_s"] / rawp[0], "ratio", 0.9, ">=",
-                    note="resume_catchup_rows_per_s / ceiling_pipelined_rows_per_s")
+        self.figure("resume_catchup_ratio_pipelined", ru["rows_per_s"] / best, "ratio", 0.9, ">=",
+                    note="resume_catchup_rows_per_s / the faster pipelined ceiling")
         self.figure("catchup_rows_per_s", cu["rows_per_s"], "rows/s", raw1[0], ">=",
                     ratio_to_ceiling=round(cu["rows_per_s"] / raw1[0], 3), seconds=round(cu["secs"], 2),
                     first_row_applied_after_s=round(cu["first_after"], 2),
