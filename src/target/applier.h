@@ -54,11 +54,10 @@ int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *e
  * counted; the target answers once it has taken in all of them (its next
  * time tick, up to a few hundred ms, for a timestamp just taken; at once
  * for an older one). as_of 0 (not milvus_count_where's 0, which is
- * Strong): at once, what the server has taken in so
- * far; rows it counts are there, but a write acknowledged just before may
- * not be counted yet. Counts the loaded partitions only
- * (applier_all_loaded); fails (MCDC_EINVAL or MCDC_EREMOTE) when the
- * collection is not loaded at all. */
+ * Strong): at once, what the server has taken in so far; rows it counts
+ * are there, but a write acknowledged just before may not be counted yet.
+ * Counts the loaded partitions only (applier_all_loaded); fails
+ * (MCDC_EINVAL or MCDC_EREMOTE) when the collection is not loaded at all. */
 int applier_count(applier *a, const char *db, const char *name, uint64_t as_of, uint64_t *n, mcdc_err *err);
 /* Whether existing target collection tc->db.tc->name can take the source's
  * rows as they are (schema_check.h): MCDC_EREMOTE naming both if not. */

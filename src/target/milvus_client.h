@@ -163,8 +163,8 @@ int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCM
 /* ---- reading a collection (verification, snapshots) ----
  * A Query here runs at Strong consistency (use_default_consistency off),
  * seeing every write the server acknowledged before the call, unless the
- * caller gives a guarantee_ts (milvus_query_page, milvus_count_where). Each *out is
- * freed with milvus__proto__milvus__query_results__free_unpacked. */
+ * caller gives a guarantee_ts (milvus_query_page, milvus_count_where).
+ * Each *out is freed with milvus__proto__milvus__query_results__free_unpacked. */
 
 /* Query for verification and idempotency checks: expr as given (an empty
  * one is sent as it is, which 2.3 answers only for count(*)), no limit. */
