@@ -335,8 +335,10 @@ class Run:
         if status != 200:
             raise RuntimeError(f"resume failed: {reply}")
         marks, ended, stop = self.follow_applied(srv, task, a.rows, before)
-        secs = self.caught_up(srv, task, tc, marks, ended, a.rows, t0 + a.timeout, "resume catch-up") - t0
-        stop.set()
+        try:
+            secs = self.caught_up(srv, task, tc, marks, ended, a.rows, t0 + a.timeout, "resume catch-up") - t0
+        finally:
+            stop.set()
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
         watch()
@@ -384,13 +386,15 @@ class Run:
         self.tasks.append(task)
         marks, ended, stop = self.follow_applied(srv, task, a.rows)
         tc = Collection(name, using="tgt")
-        t_end = self.caught_up(srv, task, tc, marks, ended, a.rows + (1 if a.twin_holds_row else 0),
-                               time.monotonic() + a.timeout, "catch-up")
+        try:
+            t_end = self.caught_up(srv, task, tc, marks, ended, a.rows + (1 if a.twin_holds_row else 0),
+                                   time.monotonic() + a.timeout, "catch-up")
+        finally:
+            stop.set()
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
         watch()
         target_cpu = self.target_cpu["catchup"]
-        stop.set()
         if perf:
             perf.send_signal(2)
             perf.wait(30)

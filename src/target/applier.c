@@ -511,8 +511,10 @@ int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *e
     char **parts;
     size_t n;
     if (milvus_list_partitions(a->client, db, name, &parts, &n, err)) return -1;
-    bool loaded;
-    int rc = milvus_partitions_loaded(a->client, db, name, parts, n, &loaded, err);
+    /* With no name given, GetLoadState speaks of the collection as a whole,
+     * which a load of some partitions can leave "loaded": no answer then. */
+    bool loaded = false;
+    int rc = n ? milvus_partitions_loaded(a->client, db, name, parts, n, &loaded, err) : 0;
     for (size_t i = 0; i < n; i++) free(parts[i]);
     free(parts);
     if (rc == 0 && !loaded)

@@ -204,6 +204,7 @@ def test_first_start_looks_at_each_target_of_a_task(mcdc, fresh_name):
     Every collection ends equal to its source, row by row and by count(*)."""
     held, partly, empty, absent = (fresh_name(k) for k in ("held", "partly", "emptyld", "absent"))
     sizes = {held: 300, partly: 200, empty: 500, absent: 700}
+    task = None
     try:
         for name, n in sizes.items():
             c = make_collection(name)
@@ -220,7 +221,9 @@ def test_first_start_looks_at_each_target_of_a_task(mcdc, fresh_name):
         t.insert(rows(0, sizes[partly]), partition_name="p1")
         task = mcdc.create_task(collection_infos=[{"name": n, "use_start_position": True} for n in sizes])
         info = wait_applied(mcdc, task, {"rows": sum(sizes.values())})
-        assert (info["applied"]["inserted_rows"], info["applied"]["upserted_rows"]) == (1200, 500), info
+        # 1 200 plain inserts, 500 upserts; a call retried after a transient error goes as upserts.
+        ap = info["applied"]
+        assert ap["inserted_rows"] + ap["upserted_rows"] == 1700 and ap["upserted_rows"] >= 500, info
         t.load(partition_names=["_default", "p1"])
         for name, n in sizes.items():
             wait_equal("src", "tgt", "default", name, "pk", counts=True)
@@ -230,8 +233,9 @@ def test_first_start_looks_at_each_target_of_a_task(mcdc, fresh_name):
         assert f"the target of default.{absent} holds no rows" in log
         assert f"the target of default.{held} holds no rows" not in log
         assert f"not every partition of default.{partly} is loaded" in log
-        assert mcdc.post("delete", {"task_id": task})[0] == 200
     finally:
+        if task:
+            assert mcdc.post("delete", {"task_id": task})[0] == 200
         for name in sizes:
             for alias in ("src", "tgt"):
                 if utility.has_collection(name, using=alias):
