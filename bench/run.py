@@ -113,6 +113,8 @@ class Run:
         self.target_cpu = {}  # phase -> the target Milvus's CPU-seconds (target_watch)
         self.target_busy = {}  # phase -> the machine's busy share over the same seconds
         self.perfs = []       # perf record processes of phases not ended yet
+        self.timeline = None  # who uses the CPU, the whole run (cpu_timeline)
+        self.phase_cores = {}  # phase -> {group: mean cores} over its watched seconds (target_watch)
 
     # ---- figures -------------------------------------------------------------------------
 
@@ -165,7 +167,8 @@ class Run:
     def target_watch(self, what):
         """Starts watching the target Milvus for one phase: its CPU-seconds, and with --perf-target a
         `perf record -g` of it into DIR/<what>.data. Returns a function that ends the watch; the
-        CPU-seconds are then in self.target_cpu[what]. It first waits until the target's datanode
+        CPU-seconds are then in self.target_cpu[what], and every piece's mean cores over the same
+        seconds (the run's CPU timeline) in self.phase_cores[what]. It first waits until the target's datanode
         persists every channel and releases none (benchlib.wait_datanode_settled: every phase then
         pays for writing its own rows, as a catch-up into a collection made minutes earlier does), then
         until the target is quiet, so that no phase pays for the one before it (benchlib.wait_quiet)."""
@@ -184,10 +187,13 @@ class Run:
             time.sleep(0.5)
         cpu0 = bl.proc_sample(pid)[1]
         b0 = bl.machine_busy()
+        t0 = time.monotonic()
 
         def done():
             self.target_cpu[what] = bl.proc_sample(pid)[1] - cpu0
             self.target_busy[what] = busy(b0, bl.machine_busy())
+            if self.timeline:
+                self.phase_cores[what] = self.timeline.mean_cores(t0, time.monotonic())
             if perf:
                 perf.send_signal(2)
                 perf.wait(30)
@@ -461,7 +467,7 @@ class Run:
                 stop.wait(0.1)
 
         th = threading.Thread(target=follow, daemon=True)
-        timeline = self.cpu_timeline(srv)
+        timeline = self.timeline
         _, cpu0, _ = bl.proc_sample(srv.proc.pid)
         b0 = bl.machine_busy()
         # The canary: a light load straight into another target collection at the same time,
@@ -482,7 +488,6 @@ class Run:
         r["canary"] = canary
         _, cpu1, _ = bl.proc_sample(srv.proc.pid)
         b1 = bl.machine_busy()
-        timeline.stop()
         info = srv.get(task)
         r.update(cpu=cpu1 - cpu0, rows=r["batches"] * a.batch, machine_busy=busy(b0, b1), rate=rate,
                  inflight_peak=info["applied"].get("calls_in_flight_peak"), latency=info.get("latency"),
@@ -509,8 +514,9 @@ class Run:
         return r
 
     def cpu_timeline(self, srv):
-        """Starts sampling who uses the CPU: each piece of the stack, mcdc, and the bench's own
-        processes (the writer, the probes, the canary) as `load`."""
+        """Starts sampling who uses the CPU, for the whole run: each piece of the stack, mcdc, and
+        the bench's own processes (the ceilings' clients, the writer, the probes, the canary) as
+        `load`."""
 
         def piece(name):
             return lambda: [piece_pid(name)]
@@ -578,6 +584,7 @@ class Run:
             connect("tgt", self.stack["MCDC_TARGET_URI"])
             sampler = bl.Sampler(srv.proc.pid)
             sampler.start()
+            self.timeline = self.cpu_timeline(srv)
             rows = bl.Rows(a.batch)
             ctx = mp.get_context("spawn")
 
@@ -629,6 +636,8 @@ class Run:
                 subprocess.run([str(STACK), "stop"], check=False)
             if sampler:
                 sampler.stop()
+            if self.timeline:
+                self.timeline.stop()
             if ok:
                 shutil.rmtree(workdir, ignore_errors=True)
             else:
@@ -661,17 +670,17 @@ class Run:
         raw1, rawp = v["raw1"], v["rawp"]
         self.figure("ceiling_rows_per_s", raw1[0], "rows/s", seconds=round(raw1[1], 2),
                     insert_calls_s=round(raw1[2], 2), machine_busy=raw1[3], batch=a.batch, calls_in_flight=1,
-                    target_cpu_s_per_100k_rows=round(raw1[4] * per100k, 2),
+                    target_cpu_s_per_100k_rows=round(raw1[4] * per100k, 2), cores=self.phase_cores.get("ceil1"),
                     note="pre-built InsertRequests over pymilvus's gRPC stub, one at a time, then a Strong count(*)")
         self.figure("ceiling_pipelined_rows_per_s", rawp[0], "rows/s", seconds=round(rawp[1], 2),
                     insert_calls_s=round(rawp[2], 2), machine_busy=rawp[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
-                    target_cpu_s_per_100k_rows=round(rawp[4] * per100k, 2),
+                    target_cpu_s_per_100k_rows=round(rawp[4] * per100k, 2), cores=self.phase_cores.get("ceilp"),
                     calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
                     note="the same with mcdc's batch_rows and inflight_calls")
         rawu = v["rawu"]
         self.figure("ceiling_upsert_pipelined_rows_per_s", rawu[0], "rows/s", seconds=round(rawu[1], 2),
                     insert_calls_s=round(rawu[2], 2), machine_busy=rawu[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
-                    target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2),
+                    target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2), cores=self.phase_cores.get("ceilu"),
                     calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
                     note="the pipelined ceiling sent as UpsertRequests: what a replay window into a target "
                          "that may hold its rows sends (--twin-holds-row)")
@@ -695,7 +704,7 @@ class Run:
                     mcdc_applied_after_s=round(ru["applied_after"], 2),
                     inserted=ru["inserted"], upserted=ru["upserted"], calls_in_flight_peak=ru["inflight_peak"],
                     target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
-                    target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
+                    target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2), cores=self.phase_cores.get("resume"),
                     mcdc_cpu_s_per_100k_rows=round(ru["cpu"] * per100k, 2), rss_max_mib=round(ru["rss_max"] / MIB, 1),
                     machine_busy=ru["machine_busy"], queue_wait_share=ru["waits"][0], target_wait_share=ru["waits"][1],
                     note="a paused task resumed over N rows written meanwhile: plain inserts, past its intent")
@@ -711,7 +720,7 @@ class Run:
                     inserted=cu["inserted"], upserted=cu["upserted"],
                     calls_in_flight_peak=cu["inflight_peak"], target_calls=cu["call"].get("count"),
                     target_call_p50_s=cu["call"].get("p50"), target_call_p99_s=cu["call"].get("p99"),
-                    target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2),
+                    target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2), cores=self.phase_cores.get("catchup"),
                     machine_busy=cu["machine_busy"], queue_wait_share=cu["waits"][0], target_wait_share=cu["waits"][1],
                     note="queue_wait_share, target_wait_share: where mcdc's DML channel threads waited until it "
                          "had applied every row, over channels x that time (task get)")
