@@ -491,7 +491,7 @@ class CpuTimeline(threading.Thread):
     def _lookup(f):
         try:
             return list(f())
-        except (OSError, ValueError):  # a piece not running (no pid file): counts as nothing
+        except (OSError, ValueError, IndexError):  # a piece not running (no or empty pid file): counts as nothing
             return []
 
     def run(self):

@@ -379,12 +379,13 @@ class Run:
     def catchup(self, srv, sampler, name):
         a = self.args
         pid = srv.proc.pid
-        watch = self.target_watch("catchup")
         perf = None
         if a.perf:
             perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", a.perf, "-p", str(pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        # After perf's start-up: the watch's seconds (target CPU, cores) are the clock's.
+        watch = self.target_watch("catchup")
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
         t0 = time.monotonic()
@@ -515,11 +516,14 @@ class Run:
 
     def cpu_timeline(self, srv):
         """Starts sampling who uses the CPU, for the whole run: each piece of the stack, mcdc, and
-        the bench's own processes (the ceilings' clients, the writer, the probes, the canary) as
-        `load`."""
+        the bench's own processes (the ceilings' clients, the catch-ups' pollers and counts, the
+        writer, the probes, the canary; perf under --perf) as `load`. The pids come straight from
+        the stack's pid files: piece_pid would run `scripts/stack env` for each, every 2 s, on the
+        cores being measured."""
+        pids = Path(self.stack["MCDC_STACK_DIR"]) / "pids"
 
         def piece(name):
-            return lambda: [piece_pid(name)]
+            return lambda: [int((pids / f"{name}.pid").read_text().split()[0])]
         me, mcdc = os.getpid(), srv.proc.pid
         groups = {"target": piece("target-milvus"), "source": piece("source-milvus"), "broker": piece("kafka"),
                   "etcd": piece("etcd"), "mcdc": lambda: [mcdc],

@@ -55,6 +55,30 @@ static int bt_create_or_check(void *ud, const catalog_coll *cc, const char *db, 
     return rc;
 }
 
+/* The rows target collection db.name holds, where 0 is only said when
+ * sure. A row counted at once is held. Counted none, a collection with no
+ * segment was never written to (applier_never_written: at once, where the
+ * count below waits ~250 ms); one that cannot tell that (a failed Flush is
+ * only logged) needs every partition loaded and a count that waits until
+ * the target has taken in every write acknowledged before *as_of (its next
+ * time tick). One timestamp serves every collection of a listing, so that
+ * wait is paid once, not once each. */
+static int rows_held(target_ud *u, const char *db, const char *name, uint64_t *as_of, uint64_t *n, mcdc_err *err) {
+    int rc = applier_count(u->a, db, name, 0, n, err);
+    if (rc || *n) return rc;
+    bool never = false;
+    mcdc_err ferr = {0};
+    if (applier_never_written(u->a, db, name, &never, &ferr))
+        log_debug("target %s.%s: cannot list its segments (%s): counting as of a target timestamp", db, name,
+                  ferr.msg);
+    else if (never)
+        return 0;
+    rc = applier_all_loaded(u->a, db, name, err);
+    if (rc == 0 && !*as_of) rc = applier_timestamp(u->a, as_of, err);
+    if (rc == 0) rc = applier_count(u->a, db, name, *as_of, n, err);
+    return rc;
+}
+
 int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, bool *holds, mcdc_err *err) {
     target_ud *u = ud;
     *holds = true;
@@ -68,17 +92,7 @@ int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, boo
     int rc = applier_collection_id(u->a, db, name, &id, &is_alias, err);
     /* An alias of that name leads to someone's collection: it holds rows
      * as far as we know. */
-    if (rc == 0 && !is_alias && id) {
-        /* A row counted at once is held. "None" needs every partition
-         * loaded and a count that waits until the target has taken in every
-         * write acknowledged before *as_of (its next time tick); one
-         * timestamp serves every collection of a listing, so that wait is
-         * paid once, not once each. */
-        rc = applier_count(u->a, db, name, 0, &n, err);
-        if (rc == 0 && n == 0) rc = applier_all_loaded(u->a, db, name, err);
-        if (rc == 0 && n == 0 && !*as_of) rc = applier_timestamp(u->a, as_of, err);
-        if (rc == 0 && n == 0) rc = applier_count(u->a, db, name, *as_of, &n, err);
-    }
+    if (rc == 0 && !is_alias && id) rc = rows_held(u, db, name, as_of, &n, err);
     if (rc == 0 && !is_alias && (!id || n == 0)) *holds = false;
     if (rc) mcdc_err_prefix(err, "checking target collection %s.%s for rows", db, name);
     target_desc_free(tc);

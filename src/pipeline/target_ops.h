@@ -27,14 +27,15 @@ void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *s
 /* Whether the target collection that source collection cc would write
  * into (the task's name mapping's: for a task that has bound nothing yet)
  * holds rows. *holds is false only when that is sure: no collection of that
- * name is there yet (the task will make it), or every partition of it is
- * loaded and it counts 0 rows as of target timestamp *as_of, which it takes
- * when *as_of is 0 and it needs one; a caller that asks of several
+ * name is there yet (the task will make it); or a count that does not wait
+ * sees none and the collection has no segment, so no write ever reached it
+ * (applier_never_written); or, where it has segments, every partition of
+ * it is loaded and it counts 0 rows as of target timestamp *as_of, which it
+ * takes when *as_of is 0 and it needs one; a caller that asks of several
  * collections in a row passes the same *as_of, so that they wait for one
- * time tick of the target's between them (applier_count). A count that
- * does not wait comes first: rows it finds settle "holds". -1 with *err
+ * time tick of the target's between them (applier_count). -1 with *err
  * (and *holds true) when the target cannot tell, e.g. the collection is not
- * loaded, or not all of it. */
+ * loaded, or not all of it while it has segments. */
 int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, bool *holds, mcdc_err *err);
 
 /* A snapshot page (copier.h): rows of source collection cc as Query

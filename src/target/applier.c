@@ -523,6 +523,14 @@ int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *e
     return rc;
 }
 
+int applier_never_written(applier *a, const char *db, const char *name, bool *never, mcdc_err *err) {
+    size_t n;
+    *never = false;
+    if (milvus_flush_listing(a->client, db, name, &n, err)) return -1;
+    *never = n == 0;
+    return 0;
+}
+
 int applier_count(applier *a, const char *db, const char *name, uint64_t as_of, uint64_t *n, mcdc_err *err) {
     /* A guarantee of 1 is met by any server time: the query does not wait. */
     return milvus_count_where(a->client, db, name, NULL, "", as_of ? as_of : 1, n, err);

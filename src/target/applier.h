@@ -49,6 +49,17 @@ int applier_timestamp(applier *a, uint64_t *ts, mcdc_err *err);
  * count(*) of it counts every row; MCDC_EINVAL when some are not (a
  * collection loaded partition by partition counts the loaded ones only). */
 int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *err);
+/* *never when target collection db.name has no segment at all, growing
+ * ones included: the target gives an insert's or an upsert's rows a
+ * segment in its DataCoord before it acknowledges the write, so none has
+ * been acknowledged there (all it ever held may also have been dropped).
+ * At once, loaded or not, without waiting for a time tick. Asked by a
+ * Flush of that collection, whose reply lists its segments: it seals the
+ * growing ones, as any Flush does, and changes nothing where there are
+ * none. A segment does not mean a row (deletes; empty segments not yet
+ * dropped): *never is false then. A bulk insert still running has no
+ * segment listed yet, as its rows are not counted yet either. */
+int applier_never_written(applier *a, const char *db, const char *name, bool *never, mcdc_err *err);
 /* Rows in target collection db.name by count(*). as_of, a timestamp of
  * applier_timestamp's: every write acknowledged before it was taken is
  * counted; the target answers once it has taken in all of them (its next
