@@ -29,13 +29,15 @@ void *target_ops_open(const task_spec *spec, const char *secrets_dir, catalog *s
  * holds rows. *holds is false only when that is sure: no collection of that
  * name is there yet (the task will make it); or a count that does not wait
  * sees none and the collection has no segment, so no write ever reached it
- * (applier_never_written); or, where it has segments, every partition of
- * it is loaded and it counts 0 rows as of target timestamp *as_of, which it
- * takes when *as_of is 0 and it needs one; a caller that asks of several
- * collections in a row passes the same *as_of, so that they wait for one
- * time tick of the target's between them (applier_count). -1 with *err
- * (and *holds true) when the target cannot tell, e.g. the collection is not
- * loaded, or not all of it while it has segments. */
+ * (applier_never_written; asked of the first 32 (LISTING_FLUSHES) such
+ * collections of a listing, until a Flush fails); or, otherwise, every
+ * partition of it is loaded and it counts 0 rows as of target timestamp
+ * *as_of, which it takes when *as_of is 0 and it needs one; a caller that
+ * asks of several collections in a row passes the same *as_of, so that
+ * they wait for one time tick of the target's between them
+ * (applier_count). -1 with *err (and *holds true) when the target cannot
+ * tell, e.g. the collection is not loaded, or not all of it while it has
+ * segments or was not asked. */
 int target_ops_holds_rows(void *ud, const catalog_coll *cc, uint64_t *as_of, bool *holds, mcdc_err *err);
 
 /* A snapshot page (copier.h): rows of source collection cc as Query

@@ -330,17 +330,17 @@ static channel_worker *start_worker(task *t, const char *channel, bool replicate
  * collection that holds no row cannot double one. So at the first start in
  * the process that created the task, before any worker runs, each covered
  * collection whose target is empty (no row seen at once and no segment at
- * all, or a count(*) of 0 with every partition loaded as of one target
- * timestamp taken during the listing for all of them:
+ * all, or else a count(*) of 0 with every partition loaded as of one
+ * target timestamp taken during the listing for all of them:
  * target_ops_holds_rows) or not there yet is listed, and its inserts
  * in the window go as plain inserts (dml.c). Only then: no call of the task
  * has reached the target yet, so until task_stop the collection holds
  * nothing but what this run writes, each change once, provided nothing
  * else writes into it (guarantees.md). Any later start (a restart, a
  * resume, another instance's takeover) lists nothing and replays as
- * upserts. A target that cannot tell (not loaded, or not all of it while
- * it has segments; unreachable) counts as holding rows: an upsert is never
- * wrong. */
+ * upserts. A target that cannot tell (not loaded; not all of it, unless
+ * it has no segment; unreachable) counts as holding rows: an upsert is
+ * never wrong. */
 static void list_empty_targets(task *t) {
     catalog_coll **list;
     size_t n = catalog_list_held(t->env->catalog, &list);

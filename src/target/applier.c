@@ -526,7 +526,7 @@ int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *e
 int applier_never_written(applier *a, const char *db, const char *name, bool *never, mcdc_err *err) {
     size_t n;
     *never = false;
-    if (milvus_flush_listing(a->client, db, name, &n, err)) return -1;
+    if (milvus_flush(a->client, db, name, &n, err)) return -1;
     *never = n == 0;
     return 0;
 }

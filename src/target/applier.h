@@ -54,9 +54,12 @@ int applier_all_loaded(applier *a, const char *db, const char *name, mcdc_err *e
  * segment in its DataCoord before it acknowledges the write, so none has
  * been acknowledged there (all it ever held may also have been dropped).
  * At once, loaded or not, without waiting for a time tick. Asked by a
- * Flush of that collection, whose reply lists its segments: it seals the
- * growing ones, as any Flush does, and changes nothing where there are
- * none. A segment does not mean a row (deletes; empty segments not yet
+ * Flush of that collection, whose reply lists its segments; so it is a
+ * Flush, with what any Flush does: growing segments are sealed and
+ * persisted, the target's datanodes are asked to flush the collection's
+ * channels (a datanode that does not answer holds the call until its
+ * deadline), and the proxy puts a Flush message on the target's replicate
+ * channel. A segment does not mean a row (deletes; empty segments not yet
  * dropped): *never is false then. A bulk insert still running has no
  * segment listed yet, as its rows are not counted yet either. */
 int applier_never_written(applier *a, const char *db, const char *name, bool *never, mcdc_err *err);

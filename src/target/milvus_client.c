@@ -577,16 +577,7 @@ int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const 
     return rc;
 }
 
-int milvus_flush(milvus_client *c, const char *db, const char *const *colls, size_t n, mcdc_err *err) {
-    Milvus__Proto__Milvus__FlushRequest req = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
-    req.db_name = (char *)db;
-    req.n_collection_names = n;
-    req.collection_names = (char **)colls;
-    return milvus_call(c, "Flush", db, &req.base, &milvus__proto__milvus__flush_response__descriptor, NULL, err);
-}
-
-int milvus_flush_listing(milvus_client *c, const char *db, const char *coll, size_t *segments, mcdc_err *err) {
-    *segments = 0;
+int milvus_flush(milvus_client *c, const char *db, const char *coll, size_t *segments, mcdc_err *err) {
     Milvus__Proto__Milvus__FlushRequest req = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
     char *names[1] = {(char *)coll};
     req.db_name = (char *)db;
@@ -594,26 +585,13 @@ int milvus_flush_listing(milvus_client *c, const char *db, const char *coll, siz
     req.collection_names = names;
     Milvus__Proto__Milvus__FlushResponse *resp = NULL;
     if (milvus_call(c, "Flush", db, &req.base, &milvus__proto__milvus__flush_response__descriptor,
-                    (ProtobufCMessage **)&resp, err))
+                    segments ? (ProtobufCMessage **)&resp : NULL, err))
         return -1;
-    /* The reply keys both lists by the name asked for; a reply without
-     * them says nothing about the collection. */
-    bool sealed_listed = false, flushed_listed = false;
-    for (size_t i = 0; i < resp->n_coll_seg_ids; i++)
-        if (resp->coll_seg_ids[i]->key && strcmp(resp->coll_seg_ids[i]->key, coll) == 0) {
-            sealed_listed = true;
-            if (resp->coll_seg_ids[i]->value) *segments += resp->coll_seg_ids[i]->value->n_data;
-        }
-    for (size_t i = 0; i < resp->n_flush_coll_seg_ids; i++)
-        if (resp->flush_coll_seg_ids[i]->key && strcmp(resp->flush_coll_seg_ids[i]->key, coll) == 0) {
-            flushed_listed = true;
-            if (resp->flush_coll_seg_ids[i]->value) *segments += resp->flush_coll_seg_ids[i]->value->n_data;
-        }
+    if (!segments) return 0;
+    int rc = milvus_flush_reply_segments(resp, coll, segments, err);
     milvus__proto__milvus__flush_response__free_unpacked(resp, NULL);
-    if (!sealed_listed || !flushed_listed)
-        return mcdc_errf(err, MCDC_EREMOTE, "%s %s Flush: the reply lists no segments for %s", c->role, c->address,
-                         coll);
-    return 0;
+    if (rc) mcdc_err_prefix(err, "%s %s Flush of %s.%s", c->role, c->address, db ? db : "", coll);
+    return rc;
 }
 
 int milvus_replay_request(milvus_client *c, const char *method, const ProtobufCMessage *msg, mcdc_err *err) {

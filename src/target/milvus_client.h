@@ -154,12 +154,9 @@ int milvus_upsert(milvus_client *c, const char *db, const char *coll, const char
 int milvus_delete_ids(milvus_client *c, const char *db, const char *coll, const char *partition, const char *pk_field,
                       const Milvus__Proto__Schema__IDs *ids, mcdc_err *err);
 
-int milvus_flush(milvus_client *c, const char *db, const char *const *colls, size_t n, mcdc_err *err);
-/* Flush of one collection that also reports its segments: *segments is
- * how many the reply lists, sealed (the growing ones it just sealed among
- * them) and flushed. Fails (MCDC_EREMOTE) on a reply that does not list
- * the collection. */
-int milvus_flush_listing(milvus_client *c, const char *db, const char *coll, size_t *segments, mcdc_err *err);
+/* Flush of one collection. segments not NULL: also how many segments the
+ * reply lists for it (milvus_flush_reply_segments). */
+int milvus_flush(milvus_client *c, const char *db, const char *coll, size_t *segments, mcdc_err *err);
 /* Replays a replicate-channel request (CreateIndex, DropIndex, Load/Release,
  * Flush, Create/DropDatabase) as the same RPC on the target; the caller has
  * already renamed db/collection in msg. */

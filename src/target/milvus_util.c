@@ -226,3 +226,28 @@ int milvus_count_reply(const Milvus__Proto__Milvus__QueryResults *r, uint64_t *n
     *n = (uint64_t)a->data[0];
     return 0;
 }
+
+int milvus_flush_reply_segments(const Milvus__Proto__Milvus__FlushResponse *r, const char *coll, size_t *segments,
+                                mcdc_err *err) {
+    *segments = 0;
+    bool sealed = false, flushed = false;
+    for (size_t i = 0; i < r->n_coll_seg_ids; i++)
+        if (r->coll_seg_ids[i]->key && strcmp(r->coll_seg_ids[i]->key, coll) == 0) {
+            sealed = true;
+            if (r->coll_seg_ids[i]->value) *segments += r->coll_seg_ids[i]->value->n_data;
+        }
+    for (size_t i = 0; i < r->n_flush_coll_seg_ids; i++)
+        if (r->flush_coll_seg_ids[i]->key && strcmp(r->flush_coll_seg_ids[i]->key, coll) == 0) {
+            flushed = true;
+            if (r->flush_coll_seg_ids[i]->value) *segments += r->flush_coll_seg_ids[i]->value->n_data;
+        }
+    /* Both lists are keyed by the name asked for, present even when empty
+     * (2.3.5); a reply without them says nothing about the collection, and
+     * "nothing" must not pass as "no segment". */
+    if (!sealed || !flushed) {
+        *segments = 0;
+        return mcdc_errf(err, MCDC_EREMOTE, "the reply does not name %s in its %s", coll,
+                         !sealed && !flushed ? "segment lists" : !sealed ? "sealed segments" : "flushed segments");
+    }
+    return 0;
+}

@@ -65,4 +65,10 @@ int milvus_query_page_check(const char *expr, int64_t limit, mcdc_err *err);
  * MCDC_EREMOTE naming what came instead. */
 int milvus_count_reply(const Milvus__Proto__Milvus__QueryResults *r, uint64_t *n, mcdc_err *err);
 
+/* How many segments a Flush reply lists for coll: the sealed ones (those
+ * the Flush just sealed among them) and the flushed ones. A reply that does
+ * not name coll in both lists is MCDC_EREMOTE. */
+int milvus_flush_reply_segments(const Milvus__Proto__Milvus__FlushResponse *r, const char *coll, size_t *segments,
+                                mcdc_err *err);
+
 #endif

@@ -539,10 +539,7 @@ static int run(milvus_client *c, int argc, char **argv, uint32_t timeout_ms) {
         printf("{\"has\":%s}\n", has ? "true" : "false");
         return 0;
     }
-    if (strcmp(cmd, "flush") == 0) {
-        const char *colls[1] = {name};
-        return print_ok(milvus_flush(c, db, colls, 1, &err), &err, "flushed");
-    }
+    if (strcmp(cmd, "flush") == 0) return print_ok(milvus_flush(c, db, name, NULL, &err), &err, "flushed");
     if (strcmp(cmd, "load") == 0) return cmd_load(c, db, name, timeout_ms);
     if (strcmp(cmd, "release") == 0) return cmd_release(c, db, name);
     if (strcmp(cmd, "insert") == 0 || strcmp(cmd, "upsert") == 0) {

@@ -304,6 +304,85 @@ static int read_count(const count_reply *c, uint64_t *n, const char *word) {
     return rc;
 }
 
+/* A Flush reply as 2.3.5 sends it for the names asked: each name in both
+ * lists, with its sealed and its flushed segment ids. */
+typedef struct {
+    Milvus__Proto__Milvus__FlushResponse r;
+    Milvus__Proto__Milvus__FlushResponse__CollSegIdsEntry sealed[2], *sealed_p[2];
+    Milvus__Proto__Milvus__FlushResponse__FlushCollSegIdsEntry flushed[2], *flushed_p[2];
+    Milvus__Proto__Schema__LongArray ids[4];
+    int64_t data[4][4]; /* up to 4 ids a list */
+} flush_reply;
+
+static void flush_reply_init(flush_reply *f, const char *a, size_t a_sealed, size_t a_flushed, const char *b,
+                             size_t b_sealed, size_t b_flushed) {
+    memset(f, 0, sizeof *f);
+    f->r = (Milvus__Proto__Milvus__FlushResponse)MILVUS__PROTO__MILVUS__FLUSH_RESPONSE__INIT;
+    const char *names[2] = {a, b};
+    size_t counts[2][2] = {{a_sealed, a_flushed}, {b_sealed, b_flushed}};
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            Milvus__Proto__Schema__LongArray *ids = &f->ids[2 * i + k];
+            *ids = (Milvus__Proto__Schema__LongArray)MILVUS__PROTO__SCHEMA__LONG_ARRAY__INIT;
+            ids->data = f->data[2 * i + k];
+            ids->n_data = counts[i][k];
+            for (size_t j = 0; j < counts[i][k]; j++) ids->data[j] = (int64_t)(100 * i + 10 * k + j);
+        }
+        f->sealed[i] = (Milvus__Proto__Milvus__FlushResponse__CollSegIdsEntry)
+            MILVUS__PROTO__MILVUS__FLUSH_RESPONSE__COLL_SEG_IDS_ENTRY__INIT;
+        f->sealed[i].key = (char *)names[i];
+        f->sealed[i].value = &f->ids[2 * i];
+        f->sealed_p[i] = &f->sealed[i];
+        f->flushed[i] = (Milvus__Proto__Milvus__FlushResponse__FlushCollSegIdsEntry)
+            MILVUS__PROTO__MILVUS__FLUSH_RESPONSE__FLUSH_COLL_SEG_IDS_ENTRY__INIT;
+        f->flushed[i].key = (char *)names[i];
+        f->flushed[i].value = &f->ids[2 * i + 1];
+        f->flushed_p[i] = &f->flushed[i];
+    }
+    f->r.coll_seg_ids = f->sealed_p;
+    f->r.flush_coll_seg_ids = f->flushed_p;
+    f->r.n_coll_seg_ids = f->r.n_flush_coll_seg_ids = b ? 2 : 1;
+}
+
+static void test_flush_reply_segments(void **state) {
+    (void)state;
+    flush_reply f;
+    size_t n = 9;
+    mcdc_err err;
+    /* Empty lists for the name asked: no segment, an answer. */
+    flush_reply_init(&f, "c", 0, 0, NULL, 0, 0);
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* Sealed and flushed both count; another name's do not. */
+    flush_reply_init(&f, "other", 3, 3, "c", 1, 2);
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), 0);
+    assert_int_equal(n, 3);
+    flush_reply_init(&f, "c", 0, 1, NULL, 0, 0);
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), 0);
+    assert_int_equal(n, 1);
+    /* A list entry with no value is an empty list. */
+    flush_reply_init(&f, "c", 2, 0, NULL, 0, 0);
+    f.sealed[0].value = NULL;
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* The name missing from a list, or from both: no answer, never "none". */
+    flush_reply_init(&f, "other", 0, 0, NULL, 0, 0);
+    n = 9;
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), -1);
+    assert_int_equal(err.code, MCDC_EREMOTE);
+    assert_non_null(strstr(err.msg, "segment lists"));
+    assert_int_equal(n, 0);
+    flush_reply_init(&f, "c", 0, 0, NULL, 0, 0);
+    f.r.n_flush_coll_seg_ids = 0;
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), -1);
+    assert_non_null(strstr(err.msg, "flushed segments"));
+    flush_reply_init(&f, "c", 4, 0, NULL, 0, 0);
+    f.r.n_coll_seg_ids = 0;
+    assert_int_equal(milvus_flush_reply_segments(&f.r, "c", &n, &err), -1);
+    assert_non_null(strstr(err.msg, "sealed segments"));
+    assert_int_equal(n, 0);
+}
+
 static void test_count_reply(void **state) {
     (void)state;
     count_reply c;
@@ -367,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_query_request),
         cmocka_unit_test(test_query_page_refusals),
         cmocka_unit_test(test_count_reply),
+        cmocka_unit_test(test_flush_reply_segments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
