@@ -517,13 +517,12 @@ class Run:
     def cpu_timeline(self, srv):
         """Starts sampling who uses the CPU, for the whole run: each piece of the stack, mcdc, and
         the bench's own processes (the ceilings' clients, the catch-ups' pollers and counts, the
-        writer, the probes, the canary; perf under --perf) as `load`. The pids come straight from
-        the stack's pid files: piece_pid would run `scripts/stack env` for each, every 2 s, on the
+        writer, the probes, the canary; perf under --perf) as `load`. piece_pid gets the run's stack
+        settings: without them it would run `scripts/stack env` for each piece, every 2 s, on the
         cores being measured."""
-        pids = Path(self.stack["MCDC_STACK_DIR"]) / "pids"
 
         def piece(name):
-            return lambda: [int((pids / f"{name}.pid").read_text().split()[0])]
+            return lambda: [piece_pid(name, self.stack)]
         me, mcdc = os.getpid(), srv.proc.pid
         groups = {"target": piece("target-milvus"), "source": piece("source-milvus"), "broker": piece("kafka"),
                   "etcd": piece("etcd"), "mcdc": lambda: [mcdc],

@@ -227,20 +227,22 @@ int milvus_count_reply(const Milvus__Proto__Milvus__QueryResults *r, uint64_t *n
     return 0;
 }
 
+/* One entry of a Flush reply's lists: its ids count when it names coll. */
+static void add_listed(const char *key, const Milvus__Proto__Schema__LongArray *ids, const char *coll, bool *named,
+                       size_t *segments) {
+    if (!key || strcmp(key, coll) != 0) return;
+    *named = true;
+    if (ids) *segments += ids->n_data;
+}
+
 int milvus_flush_reply_segments(const Milvus__Proto__Milvus__FlushResponse *r, const char *coll, size_t *segments,
                                 mcdc_err *err) {
     *segments = 0;
     bool sealed = false, flushed = false;
     for (size_t i = 0; i < r->n_coll_seg_ids; i++)
-        if (r->coll_seg_ids[i]->key && strcmp(r->coll_seg_ids[i]->key, coll) == 0) {
-            sealed = true;
-            if (r->coll_seg_ids[i]->value) *segments += r->coll_seg_ids[i]->value->n_data;
-        }
+        add_listed(r->coll_seg_ids[i]->key, r->coll_seg_ids[i]->value, coll, &sealed, segments);
     for (size_t i = 0; i < r->n_flush_coll_seg_ids; i++)
-        if (r->flush_coll_seg_ids[i]->key && strcmp(r->flush_coll_seg_ids[i]->key, coll) == 0) {
-            flushed = true;
-            if (r->flush_coll_seg_ids[i]->value) *segments += r->flush_coll_seg_ids[i]->value->n_data;
-        }
+        add_listed(r->flush_coll_seg_ids[i]->key, r->flush_coll_seg_ids[i]->value, coll, &flushed, segments);
     /* Both lists are keyed by the name asked for, present even when empty
      * (2.3.5); a reply without them says nothing about the collection, and
      * "nothing" must not pass as "no segment". */

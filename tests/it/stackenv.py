@@ -28,9 +28,10 @@ def tool(name: str) -> Path:
     return p
 
 
-def piece_pid(piece: str) -> int:
-    """The PID scripts/stack recorded for one piece of the stack."""
-    pidfile = Path(stack_env()["MCDC_STACK_DIR"]) / "pids" / f"{piece}.pid"
+def piece_pid(piece: str, env=None) -> int:
+    """The PID scripts/stack recorded for one piece of the stack. env: stack_env()'s result, when
+    the caller has it (stack_env runs `scripts/stack env`: a caller that asks often passes it)."""
+    pidfile = Path((env or stack_env())["MCDC_STACK_DIR"]) / "pids" / f"{piece}.pid"
     return int(pidfile.read_text().split()[0])
 
 
