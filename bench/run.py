@@ -2,7 +2,7 @@
 """bench/run.py — mcdc's end-to-end benchmark on the real stack (scripts/stack).
 
     .cache/venv/bin/python bench/run.py [--rows N] [--lag-seconds S] [--quick] [--wal-watch] [--perf FILE]
-                                        [--perf-target DIR] [--shards N]
+                                        [--perf-target DIR] [--shards N] [--rounds K]
 
 Starts the stack if it is not running (and stops it again at the end only then), starts its own
 `mcdc serve` (tests/it/mcdcserver.py, fresh store in a temporary directory) and measures, side by
@@ -37,6 +37,11 @@ side in one run so that a noisy shared machine still gives fair ratios:
   resume    the other catch-up: a task paused while N rows are written to a new collection, then
             resumed; that backlog lies past its intent and goes as plain inserts:
             resume_catchup_rows_per_s, resume_catchup_ratio(_pipelined) against the same ceilings.
+  rounds    --rounds K repeats the three raw ceilings and both catch-ups K times, in turns; each
+            of those figures is then its median round's (with every round's value in "rounds"),
+            each ratio is of the medians (every round's own in "per_round"), and the goal's
+            pipelined ceiling is the faster of the two variants' medians. On two shared cores one
+            phase swings by more than the goals' 10 %; the median of 3 or 5 does much less.
   lag       a steady load at half the Python client's speed for S seconds into the source (a writer process
             on a fixed schedule); per batch the time from the source's ack until a Strong
             count(*) over its PK range returns all of it on the target (4 pollers, each on a
@@ -206,7 +211,7 @@ class Run:
         a = self.args
         rate, secs, t_calls = bl.raw_insert_ceiling(rows, self.coll_name(what), "tgt", a.shards, a.rows, batch,
                                                    inflight, upsert=upsert, watch=lambda: self.target_watch(what))
-        return rate, secs, t_calls, self.target_busy[what], self.target_cpu[what]
+        return rate, secs, t_calls, self.target_busy[what], self.target_cpu[what], what
 
     def ceiling(self, rows):
         a = self.args
@@ -240,14 +245,14 @@ class Run:
         self.load_target(tc)
         return name, task, tc
 
-    def prepare_catchup(self, srv):
+    def prepare_catchup(self, srv, what):
         """The source collection, empty, and its target twin as mcdc creates it (a throw-away task
         with the default start makes it, then is deleted), indexed and loaded by us, so that the
         catch-up clock, like the ceiling's, starts with an empty loaded collection and counts
         nothing but replication. --twin-holds-row: one row of a key the source never writes goes
         into the twin, so that mcdc must replay the backlog as upserts (a target that may hold
         them), as a task re-created over a filled target does."""
-        name, task, _ = self.replicated(srv, "src")
+        name, task, _ = self.replicated(srv, what)
         self.delete_task(srv, task)
         if self.args.twin_holds_row:
             twin = Collection(name, using="tgt")
@@ -318,12 +323,12 @@ class Run:
                 time.sleep(0.05)
         return time.monotonic()
 
-    def resume_catchup(self, srv, sampler, rows):
+    def resume_catchup(self, srv, sampler, rows, what):
         """The other catch-up: a task paused (or an mcdc down) while N rows were written. All of
         the backlog lies past the task's intent, so it replays as plain inserts, not upserts.
         rows/s from the resume until a Strong count(*) on the target returns N."""
         a = self.args
-        name, task, tc = self.replicated(srv, "resume")
+        name, task, tc = self.replicated(srv, what)
         status, reply = srv.post("pause", {"task_id": task})
         if status != 200:
             raise RuntimeError(f"pause of the resume task failed: {reply}")
@@ -332,7 +337,7 @@ class Run:
         # The source just took N rows and is still flushing them on the same cores: the
         # replay-window catch-up's source was filled minutes before its clock.
         bl.wait_quiet(piece_pid("source-milvus"))
-        watch = self.target_watch("resume")
+        watch = self.target_watch(what)
         pid = srv.proc.pid
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
@@ -351,11 +356,11 @@ class Run:
         info = srv.get(task)
         rss_max, _, _ = sampler.window(t0, t0 + secs)
         call = info.get("latency", {}).get("target_call_seconds", {})
-        return dict(rows_per_s=a.rows / secs, secs=secs, cpu=cpu1 - cpu0, rss_max=rss_max, machine_busy=busy(b0, b1),
-                    inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
+        return dict(what=what, task=task, name=name, rows_per_s=a.rows / secs, secs=secs, cpu=cpu1 - cpu0,
+                    rss_max=rss_max, machine_busy=busy(b0, b1), inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
                     upserted=info["applied"]["upserted_rows"] - before["upserted_rows"],
                     inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
-                    target_cpu=self.target_cpu["resume"],
+                    target_cpu=self.target_cpu[what],
                     first_after=marks["first"] - t0, applied_after=marks["applied"] - t0,
                     waits=wait_shares(marks["info"]["applied"], before, a.shards, marks["applied"] - t0))
 
@@ -370,22 +375,51 @@ class Run:
             utility.drop_collection(name, using=alias)
             self.to_drop.remove((alias, name))
 
+    def round(self, srv, sampler, rows, r, res):
+        """One round: the source filled for a replay window, the three raw ceilings, in the first
+        round the Python client, then the replay-window catch-up and the resume catch-up. Each
+        phase's name (for target_watch, perf files and collection names) carries _<round> past the
+        first round."""
+        a = self.args
+        sfx = f"_{r + 1}" if r else ""
+        src_name = self.prepare_catchup(srv, "src" + sfx)
+        log(f"round {r + 1} of {a.rounds}: filling the source with {a.rows} rows")
+        out = {"fill_rate": self.fill_source(rows, src_name)}
+        python = "" if r else "; then pymilvus's insert"
+        log(f"ceilings: {a.rows} rows straight into the target (pre-built requests: one call at a time, "
+            f"then mcdc's batch and calls in flight{python})")
+        out["raw1"] = self.raw_ceiling(rows, a.batch, 1, "ceil1" + sfx)
+        mcdc_batch = a.batch_rows or MCDC_BATCH_ROWS
+        inflight = a.inflight_calls or MCDC_INFLIGHT_CALLS
+        out["rawp"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, inflight, "ceilp" + sfx)
+        out["rawu"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, inflight, "ceilu" + sfx, upsert=True)
+        if not r:
+            res["ceil"], res["ceil_s"], res["ceil_ins_s"], res["ceil_busy"] = self.ceiling(rows)
+        log(f"ceiling {out['raw1'][0]:.0f} rows/s (one call at a time), {out['rawp'][0]:.0f} (pipelined), "
+            f"{out['rawu'][0]:.0f} (pipelined upserts); catch-up of {src_name}")
+        out["cu"] = self.catchup(srv, sampler, src_name, "catchup" + sfx)
+        log(f"catch-up {out['cu']['rows_per_s']:.0f} rows/s; the same backlog behind a paused task")
+        self.retire(srv, out["cu"]["task"], src_name)
+        out["ru"] = self.resume_catchup(srv, sampler, rows, "resume" + sfx)
+        log(f"resume catch-up {out['ru']['rows_per_s']:.0f} rows/s")
+        return out
+
     def fill_source(self, rows, name):
         a = self.args
         c = Collection(name, using="src")
         secs = bl.insert_all(c, rows, a.rows, a.batch)
         return a.rows / secs
 
-    def catchup(self, srv, sampler, name):
+    def catchup(self, srv, sampler, name, what):
         a = self.args
         pid = srv.proc.pid
         perf = None
-        if a.perf:
+        if a.perf and what == "catchup":  # the first round's
             perf = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", a.perf, "-p", str(pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         # After perf's start-up: the watch's seconds (target CPU, cores) are the clock's.
-        watch = self.target_watch("catchup")
+        watch = self.target_watch(what)
         _, cpu0, _ = bl.proc_sample(pid)
         b0 = bl.machine_busy()
         t0 = time.monotonic()
@@ -401,13 +435,13 @@ class Run:
         _, cpu1, _ = bl.proc_sample(pid)
         b1 = bl.machine_busy()
         watch()
-        target_cpu = self.target_cpu["catchup"]
+        target_cpu = self.target_cpu[what]
         if perf:
             perf.send_signal(2)
             perf.wait(30)
         secs = t_end - t0
         rss_max, rss_mean, _ = sampler.window(t0, t_end)
-        return dict(task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
+        return dict(what=what, task=task, secs=secs, rows_per_s=a.rows / secs, cpu=cpu1 - cpu0, rss_max=rss_max,
                     rss_mean=rss_mean, first_after=marks["first"] - t0, applied_after=marks["applied"] - t0, messages=marks["info"]["applied"]["messages"],
                     inflight_peak=marks["info"]["applied"].get("calls_in_flight_peak"), machine_busy=busy(b0, b1),
                     target_cpu=target_cpu, call=marks["info"].get("latency", {}).get("target_call_seconds", {}),
@@ -596,26 +630,12 @@ class Run:
             time.sleep(2)
             res["rss_idle"], res["cpu_idle"] = self.idle_rss(sampler, 3)
 
-            src_name = self.prepare_catchup(srv)
-            log(f"filling the source with {a.rows} rows")
-            res["fill_rate"] = self.fill_source(rows, src_name)
-            log(f"ceilings: {a.rows} rows straight into the target (pre-built requests: one call at a time, "
-                f"then mcdc's batch and calls in flight; then pymilvus's insert)")
-            res["raw1"] = self.raw_ceiling(rows, a.batch, 1, "ceil1")
-            mcdc_batch = a.batch_rows or MCDC_BATCH_ROWS
-            res["rawp"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, a.inflight_calls or MCDC_INFLIGHT_CALLS,
-                                           "ceilp")
-            res["rawu"] = self.raw_ceiling(bl.Rows(mcdc_batch), mcdc_batch, a.inflight_calls or MCDC_INFLIGHT_CALLS,
-                                           "ceilu", upsert=True)
-            res["ceil"], res["ceil_s"], res["ceil_ins_s"], res["ceil_busy"] = self.ceiling(rows)
-            log(f"ceiling {res['raw1'][0]:.0f} rows/s (one call at a time), {res['rawp'][0]:.0f} (pipelined), "
-                f"{res['rawu'][0]:.0f} (pipelined upserts), "
-                f"Python client {res['ceil']:.0f}; catch-up of {src_name}")
-            res["cu"] = self.catchup(srv, sampler, src_name)
-            log(f"catch-up {res['cu']['rows_per_s']:.0f} rows/s; the same backlog behind a paused task")
-            self.retire(srv, res["cu"]["task"], src_name)
-            res["ru"] = self.resume_catchup(srv, sampler, rows)
-            log(f"resume catch-up {res['ru']['rows_per_s']:.0f} rows/s; mcdc idle with the caught-up resume task")
+            res["rounds"] = []
+            for r in range(a.rounds):
+                if r:  # the last round's resume task stays: mcdc idle with it, below
+                    last = res["rounds"][-1]["ru"]
+                    self.retire(srv, last["task"], last["name"])
+                res["rounds"].append(self.round(srv, sampler, rows, r, res))
             res["rss_idle_task"], res["cpu_idle_task"] = self.idle_rss(sampler, 3)
             if a.deletes:
                 log(f"delete catch-up: {a.deletes} rows and as many single-key deletes, then a task")
@@ -666,54 +686,77 @@ class Run:
 
     def report(self, v):
         a = self.args
-        ceil, cu, lag, ref, dec = v["ceil"], v["cu"], v["lag"], v["ref"], v["dec"]
+        R = v["rounds"]
+        # Each figure is the median round's (its details too); a ratio is of the medians, the goal's
+        # pipelined ceiling the faster median of the two pipelined variants. On two shared cores
+        # any one phase swings by more than the goals' margins (docs/benchmarks.md, ninth part).
+        raw1 = median_round(R, lambda x: x["raw1"][0])["raw1"]
+        rawp = median_round(R, lambda x: x["rawp"][0])["rawp"]
+        rawu = median_round(R, lambda x: x["rawu"][0])["rawu"]
+        cu = median_round(R, lambda x: x["cu"]["rows_per_s"])["cu"]
+        ru = median_round(R, lambda x: x["ru"]["rows_per_s"])["ru"]
+        ceil, lag, ref, dec = v["ceil"], v["lag"], v["ref"], v["dec"]
         per100k = 100_000 / a.rows
-        print(f"# mcdc bench: {a.rows} rows, batch {a.batch}, dim {bl.DIM}, {a.shards} shards, "
+
+        def each(get, nd=0):
+            """Every round's value, in round order (only when there are several rounds)."""
+            return {"rounds": [round(get(x), nd) if nd else round(get(x)) for x in R]} if len(R) > 1 else {}
+
+        def paired(get, nd=3):
+            """Every round's own ratio of a catch-up to its ceiling, in round order."""
+            return {"per_round": [round(get(x), nd) for x in R]} if len(R) > 1 else {}
+        print(f"# mcdc bench: {a.rows} rows, batch {a.batch}, dim {bl.DIM}, {a.shards} shards, {len(R)} round(s), "
               f"lag {a.lag_seconds} s, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
-        raw1, rawp = v["raw1"], v["rawp"]
         self.figure("ceiling_rows_per_s", raw1[0], "rows/s", seconds=round(raw1[1], 2),
                     insert_calls_s=round(raw1[2], 2), machine_busy=raw1[3], batch=a.batch, calls_in_flight=1,
-                    target_cpu_s_per_100k_rows=round(raw1[4] * per100k, 2), cores=self.phase_cores.get("ceil1"),
+                    target_cpu_s_per_100k_rows=round(raw1[4] * per100k, 2), cores=self.phase_cores.get(raw1[5]),
+                    **each(lambda x: x["raw1"][0]),
                     note="pre-built InsertRequests over pymilvus's gRPC stub, one at a time, then a Strong count(*)")
         self.figure("ceiling_pipelined_rows_per_s", rawp[0], "rows/s", seconds=round(rawp[1], 2),
                     insert_calls_s=round(rawp[2], 2), machine_busy=rawp[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
-                    target_cpu_s_per_100k_rows=round(rawp[4] * per100k, 2), cores=self.phase_cores.get("ceilp"),
-                    calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
+                    target_cpu_s_per_100k_rows=round(rawp[4] * per100k, 2), cores=self.phase_cores.get(rawp[5]),
+                    calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS, **each(lambda x: x["rawp"][0]),
                     note="the same with mcdc's batch_rows and inflight_calls")
-        rawu = v["rawu"]
         self.figure("ceiling_upsert_pipelined_rows_per_s", rawu[0], "rows/s", seconds=round(rawu[1], 2),
                     insert_calls_s=round(rawu[2], 2), machine_busy=rawu[3], batch=a.batch_rows or MCDC_BATCH_ROWS,
-                    target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2), cores=self.phase_cores.get("ceilu"),
-                    calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS,
+                    target_cpu_s_per_100k_rows=round(rawu[4] * per100k, 2), cores=self.phase_cores.get(rawu[5]),
+                    calls_in_flight=a.inflight_calls or MCDC_INFLIGHT_CALLS, **each(lambda x: x["rawu"][0]),
                     note="the pipelined ceiling sent as UpsertRequests: what a replay window into a target "
                          "that may hold its rows sends (--twin-holds-row)")
         self.figure("python_client_rows_per_s", ceil, "rows/s", seconds=round(v["ceil_s"], 2),
                     insert_calls_s=round(v["ceil_ins_s"], 2), machine_busy=v["ceil_busy"],
-                    note="pymilvus Collection.insert, one call at a time: a Python client's speed, not a ceiling")
-        self.figure("source_fill_rows_per_s", v["fill_rate"], "rows/s")
+                    note="pymilvus Collection.insert, one call at a time: a Python client's speed, not a ceiling "
+                         "(first round only)")
+        self.figure("source_fill_rows_per_s", median_round(R, lambda x: x["fill_rate"])["fill_rate"], "rows/s")
         self.figure("catchup_ratio", cu["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
+                    **paired(lambda x: x["cu"]["rows_per_s"] / x["raw1"][0]),
                     note="catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
         # The goal's ceiling is the faster pipelined one of this run: on this machine either can
         # come out ahead (docs/benchmarks.md, seventh part).
         best = max(rawp[0], rawu[0])
+        best_of = lambda x: max(x["rawp"][0], x["rawu"][0])  # noqa: E731
         self.figure("catchup_ratio_pipelined", cu["rows_per_s"] / best, "ratio", 0.9, ">=",
+                    **paired(lambda x: x["cu"]["rows_per_s"] / best_of(x)),
                     note="catchup_rows_per_s / the faster of ceiling_pipelined_rows_per_s and "
                          "ceiling_upsert_pipelined_rows_per_s")
         self.figure("catchup_ratio_upsert_pipelined", cu["rows_per_s"] / rawu[0], "ratio",
                     note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
-        ru = v["ru"]
         self.figure("resume_catchup_rows_per_s", ru["rows_per_s"], "rows/s", seconds=round(ru["secs"], 2),
                     first_row_applied_after_s=round(ru["first_after"], 2),
                     mcdc_applied_after_s=round(ru["applied_after"], 2),
                     inserted=ru["inserted"], upserted=ru["upserted"], calls_in_flight_peak=ru["inflight_peak"],
                     target_calls=ru["call"].get("count"), target_call_p50_s=ru["call"].get("p50"),
-                    target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2), cores=self.phase_cores.get("resume"),
+                    target_cpu_s_per_100k_rows=round(ru["target_cpu"] * per100k, 2),
+                    cores=self.phase_cores.get(ru["what"]),
                     mcdc_cpu_s_per_100k_rows=round(ru["cpu"] * per100k, 2), rss_max_mib=round(ru["rss_max"] / MIB, 1),
                     machine_busy=ru["machine_busy"], queue_wait_share=ru["waits"][0], target_wait_share=ru["waits"][1],
+                    **each(lambda x: x["ru"]["rows_per_s"]),
                     note="a paused task resumed over N rows written meanwhile: plain inserts, past its intent")
         self.figure("resume_catchup_ratio", ru["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
+                    **paired(lambda x: x["ru"]["rows_per_s"] / x["raw1"][0]),
                     note="resume_catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
         self.figure("resume_catchup_ratio_pipelined", ru["rows_per_s"] / best, "ratio", 0.9, ">=",
+                    **paired(lambda x: x["ru"]["rows_per_s"] / best_of(x)),
                     note="resume_catchup_rows_per_s / the faster pipelined ceiling")
         self.figure("catchup_rows_per_s", cu["rows_per_s"], "rows/s", raw1[0], ">=",
                     ratio_to_ceiling=round(cu["rows_per_s"] / raw1[0], 3), seconds=round(cu["secs"], 2),
@@ -723,8 +766,10 @@ class Run:
                     inserted=cu["inserted"], upserted=cu["upserted"],
                     calls_in_flight_peak=cu["inflight_peak"], target_calls=cu["call"].get("count"),
                     target_call_p50_s=cu["call"].get("p50"), target_call_p99_s=cu["call"].get("p99"),
-                    target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2), cores=self.phase_cores.get("catchup"),
+                    target_cpu_s_per_100k_rows=round(cu["target_cpu"] * per100k, 2),
+                    cores=self.phase_cores.get(cu["what"]),
                     machine_busy=cu["machine_busy"], queue_wait_share=cu["waits"][0], target_wait_share=cu["waits"][1],
+                    mcdc_cpu_s_per_100k_rows=round(cu["cpu"] * per100k, 2), **each(lambda x: x["cu"]["rows_per_s"]),
                     note="queue_wait_share, target_wait_share: where mcdc's DML channel threads waited until it "
                          "had applied every row, over channels x that time (task get)")
         if v.get("del"):
@@ -801,9 +846,10 @@ class Run:
                         send_to_visible_p99_s=round(bl.pct([r[5] + r[1] for r in ref["per_batch"]], 99), 4))
         self.figure("rss_idle_mib", v["rss_idle"] / MIB, "MiB", 25, "<=", cpu_share=round(v["cpu_idle"], 4))
         self.figure("rss_idle_with_task_mib", v["rss_idle_task"] / MIB, "MiB", cpu_share=round(v["cpu_idle_task"], 4))
-        self.figure("rss_catchup_max_mib", max(cu["rss_max"], v["ru"]["rss_max"]) / MIB, "MiB", 150, "<=",
-                    mean_mib=round(cu["rss_mean"] / MIB, 1), replay_window_mib=round(cu["rss_max"] / MIB, 1),
-                    resume_mib=round(v["ru"]["rss_max"] / MIB, 1))
+        self.figure("rss_catchup_max_mib", max(max(x["cu"]["rss_max"], x["ru"]["rss_max"]) for x in R) / MIB, "MiB",
+                    150, "<=", mean_mib=round(cu["rss_mean"] / MIB, 1),
+                    replay_window_mib=round(max(x["cu"]["rss_max"] for x in R) / MIB, 1),
+                    resume_mib=round(max(x["ru"]["rss_max"] for x in R) / MIB, 1))
         self.figure("cpu_s_per_100k_rows_catchup", cu["cpu"] * per100k, "cpu-s",
                     cpu_share=round(cu["cpu"] / cu["secs"], 3))
         if lag["rows"]:
@@ -854,6 +900,13 @@ def saturation(timeline, per_batch):
                 calm_max=max(calm) if calm else None)
 
 
+def median_round(rounds, value):
+    """The round whose value(round) is the median (of an even count, the lower of the middle two),
+    so that a figure and its details come from one real phase."""
+    order = sorted(rounds, key=value)
+    return order[(len(order) - 1) // 2]
+
+
 def wait_shares(applied, before, channels, secs):
     """mcdc's own split of where its DML channels' threads waited over secs (task get's
     queue_wait_ms and target_wait_ms, past `before`'s): shares of channels x secs."""
@@ -896,11 +949,16 @@ def parse_args(argv=None):
     p.add_argument("--wal-watch", action="store_true",
                    help="also consume the source WAL during the lag phase and split each batch's lag into "
                         "'until mcdc may apply it' (Kafka + the time tick it waits for) and 'after'")
-    p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during catch-up into FILE")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat the ceilings and both catch-ups this many times, taking turns; each figure is "
+                        "its median round's (default 1)")
+    p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during the first round's catch-up into FILE")
     p.add_argument("--perf-target", metavar="DIR",
                    help="perf record -g the target Milvus during each raw ceiling and both catch-ups into "
-                        "DIR/ceil1.data, ceilp.data, ceilu.data, catchup.data, resume.data")
+                        "DIR/ceil1.data, ceilp.data, ceilu.data, catchup.data, resume.data (round k > 1: ceil1_k.data, ...)")
     a = p.parse_args(argv)
+    if a.rounds < 1:
+        p.error(f"--rounds {a.rounds}: at least 1")
     if a.rows is None:
         a.rows = 20_000 if a.quick else 200_000
     if a.lag_seconds is None:
