@@ -37,11 +37,13 @@ side in one run so that a noisy shared machine still gives fair ratios:
   resume    the other catch-up: a task paused while N rows are written to a new collection, then
             resumed; that backlog lies past its intent and goes as plain inserts:
             resume_catchup_rows_per_s, resume_catchup_ratio(_pipelined) against the same ceilings.
-  rounds    --rounds K repeats the three raw ceilings and both catch-ups K times, in turns; each
-            of those figures is then its median round's (with every round's value in "rounds"),
+  rounds    --rounds K repeats the three raw ceilings and both catch-ups K times, in turns (the
+            Python client runs once, in the first round); each of those five figures is then its
+            median round's (of an even K the lower middle one; every round's value in "rounds"),
             each ratio is of the medians (every round's own in "per_round"), and the goal's
             pipelined ceiling is the faster of the two variants' medians. On two shared cores one
-            phase swings by more than the goals' 10 %; the median of 3 or 5 does much less.
+            phase swings by more than the pipelined goal's 10 % margin; a median of several swings
+            less.
   lag       a steady load at half the Python client's speed for S seconds into the source (a writer process
             on a fixed schedule); per batch the time from the source's ack until a Strong
             count(*) over its PK range returns all of it on the target (4 pollers, each on a
@@ -687,9 +689,10 @@ class Run:
     def report(self, v):
         a = self.args
         R = v["rounds"]
-        # Each figure is the median round's (its details too); a ratio is of the medians, the goal's
-        # pipelined ceiling the faster median of the two pipelined variants. On two shared cores
-        # any one phase swings by more than the goals' margins (docs/benchmarks.md, ninth part).
+        # Each of the five figures is its median round's (its details too); a ratio is of the
+        # medians, possibly of two rounds; the goal's pipelined ceiling is the faster median of the
+        # two pipelined variants. On two shared cores any one phase swings by more than the
+        # pipelined goal's 10 % margin (docs/benchmarks.md, ninth part).
         raw1 = median_round(R, lambda x: x["raw1"][0])["raw1"]
         rawp = median_round(R, lambda x: x["rawp"][0])["rawp"]
         rawu = median_round(R, lambda x: x["rawu"][0])["rawu"]
@@ -731,8 +734,8 @@ class Run:
         self.figure("catchup_ratio", cu["rows_per_s"] / raw1[0], "ratio", 1.0, ">=",
                     **paired(lambda x: x["cu"]["rows_per_s"] / x["raw1"][0]),
                     note="catchup_rows_per_s / ceiling_rows_per_s (one call at a time)")
-        # The goal's ceiling is the faster pipelined one of this run: on this machine either can
-        # come out ahead (docs/benchmarks.md, seventh part).
+        # The goal's ceiling is the faster of the two pipelined ceilings (their medians): on this
+        # machine either can come out ahead (docs/benchmarks.md, seventh part).
         best = max(rawp[0], rawu[0])
         best_of = lambda x: max(x["rawp"][0], x["rawu"][0])  # noqa: E731
         self.figure("catchup_ratio_pipelined", cu["rows_per_s"] / best, "ratio", 0.9, ">=",
@@ -740,6 +743,7 @@ class Run:
                     note="catchup_rows_per_s / the faster of ceiling_pipelined_rows_per_s and "
                          "ceiling_upsert_pipelined_rows_per_s")
         self.figure("catchup_ratio_upsert_pipelined", cu["rows_per_s"] / rawu[0], "ratio",
+                    **paired(lambda x: x["cu"]["rows_per_s"] / x["rawu"][0]),
                     note="catchup_rows_per_s / ceiling_upsert_pipelined_rows_per_s")
         self.figure("resume_catchup_rows_per_s", ru["rows_per_s"], "rows/s", seconds=round(ru["secs"], 2),
                     first_row_applied_after_s=round(ru["first_after"], 2),
@@ -847,7 +851,7 @@ class Run:
         self.figure("rss_idle_mib", v["rss_idle"] / MIB, "MiB", 25, "<=", cpu_share=round(v["cpu_idle"], 4))
         self.figure("rss_idle_with_task_mib", v["rss_idle_task"] / MIB, "MiB", cpu_share=round(v["cpu_idle_task"], 4))
         self.figure("rss_catchup_max_mib", max(max(x["cu"]["rss_max"], x["ru"]["rss_max"]) for x in R) / MIB, "MiB",
-                    150, "<=", mean_mib=round(cu["rss_mean"] / MIB, 1),
+                    150, "<=", window_mean_mib=round(cu["rss_mean"] / MIB, 1),
                     replay_window_mib=round(max(x["cu"]["rss_max"] for x in R) / MIB, 1),
                     resume_mib=round(max(x["ru"]["rss_max"] for x in R) / MIB, 1))
         self.figure("cpu_s_per_100k_rows_catchup", cu["cpu"] * per100k, "cpu-s",
@@ -950,9 +954,11 @@ def parse_args(argv=None):
                    help="also consume the source WAL during the lag phase and split each batch's lag into "
                         "'until mcdc may apply it' (Kafka + the time tick it waits for) and 'after'")
     p.add_argument("--rounds", type=int, default=1,
-                   help="repeat the ceilings and both catch-ups this many times, taking turns; each figure is "
-                        "its median round's (default 1)")
-    p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during the first round's catch-up into FILE")
+                   help="measure the three raw ceilings and both catch-ups this many times, in turns; each of "
+                        "those figures is its median round's (of an even count the lower middle one), each ratio "
+                        "the ratio of medians (default 1)")
+    p.add_argument("--perf", metavar="FILE", help="perf record -g the mcdc process during the first round's catch-up into FILE "
+                        "(that round's mcdc then pays perf's overhead)")
     p.add_argument("--perf-target", metavar="DIR",
                    help="perf record -g the target Milvus during each raw ceiling and both catch-ups into "
                         "DIR/ceil1.data, ceilp.data, ceilu.data, catchup.data, resume.data (round k > 1: ceil1_k.data, ...)")
