@@ -359,7 +359,8 @@ class Run:
         rss_max, _, _ = sampler.window(t0, t0 + secs)
         call = info.get("latency", {}).get("target_call_seconds", {})
         return dict(what=what, task=task, name=name, rows_per_s=a.rows / secs, secs=secs, cpu=cpu1 - cpu0,
-                    rss_max=rss_max, machine_busy=busy(b0, b1), inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
+                    rss_max=rss_max, machine_busy=busy(b0, b1),
+                    inserted=info["applied"]["inserted_rows"] - before["inserted_rows"],
                     upserted=info["applied"]["upserted_rows"] - before["upserted_rows"],
                     inflight_peak=info["applied"].get("calls_in_flight_peak"), call=call,
                     target_cpu=self.target_cpu[what],
