@@ -179,7 +179,7 @@ class Run:
         persists every channel and releases none (benchlib.wait_datanode_settled: every phase then
         pays for writing its own rows, as a catch-up into a collection made minutes earlier does), then
         until the target is quiet, so that no phase pays for the one before it (benchlib.wait_quiet)."""
-        pid = piece_pid("target-milvus")
+        pid = piece_pid("target-milvus", self.stack)
         self.settle(what)
         waited = bl.wait_quiet(pid)
         if waited > 1.5:
@@ -221,7 +221,7 @@ class Run:
         c = bl.create_loaded(name, "tgt", a.shards)
         self.to_drop.append(("tgt", name))
         self.settle("python client")
-        bl.wait_quiet(piece_pid("target-milvus"))
+        bl.wait_quiet(piece_pid("target-milvus", self.stack))
         b0 = bl.machine_busy()
         t0 = time.monotonic()
         t_ins = bl.insert_all(c, rows, a.rows, a.batch)
@@ -338,7 +338,7 @@ class Run:
         before = srv.get(task)["applied"]
         # The source just took N rows and is still flushing them on the same cores: the
         # replay-window catch-up's source was filled minutes before its clock.
-        bl.wait_quiet(piece_pid("source-milvus"))
+        bl.wait_quiet(piece_pid("source-milvus", self.stack))
         watch = self.target_watch(what)
         pid = srv.proc.pid
         _, cpu0, _ = bl.proc_sample(pid)
