@@ -2,6 +2,7 @@
 #include "base/idmap.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 
@@ -31,9 +32,12 @@ void *idmap_get(const idmap *m, int64_t key) {
     return s ? s->value : NULL;
 }
 
-static void grow(idmap *m) {
+/* Rehashes into room for `want` live entries (at most half full), dropping
+ * tombstones; a no-op when the table already has that room and few
+ * tombstones. */
+static void grow_for(idmap *m, size_t want) {
     size_t cap = m->cap ? m->cap : 8;
-    while (cap < 2 * (m->used + 1)) cap *= 2;
+    while (cap < 2 * want) cap *= 2;
     if (cap == m->cap && m->filled < m->cap / 2) return;
     idmap_slot *old = m->slots;
     size_t oldcap = m->cap;
@@ -43,6 +47,17 @@ static void grow(idmap *m) {
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].state == 1) idmap_put(m, old[i].key, old[i].value);
     free(old);
+}
+
+static void grow(idmap *m) { grow_for(m, m->used + 1); }
+
+void idmap_reserve(idmap *m, size_t n) {
+    if (2 * n > m->cap) grow_for(m, n > m->used ? n : m->used);
+}
+
+void idmap_clear(idmap *m) {
+    if (m->cap) memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->used = m->filled = 0;
 }
 
 void *idmap_put(idmap *m, int64_t key, void *value) {

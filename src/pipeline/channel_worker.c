@@ -357,7 +357,7 @@ void worker_free(channel_worker *w) {
     if (w->ctx.source->close) w->ctx.source->close(w->ctx.source_ud);
     positions_free(&w->pos);
     idmap_free(&w->dml.seen);
-    idmap_free(&w->fly.keys);
+    idmap_free(&w->fly.probe);
     free(w->channel);
     free(w->mq_kv_own);
     pthread_mutex_destroy(&w->mu);

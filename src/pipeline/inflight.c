@@ -73,77 +73,94 @@ static void applied_ok(channel_worker *w, change_kind kind, bool upsert, size_t 
 
 /* ---- keys in flight --------------------------------------------------------------------- */
 
-/* A key as calls are compared: its collection mixed in, so that equal keys
- * of two collections rarely meet; a meeting only makes a call wait. */
-static int64_t key_of(int64_t coll, const overlap_keys *k, size_t i) {
-    uint64_t seed = (uint64_t)coll * 0x9E3779B97F4A7C15ULL;
-    return (int64_t)(k->strs ? mcdc_hash_str(seed, k->strs[i] ? k->strs[i] : "") : (uint64_t)k->ints[i] ^ seed);
+/* A call's keys as calls are compared: int64 keys by value, varchar keys by
+ * a 64-bit hash, whose rare collisions only make a call wait for nothing.
+ * Keys of two collections never meet: calls compare collections first. */
+static int64_t key_of(const overlap_keys *k, size_t i) {
+    return k->strs ? (int64_t)mcdc_hash_str(0, k->strs[i] ? k->strs[i] : "") : k->ints[i];
 }
 
-/* The keys n parts write, or NULL (*n_out 0) when a part's are not known. */
-static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, const catalog_coll *cc, size_t *n_out) {
+/* The keys n parts write, or NULL (*n_out 0) when a part's are not known;
+ * for int64 keys also their range. */
+static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, const catalog_coll *cc, size_t *n_out,
+                        bool *ranged, int64_t *lo, int64_t *hi) {
     *n_out = 0;
+    *ranged = false;
     const source_ops *src = w->ctx.source;
     if (!src->keys) return NULL;
     assert(n <= MAX_BATCH);
     overlap_keys ks[MAX_BATCH];
     size_t total = 0;
+    bool ints = true;
     for (size_t i = 0; i < n; i++) {
         ks[i] = src->keys(w->ctx.source_ud, cs[i], cc);
         if (ks[i].n == 0 && cs[i]->num_rows) return NULL;
+        if (ks[i].n && ks[i].strs) ints = false;
         total += ks[i].n;
     }
     int64_t *out = mcdc_xcalloc(total ? total : 1, sizeof *out);
+    int64_t min = INT64_MAX, max = INT64_MIN;
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < ks[i].n; j++) out[(*n_out)++] = key_of(cc->id, &ks[i], j);
+        for (size_t j = 0; j < ks[i].n; j++) {
+            int64_t k = out[(*n_out)++] = key_of(&ks[i], j);
+            if (k < min) min = k;
+            if (k > max) max = k;
+        }
+    if (ints && total) {
+        *ranged = true;
+        *lo = min;
+        *hi = max;
+    }
     return out;
 }
 
-/* Whether a call writing keys (NULL: not known) must wait for the calls in
- * flight. */
-static bool must_wait(const channel_worker *w, const int64_t *keys, size_t n) {
-    const inflight *f = &w->fly;
-    if (!f->n) return false;
-    if (!keys || f->unknown) return true;
-    for (size_t i = 0; i < n; i++)
-        if (idmap_get(&f->keys, keys[i])) return true;
+/* The call about to go, as must_wait compares it with the calls in flight. */
+typedef struct next_call {
+    const int64_t *keys; /* NULL: not known */
+    size_t n_keys;
+    int64_t coll_id;
+    bool ranged;
+    int64_t lo, hi;
+    bool probe_filled;   /* w->fly.probe holds its keys */
+} next_call;
+
+/* Whether the call in flight c may write a key that next writes. Most pairs
+ * are told apart without looking at single keys: another collection, or
+ * int64 keys whose ranges do not meet (auto ids and most loaders write
+ * increasing keys). The rest go key by key, through a set of next's keys
+ * filled once however often calls_send asks (a map of every key in flight,
+ * kept up as calls come and go, cost 10 % of mcdc's CPU in a catch-up:
+ * docs/benchmarks.md, tenth part). */
+static bool shares_a_key(channel_worker *w, next_call *next, const inflight_call *c) {
+    if (c->coll_id != next->coll_id) return false;
+    if (next->ranged && c->ranged && (next->hi < c->lo || next->lo > c->hi)) return false;
+    idmap *probe = &w->fly.probe;
+    if (!next->probe_filled) {
+        idmap_clear(probe);
+        idmap_reserve(probe, next->n_keys);
+        for (size_t i = 0; i < next->n_keys; i++) idmap_put(probe, next->keys[i], (void *)1);
+        next->probe_filled = true;
+    }
+    for (size_t i = 0; i < c->n_keys; i++)
+        if (idmap_get(probe, c->keys[i])) return true;
     return false;
 }
 
-/* The map counts the calls in flight that write a key (a call's own keys
- * may repeat: the source may write one key twice in a batch). */
-static void keys_hold(channel_worker *w, const inflight_call *c) {
+/* Whether next must wait for the calls in flight: a call whose keys are not
+ * known waits for every call in flight, and every call waits for it. */
+static bool must_wait(channel_worker *w, next_call *next) {
     inflight *f = &w->fly;
-    if (!c->keys) {
-        f->unknown++;
-        return;
+    for (size_t i = 0; i < f->n; i++) {
+        const inflight_call *c = &f->ring[(f->head + i) % MAX_INFLIGHT];
+        if (!c->keys || !next->keys || shares_a_key(w, next, c)) return true;
     }
-    for (size_t i = 0; i < c->n_keys; i++) {
-        uintptr_t v = (uintptr_t)idmap_get(&f->keys, c->keys[i]);
-        idmap_put(&f->keys, c->keys[i], (void *)(v + 1));
-    }
-}
-
-static void keys_release(channel_worker *w, inflight_call *c) {
-    inflight *f = &w->fly;
-    if (!c->keys) {
-        f->unknown--;
-        return;
-    }
-    for (size_t i = 0; i < c->n_keys; i++) {
-        uintptr_t v = (uintptr_t)idmap_get(&f->keys, c->keys[i]);
-        if (v <= 1) idmap_del(&f->keys, c->keys[i]);
-        else idmap_put(&f->keys, c->keys[i], (void *)(v - 1));
-    }
-    free(c->keys);
-    c->keys = NULL;
+    return false;
 }
 
 void calls_trim(channel_worker *w) {
-    /* A catch-up's table grows to the keys of every call in flight; once
-     * the channel is quiet it goes back (a drained ring at each Delete would
-     * only grow it again). */
-    if (!w->fly.n && w->fly.keys.cap > 4096) idmap_free(&w->fly.keys);
+    /* A catch-up's calls grow the set to their size; once the channel is
+     * quiet it goes back. */
+    if (!w->fly.n && w->fly.probe.cap > 4096) idmap_free(&w->fly.probe);
 }
 
 /* ---- the ring ------------------------------------------------------------------------ */
@@ -154,7 +171,7 @@ static void pop_head(channel_worker *w) {
     inflight_call *f = head(w);
     w->fly.bytes -= w->ctx.target->bytes(f->call);
     w->ctx.target->free(f->call);
-    keys_release(w, f);
+    free(f->keys);
     memset(f, 0, sizeof *f);
     w->fly.head = (w->fly.head + 1) % MAX_INFLIGHT;
     w->fly.n--;
@@ -268,12 +285,13 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     const worker_settings *set = &w->ctx.set;
     size_t max_calls = set->inflight_calls < MAX_INFLIGHT ? set->inflight_calls : MAX_INFLIGHT;
     *in_flight = false;
-    size_t n_keys;
-    int64_t *keys = keys_of(w, cs, n, cc, &n_keys);
+    next_call next = {.coll_id = cc->id};
+    int64_t *keys = keys_of(w, cs, n, cc, &next.n_keys, &next.ranged, &next.lo, &next.hi);
+    next.keys = keys;
     /* The batch's WAL bytes stand in for its request bytes, which are known
      * only once it is serialized; the two differ by a few percent. */
-    while (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes ||
-                        must_wait(w, keys, n_keys)))
+    while (w->fly.n &&
+           (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes || must_wait(w, &next)))
         if (land_head(w)) {
             free(keys);
             return APPLY_STOPPED;
@@ -305,9 +323,18 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     }
     w->fly.n++;
     inflight_call *f = &w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT];
-    *f = (inflight_call){.call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts,
-                         .sent_ns = sent_ns, .coll_id = cc->id, .keys = keys, .n_keys = n_keys};
-    keys_hold(w, f);
+    *f = (inflight_call){.call = call,
+                         .holder = holder,
+                         .id = *id,
+                         .messages = n,
+                         .first_ts = first_ts,
+                         .sent_ns = sent_ns,
+                         .coll_id = cc->id,
+                         .keys = keys,
+                         .n_keys = next.n_keys,
+                         .ranged = next.ranged,
+                         .lo = next.lo,
+                         .hi = next.hi};
     w->fly.bytes += w->ctx.target->bytes(call);
     *in_flight = true;
     worker_stats *s = w->ctx.stats;

@@ -47,15 +47,14 @@ typedef struct inflight_call {
     int64_t coll_id;
     int64_t *keys;        /* the keys it writes, as inflight.c compares them; NULL: not known */
     size_t n_keys;
+    bool ranged;          /* int64 keys, all within [lo, hi] */
+    int64_t lo, hi;
 } inflight_call;
 
 typedef struct inflight {
     inflight_call ring[MAX_INFLIGHT]; /* ring[head] is the oldest */
     size_t head, n, bytes;
-    /* The keys the calls in flight write (inflight.c's key_of) -> how many
-     * times they write it. */
-    idmap keys;
-    size_t unknown;       /* calls in flight whose keys are not known */
+    idmap probe;          /* scratch: the keys of the call about to go (inflight.c) */
 } inflight;
 
 typedef struct dml_state {

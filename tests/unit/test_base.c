@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/histogram.h"
+#include "base/idmap.h"
 #include "base/log.h"
 #include "base/pbfield.h"
 #include "base/secret.h"
@@ -31,6 +32,44 @@ static int fails_with_context(mcdc_err *err) {
     if (mcdc_errf(err, MCDC_EDECODE, "column '%s' holds %d rows", "vec", 3) != -1) return 0;
     mcdc_err_prefix(err, "channel %s offset %d", "by-dev-rootcoord-dml_0", 42);
     return -1;
+}
+
+/* idmap: puts replace, deletes leave tombstones that lookups walk past and
+ * growth drops; reserve makes room up front; clear empties and keeps it. */
+static void test_idmap(void **state) {
+    (void)state;
+    idmap m = IDMAP_INIT;
+    int v[3];
+    assert_null(idmap_get(&m, 7));
+    for (int64_t k = 0; k < 1000; k++) assert_null(idmap_put(&m, k * 0x100000000LL, &v[k % 3]));
+    assert_int_equal(idmap_count(&m), 1000);
+    assert_ptr_equal(idmap_put(&m, 5 * 0x100000000LL, &v[0]), &v[2]);
+    for (int64_t k = 0; k < 1000; k += 2) assert_non_null(idmap_del(&m, k * 0x100000000LL));
+    assert_null(idmap_del(&m, 0));
+    assert_int_equal(idmap_count(&m), 500);
+    for (int64_t k = 0; k < 1000; k++) assert_true((idmap_get(&m, k * 0x100000000LL) != NULL) == (k % 2 == 1));
+    size_t seen = 0, it = 0;
+    int64_t key;
+    void *val;
+    while (idmap_next(&m, &it, &key, &val)) {
+        assert_true(key / 0x100000000LL % 2 == 1 && val);
+        seen++;
+    }
+    assert_int_equal(seen, 500);
+
+    idmap_clear(&m);
+    assert_int_equal(idmap_count(&m), 0);
+    assert_null(idmap_get(&m, 0x100000000LL));
+    idmap_reserve(&m, 6000);
+    assert_true(m.cap >= 12000);
+    size_t cap = m.cap;
+    for (int64_t k = 0; k < 6000; k++) idmap_put(&m, -k, &v[0]);
+    assert_int_equal(m.cap, cap); /* no growth while the reserved entries went in */
+    assert_int_equal(idmap_count(&m), 6000);
+    idmap_reserve(&m, 10); /* never shrinks */
+    assert_int_equal(m.cap, cap);
+    idmap_free(&m);
+    assert_int_equal(m.cap, 0);
 }
 
 static void test_error_value_and_prefix(void **state) {
@@ -393,6 +432,7 @@ static void test_base64_both_ways(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_value_and_prefix),
+        cmocka_unit_test(test_idmap),
         cmocka_unit_test(test_error_message_is_truncated_not_overflowed),
         cmocka_unit_test(test_transient_codes),
         cmocka_unit_test(test_buf_grows_and_terminates),
