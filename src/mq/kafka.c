@@ -245,10 +245,9 @@ static mq_reader *kafka_open(const mq_config *cfg, const char *channel, const mq
     return (mq_reader *)r;
 }
 
-static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists,
-                               uint32_t timeout_ms, mcdc_err *err) {
-    rd_kafka_t *rk = new_consumer(cfg, channel, err);
-    if (!rk) return -1;
+/* One channel's end, asked over rk. */
+static int end_of(rd_kafka_t *rk, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
+                  mcdc_err *err) {
     *exists = false;
     /* Asking a missing topic for its offsets waits out the whole timeout;
      * its metadata says "unknown" at once (and does not create it). */
@@ -259,17 +258,10 @@ static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msg
                    (md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topics[0].partition_cnt == 0);
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
-    if (e) {
-        rd_kafka_destroy(rk);
-        return mcdc_errf(err, MCDC_EUNAVAIL, "kafka %s: metadata: %s", channel, rd_kafka_err2str(e));
-    }
-    if (missing) {
-        rd_kafka_destroy(rk);
-        return 0;
-    }
+    if (e) return mcdc_errf(err, MCDC_EUNAVAIL, "kafka %s: metadata: %s", channel, rd_kafka_err2str(e));
+    if (missing) return 0;
     int64_t lo = 0, hi = 0;
     e = rd_kafka_query_watermark_offsets(rk, channel, 0, &lo, &hi, (int)timeout_ms);
-    rd_kafka_destroy(rk);
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
         e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
         return 0;
@@ -279,6 +271,19 @@ static int kafka_last_position(const mq_config *cfg, const char *channel, mq_msg
         *exists = true;
     }
     return 0;
+}
+
+static int kafka_last_positions(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out,
+                                bool *exists, uint32_t timeout_ms, mcdc_err *err) {
+    if (!n) return 0;
+    /* The client's group (make_conf) is named after the first channel; it
+     * commits nothing, so the name only shows in the broker's logs. */
+    rd_kafka_t *rk = new_consumer(cfg, channels[0], err);
+    if (!rk) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) rc = end_of(rk, channels[i], &out[i], &exists[i], timeout_ms, err);
+    rd_kafka_destroy(rk);
+    return rc;
 }
 
 static int kafka_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
@@ -423,6 +428,6 @@ static int kafka_position_before(const mq_msgid *at, mq_msgid *out, bool *from_e
 const mq_driver mq_kafka_driver = {
     .name = "kafka", .keys = KEYS, .n_keys = N_KEYS, .check_settings = check_settings,
     .open = kafka_open, .next = kafka_next, .last_transient_error = kafka_last_transient, .close = kafka_close,
-    .probe = kafka_probe, .last_position = kafka_last_position,
+    .probe = kafka_probe, .last_positions = kafka_last_positions,
     .format = kafka_format, .parse = kafka_parse, .cmp = kafka_cmp, .position_before = kafka_position_before,
 };

@@ -44,10 +44,15 @@ int mq_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
     return d ? d->probe(cfg, timeout_ms, err) : unknown(cfg->type, err);
 }
 
+int mq_last_positions(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out, bool *exists,
+                      uint32_t timeout_ms, mcdc_err *err) {
+    const mq_driver *d = mq_find_driver(cfg->type);
+    return d ? d->last_positions(cfg, channels, n, out, exists, timeout_ms, err) : unknown(cfg->type, err);
+}
+
 int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
                      mcdc_err *err) {
-    const mq_driver *d = mq_find_driver(cfg->type);
-    return d ? d->last_position(cfg, channel, out, exists, timeout_ms, err) : unknown(cfg->type, err);
+    return mq_last_positions(cfg, &channel, 1, out, exists, timeout_ms, err);
 }
 
 #define BASE(r) ((struct mq_reader_base *)(r))

@@ -141,6 +141,12 @@ const char *mq_channel(const mq_reader *r);
  * restart before the first checkpoint does not jump ahead and lose data. */
 int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
                      mcdc_err *err);
+/* The same for n channels at once (out[i], exists[i]), over one client: a
+ * task's creation asks it of every channel, and a client per channel cost
+ * a few ms each (docs/benchmarks.md, tenth part). timeout_ms bounds each
+ * channel's questions. */
+int mq_last_positions(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out, bool *exists,
+                      uint32_t timeout_ms, mcdc_err *err);
 
 /* Asks the queue for its metadata: an unreachable or misconfigured queue is
  * an MCDC_EUNAVAIL/MCDC_EINVAL error here, before any reader waits on it. */

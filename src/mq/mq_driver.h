@@ -22,8 +22,9 @@ typedef struct mq_driver {
     const char *(*last_transient_error)(mq_reader *r);
     void (*close)(mq_reader *r);
     int (*probe)(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err);
-    int (*last_position)(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
-                         mcdc_err *err);
+    /* mq_last_positions */
+    int (*last_positions)(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out, bool *exists,
+                          uint32_t timeout_ms, mcdc_err *err);
 
     int (*format)(const mq_msgid *id, char *out, size_t cap);
     int (*parse)(const char *text, mq_msgid *out, mcdc_err *err);

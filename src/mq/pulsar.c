@@ -554,6 +554,14 @@ static int pulsar_last_position(const mq_config *cfg, const char *channel, mq_ms
     return rc;
 }
 
+/* One connection per channel: a topic's owner broker may differ. */
+static int pulsar_last_positions(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out,
+                                 bool *exists, uint32_t timeout_ms, mcdc_err *err) {
+    for (size_t i = 0; i < n; i++)
+        if (pulsar_last_position(cfg, channels[i], &out[i], &exists[i], timeout_ms, err)) return -1;
+    return 0;
+}
+
 static int pulsar_probe(const mq_config *cfg, uint32_t timeout_ms, mcdc_err *err) {
     pulsar_opts o;
     if (pulsar_opts_init(&o, cfg, err)) return -1;
@@ -605,6 +613,6 @@ static int pulsar_position_before(const mq_msgid *at, mq_msgid *out, bool *from_
 const mq_driver mq_pulsar_driver = {
     .name = "pulsar", .keys = pulsar_keys, .n_keys = PULSAR_N_KEYS,
     .open = pulsar_open, .next = pulsar_next, .last_transient_error = pulsar_last_transient, .close = pulsar_close,
-    .probe = pulsar_probe, .last_position = pulsar_last_position,
+    .probe = pulsar_probe, .last_positions = pulsar_last_positions,
     .format = pulsar_format, .parse = pulsar_parse, .cmp = pulsar_cmp, .position_before = pulsar_position_before,
 };

@@ -799,24 +799,25 @@ int task_init_positions(task *t, mcdc_err *err) {
      * restored from a backup): up to the channel's end now, inserts replay as
      * upserts, as in a restart's window (store.h's intent). Milvus keeps no
      * unique keys, so plain inserts there would double rows; the first
-     * start looks for targets that hold none (list_empty_targets). */
+     * start looks for targets that hold none (list_empty_targets).
+     * Everything else starts at the end of the channel now. Both need every
+     * channel's end, asked at once. */
+    mq_msgid *end = mcdc_xcalloc(n ? n : 1, sizeof *end);
+    bool *exists = mcdc_xcalloc(n ? n : 1, sizeof *exists);
+    if (rc == 0) rc = mq_last_positions(&t->env->mq, (const char *const *)chans, n, end, exists, 10000, err);
     for (size_t c = 0; c < n && rc == 0; c++) {
-        if (!choice[c].from_earliest && !choice[c].have) continue;
-        mq_msgid end;
-        bool exists;
-        if ((rc = mq_last_position(&t->env->mq, chans[c], &end, &exists, 10000, err))) break;
-        if (exists) rc = store_intent_save(t->env->store, t->id, chans[c], &end, 0, err);
-        if (exists && rc == 0) t->first_start_here = true;
+        if (choice[c].from_earliest || choice[c].have) {
+            if (exists[c]) rc = store_intent_save(t->env->store, t->id, chans[c], &end[c], 0, err);
+            if (exists[c] && rc == 0) t->first_start_here = true;
+        } else {
+            choice[c].after = end[c];
+            choice[c].have = exists[c];
+            /* An empty channel: everything that will come is new. */
+            if (!exists[c]) choice[c].from_earliest = true;
+        }
     }
-    /* Everything else: the end of the channel now. */
-    for (size_t c = 0; c < n && rc == 0; c++) {
-        if (choice[c].from_earliest || choice[c].have) continue;
-        bool exists;
-        if ((rc = mq_last_position(&t->env->mq, chans[c], &choice[c].after, &exists, 10000, err))) break;
-        choice[c].have = exists;
-        /* An empty channel: everything that will come is new. */
-        if (!exists) choice[c].from_earliest = true;
-    }
+    free(end);
+    free(exists);
     for (size_t c = 0; c < n && rc == 0; c++) {
         mq_msgid none = {.len = 0};
         const mq_msgid *p = choice[c].have && !choice[c].from_earliest ? &choice[c].after : &none;
