@@ -31,7 +31,8 @@ void *idmap_put(idmap *m, int64_t key, void *value);
 /* Removes; returns the removed value or NULL. */
 void *idmap_del(idmap *m, int64_t key);
 size_t idmap_count(const idmap *m);
-/* Room for n entries without growing while they go in. */
+/* Room for n entries in all: a new or cleared map then takes n puts without
+ * growing. */
 void idmap_reserve(idmap *m, size_t n);
 /* Removes every entry and keeps the room, for a map refilled over and over. */
 void idmap_clear(idmap *m);

@@ -141,10 +141,11 @@ const char *mq_channel(const mq_reader *r);
  * restart before the first checkpoint does not jump ahead and lose data. */
 int mq_last_position(const mq_config *cfg, const char *channel, mq_msgid *out, bool *exists, uint32_t timeout_ms,
                      mcdc_err *err);
-/* The same for n channels at once (out[i], exists[i]), over one client: a
- * task's creation asks it of every channel, and a client per channel cost
- * a few ms each (docs/benchmarks.md, tenth part). timeout_ms bounds each
- * channel's questions. */
+/* The same for n channels at once (out[i], exists[i]); on an error, those
+ * after the failing channel are not filled. A task's creation asks it of
+ * every channel: Kafka answers over one client, where a client per channel
+ * cost ~1.5 ms each (docs/benchmarks.md, tenth part); Pulsar asks each
+ * topic's owner broker. timeout_ms bounds each channel's questions. */
 int mq_last_positions(const mq_config *cfg, const char *const *channels, size_t n, mq_msgid *out, bool *exists,
                       uint32_t timeout_ms, mcdc_err *err);
 

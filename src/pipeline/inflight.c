@@ -114,7 +114,7 @@ static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, co
     return out;
 }
 
-/* The call about to go, as must_wait compares it with the calls in flight. */
+/* The call about to go, as calls_before compares it with the calls in flight. */
 typedef struct next_call {
     const int64_t *keys; /* NULL: not known */
     size_t n_keys;
@@ -124,13 +124,13 @@ typedef struct next_call {
     bool probe_filled;   /* w->fly.probe holds its keys */
 } next_call;
 
-/* Whether the call in flight c may write a key that next writes. Most pairs
- * are told apart without looking at single keys: another collection, or
- * int64 keys whose ranges do not meet (auto ids and most loaders write
- * increasing keys). The rest go key by key, through a set of next's keys
- * filled once however often calls_send asks (a map of every key in flight,
- * kept up as calls come and go, cost 10 % of mcdc's CPU in a catch-up:
- * docs/benchmarks.md, tenth part). */
+/* Whether the call in flight c may write a key that next writes. Calls of
+ * increasing int64 keys (auto ids, most loaders) are told apart without
+ * looking at single keys: their ranges do not meet. Calls of other
+ * collections never meet. The rest go key by key, through a set of next's
+ * keys filled at most once. (A map of every key in flight, kept up as calls
+ * came and went, cost 10 % of mcdc's CPU in a catch-up: docs/benchmarks.md,
+ * tenth part.) */
 static bool shares_a_key(channel_worker *w, next_call *next, const inflight_call *c) {
     if (c->coll_id != next->coll_id) return false;
     if (next->ranged && c->ranged && (next->hi < c->lo || next->lo > c->hi)) return false;
@@ -146,15 +146,17 @@ static bool shares_a_key(channel_worker *w, next_call *next, const inflight_call
     return false;
 }
 
-/* Whether next must wait for the calls in flight: a call whose keys are not
- * known waits for every call in flight, and every call waits for it. */
-static bool must_wait(channel_worker *w, next_call *next) {
+/* How many calls in flight, oldest first, must land before next may go: up
+ * to the newest one that may write one of its keys. A call whose keys are
+ * not known waits for every call in flight, and every call waits for it.
+ * Newest first, so each call in flight is compared at most once. */
+static size_t calls_before(channel_worker *w, next_call *next) {
     inflight *f = &w->fly;
-    for (size_t i = 0; i < f->n; i++) {
+    for (size_t i = f->n; i-- > 0;) {
         const inflight_call *c = &f->ring[(f->head + i) % MAX_INFLIGHT];
-        if (!c->keys || !next->keys || shares_a_key(w, next, c)) return true;
+        if (!c->keys || !next->keys || shares_a_key(w, next, c)) return i + 1;
     }
-    return false;
+    return 0;
 }
 
 void calls_trim(channel_worker *w) {
@@ -290,12 +292,14 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     next.keys = keys;
     /* The batch's WAL bytes stand in for its request bytes, which are known
      * only once it is serialized; the two differ by a few percent. */
-    while (w->fly.n &&
-           (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes || must_wait(w, &next)))
+    size_t crossed = calls_before(w, &next);
+    while (crossed || (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes))) {
         if (land_head(w)) {
             free(keys);
             return APPLY_STOPPED;
         }
+        if (crossed) crossed--;
+    }
     if (worker_save_intent(w, id, last_ts, !as_upsert)) {
         free(keys);
         return APPLY_STOPPED;

@@ -57,6 +57,13 @@ static void test_idmap(void **state) {
     }
     assert_int_equal(seen, 500);
 
+    /* Deleted slots still count against the fill until a rehash drops them. */
+    assert_int_equal(m.filled, 1000);
+    for (int64_t k = 0; k < 5000; k++) idmap_put(&m, -k - 1, &v[0]);
+    assert_int_equal(idmap_count(&m), 5500);
+    assert_int_equal(m.filled, 5500);
+    for (int64_t k = 1; k < 1000; k += 2) assert_non_null(idmap_get(&m, k * 0x100000000LL));
+
     idmap_clear(&m);
     assert_int_equal(idmap_count(&m), 0);
     assert_null(idmap_get(&m, 0x100000000LL));

@@ -973,6 +973,17 @@ static void test_interleaved_keys_compare_key_by_key(void **state) {
     feed(w, 4, keyed(insert(1, 100, 13, 2), 2, (int64_t)3, (int64_t)6)); /* 6: call 1's */
     quiet(w);
     assert_int_equal(fake.calls[3].open, 1u << 2); /* calls 0 and 1 landed */
+    /* A range is of the keys' values, not of their order in the call; the
+     * int64 limits are keys like any other. */
+    feed(w, 5, keyed(insert(1, 100, 14, 1), 1, INT64_MAX));
+    quiet(w);
+    assert_int_equal(fake.calls[4].open, 3u << 2);
+    feed(w, 6, keyed(insert(1, 100, 15, 3), 3, (int64_t)50, INT64_MIN, (int64_t)-4)); /* -4: call 2's */
+    quiet(w);
+    assert_int_equal(fake.calls[5].open, 3u << 3); /* call 2 landed, 3 and 4 still out */
+    feed(w, 7, keyed(insert(1, 100, 16, 3), 3, (int64_t)7, INT64_MAX, INT64_MIN)); /* both limits: calls 4, 5 */
+    quiet(w);
+    assert_int_equal(fake.calls[6].open, 0);
     worker_on_exit(w);
     assert_int_equal(w->fly.n, 0);
     worker_free(w);
