@@ -130,7 +130,7 @@ typedef struct next_call {
  * collections never meet. The rest go key by key, through a set of next's
  * keys filled at most once. (A map of every key in flight, kept up as calls
  * came and went, cost 10 % of mcdc's CPU in a catch-up: docs/benchmarks.md,
- * tenth part.) */
+ * ninth part.) */
 static bool shares_a_key(channel_worker *w, next_call *next, const inflight_call *c) {
     if (c->coll_id != next->coll_id) return false;
     if (next->ranged && c->ranged && (next->hi < c->lo || next->lo > c->hi)) return false;
