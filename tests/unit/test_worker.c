@@ -1069,9 +1069,10 @@ static void test_repeat_dropped(void **state) {
     worker_free(w);
 }
 
-/* Rule: a "not found" for a collection the source has dropped meanwhile is
- * no error: the call is passed; for a collection the source still has it
- * will not heal, and pauses. */
+/* Rule: a "not found", or another refusal for good, of a write to a
+ * collection the source has dropped meanwhile is no error: the call is
+ * passed; for a collection the source still has it will not heal, and
+ * pauses. */
 static void test_not_found_of_dropped_collection(void **state) {
     (void)state;
     channel_worker *w = worker(5000, 4, 0, -1);
@@ -1091,6 +1092,30 @@ static void test_not_found_of_dropped_collection(void **state) {
     assert_int_equal(worker_on_quiet(w), APPLY_STOPPED);
     assert_non_null(strstr(fake.paused, "position 1"));
     assert_true(fake.checkpoint < 1);
+    worker_free(w);
+
+    /* A call in flight refused for good after another channel dropped the
+     * target collection of a collection the source dropped: passed too. */
+    w = worker(5000, 4, 0, -1);
+    fake.fail_next_waits = 1;
+    fake.fail_code = MCDC_EREMOTE;
+    feed(w, 1, insert(1, 100, 10, 2));
+    quiet(w);
+    fake.colls[0].id = 7; /* the source drops collection 1 */
+    assert_int_equal(calls_land(w, 0), APPLY_OK);
+    quiet(w);
+    assert_string_equal(fake.paused, "");
+    assert_int_equal(fake.checkpoint, 1);
+    worker_free(w);
+
+    /* The same refusal for a collection the source still has pauses. */
+    w = worker(5000, 4, 0, -1);
+    fake.fail_next_waits = 1;
+    fake.fail_code = MCDC_EREMOTE;
+    feed(w, 1, insert(1, 100, 10, 2));
+    quiet(w);
+    assert_int_equal(calls_land(w, 0), APPLY_STOPPED);
+    assert_non_null(strstr(fake.paused, "position 1"));
     worker_free(w);
 }
 
