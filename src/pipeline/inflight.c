@@ -80,81 +80,68 @@ static int64_t key_of(const overlap_keys *k, size_t i) {
     return k->strs ? (int64_t)mcdc_hash_str(0, k->strs[i] ? k->strs[i] : "") : k->ints[i];
 }
 
-/* The keys n parts write, or NULL (*n_out 0) when a part's are not known;
- * for int64 keys also their range. */
-static int64_t *keys_of(channel_worker *w, const change *const *cs, size_t n, const catalog_coll *cc, size_t *n_out,
-                        bool *ranged, int64_t *lo, int64_t *hi) {
-    *n_out = 0;
-    *ranged = false;
+/* The keys n parts of collection cc write (v NULL when a part's are not
+ * known), and for int64 keys their range. */
+static call_keys keys_of(channel_worker *w, const change *const *cs, size_t n, const catalog_coll *cc) {
+    call_keys k = {.coll_id = cc->id};
     const source_ops *src = w->ctx.source;
-    if (!src->keys) return NULL;
+    if (!src->keys) return k;
     assert(n <= MAX_BATCH);
     overlap_keys ks[MAX_BATCH];
     size_t total = 0;
     bool ints = true;
     for (size_t i = 0; i < n; i++) {
         ks[i] = src->keys(w->ctx.source_ud, cs[i], cc);
-        if (ks[i].n == 0 && cs[i]->num_rows) return NULL;
+        if (ks[i].n == 0 && cs[i]->num_rows) return k;
         if (ks[i].n && ks[i].strs) ints = false;
         total += ks[i].n;
     }
-    int64_t *out = mcdc_xcalloc(total ? total : 1, sizeof *out);
-    int64_t min = INT64_MAX, max = INT64_MIN;
+    k.v = mcdc_xcalloc(total ? total : 1, sizeof *k.v);
+    k.lo = INT64_MAX;
+    k.hi = INT64_MIN;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < ks[i].n; j++) {
-            int64_t k = out[(*n_out)++] = key_of(&ks[i], j);
-            if (k < min) min = k;
-            if (k > max) max = k;
+            int64_t key = k.v[k.n++] = key_of(&ks[i], j);
+            if (key < k.lo) k.lo = key;
+            if (key > k.hi) k.hi = key;
         }
-    if (ints && total) {
-        *ranged = true;
-        *lo = min;
-        *hi = max;
-    }
-    return out;
+    k.ranged = ints && total;
+    return k;
 }
-
-/* The call about to go, as calls_before compares it with the calls in flight. */
-typedef struct next_call {
-    const int64_t *keys; /* NULL: not known */
-    size_t n_keys;
-    int64_t coll_id;
-    bool ranged;
-    int64_t lo, hi;
-    bool probe_filled;   /* w->fly.probe holds its keys */
-} next_call;
 
 /* Whether the call in flight c may write a key that next writes. Calls of
  * increasing int64 keys (auto ids, most loaders) are told apart without
  * looking at single keys: their ranges do not meet. Calls of other
  * collections never meet. The rest go key by key, through a set of next's
- * keys filled at most once. (A map of every key in flight, kept up as calls
- * came and went, cost 10 % of mcdc's CPU in a catch-up: docs/benchmarks.md,
- * ninth part.) */
-static bool shares_a_key(channel_worker *w, next_call *next, const inflight_call *c) {
+ * keys filled at most once (*filled). (A map of every key in flight, kept
+ * up as calls came and went, cost 10 % of mcdc's CPU in a catch-up:
+ * docs/benchmarks.md, ninth part.) */
+static bool shares_a_key(channel_worker *w, const call_keys *next, bool *filled, const call_keys *c) {
     if (c->coll_id != next->coll_id) return false;
     if (next->ranged && c->ranged && (next->hi < c->lo || next->lo > c->hi)) return false;
     idmap *probe = &w->fly.probe;
-    if (!next->probe_filled) {
+    if (!*filled) {
         idmap_clear(probe);
-        idmap_reserve(probe, next->n_keys);
-        for (size_t i = 0; i < next->n_keys; i++) idmap_put(probe, next->keys[i], (void *)1);
-        next->probe_filled = true;
+        idmap_reserve(probe, next->n);
+        for (size_t i = 0; i < next->n; i++) idmap_put(probe, next->v[i], (void *)1);
+        *filled = true;
     }
-    for (size_t i = 0; i < c->n_keys; i++)
-        if (idmap_get(probe, c->keys[i])) return true;
+    for (size_t i = 0; i < c->n; i++)
+        if (idmap_get(probe, c->v[i])) return true;
     return false;
 }
 
-/* How many calls in flight, oldest first, must land before next may go: up
- * to the newest one that may write one of its keys. A call whose keys are
- * not known waits for every call in flight, and every call waits for it.
- * Newest first, so each call in flight is compared at most once. */
-static size_t calls_before(channel_worker *w, next_call *next) {
+/* How many calls in flight, oldest first, must land before a call writing
+ * next may go: up to the newest one that may write one of its keys. A call
+ * whose keys are not known waits for every call in flight, and every call
+ * waits for it. Newest first, so each call in flight is compared at most
+ * once. */
+static size_t calls_before(channel_worker *w, const call_keys *next) {
     inflight *f = &w->fly;
+    bool filled = false;
     for (size_t i = f->n; i-- > 0;) {
-        const inflight_call *c = &f->ring[(f->head + i) % MAX_INFLIGHT];
-        if (!c->keys || !next->keys || shares_a_key(w, next, c)) return i + 1;
+        const call_keys *c = &f->ring[(f->head + i) % MAX_INFLIGHT].keys;
+        if (!c->v || !next->v || shares_a_key(w, next, &filled, c)) return i + 1;
     }
     return 0;
 }
@@ -173,7 +160,7 @@ static void pop_head(channel_worker *w) {
     inflight_call *f = head(w);
     w->fly.bytes -= w->ctx.target->bytes(f->call);
     w->ctx.target->free(f->call);
-    free(f->keys);
+    free(f->keys.v);
     memset(f, 0, sizeof *f);
     w->fly.head = (w->fly.head + 1) % MAX_INFLIGHT;
     w->fly.n--;
@@ -202,7 +189,7 @@ static apply_rc land_head(channel_worker *w) {
         if (!failed) break;
         call_ended(w, f->sent_ns);
         retry_verdict v =
-            worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->coll_id, .messages = f->messages});
+            worker_retry(w, &err, &(retry_of){.at = &f->id, .collection_id = f->keys.coll_id, .messages = f->messages});
         if (v == RETRY_STOP) return APPLY_STOPPED;
         if (v == RETRY_SKIP) {
             acked = false;
@@ -287,21 +274,19 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     const worker_settings *set = &w->ctx.set;
     size_t max_calls = set->inflight_calls < MAX_INFLIGHT ? set->inflight_calls : MAX_INFLIGHT;
     *in_flight = false;
-    next_call next = {.coll_id = cc->id};
-    int64_t *keys = keys_of(w, cs, n, cc, &next.n_keys, &next.ranged, &next.lo, &next.hi);
-    next.keys = keys;
+    call_keys keys = keys_of(w, cs, n, cc);
     /* The batch's WAL bytes stand in for its request bytes, which are known
      * only once it is serialized; the two differ by a few percent. */
-    size_t crossed = calls_before(w, &next);
+    size_t crossed = calls_before(w, &keys);
     while (crossed || (w->fly.n && (w->fly.n >= max_calls || w->fly.bytes + wal_bytes > set->inflight_bytes))) {
         if (land_head(w)) {
-            free(keys);
+            free(keys.v);
             return APPLY_STOPPED;
         }
         if (crossed) crossed--;
     }
     if (worker_save_intent(w, id, last_ts, !as_upsert)) {
-        free(keys);
+        free(keys.v);
         return APPLY_STOPPED;
     }
     uint64_t first_ts = oldest_ts(cs, n);
@@ -311,7 +296,7 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     mcdc_err err;
     uint64_t sent_ns = mcdc_now_mono_ns();
     if (w->ctx.target->start(w->ctx.target_ud, cs, n, cc, as_upsert, &call, &err)) {
-        free(keys);
+        free(keys.v);
         /* calls_apply retries it by the policy, as upserts: parts that did
          * not join went one by one, and those before the failure landed. */
         log_debug("task %s channel %s: %s; applying in order instead", w->ctx.task_id, w->channel, err.msg);
@@ -319,7 +304,7 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     }
     if (!call) {
         /* The parts did not join and went one by one, already acknowledged. */
-        free(keys);
+        free(keys.v);
         call_ended(w, sent_ns);
         lag_ended(w, first_ts);
         applied_ok(w, CHANGE_INSERT, as_upsert, rows);
@@ -327,18 +312,8 @@ apply_rc calls_send(channel_worker *w, const change *const *cs, size_t n, const 
     }
     w->fly.n++;
     inflight_call *f = &w->fly.ring[(w->fly.head + w->fly.n - 1) % MAX_INFLIGHT];
-    *f = (inflight_call){.call = call,
-                         .holder = holder,
-                         .id = *id,
-                         .messages = n,
-                         .first_ts = first_ts,
-                         .sent_ns = sent_ns,
-                         .coll_id = cc->id,
-                         .keys = keys,
-                         .n_keys = next.n_keys,
-                         .ranged = next.ranged,
-                         .lo = next.lo,
-                         .hi = next.hi};
+    *f = (inflight_call){.call = call, .holder = holder, .id = *id, .messages = n, .first_ts = first_ts,
+                         .sent_ns = sent_ns, .keys = keys};
     w->fly.bytes += w->ctx.target->bytes(call);
     *in_flight = true;
     worker_stats *s = w->ctx.stats;

@@ -35,6 +35,15 @@
 
 typedef enum { APPLY_OK = 0, APPLY_STOPPED = -1 } apply_rc;
 
+/* The primary keys a call writes, as inflight.c compares calls. */
+typedef struct call_keys {
+    int64_t coll_id;
+    int64_t *v;           /* NULL: not known */
+    size_t n;
+    bool ranged;          /* int64 keys, all within [lo, hi] */
+    int64_t lo, hi;
+} call_keys;
+
 /* A call sent and not yet acknowledged. It holds its messages' positions
  * (holder) until it lands; calls land in the order sent. */
 typedef struct inflight_call {
@@ -44,11 +53,7 @@ typedef struct inflight_call {
     size_t messages;      /* WAL messages it carries */
     uint64_t first_ts;    /* its oldest change: where its apply lag counts from */
     uint64_t sent_ns;     /* the current attempt's send */
-    int64_t coll_id;
-    int64_t *keys;        /* the keys it writes, as inflight.c compares them; NULL: not known */
-    size_t n_keys;
-    bool ranged;          /* int64 keys, all within [lo, hi] */
-    int64_t lo, hi;
+    call_keys keys;
 } inflight_call;
 
 typedef struct inflight {
