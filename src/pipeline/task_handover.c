@@ -47,6 +47,9 @@
 
 /* A failover's drain ends when nothing new was read for this long. */
 #define DRAIN_QUIET_MS 3000u
+/* A failover reads the queue past the task's checkpoints for the newest
+ * source time for at most this long (queue_end_ts). */
+#define QUEUE_SCAN_MS 60000u
 
 typedef struct handover_job {
     task *t;
@@ -276,38 +279,95 @@ static void run_switchover(handover_job *j) {
     finish(j, HANDOVER_DONE, "%s", reason);
 }
 
-/* The newest source time the queue holds on the task's channels, read from
- * the last message of each (the source may be gone, its queue not):
- * 0 with *readable false when a channel could not be read. */
+/* Reads `channel` from `from` up to the last message it holds now, raising
+ * *end to the newest source time met; false (the reason logged) when that
+ * last message was not reached: the queue refused, a message did not
+ * decode, the scan's deadline passed or the job was stopped. */
+static bool read_channel_tail(handover_job *j, const char *channel, const mq_start *from, uint64_t deadline,
+                              uint64_t *end) {
+    task *t = j->t;
+    mcdc_err err;
+    mq_msgid last;
+    bool exists = false;
+    if (mq_last_position(&t->env->mq, channel, &last, &exists, 5000, &err)) {
+        log_warn("task %s: failover: the end of %s cannot be read: %s", t->id, channel, err.msg);
+        return false;
+    }
+    if (!exists) return true;
+    mq_reader *r = mq_open(&t->env->mq, channel, from, &err);
+    if (!r) {
+        log_warn("task %s: failover: %s cannot be read: %s", t->id, channel, err.msg);
+        return false;
+    }
+    bool reached = false, whole = true;
+    while (!reached && !atomic_load(&j->stop)) {
+        uint64_t now = mcdc_now_mono_ms();
+        if (now >= deadline) {
+            log_warn("task %s: failover: %s was not read to its end within %u s", t->id, channel,
+                     QUEUE_SCAN_MS / 1000);
+            break;
+        }
+        mq_message m;
+        mq_result res = mq_next(r, &m, (uint32_t)(deadline - now < 1000 ? deadline - now : 1000), &err);
+        if (res == MQ_ERROR) {
+            log_warn("task %s: failover: %s cannot be read: %s", t->id, channel, err.msg);
+            break;
+        }
+        if (res == MQ_END) reached = true;
+        if (res != MQ_MESSAGE) continue;
+        /* The whole message, not its header: a DML message's time is its
+         * rows' newest, and an upsert's Insert half has none in its header
+         * (tests/it/test_wal_sequences.py). */
+        change c;
+        if (decode_change(m.payload, m.len, &c, &err) == 0) {
+            if (c.ts > *end) *end = c.ts;
+            change_free(&c);
+        } else {
+            char at[64];
+            mq_msgid_format(t->env->mq.type, &m.id, at, sizeof at);
+            log_warn("task %s: failover: the message at %s of %s does not decode: %s", t->id, at, channel, err.msg);
+            whole = false;
+        }
+        if (mq_msgid_cmp(t->env->mq.type, &m.id, &last) >= 0) reached = true;
+    }
+    mq_close(r);
+    return reached && whole;
+}
+
+/* The newest source time the queue holds on the task's channels (the source
+ * may be gone, its queue not). Not the time of each channel's last message:
+ * a TimeTick(T) may follow messages stamped after T (spec/timestamps.md §3),
+ * and a failover test once saw a write 280 ms newer than the tick that
+ * ended its channel. So every message after each needed channel's
+ * checkpoint is read, from its first message when it has none: those before
+ * a checkpoint reached the target already and cannot widen the window of
+ * what it may lack. The checkpoints' own times count as well, which keeps
+ * the answer at or above what the target holds. A task that lags far reads
+ * for at most QUEUE_SCAN_MS; *readable is false when a channel was not read
+ * to its end, and the answer is then the newest time read. */
 static uint64_t queue_end_ts(handover_job *j, bool *readable) {
     task *t = j->t;
     char **chans;
     size_t n = task_needed_dml_channels(t, &chans);
-    uint64_t end = 0;
+    task_positions ps = {0};
+    mcdc_err err;
+    uint64_t end = 0, deadline = mcdc_now_mono_ms() + QUEUE_SCAN_MS;
     *readable = true;
+    /* Without its checkpoints each channel is read from its first message:
+     * longer, never less. A store that fails part way gives what it read. */
+    if (n && task_positions_read(t, &ps, &err))
+        log_warn("task %s: failover: the task's checkpoints cannot be read (%s): its channels are read from their "
+                 "first message", t->id, err.msg);
     for (size_t i = 0; i < n && !atomic_load(&j->stop); i++) {
-        mcdc_err err;
-        mq_msgid last;
-        bool exists = false;
-        if (mq_last_position(&t->env->mq, chans[i], &last, &exists, 5000, &err)) {
-            log_warn("task %s: failover: the end of %s cannot be read: %s", t->id, chans[i], err.msg);
-            *readable = false;
-            continue;
-        }
-        if (!exists) continue;
-        mq_start at = {.kind = MQ_START_AT, .at = last};
-        mq_reader *r = mq_open(&t->env->mq, chans[i], &at, &err);
-        mq_message m;
-        change c;
-        if (r && mq_next(r, &m, 5000, &err) == MQ_MESSAGE && decode_change(m.payload, m.len, &c, &err) == 0) {
-            if (c.ts > end) end = c.ts;
-            change_free(&c);
-        } else {
-            log_warn("task %s: failover: the last message of %s cannot be read", t->id, chans[i]);
-            *readable = false;
-        }
-        mq_close(r);
+        mq_start from = {.kind = MQ_START_EARLIEST};
+        for (size_t k = 0; k < ps.n; k++)
+            if (strcmp(ps.items[k].channel, chans[i]) == 0) {
+                if (ps.items[k].ts > end) end = ps.items[k].ts;
+                if (ps.items[k].checkpoint.len) from = (mq_start){.kind = MQ_START_AFTER, .at = ps.items[k].checkpoint};
+            }
+        if (!read_channel_tail(j, chans[i], &from, deadline, &end)) *readable = false;
     }
+    task_positions_free(&ps);
     for (size_t i = 0; i < n; i++) free(chans[i]);
     free(chans);
     return end;
@@ -358,6 +418,9 @@ static void run_failover(handover_job *j) {
             }
         }
     }
+    uint64_t held = target_holds(t);
+    bool readable;
+    uint64_t queue_end = queue_end_ts(j, &readable);
     /* Only our own stop (task_stop: the operator paused or deleted the
      * task) ends a failover: a task that paused itself meanwhile is still
      * reported as it stands. */
@@ -365,9 +428,6 @@ static void run_failover(handover_job *j) {
         finish(j, HANDOVER_REFUSED, "the task was stopped (paused or deleted) during the failover");
         return;
     }
-    uint64_t held = target_holds(t);
-    bool readable;
-    uint64_t queue_end = queue_end_ts(j, &readable);
     note_source(j);
     uint64_t seen = atomic_load(&t->stats.last_read_ts);
     uint64_t last = queue_end > seen ? queue_end : seen;

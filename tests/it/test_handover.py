@@ -13,24 +13,28 @@ What is proved:
 import subprocess
 import threading
 import time
+import uuid
 
 import pytest
+from confluent_kafka import Producer
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
+from pymilvus.grpc_gen import common_pb2, msg_pb2
 
 from dumptool import run_dump
 from mcdcserver import McdcServer, connect, count_rows, diff_collections, normalize, rows_of, wait_equal
 from stackenv import start_stack, stop_piece, tool
+from test_poison import real_records
 
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 SLACK_MS = 250
 
 
-def make_collection(alias, name):
+def make_collection(alias, name, shards=2):
     c = Collection(name, CollectionSchema([
         FieldSchema("pk", DataType.INT64, is_primary=True),
         FieldSchema("s", DataType.VARCHAR, max_length=64),
         FieldSchema("vec", DataType.FLOAT_VECTOR, dim=4),
-    ]), using=alias, shards_num=2)
+    ]), using=alias, shards_num=shards)
     c.create_index("vec", INDEX)
     c.load()
     return c
@@ -270,3 +274,68 @@ def test_failover_of_a_task_that_never_ran(forward, fresh_name):
     assert h["phase"] == "done" and h["target_holds_up_to"] is None, h
     assert "before the task knew what the target holds" in h["reason"], h
     c.drop()
+
+
+def time_tick(ts):
+    """A TimeTick message as RootCoord writes it to a DML channel (spec/timestamps.md §2)."""
+    m = msg_pb2.TimeTickMsg()
+    m.base.msg_type = common_pb2.MsgType.TimeTick
+    m.base.timestamp = ts
+    return m.SerializeToString()
+
+
+def test_failover_reads_past_a_tick_older_than_the_writes_before_it(stack, tmp_path, fresh_name):
+    """A TimeTick(T) may follow an insert stamped after T (spec/timestamps.md §3): the newest source
+    time a failover reports is that insert's, not the last tick's. Real records of a real collection
+    go into a channel of the test's own, so the ticks can be placed where the source places them only
+    now and then (a CI run once saw a write 280 ms newer than the tick that ended its channel)."""
+    connect("src", stack["MCDC_SOURCE_URI"])
+    connect("tgt", stack["MCDC_TARGET_URI"])
+    name = fresh_name("fov_tick")
+    c = make_collection("src", name, shards=1)
+    c.insert([[1, 2, 3], ["a", "b", "c"], [[1, 1, 1, 1]] * 3])
+    time.sleep(0.3)  # the second insert's time is well after the first's
+    c.insert([[4, 5], ["d", "e"], [[2, 2, 2, 2]] * 2])
+    recs = real_records(stack, name, ["create_collection", "insert", "insert"])
+    t_a, t_b = (msg_pb2.InsertRequest.FromString(r).base.timestamp for _, r in recs[1:])
+    assert t_a + (250 << 18) < t_b, (t_a, t_b)
+
+    prefix = "fovtick" + uuid.uuid4().hex[:8]
+    topic = f"{prefix}-rootcoord-dml_0"
+    srv = McdcServer(stack, tmp_path, channel_prefix=prefix, dml_channels=1)
+    srv.start()
+    try:
+        task = srv.create_task(collection_infos=[{"name": name}])
+        p = Producer({"bootstrap.servers": stack["MCDC_KAFKA_BROKERS"]})
+        p.produce(topic, recs[0][1])       # 0 CreateCollection
+        p.produce(topic, recs[1][1])       # 1 Insert pk 1, 2, 3 at t_a
+        p.produce(topic, time_tick(t_a))   # 2 TimeTick(t_a)
+        p.flush(10)
+        deadline = time.monotonic() + 60
+        while True:
+            pos = srv.post("position", {"task_id": task})[1]["data"]["positions"]
+            if [q["position"] for q in pos if q["channel_name"] == topic] == ["2"]:
+                break
+            assert time.monotonic() < deadline, pos
+            time.sleep(0.5)
+        status, reply = srv.post("pause", {"task_id": task})
+        assert status == 200, reply
+
+        p.produce(topic, recs[2][1])           # 3 Insert pk 4, 5 at t_b, read by no one
+        p.produce(topic, time_tick(t_a + 1))   # 4 a tick older than the insert before it
+        p.flush(10)
+        r = cli("failover", task, "--server", srv.base, "--drain", "0")
+        assert r.returncode == 0, r.stdout + r.stderr
+        h = srv.get(task)["handover"]
+        assert h["phase"] == "done" and h["queue_read"] is True, h
+        assert h["target_holds_up_to"]["ts"] == t_a, (h, t_a)
+        assert h["last_source_time"]["ts"] == t_b, (h, t_b)
+        # The window it names holds the write the target lacks.
+        rc, changes, err = run_dump(stack, "--prefix", prefix, "--dml-channels", "1", "--after", f"{topic}=2",
+                                    "--timeticks")
+        assert rc == 0, err
+        assert [(ch["kind"], ch["ts"]) for ch in changes if ch["channel"] == topic] == \
+            [("insert", t_b), ("timetick", t_a + 1)], (err, changes)
+    finally:
+        srv.stop()
+        c.drop()
