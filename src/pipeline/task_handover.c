@@ -279,17 +279,57 @@ static void run_switchover(handover_job *j) {
     finish(j, HANDOVER_DONE, "%s", reason);
 }
 
-/* Reads `channel` from `from` up to the last message it holds now, raising
- * *end to the newest source time met; false (the reason logged) when that
- * last message was not reached: the queue refused, a message did not
- * decode, the scan's deadline passed or the job was stopped. */
+/* The channels a failover reports on and the task's checkpoints of them,
+ * read once for both of its questions (target_holds, queue_end_ts). */
+typedef struct failover_channels {
+    char **names;
+    size_t n;
+    task_positions ps;
+    bool ps_read; /* false: the store failed; ps holds what it read */
+} failover_channels;
+
+static void failover_channels_read(task *t, failover_channels *c) {
+    *c = (failover_channels){0};
+    c->n = task_needed_dml_channels(t, &c->names);
+    mcdc_err err;
+    c->ps_read = c->n > 0 && task_positions_read(t, &c->ps, &err) == 0;
+    if (c->n && !c->ps_read)
+        log_warn("task %s: failover: the task's checkpoints cannot be read (%s): its channels are read from their "
+                 "first message and what the target holds is not known", t->id, err.msg);
+}
+
+static void failover_channels_free(failover_channels *c) {
+    task_positions_free(&c->ps);
+    for (size_t i = 0; i < c->n; i++) free(c->names[i]);
+    free(c->names);
+}
+
+static const task_position *checkpoint_of(const failover_channels *c, const char *channel) {
+    for (size_t k = 0; k < c->ps.n; k++)
+        if (strcmp(c->ps.items[k].channel, channel) == 0) return &c->ps.items[k];
+    return NULL;
+}
+
+/* Reads `channel` from `from` up to the last message it held when asked,
+ * raising *end to the newest source time met. False (the reason logged)
+ * when the channel was not read whole: its end or a message could not be
+ * read, a message did not decode (its header's time still counts), the
+ * deadline passed or the job was stopped. */
 static bool read_channel_tail(handover_job *j, const char *channel, const mq_start *from, uint64_t deadline,
                               uint64_t *end) {
     task *t = j->t;
+    uint64_t now = mcdc_now_mono_ms();
+    if (atomic_load(&j->stop)) return false;
+    if (now >= deadline) {
+        log_warn("task %s: failover: %s was not read: the %u s for reading the queue were spent", t->id, channel,
+                 QUEUE_SCAN_MS / 1000);
+        return false;
+    }
     mcdc_err err;
     mq_msgid last;
     bool exists = false;
-    if (mq_last_position(&t->env->mq, channel, &last, &exists, 5000, &err)) {
+    if (mq_last_position(&t->env->mq, channel, &last, &exists, (uint32_t)(deadline - now < 5000 ? deadline - now : 5000),
+                         &err)) {
         log_warn("task %s: failover: the end of %s cannot be read: %s", t->id, channel, err.msg);
         return false;
     }
@@ -301,7 +341,7 @@ static bool read_channel_tail(handover_job *j, const char *channel, const mq_sta
     }
     bool reached = false, whole = true;
     while (!reached && !atomic_load(&j->stop)) {
-        uint64_t now = mcdc_now_mono_ms();
+        now = mcdc_now_mono_ms();
         if (now >= deadline) {
             log_warn("task %s: failover: %s was not read to its end within %u s", t->id, channel,
                      QUEUE_SCAN_MS / 1000);
@@ -326,6 +366,9 @@ static bool read_channel_tail(handover_job *j, const char *channel, const mq_sta
             char at[64];
             mq_msgid_format(t->env->mq.type, &m.id, at, sizeof at);
             log_warn("task %s: failover: the message at %s of %s does not decode: %s", t->id, at, channel, err.msg);
+            int32_t type;
+            uint64_t ts;
+            if (decode_header(m.payload, m.len, &type, &ts, &err) == 0 && ts > *end) *end = ts;
             whole = false;
         }
         if (mq_msgid_cmp(t->env->mq.type, &m.id, &last) >= 0) reached = true;
@@ -342,63 +385,37 @@ static bool read_channel_tail(handover_job *j, const char *channel, const mq_sta
  * checkpoint is read, from its first message when it has none: those before
  * a checkpoint reached the target already and cannot widen the window of
  * what it may lack. The checkpoints' own times count as well, which keeps
- * the answer at or above what the target holds. A task that lags far reads
- * for at most QUEUE_SCAN_MS; *readable is false when a channel was not read
- * to its end, and the answer is then the newest time read. */
-static uint64_t queue_end_ts(handover_job *j, bool *readable) {
-    task *t = j->t;
-    char **chans;
-    size_t n = task_needed_dml_channels(t, &chans);
-    task_positions ps = {0};
-    mcdc_err err;
+ * the answer at or above what the target holds. All channels together are
+ * read for at most QUEUE_SCAN_MS; *readable is false when one was not read
+ * whole (read_channel_tail), and the answer is then the newest time read. */
+static uint64_t queue_end_ts(handover_job *j, const failover_channels *c, bool *readable) {
     uint64_t end = 0, deadline = mcdc_now_mono_ms() + QUEUE_SCAN_MS;
     *readable = true;
-    /* Without its checkpoints each channel is read from its first message:
-     * longer, never less. A store that fails part way gives what it read. */
-    if (n && task_positions_read(t, &ps, &err))
-        log_warn("task %s: failover: the task's checkpoints cannot be read (%s): its channels are read from their "
-                 "first message", t->id, err.msg);
-    for (size_t i = 0; i < n && !atomic_load(&j->stop); i++) {
+    for (size_t i = 0; i < c->n && !atomic_load(&j->stop); i++) {
         mq_start from = {.kind = MQ_START_EARLIEST};
-        for (size_t k = 0; k < ps.n; k++)
-            if (strcmp(ps.items[k].channel, chans[i]) == 0) {
-                if (ps.items[k].ts > end) end = ps.items[k].ts;
-                if (ps.items[k].checkpoint.len) from = (mq_start){.kind = MQ_START_AFTER, .at = ps.items[k].checkpoint};
-            }
-        if (!read_channel_tail(j, chans[i], &from, deadline, &end)) *readable = false;
+        const task_position *cp = checkpoint_of(c, c->names[i]);
+        if (cp && cp->ts > end) end = cp->ts;
+        if (cp && cp->checkpoint.len) from = (mq_start){.kind = MQ_START_AFTER, .at = cp->checkpoint};
+        if (!read_channel_tail(j, c->names[i], &from, deadline, &end)) *readable = false;
     }
-    task_positions_free(&ps);
-    for (size_t i = 0; i < n; i++) free(chans[i]);
-    free(chans);
     return end;
 }
 
 /* What the target holds for sure: the claimed watermark of a running task,
- * else the oldest checkpoint of the channels it needs; 0 when not known (a
- * needed channel without a checkpoint time). */
-static uint64_t target_holds(task *t) {
+ * else the oldest checkpoint of the channels it needs; 0 when not known (the
+ * checkpoints could not be read, or a needed channel has no checkpoint
+ * time). */
+static uint64_t target_holds(task *t, const failover_channels *c) {
     uint64_t wm = task_watermark_claimed(t);
     if (wm && wm != UINT64_MAX) return wm;
-    char **chans;
-    size_t n = task_needed_dml_channels(t, &chans);
-    task_positions ps = {0};
-    mcdc_err err;
+    if (!c->n || !c->ps_read) return 0;
     uint64_t held = 0;
-    /* A store that fails part way gives what it read: freed all the same. */
-    bool read_ok = n > 0 && task_positions_read(t, &ps, &err) == 0, known = read_ok;
-    for (size_t i = 0; known && i < n; i++) {
-        bool found = false;
-        for (size_t k = 0; k < ps.n; k++)
-            if (strcmp(ps.items[k].channel, chans[i]) == 0) {
-                found = ps.items[k].ts != 0;
-                if (found && (!held || ps.items[k].ts < held)) held = ps.items[k].ts;
-            }
-        if (!found) known = false;
+    for (size_t i = 0; i < c->n; i++) {
+        const task_position *cp = checkpoint_of(c, c->names[i]);
+        if (!cp || !cp->ts) return 0;
+        if (!held || cp->ts < held) held = cp->ts;
     }
-    task_positions_free(&ps);
-    for (size_t i = 0; i < n; i++) free(chans[i]);
-    free(chans);
-    return known ? held : 0;
+    return held;
 }
 
 static void run_failover(handover_job *j) {
@@ -418,9 +435,12 @@ static void run_failover(handover_job *j) {
             }
         }
     }
-    uint64_t held = target_holds(t);
+    failover_channels chans;
+    failover_channels_read(t, &chans);
+    uint64_t held = target_holds(t, &chans);
     bool readable;
-    uint64_t queue_end = queue_end_ts(j, &readable);
+    uint64_t queue_end = queue_end_ts(j, &chans, &readable);
+    failover_channels_free(&chans);
     /* Only our own stop (task_stop: the operator paused or deleted the
      * task) ends a failover: a task that paused itself meanwhile is still
      * reported as it stands. */

@@ -110,9 +110,10 @@ typedef struct task_handover {
     uint64_t started_wall_ms, finished_wall_ms; /* finished 0 while it runs */
     uint64_t last_write_ts;               /* the newest change of a covered collection the task read */
     /* the newest source time seen: read by the task (time ticks too), and
-     * for a failover also the last message its queue holds */
+     * for a failover also every message its queue holds past the task's
+     * checkpoints (task_handover.c queue_end_ts) */
     uint64_t last_source_ts;
-    bool queue_readable;                  /* failover: every needed channel's end could be read */
+    bool queue_readable;                  /* failover: every needed channel was read whole to its end */
     /* switchover: the source's time at which writes were found stopped and
      * the target held everything before it; failover: the watermark at the
      * stop, every change of the source up to it is on the target. */

@@ -483,3 +483,40 @@ def test_retention_past_a_saved_position_pauses_the_task(pstack, fresh_name, tmp
         srv.stop()
     Collection(name, using="psrc").drop()
     print(f"retention past a saved position: paused with '{reason}' in {time.monotonic() - t0:.1f} s")
+
+
+def test_failover_reads_a_paused_task_s_topic_past_its_checkpoint(pstack, fresh_name, tmp_path):
+    """A failover of a task on the Pulsar source reads its topic from the task's checkpoint to the
+    end (mcdc's consumer started after a position, ended by the broker's last message id): the
+    newest source time it reports is that of the last write, which the paused task never read, and
+    what the target holds is from before it."""
+    from mcdcserver import McdcServer, connect, wait_equal
+    from test_handover import cli
+
+    srv = McdcServer(pstack, tmp_path, mq="pulsar")
+    srv.start()
+    connect("psrc", srv.source_uri)
+    connect("tgt", pstack["MCDC_TARGET_URI"])
+    name = fresh_name("pq_fov")
+    coll = None
+    try:
+        task = srv.create_task(collection_infos=[{"name": name}])
+        coll = Collection(name, SCHEMA, shards_num=1, using="psrc")
+        coll.create_index("vec", {"index_type": "FLAT", "metric_type": "L2", "params": {}})
+        coll.load()
+        coll.insert(rows(range(1, 101), 1))
+        wait_equal("psrc", "tgt", "default", name, "id", timeout=150)
+        status, reply = srv.post("pause", {"task_id": task})
+        assert status == 200, reply
+        after = [coll.insert(rows(range(101, 201), 2)).timestamp,
+                 coll.upsert(rows([5, 6], 3)).timestamp]   # an Insert half without a header time
+        r = cli("failover", task, "--server", srv.base, "--drain", "0")
+        assert r.returncode == 0, r.stdout + r.stderr
+        h = srv.get(task)["handover"]
+        assert h["phase"] == "done" and h["queue_read"] is True, h
+        assert 0 < h["target_holds_up_to"]["ts"] < after[0], (h, after)
+        assert max(after) <= h["last_source_time"]["ts"] <= int(time.time() * 1000) << 18, (h, after)
+    finally:
+        srv.stop()
+        if coll is not None:
+            coll.drop()
