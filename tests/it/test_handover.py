@@ -13,17 +13,15 @@ What is proved:
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
-from confluent_kafka import Producer
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
 from pymilvus.grpc_gen import common_pb2, msg_pb2
 
 from dumptool import run_dump
 from mcdcserver import McdcServer, connect, count_rows, diff_collections, normalize, rows_of, wait_equal
 from stackenv import start_stack, stop_piece, tool
-from test_poison import real_records
+from test_poison import own_channel, real_records
 
 INDEX = {"index_type": "FLAT", "metric_type": "L2", "params": {}}
 SLACK_MS = 250
@@ -300,13 +298,9 @@ def test_failover_reads_past_a_tick_older_than_the_writes_before_it(stack, tmp_p
     t_a, t_b = (msg_pb2.InsertRequest.FromString(r).base.timestamp for _, r in recs[1:])
     assert t_a + 1 < t_b, (t_a, t_b)
 
-    prefix = "fovtick" + uuid.uuid4().hex[:8]
-    topic = f"{prefix}-rootcoord-dml_0"
-    srv = McdcServer(stack, tmp_path, channel_prefix=prefix, dml_channels=1)
-    srv.start()
+    srv, topic, p = own_channel(stack, tmp_path, "fovtick")
     try:
         task = srv.create_task(collection_infos=[{"name": name}])
-        p = Producer({"bootstrap.servers": stack["MCDC_KAFKA_BROKERS"]})
         p.produce(topic, recs[0][1])       # 0 CreateCollection
         p.produce(topic, recs[1][1])       # 1 Insert pk 1, 2, 3 at t_a
         p.produce(topic, time_tick(t_a))   # 2 TimeTick(t_a)

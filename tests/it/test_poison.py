@@ -34,6 +34,16 @@ def real_records(stack, name, want):
     return list(zip(want, raw))
 
 
+def own_channel(stack, workdir, tag):
+    """An mcdc started on a channel prefix of the test's own (it reads `<prefix>-rootcoord-dml_0`), that
+    channel's name, and a producer into it: records go there in the order under test, and the source
+    Milvus never sees them."""
+    prefix = tag + uuid.uuid4().hex[:8]
+    srv = McdcServer(stack, workdir, channel_prefix=prefix, dml_channels=1)
+    srv.start()
+    return srv, f"{prefix}-rootcoord-dml_0", Producer({"bootstrap.servers": stack["MCDC_KAFKA_BROKERS"]})
+
+
 def skip(srv, task, channel, position):
     return srv.post("maintenance", {"operation": "skip_message",
                                     "params": {"task_id": task, "channel": channel, "position": position}})
@@ -51,13 +61,9 @@ def test_poison_message_pauses_and_can_be_skipped(stack, tmp_path, fresh_name):
     c.insert([[4, 5], [[4, 4], [5, 5]]])
     recs = real_records(stack, name, ["create_collection", "insert", "insert"])
 
-    prefix = "poison" + uuid.uuid4().hex[:8]
-    topic = f"{prefix}-rootcoord-dml_0"
-    srv = McdcServer(stack, tmp_path, channel_prefix=prefix, dml_channels=1)
-    srv.start()
+    srv, topic, p = own_channel(stack, tmp_path, "poison")
     try:
         task = srv.create_task(collection_infos=[{"name": name}])
-        p = Producer({"bootstrap.servers": stack["MCDC_KAFKA_BROKERS"]})
         p.produce(topic, recs[0][1])                          # 0 CreateCollection
         p.produce(topic, recs[1][1])                          # 1 Insert pk 1,2,3
         p.produce(topic, b"\x0a\x03\x08\x90\x03 garbage\xff")  # 2 does not decode
@@ -91,7 +97,7 @@ def test_poison_message_pauses_and_can_be_skipped(stack, tmp_path, fresh_name):
         assert info["paused_at"] == {"channel": topic, "position": "2"}, info
 
         # a skip of any other message is refused, naming where the task is paused
-        for channel, position in ((topic, "3"), (topic, "1"), (f"{prefix}-rootcoord-dml_1", "2")):
+        for channel, position in ((topic, "3"), (topic, "1"), (topic.replace("dml_0", "dml_1"), "2")):
             status, reply = skip(srv, task, channel, position)
             assert status == 400, reply
             assert f"paused at channel {topic} position 2" in reply["message"], reply

@@ -6,13 +6,11 @@ An upsert reaches the WAL as an Insert (MsgBase.timestamp 0) and a Delete with o
 separate messages while the proxy runs other DML tasks side by side (spec/mq-messages.md §9.3);
 another insert of the same collection can land between the halves."""
 import time
-import uuid
 
-from confluent_kafka import Producer
 from pymilvus import Collection, CollectionSchema, DataType, FieldSchema
 
-from mcdcserver import McdcServer, connect, count_rows, diff_collections
-from test_poison import real_records
+from mcdcserver import connect, count_rows, diff_collections
+from test_poison import own_channel, real_records
 
 
 def test_insert_between_the_halves_of_an_upsert(stack, tmp_path, fresh_name):
@@ -28,13 +26,9 @@ def test_insert_between_the_halves_of_an_upsert(stack, tmp_path, fresh_name):
     c.insert([[10], [[10, 10]]])
     recs = real_records(stack, name, ["create_collection", "insert", "insert", "delete", "insert"])
 
-    prefix = "halves" + uuid.uuid4().hex[:8]
-    topic = f"{prefix}-rootcoord-dml_0"
-    srv = McdcServer(stack, tmp_path, channel_prefix=prefix, dml_channels=1)
-    srv.start()
+    srv, topic, p = own_channel(stack, tmp_path, "halves")
     try:
         task = srv.create_task(collection_infos=[{"name": name}])
-        p = Producer({"bootstrap.servers": stack["MCDC_KAFKA_BROKERS"]})
         p.produce(topic, recs[0][1])   # CreateCollection
         p.produce(topic, recs[1][1])   # Insert pk 1, 2, 3
         p.produce(topic, recs[2][1])   # the upsert's Insert half: pk 1, 2
